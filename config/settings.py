@@ -1,0 +1,197 @@
+"""Typed settings read from ``FNGATE_*`` environment variables and ``fngate.toml``.
+
+Precedence: explicit overrides > environment > ``fngate.toml`` > defaults. The
+defaults need no outside service: no database URL means an embedded PostgreSQL,
+no broker means queue triggers are reported unavailable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Settings", "SettingsError", "load", "ensure_data_dir", "load_or_create_secret"]
+
+_ENV_PREFIX = "FNGATE_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value fngate cannot use."""
+
+
+def _default_data_dir() -> str:
+    return "/var/lib/fngate" if os.geteuid() == 0 else "./.fngate"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Every knob of one gateway replica; built once by :func:`load` and passed down."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    mode: str = "development"
+    data_dir: str = field(default_factory=_default_data_dir)
+    database_url: str | None = None
+    amqp_url: str | None = None
+    redis_url: str | None = None
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwks_url: str | None = None
+    jwt_algorithms: tuple[str, ...] = ()
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    # Per route class, "authenticated|unauthenticated" in `limits` notation; "off" disables.
+    rate_limits: str = (
+        "execute=100/minute|10/minute; read=60/minute|10/minute; write=100/hour|10/minute"
+    )
+    metrics_token: str | None = None
+    max_body_bytes: int = 6 * 1024 * 1024
+    session_ttl_s: int = 7200
+    worker_idle_ttl_s: float = 300.0
+    max_timeout_ms: int = 300_000
+    max_memory_mb: int = 2048
+    sandbox: str = "process"
+    worker_user: str = "fngate-fn"
+    callback_secret: str | None = None
+    allow_private_callbacks: bool = False
+    trusted_proxies: tuple[str, ...] = ()
+    price_per_gb_s: float = 0.0000166667
+    price_per_request: float = 0.0000002
+    # Executor tuning (not in the public table; documented in README).
+    prewarm_per_runtime: int = 2
+    max_log_bytes: int = 64 * 1024
+    max_result_bytes: int = 6 * 1024 * 1024
+    job_lease_s: float = 30.0
+    job_heartbeat_s: float = 5.0
+    job_poll_s: float = 2.0
+    async_job_concurrency: int = 32
+    retry_backoff_s: float = 1.0
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def is_production(self) -> bool:
+        return self.mode == "production"
+
+    def effective_algorithms(self) -> tuple[str, ...]:
+        """The pinned JWT algorithms: configured, else by the kind of key material."""
+        if self.jwt_algorithms:
+            return self.jwt_algorithms
+        if self.jwt_public_key or self.jwks_url:
+            return ("RS256",)
+        return ("HS256",)
+
+
+_INT_FIELDS = {f.name for f in dataclasses.fields(Settings) if f.type in ("int",)}
+_FLOAT_FIELDS = {f.name for f in dataclasses.fields(Settings) if f.type in ("float",)}
+_BOOL_FIELDS = {f.name for f in dataclasses.fields(Settings) if f.type in ("bool",)}
+_TUPLE_FIELDS = {f.name for f in dataclasses.fields(Settings) if f.type.startswith("tuple")}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    try:
+        if name in _INT_FIELDS:
+            return int(raw)
+        if name in _FLOAT_FIELDS:
+            return float(raw)
+        if name in _BOOL_FIELDS:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(f"not a boolean: {raw!r}")
+        if name in _TUPLE_FIELDS:
+            if isinstance(raw, (list, tuple)):
+                return tuple(str(v).strip() for v in raw if str(v).strip())
+            return tuple(v.strip() for v in str(raw).split(",") if v.strip())
+    except ValueError as exc:
+        raise SettingsError(f"setting {name}: {exc}") from exc
+    text = str(raw)
+    return text if text != "" else None
+
+
+def load(
+    env: Mapping[str, str] | None = None,
+    toml_path: str | os.PathLike[str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build settings from ``fngate.toml`` (if present), the environment, then overrides."""
+    env = os.environ if env is None else env
+    names = {f.name for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    path = Path(toml_path or env.get("FNGATE_CONFIG", "fngate.toml"))
+    if path.is_file():
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+        for key, raw in data.items():
+            key = key.lower()
+            if key not in names:
+                raise SettingsError(f"{path}: unknown setting {key!r}")
+            values[key] = _coerce(key, raw)
+    for name in names:
+        raw_env = env.get(_ENV_PREFIX + name.upper())
+        if raw_env is not None:
+            values[name] = _coerce(name, raw_env)
+    for key, raw in overrides.items():
+        if raw is not None:
+            values[key] = raw
+    values = {k: v for k, v in values.items() if v is not None}
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    if s.mode not in ("development", "production"):
+        raise SettingsError(f"FNGATE_MODE must be development or production, not {s.mode!r}")
+    if s.sandbox not in ("process", "bwrap"):
+        raise SettingsError(f"FNGATE_SANDBOX must be process or bwrap, not {s.sandbox!r}")
+    if s.is_production:
+        if not s.database_url:
+            raise SettingsError("production mode needs FNGATE_DATABASE_URL")
+        if not (s.jwt_secret or s.jwt_public_key or s.jwks_url):
+            raise SettingsError(
+                "production mode needs FNGATE_JWT_SECRET, FNGATE_JWT_PUBLIC_KEY or FNGATE_JWKS_URL"
+            )
+    for alg in s.effective_algorithms():
+        if alg.lower() == "none":
+            raise SettingsError("JWT algorithm 'none' is never allowed")
+    if s.max_body_bytes <= 0 or s.max_timeout_ms <= 0 or s.max_memory_mb <= 0:
+        raise SettingsError("limits must be positive")
+
+
+def ensure_data_dir(settings: Settings) -> Path:
+    """Create the data directory with mode 0700 and return it."""
+    path = settings.data_path
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def load_or_create_secret(settings: Settings, name: str) -> str:
+    """Read a generated secret from the data directory, creating it (0600) on first use."""
+    path = ensure_data_dir(settings) / name
+    try:
+        text = path.read_text().strip()
+        if text:
+            os.chmod(path, 0o600)
+            return text
+    except FileNotFoundError:
+        pass
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value

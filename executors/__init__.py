@@ -1,0 +1,23 @@
+"""Worker pools that run functions in isolated, pre-started worker processes."""
+
+from executors.build import Builder, BuildResult
+from executors.models import (
+    CallContext,
+    CodeSpec,
+    ErrorInfo,
+    ExecutionResult,
+    LogLine,
+)
+from executors.pool import RuntimeUnavailable, WorkerPools
+
+__all__ = [
+    "BuildResult",
+    "Builder",
+    "CallContext",
+    "CodeSpec",
+    "ErrorInfo",
+    "ExecutionResult",
+    "LogLine",
+    "RuntimeUnavailable",
+    "WorkerPools",
+]

@@ -1,0 +1,551 @@
+"""Dependency builds: install a function's packages once per replica, share the result.
+
+A build installs pip requirement specifiers (python) or npm ``name@range``
+(nodejs) into a directory the workers can read, then the runner puts it on
+``sys.path`` / the user module's ``require()`` paths. Only names and version
+ranges are accepted (checked again here, whatever the gateway checked).
+
+- Where: ``<tmp>/fngate-builds/<hash>`` beside ``<tmp>/fngate-work`` (outside the
+  gateway's 0700 data directory, which workers cannot reach). The hash covers
+  the runtime, the interpreter's version and the sorted specifiers.
+- How: as root, the tool runs as the worker user (no root for package code), in
+  its own process group, with a clean environment, a private HOME and a 300 s
+  limit. pip installs wheels only (``--only-binary=:all:``) and npm runs no
+  install scripts (``--ignore-scripts``), so installing runs no package code.
+  When the workers' Python has no pip, the gateway's own pip installs wheels
+  for the workers' interpreter and platform (``--python-version``/``--platform``).
+- Publishing: the tool writes into a staging directory (inside a 0711 root
+  directory, so other processes of the worker user cannot find it); the result
+  is made root-owned, 0755/0644, and renamed into place, so the cache never holds
+  a half-built entry and functions cannot modify what other functions load.
+- Sharing: concurrent builds of the same hash await one task; failures are not
+  cached (the next build retries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import platform
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+import config
+from executors import limits
+from executors.limits import WorkerUser
+from executors.models import RUNTIMES, Runtime
+from executors.runtimes import SYSTEM_PATH, RuntimeCommand, detect_runtimes
+
+__all__ = [
+    "BUILD_TIMEOUT_S",
+    "MAX_BUILD_LOG_BYTES",
+    "BuildResult",
+    "Builder",
+    "InvalidDependency",
+    "builds_base",
+    "check_dependencies",
+]
+
+logger = logging.getLogger("fngate.executors")
+
+BUILD_TIMEOUT_S = 300.0
+MAX_BUILD_LOG_BYTES = 64 * 1024
+MAX_DEPENDENCIES = 200
+MAX_SPECIFIER_CHARS = 200
+_FORMAT = "1"  # bump when the layout of a build changes
+
+# Variables copied from the gateway's environment into a build's (any case for proxies).
+_PASS_ENV = {
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_CONFIG_FILE",
+    "PIP_CERT",
+    "NPM_CONFIG_REGISTRY",
+    "NPM_CONFIG_CAFILE",
+    # Trust roots (a TLS-inspecting proxy's CA): npm needs NODE_EXTRA_CA_CERTS for one.
+    "NODE_EXTRA_CA_CERTS",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+}
+_PASS_ENV_ANY_CASE = {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
+
+_PEP508_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_PY_VERSION = r"(?:===|==|!=|<=|>=|~=|<|>)\s*[A-Za-z0-9][A-Za-z0-9.*+!_-]*"
+_PY_SPEC = re.compile(
+    rf"{_PEP508_NAME}(?:\[\s*{_PEP508_NAME}(?:\s*,\s*{_PEP508_NAME})*\s*\])?"
+    rf"\s*(?:{_PY_VERSION}(?:\s*,\s*{_PY_VERSION})*)?",
+    re.ASCII,
+)
+_NPM_NAME = r"(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*"
+# Ranges: versions, x/*, ^ ~ comparators, hyphen ranges, ||, or a dist-tag.
+_NPM_RANGE = r"[A-Za-z0-9.*^~<>=|+ -]*[A-Za-z0-9.*]"
+_NPM_SPEC = re.compile(rf"({_NPM_NAME})(?:@({_NPM_RANGE}))?", re.ASCII)
+
+
+class InvalidDependency(ValueError):
+    """A specifier is not a plain package name with an optional version range."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildResult:
+    """The outcome of a build: ``path`` to hand the runner when ``ok`` (None: no deps)."""
+
+    ok: bool
+    log: str
+    path: str | None
+
+
+def check_dependencies(runtime: Runtime, dependencies: Sequence[str]) -> list[str]:
+    """Return the specifiers stripped, sorted and deduplicated; raise InvalidDependency."""
+    if runtime not in RUNTIMES:
+        raise InvalidDependency(f"unknown runtime {runtime!r}")
+    if isinstance(dependencies, str):
+        raise InvalidDependency("dependencies must be a list of strings")
+    if len(dependencies) > MAX_DEPENDENCIES:
+        raise InvalidDependency(f"more than {MAX_DEPENDENCIES} dependencies")
+    out: set[str] = set()
+    for raw in dependencies:
+        if not isinstance(raw, str):
+            raise InvalidDependency(f"dependency {raw!r} is not a string")
+        spec = raw.strip()
+        if not spec or len(spec) > MAX_SPECIFIER_CHARS:
+            raise InvalidDependency(f"dependency {raw!r} is empty or too long")
+        if spec.startswith("-") or ":" in spec or "\\" in spec or not spec.isprintable():
+            raise InvalidDependency(f"dependency {raw!r}: options, URLs and paths are not allowed")
+        if runtime == "python":
+            if "/" in spec or not _PY_SPEC.fullmatch(spec):
+                raise InvalidDependency(
+                    f"dependency {raw!r} is not a pip name with an optional version range"
+                )
+        else:
+            m = _NPM_SPEC.fullmatch(spec)
+            # One '/' only, in an '@scope/name' (anything else is a path or a git shorthand).
+            if m is None or spec.count("/") > (1 if spec.startswith("@") else 0):
+                raise InvalidDependency(
+                    f"dependency {raw!r} is not an npm name with an optional @range"
+                )
+        out.add(spec)
+    return sorted(out)
+
+
+def builds_base(base: Path | None = None) -> Path:
+    """The 0755 directory of published builds (default: beside the workers' directories)."""
+    if base is None:
+        base = Path(tempfile.gettempdir()) / "fngate-builds"
+    base.mkdir(mode=0o755, exist_ok=True)
+    st = base.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise RuntimeError(f"{base} is not a directory of this user")
+    os.chmod(base, 0o755)
+    staging = base / ".staging"
+    staging.mkdir(mode=0o711, exist_ok=True)
+    st = staging.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise RuntimeError(f"{staging} is not a directory of this user")
+    os.chmod(staging, 0o711)
+    return base
+
+
+def build_env(home: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A build's environment: PATH, HOME, LANG, TMPDIR plus index/proxy/trust settings."""
+    source = os.environ if environ is None else environ
+    env = {"PATH": SYSTEM_PATH, "HOME": str(home), "TMPDIR": str(home), "LANG": "C.UTF-8"}
+    for key, value in source.items():
+        if key.startswith("FNGATE_"):
+            continue
+        if key in _PASS_ENV or key.upper() in _PASS_ENV_ANY_CASE:
+            env[key] = value
+    return env
+
+
+def _tail(data: bytes, limit: int = MAX_BUILD_LOG_BYTES) -> str:
+    if len(data) <= limit:
+        return data.decode("utf-8", "replace")
+    cut = data[-limit:]
+    return "[... build log truncated ...]\n" + cut.decode("utf-8", "replace")
+
+
+def _glibc_minor() -> int:
+    libc, version = platform.libc_ver()
+    if libc == "glibc":
+        with contextlib.suppress(ValueError, IndexError):
+            return int(version.split(".")[1])
+    return 17
+
+
+def _wheel_platform_args(version: str) -> list[str]:
+    """pip options that pick wheels for the workers' CPython ``X.Y`` on this machine."""
+    machine = platform.machine()
+    major, minor = version.split(".")[:2]
+    args = [
+        "--python-version", f"{major}.{minor}",
+        "--implementation", "cp",
+        "--abi", f"cp{major}{minor}",
+    ]  # fmt: skip
+    plats = [f"manylinux_2_{m}_{machine}" for m in range(_glibc_minor(), 4, -1)]
+    plats += [f"manylinux2014_{machine}", f"linux_{machine}"]
+    if machine in ("x86_64", "i686"):
+        plats += [f"manylinux2010_{machine}", f"manylinux1_{machine}"]
+    for plat in plats:
+        args += ["--platform", plat]
+    return args
+
+
+def _publish_tree(root: Path) -> None:
+    """Make ``root`` root-owned (the gateway's user), read-only for others: 0755 / 0644."""
+    uid, gid = os.geteuid(), os.getegid()
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames, ""]:
+            path = os.path.join(dirpath, name) if name else dirpath
+            st = os.lstat(path)
+            os.chown(path, uid, gid, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                os.chmod(path, 0o755)
+            elif stat.S_ISREG(st.st_mode):
+                os.chmod(path, 0o755 if st.st_mode & 0o100 else 0o644)
+            else:  # fifos, sockets, devices have no business in a package
+                os.unlink(path)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Tool:
+    runtime: Runtime
+    interpreter: str
+    version: str  # the interpreter's version, part of the hash
+    pip_as_worker: bool = True  # python: the workers' interpreter has pip
+
+
+class Builder:
+    """Builds and caches dependency directories for one gateway replica."""
+
+    def __init__(self, settings: config.Settings, *, base: Path | None = None) -> None:
+        """``base``: where builds are published (default ``<tmp>/fngate-builds``); it must
+        be reachable by the worker user, so never inside the 0700 data directory."""
+        self._settings = settings
+        self._base_arg = base
+        self._user: WorkerUser | None = None
+        self._commands: dict[Runtime, RuntimeCommand | None] | None = None
+        self._tools: dict[Runtime, _Tool | None] = {}
+        self._base: Path | None = None
+        self._running: dict[str, asyncio.Task[BuildResult]] = {}
+        self._prepare_lock = asyncio.Lock()
+        self._preparing: asyncio.Task[None] | None = None
+        self.builds_run = 0  # build processes started (a cache hit starts none)
+
+    # --- setup ---------------------------------------------------------------
+
+    def configure(
+        self, *, user: WorkerUser, commands: Mapping[Runtime, RuntimeCommand | None]
+    ) -> None:
+        """Use what the worker pools found (else :meth:`build` detects it on first use);
+        call from the event loop: the tools are probed in the background."""
+        self._user = user
+        self._commands = dict(commands)
+        if self._preparing is None:
+            # In the background: pool start-up does not wait for pip/npm probes.
+            self._preparing = asyncio.get_running_loop().create_task(
+                self._prepare_quietly(), name="fngate-build-prepare"
+            )
+
+    async def prepare(self) -> None:
+        """Probe every runtime's build tools now (else on first build); :meth:`cached`
+        answers None for a runtime until this or a build of it has run."""
+        for runtime in RUNTIMES:
+            await self._tool(runtime)
+
+    async def _prepare_quietly(self) -> None:
+        try:
+            await self.prepare()
+        except Exception:
+            logger.exception("could not prepare dependency builds")
+
+    @property
+    def base(self) -> Path:
+        """Where published builds live (created on first use)."""
+        if self._base is None:
+            self._base = builds_base(self._base_arg)
+        return self._base
+
+    async def _tool(self, runtime: Runtime) -> _Tool | None:
+        async with self._prepare_lock:
+            if runtime in self._tools:
+                return self._tools[runtime]
+            if self._user is None:
+                self._user = await asyncio.to_thread(
+                    limits.ensure_worker_user, self._settings.worker_user
+                )
+            if self._commands is None:
+                self._commands = await asyncio.to_thread(detect_runtimes, self._user)
+            if self._base is None:
+                self._base = await asyncio.to_thread(builds_base, self._base_arg)
+            command = self._commands.get(runtime)
+            tool = None if command is None else await asyncio.to_thread(self._probe, command)
+            self._tools[runtime] = tool
+            return tool
+
+    def _probe(self, command: RuntimeCommand) -> _Tool | None:
+        """The interpreter's version, and (python) whether it has pip (blocking)."""
+        if command.runtime == "python":
+            code = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
+            out = self._run_probe([command.interpreter, "-I", "-c", code])
+            if out is None:
+                return None
+            has_pip = self._run_probe([command.interpreter, "-I", "-m", "pip", "--version"])
+            if has_pip is None:
+                logger.warning(
+                    "%s has no pip: builds use %s -m pip for it (wheels only, as %s)",
+                    command.interpreter,
+                    sys.executable,
+                    "this user",
+                )
+            return _Tool(
+                runtime="python",
+                interpreter=command.interpreter,
+                version=out.strip(),
+                pip_as_worker=has_pip is not None,
+            )
+        out = self._run_probe([command.interpreter, "--version"])
+        npm = shutil.which("npm", path=SYSTEM_PATH)
+        if out is None or npm is None:
+            return None
+        return _Tool(runtime="nodejs", interpreter=command.interpreter, version=out.strip())
+
+    def _run_probe(self, argv: list[str]) -> str | None:
+        user = self._user or WorkerUser(name=None, uid=None, gid=None)
+        try:
+            proc = subprocess.run(
+                argv,
+                env={"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"},
+                cwd="/",
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=30,
+                user=user.uid,
+                group=user.gid,
+                extra_groups=[] if user.uid is not None else None,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else None
+
+    # --- cache ---------------------------------------------------------------
+
+    @staticmethod
+    def _hash(tool: _Tool, specs: Sequence[str]) -> str:
+        raw = orjson.dumps(
+            {
+                "format": _FORMAT,
+                "runtime": tool.runtime,
+                "interpreter": tool.version,
+                "machine": platform.machine(),
+                "dependencies": sorted(specs),
+            }
+        )
+        return hashlib.sha256(raw).hexdigest()[:32]
+
+    def cached(self, runtime: Runtime, dependencies: Sequence[str]) -> str | None:
+        """The published build of these dependencies, if this replica has one (no deps: None)."""
+        tool = self._tools.get(runtime)
+        if not dependencies or tool is None:
+            return None
+        try:
+            specs = check_dependencies(runtime, dependencies)
+        except InvalidDependency:
+            return None
+        path = self.base / self._hash(tool, specs)
+        return str(path) if path.is_dir() else None
+
+    # --- building --------------------------------------------------------------
+
+    async def build(self, runtime: Runtime, dependencies: Sequence[str]) -> BuildResult:
+        """Install ``dependencies`` (or find them cached); never raises for bad packages."""
+        if not dependencies:
+            return BuildResult(ok=True, log="", path=None)
+        try:
+            specs = check_dependencies(runtime, dependencies)
+        except InvalidDependency as exc:
+            return BuildResult(ok=False, log=str(exc), path=None)
+        tool = await self._tool(runtime)
+        if tool is None:
+            return BuildResult(
+                ok=False, log=f"runtime {runtime!r} cannot build dependencies here", path=None
+            )
+        digest = self._hash(tool, specs)
+        final = self.base / digest
+        if final.is_dir():
+            return BuildResult(ok=True, log="cached", path=str(final))
+        task = self._running.get(digest)
+        if task is None:
+            task = asyncio.create_task(
+                self._build(tool, specs, digest), name=f"fngate-build-{digest[:12]}"
+            )
+            self._running[digest] = task
+            task.add_done_callback(lambda _t: self._running.pop(digest, None))
+        # Shielded: one caller giving up must not end the build the others wait for.
+        return await asyncio.shield(task)
+
+    async def close(self) -> None:
+        """Cancel builds in progress (their processes are killed, nothing is published)."""
+        tasks: list[asyncio.Task[Any]] = list(self._running.values())
+        if self._preparing is not None:
+            tasks.append(self._preparing)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _build(self, tool: _Tool, specs: list[str], digest: str) -> BuildResult:
+        started = time.monotonic()
+        base = self.base
+        user = self._user or WorkerUser(name=None, uid=None, gid=None)
+        as_worker = tool.runtime == "nodejs" or tool.pip_as_worker
+        staging = Path(
+            await asyncio.to_thread(
+                tempfile.mkdtemp, prefix=f"{digest[:12]}-", dir=base / ".staging"
+            )
+        )
+        try:
+            home = staging / "home"
+            out = staging / "out"
+            for d in (home, out):
+                d.mkdir(mode=0o700)
+                if as_worker and user.uid is not None and user.gid is not None:
+                    os.chown(d, user.uid, user.gid)
+            if as_worker and user.uid is not None and user.gid is not None:
+                os.chown(staging, user.uid, user.gid)
+            argv = self._argv(tool, specs, out)
+            code, log = await self._run_tool(argv, home, user if as_worker else None)
+            if code != 0:
+                logger.info("build %s (%s) failed", digest[:12], tool.runtime)
+                return BuildResult(ok=False, log=log, path=None)
+            final = base / digest
+            await asyncio.to_thread(_publish_tree, out)
+            try:
+                os.rename(out, final)
+            except OSError:
+                if not final.is_dir():  # another replica/process published it first: fine
+                    raise
+            logger.info(
+                "build %s (%s) published in %.1fs",
+                digest[:12],
+                tool.runtime,
+                time.monotonic() - started,
+            )
+            return BuildResult(ok=True, log=log, path=str(final))
+        finally:
+            await asyncio.to_thread(shutil.rmtree, staging, True)
+
+    def _argv(self, tool: _Tool, specs: list[str], out: Path) -> list[str]:
+        if tool.runtime == "nodejs":
+            npm = shutil.which("npm", path=SYSTEM_PATH) or "npm"
+            return [
+                npm, "install",
+                "--prefix", str(out),
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                "--omit=dev",
+                "--no-save",
+                "--no-package-lock",
+                "--no-update-notifier",
+                "--loglevel=warn",
+                "--",
+                *specs,
+            ]  # fmt: skip
+        common = [
+            "install",
+            "--target", str(out),
+            "--only-binary=:all:",
+            "--no-compile",
+            "--no-input",
+            "--disable-pip-version-check",
+            "--no-warn-script-location",
+            "--progress-bar=off",
+        ]  # fmt: skip
+        if tool.pip_as_worker:
+            return [tool.interpreter, "-I", "-m", "pip", *common, *specs]
+        return [
+            sys.executable, "-I", "-m", "pip", *common,
+            *_wheel_platform_args(tool.version),
+            *specs,
+        ]  # fmt: skip
+
+    async def _run_tool(
+        self, argv: list[str], home: Path, user: WorkerUser | None
+    ) -> tuple[int, str]:
+        """Run the tool in its own process group; (exit code, log tail); -9 on timeout."""
+        self.builds_run += 1
+        uid = user.uid if user is not None else None
+        gid = user.gid if user is not None else None
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=str(home),
+            env=build_env(home),
+            start_new_session=True,
+            user=uid,
+            group=gid,
+            extra_groups=[] if uid is not None else None,
+        )
+        assert proc.stdout is not None
+        buf = bytearray()
+        dropped = False
+
+        async def drain() -> None:
+            nonlocal dropped
+            assert proc.stdout is not None
+            while chunk := await proc.stdout.read(65536):
+                buf.extend(chunk)
+                if len(buf) > 2 * MAX_BUILD_LOG_BYTES:
+                    del buf[: len(buf) - MAX_BUILD_LOG_BYTES]
+                    dropped = True
+
+        header = "$ " + " ".join(argv) + "\n"
+        try:
+            async with asyncio.timeout(BUILD_TIMEOUT_S):
+                await drain()
+                code = await proc.wait()
+        except TimeoutError:
+            _killpg(proc.pid)
+            await proc.wait()
+            log = _tail(header.encode() + bytes(buf))
+            return -9, log + f"\nbuild timed out after {BUILD_TIMEOUT_S:.0f} s\n"
+        except BaseException:
+            _killpg(proc.pid)
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(proc.wait())
+            raise
+        # Whatever the tool left running in its group goes too.
+        _killpg(proc.pid)
+        data = header.encode() + bytes(buf)
+        if dropped:
+            data = b"[... build log truncated ...]\n" + bytes(buf)
+        log = _tail(data)
+        if code != 0:
+            log += f"\nbuild failed: exit code {code}\n"
+        return code, log
+
+
+def _killpg(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)

@@ -1,0 +1,334 @@
+"""Worker pools: warm workers per function version, generic pre-started ones, scale to zero.
+
+``run()`` never queues (the dispatcher limits concurrency per function): it
+takes the most recently used idle warm worker of ``spec.key``, else hands the
+code to a pre-started generic worker of the runtime (a cold start of a few
+ms) and refills the generic pool in the background, else spawns a worker.
+An idle reaper ends warm workers idle longer than ``worker_idle_ttl_s``,
+keeping ``spec.min_warm`` per key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import config
+from executors import limits
+from executors.build import Builder
+from executors.limits import CgroupRoot, WorkerUser
+from executors.models import RUNTIMES, CallContext, CodeSpec, ExecutionResult, LogLine, Runtime
+from executors.process import LogSink, Worker, WorkerFailed
+from executors.runtimes import RuntimeCommand, detect_runtimes
+
+__all__ = ["RuntimeUnavailable", "WorkerPools"]
+
+logger = logging.getLogger("fngate.executors")
+
+_WARM_TIMEOUT_S = 60.0
+_SPAWN_RETRY_S = 1.0
+REFILL_DELAY_S = 0.1  # a taken generic worker is replaced after this long
+
+
+class RuntimeUnavailable(Exception):
+    """The runtime a function needs is not installed on this machine."""
+
+
+class WorkerPools:
+    """Every worker process of one gateway replica, per runtime and per function version."""
+
+    def __init__(self, settings: config.Settings) -> None:
+        self._settings = settings
+        self._commands: dict[Runtime, RuntimeCommand | None] = {}
+        self._user = WorkerUser(name=None, uid=None, gid=None)
+        self._cgroups: CgroupRoot | None = None
+        self._bwrap: str | None = None
+        self._base: Path | None = None
+        self._names = itertools.count(1)
+        self._prefix = f"{os.getpid()}-{os.urandom(3).hex()}"
+        # Idle specialized workers per key, least recently used first.
+        self._idle: dict[str, list[Worker]] = {}
+        self._busy: set[Worker] = set()
+        self._generic: dict[Runtime, list[Worker]] = {rt: [] for rt in RUNTIMES}
+        self._starting: dict[Runtime, int] = {rt: 0 for rt in RUNTIMES}
+        self._all: set[Worker] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reaper: asyncio.Task[None] | None = None
+        self._closed = False
+        self._builds: Path | None = None
+        # Dependency builds (``pools.builder.build(runtime, deps).path`` → CodeSpec).
+        self.builder = Builder(settings)
+
+    # --- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        """Detect runtimes, prepare user and cgroups, pre-start generic workers, start reaping."""
+        s = self._settings
+        if s.sandbox == "bwrap":
+            self._bwrap = shutil.which("bwrap")
+            if self._bwrap is None:
+                raise RuntimeError(
+                    "FNGATE_SANDBOX=bwrap but bubblewrap (bwrap) is not installed"
+                    " (Debian: apt-get install bubblewrap)"
+                )
+        self._user = await asyncio.to_thread(limits.ensure_worker_user, s.worker_user)
+        self._base = await asyncio.to_thread(limits.work_base)
+        self._cgroups = await asyncio.to_thread(CgroupRoot.detect)
+        self._commands = await asyncio.to_thread(detect_runtimes, self._user)
+        self.builder.configure(user=self._user, commands=self._commands)
+        self._builds = await asyncio.to_thread(lambda: self.builder.base)
+        logger.info(
+            "worker pools starting",
+            extra={
+                "runtimes": {rt: c.interpreter if c else None for rt, c in self._commands.items()},
+                "cgroups": self._cgroups.version if self._cgroups else None,
+                "worker_user": self._user.name,
+            },
+        )
+        await asyncio.gather(*(self._fill(rt) for rt in self._runtimes()))
+        self._reaper = asyncio.create_task(self._reap_forever(), name="fngate-worker-reaper")
+
+    async def close(self) -> None:
+        """Stop the reaper and every worker; remove their cgroups and directories."""
+        self._closed = True
+        await self.builder.close()
+        if self._reaper is not None:
+            self._reaper.cancel()
+            await asyncio.gather(self._reaper, return_exceptions=True)
+        # Pre-starts finish quickly and kill their worker once they see _closed.
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        workers = list(self._all)
+        for worker in workers:
+            worker.kill("closed")
+        await asyncio.gather(*(w.wait_closed() for w in workers), return_exceptions=True)
+        if self._cgroups is not None:
+            self._cgroups.close()
+
+    # --- introspection ------------------------------------------------------
+
+    def _runtimes(self) -> list[Runtime]:
+        return [rt for rt, cmd in self._commands.items() if cmd is not None]
+
+    def available_runtimes(self) -> dict[str, bool]:
+        """Which runtimes can run here, e.g. ``{"python": True, "nodejs": False}``."""
+        return {rt: self._commands.get(rt) is not None for rt in RUNTIMES}
+
+    def warm_worker_count(self) -> dict[str, int]:
+        """Specialized, alive workers (idle or busy) per runtime."""
+        counts: dict[str, int] = {rt: 0 for rt in RUNTIMES}
+        for worker in self._all:
+            if worker.spec is not None and worker.alive:
+                counts[worker.runtime] += 1
+        return counts
+
+    # --- running -------------------------------------------------------------
+
+    async def run(
+        self,
+        spec: CodeSpec,
+        event: Any,
+        ctx: CallContext,
+        *,
+        timeout_ms: int,
+        on_log: Callable[[LogLine], None] | None = None,
+    ) -> ExecutionResult:
+        """Run ``spec`` once on a worker of its own; user faults come back as a failed result."""
+        s = self._settings
+        worker = self._take_idle(spec.key)
+        cold = worker is None
+        if worker is None:
+            worker = await self._take_generic(spec.runtime)
+        worker.busy = True
+        self._busy.add(worker)
+        try:
+            result = await worker.run(
+                spec=spec if cold else None,
+                event=event,
+                ctx=ctx,
+                timeout_s=timeout_ms / 1000,
+                sink=LogSink(s.max_log_bytes, on_log),
+                max_log_bytes=s.max_log_bytes,
+                max_result_bytes=s.max_result_bytes,
+                cold_start=cold,
+            )
+        finally:
+            self._busy.discard(worker)
+            worker.busy = False
+            self._release(worker)
+        return result
+
+    async def warm(self, spec: CodeSpec) -> bool:
+        """Make sure an idle warm worker exists for ``spec.key``; True if one was cold-started."""
+        if any(w.alive for w in self._idle.get(spec.key, ())):
+            return False
+        worker = await self._take_generic(spec.runtime)
+        worker.busy = True
+        try:
+            await worker.specialize(
+                spec,
+                max_log_bytes=self._settings.max_log_bytes,
+                max_result_bytes=self._settings.max_result_bytes,
+                timeout_s=_WARM_TIMEOUT_S,
+            )
+        except BaseException:
+            worker.kill()
+            raise
+        finally:
+            worker.busy = False
+        self._release(worker)
+        return True
+
+    async def drop_function(self, function_id: int) -> None:
+        """End idle workers of ``function_id`` (every version); busy ones end after their call."""
+        doomed: list[Worker] = []
+        for key in [k for k in self._idle if k.split(":", 1)[0] == str(function_id)]:
+            doomed.extend(self._idle.pop(key))
+        for worker in self._busy:
+            if worker.spec is not None and worker.spec.function_id == function_id:
+                worker.retire = True
+        for worker in doomed:
+            worker.kill("dropped")
+        await asyncio.gather(*(w.wait_closed() for w in doomed), return_exceptions=True)
+
+    # --- hand-out --------------------------------------------------------------
+
+    def _take_idle(self, key: str) -> Worker | None:
+        idle = self._idle.get(key)
+        while idle:
+            worker = idle.pop()  # most recently used
+            if worker.alive:
+                if not idle:
+                    del self._idle[key]
+                return worker
+        self._idle.pop(key, None)
+        return None
+
+    async def _take_generic(self, runtime: Runtime) -> Worker:
+        if self._closed:
+            raise RuntimeError("worker pools are closed")
+        if self._commands.get(runtime) is None:
+            raise RuntimeUnavailable(f"runtime {runtime!r} is not available on this machine")
+        generic = self._generic[runtime]
+        while generic:
+            worker = generic.pop()
+            if worker.alive:
+                # Spawning competes for the CPU (and forks this process): let the
+                # call that took this worker finish before its replacement starts.
+                self._refill(runtime, delay_s=REFILL_DELAY_S)
+                return worker
+        self._refill(runtime)
+        return await self._spawn(runtime)
+
+    def _release(self, worker: Worker) -> None:
+        if not worker.alive or worker.retire or self._closed or worker.spec is None:
+            worker.kill("retired")
+            return
+        worker.last_used = time.monotonic()
+        self._idle.setdefault(worker.spec.key, []).append(worker)
+
+    # --- spawning ---------------------------------------------------------------
+
+    async def _spawn(self, runtime: Runtime) -> Worker:
+        command = self._commands[runtime]
+        assert command is not None and self._base is not None
+        worker = await Worker.spawn(
+            name=f"{self._prefix}-{next(self._names)}",
+            command=command,
+            base=self._base,
+            user=self._user,
+            cgroups=self._cgroups,
+            memory_mb=self._settings.max_memory_mb,
+            bwrap=self._bwrap,
+            on_exit=self._forget,
+            builds=self._builds,
+        )
+        self._all.add(worker)
+        if self._closed:
+            worker.kill("closed")
+            raise RuntimeError("worker pools are closed")
+        return worker
+
+    def _forget(self, worker: Worker) -> None:
+        self._all.discard(worker)
+        self._busy.discard(worker)
+        generic = self._generic.get(worker.runtime, [])
+        if worker in generic:
+            generic.remove(worker)
+        if worker.spec is not None:
+            idle = self._idle.get(worker.spec.key)
+            if idle and worker in idle:
+                idle.remove(worker)
+                if not idle:
+                    del self._idle[worker.spec.key]
+
+    def _refill(self, runtime: Runtime, delay_s: float = 0.0) -> None:
+        if self._closed:
+            return
+        missing = self._settings.prewarm_per_runtime - len(self._generic[runtime])
+        missing -= self._starting[runtime]
+        for _ in range(max(0, missing)):
+            self._starting[runtime] += 1
+            task = asyncio.create_task(
+                self._prestart(runtime, delay_s), name=f"fngate-prestart-{runtime}"
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _prestart(self, runtime: Runtime, delay_s: float = 0.0) -> None:
+        try:
+            if delay_s:
+                await asyncio.sleep(delay_s)
+            worker = await self._spawn(runtime)
+        except (WorkerFailed, OSError, RuntimeError) as exc:
+            if not self._closed:
+                logger.warning("could not pre-start a %s worker: %s", runtime, exc)
+            return
+        finally:
+            self._starting[runtime] -= 1
+        self._generic[runtime].append(worker)
+
+    async def _fill(self, runtime: Runtime) -> None:
+        self._refill(runtime)
+        pending = [t for t in self._tasks if t.get_name() == f"fngate-prestart-{runtime}"]
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    # --- idle reaper ------------------------------------------------------------
+
+    async def _reap_forever(self) -> None:
+        ttl = self._settings.worker_idle_ttl_s
+        period = min(max(ttl / 4, 0.05), 5.0)
+        while True:
+            await asyncio.sleep(period)
+            try:
+                self._reap(time.monotonic() - ttl)
+                for runtime in self._runtimes():
+                    self._refill(runtime)
+            except Exception:
+                logger.exception("worker reaper failed")
+
+    def _reap(self, cutoff: float) -> None:
+        busy_per_key: dict[str, int] = {}
+        for worker in self._busy:
+            if worker.spec is not None:
+                busy_per_key[worker.spec.key] = busy_per_key.get(worker.spec.key, 0) + 1
+        for key in list(self._idle):
+            idle = self._idle[key]
+            keep = idle[0].spec.min_warm if idle and idle[0].spec is not None else 0
+            alive = len(idle) + busy_per_key.get(key, 0)
+            # Oldest first: the most recently used ones are the ones worth keeping.
+            for worker in list(idle):
+                if alive <= keep:
+                    break
+                if worker.last_used < cutoff:
+                    idle.remove(worker)
+                    worker.kill("idle")
+                    alive -= 1
+            if not idle:
+                del self._idle[key]

@@ -1,0 +1,616 @@
+"""One worker process: spawn, wait until ready, specialize, call, kill.
+
+A worker runs one runner program (``runners/``) in its own process group,
+private directory, cgroup and (as root) unprivileged user. The gateway talks
+to it with :mod:`executors.protocol` frames on a dedicated pipe pair; the
+worker's real stdout/stderr are pipes too, drained here, and attributed on a
+best-effort basis to the call that is running (a child process of the
+function may write there). Exit is watched with a pidfd, so a worker that
+dies mid-call is noticed at once even if a grandchild keeps its pipes open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from executors import limits, protocol
+from executors.limits import WorkerCgroup, WorkerUser
+from executors.models import CallContext, CodeSpec, ErrorInfo, ExecutionResult, LogLine
+from executors.runtimes import SYSTEM_PATH, RuntimeCommand
+
+__all__ = ["LogSink", "Worker", "WorkerFailed"]
+
+logger = logging.getLogger("fngate.executors")
+
+READY_TIMEOUT_S = 20.0
+_WATCHDOG_PERIOD_S = 0.05
+
+
+class WorkerFailed(Exception):
+    """A worker could not be started or specialized (not the user's code)."""
+
+
+class _Died(Exception):
+    def __init__(self, returncode: int | None) -> None:
+        super().__init__(returncode)
+        self.returncode = returncode
+
+
+class LogSink:
+    """Collects one call's log lines, capped at ``max_bytes``, forwarding each to ``on_log``."""
+
+    __slots__ = ("lines", "truncated", "_left", "_on_log")
+
+    def __init__(self, max_bytes: int, on_log: Callable[[LogLine], None] | None) -> None:
+        self.lines: list[LogLine] = []
+        self.truncated = False
+        self._left = max_bytes
+        self._on_log = on_log
+
+    def add(self, stream: Literal["stdout", "stderr"], message: str, ts: float) -> None:
+        """Record one line unless the cap is reached (then mark the logs truncated)."""
+        size = len(message.encode("utf-8", "replace")) + 1
+        if size > self._left:
+            self.truncated = True
+            self._left = 0
+            return
+        self._left -= size
+        line = LogLine(timestamp=ts, stream=stream, message=message)
+        self.lines.append(line)
+        if self._on_log is not None:
+            try:
+                self._on_log(line)
+            except Exception:  # a broken log consumer must not break the call
+                logger.exception("on_log callback failed")
+
+
+class _FrameReader(asyncio.Protocol):
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+        self._decoder = protocol.FrameDecoder()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self._decoder.feed(data)
+        except protocol.FrameError as exc:
+            logger.warning("worker %s sent a bad frame: %s", self._worker.name, exc)
+            self._worker.kill()
+            return
+        for frame in frames:
+            self._worker._on_frame(frame)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # A runner closes its pipe only by exiting; make sure the group goes too.
+        self._worker.kill()
+
+
+class _LineReader(asyncio.Protocol):
+    def __init__(self, worker: Worker, stream: Literal["stdout", "stderr"]) -> None:
+        self._worker = worker
+        self._stream: Literal["stdout", "stderr"] = stream
+        self._partial = b""
+
+    def data_received(self, data: bytes) -> None:
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        if len(self._partial) > 8192:
+            lines.append(self._partial)
+            self._partial = b""
+        for raw in lines:
+            self._worker._on_stray(self._stream, raw.decode("utf-8", "replace"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._partial:
+            self._worker._on_stray(self._stream, self._partial.decode("utf-8", "replace"))
+
+
+def _close_all(fds: tuple[int, ...]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
+def _kill_orphan(spawning: asyncio.Future[subprocess.Popen[bytes]]) -> None:
+    if spawning.cancelled() or spawning.exception() is not None:
+        return
+    popen = spawning.result()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(popen.pid, signal.SIGKILL)
+    popen.wait()  # SIGKILLed: reaped at once
+
+
+class Worker:
+    """One runner process. Not reentrant: one request (specialize or call) at a time."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        command: RuntimeCommand,
+        workdir: Path,
+        cgroup: WorkerCgroup | None,
+        on_exit: Callable[[Worker], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.runtime = command.runtime
+        self.workdir = workdir
+        self.cgroup = cgroup
+        self.spec: CodeSpec | None = None
+        self.pid = 0
+        self.runner_pid = 0
+        self.last_used = time.monotonic()
+        self.busy = False
+        self.retire = False
+        self.returncode: int | None = None
+        self._on_exit = on_exit
+        self._popen: subprocess.Popen[bytes] | None = None
+        self._writer: asyncio.WriteTransport | None = None
+        self._readers: list[asyncio.BaseTransport] = []
+        self._pidfd = -1
+        self._waiter: asyncio.Future[protocol.InboundFrame] | None = None
+        self._pending: list[protocol.InboundFrame] = []
+        self._sink: LogSink | None = None
+        self._killed_for: str | None = None
+        self._watchdog_limit = 0
+        self._watchdog: asyncio.Task[None] | None = None
+        self._oom_by_watchdog = False
+        # (host prefix, prefix inside the sandbox) for paths handed to the runner.
+        self._path_map: tuple[tuple[str, str], ...] = ()
+        self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    @property
+    def alive(self) -> bool:
+        """True until the process has exited or was told to die."""
+        return self.returncode is None and self._killed_for is None
+
+    # --- lifecycle ---------------------------------------------------------
+
+    @classmethod
+    async def spawn(
+        cls,
+        *,
+        name: str,
+        command: RuntimeCommand,
+        base: Path,
+        user: WorkerUser,
+        cgroups: limits.CgroupRoot | None,
+        memory_mb: int,
+        bwrap: str | None,
+        on_exit: Callable[[Worker], None] | None = None,
+        builds: Path | None = None,
+    ) -> Worker:
+        """Start a generic worker and wait for its ``ready`` frame."""
+        workdir = limits.make_workdir(base, name, user)
+        cgroup: WorkerCgroup | None = None
+        try:
+            if cgroups is not None:
+                cgroup = cgroups.create(name, memory_mb)
+            worker = cls(
+                name=name, command=command, workdir=workdir, cgroup=cgroup, on_exit=on_exit
+            )
+        except BaseException:
+            limits.remove_workdir(workdir)
+            if cgroup is not None:
+                cgroup.remove()
+            raise
+        try:
+            ro_binds: tuple[tuple[Path, Path], ...] = ()
+            if bwrap is not None and builds is not None:
+                inside = base / limits.BUILDS_IN_SANDBOX
+                ro_binds = ((builds, inside),)
+                worker._path_map = ((str(builds), str(inside)),)
+            await worker._start(command, user, bwrap, ro_binds)
+            frame = await worker._request(None, READY_TIMEOUT_S)
+            if frame["type"] != "ready":
+                raise WorkerFailed(f"worker {name}: expected ready, got {frame['type']}")
+            worker.runner_pid = frame["pid"]
+            if worker.cgroup is not None and bwrap is not None:
+                # No user code has run yet and nothing forks until it does: now the
+                # whole tree (bwrap, its init, the runner) can be moved without a race.
+                worker.cgroup.add_tree(worker.pid)
+        except (_Died, TimeoutError, OSError) as exc:
+            worker.kill()
+            await worker.wait_closed()
+            raise WorkerFailed(f"worker {name} ({command.runtime}) did not start: {exc!r}") from exc
+        except BaseException:
+            worker.kill()
+            raise
+        return worker
+
+    async def _start(
+        self,
+        command: RuntimeCommand,
+        user: WorkerUser,
+        bwrap: str | None,
+        ro_binds: tuple[tuple[Path, Path], ...] = (),
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        to_r, to_w = os.pipe()
+        from_r, from_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        argv = [*command.argv, str(to_r), str(from_w)]
+        if bwrap is not None:
+            argv = limits.bwrap_prefix(bwrap, self.workdir, ro_binds) + argv
+        env = {
+            "PATH": SYSTEM_PATH,
+            "HOME": str(self.workdir),
+            "TMPDIR": str(self.workdir),
+            "LANG": "C.UTF-8",
+        }
+        child_ends = (to_r, from_w, out_w, err_w)
+        spawning = asyncio.ensure_future(
+            asyncio.to_thread(
+                subprocess.Popen,
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=err_w,
+                pass_fds=(to_r, from_w),
+                cwd=self.workdir,
+                env=env,
+                start_new_session=True,
+                user=user.uid,
+                group=user.gid,
+                extra_groups=[] if user.uid is not None else None,
+            )
+        )
+        try:
+            # Shielded: a cancelled caller must not leave an unwatched process behind.
+            self._popen = await asyncio.shield(spawning)
+        except asyncio.CancelledError:
+            spawning.add_done_callback(_kill_orphan)
+            for fd in (to_w, from_r, out_r, err_r):
+                os.close(fd)
+            raise
+        except BaseException:
+            for fd in (to_w, from_r, out_r, err_r):
+                os.close(fd)
+            raise
+        finally:
+            if spawning.done():
+                for fd in child_ends:
+                    os.close(fd)
+            else:
+                spawning.add_done_callback(lambda _f: _close_all(child_ends))
+        self.pid = self._popen.pid
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+            loop.add_reader(self._pidfd, self._on_pidfd)
+        except OSError:
+            os.close(to_w)
+            for fd in (from_r, out_r, err_r):
+                os.close(fd)
+            raise
+        if self.cgroup is not None:
+            try:
+                self.cgroup.add(self.pid)
+            except OSError as exc:
+                logger.warning("worker %s: cgroup unusable (%s); RSS watchdog", self.name, exc)
+                self.cgroup = None
+        limits.apply_rlimits(self.pid, as_root_uid=(user.uid is None and os.geteuid() == 0))
+        self._writer, _ = await loop.connect_write_pipe(
+            asyncio.BaseProtocol, os.fdopen(to_w, "wb", buffering=0)
+        )
+        for fd, factory in (
+            (from_r, lambda: _FrameReader(self)),
+            (out_r, lambda: _LineReader(self, "stdout")),
+            (err_r, lambda: _LineReader(self, "stderr")),
+        ):
+            transport, _ = await loop.connect_read_pipe(factory, os.fdopen(fd, "rb", buffering=0))
+            self._readers.append(transport)
+
+    def kill(self, reason: str = "killed") -> None:
+        """SIGKILL the worker's process group (and anything left in its cgroup)."""
+        if self._killed_for is None:
+            self._killed_for = reason
+        if self.pid and self.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+        if self.cgroup is not None:
+            for pid in self.cgroup.pids_in():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+        if self._popen is None and not self.exited.done():
+            self._finish_exit()
+
+    async def wait_closed(self) -> None:
+        """Wait until the process is reaped and its directory and cgroup are gone."""
+        await asyncio.shield(self.exited)
+
+    def _on_pidfd(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._pidfd = -1
+        assert self._popen is not None
+        self.returncode = self._popen.wait()
+        # Grandchildren that left the process group still die with the worker.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        self._fail_waiter(_Died(self.returncode))
+        self._finish_exit()
+
+    def _finish_exit(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.abort()
+        if self._on_exit is not None:
+            self._on_exit(self)
+        asyncio.get_running_loop().create_task(self._cleanup(), name=f"fngate-reap-{self.name}")
+
+    async def _cleanup(self) -> None:
+        try:
+            # Let the readers drain what the worker wrote before it died.
+            await asyncio.sleep(0)
+            for transport in self._readers:
+                transport.close()
+            limits.remove_workdir(self.workdir)
+            if self.cgroup is not None:
+                for _ in range(100):
+                    if self.cgroup.remove():
+                        break
+                    for pid in self.cgroup.pids_in():
+                        with contextlib.suppress(ProcessLookupError, PermissionError):
+                            os.kill(pid, signal.SIGKILL)
+                    await asyncio.sleep(0.02)
+                else:
+                    logger.warning("worker %s: cgroup not removed", self.name)
+        finally:
+            if not self.exited.done():
+                self.exited.set_result(None)
+
+    # --- frames ------------------------------------------------------------
+
+    def _on_frame(self, frame: protocol.InboundFrame) -> None:
+        if frame["type"] == "log":
+            sink = self._sink
+            if sink is not None:
+                sink.add(frame["stream"], frame["message"], frame["ts"])
+            return
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(frame)
+        else:
+            self._pending.append(frame)
+
+    def _on_stray(self, stream: Literal["stdout", "stderr"], message: str) -> None:
+        sink = self._sink
+        if sink is not None:
+            sink.add(stream, message, time.time())
+        else:
+            logger.debug("worker %s %s: %s", self.name, stream, message)
+
+    def _fail_waiter(self, exc: BaseException) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    async def _request(self, data: bytes | None, timeout_s: float) -> protocol.InboundFrame:
+        if self._pending and data is None:
+            return self._pending.pop(0)
+        if not self.alive:
+            raise _Died(self.returncode)
+        if self._pending:
+            self.kill()
+            raise WorkerFailed(f"worker {self.name}: unexpected {self._pending[0]['type']} frame")
+        waiter: asyncio.Future[protocol.InboundFrame] = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        try:
+            if data is not None:
+                assert self._writer is not None
+                self._writer.write(data)
+            async with asyncio.timeout(max(timeout_s, 0.0)):
+                return await waiter
+        finally:
+            self._waiter = None
+
+    # --- specialize and call ------------------------------------------------
+
+    async def specialize(
+        self, spec: CodeSpec, *, max_log_bytes: int, max_result_bytes: int, timeout_s: float
+    ) -> protocol.SpecializedFrame:
+        """Load ``spec``'s code (raises TimeoutError, or _Died if the worker dies)."""
+        self.spec = spec
+        self._set_memory(spec.memory_mb)
+        frame: protocol.SpecializeFrame = {
+            "type": "specialize",
+            "code": spec.code,
+            "handler": spec.handler,
+            "environment": dict(spec.environment),
+            "function_name": spec.function_name,
+            "version": spec.version,
+            "max_log_bytes": max_log_bytes,
+            "max_result_bytes": max_result_bytes,
+            "dependencies_path": self._sandbox_path(spec.dependencies_path),
+        }
+        reply = await self._request(protocol.encode(frame), timeout_s)
+        if reply["type"] != "specialized":
+            self.kill()
+            raise WorkerFailed(f"worker {self.name}: expected specialized, got {reply['type']}")
+        return reply
+
+    def _sandbox_path(self, path: str | None) -> str | None:
+        if path is None:
+            return None
+        for host, inside in self._path_map:
+            if path == host or path.startswith(host + os.sep):
+                return inside + path[len(host) :]
+        return path
+
+    def _set_memory(self, memory_mb: int) -> None:
+        if self.cgroup is not None and self.cgroup.set_memory(memory_mb):
+            return
+        self._watchdog_limit = memory_mb * 1024 * 1024
+        if self._watchdog is None:
+            self._watchdog = asyncio.get_running_loop().create_task(
+                self._watch_rss(), name=f"fngate-rss-{self.name}"
+            )
+
+    async def _watch_rss(self) -> None:
+        while self.alive:
+            if limits.rss_of_group(self.pid) > self._watchdog_limit:
+                self._oom_by_watchdog = True
+                self.kill("OutOfMemory")
+                return
+            await asyncio.sleep(_WATCHDOG_PERIOD_S)
+
+    async def run(
+        self,
+        *,
+        spec: CodeSpec | None,
+        event: Any,
+        ctx: CallContext,
+        timeout_s: float,
+        sink: LogSink,
+        max_log_bytes: int,
+        max_result_bytes: int,
+        cold_start: bool,
+    ) -> ExecutionResult:
+        """Specialize (when ``spec`` is given) and call once; never raises for user faults."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        self._sink = sink
+        started = time.perf_counter()
+        try:
+            if spec is not None:
+                await self.specialize(
+                    spec,
+                    max_log_bytes=max_log_bytes,
+                    max_result_bytes=max_result_bytes,
+                    timeout_s=deadline - loop.time(),
+                )
+            call: protocol.CallFrame = {
+                "type": "call",
+                "event": event,
+                "context": {
+                    "job_id": ctx.job_id,
+                    "function_name": ctx.function_name,
+                    "version": ctx.version,
+                    "trigger": ctx.trigger,
+                    "deadline_ms": ctx.deadline_ms,
+                    "sub": ctx.sub,
+                    "extra": dict(ctx.extra),
+                },
+            }
+            started = time.perf_counter()
+            reply = await self._request(protocol.encode(call), deadline - loop.time())
+        except asyncio.CancelledError:
+            # The caller gave up; the call may still be running, so never reuse the worker.
+            self.kill("cancelled")
+            raise
+        except TimeoutError:
+            self.kill("Timeout")
+            return self._result(
+                sink,
+                started,
+                cold_start,
+                failure="TIMEOUT",
+                error=ErrorInfo(
+                    type="Timeout",
+                    message=f"function did not finish within {timeout_s * 1000:.0f} ms",
+                ),
+            )
+        except _Died as died:
+            return self._result(
+                sink, started, cold_start, failure="RUNTIME_ERROR", error=self._death(died)
+            )
+        except (WorkerFailed, TypeError) as exc:
+            # TypeError: the event or context is not serializable; not the worker's fault,
+            # but the worker state is unknown, so it is not reused.
+            self.kill()
+            return self._result(
+                sink,
+                started,
+                cold_start,
+                failure="RUNTIME_ERROR",
+                error=ErrorInfo(type="WorkerError", message=str(exc)),
+            )
+        finally:
+            self._sink = None
+        if reply["type"] != "result":
+            self.kill()
+            error = ErrorInfo(type="WorkerError", message=f"unexpected {reply['type']} frame")
+            return self._result(sink, started, cold_start, failure="RUNTIME_ERROR", error=error)
+        self.last_used = time.monotonic()
+        if reply.get("logs_truncated"):
+            sink.truncated = True
+        cpu_ms = reply.get("cpu_ms")
+        max_rss = reply.get("max_rss")
+        if reply["ok"]:
+            return self._result(
+                sink,
+                started,
+                cold_start,
+                result=reply.get("result"),
+                cpu_ms=cpu_ms,
+                max_rss=max_rss,
+            )
+        err = reply.get("error") or {"type": "Error", "message": "unknown error"}
+        error = ErrorInfo(
+            type=str(err.get("type") or "Error"),
+            message=str(err.get("message") or ""),
+            stack_trace=err.get("stack_trace"),
+            line=err.get("line"),
+            column=err.get("column"),
+        )
+        return self._result(
+            sink,
+            started,
+            cold_start,
+            failure="RUNTIME_ERROR",
+            error=error,
+            cpu_ms=cpu_ms,
+            max_rss=max_rss,
+        )
+
+    def _death(self, died: _Died) -> ErrorInfo:
+        oom = self._oom_by_watchdog or (self.cgroup is not None and self.cgroup.oom_killed())
+        limit = self.spec.memory_mb if self.spec is not None else 0
+        if oom:
+            return ErrorInfo(
+                type="OutOfMemory", message=f"worker exceeded its memory limit of {limit} MB"
+            )
+        code = died.returncode
+        if code is None:
+            how = "ended"
+        elif code < 0:
+            try:
+                how = f"was killed by signal {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"was killed by signal {-code}"
+        else:
+            how = f"exited with code {code}"
+        return ErrorInfo(type="WorkerCrashed", message=f"worker process {how} during the call")
+
+    @staticmethod
+    def _result(
+        sink: LogSink,
+        started: float,
+        cold_start: bool,
+        *,
+        result: Any = None,
+        failure: Literal["RUNTIME_ERROR", "TIMEOUT"] | None = None,
+        error: ErrorInfo | None = None,
+        cpu_ms: float | None = None,
+        max_rss: int | None = None,
+    ) -> ExecutionResult:
+        return ExecutionResult(
+            result=result,
+            failure=failure,
+            error=error,
+            logs=tuple(sink.lines),
+            logs_truncated=sink.truncated,
+            cold_start=cold_start,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            cpu_ms=cpu_ms,
+            max_rss_bytes=max_rss,
+        )

@@ -1,0 +1,338 @@
+"""fngate's Python worker: loads one function and runs it once per call frame.
+
+Started as ``python -I -S -c <this source> <read fd> <write fd>`` (the source
+is passed inline so the worker user needs no access to the installation).
+Frames: 4-byte big-endian length + UTF-8 JSON; see ``executors/protocol.py``.
+Only the standard library is used.
+"""
+
+import asyncio
+import inspect
+import io
+import json
+import os
+import resource
+import struct
+import sys
+import threading
+import time
+import traceback
+import types
+
+_HEADER = struct.Struct(">I")
+_RFD = int(sys.argv[1])
+_WFD = int(sys.argv[2])
+_LOCK = threading.Lock()
+_BASE_ENV = dict(os.environ)
+
+
+def _send_raw(body):
+    data = _HEADER.pack(len(body)) + body
+    with _LOCK:
+        view = memoryview(data)
+        while view:
+            n = os.write(_WFD, view)
+            view = view[n:]
+
+
+def _send(frame):
+    _send_raw(json.dumps(frame).encode("utf-8"))
+
+
+def _read_exact(n):
+    chunks = []
+    while n:
+        chunk = os.read(_RFD, min(n, 1 << 20))
+        if not chunk:
+            os._exit(0)  # the gateway went away
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _recv():
+    (size,) = _HEADER.unpack(_read_exact(4))
+    return json.loads(_read_exact(size))
+
+
+class _Logs:
+    """Per-call log accounting shared by stdout and stderr."""
+
+    def __init__(self):
+        self.limit = 64 * 1024
+        self.used = 0
+        self.truncated = False
+
+    def reset(self):
+        self.used = 0
+        self.truncated = False
+
+
+_LOGS = _Logs()
+
+
+class _LogStream(io.TextIOBase):
+    """A text stream that turns each printed line into a log frame."""
+
+    def __init__(self, name):
+        super().__init__()
+        self._name = name
+        self._partial = []
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        raise io.UnsupportedOperation("fileno")
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not " + type(s).__name__)
+        if "\n" not in s:
+            self._partial.append(s)
+            if sum(map(len, self._partial)) > 8192:
+                self.flush()
+            return len(s)
+        lines = s.split("\n")
+        lines[0] = "".join(self._partial) + lines[0]
+        self._partial = [lines[-1]] if lines[-1] else []
+        for line in lines[:-1]:
+            self._emit(line)
+        return len(s)
+
+    def flush(self):
+        if self._partial:
+            line = "".join(self._partial)
+            self._partial = []
+            self._emit(line)
+
+    def _emit(self, line):
+        size = len(line.encode("utf-8", "replace")) + 1
+        if _LOGS.truncated or _LOGS.used + size > _LOGS.limit:
+            _LOGS.truncated = True
+            return
+        _LOGS.used += size
+        _send({"type": "log", "stream": self._name, "message": line, "ts": time.time()})
+
+
+class _BinaryLog(io.RawIOBase):
+    """``sys.stdout.buffer``: bytes written are decoded and logged."""
+
+    def __init__(self, text):
+        super().__init__()
+        self._text = text
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        self._text.write(bytes(b).decode("utf-8", "replace"))
+        return len(b)
+
+
+class Context:
+    """The handler's ``context``: call facts as attributes, plus ``remaining_ms()``."""
+
+    def __init__(self, frame):
+        for key, value in (frame.get("extra") or {}).items():
+            setattr(self, str(key), value)
+        self.job_id = frame.get("job_id")
+        self.function_name = frame.get("function_name")
+        self.version = frame.get("version")
+        self.trigger = frame.get("trigger")
+        self.deadline_ms = frame.get("deadline_ms")
+        self.sub = frame.get("sub")
+
+    def remaining_ms(self):
+        return max(0, int(self.deadline_ms - time.time() * 1000))
+
+    def __getitem__(self, key):
+        return getattr(self, key)
+
+    def get(self, key, default=None):
+        return getattr(self, key, default)
+
+    def __repr__(self):
+        return f"Context({vars(self)!r})"
+
+
+class _State:
+    path = None
+    handler = None
+    nargs = 2
+    load_error = None
+    max_result = 6 * 1024 * 1024
+
+
+_LOOP = asyncio.new_event_loop()
+asyncio.set_event_loop(_LOOP)
+
+
+def _user_frames(tb_exc):
+    return [f for f in tb_exc.stack if f.filename == _State.path]
+
+
+def _error(exc):
+    te = traceback.TracebackException.from_exception(exc)
+    user = _user_frames(te)
+    line = user[-1].lineno if user else None
+    column = None
+    if isinstance(exc, SyntaxError) and exc.filename == _State.path:
+        line = exc.lineno
+        column = exc.offset
+    te.stack = traceback.StackSummary.from_list(user)
+    stack = "".join(te.format(chain=False))
+    if isinstance(exc, SyntaxError):
+        message = exc.msg or str(exc)
+    else:
+        message = str(exc)
+    return {
+        "type": type(exc).__name__,
+        "message": message,
+        "stack_trace": stack,
+        "line": line,
+        "column": column,
+    }
+
+
+def _count_args(fn):
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 2
+    n = 0
+    for p in params:
+        if p.kind == p.VAR_POSITIONAL:
+            return 2
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            n += 1
+    return min(n, 2)
+
+
+def _specialize(frame):
+    os.environ.clear()
+    os.environ.update(_BASE_ENV)
+    os.environ.update(frame.get("environment") or {})
+    _LOGS.limit = int(frame.get("max_log_bytes", _LOGS.limit))
+    _State.max_result = int(frame.get("max_result_bytes", _State.max_result))
+    path = os.path.join(os.getcwd(), "handler.py")
+    _State.path = path
+    code = frame["code"]
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(code)
+    module = types.ModuleType("handler")
+    module.__file__ = path
+    sys.modules["handler"] = module
+    deps = frame.get("dependencies_path")
+    if deps:
+        # The published dependency build; the function's own directory still comes first.
+        sys.path.insert(0, deps)
+    sys.path.insert(0, os.path.dirname(path))
+    name = frame.get("handler") or "handler"
+    try:
+        exec(compile(code, path, "exec"), module.__dict__)
+    except BaseException as exc:  # noqa: BLE001 - any load failure is the user's
+        _State.load_error = _error(exc)
+        return
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        _State.load_error = {
+            "type": "HandlerNotFound",
+            "message": f"handler {name!r} is not a function defined in handler.py",
+            "stack_trace": None,
+            "line": None,
+            "column": None,
+        }
+        return
+    _State.handler = fn
+    _State.nargs = _count_args(fn)
+
+
+def _usage():
+    a = resource.getrusage(resource.RUSAGE_SELF)
+    b = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime, max(a.ru_maxrss, b.ru_maxrss)
+
+
+def _call(frame):
+    _LOGS.reset()
+    cpu0, _ = _usage()
+    error = None
+    body = None
+    if _State.load_error is not None:
+        error = _State.load_error
+    else:
+        ctx = Context(frame.get("context") or {})
+        args = (frame.get("event"), ctx)[: _State.nargs]
+        try:
+            result = _State.handler(*args)
+            if inspect.isawaitable(result):
+                result = _LOOP.run_until_complete(result)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit too is the user's
+            error = _error(exc)
+        else:
+            try:
+                body = json.dumps(result, allow_nan=False, separators=(",", ":"))
+            except (TypeError, ValueError, RecursionError) as exc:
+                error = {
+                    "type": "InvalidResult",
+                    "message": f"result is not JSON-serializable: {exc}",
+                }
+            else:
+                if len(body) > _State.max_result:
+                    error = {
+                        "type": "ResultTooLarge",
+                        "message": f"result is {len(body)} bytes,"
+                        f" over the limit of {_State.max_result}",
+                    }
+    sys.stdout.flush()
+    sys.stderr.flush()
+    cpu1, rss = _usage()
+    meta = {
+        "type": "result",
+        "ok": error is None,
+        "cpu_ms": round((cpu1 - cpu0) * 1000, 3),
+        "max_rss": rss * 1024,
+        "logs_truncated": _LOGS.truncated,
+    }
+    if error is not None:
+        meta["error"] = error
+        _send(meta)
+    else:
+        head = json.dumps(meta)[:-1] + ', "result": '
+        _send_raw(head.encode("utf-8") + body.encode("utf-8") + b"}")
+
+
+def main():
+    for fd in (_RFD, _WFD):
+        os.set_inheritable(fd, False)
+    out = _LogStream("stdout")
+    err = _LogStream("stderr")
+    out.buffer = _BinaryLog(out)
+    err.buffer = _BinaryLog(err)
+    sys.stdout = sys.__stdout__ = out
+    sys.stderr = sys.__stderr__ = err
+    sys.stdin = sys.__stdin__ = io.StringIO("")
+    sys.argv = ["handler.py"]
+    _send({"type": "ready", "pid": os.getpid()})
+    while True:
+        frame = _recv()
+        kind = frame.get("type")
+        if kind == "call":
+            _call(frame)
+        elif kind == "specialize":
+            _specialize(frame)
+            _send({"type": "specialized", "error": _State.load_error})
+
+
+main()

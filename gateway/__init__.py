@@ -1,0 +1,1 @@
+"""The fngate gateway: app factory (``gateway.app.create_app``), dispatcher, store, routes."""

@@ -1,0 +1,658 @@
+"""Component schemas of the OpenAPI document (package-private; see :mod:`gateway.openapi`).
+
+Plain data built once at import. The names without a leading underscore are
+what :mod:`gateway.openapi` assembles the document from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ERROR_CODES",
+    "JSON",
+    "JSON_FORM_FIELDS",
+    "MULTIPART",
+    "SCHEMAS",
+    "TIMESTAMP",
+    "json_content",
+    "nullable",
+    "ref",
+    "schema_ref",
+]
+
+JSON = "application/json"
+MULTIPART = "multipart/form-data"
+_NAME_PATTERN = "^[a-z][a-z0-9-]{0,62}$"
+
+#: Every error code of API.md, as ``Error.error.code`` and ``Job.error.code`` carry them.
+ERROR_CODES = (
+    "INVALID_REQUEST", "INVALID_PARAMS", "INVALID_RUNTIME", "UNAUTHORIZED", "FORBIDDEN",
+    "NOT_FOUND", "FUNCTION_NOT_FOUND", "VERSION_NOT_FOUND", "TRIGGER_NOT_FOUND",
+    "PROJECT_NOT_FOUND", "JOB_NOT_FOUND", "SESSION_NOT_FOUND", "CONFLICT", "PROJECT_STOPPED",
+    "PAYLOAD_TOO_LARGE", "RATE_LIMITED", "CONCURRENCY_LIMIT", "RUNTIME_ERROR",
+    "INTERNAL_ERROR", "BUILD_FAILED", "UNAVAILABLE", "TIMEOUT",
+)
+
+
+def ref(section: str, name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/{section}/{name}"}
+
+
+def schema_ref(name: str) -> dict[str, Any]:
+    return ref("schemas", name)
+
+
+def json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {JSON: {"schema": schema}}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+TIMESTAMP = {"type": "string", "format": "date-time",
+             "description": "RFC 3339 in UTC with a `Z` suffix, millisecond precision."}
+
+# -- schemas ------------------------------------------------------------------------------
+
+_STR_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+
+_SCHEMA_PAIR = {
+    "type": "object",
+    "description": "JSON Schemas (draft 2020-12) of the params and the result; each is checked "
+                   "to be a valid schema on input.",
+    "properties": {
+        "params": {"type": ["object", "boolean"]},
+        "result": {"type": ["object", "boolean"]},
+    },
+    "additionalProperties": False,
+}
+
+_EXAMPLE = {
+    "type": "object",
+    "description": "`{\"description\", \"request\": {\"params\"}, \"response\": {\"result\"}}`.",
+    "properties": {
+        "description": {"type": "string"},
+        "request": {"type": "object", "properties": {"params": {}}},
+        "response": {"type": "object", "properties": {"result": {}}},
+    },
+}
+
+_RUNTIME_OUT = {"type": "string", "enum": ["python", "nodejs"],
+                "description": "Runtime family, stored normalized."}
+
+# Input fields shared by create and update, with the limits of gateway/function_input.py.
+_INPUT_FIELDS: dict[str, Any] = {
+    "name": {"type": "string", "pattern": _NAME_PATTERN,
+             "description": "Unique. On update, a different name renames the function. A name "
+                            "equal to another function's `language_title` → 409 `CONFLICT`."},
+    "runtime": {
+        "type": "string", "examples": ["python", "python3.11", "nodejs", "node", "nodejs18"],
+        "description": "`python` or `nodejs`, case-insensitive. Aliases (`py`, `python3`, "
+                       "`python3.11`, `python39`, `node`, `nodejs18`, `nodejs18.x`, …) are "
+                       "normalized to the family. `go`/`rust` or anything else → 400 "
+                       "`INVALID_RUNTIME`. On update, a change creates a new version.",
+    },
+    "code": {"type": "string",
+             "description": "Source text. Exactly one of `code` and `source_code`."},
+    "source_code": {"type": "string", "contentEncoding": "base64",
+                    "description": "The source as base64 of UTF-8 text, instead of `code`."},
+    "handler": {
+        "type": "string", "minLength": 1, "pattern": "^(?:.*\\.)?[A-Za-z_$][A-Za-z0-9_$]*$",
+        "default": "handler",
+        "description": "Entry point name. `index.handler` / `main.handler` forms are accepted: "
+                       "the part after the last dot is stored.",
+    },
+    "dependencies": {
+        "type": ["array", "null"], "items": {"type": "string"}, "maxItems": 100,
+        "description": "pip requirement specifiers (python, e.g. `six==1.16.0`) or npm "
+                       "`name@range` (nodejs). Names and version ranges only: options, URLs "
+                       "and paths → 400. Python packages install from wheels only and npm "
+                       "packages without install scripts, so installing runs no package code. "
+                       "A version with dependencies is `building` until its background build "
+                       "ends; the build is cached per replica by what it installs.",
+    },
+    "triggers": {
+        "type": ["array", "null"], "maxItems": 0,
+        "description": "Refused with 400 `INVALID_REQUEST` when non-empty: this gateway does "
+                       "not create triggers with the function yet. Create the function, then "
+                       "its triggers with `POST /api/v1/functions/{ref}/triggers`.",
+    },
+    "project": {"type": "string", "pattern": _NAME_PATTERN, "default": "default"},
+    "execution_type": {"type": "string", "enum": ["sync", "async"], "default": "sync",
+                       "description": "How `/invoke` answers by default; `?async=` and "
+                                      "`Prefer: respond-async` override it per request."},
+    "description": {"type": "string", "default": ""},
+    "environment": {
+        **_STR_MAP, "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"},
+        "default": {},
+        "description": "Variables of the function's workers.",
+    },
+    "labels": {**_STR_MAP, "default": {}},
+    "timeout_ms": {
+        "type": "integer", "minimum": 1, "maximum": 300000, "default": 30000,
+        "description": "Over the configured cap (`FNGATE_MAX_TIMEOUT_MS`, default 300000, the "
+                       "`maximum` shown) → 400 `INVALID_REQUEST`; never clamped.",
+    },
+    "memory_mb": {
+        "type": "integer", "minimum": 16, "maximum": 2048, "default": 256,
+        "description": "Limit on the worker's resident memory; over it the worker is killed "
+                       "(`OutOfMemory`). Outside 16..cap (`FNGATE_MAX_MEMORY_MB`, default 2048, "
+                       "the `maximum` shown) → 400 `INVALID_REQUEST`; never clamped.",
+    },
+    "max_concurrency": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10,
+                        "description": "Concurrent executions on one gateway."},
+    "min_warm": {"type": "integer", "minimum": 0, "maximum": 100, "default": 0,
+                 "description": "Warm workers kept when idle; must not exceed "
+                                "`max_concurrency` (400)."},
+    "cache_ttl": {"type": "integer", "minimum": 0, "maximum": 2592000, "default": 3600,
+                  "description": "Seconds: the result cache's TTL and the cap on "
+                                 "`X-Cache-Control: max-age`; 0 disables the result cache."},
+    "cache_scope": {"type": "string", "enum": ["caller", "shared"], "default": "caller",
+                    "description": "`caller`: cached results are reused only for the same "
+                                   "caller (`iss` + `sub`); `shared`: across callers."},
+    "max_retries": {"type": "integer", "minimum": 0, "maximum": 20, "default": 0},
+    "rate_limit": {"type": ["string", "null"], "default": None, "examples": ["1000/minute"],
+                   "description": "A rate such as `1000/minute`, over all callers, counted on "
+                                  "`/invoke`, `/invoke-async`, session executes and HTTP "
+                                  "triggers (moving window); used up → 429 `RATE_LIMITED`. "
+                                  "Not a rate → 400."},
+    "schema": {**nullable(_SCHEMA_PAIR), "default": None},
+    "examples": {"type": "array", "items": _EXAMPLE, "default": []},
+    "maxReplicas": {"type": "integer", "minimum": 1, "maximum": 1000, "deprecated": True,
+                    "description": "Input alias of `max_concurrency`."},
+    "minReplicas": {"type": "integer", "minimum": 0, "maximum": 100, "deprecated": True,
+                    "description": "Input alias of `min_warm`."},
+}
+
+_INPUT_NOTES = (
+    " Unknown fields are ignored. A non-empty `triggers` array is refused with 400 (create "
+    "triggers through their own route); `timeout_ms` and `memory_mb` out of range are 400s, "
+    "not clamped."
+)
+
+_FUNCTION_CREATE = {
+    "type": "object",
+    "description": "Body of `POST /api/v1/functions`. Required: `name`, `runtime`, and one of "
+                   "`code` or `source_code`; omitted fields take their defaults." + _INPUT_NOTES,
+    "properties": _INPUT_FIELDS,
+    "required": ["name", "runtime"],
+    "oneOf": [{"required": ["code"]}, {"required": ["source_code"]}],
+    "additionalProperties": True,
+}
+
+_FUNCTION_UPDATE = {
+    "type": "object",
+    "description": "Body of `PUT /api/v1/functions/{ref}`: every field optional, omitted fields "
+                   "keep their value. A change to `code`/`source_code`, `handler`, `runtime` or "
+                   "`dependencies` creates a new version and activates it: at once when it "
+                   "needs no build, else when its build succeeds (a failed build leaves the "
+                   "previous version active); other fields change in place. `code` and "
+                   "`source_code` together → 400."
+                   + _INPUT_NOTES,
+    "properties": _INPUT_FIELDS,
+    "not": {"required": ["code", "source_code"]},
+    "additionalProperties": True,
+}
+
+JSON_FORM_FIELDS = ("environment", "labels", "schema", "examples", "dependencies", "triggers")
+
+_FUNCTION_FORM = {
+    "type": "object",
+    "description": "The `multipart/form-data` form of a create or update body. `code` (and "
+                   "`requirements`) may be uploaded files of UTF-8 text; the other fields are "
+                   "form fields: integers as decimal text, and `environment`, `labels`, `schema`, "
+                   "`examples`, `dependencies`, `triggers` as JSON text. The same rules as the "
+                   "JSON body apply after decoding." + _INPUT_NOTES,
+    "properties": {
+        **_INPUT_FIELDS,
+        "code": {"type": "string", "contentMediaType": "text/plain",
+                 "description": "The source, as an uploaded file or a text field."},
+        "requirements": {
+            "type": "string", "contentMediaType": "text/plain",
+            "description": "A requirements file: one specifier a line, `#` comments skipped; "
+                           "it becomes `dependencies`.",
+        },
+    },
+    "additionalProperties": True,
+}
+
+_FUNCTION_REQUIRED = [
+    "id", "name", "project", "runtime", "language", "title", "language_title", "endpoint",
+    "handler", "execution_type", "description", "environment", "dependencies", "timeout_ms",
+    "memory_mb", "max_concurrency", "min_warm", "cache_ttl", "cache_scope", "max_retries",
+    "rate_limit", "schema", "examples", "labels", "status", "active_version", "created_at",
+    "updated_at",
+]
+
+_FUNCTION = {
+    "type": "object",
+    "description": "A function with its active version. `code` is omitted in list responses.",
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string", "pattern": _NAME_PATTERN},
+        "project": {"type": "string"},
+        "runtime": _RUNTIME_OUT,
+        "language": {**_RUNTIME_OUT, "description": "The runtime family (same as `runtime`)."},
+        "title": {"type": "string", "description": "The name."},
+        "language_title": {"type": "string", "examples": ["nodejs-calculator"],
+                           "description": "`<language>-<name>`."},
+        "code": {"type": "string", "description": "Source text; omitted in list responses."},
+        "endpoint": {"type": "string", "examples": ["/api/v1/functions/calculator/invoke"]},
+        "handler": {"type": "string"},
+        "execution_type": {"type": "string", "enum": ["sync", "async"]},
+        "description": {"type": "string"},
+        "environment": {**_STR_MAP,
+                        "description": "Values are shown only to `write:functions`/`admin`; "
+                                       "other callers see `\"***\"`."},
+        "dependencies": {"type": "array", "items": {"type": "string"}},
+        "timeout_ms": {"type": "integer"},
+        "memory_mb": {"type": "integer"},
+        "max_concurrency": {"type": "integer"},
+        "min_warm": {"type": "integer"},
+        "cache_ttl": {"type": "integer", "description": "Seconds."},
+        "cache_scope": {"type": "string", "enum": ["caller", "shared"]},
+        "max_retries": {"type": "integer"},
+        "rate_limit": {"type": ["string", "null"]},
+        "schema": nullable(_SCHEMA_PAIR),
+        "examples": {"type": "array", "items": _EXAMPLE},
+        "labels": _STR_MAP,
+        "status": {"type": "string", "enum": ["building", "ready", "failed"],
+                   "description": "Of the active version."},
+        "active_version": {"type": ["integer", "null"]},
+        "created_at": TIMESTAMP,
+        "updated_at": TIMESTAMP,
+    },
+    "required": _FUNCTION_REQUIRED,
+}
+
+_FUNCTION_LIST = {
+    "type": "object",
+    "properties": {
+        "total": {"type": "integer", "minimum": 0},
+        "page": {"type": "integer", "minimum": 1},
+        "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+        "functions": {"type": "array", "items": schema_ref("Function"),
+                      "description": "Without `code`."},
+    },
+    "required": ["total", "page", "per_page", "functions"],
+}
+
+_VERSION = {
+    "type": "object",
+    "description": "One version of a function's code (no version routes are served yet).",
+    "properties": {
+        "id": {"type": "integer"},
+        "function_id": {"type": "integer"},
+        "version": {"type": "integer", "minimum": 1},
+        "code": {"type": "string"},
+        "handler": {"type": "string"},
+        "dependencies": {"type": "array", "items": {"type": "string"}},
+        "build_status": {"type": "string", "enum": ["building", "success", "failed"]},
+        "build_log": {"type": "string"},
+        "is_active": {"type": "boolean"},
+        "created_at": TIMESTAMP,
+    },
+    "required": ["id", "function_id", "version", "code", "handler", "dependencies",
+                 "build_status", "build_log", "is_active", "created_at"],
+}
+
+_ERROR_OBJECT = {
+    "type": "object",
+    "properties": {
+        "code": schema_ref("ErrorCode"),
+        "message": {"type": "string"},
+        "details": {
+            "type": "object",
+            "description": "Code-specific: `required_scope` (403), `field`, `parameter` or "
+                           "`header` (400), `errors` (`INVALID_PARAMS`), `limit`, "
+                           "`retry_after` and `route_class` or `scope: \"function\"` "
+                           "(`RATE_LIMITED`), `max_concurrency` (`CONCURRENCY_LIMIT`), `type`, "
+                           "`message`, `stack_trace`, `line`, `column` (`RUNTIME_ERROR`)…",
+            "properties": {
+                "errors": {"type": "array", "items": schema_ref("ParamError"),
+                           "description": "`INVALID_PARAMS`: every failure, sorted by path."},
+            },
+        },
+    },
+    "required": ["code", "message", "details"],
+}
+
+_JOB = {
+    "type": "object",
+    "description": "One invocation's record.",
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "function_id": {"type": "integer"},
+        "function_name": {"type": "string"},
+        "version": {"type": "integer"},
+        "trigger": {"type": "string", "enum": ["http", "invoke", "session", "cron", "queue"]},
+        "status": {"type": "string", "enum": ["pending", "running", "success", "failed"]},
+        "result": {"description": "The function's return value (any JSON), or null."},
+        "error": {**nullable(schema_ref("ErrorObject")),
+                  "description": "Set when `status` is `failed`: `RUNTIME_ERROR` (with "
+                                 "`details.type`: the exception's class, `WorkerCrashed`, "
+                                 "`OutOfMemory`, `ResultTooLarge`, `InvalidResult`, "
+                                 "`WorkerLost`), `TIMEOUT`, …"},
+        "timestamp": {**TIMESTAMP, "description": "When the job was requested."},
+        "started_at": nullable(TIMESTAMP),
+        "finished_at": nullable(TIMESTAMP),
+        "duration": {"type": ["integer", "null"], "minimum": 0,
+                     "description": "Run time in integer milliseconds; null until finished."},
+        "cold_start": {"type": "boolean"},
+        "attempts": {"type": "integer", "minimum": 0},
+        "cached": {"type": "boolean",
+                   "description": "True for a sync `/invoke` answered from the result cache: "
+                                  "the job is recorded without a run (`attempts` 0, "
+                                  "`duration` 0, `cold_start` false)."},
+    },
+    "required": ["id", "function_id", "function_name", "version", "trigger", "status",
+                 "result", "error", "timestamp", "started_at", "finished_at", "duration",
+                 "cold_start", "attempts", "cached"],
+}
+
+_JOB_LIST = {
+    "type": "object",
+    "properties": {
+        "jobs": {"type": "array", "items": schema_ref("Job"), "description": "Newest first."},
+        "next_before": {"type": ["string", "null"], "format": "uuid",
+                        "description": "Pass as `before` for the next page; null on the last."},
+    },
+    "required": ["jobs", "next_before"],
+}
+
+_LOG_LINE = {
+    "type": "object",
+    "properties": {
+        "timestamp": TIMESTAMP,
+        "job_id": {"type": "string", "format": "uuid"},
+        "stream": {"type": "string", "enum": ["stdout", "stderr"]},
+        "message": {"type": "string"},
+    },
+    "required": ["timestamp", "job_id", "stream", "message"],
+}
+
+_COMPONENT_STATE = {"type": "string", "enum": ["ok", "down", "disabled"]}
+
+_HEALTH = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "degraded", "down"],
+                   "description": "`down` when the database is down; `degraded` when the "
+                                  "broker or a runtime is down."},
+        "version": {"type": "string"},
+        "components": {
+            "type": "object",
+            "properties": {
+                "database": _COMPONENT_STATE,
+                "broker": _COMPONENT_STATE,
+                "scheduler": _COMPONENT_STATE,
+                "rate_limiter": _COMPONENT_STATE,
+                "runtimes": {
+                    "type": "object",
+                    "properties": {"python": _COMPONENT_STATE, "nodejs": _COMPONENT_STATE},
+                    "additionalProperties": _COMPONENT_STATE,
+                },
+            },
+            "required": ["database", "broker", "scheduler", "rate_limiter", "runtimes"],
+        },
+    },
+    "required": ["status", "version", "components"],
+}
+
+# -- sessions -----------------------------------------------------------------------------
+
+_SESSION_ID = {"type": "string", "format": "uuid", "description": "The session's id."}
+
+_INITIALIZE_REQUEST = {
+    "type": "object",
+    "description": "Body of `POST /api/v1/initialize`; every field optional, an empty body "
+                   "is `{}`. Other top-level fields are ignored.",
+    "properties": {
+        "context": {
+            "type": ["object", "null"],
+            "description": "Kept with the session and handed to the function's `context` on "
+                           "every execute (untrusted, as the client sent it), except "
+                           "`timeout_ms`. Other keys are kept too.",
+            "properties": {
+                "environment": {"type": ["string", "null"], "examples": ["production"],
+                                "description": "A free-form label; sets no variables."},
+                "user_id": {"type": ["string", "null"]},
+                "timeout_ms": {
+                    "type": "integer", "minimum": 1, "default": 30000,
+                    "description": "Timeout of each execute; the function's `timeout_ms` "
+                                   "(and the gateway's cap) still bound it, so the shorter "
+                                   "wins. Not a positive integer → 400.",
+                },
+                "retain_session": {"type": "boolean", "default": True,
+                                   "description": "False: the session closes after its first "
+                                                  "execute."},
+            },
+            "additionalProperties": True,
+        },
+    },
+}
+
+_INITIALIZE_RESPONSE = {
+    "type": "object",
+    "properties": {
+        "request_id": _SESSION_ID,
+        "status": {"type": "string", "const": "initialized"},
+        "expires_at": {**TIMESTAMP, "description": "Creation + the session TTL "
+                                                   "(`FNGATE_SESSION_TTL_S`, default 2 h)."},
+    },
+    "required": ["request_id", "status", "expires_at"],
+}
+
+_EXECUTE_REQUEST = {
+    "type": "object",
+    "description": "Body of `POST /api/v1/execute/{request_id}`; an empty body is `{}`. A body "
+                   "that is not a JSON object → 400 `INVALID_REQUEST`. Other fields are ignored.",
+    "properties": {
+        "params": {"default": {},
+                   "description": "The event the function receives (any JSON), checked "
+                                  "against the function's `schema.params` → 400 "
+                                  "`INVALID_PARAMS`."},
+    },
+}
+
+_EXECUTE_RESPONSE = {
+    "type": "object",
+    "properties": {
+        "request_id": _SESSION_ID,
+        "language_title": {"type": "string", "examples": ["nodejs-calculator"]},
+        "execution_time": {"type": "integer", "minimum": 0,
+                           "description": "Milliseconds: the run's duration, or on a cache hit "
+                                          "the time taken to answer."},
+        "cached": {"type": "boolean", "description": "Whether the result came from the cache."},
+        "result": {"description": "The function's return value (any JSON)."},
+    },
+    "required": ["request_id", "language_title", "execution_time", "cached", "result"],
+}
+
+_SESSION = {
+    "type": "object",
+    "properties": {
+        "request_id": _SESSION_ID,
+        "language_title": {"type": "string"},
+        "status": {"type": "string", "enum": ["active", "expired", "closed"],
+                   "description": "`closed` by `DELETE` or after the one execute of a "
+                                  "session with `retain_session: false`; `expired` once "
+                                  "`expires_at` has passed."},
+        "created_at": TIMESTAMP,
+        "expires_at": TIMESTAMP,
+        "execution_count": {"type": "integer", "minimum": 0},
+        "last_executed_at": nullable(TIMESTAMP),
+    },
+    "required": ["request_id", "language_title", "status", "created_at", "expires_at",
+                 "execution_count", "last_executed_at"],
+}
+
+_PARAM_ERROR = {
+    "type": "object",
+    "description": "One failure of `params` against the function's `schema.params`.",
+    "properties": {
+        "path": {"type": "string", "examples": ["$", "$.operation", "$.values[0]"],
+                 "description": "Where in `params`: `$` is the root, `.name` a property, "
+                                "`[i]` an array item."},
+        "message": {"type": "string"},
+    },
+    "required": ["path", "message"],
+}
+
+# -- triggers -----------------------------------------------------------------------------
+
+_HTTP_TRIGGER_CONFIG = {
+    "type": "object",
+    "title": "http",
+    "properties": {
+        "path": {"type": "string", "pattern": "^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$",
+                 "examples": ["/hello"],
+                 "description": "Served at `/fn<path>`; unique across triggers (409); a "
+                                "trailing `/` is dropped; no `//`."},
+        "methods": {"type": "array", "minItems": 1, "default": ["GET", "POST"],
+                    "items": {"type": "string",
+                              "enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
+                    "description": "Case-insensitive on input, stored upper-case. A single "
+                                   "`method` string is accepted too."},
+        "public": {"type": "boolean", "default": False,
+                   "description": "True: callable without a token."},
+    },
+    "required": ["path"],
+}
+
+_CRON_TRIGGER_CONFIG = {
+    "type": "object",
+    "title": "cron",
+    "properties": {
+        "schedule": {"type": "string", "examples": ["*/5 * * * *"],
+                     "description": "A cron expression (an optional sixth leading field is "
+                                    "seconds); `cron` is accepted as an alias. Invalid → 400."},
+        "timezone": {"type": "string", "default": "UTC",
+                     "description": "An IANA name; unknown → 400."},
+        "payload": {"default": {}, "description": "Part of the event of each fire."},
+        "misfire": {"type": "string", "enum": ["run_once", "skip"], "default": "run_once"},
+    },
+    "required": ["schedule"],
+}
+
+_TRIGGER = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "function_id": {"type": "integer"},
+        "name": {"type": ["string", "null"]},
+        "type": {"type": "string", "enum": ["http", "cron", "queue"]},
+        "enabled": {"type": "boolean"},
+        "config": {"oneOf": [schema_ref("HttpTriggerConfig"),
+                             schema_ref("CronTriggerConfig")],
+                   "description": "As normalized on input (defaults filled in)."},
+        "created_at": TIMESTAMP,
+        "updated_at": TIMESTAMP,
+        "next_run_at": {**nullable(TIMESTAMP),
+                        "description": "Cron triggers only: the next fire (UTC); null while "
+                                       "disabled."},
+    },
+    "required": ["id", "function_id", "name", "type", "enabled", "config", "created_at",
+                 "updated_at"],
+}
+
+_TRIGGER_INPUT_PROPERTIES: dict[str, Any] = {
+    "type": {"type": "string", "enum": ["http", "cron", "schedule", "queue"],
+             "description": "`schedule` is an alias of `cron`. `queue` → 400 (not available "
+                            "in this gateway version; without a broker the message says so)."},
+    "name": {"type": ["string", "null"], "maxLength": 200},
+    "enabled": {"type": "boolean", "default": True},
+    "config": {"oneOf": [schema_ref("HttpTriggerConfig"), schema_ref("CronTriggerConfig")]},
+}
+
+_TRIGGER_CREATE = {
+    "type": "object",
+    "description": "Body of `POST /api/v1/functions/{ref}/triggers`.",
+    "properties": _TRIGGER_INPUT_PROPERTIES,
+    "required": ["type"],
+}
+
+_TRIGGER_UPDATE = {
+    "type": "object",
+    "description": "Body of `PUT …/triggers/{trigger_id}`: merged over the trigger (`name`, "
+                   "`enabled`, `config` keep their value when omitted; a given `config` "
+                   "replaces the whole config). `type` cannot change (400).",
+    "properties": _TRIGGER_INPUT_PROPERTIES,
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Function": _FUNCTION,
+    "FunctionCreate": _FUNCTION_CREATE,
+    "FunctionUpdate": _FUNCTION_UPDATE,
+    "FunctionForm": _FUNCTION_FORM,
+    "FunctionList": _FUNCTION_LIST,
+    "Version": _VERSION,
+    "Job": _JOB,
+    "JobList": _JOB_LIST,
+    "LogLine": _LOG_LINE,
+    "JobLogs": {
+        "type": "object",
+        "properties": {"logs": {"type": "array", "items": schema_ref("LogLine")}},
+        "required": ["logs"],
+    },
+    "InitializeRequest": _INITIALIZE_REQUEST,
+    "InitializeResponse": _INITIALIZE_RESPONSE,
+    "ExecuteRequest": _EXECUTE_REQUEST,
+    "ExecuteResponse": _EXECUTE_RESPONSE,
+    "Session": _SESSION,
+    "Trigger": _TRIGGER,
+    "TriggerCreate": _TRIGGER_CREATE,
+    "TriggerUpdate": _TRIGGER_UPDATE,
+    "TriggerList": {
+        "type": "object",
+        "properties": {"triggers": {"type": "array", "items": schema_ref("Trigger")}},
+        "required": ["triggers"],
+    },
+    "HttpTriggerConfig": _HTTP_TRIGGER_CONFIG,
+    "CronTriggerConfig": _CRON_TRIGGER_CONFIG,
+    "ParamError": _PARAM_ERROR,
+    "ErrorCode": {"type": "string", "enum": list(ERROR_CODES)},
+    "ErrorObject": _ERROR_OBJECT,
+    "Error": {
+        "type": "object",
+        "description": "The body of every error response.",
+        "properties": {
+            "error": schema_ref("ErrorObject"),
+            "request_id": {"type": "string",
+                           "description": "The request's `X-Request-ID`; on "
+                                          "`/api/v1/execute/{request_id}` and "
+                                          "`/api/v1/sessions/{request_id}` the session id "
+                                          "from the path instead (not on a 413 refused by "
+                                          "its `Content-Length`, a 429 of the per-client "
+                                          "limit, a 503 or an unexpected 500: those carry "
+                                          "the `X-Request-ID`)."},
+        },
+        "required": ["error", "request_id"],
+        "examples": [{"error": {"code": "FUNCTION_NOT_FOUND",
+                                "message": "function 'calc' does not exist", "details": {}},
+                      "request_id": "f8c3de3d-1fea-4d7c-a8b0-29f63c4c3454"}],
+    },
+    "Health": _HEALTH,
+    "Ready": {
+        "type": "object",
+        "properties": {"status": {"type": "string", "enum": ["ready", "not_ready"]}},
+        "required": ["status"],
+    },
+    "Status": {
+        "type": "object",
+        "properties": {
+            "status": {"type": "string", "const": "running"},
+            "uptime_seconds": {"type": "integer", "minimum": 0},
+            "active_projects": {"type": "integer", "minimum": 0,
+                                "description": "Projects that have at least one function."},
+            "total_functions": {"type": "integer", "minimum": 0},
+            "warm_workers": {"type": "integer", "minimum": 0},
+            "memory_usage_bytes": {"type": "integer", "minimum": 0,
+                                   "description": "The gateway process's resident memory."},
+        },
+        "required": ["status", "uptime_seconds", "active_projects", "total_functions",
+                     "warm_workers", "memory_usage_bytes"],
+    },
+}

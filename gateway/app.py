@@ -1,0 +1,168 @@
+"""The Starlette application factory and the lifespan that owns every long-lived thing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from auth import TokenVerifier
+from config import Settings, ensure_data_dir, load_or_create_secret
+from executors import WorkerPools
+from gateway.builds import BuildManager
+from gateway.cache import PostgresResultCache, run_cleanup
+from gateway.dispatcher import Dispatcher, RetryPolicy
+from gateway.errors import exception_handlers
+from gateway.job_runner import JobRunner
+from gateway.leases import LeaseKeeper
+from gateway.maintenance import run_maintenance
+from gateway.middleware import (
+    BodyLimitMiddleware,
+    CORSMiddleware,
+    RateLimitMiddleware,
+    RequestIdMiddleware,
+)
+from gateway.ratelimit import RateLimiter
+from gateway.routes import all_routes
+from gateway.services import Services
+from gateway.store.embedded import EmbeddedPostgres
+from gateway.store.functions import FunctionStore
+from gateway.store.jobs import JobStore
+from gateway.store.migrate import migrate
+from gateway.store.pool import create_pool
+from gateway.store.sessions import SessionStore
+from gateway.store.triggers import TriggerStore
+from triggers.cron import CronService
+
+__all__ = ["create_app", "jwt_secret_for"]
+
+logger = logging.getLogger("fngate.app")
+
+JWT_SECRET_FILE = "jwt_secret"
+SHUTDOWN_GRACE_S = 10.0
+
+
+def jwt_secret_for(settings: Settings) -> str | None:
+    """The HS256 secret: configured, or in development generated once in the data directory."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    if settings.jwt_public_key or settings.jwks_url:
+        return None
+    return load_or_create_secret(settings, JWT_SECRET_FILE)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    on_fatal: Callable[[str], None] | None = None,
+    retry: RetryPolicy | None = None,
+    run_jobs: bool = True,
+) -> Starlette:
+    """Build the gateway. ``on_fatal`` is told when a background loop dies (the CLI stops)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            services = await _open(settings, stack, retry)
+            app.state.services = services
+            tasks = _start_loops(services, on_fatal, run_jobs=run_jobs)
+            try:
+                yield
+            finally:
+                await services.runner.drain(SHUTDOWN_GRACE_S)
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    return Starlette(
+        routes=all_routes(),
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(CORSMiddleware, origins=settings.cors_origins),
+            Middleware(RateLimitMiddleware),
+            Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
+        ],
+        exception_handlers=exception_handlers,
+        lifespan=lifespan,
+    )
+
+
+async def _open(
+    settings: Settings, stack: contextlib.AsyncExitStack, retry: RetryPolicy | None
+) -> Services:
+    ensure_data_dir(settings)
+    # First: a malformed FNGATE_RATE_LIMITS fails before anything else starts.
+    limiter = RateLimiter(settings)
+    await limiter.start()
+    stack.push_async_callback(limiter.close)
+    dsn = settings.database_url
+    if not dsn:
+        embedded = EmbeddedPostgres(settings)
+        dsn = await embedded.start()
+        stack.push_async_callback(embedded.stop)
+    pool = await create_pool(dsn)
+    stack.push_async_callback(pool.close)
+    await migrate(pool)
+    verifier = TokenVerifier(settings, secret=jwt_secret_for(settings))
+    pools = WorkerPools(settings)
+    await pools.start()
+    stack.push_async_callback(pools.close)
+    functions, jobs = FunctionStore(pool), JobStore(pool)
+    leases = LeaseKeeper(jobs, lease_s=settings.job_lease_s, heartbeat_s=settings.job_heartbeat_s)
+    dispatcher = Dispatcher(settings=settings, jobs=jobs, pools=pools, leases=leases,
+                            retry=retry or RetryPolicy(base_s=settings.retry_backoff_s))
+    runner = JobRunner(
+        dsn=dsn, jobs=jobs, functions=functions, dispatcher=dispatcher, leases=leases,
+        capacity=settings.async_job_concurrency, poll_s=settings.job_poll_s,
+    )
+    builds = BuildManager(functions, pools)
+    stack.push_async_callback(builds.close)
+    await builds.resume()
+    triggers = TriggerStore(pool)
+    cron = CronService(triggers=triggers, functions=functions)
+    await cron.start()
+    stack.push_async_callback(cron.close)
+    return Services(
+        settings=settings, pool=pool, dsn=dsn, verifier=verifier, functions=functions,
+        jobs=jobs, pools=pools, dispatcher=dispatcher, runner=runner, leases=leases,
+        builds=builds, sessions=SessionStore(pool), cache=PostgresResultCache(pool),
+        triggers=triggers,
+        limiter=limiter, cron=cron, migrated=True,
+    )
+
+
+def _start_loops(
+    services: Services,
+    on_fatal: Callable[[str], None] | None,
+    *,
+    run_jobs: bool,
+) -> list[asyncio.Task[Any]]:
+    loops: dict[str, Any] = {
+        "lease-heartbeat": services.leases.run(),
+        "result-cache-cleanup": run_cleanup(services.cache),
+        "maintenance": run_maintenance(services.pool),
+    }
+    if run_jobs:
+        loops["job-runner"] = services.runner.run()
+    tasks = []
+    for name, coro in loops.items():
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(lambda t: _side_task_done(t, on_fatal))
+        tasks.append(task)
+    return tasks
+
+
+def _side_task_done(task: asyncio.Task[Any], on_fatal: Callable[[str], None] | None) -> None:
+    """A background loop must never end on its own: say so and stop rather than limp."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    logger.critical("background task %s stopped", task.get_name(),
+                    exc_info=exc if exc is not None else None)
+    if on_fatal is not None:
+        on_fatal(f"background task {task.get_name()} stopped")

@@ -1,0 +1,50 @@
+"""How one request uses the result cache: its key, whether it reads and writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.cache import CacheDirective, CachedResult, ResultCache, cache_key
+from gateway.models import FunctionRecord
+
+__all__ = ["CachePlan", "plan_cache"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CachePlan:
+    """The cache decisions of one invocation; ``state`` is its ``X-Cache`` on a run."""
+
+    key: str | None
+    reads: bool
+    writes: bool
+    ttl_s: int
+    max_age_s: float | None
+
+    @property
+    def state(self) -> str:
+        return "MISS" if self.reads else "BYPASS"
+
+    async def lookup(self, cache: ResultCache) -> CachedResult | None:
+        if not self.reads or self.key is None:
+            return None
+        return await cache.get(self.key, max_age_s=self.max_age_s)
+
+    async def store(self, cache: ResultCache, function_id: int, value: Any) -> None:
+        if self.writes and self.key is not None:
+            await cache.put(self.key, function_id=function_id, value=value, ttl_s=self.ttl_s)
+
+
+def plan_cache(function: FunctionRecord, *, params: Any, owner: str,
+               directive: CacheDirective) -> CachePlan:
+    """Keyed by function, version, environment, params and (unless shared) the caller."""
+    enabled = function.cache_ttl > 0 and directive.mode != "no-store"
+    if not enabled:
+        return CachePlan(key=None, reads=False, writes=False, ttl_s=0, max_age_s=None)
+    key = cache_key(
+        function_id=function.id, version=int(function.active_version or 0),
+        environment=function.environment, params=params,
+        owner=None if function.cache_scope == "shared" else owner,
+    )
+    return CachePlan(key=key, reads=directive.reads, writes=directive.writes,
+                     ttl_s=directive.ttl_s(function.cache_ttl), max_age_s=directive.max_age_s)

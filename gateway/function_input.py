@@ -1,0 +1,257 @@
+"""Validation of function create/update bodies into column values, with clear 400s."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from config import Settings
+from gateway.errors import InvalidRequest, InvalidRuntime
+
+__all__ = ["FunctionInput", "parse_function", "normalize_runtime", "NAME_RE"]
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_HANDLER_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+_PY_ALIAS = re.compile(r"^(python|py)(\d+(\.\d+)*)?$")
+_NODE_ALIAS = re.compile(r"^(nodejs|node)(\d+(\.\d+)*(\.x)?)?$")
+_LATER_RUNTIMES = ("go", "golang", "rust")
+# A package name and optional extras and version ranges; no options, URLs or paths.
+_PIP_REQ = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?"
+    r"\s*((==|!=|<=|>=|<|>|~=)\s*[A-Za-z0-9.*+!-]+\s*(,\s*(==|!=|<=|>=|<|>|~=)\s*[A-Za-z0-9.*+!-]+\s*)*)?$"
+)
+_NPM_REQ = re.compile(r"^(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*(@[A-Za-z0-9.^~<>=|* -]+)?$")
+
+_DEFAULTS: dict[str, Any] = {
+    "project": "default",
+    "execution_type": "sync",
+    "description": "",
+    "environment": {},
+    "timeout_ms": 30_000,
+    "memory_mb": 256,
+    "max_concurrency": 10,
+    "min_warm": 0,
+    "cache_ttl": 3600,
+    "cache_scope": "caller",
+    "max_retries": 0,
+    "rate_limit": None,
+    "schema": None,
+    "examples": [],
+    "labels": {},
+}
+_ALIASES = {"maxReplicas": "max_concurrency", "minReplicas": "min_warm"}
+
+
+def normalize_runtime(value: Any) -> str:
+    """Map an accepted alias (``python3.11``, ``node``, ``nodejs18`` …) to its family."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest("'runtime' must be a non-empty string", details={"field": "runtime"})
+    text = value.strip().lower()
+    if _PY_ALIAS.match(text):
+        return "python"
+    if _NODE_ALIAS.match(text):
+        return "nodejs"
+    if text in _LATER_RUNTIMES:
+        raise InvalidRuntime(f"runtime '{value}' is not supported yet",
+                             details={"supported": ["python", "nodejs"]})
+    raise InvalidRuntime(f"unknown runtime '{value}'", details={"supported": ["python", "nodejs"]})
+
+
+@dataclass(slots=True, kw_only=True)
+class FunctionInput:
+    """A validated body: in-place ``fields``, and the code parts when given."""
+
+    name: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    code: str | None = None
+    handler: str | None = None
+    dependencies: list[str] | None = None
+
+    @property
+    def changes_code(self) -> bool:
+        return (
+            self.code is not None
+            or self.handler is not None
+            or self.dependencies is not None
+            or "runtime" in self.fields
+        )
+
+
+def _bad(field_name: str, message: str) -> InvalidRequest:
+    return InvalidRequest(f"'{field_name}' {message}", details={"field": field_name})
+
+
+def _int(body: dict[str, Any], key: str, lo: int, hi: int) -> int:
+    value = body[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(key, "must be an integer")
+    if not lo <= value <= hi:
+        raise _bad(key, f"must be between {lo} and {hi}")
+    return value
+
+
+def _str_map(body: dict[str, Any], key: str, key_re: re.Pattern[str] | None) -> dict[str, str]:
+    value = body[key]
+    if not isinstance(value, dict):
+        raise _bad(key, "must be an object of strings")
+    for k, v in value.items():
+        if not isinstance(v, str):
+            raise _bad(key, f"value of '{k}' must be a string")
+        if key_re is not None and not key_re.match(k):
+            raise _bad(key, f"has an invalid name '{k}'")
+    return dict(value)
+
+
+def _code(body: dict[str, Any]) -> str | None:
+    if body.get("code") is not None and body.get("source_code") is not None:
+        raise _bad("source_code", "cannot be given together with 'code'")
+    if "code" in body and body["code"] is not None:
+        if not isinstance(body["code"], str):
+            raise _bad("code", "must be a string")
+        return str(body["code"])
+    if "source_code" in body and body["source_code"] is not None:
+        raw = body["source_code"]
+        if not isinstance(raw, str):
+            raise _bad("source_code", "must be a base64 string")
+        try:
+            return base64.b64decode(raw, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise _bad("source_code", "is not valid base64 of UTF-8 text") from exc
+    return None
+
+
+def _handler(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise _bad("handler", "must be a non-empty string")
+    name = value.rsplit(".", 1)[-1]
+    if not _HANDLER_RE.match(name):
+        raise _bad("handler", f"'{value}' does not name a function")
+    return name
+
+
+def _dependencies(value: Any, runtime: str | None) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _bad("dependencies", "must be an array of strings")
+    pattern = _NPM_REQ if runtime == "nodejs" else _PIP_REQ
+    for spec in value:
+        if not pattern.match(spec.strip()):
+            raise _bad("dependencies", f"has '{spec}': only package names and version ranges "
+                       "are accepted (no options, URLs or paths)")
+    if len(value) > 100:
+        raise _bad("dependencies", "may list at most 100 packages")
+    return [v.strip() for v in value]
+
+
+def _schema(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not set(value) <= {"params", "result"}:
+        raise _bad("schema", "must be an object with optional 'params' and 'result' JSON Schemas")
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    for part, sub in value.items():
+        if not isinstance(sub, (dict, bool)):
+            raise _bad("schema", f"'{part}' must be a JSON Schema object")
+        try:
+            Draft202012Validator.check_schema(sub)
+        except SchemaError as exc:
+            raise _bad("schema", f"'{part}' is not a valid JSON Schema: {exc.message}") from exc
+    return dict(value)
+
+
+def _rate_limit(value: Any) -> str | None:
+    if value is None:
+        return None
+    from limits import parse
+
+    if not isinstance(value, str):
+        raise _bad("rate_limit", "must be a string such as '1000/minute' or null")
+    try:
+        parse(value)
+    except ValueError as exc:
+        raise _bad("rate_limit", f"'{value}' is not a rate such as '1000/minute'") from exc
+    return value
+
+
+def parse_function(body: Any, settings: Settings, *, creating: bool,
+                   current_runtime: str | None = None) -> FunctionInput:
+    """Validate a create (all required fields) or update (every field optional) body."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    body = {_ALIASES.get(k, k): v for k, v in body.items()}
+    out = FunctionInput()
+    if creating:
+        for required in ("name", "runtime"):
+            if body.get(required) is None:
+                raise _bad(required, "is required")
+        if body.get("code") is None and body.get("source_code") is None:
+            raise _bad("code", "is required (or 'source_code', base64)")
+    if "name" in body:
+        if not isinstance(body["name"], str) or not NAME_RE.match(body["name"]):
+            raise _bad("name", "must match ^[a-z][a-z0-9-]{0,62}$")
+        out.name = body["name"]
+    if "runtime" in body:
+        out.fields["runtime"] = normalize_runtime(body["runtime"])
+    runtime = out.fields.get("runtime", current_runtime)
+    out.code = _code(body)
+    if "handler" in body:
+        out.handler = _handler(body["handler"])
+    if "dependencies" in body and body["dependencies"] is not None:
+        out.dependencies = _dependencies(body["dependencies"], runtime)
+    if "triggers" in body and body["triggers"]:
+        raise _bad("triggers", "cannot be created by this gateway yet; create the function alone")
+    f = out.fields
+    if "project" in body:
+        if not isinstance(body["project"], str) or not _PROJECT_RE.match(body["project"]):
+            raise _bad("project", "must match ^[a-z][a-z0-9-]{0,62}$")
+        f["project"] = body["project"]
+    if "execution_type" in body:
+        if body["execution_type"] not in ("sync", "async"):
+            raise _bad("execution_type", "must be 'sync' or 'async'")
+        f["execution_type"] = body["execution_type"]
+    if "description" in body:
+        if not isinstance(body["description"], str):
+            raise _bad("description", "must be a string")
+        f["description"] = body["description"]
+    if "environment" in body:
+        f["environment"] = _str_map(body, "environment", _ENV_KEY_RE)
+    if "labels" in body:
+        f["labels"] = _str_map(body, "labels", None)
+    if "timeout_ms" in body:
+        f["timeout_ms"] = _int(body, "timeout_ms", 1, settings.max_timeout_ms)
+    if "memory_mb" in body:
+        f["memory_mb"] = _int(body, "memory_mb", 16, settings.max_memory_mb)
+    if "max_concurrency" in body:
+        f["max_concurrency"] = _int(body, "max_concurrency", 1, 1000)
+    if "min_warm" in body:
+        f["min_warm"] = _int(body, "min_warm", 0, 100)
+    if "cache_ttl" in body:
+        f["cache_ttl"] = _int(body, "cache_ttl", 0, 30 * 86400)
+    if "cache_scope" in body:
+        if body["cache_scope"] not in ("caller", "shared"):
+            raise _bad("cache_scope", "must be 'caller' or 'shared'")
+        f["cache_scope"] = body["cache_scope"]
+    if "max_retries" in body:
+        f["max_retries"] = _int(body, "max_retries", 0, 20)
+    if "rate_limit" in body:
+        f["rate_limit"] = _rate_limit(body["rate_limit"])
+    if "schema" in body:
+        f["schema"] = _schema(body["schema"])
+    if "examples" in body:
+        if not isinstance(body["examples"], list) or not all(
+            isinstance(e, dict) for e in body["examples"]
+        ):
+            raise _bad("examples", "must be an array of objects")
+        f["examples"] = body["examples"]
+    if creating:
+        for key, default in _DEFAULTS.items():
+            f.setdefault(key, default)
+    if f.get("min_warm", 0) > f.get("max_concurrency", 1000):
+        raise _bad("min_warm", "cannot exceed max_concurrency")
+    return out

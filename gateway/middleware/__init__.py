@@ -1,0 +1,8 @@
+"""Pure ASGI middleware of the gateway."""
+
+from gateway.middleware.body_limit import BodyLimitMiddleware
+from gateway.middleware.cors import CORSMiddleware
+from gateway.middleware.ratelimit import RateLimitMiddleware
+from gateway.middleware.request_id import RequestIdMiddleware
+
+__all__ = ["BodyLimitMiddleware", "CORSMiddleware", "RateLimitMiddleware", "RequestIdMiddleware"]

@@ -1,0 +1,48 @@
+"""``X-Request-ID`` on every response: the client's when valid, else a new UUID."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["RequestIdMiddleware", "valid_request_id"]
+
+_VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def valid_request_id(value: str | None) -> bool:
+    return value is not None and _VALID.match(value) is not None
+
+
+class RequestIdMiddleware:
+    """Choose the request id, put it in ``scope["fngate.request_id"]`` and the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid: str | None = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if valid_request_id(candidate):
+                    rid = candidate
+                break
+        if rid is None:
+            rid = str(uuid.uuid4())
+        scope["fngate.request_id"] = rid
+        header = (b"x-request-id", rid.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+                headers.append(header)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

@@ -1,0 +1,201 @@
+"""``/api/v1/functions``: the function catalog and its management."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from auth import Principal, can_manage, has_scope
+from auth.scopes import READ_FUNCTIONS, WRITE_FUNCTIONS
+from gateway.errors import Forbidden, InvalidRequest, NotFound
+from gateway.function_input import FunctionInput, normalize_runtime, parse_function
+from gateway.jsonresp import JSONResponse
+from gateway.models import FunctionRecord
+from gateway.routes._body import has_nul, query_int, read_json
+from gateway.routes._methods import methods_route
+from gateway.security import authenticate, require_scope
+from gateway.services import Services, services_of
+from gateway.store.functions import NewVersion, VersionChange
+
+__all__ = ["routes", "load_function", "function_not_found"]
+
+
+def function_not_found(ref: str) -> NotFound:
+    return NotFound(f"function '{ref}' does not exist", code="FUNCTION_NOT_FOUND")
+
+
+async def load_function(services: Services, ref: str) -> FunctionRecord:
+    function = await services.functions.get(ref)
+    if function is None:
+        raise function_not_found(ref)
+    return function
+
+
+def _require_read(principal: Principal) -> None:
+    if not (has_scope(principal, READ_FUNCTIONS) or can_manage(principal)):
+        raise Forbidden("this needs the 'read:functions' scope",
+                        details={"required_scope": READ_FUNCTIONS})
+
+
+def _render(function: FunctionRecord, principal: Principal, *, include_code: bool = True) -> Any:
+    return function.to_api(reveal_environment=can_manage(principal), include_code=include_code)
+
+
+async def list_functions(request: Request) -> Response:
+    principal = await authenticate(request)
+    _require_read(principal)
+    services = services_of(request)
+    page = query_int(request, "page", 1, 1, 1_000_000)
+    per_page = query_int(request, "per_page", 20, 1, 100)
+    language = request.query_params.get("language") or None
+    if language is not None:
+        language = normalize_runtime(language)
+    labels: dict[str, str] = {}
+    for raw in request.query_params.getlist("label"):
+        key, sep, value = raw.partition(":")
+        if not sep or not key:
+            raise InvalidRequest("query parameter 'label' must look like key:value",
+                                 details={"parameter": "label"})
+        labels[key] = value
+    total, functions = await services.functions.list_page(
+        project=request.query_params.get("project") or None, language=language,
+        labels=labels, page=page, per_page=per_page,
+    )
+    return JSONResponse({
+        "total": total, "page": page, "per_page": per_page,
+        "functions": [_render(f, principal, include_code=False) for f in functions],
+    })
+
+
+async def _read_function_body(request: Request) -> Any:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        return await read_json(request)
+    body: dict[str, Any] = {}
+    async with request.form() as form:
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                try:
+                    text = (await value.read()).decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InvalidRequest(f"uploaded file '{key}' is not UTF-8 text",
+                                         details={"field": key}) from exc
+                if has_nul(text):
+                    raise InvalidRequest(f"uploaded file '{key}' contains a NUL character",
+                                         details={"field": key})
+                if key == "requirements":
+                    body["dependencies"] = [
+                        line.strip() for line in text.splitlines()
+                        if line.strip() and not line.strip().startswith("#")
+                    ]
+                else:
+                    body[key] = text
+            else:
+                if has_nul(value):
+                    raise InvalidRequest(f"form field '{key}' contains a NUL character",
+                                         details={"field": key})
+                body[key] = _form_value(key, value)
+    return body
+
+
+_FORM_JSON = {"environment", "labels", "schema", "examples", "dependencies", "triggers"}
+_FORM_INT = {"timeout_ms", "memory_mb", "max_concurrency", "min_warm", "cache_ttl",
+             "max_retries", "maxReplicas", "minReplicas"}
+
+
+def _form_value(key: str, value: str) -> Any:
+    if key in _FORM_JSON:
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidRequest(f"form field '{key}' must be JSON",
+                                 details={"field": key}) from exc
+    if key in _FORM_INT:
+        try:
+            return int(value)
+        except ValueError as exc:
+            raise InvalidRequest(f"'{key}' must be an integer", details={"field": key}) from exc
+    return value
+
+
+async def create_function(request: Request) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, WRITE_FUNCTIONS)
+    services = services_of(request)
+    body = await _read_function_body(request)
+    parsed = parse_function(body, services.settings, creating=True)
+    assert parsed.name is not None and parsed.code is not None
+    version = NewVersion(
+        runtime=parsed.fields["runtime"], code=parsed.code, handler=parsed.handler or "handler",
+        dependencies=parsed.dependencies or [],
+    )
+    function_id = await services.functions.create(parsed.name, parsed.fields, version)
+    if version.needs_build:
+        services.builds.schedule(function_id, 1, version.runtime, version.dependencies)
+    function = await services.functions.get_by_id(function_id)
+    assert function is not None
+    return JSONResponse(_render(function, principal), status_code=201,
+                        headers={"Location": f"/api/v1/functions/{function.name}"})
+
+
+async def get_function(request: Request) -> Response:
+    principal = await authenticate(request)
+    _require_read(principal)
+    function = await load_function(services_of(request), request.path_params["ref"])
+    return JSONResponse(_render(function, principal))
+
+
+def _version_change(parsed: FunctionInput) -> VersionChange | None:
+    if not parsed.changes_code:
+        return None
+    return VersionChange(
+        runtime=parsed.fields.get("runtime"), code=parsed.code, handler=parsed.handler,
+        dependencies=parsed.dependencies,
+    )
+
+
+async def update_function(request: Request) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, WRITE_FUNCTIONS)
+    services = services_of(request)
+    ref = request.path_params["ref"]
+    current = await load_function(services, ref)
+    body = await _read_function_body(request)
+    parsed = parse_function(body, services.settings, creating=False,
+                            current_runtime=current.runtime)
+    rename = parsed.name if parsed.name not in (None, current.name) else None
+    exists, number, version = await services.functions.update(
+        current.id, parsed.fields, _version_change(parsed), rename=rename
+    )
+    if not exists:
+        raise function_not_found(ref)
+    if version is not None and number is not None and version.needs_build:
+        services.builds.schedule(current.id, number, version.runtime, version.dependencies)
+    await services.pools.drop_function(current.id)
+    function = await services.functions.get_by_id(current.id)
+    if function is None:
+        raise function_not_found(ref)
+    return JSONResponse(_render(function, principal))
+
+
+async def delete_function(request: Request) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, WRITE_FUNCTIONS)
+    services = services_of(request)
+    function = await load_function(services, request.path_params["ref"])
+    await services.functions.delete(function.id)
+    await services.pools.drop_function(function.id)
+    await services.cache.drop_function(function.id)
+    return Response(status_code=204)
+
+
+routes = [
+    methods_route("/api/v1/functions", {"GET": list_functions, "POST": create_function}),
+    methods_route("/api/v1/functions/{ref}", {
+        "GET": get_function, "PUT": update_function, "DELETE": delete_function,
+    }),
+]

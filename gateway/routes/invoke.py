@@ -1,0 +1,110 @@
+"""``/api/v1/functions/{ref}/invoke`` and ``/invoke-async``."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.cache import parse_cache_control
+from gateway.caching import plan_cache
+from gateway.errors import InvalidRequest
+from gateway.jsonresp import JSONResponse
+from gateway.models import Invocation, Job
+from gateway.ratelimit import check_function_rate
+from gateway.routes._body import read_json
+from gateway.routes.functions import load_function
+from gateway.security import authenticate, require_execute
+from gateway.services import services_of
+
+__all__ = ["routes", "job_headers"]
+
+_TRUE = ("1", "true", "yes")
+_FALSE = ("0", "false", "no")
+
+
+def job_headers(job: Job) -> dict[str, str]:
+    """``X-Job-ID``, and for a finished job its duration, cold start and error code."""
+    headers = {"X-Job-ID": job.id}
+    if job.duration is not None:
+        headers["X-Function-Duration"] = f"{job.duration / 1000:.3f}"
+        headers["X-Cold-Start"] = "true" if job.cold_start else "false"
+    if job.status == "failed" and job.error:
+        headers["X-Function-Error"] = str(job.error.get("code", "RUNTIME_ERROR"))
+    return headers
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255:
+        raise InvalidRequest("Idempotency-Key must be 1 to 255 characters",
+                             details={"header": "Idempotency-Key"})
+    return key
+
+
+def _wants_async(request: Request, default: bool) -> bool:
+    raw = request.query_params.get("async")
+    if raw is not None:
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        raise InvalidRequest("query parameter 'async' must be true or false",
+                             details={"parameter": "async"})
+    prefer = request.headers.get("prefer", "")
+    if "respond-async" in (p.strip().lower() for p in prefer.split(",")):
+        return True
+    return default
+
+
+async def _invoke(request: Request, *, force_async: bool) -> Response:
+    principal = await authenticate(request)
+    services = services_of(request)
+    function = await load_function(services, request.path_params["ref"])
+    require_execute(principal, function.language)
+    await check_function_rate(services.limiter, function)
+    event = await read_json(request, empty={})
+    if request.headers.get("x-callback-url") is not None:
+        raise InvalidRequest("X-Callback-URL is not supported by this gateway yet",
+                             details={"header": "X-Callback-URL"})
+    invocation = Invocation(
+        function=function, event=event, trigger="invoke", owner=principal.key,
+        subject=principal.subject, idempotency_key=_idempotency_key(request),
+    )
+    if force_async or _wants_async(request, function.execution_type == "async"):
+        job = await services.dispatcher.enqueue(invocation)
+        headers = job_headers(job)
+        headers["Location"] = f"/api/v1/jobs/{job.id}"
+        return JSONResponse(job.to_api(), status_code=202, headers=headers)
+    directive = parse_cache_control(request.headers.get("x-cache-control"))
+    if directive is None:  # sync /invoke uses the cache only when asked to
+        job, _ = await services.dispatcher.invoke(invocation)
+        return JSONResponse(job.to_api(), status_code=200, headers=job_headers(job))
+    services.dispatcher.check_runnable(function)
+    plan = plan_cache(function, params=event, owner=principal.key, directive=directive)
+    hit = await plan.lookup(services.cache)
+    if hit is not None:
+        job = await services.dispatcher.record_cached(invocation, hit.value)
+        headers = {**job_headers(job), "X-Cache": "HIT", "Age": str(int(hit.age_s))}
+        return JSONResponse(job.to_api(), status_code=200, headers=headers)
+    job, ran = await services.dispatcher.invoke(invocation)
+    if ran is not None and job.status == "success":  # not an idempotent replay
+        await plan.store(services.cache, function.id, job.result)
+    headers = {**job_headers(job), "X-Cache": plan.state}
+    return JSONResponse(job.to_api(), status_code=200, headers=headers)
+
+
+async def invoke(request: Request) -> Response:
+    return await _invoke(request, force_async=False)
+
+
+async def invoke_async(request: Request) -> Response:
+    return await _invoke(request, force_async=True)
+
+
+routes = [
+    Route("/api/v1/functions/{ref}/invoke", invoke, methods=["POST"]),
+    Route("/api/v1/functions/{ref}/invoke-async", invoke_async, methods=["POST"]),
+]

@@ -1,0 +1,44 @@
+"""Serve the gateway with Hypercorn on uvloop until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from config import Settings
+from gateway.app import create_app
+
+__all__ = ["run_server"]
+
+logger = logging.getLogger("fngate.server")
+
+
+async def _serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    def fatal(reason: str) -> None:
+        logger.critical("stopping: %s", reason)
+        stop.set()
+
+    app = create_app(settings, on_fatal=fatal)
+    config = Config()
+    config.bind = [f"{settings.host}:{settings.port}"]
+    config.backlog = 1024
+    config.graceful_timeout = 10.0
+    config.accesslog = None
+    logger.info("fngate listening on http://%s:%s", settings.host, settings.port)
+    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+
+def run_server(settings: Settings) -> None:
+    """Run until a signal (or a dead background loop) stops the gateway."""
+    import uvloop
+
+    uvloop.run(_serve(settings))

@@ -1,0 +1,55 @@
+"""The long-lived objects one gateway replica runs with, as the routes reach them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+
+from auth import TokenVerifier
+from config import Settings
+from executors import WorkerPools
+from gateway.builds import BuildManager
+from gateway.cache import ResultCache
+from gateway.dispatcher import Dispatcher
+from gateway.job_runner import JobRunner
+from gateway.leases import LeaseKeeper
+from gateway.ratelimit import RateLimiter
+from gateway.store.functions import FunctionStore
+from gateway.store.jobs import JobStore
+from gateway.store.sessions import SessionStore
+from gateway.store.triggers import TriggerStore
+from triggers.cron import CronService
+
+__all__ = ["Services", "services_of"]
+
+
+@dataclass(slots=True, kw_only=True)
+class Services:
+    """Everything the lifespan opened, handed to routes through ``app.state``."""
+
+    settings: Settings
+    pool: Any
+    dsn: str
+    verifier: TokenVerifier
+    functions: FunctionStore
+    jobs: JobStore
+    sessions: SessionStore
+    triggers: TriggerStore
+    cache: ResultCache
+    pools: WorkerPools
+    dispatcher: Dispatcher
+    runner: JobRunner
+    leases: LeaseKeeper
+    builds: BuildManager
+    limiter: RateLimiter
+    cron: CronService
+    migrated: bool = False
+    started_at: float = field(default_factory=time.time)
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services

@@ -1,0 +1,365 @@
+"""Repository for functions and their versions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from gateway.errors import Conflict, InvalidRequest
+from gateway.models import FunctionRecord, VersionRecord
+
+__all__ = ["FunctionStore", "NewVersion", "VersionChange", "CHANGES_CHANNEL"]
+
+CHANGES_CHANNEL = "fngate_changes"
+
+_SELECT = """
+SELECT f.*, v.code, v.handler, v.dependencies, v.build_status
+FROM functions f
+LEFT JOIN function_versions v ON v.function_id = f.id AND v.version = f.active_version
+"""
+
+# Columns a create or an in-place update may set.
+COLUMNS = (
+    "project",
+    "runtime",
+    "execution_type",
+    "description",
+    "environment",
+    "timeout_ms",
+    "memory_mb",
+    "max_concurrency",
+    "min_warm",
+    "cache_ttl",
+    "cache_scope",
+    "max_retries",
+    "rate_limit",
+    "schema",
+    "examples",
+    "labels",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewVersion:
+    """The code of a new version."""
+
+    runtime: str
+    code: str
+    handler: str
+    dependencies: list[str] = field(default_factory=list)
+
+    @property
+    def needs_build(self) -> bool:
+        return bool(self.dependencies)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VersionChange:
+    """What an update changes of the code; None keeps the newest usable version's value."""
+
+    runtime: str | None = None
+    code: str | None = None
+    handler: str | None = None
+    dependencies: list[str] | None = None
+
+
+def _record(row: Mapping[str, Any]) -> FunctionRecord:
+    return FunctionRecord(
+        id=row["id"],
+        name=row["name"],
+        project=row["project"],
+        runtime=row["runtime"],
+        execution_type=row["execution_type"],
+        description=row["description"],
+        environment=row["environment"],
+        timeout_ms=row["timeout_ms"],
+        memory_mb=row["memory_mb"],
+        max_concurrency=row["max_concurrency"],
+        min_warm=row["min_warm"],
+        cache_ttl=row["cache_ttl"],
+        cache_scope=row["cache_scope"],
+        max_retries=row["max_retries"],
+        rate_limit=row["rate_limit"],
+        schema=row["schema"],
+        examples=row["examples"],
+        labels=row["labels"],
+        active_version=row["active_version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        code=row["code"] or "",
+        handler=row["handler"] or "handler",
+        dependencies=row["dependencies"] or [],
+        build_status=row["build_status"] or "success",
+    )
+
+
+class FunctionStore:
+    """Functions and versions in PostgreSQL."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    async def get(self, ref: str) -> FunctionRecord | None:
+        """Resolve ``ref`` as the id (all digits), then the name, then the language_title."""
+        if ref.isascii() and ref.isdigit() and len(ref) <= 18:
+            row = await self._pool.fetchrow(_SELECT + "WHERE f.id = $1", int(ref))
+            if row is not None:
+                return _record(row)
+        row = await self._pool.fetchrow(
+            _SELECT + "WHERE f.name = $1 OR f.runtime || '-' || f.name = $1"
+            " ORDER BY (f.name = $1) DESC LIMIT 1",
+            ref,
+        )
+        return None if row is None else _record(row)
+
+    async def get_by_id(self, function_id: int) -> FunctionRecord | None:
+        row = await self._pool.fetchrow(_SELECT + "WHERE f.id = $1", function_id)
+        return None if row is None else _record(row)
+
+    async def get_version(self, function_id: int, version: int) -> VersionRecord | None:
+        row = await self._pool.fetchrow(
+            "SELECT v.*, (f.active_version = v.version) AS is_active"
+            " FROM function_versions v JOIN functions f ON f.id = v.function_id"
+            " WHERE v.function_id = $1 AND v.version = $2",
+            function_id,
+            version,
+        )
+        return None if row is None else _version(row)
+
+    async def list_page(
+        self,
+        *,
+        project: str | None,
+        language: str | None,
+        labels: dict[str, str],
+        page: int,
+        per_page: int,
+    ) -> tuple[int, list[FunctionRecord]]:
+        """One page of functions (by id) and the total that match the filters."""
+        where: list[str] = ["TRUE"]
+        args: list[Any] = []
+        if project is not None:
+            args.append(project)
+            where.append(f"f.project = ${len(args)}")
+        if language is not None:
+            args.append(language)
+            where.append(f"f.runtime = ${len(args)}")
+        if labels:
+            args.append(labels)
+            where.append(f"f.labels @> ${len(args)}::jsonb")
+        cond = " AND ".join(where)
+        total = await self._pool.fetchval(f"SELECT count(*) FROM functions f WHERE {cond}", *args)
+        args.extend([per_page, (page - 1) * per_page])
+        rows = await self._pool.fetch(
+            _SELECT + f"WHERE {cond} ORDER BY f.id LIMIT ${len(args) - 1} OFFSET ${len(args)}",
+            *args,
+        )
+        return int(total), [_record(r) for r in rows]
+
+    async def _check_unambiguous(
+        self, conn: Any, name: str, runtime: str, exclude_id: int | None
+    ) -> None:
+        clash = await conn.fetchval(
+            "SELECT name FROM functions WHERE id IS DISTINCT FROM $3"
+            " AND (name = $1 OR name = $2 || '-' || $1 OR runtime || '-' || name = $1)"
+            " LIMIT 1",
+            name,
+            runtime,
+            exclude_id,
+        )
+        if clash is not None:
+            if clash == name:
+                raise Conflict(f"function name '{name}' is already in use")
+            raise Conflict(
+                f"function name '{name}' would be ambiguous with function '{clash}'",
+                details={"conflicts_with": clash},
+            )
+
+    async def create(self, name: str, fields: Mapping[str, Any], version: NewVersion) -> int:
+        """Insert a function and its first version (active); returns the id."""
+        cols = [c for c in COLUMNS if c in fields]
+        values = [fields[c] for c in cols]
+        placeholders = ", ".join(f"${i + 2}" for i in range(len(cols)))
+        async with self._pool.acquire() as conn, conn.transaction():
+            # Serialize name checks so two racing creates cannot both pass them.
+            await conn.execute("LOCK TABLE functions IN SHARE ROW EXCLUSIVE MODE")
+            await self._check_unambiguous(conn, name, str(fields["runtime"]), None)
+            try:
+                function_id = await conn.fetchval(
+                    f"INSERT INTO functions (name, {', '.join(cols)}) "
+                    f"VALUES ($1, {placeholders}) RETURNING id",
+                    name,
+                    *values,
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise Conflict(f"function name '{name}' is already in use") from exc
+            await self._insert_version(conn, function_id, 1, version)
+            await conn.execute(
+                "UPDATE functions SET active_version = 1 WHERE id = $1", function_id
+            )
+            await _notify(conn, "function", function_id)
+        return int(function_id)
+
+    async def update(
+        self,
+        function_id: int,
+        fields: Mapping[str, Any],
+        change: VersionChange | None,
+        *,
+        rename: str | None = None,
+    ) -> tuple[bool, int | None, NewVersion | None]:
+        """Change fields in place and optionally add a new version.
+
+        A version that needs no build is activated at once; one with dependencies is
+        activated by :meth:`finish_build` when its build succeeds. Returns whether the
+        function still exists, the new version's number and its merged code.
+
+        The merge with the newest usable version happens under the function's row lock,
+        so concurrent updates never lose each other's changes.
+        """
+        cols = [c for c in COLUMNS if c in fields]
+        new_version: int | None = None
+        async with self._pool.acquire() as conn, conn.transaction():
+            current = await conn.fetchrow(
+                "SELECT name, runtime, min_warm, max_concurrency FROM functions"
+                " WHERE id = $1 FOR UPDATE",
+                function_id,
+            )
+            if current is None:
+                return False, None, None
+            if fields.get("min_warm", current["min_warm"]) > fields.get(
+                "max_concurrency", current["max_concurrency"]
+            ):
+                raise InvalidRequest("'min_warm' cannot exceed max_concurrency",
+                                     details={"field": "min_warm"})
+            version: NewVersion | None = None
+            if change is not None:
+                version = await self._merge(conn, function_id, change)
+            if rename is not None or "runtime" in fields:
+                await conn.execute("LOCK TABLE functions IN SHARE ROW EXCLUSIVE MODE")
+                await self._check_unambiguous(
+                    conn,
+                    rename or current["name"],
+                    str(fields.get("runtime", current["runtime"])),
+                    function_id,
+                )
+            sets = [f"{c} = ${i + 2}" for i, c in enumerate(cols)]
+            args: list[Any] = [function_id, *[fields[c] for c in cols]]
+            if rename is not None:
+                args.append(rename)
+                sets.append(f"name = ${len(args)}")
+            if version is not None:
+                number = await conn.fetchval(
+                    "SELECT coalesce(max(version), 0) + 1 FROM function_versions"
+                    " WHERE function_id = $1",
+                    function_id,
+                )
+                await self._insert_version(conn, function_id, number, version)
+                if not version.needs_build:
+                    # Built versions are activated by finish_build when they succeed.
+                    args.append(number)
+                    sets.append(f"active_version = ${len(args)}")
+                new_version = number
+            sets.append("updated_at = now()")
+            try:
+                await conn.execute(
+                    f"UPDATE functions SET {', '.join(sets)} WHERE id = $1", *args
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise Conflict(f"function name '{rename}' is already in use") from exc
+            await _notify(conn, "function", function_id)
+        return True, new_version, version
+
+    @staticmethod
+    async def _merge(conn: Any, function_id: int, change: VersionChange) -> NewVersion:
+        base = await conn.fetchrow(
+            "SELECT runtime, code, handler, dependencies FROM function_versions"
+            " WHERE function_id = $1 AND build_status <> 'failed'"
+            " ORDER BY version DESC LIMIT 1",
+            function_id,
+        )
+        return NewVersion(
+            runtime=change.runtime or base["runtime"],
+            code=change.code if change.code is not None else base["code"],
+            handler=change.handler or base["handler"],
+            dependencies=(change.dependencies if change.dependencies is not None
+                          else list(base["dependencies"])),
+        )
+
+    async def finish_build(self, function_id: int, version: int, *, ok: bool, log: str) -> bool:
+        """Record a build's outcome; a success activates the version unless a newer one is.
+
+        Returns whether the version was activated.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(
+                "UPDATE function_versions SET build_status = $3, build_log = $4"
+                " WHERE function_id = $1 AND version = $2 AND build_status = 'building'",
+                function_id, version, "success" if ok else "failed", log,
+            )
+            if not status.endswith(" 1") or not ok:
+                return False
+            activated = await conn.execute(
+                "UPDATE functions SET active_version = $2, updated_at = now()"
+                " WHERE id = $1 AND (active_version IS NULL OR active_version <= $2)",
+                function_id, version,
+            )
+            await _notify(conn, "function", function_id)
+        return bool(activated.endswith(" 1"))
+
+    async def pending_builds(self) -> list[VersionRecord]:
+        """Versions still marked ``building`` (a replica may have died mid-build)."""
+        rows = await self._pool.fetch(
+            "SELECT v.*, (f.active_version = v.version) AS is_active"
+            " FROM function_versions v JOIN functions f ON f.id = v.function_id"
+            " WHERE v.build_status = 'building' ORDER BY v.id"
+        )
+        return [_version(r) for r in rows]
+
+    async def delete(self, function_id: int) -> bool:
+        """Remove a function and its versions; its jobs stay."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            status = await conn.execute("DELETE FROM functions WHERE id = $1", function_id)
+            await _notify(conn, "function", function_id)
+        return bool(status.endswith(" 1"))
+
+    async def count(self) -> int:
+        return int(await self._pool.fetchval("SELECT count(*) FROM functions"))
+
+    @staticmethod
+    async def _insert_version(conn: Any, function_id: int, number: int, v: NewVersion) -> None:
+        await conn.execute(
+            "INSERT INTO function_versions"
+            " (function_id, version, runtime, code, handler, dependencies, build_status)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            function_id,
+            number,
+            v.runtime,
+            v.code,
+            v.handler,
+            v.dependencies,
+            "building" if v.needs_build else "success",
+        )
+
+
+def _version(row: Mapping[str, Any]) -> VersionRecord:
+    return VersionRecord(
+        id=row["id"],
+        function_id=row["function_id"],
+        version=row["version"],
+        runtime=row["runtime"],
+        code=row["code"],
+        handler=row["handler"],
+        dependencies=row["dependencies"],
+        build_status=row["build_status"],
+        build_log=row["build_log"],
+        created_at=row["created_at"],
+        is_active=bool(row["is_active"]),
+    )
+
+
+async def _notify(conn: Any, kind: str, ident: int) -> None:
+    await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, f"{kind}:{ident}")

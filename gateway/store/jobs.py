@@ -1,0 +1,341 @@
+"""Repository for jobs, their logs and idempotency keys.
+
+Async jobs are rows claimed with ``FOR UPDATE SKIP LOCKED``. A claim writes a
+lease token and expiry that a heartbeat renews; a runner writes its outcome only
+while its token still holds, so a replica that lost its lease never overwrites
+the one that took over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from executors.models import LogLine
+from gateway.models import Job
+
+__all__ = ["JobStore", "JOBS_CHANNEL", "NewJob", "Outcome", "MAX_LOST_LEASES"]
+
+JOBS_CHANNEL = "fngate_jobs"
+MAX_LOST_LEASES = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewJob:
+    """The fields a job starts with."""
+
+    id: uuid.UUID
+    function_id: int
+    function_name: str
+    version: int
+    trigger: str
+    owner: str
+    subject: str | None
+    event: Any
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """How a run ended, as written to its job row."""
+
+    status: str  # success | failed
+    result: Any
+    error: dict[str, Any] | None
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    duration: float
+    cold_start: bool
+    cached: bool = False
+    cpu_ms: float | None = None
+    max_rss_bytes: int | None = None
+
+
+def _log_records(job_id: uuid.UUID, function_id: int, logs: Iterable[LogLine]) -> list[Any]:
+    # PostgreSQL text cannot hold NUL: printed NULs are shown as U+FFFD.
+    return [
+        (job_id, function_id, dt.datetime.fromtimestamp(line.timestamp, dt.UTC), line.stream,
+         line.message.replace("\x00", "\ufffd"))
+        for line in logs
+    ]
+
+
+class JobStore:
+    """Jobs in PostgreSQL."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    async def insert_finished(
+        self, job: NewJob, outcome: Outcome, logs: Sequence[LogLine], attempts: int = 1
+    ) -> None:
+        """Write a sync job once, with its outcome and logs, in one transaction."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
+                " owner, subject, context, result, error, timestamp, started_at, finished_at,"
+                " duration, cold_start, attempts, cached, cpu_ms, max_rss_bytes)"
+                " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$12,$13,$14,$15,$16,$17,$18,$19)",
+                job.id, job.function_id, job.function_name, job.version, job.trigger,
+                outcome.status, job.owner, job.subject, job.context, outcome.result,
+                outcome.error, outcome.started_at, outcome.finished_at, outcome.duration,
+                outcome.cold_start, attempts, outcome.cached, outcome.cpu_ms,
+                outcome.max_rss_bytes,
+            )
+            await self._write_logs(conn, job.id, job.function_id, logs)
+
+    async def insert_pending(self, job: NewJob, *, running_lease_s: float | None = None) -> str:
+        """Insert a job that runs later (``pending``), or now under a lease (``running``).
+
+        Returns the lease token when ``running_lease_s`` is given, else "".
+        """
+        token = uuid.uuid4() if running_lease_s is not None else None
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._insert(conn, job, token, running_lease_s)
+        return "" if token is None else str(token)
+
+    async def _insert(
+        self, conn: Any, job: NewJob, token: uuid.UUID | None, lease_s: float | None
+    ) -> None:
+        if token is None:
+            await self.insert_pending_on(conn, job)
+        else:
+            await conn.execute(
+                "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
+                " owner, subject, event, context, started_at, attempts, lease_token,"
+                " lease_expires_at) VALUES ($1,$2,$3,$4,$5,'running',$6,$7,$8,$9, now(), 1,"
+                " $10, now() + make_interval(secs => $11))",
+                job.id, job.function_id, job.function_name, job.version, job.trigger,
+                job.owner, job.subject, job.event, job.context, token, lease_s,
+            )
+
+    @staticmethod
+    async def insert_pending_on(conn: Any, job: NewJob) -> None:
+        """Insert a pending job on ``conn`` (inside the caller's transaction) and wake runners."""
+        await conn.execute(
+            "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
+            " owner, subject, event, context) VALUES ($1,$2,$3,$4,$5,'pending',$6,$7,$8,$9)",
+            job.id, job.function_id, job.function_name, job.version, job.trigger,
+            job.owner, job.subject, job.event, job.context,
+        )
+        await conn.execute("SELECT pg_notify($1, '')", JOBS_CHANNEL)
+
+    async def insert_idempotent(
+        self,
+        job: NewJob,
+        *,
+        key: str,
+        request_hash: str,
+        running_lease_s: float | None,
+    ) -> tuple[bool, str, str | None]:
+        """Bind ``key`` to a new job, or find the job it is bound to.
+
+        Returns ``(created, job_id, stored_hash_or_lease_token)``: when created, the third
+        item is the lease token ("" for a pending job); otherwise the stored request hash.
+        """
+        token = uuid.uuid4() if running_lease_s is not None else None
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "INSERT INTO idempotency_keys (owner, function_id, key, request_hash, job_id)"
+                " VALUES ($1, $2, $3, $4, $5)"
+                " ON CONFLICT (owner, function_id, key) DO UPDATE"
+                "   SET created_at = now(), request_hash = EXCLUDED.request_hash,"
+                "       job_id = EXCLUDED.job_id"
+                "   WHERE idempotency_keys.created_at < now() - interval '24 hours'"
+                " RETURNING job_id",
+                job.owner, job.function_id, key, request_hash, job.id,
+            )
+            if row is not None:
+                await self._insert(conn, job, token, running_lease_s)
+                return True, str(job.id), "" if token is None else str(token)
+        existing = await self._pool.fetchrow(
+            "SELECT job_id, request_hash FROM idempotency_keys"
+            " WHERE owner = $1 AND function_id = $2 AND key = $3",
+            job.owner, job.function_id, key,
+        )
+        return False, str(existing["job_id"]), existing["request_hash"]
+
+    async def forget_idempotent(self, job: NewJob, key: str) -> None:
+        """Undo a key's binding and its job when no run happened (e.g. a 429)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "DELETE FROM idempotency_keys WHERE owner = $1 AND function_id = $2"
+                " AND key = $3 AND job_id = $4",
+                job.owner, job.function_id, key, job.id,
+            )
+            await conn.execute("DELETE FROM jobs WHERE id = $1", job.id)
+
+    async def get(self, job_id: str) -> Job | None:
+        try:
+            ident = uuid.UUID(job_id)
+        except ValueError:
+            return None
+        row = await self._pool.fetchrow("SELECT * FROM jobs WHERE id = $1", ident)
+        return None if row is None else Job.from_row(row)
+
+    async def list_for_function(
+        self, function_id: int, *, status: str | None, limit: int, before: str | None,
+        owner: str | None,
+    ) -> list[Job] | None:
+        """Newest first; ``before`` is the id of the last job of the previous page.
+
+        None when ``before`` names no job of this function (pruned or foreign).
+        """
+        where: list[str] = ["function_id = $1"]
+        args: list[Any] = [function_id]
+        if status is not None:
+            args.append(status)
+            where.append(f"status = ${len(args)}")
+        if owner is not None:
+            args.append(owner)
+            where.append(f"owner = ${len(args)}")
+        if before is not None:
+            cursor = await self._pool.fetchrow(
+                "SELECT timestamp, id FROM jobs WHERE id = $1 AND function_id = $2",
+                uuid.UUID(before), function_id,
+            )
+            if cursor is None:
+                return None
+            args.extend([cursor["timestamp"], cursor["id"]])
+            where.append(f"(timestamp, id) < (${len(args) - 1}, ${len(args)})")
+        args.append(limit)
+        rows = await self._pool.fetch(
+            f"SELECT * FROM jobs WHERE {' AND '.join(where)}"
+            f" ORDER BY timestamp DESC, id DESC LIMIT ${len(args)}",
+            *args,
+        )
+        return [Job.from_row(r) for r in rows]
+
+    async def logs(self, job_id: str) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            "SELECT timestamp, job_id, stream, message FROM job_logs WHERE job_id = $1"
+            " ORDER BY id",
+            uuid.UUID(job_id),
+        )
+        return [dict(r) for r in rows]
+
+    async def claim(self, limit: int, lease_s: float) -> list[tuple[Job, str]]:
+        """Take up to ``limit`` due pending jobs under a fresh lease each."""
+        rows = await self._pool.fetch(
+            "WITH due AS ("
+            "  SELECT id FROM jobs WHERE status = 'pending' AND run_after <= now()"
+            "  ORDER BY run_after LIMIT $1 FOR UPDATE SKIP LOCKED)"
+            " UPDATE jobs j SET status = 'running', lease_token = gen_random_uuid(),"
+            "   lease_expires_at = now() + make_interval(secs => $2),"
+            "   attempts = j.attempts + 1, started_at = coalesce(j.started_at, now())"
+            " FROM due WHERE j.id = due.id RETURNING j.*",
+            limit,
+            lease_s,
+        )
+        return [(Job.from_row(r), str(r["lease_token"])) for r in rows]
+
+    async def heartbeat(self, tokens: Sequence[str], lease_s: float) -> int:
+        """Extend the leases this replica holds; returns how many still held."""
+        if not tokens:
+            return 0
+        status = await self._pool.execute(
+            "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $2)"
+            " WHERE lease_token = ANY($1::uuid[]) AND status = 'running'",
+            [uuid.UUID(t) for t in tokens],
+            lease_s,
+        )
+        return int(status.split()[-1])
+
+    async def finish(self, job_id: str, token: str, outcome: Outcome,
+                     logs: Sequence[LogLine]) -> bool:
+        """Record the outcome if the lease still holds; False when another runner took over."""
+        ident = uuid.UUID(job_id)
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE jobs SET status = $3, result = $4, error = $5, finished_at = $6,"
+                " duration = $7, cold_start = $8, cached = $9, cpu_ms = $10,"
+                " max_rss_bytes = $11, lease_token = NULL, lease_expires_at = NULL"
+                " WHERE id = $1 AND lease_token = $2 RETURNING function_id",
+                ident, uuid.UUID(token), outcome.status, outcome.result, outcome.error,
+                outcome.finished_at, outcome.duration, outcome.cold_start, outcome.cached,
+                outcome.cpu_ms, outcome.max_rss_bytes,
+            )
+            if row is None:
+                return False
+            await self._write_logs(conn, ident, row["function_id"], logs)
+        return True
+
+    async def retry_later(self, job_id: str, token: str, delay_s: float,
+                          error: dict[str, Any], logs: Sequence[LogLine]) -> bool:
+        """Put a failed attempt back to ``pending`` after ``delay_s``, if the lease holds."""
+        ident = uuid.UUID(job_id)
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE jobs SET status = 'pending', error = $3, lease_token = NULL,"
+                " lease_expires_at = NULL, run_after = now() + make_interval(secs => $4)"
+                " WHERE id = $1 AND lease_token = $2 RETURNING function_id",
+                ident, uuid.UUID(token), error, delay_s,
+            )
+            if row is None:
+                return False
+            await self._write_logs(conn, ident, row["function_id"], logs)
+        return True
+
+    async def release_expired(self) -> list[str]:
+        """Give jobs whose lease ran out back to ``pending``; after too many, fail them.
+
+        A lost lease is not one of the function's ``max_retries``.
+        """
+        rows = await self._pool.fetch(
+            "UPDATE jobs SET lost_leases = lost_leases + 1, lease_token = NULL,"
+            "  lease_expires_at = NULL, run_after = now(),"
+            "  status = CASE WHEN lost_leases + 1 >= $1 THEN 'failed' ELSE 'pending' END,"
+            "  finished_at = CASE WHEN lost_leases + 1 >= $1 THEN now() END,"
+            "  error = CASE WHEN lost_leases + 1 >= $1 THEN $2::jsonb ELSE error END"
+            " WHERE status = 'running' AND lease_token IS NOT NULL AND lease_expires_at < now()"
+            " RETURNING id, status",
+            MAX_LOST_LEASES,
+            {
+                "code": "RUNTIME_ERROR",
+                "message": "the job's runner was lost too many times",
+                "details": {"type": "WorkerLost", "message": "lease expired repeatedly"},
+            },
+        )
+        if any(r["status"] == "pending" for r in rows):
+            await self._pool.execute("SELECT pg_notify($1, '')", JOBS_CHANNEL)
+        return [str(r["id"]) for r in rows]
+
+    async def fail_now(self, job_id: str, token: str, error: dict[str, Any]) -> bool:
+        """Fail a claimed job without running it (function gone, version missing…)."""
+        status = await self._pool.execute(
+            "UPDATE jobs SET status = 'failed', error = $3, finished_at = now(),"
+            " lease_token = NULL, lease_expires_at = NULL"
+            " WHERE id = $1 AND lease_token = $2",
+            uuid.UUID(job_id), uuid.UUID(token), error,
+        )
+        return bool(status.endswith(" 1"))
+
+    async def release(self, tokens: Sequence[str]) -> int:
+        """Hand unfinished jobs back to ``pending`` at once (a clean shutdown)."""
+        if not tokens:
+            return 0
+        status = await self._pool.execute(
+            "UPDATE jobs SET status = 'pending', lease_token = NULL, lease_expires_at = NULL,"
+            " attempts = greatest(attempts - 1, 0), run_after = now()"
+            " WHERE lease_token = ANY($1::uuid[]) AND status = 'running'",
+            [uuid.UUID(t) for t in tokens],
+        )
+        await self._pool.execute("SELECT pg_notify($1, '')", JOBS_CHANNEL)
+        return int(status.split()[-1])
+
+    async def count_pending(self) -> int:
+        return int(await self._pool.fetchval("SELECT count(*) FROM jobs WHERE status = 'pending'"))
+
+    @staticmethod
+    async def _write_logs(
+        conn: Any, job_id: uuid.UUID, function_id: int, logs: Sequence[LogLine]
+    ) -> None:
+        if logs:
+            await conn.copy_records_to_table(
+                "job_logs",
+                records=_log_records(job_id, function_id, logs),
+                columns=["job_id", "function_id", "timestamp", "stream", "message"],
+            )

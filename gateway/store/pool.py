@@ -1,0 +1,29 @@
+"""The asyncpg connection pool, with jsonb handled by orjson."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import orjson
+
+__all__ = ["create_pool", "init_connection"]
+
+
+def _encode_json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def init_connection(conn: Any) -> None:
+    """Make jsonb and json columns take and give Python values."""
+    for name in ("jsonb", "json"):
+        await conn.set_type_codec(
+            name, schema="pg_catalog", encoder=_encode_json, decoder=orjson.loads, format="text"
+        )
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Any:
+    """Open a pool against ``dsn``; raises ``OSError``/``asyncpg`` errors when unreachable."""
+    return await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=init_connection, command_timeout=60
+    )

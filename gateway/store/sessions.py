@@ -1,0 +1,127 @@
+"""Repository for initialize/execute sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from gateway.jsonresp import isoformat
+
+__all__ = ["SessionRecord", "SessionStore"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionRecord:
+    """A session as stored; ``status`` is ``active``, ``expired`` or ``closed``."""
+
+    id: str
+    owner: str
+    function_id: int
+    language_title: str
+    version: int
+    context: dict[str, Any]
+    timeout_ms: int
+    retain_session: bool
+    status: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    execution_count: int
+    last_executed_at: dt.datetime | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> SessionRecord:
+        status = row["status"]
+        if status == "active" and row["expired"]:
+            status = "expired"
+        return cls(
+            id=str(row["id"]), owner=row["owner"], function_id=row["function_id"],
+            language_title=row["language_title"], version=row["version"],
+            context=row["context"] or {}, timeout_ms=row["timeout_ms"],
+            retain_session=row["retain_session"], status=status, created_at=row["created_at"],
+            expires_at=row["expires_at"], execution_count=row["execution_count"],
+            last_executed_at=row["last_executed_at"],
+        )
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "request_id": self.id,
+            "language_title": self.language_title,
+            "status": self.status,
+            "created_at": isoformat(self.created_at),
+            "expires_at": isoformat(self.expires_at),
+            "execution_count": self.execution_count,
+            "last_executed_at": isoformat(self.last_executed_at),
+        }
+
+
+_COLUMNS = "*, (expires_at <= now()) AS expired"
+
+
+class SessionStore:
+    """Sessions in PostgreSQL."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    async def create(
+        self, *, session_id: uuid.UUID, owner: str, function_id: int, language_title: str,
+        version: int, context: dict[str, Any], timeout_ms: int, retain_session: bool,
+        ttl_s: int,
+    ) -> tuple[bool, SessionRecord]:
+        """Insert a session; if the id exists, return ``(False, existing)`` instead."""
+        try:
+            row = await self._pool.fetchrow(
+                "INSERT INTO sessions (id, owner, function_id, language_title, version, context,"
+                " timeout_ms, retain_session, expires_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9))"
+                f" RETURNING {_COLUMNS}",
+                session_id, owner, function_id, language_title, version, context, timeout_ms,
+                retain_session, float(ttl_s),
+            )
+            return True, SessionRecord.from_row(row)
+        except asyncpg.UniqueViolationError:
+            existing = await self.get(str(session_id))
+            assert existing is not None
+            return False, existing
+
+    async def get(self, session_id: str) -> SessionRecord | None:
+        try:
+            ident = uuid.UUID(session_id)
+        except ValueError:
+            return None
+        row = await self._pool.fetchrow(f"SELECT {_COLUMNS} FROM sessions WHERE id = $1", ident)
+        return None if row is None else SessionRecord.from_row(row)
+
+    async def begin_execute(self, session_id: str, owner: str) -> SessionRecord | None:
+        """Count one execute of an active session of ``owner``; close it if not retained.
+
+        Atomic, so a session with ``retain_session: false`` runs exactly once even when
+        executes race. None when the session is unknown, another owner's, expired or closed.
+        """
+        row = await self._pool.fetchrow(
+            "UPDATE sessions SET execution_count = execution_count + 1,"
+            " last_executed_at = now(),"
+            " status = CASE WHEN retain_session THEN status ELSE 'closed' END"
+            " WHERE id = $1 AND owner = $2 AND status = 'active' AND expires_at > now()"
+            f" RETURNING {_COLUMNS}",
+            uuid.UUID(session_id), owner,
+        )
+        return None if row is None else SessionRecord.from_row(row)
+
+    async def close(self, session_id: str) -> None:
+        await self._pool.execute(
+            "UPDATE sessions SET status = 'closed' WHERE id = $1", uuid.UUID(session_id)
+        )
+
+    async def prune(self, older_than_s: float) -> int:
+        """Delete sessions that ended (expired or closed) more than ``older_than_s`` ago."""
+        status = await self._pool.execute(
+            "DELETE FROM sessions WHERE expires_at < now() - make_interval(secs => $1)",
+            older_than_s,
+        )
+        return int(status.split()[-1])

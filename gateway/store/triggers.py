@@ -1,0 +1,154 @@
+"""Repository for triggers and cron fire claims."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from gateway.errors import Conflict
+from gateway.jsonresp import isoformat
+from gateway.store.functions import CHANGES_CHANNEL
+from gateway.store.jobs import JobStore, NewJob
+
+__all__ = ["TriggerRecord", "TriggerStore"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerRecord:
+    """One trigger as stored."""
+
+    id: int
+    function_id: int
+    name: str | None
+    type: str
+    enabled: bool
+    config: dict[str, Any]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> TriggerRecord:
+        return cls(
+            id=row["id"], function_id=row["function_id"], name=row["name"], type=row["type"],
+            enabled=row["enabled"], config=row["config"] or {}, created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+    def to_api(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "function_id": self.function_id,
+            "name": self.name,
+            "type": self.type,
+            "enabled": self.enabled,
+            "config": dict(self.config),
+            "created_at": isoformat(self.created_at),
+            "updated_at": isoformat(self.updated_at),
+            **extra,
+        }
+
+
+class TriggerStore:
+    """Triggers in PostgreSQL; every change is announced on ``fngate_changes``."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    async def create(self, function_id: int, *, name: str | None, type: str, enabled: bool,
+                     config: dict[str, Any], http_path: str | None) -> TriggerRecord:
+        async with self._pool.acquire() as conn, conn.transaction():
+            try:
+                row = await conn.fetchrow(
+                    "INSERT INTO triggers (function_id, name, type, enabled, config, http_path)"
+                    " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+                    function_id, name, type, enabled, config, http_path,
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise Conflict(f"another trigger already serves the path '{http_path}'",
+                               details={"path": http_path}) from exc
+            except asyncpg.ForeignKeyViolationError as exc:
+                raise Conflict("the function was deleted") from exc
+            await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL,
+                               f"trigger:{row['id']}")
+        return TriggerRecord.from_row(row)
+
+    async def update(self, trigger_id: int, function_id: int, *, name: str | None,
+                     enabled: bool, config: dict[str, Any],
+                     http_path: str | None) -> TriggerRecord | None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            try:
+                row = await conn.fetchrow(
+                    "UPDATE triggers SET name = $3, enabled = $4, config = $5, http_path = $6,"
+                    " updated_at = now() WHERE id = $1 AND function_id = $2 RETURNING *",
+                    trigger_id, function_id, name, enabled, config, http_path,
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise Conflict(f"another trigger already serves the path '{http_path}'",
+                               details={"path": http_path}) from exc
+            if row is not None:
+                await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL,
+                                   f"trigger:{trigger_id}")
+        return None if row is None else TriggerRecord.from_row(row)
+
+    async def delete(self, trigger_id: int, function_id: int) -> bool:
+        async with self._pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(
+                "DELETE FROM triggers WHERE id = $1 AND function_id = $2", trigger_id, function_id
+            )
+            await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL,
+                               f"trigger:{trigger_id}")
+        return bool(status.endswith(" 1"))
+
+    async def get(self, trigger_id: int, function_id: int) -> TriggerRecord | None:
+        row = await self._pool.fetchrow(
+            "SELECT * FROM triggers WHERE id = $1 AND function_id = $2", trigger_id, function_id
+        )
+        return None if row is None else TriggerRecord.from_row(row)
+
+    async def for_function(self, function_id: int) -> list[TriggerRecord]:
+        rows = await self._pool.fetch(
+            "SELECT * FROM triggers WHERE function_id = $1 ORDER BY id", function_id
+        )
+        return [TriggerRecord.from_row(r) for r in rows]
+
+    async def enabled_of_type(self, type: str) -> list[TriggerRecord]:
+        """Every enabled trigger of ``type`` (what a replica loads at start and on change)."""
+        rows = await self._pool.fetch(
+            "SELECT * FROM triggers WHERE type = $1 AND enabled ORDER BY id", type
+        )
+        return [TriggerRecord.from_row(r) for r in rows]
+
+    async def by_http_path(self, path: str) -> TriggerRecord | None:
+        row = await self._pool.fetchrow(
+            "SELECT * FROM triggers WHERE http_path = $1 AND type = 'http'", path
+        )
+        return None if row is None else TriggerRecord.from_row(row)
+
+    async def claim_cron_fire(self, trigger_id: int, scheduled_time: dt.datetime,
+                              job: NewJob) -> bool:
+        """Claim one scheduled time and insert its pending job, atomically.
+
+        Exactly one replica wins per ``(trigger, scheduled_time)``; the others get False
+        and have nothing to run. The job then runs like any async job (lease, take-over).
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            won = await conn.fetchval(
+                "INSERT INTO cron_fires (trigger_id, scheduled_time, job_id)"
+                " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true",
+                trigger_id, scheduled_time, job.id,
+            )
+            if not won:
+                return False
+            await JobStore.insert_pending_on(conn, job)
+        return True
+
+    async def last_cron_fire(self, trigger_id: int) -> dt.datetime | None:
+        """The latest scheduled time claimed for a trigger (for misfire handling)."""
+        value: dt.datetime | None = await self._pool.fetchval(
+            "SELECT max(scheduled_time) FROM cron_fires WHERE trigger_id = $1", trigger_id
+        )
+        return value

@@ -1,0 +1,152 @@
+"""Shared fixtures: real PostgreSQL per test (cloned from a migrated template), apps, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+PG_ADMIN_DSN = os.environ.get("FNGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_SECRET = "test-secret-" + "x" * 40
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def need_service(name: str, host: str, port: int) -> None:
+    """Skip (fail under CI=true) when a service the test needs is not reachable."""
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: services must be up)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+async def pg_template() -> AsyncIterator[str]:
+    """A migrated template database, created once per test session."""
+    need_service("PostgreSQL", "127.0.0.1", 5432)
+    from gateway.store.migrate import migrate
+    from gateway.store.pool import create_pool
+
+    name = f"fngate_tpl_{os.getpid()}"
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    pool = await create_pool(_dsn(name), min_size=1, max_size=2)
+    await migrate(pool)
+    await pool.close()
+    try:
+        yield name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def _dsn(database: str) -> str:
+    return PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + database
+
+
+@pytest.fixture
+async def database_url(pg_template: str) -> AsyncIterator[str]:
+    """A fresh database of this test's own, already migrated."""
+    name = f"fngate_t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+        yield _dsn(name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def make_settings(tmp_path: Path, database_url: str | None, **overrides: Any) -> Any:
+    from config import load
+
+    values: dict[str, Any] = {
+        "data_dir": str(tmp_path / "data"),
+        "database_url": database_url,
+        "jwt_secret": TEST_SECRET,
+        "prewarm_per_runtime": 1,
+        "job_poll_s": 0.5,
+        "job_heartbeat_s": 0.5,
+        "job_lease_s": 5.0,
+        "retry_backoff_s": 0.05,
+        "worker_idle_ttl_s": 60.0,
+        # Limits on explicitly where tested: the API tests make more than 60 reads a minute.
+        "rate_limits": "off",
+    }
+    values.update(overrides)
+    return load({}, toml_path=tmp_path / "none.toml", **values)
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: Any, **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan entered, behind an in-process HTTP client."""
+    from gateway.app import create_app
+
+    app = create_app(settings, **kwargs)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://fngate.test",
+                                     timeout=60) as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path, database_url: str) -> Callable[..., Any]:
+    def factory(**overrides: Any) -> Any:
+        url = overrides.pop("database_url", database_url)
+        return make_settings(tmp_path, url, **overrides)
+
+    return factory
+
+
+@pytest.fixture
+async def client(settings_factory: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_app(settings_factory()) as c:
+        yield c
+
+
+def token(scopes: str = "execute:all read:functions write:functions", sub: str = "alice",
+          ttl_s: int = 3600, **kwargs: Any) -> str:
+    from auth import mint_token
+
+    return mint_token(secret=TEST_SECRET, subject=sub, scopes=scopes, ttl_s=ttl_s, **kwargs)
+
+
+def auth(scopes: str = "execute:all read:functions write:functions",
+         sub: str = "alice") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(scopes, sub)}"}
+
+
+async def wait_for(predicate: Callable[[], Any], timeout_s: float = 10.0,
+                   interval_s: float = 0.05) -> Any:
+    """Poll an async or sync predicate until truthy; fail after ``timeout_s``."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s} s")
+        await asyncio.sleep(interval_s)

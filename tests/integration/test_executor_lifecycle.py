@@ -1,0 +1,322 @@
+"""Worker lifecycle: warm reuse, idle TTL and min_warm, drop_function, concurrency, fallbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+import config
+import executors.pool
+from executors import CallContext, CodeSpec, RuntimeUnavailable, WorkerPools
+from executors.limits import CgroupRoot
+
+_ids = itertools.count(5000)
+RUNTIMES = ["python", "nodejs"]
+TTL_S = 0.5
+
+PID_CODE = {
+    "python": (
+        "import os, time\n"
+        "def handler(event):\n"
+        "    time.sleep(event.get('s', 0))\n"
+        "    return os.getpid()\n"
+    ),
+    "nodejs": (
+        "exports.handler = async (event) => {\n"
+        "  await new Promise((r) => setTimeout(r, (event.s || 0) * 1000));\n"
+        "  return process.pid;\n};\n"
+    ),
+}
+
+
+def make_settings(tmp: Path, **kw: Any) -> config.Settings:
+    base: dict[str, Any] = {"worker_idle_ttl_s": TTL_S, "prewarm_per_runtime": 1}
+    base.update(kw)
+    return config.load({}, data_dir=str(tmp), **base)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def pools(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WorkerPools]:
+    p = WorkerPools(make_settings(tmp_path_factory.mktemp("data")))
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+def spec(runtime: str, function_id: int | None = None, **kw: Any) -> CodeSpec:
+    return CodeSpec(
+        function_id=next(_ids) if function_id is None else function_id,
+        function_name="fn",
+        version=1,
+        runtime=runtime,  # type: ignore[arg-type]
+        code=PID_CODE[runtime],
+        **kw,
+    )
+
+
+def ctx() -> CallContext:
+    return CallContext(
+        job_id="j",
+        function_name="fn",
+        version=1,
+        trigger="http",
+        deadline_ms=int(time.time() * 1000) + 10_000,
+    )
+
+
+def live_workers(pools: WorkerPools, s: CodeSpec) -> int:
+    # Test-only peek: the public count is per runtime, shared by every test.
+    return sum(1 for w in pools._all if w.spec is not None and w.spec.key == s.key and w.alive)
+
+
+async def eventually(cond: Callable[[], bool], within: float = 5.0) -> bool:
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        if cond():
+            return True
+        await asyncio.sleep(0.05)
+    return cond()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+async def test_idle_workers_end_after_ttl(pools: WorkerPools, runtime: str) -> None:
+    s = spec(runtime)
+    r = await pools.run(s, {}, ctx(), timeout_ms=5000)
+    assert r.ok, r.error
+    assert live_workers(pools, s) == 1
+    assert pools.warm_worker_count()[runtime] >= 1
+    assert await eventually(lambda: live_workers(pools, s) == 0)
+    r = await pools.run(s, {}, ctx(), timeout_ms=5000)
+    assert r.ok and r.cold_start  # scaled to zero, so cold again
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+async def test_min_warm_keeps_one_worker_past_ttl(pools: WorkerPools, runtime: str) -> None:
+    s = spec(runtime, min_warm=1)
+    results = await asyncio.gather(
+        *(pools.run(s, {"s": 0.2}, ctx(), timeout_ms=5000) for _ in range(2))
+    )
+    assert all(r.ok for r in results)
+    assert len({r.result for r in results}) == 2
+    assert await eventually(lambda: live_workers(pools, s) == 1)
+    await asyncio.sleep(TTL_S * 3)
+    assert live_workers(pools, s) == 1
+    r = await pools.run(s, {}, ctx(), timeout_ms=5000)
+    assert r.ok and not r.cold_start
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+async def test_drop_function_ends_its_workers(tmp_path: Path, runtime: str) -> None:
+    p = WorkerPools(make_settings(tmp_path, worker_idle_ttl_s=60.0))
+    await p.start()
+    try:
+        fid = next(_ids)
+        v1 = spec(runtime, function_id=fid)
+        v2 = CodeSpec(
+            function_id=fid,
+            function_name="fn",
+            version=2,
+            runtime=runtime,  # type: ignore[arg-type]
+            code=PID_CODE[runtime],
+        )
+        other = spec(runtime)
+        for s in (v1, v2, other):
+            assert (await p.run(s, {}, ctx(), timeout_ms=5000)).ok
+        assert p.warm_worker_count()[runtime] == 3
+        await p.drop_function(fid)
+        assert live_workers(p, v1) == 0 and live_workers(p, v2) == 0
+        assert live_workers(p, other) == 1
+        assert p.warm_worker_count()[runtime] == 1
+        r = await p.run(v1, {}, ctx(), timeout_ms=5000)
+        assert r.ok and r.cold_start
+    finally:
+        await p.close()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+async def test_drop_function_retires_busy_workers_after_their_call(
+    pools: WorkerPools, runtime: str
+) -> None:
+    s = spec(runtime)
+    call = asyncio.create_task(pools.run(s, {"s": 0.3}, ctx(), timeout_ms=5000))
+    await asyncio.sleep(0.1)
+    await pools.drop_function(s.function_id)
+    r = await call
+    assert r.ok  # the call finishes...
+    assert await eventually(lambda: live_workers(pools, s) == 0, 2.0)  # ...then its worker ends
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+async def test_concurrent_runs_use_distinct_workers(pools: WorkerPools, runtime: str) -> None:
+    s = spec(runtime)
+    results = await asyncio.gather(
+        *(pools.run(s, {"s": 0.3}, ctx(), timeout_ms=10_000) for _ in range(4))
+    )
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert len({r.result for r in results}) == 4
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+async def test_warm_prepares_a_worker_once(pools: WorkerPools, runtime: str) -> None:
+    s = spec(runtime)
+    assert await pools.warm(s) is True
+    assert await pools.warm(s) is False
+    r = await pools.run(s, {}, ctx(), timeout_ms=5000)
+    assert r.ok and r.cold_start is False
+
+
+async def test_generic_pool_is_refilled_after_hand_out(pools: WorkerPools) -> None:
+    for runtime in RUNTIMES:
+        assert (await pools.run(spec(runtime), {}, ctx(), timeout_ms=5000)).ok
+    assert await eventually(
+        lambda: all(
+            sum(1 for w in pools._generic[rt] if w.alive) == 1 for rt in ("python", "nodejs")
+        )
+    )
+
+
+async def test_workers_and_their_dirs_are_gone_after_close(tmp_path: Path) -> None:
+    p = WorkerPools(make_settings(tmp_path, prewarm_per_runtime=2))
+    await p.start()
+    r = await p.run(spec("python"), {}, ctx(), timeout_ms=5000)
+    assert r.ok
+    workers = list(p._all)
+    assert len(workers) >= 4
+    dirs = [w.workdir for w in workers]
+    pids = [w.pid for w in workers]
+    await p.close()
+    assert not any(d.exists() for d in dirs)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+async def test_rss_watchdog_kills_memory_hog_without_cgroups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(CgroupRoot, "detect", classmethod(lambda cls, name="fngate": None))
+    p = WorkerPools(make_settings(tmp_path, prewarm_per_runtime=1))
+    await p.start()
+    try:
+        for runtime, code in (
+            ("python", "def handler(e):\n    b = b'x' * (400 * 1024 * 1024)\n    return len(b)\n"),
+            ("nodejs", "exports.handler = () => Buffer.alloc(400 * 1024 * 1024, 1).length;\n"),
+        ):
+            hog = CodeSpec(
+                function_id=next(_ids),
+                function_name="hog",
+                version=1,
+                runtime=runtime,
+                code=code,
+                memory_mb=64,  # type: ignore[arg-type]
+            )
+            r = await p.run(hog, {}, ctx(), timeout_ms=10_000)
+            assert r.error is not None and r.error.type == "OutOfMemory", r.error
+            assert (await p.run(spec(runtime), {}, ctx(), timeout_ms=5000)).ok
+    finally:
+        await p.close()
+
+
+async def test_missing_runtime_raises_runtime_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = executors.pool.detect_runtimes
+
+    def without_node(user: Any) -> Any:
+        found = real(user)
+        found["nodejs"] = None
+        return found
+
+    monkeypatch.setattr(executors.pool, "detect_runtimes", without_node)
+    p = WorkerPools(make_settings(tmp_path, prewarm_per_runtime=1))
+    await p.start()
+    try:
+        assert p.available_runtimes() == {"python": True, "nodejs": False}
+        with pytest.raises(RuntimeUnavailable, match="nodejs"):
+            await p.run(spec("nodejs"), {}, ctx(), timeout_ms=5000)
+        assert (await p.run(spec("python"), {}, ctx(), timeout_ms=5000)).ok
+    finally:
+        await p.close()
+
+
+async def test_bwrap_sandbox_without_bwrap_fails_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_which = executors.pool.shutil.which
+    monkeypatch.setattr(
+        executors.pool.shutil, "which", lambda n, *a, **k: None if n == "bwrap" else real_which(n)
+    )
+    p = WorkerPools(make_settings(tmp_path, sandbox="bwrap"))
+    with pytest.raises(RuntimeError, match="bubblewrap"):
+        await p.start()
+    await p.close()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+async def test_cancelled_run_never_leaves_its_worker_for_the_next_call(
+    pools: WorkerPools, runtime: str
+) -> None:
+    s = spec(runtime)
+    first = await pools.run(s, {}, ctx(), timeout_ms=5000)
+    call = asyncio.create_task(pools.run(s, {"s": 0.5}, ctx(), timeout_ms=5000))
+    await asyncio.sleep(0.1)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    r = await pools.run(s, {}, ctx(), timeout_ms=5000)
+    assert r.ok and r.cold_start and r.result != first.result
+
+
+@pytest.mark.skipif(
+    executors.pool.shutil.which("bwrap") is None, reason="bubblewrap is not installed"
+)
+async def test_bwrap_sandbox_has_readonly_system_private_tmp_and_no_network(
+    tmp_path: Path,
+) -> None:
+    code = (
+        "import os, socket\n"
+        "def handler(e):\n"
+        "    out = {'tmp': sorted(os.listdir('/tmp'))}\n"
+        "    try:\n"
+        "        open('/usr/fngate-probe', 'w')\n"
+        "    except OSError as exc:\n"
+        "        out['ro'] = exc.errno\n"
+        "    try:\n"
+        "        socket.create_connection(('1.1.1.1', 80), timeout=1)\n"
+        "    except OSError as exc:\n"
+        "        out['net'] = exc.errno\n"
+        "    return out\n"
+    )
+    p = WorkerPools(make_settings(tmp_path, sandbox="bwrap"))
+    await p.start()
+    try:
+        s = CodeSpec(
+            function_id=next(_ids), function_name="bw", version=1, runtime="python", code=code
+        )
+        r = await p.run(s, {}, ctx(), timeout_ms=5000)
+        assert r.ok, r.error
+        assert r.result["tmp"] == ["fngate-work"]  # only the path to its own directory
+        assert r.result["ro"] == 30  # EROFS
+        assert r.result["net"] in (101, 113)  # ENETUNREACH / EHOSTUNREACH
+        hog = CodeSpec(
+            function_id=next(_ids),
+            function_name="hog",
+            version=1,
+            runtime="nodejs",
+            code="exports.handler = () => Buffer.alloc(400 * 1024 * 1024, 1).length;\n",
+            memory_mb=64,
+        )
+        r = await p.run(hog, {}, ctx(), timeout_ms=10_000)
+        assert r.error is not None and r.error.type == "OutOfMemory"
+    finally:
+        await p.close()

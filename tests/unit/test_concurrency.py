@@ -1,0 +1,79 @@
+"""The FIFO concurrency gate: order, bounds, timeouts and cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway.concurrency import ConcurrencyGates, Gate, GateFull
+
+
+async def test_waiters_get_slots_in_arrival_order() -> None:
+    gate = Gate(1)
+    await gate.acquire()
+    order: list[int] = []
+
+    async def waiter(i: int) -> None:
+        await gate.acquire()
+        order.append(i)
+        await asyncio.sleep(0)
+        gate.release()
+
+    tasks = [asyncio.create_task(waiter(i)) for i in range(5)]
+    await asyncio.sleep(0.01)
+    # a newcomer arriving while others wait must queue behind them
+    late = asyncio.create_task(waiter(99))
+    await asyncio.sleep(0.01)
+    gate.release()
+    await asyncio.gather(*tasks, late)
+    assert order == [0, 1, 2, 3, 4, 99]
+    assert gate.active == 0 and gate.waiting == 0
+
+
+async def test_full_wait_queue_is_refused() -> None:
+    gate = Gate(1)
+    await gate.acquire()
+    waiting = asyncio.create_task(gate.acquire(max_waiters=1))
+    await asyncio.sleep(0.01)
+    with pytest.raises(GateFull):
+        await gate.acquire(max_waiters=1)
+    gate.release()
+    await waiting
+    assert gate.active == 1
+
+
+async def test_timeout_leaves_no_ghost_waiter() -> None:
+    gate = Gate(1)
+    await gate.acquire()
+    with pytest.raises(GateFull):
+        await gate.acquire(timeout_s=0.02)
+    assert gate.waiting == 0
+    gate.release()
+    assert gate.active == 0
+
+
+async def test_cancelled_waiter_passes_its_slot_on() -> None:
+    gate = Gate(1)
+    await gate.acquire()
+    first = asyncio.create_task(gate.acquire())
+    second = asyncio.create_task(gate.acquire())
+    await asyncio.sleep(0.01)
+    first.cancel()
+    gate.release()
+    await second
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert gate.active == 1 and gate.waiting == 0
+
+
+async def test_resize_wakes_waiters() -> None:
+    gates = ConcurrencyGates()
+    gate = gates.gate(7, 1)
+    await gate.acquire()
+    waiter = asyncio.create_task(gate.acquire())
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    assert gates.gate(7, 2) is gate
+    await asyncio.wait_for(waiter, 1)
+    assert gates.current(7) == 2

@@ -1,0 +1,224 @@
+"""Cron triggers: an APScheduler 3 job per enabled cron trigger, on every replica.
+
+Every replica schedules every enabled trigger. Each fire claims its exact scheduled
+time with ``TriggerStore.claim_cron_fire``, which inserts the fire and its pending job
+in one transaction: one replica wins, and its job runs through the job runner (lease,
+heartbeat, take-over, retries). The set of triggers is re-read every ``reload_s`` and
+diffed by ``(id, updated_at)``, so a change applies everywhere within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from gateway.jsonresp import isoformat
+from gateway.store.functions import FunctionStore
+from gateway.store.jobs import NewJob
+from gateway.store.triggers import TriggerRecord, TriggerStore
+from triggers.cron_schedule import (
+    CronSchedule,
+    TriggerConfigError,
+    latest_fire_between,
+    next_run_at,
+    parse_cron_config,
+    schedule_of,
+)
+
+__all__ = [
+    "CronService",
+    "TriggerConfigError",
+    "next_run_at",
+    "parse_cron_config",
+]
+
+logger = logging.getLogger("fngate.cron")
+
+# A fire APScheduler could not start within this long (a stalled loop) is dropped;
+# coalescing makes the next one count.
+MISFIRE_GRACE_S = 60
+# Reload failures in a row after which the scheduler reports itself down.
+_FAILURES_DOWN = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Loaded:
+    trigger: TriggerRecord
+    schedule: CronSchedule | None  # None: the stored config is invalid, nothing scheduled
+
+
+def _job_id(trigger_id: int) -> str:
+    return f"cron-{trigger_id}"
+
+
+class CronService:
+    """Schedules enabled cron triggers and claims each fire exactly once across replicas."""
+
+    def __init__(self, *, triggers: TriggerStore, functions: FunctionStore,
+                 reload_s: float = 2.0) -> None:
+        self._triggers = triggers
+        self._functions = functions
+        self._reload_s = reload_s
+        self._scheduler: AsyncIOScheduler | None = None
+        self._loaded: dict[int, _Loaded] = {}
+        self._poller: asyncio.Task[None] | None = None
+        self._side: set[asyncio.Task[Any]] = set()
+        self._reload_lock = asyncio.Lock()
+        self._failures = 0
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the scheduler in the running loop, load every enabled trigger, poll."""
+        self._scheduler = AsyncIOScheduler(timezone=dt.UTC)
+        self._scheduler.start()
+        try:
+            await self.reload()
+        except Exception:
+            # The poll retries; a database blip at start-up must not stop the gateway.
+            logger.exception("loading cron triggers failed; retrying")
+        self._poller = asyncio.create_task(self._poll(), name="cron-reload")
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        pending = list(self._side)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self._loaded.clear()
+
+    def status(self) -> Literal["ok", "down"]:
+        """``down`` when the scheduler stopped, the reload loop died, or reloads keep failing."""
+        if self._scheduler is None or not self._scheduler.running:
+            return "down"
+        if self._poller is None or self._poller.done():
+            return "down"
+        return "down" if self._failures >= _FAILURES_DOWN else "ok"
+
+    def scheduled_ids(self) -> set[int]:
+        """Ids of the triggers this replica has scheduled (for tests and diagnostics)."""
+        return {tid for tid, loaded in self._loaded.items() if loaded.schedule is not None}
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self._reload_s)
+            try:
+                await self.reload()
+            except Exception as exc:
+                self._failures += 1
+                logger.warning("reloading cron triggers failed", extra={"error": repr(exc)})
+
+    # -- reload -------------------------------------------------------------------
+
+    async def reload(self) -> None:
+        """Apply the enabled cron triggers as stored: add, replace and remove jobs."""
+        async with self._reload_lock:
+            records = await self._triggers.enabled_of_type("cron")
+            self._failures = 0
+            current = {r.id: r for r in records}
+            for trigger_id in list(self._loaded):
+                if trigger_id not in current:
+                    self._unschedule(trigger_id)
+                    logger.info("cron trigger %s unscheduled", trigger_id)
+            for record in records:
+                loaded = self._loaded.get(record.id)
+                if loaded is not None and loaded.trigger.updated_at == record.updated_at:
+                    continue
+                await self._load(record)
+
+    def _unschedule(self, trigger_id: int) -> None:
+        self._loaded.pop(trigger_id, None)
+        if self._scheduler is not None and self._scheduler.get_job(_job_id(trigger_id)):
+            self._scheduler.remove_job(_job_id(trigger_id))
+
+    async def _load(self, record: TriggerRecord) -> None:
+        try:
+            schedule = schedule_of(record.config)
+        except TriggerConfigError as exc:
+            logger.error("cron trigger %s has an invalid config, not scheduled: %s",
+                         record.id, exc)
+            self._unschedule(record.id)
+            self._loaded[record.id] = _Loaded(trigger=record, schedule=None)
+            return
+        assert self._scheduler is not None
+        self._scheduler.add_job(
+            self._fire, trigger=schedule.trigger, args=[record.id], id=_job_id(record.id),
+            name=f"cron trigger {record.id}", replace_existing=True, coalesce=True,
+            max_instances=1, misfire_grace_time=MISFIRE_GRACE_S,
+        )
+        self._loaded[record.id] = _Loaded(trigger=record, schedule=schedule)
+        logger.info("cron trigger %s scheduled: %s (%s)", record.id, schedule.expression,
+                    schedule.timezone)
+        if schedule.misfire == "run_once":
+            task = asyncio.create_task(self._catch_up(record, schedule),
+                                       name=f"cron-catch-up-{record.id}")
+            self._side.add(task)
+            task.add_done_callback(self._side.discard)
+
+    async def _catch_up(self, record: TriggerRecord, schedule: CronSchedule) -> None:
+        """Fire once for the latest time missed since the trigger changed or last fired."""
+        try:
+            since = max(record.created_at, record.updated_at)
+            last = await self._triggers.last_cron_fire(record.id)
+            if last is not None:
+                since = max(since, last)
+            missed = latest_fire_between(schedule.trigger, since, dt.datetime.now(dt.UTC))
+            if missed is not None:
+                logger.info("cron trigger %s missed %s; running it once", record.id,
+                            isoformat(missed))
+                await self._claim(record, schedule, missed)
+        except Exception:
+            logger.exception("cron catch-up for trigger %s failed", record.id)
+
+    # -- firing -------------------------------------------------------------------
+
+    async def _fire(self, trigger_id: int) -> None:
+        """APScheduler's job: claim the scheduled time that just came due."""
+        loaded = self._loaded.get(trigger_id)
+        if loaded is None or loaded.schedule is None:
+            return
+        now = dt.datetime.now(dt.UTC)
+        scheduled = latest_fire_between(
+            loaded.schedule.trigger, now - dt.timedelta(seconds=MISFIRE_GRACE_S + 1), now)
+        if scheduled is None:
+            return
+        try:
+            await self._claim(loaded.trigger, loaded.schedule, scheduled)
+        except Exception:
+            logger.exception("cron trigger %s: claiming %s failed", trigger_id,
+                             isoformat(scheduled))
+
+    async def _claim(self, record: TriggerRecord, schedule: CronSchedule,
+                     scheduled: dt.datetime) -> bool:
+        function = await self._functions.get_by_id(record.function_id)
+        if function is None:
+            return False
+        if function.active_version is None or function.build_status != "success":
+            logger.warning("cron trigger %s skipped at %s: function '%s' has no runnable"
+                           " version (status %s)", record.id, isoformat(scheduled),
+                           function.name, function.status)
+            return False
+        job = NewJob(
+            id=uuid.uuid4(), function_id=function.id, function_name=function.name,
+            version=function.active_version, trigger="cron", owner="", subject=None,
+            event={"trigger": "cron", "schedule": schedule.expression,
+                   "scheduled_at": isoformat(scheduled), "payload": schedule.payload},
+            context={},
+        )
+        won = await self._triggers.claim_cron_fire(record.id, scheduled, job)
+        if won:
+            logger.info("cron trigger %s fired for %s: job %s", record.id,
+                        isoformat(scheduled), job.id)
+        return won

@@ -1,0 +1,125 @@
+"""HTTP triggers: ``/fn/<path>`` runs a function synchronously and answers with its result.
+
+The request becomes the event ``{"method", "path", "headers", "query", "body",
+"isBase64Encoded"}``; a result with ``statusCode`` becomes the HTTP response
+(``headers``, ``body``), anything else is sent as JSON with 200.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.errors import MethodNotAllowed, NotFound, RunFailed
+from gateway.jsonresp import JSONResponse
+from gateway.models import Invocation
+from gateway.ratelimit import check_function_rate
+from gateway.security import authenticate, require_execute
+from gateway.services import services_of
+
+__all__ = ["routes", "build_event", "render_result"]
+
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _decode_body(raw: bytes, content_type: str) -> tuple[Any, bool]:
+    if not raw:
+        return None, False
+    if "json" in content_type or content_type == "":
+        try:
+            return orjson.loads(raw), False
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode("ascii"), True
+    if "\x00" in text:
+        return base64.b64encode(raw).decode("ascii"), True
+    return text, False
+
+
+def build_event(request: Request, raw: bytes, path: str, *, strip_auth: bool) -> dict[str, Any]:
+    """The event a function receives for an HTTP trigger."""
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    if strip_auth:
+        headers.pop("authorization", None)
+    query = {k: v for k, v in request.query_params.multi_items()}  # the last value wins
+    body, is_b64 = _decode_body(raw, request.headers.get("content-type", "").lower())
+    return {"method": request.method, "path": path, "headers": headers, "query": query,
+            "body": body, "isBase64Encoded": is_b64}
+
+
+def render_result(result: Any) -> Response:
+    """A ``statusCode`` result becomes the response; anything else is JSON with 200."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return JSONResponse(result)
+    status = result["statusCode"]
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise RunFailed("the function returned an invalid statusCode", code="RUNTIME_ERROR",
+                        status=500, details={"type": "InvalidResult",
+                                             "message": f"statusCode {status!r}"})
+    raw_headers = result.get("headers") or {}
+    headers = ({str(k): str(v) for k, v in raw_headers.items()}
+               if isinstance(raw_headers, dict) else {})
+    body = result.get("body")
+    if body is None:
+        return Response(status_code=status, headers=headers)
+    if isinstance(body, str):
+        if result.get("isBase64Encoded") is True:
+            try:
+                return Response(base64.b64decode(body, validate=True), status_code=status,
+                                headers=headers)
+            except (binascii.Error, ValueError) as exc:
+                raise RunFailed("the function returned a body that is not valid base64",
+                                code="RUNTIME_ERROR", status=500,
+                                details={"type": "InvalidResult"}) from exc
+        headers.setdefault("content-type", "text/plain; charset=utf-8")
+        return Response(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def serve(request: Request) -> Response:
+    services = services_of(request)
+    path = "/" + request.path_params["path"]
+    if len(path) > 1 and path.endswith("/"):
+        path = path.rstrip("/")
+    trigger = await services.triggers.by_http_path(path)
+    if trigger is None or not trigger.enabled:
+        raise NotFound(f"no route for /fn{path}")
+    methods = trigger.config.get("methods", ["GET", "POST"])
+    if request.method not in methods:
+        raise MethodNotAllowed(f"method {request.method} not allowed on /fn{path}",
+                               headers={"Allow": ", ".join(methods)})
+    public = bool(trigger.config.get("public", False))
+    owner, subject = "", None
+    function = await services.functions.get_by_id(trigger.function_id)
+    if function is None:
+        raise NotFound(f"no route for /fn{path}")
+    if not public:
+        principal = await authenticate(request)
+        require_execute(principal, function.language)
+        owner, subject = principal.key, principal.subject
+    await check_function_rate(services.limiter, function)
+    event = build_event(request, await request.body(), path, strip_auth=not public)
+    job, _ = await services.dispatcher.invoke(Invocation(
+        function=function, event=event, trigger="http", owner=owner, subject=subject,
+    ))
+    if job.status != "success":
+        error = job.error or {}
+        code = str(error.get("code", "RUNTIME_ERROR"))
+        raise RunFailed(str(error.get("message", "the run failed")), code=code,
+                        status=504 if code == "TIMEOUT" else 500,
+                        details=dict(error.get("details") or {}), headers={"X-Job-ID": job.id})
+    response = render_result(job.result)
+    response.headers["X-Job-ID"] = job.id
+    return response
+
+
+routes = [Route("/fn/{path:path}", serve, methods=_ALL_METHODS)]
