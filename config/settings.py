@@ -73,6 +73,7 @@ class Settings:
     job_poll_s: float = 2.0
     async_job_concurrency: int = 32
     retry_backoff_s: float = 1.0
+    shutdown_grace_s: float = 10.0
 
     @property
     def data_path(self) -> Path:

@@ -18,7 +18,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import config
 from executors import limits
@@ -58,6 +58,8 @@ class WorkerPools:
         self._busy: set[Worker] = set()
         self._generic: dict[Runtime, list[Worker]] = {rt: [] for rt in RUNTIMES}
         self._starting: dict[Runtime, int] = {rt: 0 for rt in RUNTIMES}
+        # Whether the last attempt to start a worker of the runtime failed.
+        self._spawn_failed: dict[Runtime, bool] = {rt: False for rt in RUNTIMES}
         self._all: set[Worker] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[None] | None = None
@@ -119,6 +121,15 @@ class WorkerPools:
     def available_runtimes(self) -> dict[str, bool]:
         """Which runtimes can run here, e.g. ``{"python": True, "nodejs": False}``."""
         return {rt: self._commands.get(rt) is not None for rt in RUNTIMES}
+
+    def runtime_status(self) -> dict[str, Literal["ok", "down", "disabled"]]:
+        """Per runtime: ``disabled`` when not installed here, ``down`` while its workers
+        fail to start, else ``ok``."""
+        return {
+            rt: "disabled" if self._commands.get(rt) is None
+            else "down" if self._spawn_failed[rt] else "ok"
+            for rt in RUNTIMES
+        }
 
     def warm_worker_count(self) -> dict[str, int]:
         """Specialized, alive workers (idle or busy) per runtime."""
@@ -238,17 +249,22 @@ class WorkerPools:
     async def _spawn(self, runtime: Runtime) -> Worker:
         command = self._commands[runtime]
         assert command is not None and self._base is not None
-        worker = await Worker.spawn(
-            name=f"{self._prefix}-{next(self._names)}",
-            command=command,
-            base=self._base,
-            user=self._user,
-            cgroups=self._cgroups,
-            memory_mb=self._settings.max_memory_mb,
-            bwrap=self._bwrap,
-            on_exit=self._forget,
-            builds=self._builds,
-        )
+        try:
+            worker = await Worker.spawn(
+                name=f"{self._prefix}-{next(self._names)}",
+                command=command,
+                base=self._base,
+                user=self._user,
+                cgroups=self._cgroups,
+                memory_mb=self._settings.max_memory_mb,
+                bwrap=self._bwrap,
+                on_exit=self._forget,
+                builds=self._builds,
+            )
+        except (WorkerFailed, OSError):
+            self._spawn_failed[runtime] = True
+            raise
+        self._spawn_failed[runtime] = False
         self._all.add(worker)
         if self._closed:
             worker.kill("closed")

@@ -114,10 +114,12 @@ _INPUT_FIELDS: dict[str, Any] = {
                        "ends; the build is cached per replica by what it installs.",
     },
     "triggers": {
-        "type": ["array", "null"], "maxItems": 0,
-        "description": "Refused with 400 `INVALID_REQUEST` when non-empty: this gateway does "
-                       "not create triggers with the function yet. Create the function, then "
-                       "its triggers with `POST /api/v1/functions/{ref}/triggers`.",
+        "type": ["array", "null"], "maxItems": 20, "items": schema_ref("TriggerCreate"),
+        "description": "Create only: triggers created in the same transaction as the "
+                       "function (all or nothing: an invalid entry → 400 naming it, e.g. "
+                       "`details.field` = `triggers[1].config.path`; a path in use → 409 and "
+                       "no function). The 201 body then lists them under `triggers`. On "
+                       "update → 400: manage them under `/api/v1/functions/{ref}/triggers`.",
     },
     "project": {"type": "string", "pattern": _NAME_PATTERN, "default": "default"},
     "execution_type": {"type": "string", "enum": ["sync", "async"], "default": "sync",
@@ -167,9 +169,8 @@ _INPUT_FIELDS: dict[str, Any] = {
 }
 
 _INPUT_NOTES = (
-    " Unknown fields are ignored. A non-empty `triggers` array is refused with 400 (create "
-    "triggers through their own route); `timeout_ms` and `memory_mb` out of range are 400s, "
-    "not clamped."
+    " Unknown fields are ignored. `triggers` are accepted on create only; `timeout_ms` and "
+    "`memory_mb` out of range are 400s, not clamped."
 )
 
 _FUNCTION_CREATE = {
@@ -374,25 +375,34 @@ _LOG_LINE = {
 }
 
 _COMPONENT_STATE = {"type": "string", "enum": ["ok", "down", "disabled"]}
+_RUNTIME_STATE = {**_COMPONENT_STATE,
+                  "description": "`disabled`: not installed on this machine; `down`: its "
+                                 "workers fail to start."}
 
 _HEALTH = {
     "type": "object",
     "properties": {
         "status": {"type": "string", "enum": ["ok", "degraded", "down"],
                    "description": "`down` when the database is down; `degraded` when the "
-                                  "broker or a runtime is down."},
+                                  "broker, the scheduler, the rate limiter's storage or a "
+                                  "runtime is down."},
         "version": {"type": "string"},
         "components": {
             "type": "object",
             "properties": {
                 "database": _COMPONENT_STATE,
-                "broker": _COMPONENT_STATE,
+                "broker": {**_COMPONENT_STATE,
+                           "description": "The queue consumers' connection; `disabled` "
+                                          "without `FNGATE_AMQP_URL`."},
                 "scheduler": _COMPONENT_STATE,
-                "rate_limiter": _COMPONENT_STATE,
+                "rate_limiter": {**_COMPONENT_STATE,
+                                 "description": "`disabled` when limits are `off`; `down` "
+                                                "while Redis does not answer (limits fail "
+                                                "open)."},
                 "runtimes": {
                     "type": "object",
-                    "properties": {"python": _COMPONENT_STATE, "nodejs": _COMPONENT_STATE},
-                    "additionalProperties": _COMPONENT_STATE,
+                    "properties": {"python": _RUNTIME_STATE, "nodejs": _RUNTIME_STATE},
+                    "additionalProperties": _RUNTIME_STATE,
                 },
             },
             "required": ["database", "broker", "scheduler", "rate_limiter", "runtimes"],
@@ -422,8 +432,9 @@ _INITIALIZE_REQUEST = {
                 "timeout_ms": {
                     "type": "integer", "minimum": 1, "default": 30000,
                     "description": "Timeout of each execute; the function's `timeout_ms` "
-                                   "(and the gateway's cap) still bound it, so the shorter "
-                                   "wins. Not a positive integer → 400.",
+                                   "still bounds it, so the shorter wins. Default 30000 (or "
+                                   "`FNGATE_MAX_TIMEOUT_MS` when lower); not an integer "
+                                   "between 1 and `FNGATE_MAX_TIMEOUT_MS` → 400.",
                 },
                 "retain_session": {"type": "boolean", "default": True,
                                    "description": "False: the session closes after its first "
@@ -537,6 +548,39 @@ _CRON_TRIGGER_CONFIG = {
     "required": ["schedule"],
 }
 
+_QUEUE_TRIGGER_CONFIG = {
+    "type": "object",
+    "title": "queue",
+    "description": "Consumed from RabbitMQ (`FNGATE_AMQP_URL`; without it → 400) by every "
+                   "replica. The queue is declared durable (an existing one is used as it "
+                   "is). A message is acknowledged only after its job finished: success → "
+                   "ack; failure after `max_retries` (retried in place, with backoff) → "
+                   "copied to `<queue>.dlq` with `x-fngate-error-code`, `x-fngate-error` and "
+                   "`x-fngate-job-id` headers, then acknowledged. A message with `reply_to` "
+                   "gets the finished Job (JSON) with its `correlation_id` first. A message's "
+                   "`message_id` keys its job: a redelivery finds the job instead of running "
+                   "it twice. The event: `{trigger: \"queue\", queue, routing_key, message_id, "
+                   "correlation_id, redelivered, headers, body}` (`body` parsed as JSON when it "
+                   "is JSON, else text, else base64 with `isBase64Encoded: true`).",
+    "properties": {
+        "queue": {"type": "string", "pattern": "^[A-Za-z0-9_.:/@-]{1,240}$",
+                  "examples": ["orders"],
+                  "description": "Not `amq.*`, not ending in `.dlq`."},
+        "exchange": {"type": "string", "default": "",
+                     "description": "When set, the queue is bound to it (declared as a "
+                                    "durable topic exchange if it does not exist)."},
+        "routing_key": {"type": "string", "default": "",
+                        "description": "The binding key; empty → the queue's name. Needs "
+                                       "`exchange`."},
+        "prefetch": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10,
+                     "description": "Unacknowledged messages per replica."},
+        "dead_letter": {"type": "boolean", "default": True,
+                        "description": "False: a failed message is rejected without requeue "
+                                       "(the queue's own dead-letter policy applies)."},
+    },
+    "required": ["queue"],
+}
+
 _TRIGGER = {
     "type": "object",
     "properties": {
@@ -546,7 +590,8 @@ _TRIGGER = {
         "type": {"type": "string", "enum": ["http", "cron", "queue"]},
         "enabled": {"type": "boolean"},
         "config": {"oneOf": [schema_ref("HttpTriggerConfig"),
-                             schema_ref("CronTriggerConfig")],
+                             schema_ref("CronTriggerConfig"),
+                             schema_ref("QueueTriggerConfig")],
                    "description": "As normalized on input (defaults filled in)."},
         "created_at": TIMESTAMP,
         "updated_at": TIMESTAMP,
@@ -560,11 +605,12 @@ _TRIGGER = {
 
 _TRIGGER_INPUT_PROPERTIES: dict[str, Any] = {
     "type": {"type": "string", "enum": ["http", "cron", "schedule", "queue"],
-             "description": "`schedule` is an alias of `cron`. `queue` → 400 (not available "
-                            "in this gateway version; without a broker the message says so)."},
+             "description": "`schedule` is an alias of `cron`. `queue` needs a broker "
+                            "(`FNGATE_AMQP_URL`); without one → 400 saying so."},
     "name": {"type": ["string", "null"], "maxLength": 200},
     "enabled": {"type": "boolean", "default": True},
-    "config": {"oneOf": [schema_ref("HttpTriggerConfig"), schema_ref("CronTriggerConfig")]},
+    "config": {"oneOf": [schema_ref("HttpTriggerConfig"), schema_ref("CronTriggerConfig"),
+                         schema_ref("QueueTriggerConfig")]},
 }
 
 _TRIGGER_CREATE = {
@@ -580,6 +626,35 @@ _TRIGGER_UPDATE = {
                    "`enabled`, `config` keep their value when omitted; a given `config` "
                    "replaces the whole config). `type` cannot change (400).",
     "properties": _TRIGGER_INPUT_PROPERTIES,
+}
+
+_CAPABILITIES = {
+    "type": "object",
+    "description": "What this gateway really offers, as configured and found on its machine.",
+    "properties": {
+        "name": {"type": "string", "const": "fngate"},
+        "version": {"type": "string"},
+        "supported_runtimes": {"type": "array", "items": {"type": "string"},
+                               "description": "Runtimes installed on this machine.",
+                               "examples": [["python", "nodejs"]]},
+        "supported_trigger_types": {
+            "type": "array", "items": {"type": "string", "enum": ["http", "cron", "queue"]},
+            "description": "`queue` only when a broker is configured (`FNGATE_AMQP_URL`)."},
+        "supports_async": {"type": "boolean", "const": True},
+        "supports_versioning": {"type": "boolean", "const": True},
+        "max_timeout_ms": {"type": "integer", "description": "`FNGATE_MAX_TIMEOUT_MS`."},
+        "max_memory_mb": {"type": "integer", "description": "`FNGATE_MAX_MEMORY_MB`."},
+        "max_payload_bytes": {"type": "integer", "description": "`FNGATE_MAX_BODY_BYTES`."},
+        "typical_cold_start_ms": {
+            "type": ["integer", "null"], "minimum": 0,
+            "description": "The median of the last 100 cold starts measured on this replica "
+                           "(the time handing a worker the function's code added to a "
+                           "successful run, or warming a session's worker); null before "
+                           "the first."},
+    },
+    "required": ["name", "version", "supported_runtimes", "supported_trigger_types",
+                 "supports_async", "supports_versioning", "max_timeout_ms", "max_memory_mb",
+                 "max_payload_bytes", "typical_cold_start_ms"],
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -612,6 +687,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "HttpTriggerConfig": _HTTP_TRIGGER_CONFIG,
     "CronTriggerConfig": _CRON_TRIGGER_CONFIG,
+    "QueueTriggerConfig": _QUEUE_TRIGGER_CONFIG,
     "ParamError": _PARAM_ERROR,
     "ErrorCode": {"type": "string", "enum": list(ERROR_CODES)},
     "ErrorObject": _ERROR_OBJECT,
@@ -635,6 +711,12 @@ SCHEMAS: dict[str, Any] = {
                       "request_id": "f8c3de3d-1fea-4d7c-a8b0-29f63c4c3454"}],
     },
     "Health": _HEALTH,
+    "Capabilities": _CAPABILITIES,
+    "ProviderHealth": {
+        "type": "object",
+        "properties": {"status": {"type": "string", "const": "healthy"}},
+        "required": ["status"],
+    },
     "Ready": {
         "type": "object",
         "properties": {"status": {"type": "string", "enum": ["ready", "not_ready"]}},

@@ -21,9 +21,11 @@ from gateway.errors import exception_handlers
 from gateway.job_runner import JobRunner
 from gateway.leases import LeaseKeeper
 from gateway.maintenance import run_maintenance
+from gateway.metrics import GatewayMetrics
 from gateway.middleware import (
     BodyLimitMiddleware,
     CORSMiddleware,
+    MetricsMiddleware,
     RateLimitMiddleware,
     RequestIdMiddleware,
 )
@@ -38,13 +40,13 @@ from gateway.store.pool import create_pool
 from gateway.store.sessions import SessionStore
 from gateway.store.triggers import TriggerStore
 from triggers.cron import CronService
+from triggers.queue import QueueService
 
 __all__ = ["create_app", "jwt_secret_for"]
 
 logger = logging.getLogger("fngate.app")
 
 JWT_SECRET_FILE = "jwt_secret"
-SHUTDOWN_GRACE_S = 10.0
 
 
 def jwt_secret_for(settings: Settings) -> str | None:
@@ -64,17 +66,21 @@ def create_app(
     run_jobs: bool = True,
 ) -> Starlette:
     """Build the gateway. ``on_fatal`` is told when a background loop dies (the CLI stops)."""
+    metrics = GatewayMetrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            services = await _open(settings, stack, retry)
+            services = await _open(settings, stack, retry, metrics)
             app.state.services = services
             tasks = _start_loops(services, on_fatal, run_jobs=run_jobs)
             try:
                 yield
             finally:
-                await services.runner.drain(SHUTDOWN_GRACE_S)
+                # Queue consumers and job runners finish in-flight work (or hand it
+                # back) while the lease heartbeat still runs.
+                await asyncio.gather(services.runner.drain(settings.shutdown_grace_s),
+                                     services.queues.close())
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
@@ -83,6 +89,7 @@ def create_app(
         routes=all_routes(),
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(MetricsMiddleware, metrics=metrics),
             Middleware(CORSMiddleware, origins=settings.cors_origins),
             Middleware(RateLimitMiddleware),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
@@ -93,7 +100,8 @@ def create_app(
 
 
 async def _open(
-    settings: Settings, stack: contextlib.AsyncExitStack, retry: RetryPolicy | None
+    settings: Settings, stack: contextlib.AsyncExitStack, retry: RetryPolicy | None,
+    metrics: GatewayMetrics,
 ) -> Services:
     ensure_data_dir(settings)
     # First: a malformed FNGATE_RATE_LIMITS fails before anything else starts.
@@ -112,27 +120,35 @@ async def _open(
     pools = WorkerPools(settings)
     await pools.start()
     stack.push_async_callback(pools.close)
+    metrics.watch(warm_workers=pools.warm_worker_count, rate_limited=lambda: limiter.rejected,
+                  rate_limit_fail_open=lambda: limiter.failures_open)
     functions, jobs = FunctionStore(pool), JobStore(pool)
     leases = LeaseKeeper(jobs, lease_s=settings.job_lease_s, heartbeat_s=settings.job_heartbeat_s)
     dispatcher = Dispatcher(settings=settings, jobs=jobs, pools=pools, leases=leases,
-                            retry=retry or RetryPolicy(base_s=settings.retry_backoff_s))
+                            retry=retry or RetryPolicy(base_s=settings.retry_backoff_s),
+                            metrics=metrics)
     runner = JobRunner(
         dsn=dsn, jobs=jobs, functions=functions, dispatcher=dispatcher, leases=leases,
         capacity=settings.async_job_concurrency, poll_s=settings.job_poll_s,
     )
-    builds = BuildManager(functions, pools)
+    builds = BuildManager(functions, pools, metrics=metrics)
     stack.push_async_callback(builds.close)
     await builds.resume()
     triggers = TriggerStore(pool)
-    cron = CronService(triggers=triggers, functions=functions)
+    cron = CronService(triggers=triggers, functions=functions, metrics=metrics)
     await cron.start()
     stack.push_async_callback(cron.close)
+    queues = QueueService(amqp_url=settings.amqp_url, triggers=triggers, functions=functions,
+                          dispatcher=dispatcher, grace_s=settings.shutdown_grace_s,
+                          on_outcome=metrics.queue_message)
+    queues.start()
+    stack.push_async_callback(queues.close)
     return Services(
         settings=settings, pool=pool, dsn=dsn, verifier=verifier, functions=functions,
         jobs=jobs, pools=pools, dispatcher=dispatcher, runner=runner, leases=leases,
         builds=builds, sessions=SessionStore(pool), cache=PostgresResultCache(pool),
         triggers=triggers,
-        limiter=limiter, cron=cron, migrated=True,
+        limiter=limiter, cron=cron, queues=queues, metrics=metrics, migrated=True,
     )
 
 

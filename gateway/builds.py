@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from executors import WorkerPools
+from gateway.metrics import GatewayMetrics
 from gateway.store.functions import FunctionStore
 
 __all__ = ["BuildManager"]
@@ -22,9 +24,11 @@ logger = logging.getLogger("fngate.builds")
 class BuildManager:
     """Starts builds and records their outcome."""
 
-    def __init__(self, functions: FunctionStore, pools: WorkerPools) -> None:
+    def __init__(self, functions: FunctionStore, pools: WorkerPools, *,
+                 metrics: GatewayMetrics | None = None) -> None:
         self._functions = functions
         self._pools = pools
+        self._metrics = metrics or GatewayMetrics()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def schedule(self, function_id: int, version: int, runtime: str,
@@ -55,6 +59,7 @@ class BuildManager:
 
     async def _build(self, function_id: int, version: int, runtime: str,
                      dependencies: list[str]) -> None:
+        began = time.perf_counter()
         try:
             result = await self._pools.builder.build(runtime, dependencies)  # type: ignore[arg-type]
         except asyncio.CancelledError:
@@ -64,6 +69,7 @@ class BuildManager:
             ok, log = False, f"the build could not run: {exc!r}"
         else:
             ok, log = result.ok, result.log
+        self._metrics.build_finished(runtime, time.perf_counter() - began)
         activated = await self._functions.finish_build(function_id, version, ok=ok, log=log)
         if ok and activated:
             await self._pools.drop_function(function_id)

@@ -163,21 +163,44 @@ class _Entry:
 
 
 class _Entries:
-    """A bounded map of entries by key that evicts the oldest inserted first."""
+    """A map of entries by key, bounded by count and by the bytes of its values.
 
-    def __init__(self, clock: Callable[[], float], max_size: int) -> None:
+    Evicts the oldest inserted first; a set also drops the expired entries it
+    finds at the old end, so short-lived entries do not sit out their turn.
+    """
+
+    def __init__(self, clock: Callable[[], float], max_size: int,
+                 max_bytes: int | None = None) -> None:
         self._clock = clock
         self._max_size = max(1, max_size)
+        self._max_bytes = max_bytes
         self._items: OrderedDict[str, _Entry] = OrderedDict()
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._items)
 
     def set(self, key: str, entry: _Entry) -> None:
-        self._items.pop(key, None)
+        self.discard(key)
+        now = self._clock()
+        while self._items and now >= next(iter(self._items.values())).expires_at:
+            self._pop_oldest()
         self._items[key] = entry
-        while len(self._items) > self._max_size:
-            self._items.popitem(last=False)
+        self._bytes += len(entry.data)
+        while len(self._items) > self._max_size or (
+            self._max_bytes is not None and self._bytes > self._max_bytes
+        ):
+            self._pop_oldest()
+
+    def discard(self, key: str) -> None:
+        """Forget ``key`` if held."""
+        entry = self._items.pop(key, None)
+        if entry is not None:
+            self._bytes -= len(entry.data)
+
+    def _pop_oldest(self) -> None:
+        _, entry = self._items.popitem(last=False)
+        self._bytes -= len(entry.data)
 
     def get(self, key: str, max_age_s: float | None) -> CachedResult | None:
         entry = self._items.get(key)
@@ -185,7 +208,7 @@ class _Entries:
             return None
         now = self._clock()
         if now >= entry.expires_at:
-            del self._items[key]
+            self.discard(key)
             return None
         age = max(0.0, now - entry.created_at)
         if max_age_s is not None and age > max_age_s:
@@ -194,13 +217,13 @@ class _Entries:
 
     def drop_function(self, function_id: int) -> None:
         for key in [k for k, e in self._items.items() if e.function_id == function_id]:
-            del self._items[key]
+            self.discard(key)
 
     def drop_expired(self) -> int:
         now = self._clock()
         expired = [k for k, e in self._items.items() if now >= e.expires_at]
         for key in expired:
-            del self._items[key]
+            self.discard(key)
         return len(expired)
 
 
@@ -266,8 +289,11 @@ class PostgresResultCache:
 
     An in-process front keeps hot entries for at most ``front_ttl_s`` seconds
     (never past the row's own expiry), so another replica's newer write is
-    seen within that time. Row ages come from the database's clock, front
-    ages from ``clock``. Store errors propagate (``asyncpg``/``OSError``).
+    seen within that time. It holds at most ``front_size`` entries and
+    ``front_max_bytes`` bytes, and no value over ``front_max_value_bytes``
+    (those are read from the table each time). Row ages come from the
+    database's clock, front ages from ``clock``. Store errors propagate
+    (``asyncpg``/``OSError``).
     """
 
     def __init__(
@@ -276,12 +302,15 @@ class PostgresResultCache:
         *,
         front_ttl_s: float = 5.0,
         front_size: int = 10_000,
+        front_max_bytes: int = 32 * 1024 * 1024,
+        front_max_value_bytes: int = 64 * 1024,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._pool = pool
         self._front_ttl_s = front_ttl_s
+        self._front_max_value_bytes = front_max_value_bytes
         self._clock = clock
-        self._front = _Entries(clock, front_size)
+        self._front = _Entries(clock, front_size, front_max_bytes)
 
     async def get(self, key: str, *, max_age_s: float | None = None) -> CachedResult | None:
         """The unexpired entry at most ``max_age_s`` old, or None on a miss."""
@@ -329,7 +358,8 @@ class PostgresResultCache:
         self, key: str, function_id: int, data: bytes, age_s: float, remaining_s: float
     ) -> None:
         lifetime = min(self._front_ttl_s, remaining_s)
-        if lifetime <= 0:
+        if lifetime <= 0 or len(data) > self._front_max_value_bytes:
+            self._front.discard(key)  # an older value of the key must not outlive this one
             return
         now = self._clock()
         self._front.set(key, _Entry(function_id, data, now - age_s, now + lifetime))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,8 @@ from gateway.cache import CacheDirective, CachedResult, ResultCache, cache_key
 from gateway.models import FunctionRecord
 
 __all__ = ["CachePlan", "plan_cache"]
+
+logger = logging.getLogger("fngate.cache")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,8 +34,14 @@ class CachePlan:
         return await cache.get(self.key, max_age_s=self.max_age_s)
 
     async def store(self, cache: ResultCache, function_id: int, value: Any) -> None:
-        if self.writes and self.key is not None:
+        """Best effort: the run already succeeded, so a failed write is only logged."""
+        if not self.writes or self.key is None:
+            return
+        try:
             await cache.put(self.key, function_id=function_id, value=value, ttl_s=self.ttl_s)
+        except Exception:
+            logger.warning("result cache write failed", exc_info=True,
+                           extra={"function_id": function_id})
 
 
 def plan_cache(function: FunctionRecord, *, params: Any, owner: str,
@@ -46,5 +55,10 @@ def plan_cache(function: FunctionRecord, *, params: Any, owner: str,
         environment=function.environment, params=params,
         owner=None if function.cache_scope == "shared" else owner,
     )
+    # Entries keep the TTL they were stored with: capping reads at the function's current
+    # cache_ttl makes a lowered cache_ttl apply to them at once.
+    max_age = function.cache_ttl
+    if directive.max_age_s is not None:
+        max_age = min(directive.max_age_s, max_age)
     return CachePlan(key=key, reads=directive.reads, writes=directive.writes,
-                     ttl_s=directive.ttl_s(function.cache_ttl), max_age_s=directive.max_age_s)
+                     ttl_s=directive.ttl_s(function.cache_ttl), max_age_s=max_age)

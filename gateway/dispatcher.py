@@ -25,6 +25,7 @@ from executors.models import CallContext, CodeSpec, ErrorInfo, ExecutionResult
 from gateway.concurrency import ConcurrencyGates, GateFull
 from gateway.errors import ConcurrencyLimit, Conflict, InvalidRuntime, NotFound
 from gateway.leases import LeaseKeeper
+from gateway.metrics import GatewayMetrics
 from gateway.models import FunctionRecord, Invocation, Job
 from gateway.store.jobs import JobStore, NewJob, Outcome
 
@@ -96,12 +97,14 @@ class Dispatcher:
         pools: WorkerPools,
         leases: LeaseKeeper,
         retry: RetryPolicy | None = None,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self._settings = settings
         self._jobs = jobs
         self._pools = pools
         self._leases = leases
         self.retry = retry or RetryPolicy()
+        self.metrics = metrics or GatewayMetrics()
         self.gates = ConcurrencyGates()
         self.on_finished: list[Callable[[Job], None]] = []
 
@@ -245,10 +248,14 @@ class Dispatcher:
         spec = code_spec(function, version=int(function.active_version or 0),
                          runtime=function.runtime, code=function.code,
                          handler=function.handler, dependencies_path=path)
+        began = time.perf_counter()
         try:
-            return await self._pools.warm(spec)
+            cold = await self._pools.warm(spec)
         except RuntimeUnavailable as exc:
             raise InvalidRuntime(str(exc)) from exc
+        if cold:
+            self.metrics.cold_start_observed(spec.runtime, time.perf_counter() - began)
+        return cold
 
     # -- async ------------------------------------------------------------------------
 
@@ -316,6 +323,83 @@ class Dispatcher:
             logger.warning("lease lost before finishing; outcome discarded",
                            extra={"job_id": job.id})
 
+    # -- held (queue messages) ---------------------------------------------------------
+
+    async def run_held(self, inv: Invocation, *, source_key: str | None) -> Job:
+        """Run work whose source holds it until it ends (a queue message), to its final job.
+
+        The job is recorded ``running`` under a lease the heartbeat renews; the function's
+        own failures are retried here with backoff up to ``max_retries``, so the source
+        settles once, by the final status. With ``source_key``, a delivery of the same
+        message finds its job: a finished one is returned unrun, a live one is waited for,
+        and one whose runner was lost is taken over.
+        """
+        function = inv.function
+        new = self._new_job(inv)
+        while True:
+            job_id, token, existing = await self._jobs.start_keyed(
+                new, key=source_key, lease_s=self._leases.lease_s)
+            if token is not None:
+                break
+            assert existing is not None
+            if existing.status in ("success", "failed"):
+                return existing
+            await asyncio.sleep(min(1.0, self._leases.heartbeat_s))
+        self._leases.hold(token)
+        try:
+            return await self._run_held(function, new, job_id, token, inv.timeout_ms)
+        except BaseException:
+            try:
+                await asyncio.shield(self._jobs.abandon(job_id, token, _REQUEUED))
+            except Exception:
+                logger.exception("letting go of queue job %s failed; its lease will expire",
+                                 job_id)
+            raise
+        finally:
+            self._leases.drop(token)
+
+    async def _run_held(self, function: FunctionRecord, new: NewJob, job_id: str, token: str,
+                        requested_timeout_ms: int | None) -> Job:
+        if job_id != str(new.id):
+            new = dataclasses.replace(new, id=uuid.UUID(job_id))
+        code = (function.runtime, function.code, function.handler, list(function.dependencies))
+        timeout_ms = self._timeout_ms(function, requested_timeout_ms)
+        gate = self.gates.gate(function.id, function.max_concurrency)
+        failures = 0
+        while True:
+            await gate.acquire()  # queue work waits instead of failing
+            try:
+                result, started, finished = await self._run(function, code, new, new.event,
+                                                            timeout_ms)
+            finally:
+                gate.release()
+            outcome = _outcome(result, started, finished)
+            if result.ok:
+                break
+            failures += 1
+            delay = self.retry.delay(failures=failures, max_retries=function.max_retries)
+            if delay is None:
+                break
+            assert outcome.error is not None
+            await self._jobs.note_failed_attempt(job_id, token, outcome.error, result.logs)
+            await asyncio.sleep(delay)
+        stored = False
+
+        async def finish(o: Outcome) -> None:
+            nonlocal stored
+            stored = await self._jobs.finish(job_id, token, o, result.logs)
+
+        outcome = await self._store_unless_unstorable(outcome, finish)
+        if stored and failures == 0 and job_id == str(new.id):
+            job: Job | None = _finished_job(new, outcome)  # one try: as stored, no read
+        else:
+            job = await self._jobs.get(job_id)
+        if job is None:
+            raise NotFound("the job vanished while it ran", code="JOB_NOT_FOUND")
+        if stored:
+            self._finished(job)
+        return job
+
     # -- internals --------------------------------------------------------------------
 
     def _timeout_ms(self, function: FunctionRecord, requested: Any) -> int:
@@ -359,10 +443,16 @@ class Dispatcher:
             sub=job.subject,
             extra={k: v for k, v in job.context.items() if k != "timeout_ms"},
         )
+        handed_over = time.perf_counter()
         try:
-            result = await self._pools.run(spec, event, ctx, timeout_ms=timeout_ms)
+            with self.metrics.inflight(function.name):
+                result = await self._pools.run(spec, event, ctx, timeout_ms=timeout_ms)
         except RuntimeUnavailable as exc:
             raise InvalidRuntime(str(exc)) from exc
+        if result.cold_start and result.ok:
+            # The worker times the call alone; the rest of the wait was the cold start.
+            overhead = time.perf_counter() - handed_over - result.duration_ms / 1000
+            self.metrics.cold_start_observed(runtime, max(0.0, overhead))
         return result, started, _now()
 
     async def _bind_key(self, inv: Invocation, new: NewJob,
@@ -387,6 +477,7 @@ class Dispatcher:
         return job, None
 
     def _finished(self, job: Job) -> None:
+        self.metrics.job_finished(job)
         for callback in self.on_finished:
             try:
                 callback(job)
@@ -396,6 +487,10 @@ class Dispatcher:
 
 # Sync callers that get 429 CONCURRENCY_LIMIT when the wait queue is full.
 _CALLER_WAITS_BOUNDED = frozenset({"invoke", "http"})
+
+_REQUEUED = {"code": "RUNTIME_ERROR",
+             "message": "the run was interrupted; its message went back to the queue",
+             "details": {"type": "Requeued", "message": "run interrupted"}}
 
 _INTERNAL_ERROR = {"code": "INTERNAL_ERROR", "message": "the gateway failed to run the job",
                    "details": {}}

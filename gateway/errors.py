@@ -9,6 +9,7 @@ import asyncpg
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from gateway.jsonresp import JSONResponse
 
@@ -30,6 +31,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "error_body",
+    "error_request_id",
     "exception_handlers",
 ]
 
@@ -138,6 +140,13 @@ def request_id_of(request: Request) -> str:
     return str(rid) if rid else ""
 
 
+def error_request_id(scope: Scope) -> str:
+    """The ``request_id`` of an error body: ``scope["fngate.error_request_id"]`` when set
+    (the session id on the session routes), else the request's ``X-Request-ID``."""
+    rid = scope.get("fngate.error_request_id") or scope.get("fngate.request_id")
+    return str(rid) if rid else ""
+
+
 def error_body(
     code: str, message: str, details: dict[str, Any] | None, request_id: str
 ) -> dict[str, Any]:
@@ -156,8 +165,7 @@ def error_response(exc: FngateError, request_id: str) -> Response:
 
 async def _fngate_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FngateError)
-    rid = str(request.scope.get("fngate.error_request_id") or request_id_of(request))
-    return error_response(exc, rid)
+    return error_response(exc, error_request_id(request.scope))
 
 
 _HTTP_CODES = {
@@ -176,20 +184,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = f"method {request.method} not allowed on {request.url.path}"
     elif exc.status_code == 404:
         message = f"no route for {request.url.path}"
-    body = error_body(code, message, {}, request_id_of(request))
+    body = error_body(code, message, {}, error_request_id(request.scope))
     return JSONResponse(body, status_code=exc.status_code, headers=dict(exc.headers or {}))
 
 
 async def _store_unreachable(request: Request, exc: Exception) -> Response:
     logger.warning("database unreachable", extra={"error": repr(exc)})
     return error_response(Unavailable("the database is unreachable; try again shortly"),
-                          request_id_of(request))
+                          error_request_id(request.scope))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     rid = request_id_of(request)
     logger.exception("unhandled error", extra={"request_id": rid, "path": request.url.path})
-    body = error_body("INTERNAL_ERROR", "internal error", {}, rid)
+    body = error_body("INTERNAL_ERROR", "internal error", {}, error_request_id(request.scope))
     # This handler runs outside the request-id middleware, so it sets the header itself.
     return JSONResponse(body, status_code=500, headers={"X-Request-ID": rid} if rid else None)
 

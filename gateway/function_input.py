@@ -10,6 +10,8 @@ from typing import Any
 
 from config import Settings
 from gateway.errors import InvalidRequest, InvalidRuntime
+from gateway.params import check_local_refs
+from gateway.trigger_input import TriggerInput, parse_trigger
 
 __all__ = ["FunctionInput", "parse_function", "normalize_runtime", "NAME_RE"]
 
@@ -71,6 +73,7 @@ class FunctionInput:
     code: str | None = None
     handler: str | None = None
     dependencies: list[str] | None = None
+    triggers: list[TriggerInput] = field(default_factory=list)
 
     @property
     def changes_code(self) -> bool:
@@ -162,6 +165,7 @@ def _schema(value: Any) -> dict[str, Any] | None:
             Draft202012Validator.check_schema(sub)
         except SchemaError as exc:
             raise _bad("schema", f"'{part}' is not a valid JSON Schema: {exc.message}") from exc
+        check_local_refs(sub, part)
     return dict(value)
 
 
@@ -177,6 +181,32 @@ def _rate_limit(value: Any) -> str | None:
     except ValueError as exc:
         raise _bad("rate_limit", f"'{value}' is not a rate such as '1000/minute'") from exc
     return value
+
+
+MAX_TRIGGERS_ON_CREATE = 20
+
+
+def _triggers(raw: Any, settings: Settings) -> list[TriggerInput]:
+    """The ``triggers`` of a create body, each validated as its own create would be."""
+    if not isinstance(raw, list) or len(raw) > MAX_TRIGGERS_ON_CREATE:
+        raise _bad("triggers", f"must be an array of at most {MAX_TRIGGERS_ON_CREATE} triggers")
+    parsed = []
+    paths: set[str] = set()
+    for index, item in enumerate(raw):
+        try:
+            trigger = parse_trigger(item, settings)
+        except InvalidRequest as exc:
+            field_name = f"triggers[{index}]"
+            inner = (exc.details or {}).get("field")
+            raise InvalidRequest(f"{field_name}: {exc.message}", details={
+                "field": f"{field_name}.{inner}" if inner else field_name}) from exc
+        if trigger.http_path is not None:
+            if trigger.http_path in paths:
+                raise _bad(f"triggers[{index}]",
+                           f"repeats the path '{trigger.http_path}' of another trigger")
+            paths.add(trigger.http_path)
+        parsed.append(trigger)
+    return parsed
 
 
 def parse_function(body: Any, settings: Settings, *, creating: bool,
@@ -204,8 +234,11 @@ def parse_function(body: Any, settings: Settings, *, creating: bool,
         out.handler = _handler(body["handler"])
     if "dependencies" in body and body["dependencies"] is not None:
         out.dependencies = _dependencies(body["dependencies"], runtime)
-    if "triggers" in body and body["triggers"]:
-        raise _bad("triggers", "cannot be created by this gateway yet; create the function alone")
+    if body.get("triggers") is not None:
+        if not creating:
+            raise _bad("triggers", "are managed under /api/v1/functions/{ref}/triggers"
+                                   " once the function exists")
+        out.triggers = _triggers(body["triggers"], settings)
     f = out.fields
     if "project" in body:
         if not isinstance(body["project"], str) or not _PROJECT_RE.match(body["project"]):

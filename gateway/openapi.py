@@ -24,6 +24,7 @@ from gateway._openapi_schemas import MULTIPART as _MULTIPART
 from gateway._openapi_schemas import json_content as _json
 from gateway._openapi_schemas import ref as _ref
 from gateway._openapi_schemas import schema_ref as _schema
+from gateway.middleware.ratelimit import route_class
 
 __all__ = ["build_openapi", "ERROR_CODES"]
 
@@ -136,9 +137,10 @@ _PARAMETERS: dict[str, Any] = {
         "name": "X-Request-ID", "in": "header", "required": False,
         "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
         "description": "Echoed as usual; when it is a UUID it also becomes the session's id. "
-                       "The same caller initializing an id again gets that session back as "
-                       "it stands; another caller → 409 `CONFLICT`. Otherwise the session "
-                       "gets a new UUID.",
+                       "The same caller initializing an active id again for the same "
+                       "function gets that session back as it stands; another caller, "
+                       "another function, or a closed or expired session → 409 `CONFLICT`. "
+                       "Otherwise the session gets a new UUID.",
     },
     "X-Request-ID": {
         "name": "X-Request-ID", "in": "header", "required": False,
@@ -371,6 +373,31 @@ _INVOKE_CACHE_NOTE = (
 
 _PUBLIC: list[dict[str, list[str]]] = []
 
+_PROMETHEUS = "text/plain; version=0.0.4"
+
+_METRICS_DESCRIPTION = """\
+Unauthenticated unless `FNGATE_METRICS_TOKEN` is set; then that token is required as \
+`Authorization: Bearer <token>` (401 otherwise). Not rate limited. The metrics of the \
+replica that answers:
+
+- `fngate_http_requests_total{route,method,status}`, \
+`fngate_http_request_duration_seconds{route,method}`: `route` is the route template \
+(`/api/v1/jobs/{job_id}`), `<unmatched>` for a path no route matches; never the raw path.
+- `fngate_invocations_total{function,trigger,status}` (cache hits included), \
+`fngate_invocation_duration_seconds{function,trigger}` (runs only), \
+`fngate_cold_starts_total{function}`, `fngate_cold_start_duration_seconds{runtime}`, \
+`fngate_inflight_invocations{function}`.
+- `fngate_cache_requests_total{function,result}` (`hit`, `miss`, `bypass`).
+- `fngate_rate_limited_total{route_class}` (`execute`, `read`, `write`, and `function` for a \
+function's own `rate_limit`), `fngate_rate_limit_fail_open_total`.
+- `fngate_warm_workers{runtime}`, `fngate_jobs_pending` (all replicas, read when scraped).
+- `fngate_queue_messages_total{queue,outcome}` (`ack`, `dlq`, `requeue`), \
+`fngate_cron_fires_total{function,outcome}` (`won`, `lost` to another replica, `skipped`).
+- `fngate_build_duration_seconds{runtime}`.
+
+Durations are histograms with buckets from 0.5 ms to 30 s (builds: 0.1 s to 10 min). The \
+series of a deleted or renamed function are removed."""
+
 _PATHS: dict[str, Any] = {
     "/health": _path(get={
         "operationId": "getHealth", "tags": ["operations"], "summary": "Component health",
@@ -382,8 +409,8 @@ _PATHS: dict[str, Any] = {
     }),
     "/ready": _path(get={
         "operationId": "getReady", "tags": ["operations"], "summary": "Readiness",
-        "description": "Unauthenticated. Ready once the database answers and migrations are "
-                       "applied.",
+        "description": "Unauthenticated. Ready once the database answers and every "
+                       "migration this gateway's code ships is applied.",
         "security": _PUBLIC,
         "responses": {
             "200": _ok("`{\"status\": \"ready\"}`.", _schema("Ready")),
@@ -396,6 +423,40 @@ _PATHS: dict[str, Any] = {
         "responses": {"200": _ok("The gateway's counters.", _schema("Status")),
                       "500": {"description": _ERROR_RESPONSES["500"][1],
                               "headers": _headers(), "content": _json(_schema("Error"))}},
+    }),
+    "/metrics": _path(get={
+        "operationId": "getMetrics", "tags": ["operations"], "summary": "Prometheus metrics",
+        "description": _METRICS_DESCRIPTION, "security": [{"metricsToken": []}, {}],
+        "responses": {
+            "200": {"description": "The Prometheus text exposition format 0.0.4.",
+                    "headers": _headers(),
+                    "content": {_PROMETHEUS: {"schema": {"type": "string"}}}},
+            "401": {"description": "`UNAUTHORIZED`: `FNGATE_METRICS_TOKEN` is set and the "
+                                   "request did not send it as its bearer token.",
+                    "headers": _headers("WWW-Authenticate"), "content": _json(_schema("Error"))},
+        },
+    }),
+    "/api/v1/provider/capabilities": _path(get={
+        "operationId": "getProviderCapabilities", "tags": ["provider"],
+        "summary": "What this gateway offers",
+        "description": "Needs any valid token. Runtimes found on this machine, trigger types "
+                       "it can run (`queue` only with a broker), its configured caps and the "
+                       "median of its recent cold starts.",
+        "security": _ANY_TOKEN,
+        "responses": {"200": _ok("The capabilities.", _schema("Capabilities")),
+                      "401": _error("401")},
+    }),
+    "/api/v1/provider/health": _path(get={
+        "operationId": "getProviderHealth", "tags": ["provider"],
+        "summary": "Whether this gateway can serve",
+        "description": "Needs any valid token. 503 `UNAVAILABLE` when the database or a "
+                       "runtime installed here is down (`details.down` names them, e.g. "
+                       "`[\"database\"]` or `[\"runtimes.nodejs\"]`; `details.components` is "
+                       "the `components` object of `/health`). A broker, scheduler or rate "
+                       "limiter that is down does not make it unhealthy.",
+        "security": _ANY_TOKEN,
+        "responses": {"200": _ok("`{\"status\": \"healthy\"}`.", _schema("ProviderHealth")),
+                      "401": _error("401"), "503": _error("503")},
     }),
     "/openapi.json": _path(get={
         "operationId": "getOpenAPI", "tags": ["operations"], "summary": "This document",
@@ -592,14 +653,16 @@ _SESSION_PATHS: dict[str, Any] = {
         "operationId": "initializeSession", "tags": ["sessions"], "summary": "Start a session",
         "description": "Needs `execute:all`, `execute:<language>` of the function or `admin` "
                        "(403, checked once the function is found). Pins the function's "
-                       "active version and warms a worker for it; the session lives "
+                       "active version and warms a worker for it (best effort: a failure "
+                       "is logged, the session still returned); the session lives "
                        "`FNGATE_SESSION_TTL_S` (default 7200 s) from creation, and an "
                        "execute is not tied to one worker. 409 `CONFLICT` while the function "
-                       "has no successfully built version or when the session id is another "
-                       "caller's; 400 `INVALID_RUNTIME` when its runtime is not installed "
-                       "here. Repeating an id (`X-Request-ID`) as the same caller returns "
-                       "that session as it stands — `status: \"initialized\"` and its "
-                       "`expires_at` — without warming again.",
+                       "has no successfully built version, or when the session id is another "
+                       "caller's, another function's, closed or expired; 400 "
+                       "`INVALID_RUNTIME` when its runtime is not installed here. Repeating "
+                       "an active id (`X-Request-ID`) as the same caller for the same "
+                       "function returns that session as it stands — `status: "
+                       "\"initialized\"` and its `expires_at` — without warming again.",
         "security": _EXECUTE,
         "parameters": [_ref("parameters", "Language-Title"),
                        _ref("parameters", "SessionRequestID")],
@@ -768,24 +831,12 @@ _FN_PATHS: dict[str, Any] = {
 }
 
 
-def _rate_class(method: str, path: str) -> str | None:
-    """The route class of gateway/middleware/ratelimit.py, for a templated path."""
-    if path.startswith("/fn/"):
-        return "execute"
-    if not path.startswith("/api/v1/"):
-        return None
-    if (path == "/api/v1/initialize" or path.startswith(("/api/v1/execute/",
-                                                          "/api/v1/sessions/"))
-            or path.endswith(("/invoke", "/invoke-async"))):
-        return "execute"
-    return "read" if method == "get" else "write"
-
-
 def _limited(paths: dict[str, Any]) -> dict[str, Any]:
     """Mark rate-limited operations: their class, 429 and 503, X-RateLimit on each response."""
     for path, item in paths.items():
         for method, operation in item.items():
-            klass = _rate_class(method, path) if method in _FN_METHODS else None
+            # A template's {param} stands in for one path segment, as in a request.
+            klass = route_class(method.upper(), path) if method in _FN_METHODS else None
             if klass is None:
                 continue
             operation["x-rate-limit-class"] = klass
@@ -874,6 +925,8 @@ _DOCUMENT: dict[str, Any] = {
         {"name": "sessions", "description": "Initialize / execute sessions."},
         {"name": "triggers", "description": "Triggers of a function, and HTTP triggers."},
         {"name": "operations", "description": "Unauthenticated operator views."},
+        {"name": "provider", "description": "Capabilities and health for platforms that "
+                                            "schedule onto several providers."},
     ],
     "paths": _ALL_PATHS,
     "components": {
@@ -884,6 +937,9 @@ _DOCUMENT: dict[str, Any] = {
         "securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                            "description": _SECURITY_DESCRIPTION},
+            "metricsToken": {"type": "http", "scheme": "bearer",
+                             "description": "The static `FNGATE_METRICS_TOKEN`, on `/metrics` "
+                                            "only, when configured."},
         },
     },
 }

@@ -16,12 +16,14 @@ from gateway.cache import ResultCache
 from gateway.dispatcher import Dispatcher
 from gateway.job_runner import JobRunner
 from gateway.leases import LeaseKeeper
+from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter
 from gateway.store.functions import FunctionStore
 from gateway.store.jobs import JobStore
 from gateway.store.sessions import SessionStore
 from gateway.store.triggers import TriggerStore
 from triggers.cron import CronService
+from triggers.queue import QueueService
 
 __all__ = ["Services", "services_of"]
 
@@ -46,6 +48,8 @@ class Services:
     builds: BuildManager
     limiter: RateLimiter
     cron: CronService
+    metrics: GatewayMetrics
+    queues: QueueService
     migrated: bool = False
     started_at: float = field(default_factory=time.time)
 

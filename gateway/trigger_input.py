@@ -8,6 +8,7 @@ from typing import Any
 
 from config import Settings
 from gateway.errors import InvalidRequest
+from triggers.queue_config import QueueConfigError, parse_queue_config
 
 __all__ = ["TriggerInput", "parse_trigger", "HTTP_METHODS"]
 
@@ -60,12 +61,14 @@ def _cron_config(config: dict[str, Any]) -> dict[str, Any]:
         raise InvalidRequest(str(exc), details={"field": "config"}) from exc
 
 
-def _queue_config(settings: Settings) -> dict[str, Any]:
+def _queue_config(config: dict[str, Any], settings: Settings) -> dict[str, Any]:
     if not settings.amqp_url:
         raise InvalidRequest("queue triggers need a broker: set FNGATE_AMQP_URL on the gateway",
                              details={"field": "type"})
-    raise InvalidRequest("queue triggers are not available in this gateway version yet",
-                         details={"field": "type"})
+    try:
+        return parse_queue_config(config)
+    except QueueConfigError as exc:
+        raise InvalidRequest(str(exc), details={"field": "config"}) from exc
 
 
 def parse_trigger(body: Any, settings: Settings, *, current_type: str | None = None
@@ -94,6 +97,6 @@ def parse_trigger(body: Any, settings: Settings, *, current_type: str | None = N
     elif kind == "cron":
         config = _cron_config(config)
     else:
-        config = _queue_config(settings)
+        config = _queue_config(config, settings)
     return TriggerInput(type=kind, name=name, enabled=enabled, config=config,
                         http_path=http_path)

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from gateway.jsonresp import isoformat
+from gateway.metrics import GatewayMetrics
 from gateway.store.functions import FunctionStore
 from gateway.store.jobs import NewJob
 from gateway.store.triggers import TriggerRecord, TriggerStore
@@ -62,9 +63,10 @@ class CronService:
     """Schedules enabled cron triggers and claims each fire exactly once across replicas."""
 
     def __init__(self, *, triggers: TriggerStore, functions: FunctionStore,
-                 reload_s: float = 2.0) -> None:
+                 reload_s: float = 2.0, metrics: GatewayMetrics | None = None) -> None:
         self._triggers = triggers
         self._functions = functions
+        self._metrics = metrics or GatewayMetrics()
         self._reload_s = reload_s
         self._scheduler: AsyncIOScheduler | None = None
         self._loaded: dict[int, _Loaded] = {}
@@ -209,6 +211,7 @@ class CronService:
             logger.warning("cron trigger %s skipped at %s: function '%s' has no runnable"
                            " version (status %s)", record.id, isoformat(scheduled),
                            function.name, function.status)
+            self._metrics.cron_fire(function.name, "skipped")
             return False
         job = NewJob(
             id=uuid.uuid4(), function_id=function.id, function_name=function.name,
@@ -218,6 +221,7 @@ class CronService:
             context={},
         )
         won = await self._triggers.claim_cron_fire(record.id, scheduled, job)
+        self._metrics.cron_fire(function.name, "won" if won else "lost")
         if won:
             logger.info("cron trigger %s fired for %s: job %s", record.id,
                         isoformat(scheduled), job.id)

@@ -2,7 +2,14 @@
 
 from gateway.middleware.body_limit import BodyLimitMiddleware
 from gateway.middleware.cors import CORSMiddleware
+from gateway.middleware.metrics import MetricsMiddleware
 from gateway.middleware.ratelimit import RateLimitMiddleware
 from gateway.middleware.request_id import RequestIdMiddleware
 
-__all__ = ["BodyLimitMiddleware", "CORSMiddleware", "RateLimitMiddleware", "RequestIdMiddleware"]
+__all__ = [
+    "BodyLimitMiddleware",
+    "CORSMiddleware",
+    "MetricsMiddleware",
+    "RateLimitMiddleware",
+    "RequestIdMiddleware",
+]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import PayloadTooLarge, error_response
+from gateway.errors import PayloadTooLarge, error_request_id, error_response
 
 __all__ = ["BodyLimitMiddleware"]
 
@@ -37,8 +37,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = 0
                 if declared > self.max_body_bytes:
-                    rid = str(scope.get("fngate.request_id", ""))
-                    response = error_response(self._error(), rid)
+                    response = error_response(self._error(), error_request_id(scope))
                     await response(scope, receive, send)
                     return
                 break

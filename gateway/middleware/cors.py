@@ -16,7 +16,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import InvalidRequest, error_response
+from gateway.errors import InvalidRequest, error_request_id, error_response
 
 __all__ = ["ALLOW_HEADERS", "ALLOW_METHODS", "CORSMiddleware", "EXPOSE_HEADERS", "MAX_AGE_S"]
 
@@ -106,5 +106,5 @@ class CORSMiddleware:
                 "CORS preflight from an origin that is not allowed",
                 details={"origin": origin},
             )
-            response = error_response(exc, str(scope.get("fngate.request_id", "")))
+            response = error_response(exc, error_request_id(scope))
         await response(scope, receive, send)

@@ -12,49 +12,46 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from typing import Any
 
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auth import AuthError
-from gateway.errors import RateLimited, error_response
+from gateway.errors import RateLimited, error_request_id, error_response
 from gateway.ratelimit import RateLimiter, rate_headers
 
 __all__ = ["RateLimitMiddleware", "client_ip", "route_class"]
 
 _UNLIMITED_PATHS = frozenset({"/health", "/ready", "/status", "/metrics", "/openapi.json"})
 _API = "/api/v1/"
-_EXECUTE_PREFIXES = ("/api/v1/execute", "/api/v1/sessions")
+# API.md's execute class: /initialize, /execute/*, /sessions/*, …/invoke, …/invoke-async.
+_EXECUTE_PATH = re.compile(
+    r"/api/v1/(?:initialize|(?:execute|sessions)/[^/]+|functions/[^/]+/invoke(?:-async)?)"
+)
 _WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
-_READ_METHODS = frozenset({"GET", "HEAD"})
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def _under(path: str, prefix: str) -> bool:
-    return path == prefix or path.startswith(prefix + "/")
-
-
 def route_class(method: str, path: str) -> str | None:
-    """``execute``, ``write`` or ``read`` (the first that matches), or ``None``: not limited."""
+    """``execute``, ``write`` or ``read`` (the first that matches), or ``None``: not limited.
+
+    The execute paths are matched whole: a function named ``invoke`` is read and
+    written like any other.
+    """
     if method == "OPTIONS" or path in _UNLIMITED_PATHS:
         return None
     if path.startswith("/fn/"):
         return "execute"
     if not path.startswith(_API):
         return None
-    if (
-        path == "/api/v1/initialize"
-        or any(_under(path, prefix) for prefix in _EXECUTE_PREFIXES)
-        or path.endswith(("/invoke", "/invoke-async"))
-    ):
+    if _EXECUTE_PATH.fullmatch(path):
         return "execute"
     if method in _WRITE_METHODS:
         return "write"
-    if method in _READ_METHODS:
-        return "read"
-    return None
+    return "read"
 
 
 @functools.lru_cache(maxsize=8)
@@ -157,7 +154,7 @@ class RateLimitMiddleware:
                          "retry_after": decision.retry_after},
                 headers=headers,
             )
-            response = error_response(exc, str(scope.get("fngate.request_id", "")))
+            response = error_response(exc, error_request_id(scope))
             await response(scope, receive, send)
             return
         raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]

@@ -10,6 +10,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = ["RequestIdMiddleware", "valid_request_id"]
 
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# API.md: on /execute/{request_id} and /sessions/{request_id} an error body's request_id
+# is the session id from the path, whichever layer answers (rate limit, body limit, 405…).
+_SESSION_PATH = re.compile(r"/api/v1/(?:execute|sessions)/([^/]+)")
 
 
 def valid_request_id(value: str | None) -> bool:
@@ -17,7 +20,11 @@ def valid_request_id(value: str | None) -> bool:
 
 
 class RequestIdMiddleware:
-    """Choose the request id, put it in ``scope["fngate.request_id"]`` and the response."""
+    """Choose the request id, put it in ``scope["fngate.request_id"]`` and the response.
+
+    On the session routes it also sets ``scope["fngate.error_request_id"]``, the id
+    every error body on them carries (see :func:`gateway.errors.error_request_id`).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -36,6 +43,9 @@ class RequestIdMiddleware:
         if rid is None:
             rid = str(uuid.uuid4())
         scope["fngate.request_id"] = rid
+        session = _SESSION_PATH.fullmatch(scope["path"])
+        if session is not None:
+            scope["fngate.error_request_id"] = session.group(1)
         header = (b"x-request-id", rid.encode())
 
         async def send_with_id(message: Message) -> None:

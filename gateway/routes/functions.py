@@ -20,6 +20,7 @@ from gateway.routes._methods import methods_route
 from gateway.security import authenticate, require_scope
 from gateway.services import Services, services_of
 from gateway.store.functions import NewVersion, VersionChange
+from gateway.store.triggers import TriggerRecord, TriggerStore
 
 __all__ = ["routes", "load_function", "function_not_found"]
 
@@ -133,12 +134,26 @@ async def create_function(request: Request) -> Response:
         runtime=parsed.fields["runtime"], code=parsed.code, handler=parsed.handler or "handler",
         dependencies=parsed.dependencies or [],
     )
-    function_id = await services.functions.create(parsed.name, parsed.fields, version)
+    created: list[TriggerRecord] = []
+
+    async def add_triggers(conn: Any, function_id: int) -> None:
+        for t in parsed.triggers:
+            created.append(await TriggerStore.insert_on(
+                conn, function_id, name=t.name, type=t.type, enabled=t.enabled,
+                config=t.config, http_path=t.http_path))
+
+    function_id = await services.functions.create(parsed.name, parsed.fields, version,
+                                                  also=add_triggers)
     if version.needs_build:
         services.builds.schedule(function_id, 1, version.runtime, version.dependencies)
     function = await services.functions.get_by_id(function_id)
     assert function is not None
-    return JSONResponse(_render(function, principal), status_code=201,
+    body = _render(function, principal)
+    if parsed.triggers:
+        from gateway.routes.triggers import render_trigger  # it imports this module
+
+        body["triggers"] = [render_trigger(t) for t in created]
+    return JSONResponse(body, status_code=201,
                         headers={"Location": f"/api/v1/functions/{function.name}"})
 
 
@@ -173,6 +188,8 @@ async def update_function(request: Request) -> Response:
     )
     if not exists:
         raise function_not_found(ref)
+    if rename is not None:
+        services.metrics.forget_function(current.name)
     if version is not None and number is not None and version.needs_build:
         services.builds.schedule(current.id, number, version.runtime, version.dependencies)
     await services.pools.drop_function(current.id)
@@ -188,6 +205,7 @@ async def delete_function(request: Request) -> Response:
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
     await services.functions.delete(function.id)
+    services.metrics.forget_function(function.name)
     await services.pools.drop_function(function.id)
     await services.cache.drop_function(function.id)
     return Response(status_code=204)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -73,18 +75,23 @@ async def _invoke(request: Request, *, force_async: bool) -> Response:
         function=function, event=event, trigger="invoke", owner=principal.key,
         subject=principal.subject, idempotency_key=_idempotency_key(request),
     )
+    # Checked before the async branch too: a malformed header is a 400 either way.
+    directive = parse_cache_control(request.headers.get("x-cache-control"))
     if force_async or _wants_async(request, function.execution_type == "async"):
         job = await services.dispatcher.enqueue(invocation)
         headers = job_headers(job)
         headers["Location"] = f"/api/v1/jobs/{job.id}"
         return JSONResponse(job.to_api(), status_code=202, headers=headers)
-    directive = parse_cache_control(request.headers.get("x-cache-control"))
     if directive is None:  # sync /invoke uses the cache only when asked to
         job, _ = await services.dispatcher.invoke(invocation)
         return JSONResponse(job.to_api(), status_code=200, headers=job_headers(job))
     services.dispatcher.check_runnable(function)
     plan = plan_cache(function, params=event, owner=principal.key, directive=directive)
+    if invocation.idempotency_key is not None:
+        # The key's first job (or its 409) must win over a cached result.
+        plan = dataclasses.replace(plan, reads=False)
     hit = await plan.lookup(services.cache)
+    services.metrics.cache_lookup(function.name, read=plan.reads, hit=hit is not None)
     if hit is not None:
         job = await services.dispatcher.record_cached(invocation, hit.value)
         headers = {**job_headers(job), "X-Cache": "HIT", "Age": str(int(hit.age_s))}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from typing import Any
@@ -27,6 +28,8 @@ from gateway.store.sessions import SessionRecord
 
 __all__ = ["routes"]
 
+logger = logging.getLogger("fngate.sessions")
+
 _SESSION_DEFAULT = CacheDirective(mode="default")
 
 
@@ -35,29 +38,36 @@ def _session_not_found(session_id: str) -> NotFound:
                     code="SESSION_NOT_FOUND")
 
 
-def _context(body: Any) -> dict[str, Any]:
+_DEFAULT_TIMEOUT_MS = 30_000
+
+
+def _context(body: Any, max_timeout_ms: int) -> dict[str, Any]:
+    """The validated ``context``, ``timeout_ms`` filled in (at most ``max_timeout_ms``)."""
     if body is None:
-        return {}
+        return {"timeout_ms": min(_DEFAULT_TIMEOUT_MS, max_timeout_ms)}
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
     context = body.get("context", {})
     if context is None:
-        return {}
+        context = {}
     if not isinstance(context, dict):
         raise InvalidRequest("'context' must be an object", details={"field": "context"})
     for key in ("environment", "user_id"):
         if key in context and context[key] is not None and not isinstance(context[key], str):
             raise InvalidRequest(f"'context.{key}' must be a string",
                                  details={"field": f"context.{key}"})
-    timeout = context.get("timeout_ms", 30_000)
-    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
-        raise InvalidRequest("'context.timeout_ms' must be a positive integer",
-                             details={"field": "context.timeout_ms"})
+    timeout = context.get("timeout_ms", min(_DEFAULT_TIMEOUT_MS, max_timeout_ms))
+    if (isinstance(timeout, bool) or not isinstance(timeout, int)
+            or not 0 < timeout <= max_timeout_ms):
+        raise InvalidRequest(
+            f"'context.timeout_ms' must be an integer between 1 and {max_timeout_ms}",
+            details={"field": "context.timeout_ms"},
+        )
     retain = context.get("retain_session", True)
     if not isinstance(retain, bool):
         raise InvalidRequest("'context.retain_session' must be a boolean",
                              details={"field": "context.retain_session"})
-    return dict(context)
+    return {**context, "timeout_ms": timeout}
 
 
 def _session_id(request: Request) -> uuid.UUID:
@@ -85,22 +95,44 @@ async def initialize(request: Request) -> Response:
     if function is None or title not in (function.language_title, function.name):
         raise function_not_found(title)
     require_execute(principal, function.language)
-    context = _context(await read_json(request, empty=None))
+    context = _context(await read_json(request, empty=None), services.settings.max_timeout_ms)
     services.dispatcher.check_runnable(function)
     session_id = _session_id(request)
     created, session = await services.sessions.create(
         session_id=session_id, owner=principal.key, function_id=function.id,
         language_title=function.language_title, version=int(function.active_version or 0),
-        context=context, timeout_ms=int(context.get("timeout_ms", 30_000)),
+        context=context, timeout_ms=int(context["timeout_ms"]),
         retain_session=bool(context.get("retain_session", True)),
         ttl_s=services.settings.session_ttl_s,
     )
-    if not created and session.owner != principal.key:
-        raise Conflict(f"session id '{session_id}' is taken by another caller")
-    if created:
-        await services.dispatcher.warm(function)
+    if not created:
+        _check_reinitialize(session, principal, function)
+    else:
+        await _warm(services, function, session)
     return JSONResponse({"request_id": session.id, "status": "initialized",
                          "expires_at": _iso(session)})
+
+
+def _check_reinitialize(session: SessionRecord, principal: Principal,
+                        function: FunctionRecord) -> None:
+    """Initializing an existing id returns it only for its owner, function, and while active."""
+    if session.owner != principal.key:
+        raise Conflict(f"session id '{session.id}' is taken by another caller")
+    if session.function_id != function.id:
+        raise Conflict(f"session '{session.id}' exists for {session.language_title}",
+                       details={"language_title": session.language_title})
+    if session.status != "active":
+        raise Conflict(f"session '{session.id}' is {session.status}; initialize a new id",
+                       details={"status": session.status})
+
+
+async def _warm(services: Services, function: FunctionRecord, session: SessionRecord) -> None:
+    """Best effort: the session exists either way, and an execute starts a worker itself."""
+    try:
+        await services.dispatcher.warm(function)
+    except Exception:
+        logger.warning("warming a worker for a new session failed", exc_info=True,
+                       extra={"session_id": session.id, "function": function.name})
 
 
 def _iso(session: SessionRecord) -> str:
@@ -120,7 +152,6 @@ async def _pinned_function(services: Services, session: SessionRecord) -> Functi
 
 async def execute(request: Request) -> Response:
     session_id = request.path_params["request_id"]
-    request.scope["fngate.error_request_id"] = session_id
     principal = await authenticate(request)
     services = services_of(request)
     session = await services.sessions.get(session_id)
@@ -140,6 +171,7 @@ async def execute(request: Request) -> Response:
     started = time.perf_counter()
     plan = plan_cache(function, params=params, owner=session.owner, directive=directive)
     hit = await plan.lookup(services.cache)
+    services.metrics.cache_lookup(function.name, read=plan.reads, hit=hit is not None)
     if hit is not None:
         return _executed(session, hit.value, cached=True, started=started,
                          headers={"X-Cache": "HIT", "Age": str(int(hit.age_s))})
@@ -177,7 +209,6 @@ def _executed(session: SessionRecord, result: Any, *, cached: bool, started: flo
 
 async def get_session(request: Request) -> Response:
     session_id = request.path_params["request_id"]
-    request.scope["fngate.error_request_id"] = session_id
     principal = await authenticate(request)
     session = await services_of(request).sessions.get(session_id)
     if session is None or not _visible(session, principal):
@@ -187,7 +218,6 @@ async def get_session(request: Request) -> Response:
 
 async def delete_session(request: Request) -> Response:
     session_id = request.path_params["request_id"]
-    request.scope["fngate.error_request_id"] = session_id
     principal = await authenticate(request)
     services = services_of(request)
     session = await services.sessions.get(session_id)

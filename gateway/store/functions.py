@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,8 +178,13 @@ class FunctionStore:
                 details={"conflicts_with": clash},
             )
 
-    async def create(self, name: str, fields: Mapping[str, Any], version: NewVersion) -> int:
-        """Insert a function and its first version (active); returns the id."""
+    async def create(self, name: str, fields: Mapping[str, Any], version: NewVersion,
+                     *, also: Callable[[Any, int], Awaitable[Any]] | None = None) -> int:
+        """Insert a function and its first version (active); returns the id.
+
+        ``also(conn, function_id)`` runs in the same transaction (its triggers): if it
+        raises, nothing is created.
+        """
         cols = [c for c in COLUMNS if c in fields]
         values = [fields[c] for c in cols]
         placeholders = ", ".join(f"${i + 2}" for i in range(len(cols)))
@@ -200,6 +205,8 @@ class FunctionStore:
             await conn.execute(
                 "UPDATE functions SET active_version = 1 WHERE id = $1", function_id
             )
+            if also is not None:
+                await also(conn, function_id)
             await _notify(conn, "function", function_id)
         return int(function_id)
 
@@ -328,6 +335,18 @@ class FunctionStore:
 
     async def count(self) -> int:
         return int(await self._pool.fetchval("SELECT count(*) FROM functions"))
+
+    async def totals(self) -> tuple[int, int]:
+        """``(functions, projects that have at least one function)``."""
+        row = await self._pool.fetchrow(
+            "SELECT count(*) AS functions, count(DISTINCT project) AS projects FROM functions")
+        return int(row["functions"]), int(row["projects"])
+
+    async def existing_names(self, names: Collection[str]) -> set[str]:
+        """Those of ``names`` that name a function now (metric series of the rest go)."""
+        rows = await self._pool.fetch(
+            "SELECT name FROM functions WHERE name = ANY($1::text[])", list(names))
+        return {r["name"] for r in rows}
 
     @staticmethod
     async def _insert_version(conn: Any, function_id: int, number: int, v: NewVersion) -> None:

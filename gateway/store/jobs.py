@@ -63,6 +63,14 @@ def _log_records(job_id: uuid.UUID, function_id: int, logs: Iterable[LogLine]) -
     ]
 
 
+_FINISH = (
+    "UPDATE jobs SET status = $3, result = $4, error = $5, finished_at = $6,"
+    " duration = $7, cold_start = $8, cached = $9, cpu_ms = $10,"
+    " max_rss_bytes = $11, lease_token = NULL, lease_expires_at = NULL"
+    " WHERE id = $1 AND lease_token = $2 RETURNING function_id"
+)
+
+
 class JobStore:
     """Jobs in PostgreSQL."""
 
@@ -248,16 +256,13 @@ class JobStore:
                      logs: Sequence[LogLine]) -> bool:
         """Record the outcome if the lease still holds; False when another runner took over."""
         ident = uuid.UUID(job_id)
-        async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                "UPDATE jobs SET status = $3, result = $4, error = $5, finished_at = $6,"
-                " duration = $7, cold_start = $8, cached = $9, cpu_ms = $10,"
-                " max_rss_bytes = $11, lease_token = NULL, lease_expires_at = NULL"
-                " WHERE id = $1 AND lease_token = $2 RETURNING function_id",
-                ident, uuid.UUID(token), outcome.status, outcome.result, outcome.error,
+        args = (ident, uuid.UUID(token), outcome.status, outcome.result, outcome.error,
                 outcome.finished_at, outcome.duration, outcome.cold_start, outcome.cached,
-                outcome.cpu_ms, outcome.max_rss_bytes,
-            )
+                outcome.cpu_ms, outcome.max_rss_bytes)
+        if not logs:  # one statement, no transaction round trips
+            return await self._pool.fetchrow(_FINISH, *args) is not None
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(_FINISH, *args)
             if row is None:
                 return False
             await self._write_logs(conn, ident, row["function_id"], logs)
@@ -282,15 +287,22 @@ class JobStore:
     async def release_expired(self) -> list[str]:
         """Give jobs whose lease ran out back to ``pending``; after too many, fail them.
 
-        A lost lease is not one of the function's ``max_retries``.
+        A lost lease is not one of the function's ``max_retries``. Queue jobs are never
+        made pending: their message went back to the queue and is delivered again. A keyed
+        one is taken over by that delivery (``start_keyed``); one without a key, or whose
+        message never came back within an hour, is failed here.
         """
         rows = await self._pool.fetch(
             "UPDATE jobs SET lost_leases = lost_leases + 1, lease_token = NULL,"
             "  lease_expires_at = NULL, run_after = now(),"
-            "  status = CASE WHEN lost_leases + 1 >= $1 THEN 'failed' ELSE 'pending' END,"
-            "  finished_at = CASE WHEN lost_leases + 1 >= $1 THEN now() END,"
-            "  error = CASE WHEN lost_leases + 1 >= $1 THEN $2::jsonb ELSE error END"
+            "  status = CASE WHEN trigger = 'queue' OR lost_leases + 1 >= $1"
+            "    THEN 'failed' ELSE 'pending' END,"
+            "  finished_at = CASE WHEN trigger = 'queue' OR lost_leases + 1 >= $1 THEN now() END,"
+            "  error = CASE WHEN trigger = 'queue' THEN $3::jsonb"
+            "    WHEN lost_leases + 1 >= $1 THEN $2::jsonb ELSE error END"
             " WHERE status = 'running' AND lease_token IS NOT NULL AND lease_expires_at < now()"
+            "  AND (trigger <> 'queue' OR source_key IS NULL"
+            "       OR lease_expires_at < now() - interval '1 hour')"
             " RETURNING id, status",
             MAX_LOST_LEASES,
             {
@@ -298,10 +310,85 @@ class JobStore:
                 "message": "the job's runner was lost too many times",
                 "details": {"type": "WorkerLost", "message": "lease expired repeatedly"},
             },
+            {
+                "code": "RUNTIME_ERROR",
+                "message": "the replica running this queue job was lost; its message went"
+                           " back to the queue and runs again as another job",
+                "details": {"type": "WorkerLost", "message": "lease expired"},
+            },
         )
         if any(r["status"] == "pending" for r in rows):
             await self._pool.execute("SELECT pg_notify($1, '')", JOBS_CHANNEL)
         return [str(r["id"]) for r in rows]
+
+    async def start_keyed(self, job: NewJob, *, key: str | None, lease_s: float
+                          ) -> tuple[str, str | None, Job | None]:
+        """Start a queue job under a lease, or find the job its message already has.
+
+        Returns ``(job id, token, None)`` to run it: a new row, or one whose runner was
+        lost (its lease ran out) taken over. Returns ``(job id, None, job)`` when the keyed
+        job exists and is finished, or still runs under a live lease elsewhere.
+        """
+        token = uuid.uuid4()
+        # One statement (no transaction round trips) for the usual case: a new message.
+        created = await self._pool.fetchval(
+            "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
+            " owner, subject, event, context, started_at, attempts, lease_token,"
+            " lease_expires_at, source_key) VALUES ($1,$2,$3,$4,$5,'running',$6,$7,$8,$9,"
+            " now(), 1, $10, now() + make_interval(secs => $11), $12)"
+            " ON CONFLICT (source_key) WHERE source_key IS NOT NULL DO NOTHING"
+            " RETURNING true",
+            job.id, job.function_id, job.function_name, job.version, job.trigger,
+            job.owner, job.subject, job.event, job.context, token, lease_s, key,
+        )
+        if created:
+            return str(job.id), str(token), None
+        async with self._pool.acquire() as conn, conn.transaction():
+            taken = await conn.fetchrow(
+                "UPDATE jobs SET lease_token = $2,"
+                "  lease_expires_at = now() + make_interval(secs => $3),"
+                "  lost_leases = lost_leases + 1, attempts = attempts + 1"
+                " WHERE source_key = $1 AND status = 'running'"
+                "  AND (lease_token IS NULL OR lease_expires_at < now()) RETURNING id",
+                key, token, lease_s,
+            )
+            if taken is not None:
+                return str(taken["id"]), str(token), None
+            row = await conn.fetchrow("SELECT * FROM jobs WHERE source_key = $1", key)
+        if row is None:  # finished and pruned between the two statements: run it again
+            return await self.start_keyed(job, key=key, lease_s=lease_s)
+        return str(row["id"]), None, Job.from_row(row)
+
+    async def note_failed_attempt(self, job_id: str, token: str, error: dict[str, Any],
+                                  logs: Sequence[LogLine]) -> bool:
+        """Record a failed try of a job retried in place (queue jobs) and count the next."""
+        ident = uuid.UUID(job_id)
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE jobs SET error = $3, attempts = attempts + 1"
+                " WHERE id = $1 AND lease_token = $2 RETURNING function_id",
+                ident, uuid.UUID(token), error,
+            )
+            if row is None:
+                return False
+            await self._write_logs(conn, ident, row["function_id"], logs)
+        return True
+
+    async def abandon(self, job_id: str, token: str, error: dict[str, Any]) -> None:
+        """Let go of a queue job whose message went back to the queue unfinished.
+
+        A keyed job stays ``running`` with its lease ended, for the redelivery to take
+        over; one without a key is failed with ``error`` (its message runs as a new job).
+        """
+        await self._pool.execute(
+            "UPDATE jobs SET lease_expires_at = now(),"
+            "  lease_token = CASE WHEN source_key IS NULL THEN NULL ELSE lease_token END,"
+            "  status = CASE WHEN source_key IS NULL THEN 'failed' ELSE status END,"
+            "  finished_at = CASE WHEN source_key IS NULL THEN now() END,"
+            "  error = CASE WHEN source_key IS NULL THEN $3::jsonb ELSE error END"
+            " WHERE id = $1 AND lease_token = $2",
+            uuid.UUID(job_id), uuid.UUID(token), error,
+        )
 
     async def fail_now(self, job_id: str, token: str, error: dict[str, Any]) -> bool:
         """Fail a claimed job without running it (function gone, version missing…)."""

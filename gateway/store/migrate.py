@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from importlib import resources
 from typing import Any
 
-__all__ = ["migrate", "pending_migrations", "MIGRATIONS_LOCK"]
+import asyncpg
+
+__all__ = ["migrate", "migrations_applied", "pending_migrations", "MIGRATIONS_LOCK"]
 
 logger = logging.getLogger("fngate.migrate")
 
@@ -18,6 +21,11 @@ def _migration_files() -> list[tuple[str, str]]:
     folder = resources.files("gateway.store") / "migrations"
     names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
     return [(name.removesuffix(".sql"), (folder / name).read_text()) for name in names]
+
+
+@functools.cache
+def _migration_names() -> frozenset[str]:
+    return frozenset(name for name, _ in _migration_files())
 
 
 async def _applied(conn: Any) -> set[str]:
@@ -33,6 +41,16 @@ async def pending_migrations(conn: Any) -> list[str]:
     """Names of migrations not yet applied."""
     done = await _applied(conn)
     return [name for name, _ in _migration_files() if name not in done]
+
+
+async def migrations_applied(conn: Any) -> bool:
+    """Whether every migration this code ships is recorded; read-only (unlike
+    :func:`pending_migrations`, it creates nothing), so probes may call it often."""
+    try:
+        rows = await conn.fetch("SELECT name FROM schema_migrations")
+    except asyncpg.UndefinedTableError:
+        return False
+    return _migration_names() <= {r["name"] for r in rows}
 
 
 async def migrate(pool: Any) -> list[str]:

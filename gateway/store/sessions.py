@@ -73,12 +73,17 @@ class SessionStore:
         version: int, context: dict[str, Any], timeout_ms: int, retain_session: bool,
         ttl_s: int,
     ) -> tuple[bool, SessionRecord]:
-        """Insert a session; if the id exists, return ``(False, existing)`` instead."""
+        """Insert a session; if the id exists, return ``(False, existing)`` instead.
+
+        Timestamps are stored to the millisecond, the precision the API shows, so the
+        ``expires_at`` a client is given is the instant the session expires.
+        """
         try:
             row = await self._pool.fetchrow(
                 "INSERT INTO sessions (id, owner, function_id, language_title, version, context,"
-                " timeout_ms, retain_session, expires_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9))"
+                " timeout_ms, retain_session, created_at, expires_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, date_trunc('milliseconds', now()),"
+                " date_trunc('milliseconds', now() + make_interval(secs => $9)))"
                 f" RETURNING {_COLUMNS}",
                 session_id, owner, function_id, language_title, version, context, timeout_ms,
                 retain_session, float(ttl_s),
@@ -105,7 +110,7 @@ class SessionStore:
         """
         row = await self._pool.fetchrow(
             "UPDATE sessions SET execution_count = execution_count + 1,"
-            " last_executed_at = now(),"
+            " last_executed_at = date_trunc('milliseconds', now()),"
             " status = CASE WHEN retain_session THEN status ELSE 'closed' END"
             " WHERE id = $1 AND owner = $2 AND status = 'active' AND expires_at > now()"
             f" RETURNING {_COLUMNS}",

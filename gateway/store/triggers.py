@@ -61,19 +61,26 @@ class TriggerStore:
     async def create(self, function_id: int, *, name: str | None, type: str, enabled: bool,
                      config: dict[str, Any], http_path: str | None) -> TriggerRecord:
         async with self._pool.acquire() as conn, conn.transaction():
-            try:
-                row = await conn.fetchrow(
-                    "INSERT INTO triggers (function_id, name, type, enabled, config, http_path)"
-                    " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
-                    function_id, name, type, enabled, config, http_path,
-                )
-            except asyncpg.UniqueViolationError as exc:
-                raise Conflict(f"another trigger already serves the path '{http_path}'",
-                               details={"path": http_path}) from exc
-            except asyncpg.ForeignKeyViolationError as exc:
-                raise Conflict("the function was deleted") from exc
-            await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL,
-                               f"trigger:{row['id']}")
+            return await self.insert_on(conn, function_id, name=name, type=type,
+                                        enabled=enabled, config=config, http_path=http_path)
+
+    @staticmethod
+    async def insert_on(conn: Any, function_id: int, *, name: str | None, type: str,
+                        enabled: bool, config: dict[str, Any],
+                        http_path: str | None) -> TriggerRecord:
+        """Insert a trigger on ``conn``, inside the caller's transaction, and announce it."""
+        try:
+            row = await conn.fetchrow(
+                "INSERT INTO triggers (function_id, name, type, enabled, config, http_path)"
+                " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+                function_id, name, type, enabled, config, http_path,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise Conflict(f"another trigger already serves the path '{http_path}'",
+                           details={"path": http_path}) from exc
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise Conflict("the function was deleted") from exc
+        await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, f"trigger:{row['id']}")
         return TriggerRecord.from_row(row)
 
     async def update(self, trigger_id: int, function_id: int, *, name: str | None,

@@ -131,3 +131,50 @@ async def test_http_trigger_timeout_is_504_and_disabled_is_404(client: httpx.Asy
     await client.delete("/api/v1/functions/slowfn", headers=WRITER)
     r = await add_trigger(client, "pub2", {"type": "http", "config": {"path": "/slow"}})
     assert r.status_code == 404
+
+
+async def test_triggers_array_on_create_is_all_or_nothing(client: httpx.AsyncClient) -> None:
+    r = await create(client, name="with-triggers", code=ECHO_EVENT, triggers=[
+        {"type": "http", "config": {"path": "/made", "methods": ["GET"], "public": True}},
+        {"type": "schedule", "config": {"cron": "0 3 * * *"}, "enabled": False},
+    ])
+    assert r.status_code == 201, r.text
+    made = r.json()["triggers"]
+    assert [t["type"] for t in made] == ["http", "cron"]
+    assert made[1]["enabled"] is False and made[1]["next_run_at"] is None
+    listing = (await client.get("/api/v1/functions/with-triggers/triggers",
+                                headers=READER)).json()
+    assert [t["id"] for t in listing["triggers"]] == [t["id"] for t in made]
+    served = await client.get("/fn/made?x=1")
+    assert served.status_code == 200 and served.json()["query"] == {"x": "1"}
+
+    # A path another function already serves: 409, and neither function nor trigger exists.
+    r = await create(client, name="second", code=ECHO_EVENT, triggers=[
+        {"type": "cron", "config": {"schedule": "* * * * *"}},
+        {"type": "http", "config": {"path": "/made"}},
+    ])
+    assert_error(r, 409, "CONFLICT")
+    assert_error(await client.get("/api/v1/functions/second", headers=READER), 404,
+                 "FUNCTION_NOT_FOUND")
+
+    # Invalid entries: 400 naming the entry, nothing created.
+    cases = [
+        ("not-a-list", "triggers"),
+        ([{"type": "http", "config": {"path": "no-slash"}}], "triggers[0].config.path"),
+        ([{"type": "cron", "config": {"schedule": "61 * * * *"}}], "triggers[0].config"),
+        ([{"type": "http", "config": {"path": "/a"}}, {"type": "http", "config": {"path": "/a"}}],
+         "triggers[1]"),
+        ([{"type": "queue", "config": {"queue": "q"}}], "triggers[0].type"),
+        ([{"type": "mail"}], "triggers[0].type"),
+    ]
+    for triggers, field in cases:
+        r = await create(client, name="third", code=ECHO_EVENT, triggers=triggers)
+        assert_error(r, 400, "INVALID_REQUEST")
+        assert r.json()["error"]["details"]["field"] == field, (triggers, r.json())
+    assert_error(await client.get("/api/v1/functions/third", headers=READER), 404,
+                 "FUNCTION_NOT_FOUND")
+
+    # Not on update: triggers have their own routes once the function exists.
+    r = await client.put("/api/v1/functions/with-triggers", headers=WRITER,
+                         json={"triggers": [{"type": "http", "config": {"path": "/b"}}]})
+    assert_error(r, 400, "INVALID_REQUEST")

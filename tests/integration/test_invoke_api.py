@@ -240,3 +240,41 @@ async def test_retries_count_in_attempts(client: httpx.AsyncClient) -> None:
     done = await finished_job(client, job["id"])
     assert done["status"] == "failed" and done["attempts"] == 3
     assert done["error"]["details"]["type"] == "ValueError"
+
+
+async def test_idempotency_key_wins_over_a_cached_result(client: httpx.AsyncClient) -> None:
+    await create(client, name="clock", code="import time\ndef handler(e):\n"
+                 "    return time.time()\n")
+    cached = {"X-Cache-Control": "max-age=60"}
+    first = await invoke(client, "clock", {"k": 1}, headers={**cached, "Idempotency-Key": "i1"})
+    assert first.status_code == 200
+    warm = await invoke(client, "clock", {"k": 1}, headers=cached)
+    assert warm.headers["x-cache"] == "HIT"  # the keyed run filled the cache
+    warm = await invoke(client, "clock", {"k": 2}, headers=cached)
+    assert warm.headers["x-cache"] == "MISS"
+    # the same key again: its first job, not a new cached one
+    again = await invoke(client, "clock", {"k": 1}, headers={**cached, "Idempotency-Key": "i1"})
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert again.json()["cached"] is False and "age" not in again.headers
+    # a reused key with another body is a conflict even when that body is cached
+    r = await invoke(client, "clock", {"k": 2}, headers={**cached, "Idempotency-Key": "i1"})
+    assert_error(r, 409, "CONFLICT")
+    # a new key runs once, even though the cache holds a result for its body
+    fresh = await invoke(client, "clock", {"k": 2}, headers={**cached, "Idempotency-Key": "i2"})
+    assert fresh.json()["id"] != warm.json()["id"] and fresh.json()["cached"] is False
+    replay = await invoke(client, "clock", {"k": 2}, headers={**cached, "Idempotency-Key": "i2"})
+    assert replay.json()["id"] == fresh.json()["id"]
+    # a keyed request does not read the cache, and says so
+    assert {first.headers["x-cache"], fresh.headers["x-cache"]} == {"BYPASS"}
+
+
+async def test_async_invoke_refuses_an_invalid_cache_control(client: httpx.AsyncClient) -> None:
+    await create(client, name="aio")
+    for path, extra in (("invoke-async", {}), ("invoke", {"Prefer": "respond-async"})):
+        r = await invoke(client, "aio", {}, headers={"X-Cache-Control": "bogus", **extra},
+                         path=path)
+        body = assert_error(r, 400, "INVALID_REQUEST")
+        assert body["error"]["details"] == {"header": "X-Cache-Control"}
+    r = await invoke(client, "aio", {}, headers={"X-Cache-Control": "no-store"},
+                     path="invoke-async")
+    assert r.status_code == 202

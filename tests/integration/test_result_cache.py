@@ -235,3 +235,41 @@ async def test_drop_function_deletes_rows_and_front_entries(pool: Any) -> None:
     assert await cache.get("a1") is None  # its own front forgot too
     assert await other.get("a2") is None
     assert await other.get("b") is not None
+
+
+async def test_front_skips_large_values(pool: Any) -> None:
+    cache = PostgresResultCache(pool, front_max_value_bytes=1024)
+    await cache.put("small", function_id=1, value="s", ttl_s=60)
+    await cache.put("large", function_id=1, value="x" * 2000, ttl_s=60)
+    hit = await cache.get("large")
+    assert hit is not None and hit.value == "x" * 2000  # read from the table
+    await pool.execute("DELETE FROM result_cache")
+    assert await cache.get("small") is not None  # the front held it
+    assert await cache.get("large") is None  # the front never held it
+
+
+async def test_a_large_value_replaces_the_fronts_older_value(pool: Any) -> None:
+    cache = PostgresResultCache(pool, front_max_value_bytes=1024)
+    await cache.put("k", function_id=1, value="old", ttl_s=60)
+    await cache.put("k", function_id=1, value="x" * 2000, ttl_s=60)
+    hit = await cache.get("k")
+    assert hit is not None and hit.value == "x" * 2000
+
+
+async def test_front_is_bounded_by_bytes(pool: Any) -> None:
+    cache = PostgresResultCache(pool, front_max_bytes=2500, front_max_value_bytes=1024)
+    for key in ("a", "b", "c"):
+        await cache.put(key, function_id=1, value=key * 1000, ttl_s=60)
+    await pool.execute("DELETE FROM result_cache")
+    assert await cache.get("a") is None  # evicted to stay under 2500 bytes
+    assert await cache.get("b") is not None and await cache.get("c") is not None
+
+
+async def test_front_drops_expired_entries_when_it_stores(pool: Any) -> None:
+    clock = FakeClock()
+    cache = PostgresResultCache(pool, front_ttl_s=5.0, clock=clock)
+    for i in range(3):
+        await cache.put(f"old{i}", function_id=1, value=i, ttl_s=60)
+    clock.now += 6
+    await cache.put("new", function_id=1, value=0, ttl_s=60)
+    assert len(cache._front) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from typing import Any
 
@@ -15,7 +16,9 @@ from gateway.cache import (
     parse_cache_control,
     run_cleanup,
 )
+from gateway.caching import plan_cache
 from gateway.errors import InvalidRequest
+from gateway.models import FunctionRecord
 
 
 class FakeClock:
@@ -260,3 +263,49 @@ async def test_run_cleanup_survives_errors_and_keeps_going(
     messages = [r.getMessage() for r in caplog.records]
     assert "result cache cleanup failed" in messages
     assert "result cache cleaned" in messages
+
+
+def _function(**overrides: Any) -> FunctionRecord:
+    now = dt.datetime.now(dt.UTC)
+    values: dict[str, Any] = {
+        "id": 1, "name": "f", "project": "default", "runtime": "python",
+        "execution_type": "sync", "description": "", "environment": {}, "timeout_ms": 1000,
+        "memory_mb": 128, "max_concurrency": 1, "min_warm": 0, "cache_ttl": 3600,
+        "cache_scope": "caller", "max_retries": 0, "rate_limit": None, "schema": None,
+        "examples": [], "labels": {}, "active_version": 1, "created_at": now, "updated_at": now,
+    }
+    values.update(overrides)
+    return FunctionRecord(**values)
+
+
+async def test_a_lowered_cache_ttl_applies_to_entries_stored_before() -> None:
+    clock = FakeClock()
+    cache = MemoryResultCache(clock)
+    default = CacheDirective("default")
+    before = plan_cache(_function(cache_ttl=3600), params={"a": 1}, owner="o", directive=default)
+    await before.store(cache, 1, "v")
+    clock.now += 20
+    assert await before.lookup(cache) is not None
+    lowered = _function(cache_ttl=10)
+    plan = plan_cache(lowered, params={"a": 1}, owner="o", directive=default)
+    assert plan.max_age_s == 10 and await plan.lookup(cache) is None
+    longer = plan_cache(lowered, params={"a": 1}, owner="o",
+                        directive=CacheDirective("max-age", 60))
+    assert longer.max_age_s == 10 and await longer.lookup(cache) is None
+    shorter = plan_cache(_function(cache_ttl=3600), params={"a": 1}, owner="o",
+                         directive=CacheDirective("max-age", 5))
+    assert shorter.max_age_s == 5 and await shorter.lookup(cache) is None
+
+
+class BrokenCache(MemoryResultCache):
+    async def put(self, key: str, *, function_id: int, value: Any, ttl_s: int) -> None:
+        raise OSError("store down")
+
+
+async def test_a_failed_cache_write_is_logged_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    plan = plan_cache(_function(), params={}, owner="o", directive=CacheDirective("default"))
+    with caplog.at_level(logging.WARNING, logger="fngate.cache"):
+        await plan.store(BrokenCache(), 1, "v")
+    assert [r.getMessage() for r in caplog.records] == ["result cache write failed"]

@@ -56,6 +56,19 @@ def test_bad_syntax_is_a_settings_error_at_construction(tmp_path: Path, spec: st
     ("GET", "/openapi.json", None),
     ("OPTIONS", "/api/v1/functions", None),
     ("GET", "/api/v1/executions", "read"),
+    # A function named like an execute path is read and written like any other.
+    ("GET", "/api/v1/functions/invoke", "read"),
+    ("PUT", "/api/v1/functions/invoke", "write"),
+    ("DELETE", "/api/v1/functions/invoke-async", "write"),
+    ("GET", "/api/v1/functions/invoke/versions", "read"),
+    ("POST", "/api/v1/functions/invoke/versions", "write"),
+    ("PUT", "/api/v1/functions/f/versions/2/active", "write"),
+    ("POST", "/api/v1/functions/f/rollback", "write"),
+    ("PATCH", "/api/v1/functions/f", "write"),
+    ("GET", "/api/v1/jobs/j/logs", "read"),
+    ("POST", "/api/v1/initialize/x", "write"),
+    ("POST", "/api/v1/functions/a/b/invoke", "write"),
+    ("POST", "/fn/orders/invoke", "execute"),
 ])
 def test_route_class_is_the_first_that_matches(method: str, path: str,
                                                expected: str | None) -> None:

@@ -1,0 +1,206 @@
+"""``/health``, ``/ready``, ``/status`` and ``/api/v1/provider/*`` against real dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+import executors.pool
+from executors.runtimes import RuntimeCommand
+from gateway.store.migrate import migrate, migrations_applied
+from gateway.store.pool import create_pool
+from gateway.version import VERSION
+from tests.conftest import PG_ADMIN_DSN, auth, running_app, wait_for
+from tests.integration.test_functions_api import WRITER, create
+from tests.integration.test_store_outage import proxy
+
+ANY_TOKEN = auth("read:functions")
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_health_reports_every_component(client: httpx.AsyncClient) -> None:
+    r = await client.get("/health")
+    assert r.status_code == 200
+    assert r.json() == {
+        "status": "ok", "version": VERSION,
+        "components": {"database": "ok", "broker": "disabled", "scheduler": "ok",
+                       "rate_limiter": "disabled",  # FNGATE_RATE_LIMITS=off in the tests
+                       "runtimes": {"python": "ok", "nodejs": "ok"}},
+    }
+
+
+async def test_a_broker_on_a_closed_port_is_down_and_the_gateway_degraded(
+    settings_factory: Callable[..., Any],
+) -> None:
+    url = f"amqp://guest:guest@127.0.0.1:{closed_port()}/"
+    async with running_app(settings_factory(amqp_url=url)) as client:
+        r = await client.get("/health")
+        assert r.status_code == 200
+        body = r.json()
+        assert body["status"] == "degraded" and body["components"]["broker"] == "down"
+        assert body["components"]["database"] == "ok"
+        # The broker does not stop the gateway serving functions.
+        r = await client.get("/api/v1/provider/health", headers=ANY_TOKEN)
+        assert r.status_code == 200 and r.json() == {"status": "healthy"}
+        caps = (await client.get("/api/v1/provider/capabilities", headers=ANY_TOKEN)).json()
+        assert caps["supported_trigger_types"] == ["http", "cron", "queue"]
+    # Each failed ``connect_robust`` leaves an unclosed RobustConnection whose ``__del__``
+    # schedules its close(); collected outside a running loop, that coroutine is never
+    # awaited (a RuntimeWarning, an error here). Collect them while the loop runs.
+    gc.collect()
+    await asyncio.sleep(0)
+
+
+def _node_that_cannot_start(monkeypatch: pytest.MonkeyPatch, *, installed: bool) -> None:
+    real = executors.pool.detect_runtimes
+
+    def patched(user: Any) -> Any:
+        found = real(user)
+        found["nodejs"] = (RuntimeCommand(runtime="nodejs", interpreter="/bin/false",
+                                          argv=("/bin/false",)) if installed else None)
+        return found
+
+    monkeypatch.setattr(executors.pool, "detect_runtimes", patched)
+
+
+async def test_a_runtime_whose_workers_cannot_start_is_down(
+    settings_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _node_that_cannot_start(monkeypatch, installed=True)
+    async with running_app(settings_factory()) as client:
+        body = (await client.get("/health")).json()
+        assert body["status"] == "degraded"
+        assert body["components"]["runtimes"] == {"python": "ok", "nodejs": "down"}
+        r = await client.get("/api/v1/provider/health", headers=ANY_TOKEN)
+        assert r.status_code == 503
+        error = r.json()["error"]
+        assert error["code"] == "UNAVAILABLE" and error["details"]["down"] == ["runtimes.nodejs"]
+        assert r.headers["retry-after"]
+
+
+async def test_a_runtime_not_installed_is_disabled_not_down(
+    settings_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _node_that_cannot_start(monkeypatch, installed=False)
+    async with running_app(settings_factory()) as client:
+        body = (await client.get("/health")).json()
+        assert body["status"] == "ok"
+        assert body["components"]["runtimes"] == {"python": "ok", "nodejs": "disabled"}
+        r = await client.get("/api/v1/provider/health", headers=ANY_TOKEN)
+        assert r.status_code == 200
+        caps = (await client.get("/api/v1/provider/capabilities", headers=ANY_TOKEN)).json()
+        assert caps["supported_runtimes"] == ["python"]
+
+
+async def test_provider_health_is_503_naming_the_database_when_it_is_gone(
+    settings_factory: Callable[..., Any], database_url: str,
+) -> None:
+    async with proxy() as p:
+        via_proxy = database_url.replace("127.0.0.1:5432", f"127.0.0.1:{p.port}")
+        async with running_app(settings_factory(database_url=via_proxy)) as client:
+            r = await client.get("/api/v1/provider/health", headers=ANY_TOKEN)
+            assert r.status_code == 200 and r.json() == {"status": "healthy"}
+            await p.cut()
+            r = await client.get("/api/v1/provider/health", headers=ANY_TOKEN)
+            assert r.status_code == 503
+            error = r.json()["error"]
+            assert error["code"] == "UNAVAILABLE" and error["details"]["down"] == ["database"]
+            assert error["details"]["components"]["database"] == "down"
+            # A scrape still answers without the database.
+            assert (await client.get("/metrics")).status_code == 200
+
+
+async def test_migrations_applied_only_once_every_migration_is() -> None:
+    name = "fngate_t_unmigrated"
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        pool = await create_pool(PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name,
+                                 min_size=1, max_size=2)
+        try:
+            async with pool.acquire() as conn:
+                assert not await migrations_applied(conn)  # no schema_migrations at all
+                await migrate(pool)
+                assert await migrations_applied(conn)
+                await conn.execute("DELETE FROM schema_migrations WHERE name = "
+                                   "(SELECT max(name) FROM schema_migrations)")
+                assert not await migrations_applied(conn)
+        finally:
+            await pool.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_ready_is_503_while_a_migration_is_missing(
+    client: httpx.AsyncClient, database_url: str,
+) -> None:
+    assert (await client.get("/ready")).json() == {"status": "ready"}
+    conn = await asyncpg.connect(database_url)
+    try:
+        last = await conn.fetchrow("DELETE FROM schema_migrations WHERE name = "
+                                   "(SELECT max(name) FROM schema_migrations) RETURNING *")
+        r = await client.get("/ready")
+        assert r.status_code == 503 and r.json() == {"status": "not_ready"}
+        await conn.execute("INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)",
+                           last["name"], last["applied_at"])
+    finally:
+        await conn.close()
+    assert (await client.get("/ready")).status_code == 200
+
+
+async def test_status_counts_functions_projects_and_warm_workers(
+    client: httpx.AsyncClient,
+) -> None:
+    for name, project in (("a", "default"), ("b", "default"), ("c", "shop")):
+        assert (await create(client, name=name, project=project)).status_code == 201
+    r = await client.post("/api/v1/functions/a/invoke", json={}, headers=WRITER)
+    assert r.status_code == 200
+    body = (await client.get("/status")).json()
+    assert set(body) == {"status", "uptime_seconds", "active_projects", "total_functions",
+                         "warm_workers", "memory_usage_bytes"}
+    assert body["status"] == "running" and body["uptime_seconds"] >= 0
+    assert body["total_functions"] == 3 and body["active_projects"] == 2
+    assert body["warm_workers"] >= 1 and body["memory_usage_bytes"] > 10 * 1024 * 1024
+
+
+async def test_capabilities_say_what_this_gateway_really_has(
+    settings_factory: Callable[..., Any],
+) -> None:
+    settings = settings_factory(max_timeout_ms=120_000, max_memory_mb=512,
+                                max_body_bytes=1_048_576)
+    async with running_app(settings) as client:
+        assert (await client.get("/api/v1/provider/capabilities")).status_code == 401
+        caps = (await client.get("/api/v1/provider/capabilities", headers=ANY_TOKEN)).json()
+        assert caps == {
+            "name": "fngate", "version": VERSION, "supported_runtimes": ["python", "nodejs"],
+            "supported_trigger_types": ["http", "cron"],  # no broker configured
+            "supports_async": True, "supports_versioning": True, "max_timeout_ms": 120_000,
+            "max_memory_mb": 512, "max_payload_bytes": 1_048_576,
+            "typical_cold_start_ms": None,  # nothing has cold-started yet
+        }
+        assert (await create(client, name="first")).status_code == 201
+        r = await client.post("/api/v1/functions/first/invoke", json={}, headers=WRITER)
+        assert r.headers["x-cold-start"] == "true"
+
+        async def measured() -> Any:
+            caps = (await client.get("/api/v1/provider/capabilities",
+                                     headers=ANY_TOKEN)).json()
+            return caps["typical_cold_start_ms"] is not None and caps
+
+        caps = await wait_for(measured, timeout_s=5)
+        assert isinstance(caps["typical_cold_start_ms"], int)
+        assert 0 <= caps["typical_cold_start_ms"] < 5000

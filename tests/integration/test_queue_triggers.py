@@ -1,0 +1,400 @@
+"""Queue triggers against real PostgreSQL and RabbitMQ: jobs per message, acks, the
+dead-letter queue, RPC replies, redelivery after a killed consumer, reloads."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import need_service, running_app, wait_for
+from tests.e2e.test_cli_serve import _env, _fngate, _free_port, _wait_ready
+from tests.integration.test_functions_api import WRITER, create
+
+AMQP_URL = os.environ.get("FNGATE_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
+ECHO_EVENT = "def handler(event):\n    return event\n"
+FAIL = "def handler(event):\n    raise ValueError('no: ' + str(event['body']))\n"
+SLOW = ("import time\n\ndef handler(event):\n    time.sleep(event['body']['sleep'])\n"
+        "    return {'slept': event['body']['sleep']}\n")
+
+
+@pytest.fixture
+async def amqp() -> AsyncIterator[aio_pika.abc.AbstractConnection]:
+    need_service("RabbitMQ", "127.0.0.1", 5672)
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def queue_name(amqp: aio_pika.abc.AbstractConnection) -> AsyncIterator[str]:
+    """A queue of this test's own; deleted (with its DLQ) afterwards."""
+    name = f"fngate-test-{uuid.uuid4().hex[:10]}"
+    yield name
+    channel = await amqp.channel()
+    for queue in (name, name + ".dlq"):
+        with contextlib.suppress(Exception):
+            await channel.queue_delete(queue)
+    with contextlib.suppress(Exception):
+        await channel.close()
+
+
+@pytest.fixture
+def queue_settings(settings_factory: Callable[..., Any]) -> Callable[..., Any]:
+    def factory(**overrides: Any) -> Any:
+        overrides.setdefault("amqp_url", AMQP_URL)
+        return settings_factory(**overrides)
+
+    return factory
+
+
+async def add_queue_trigger(client: httpx.AsyncClient, fn: str, config: dict[str, Any],
+                            **extra: Any) -> dict[str, Any]:
+    r = await client.post(f"/api/v1/functions/{fn}/triggers", headers=WRITER,
+                          json={"type": "queue", "config": config, **extra})
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def consuming(client: httpx.AsyncClient) -> set[int]:
+    ids: set[int] = client.app.state.services.queues.consuming_ids()  # type: ignore[attr-defined]
+    return ids
+
+
+async def publish(amqp: aio_pika.abc.AbstractConnection, queue: str, body: Any, *,
+                  raw: bytes | None = None, **properties: Any) -> None:
+    channel = await amqp.channel()
+    payload = raw if raw is not None else json.dumps(body).encode()
+    await channel.default_exchange.publish(
+        aio_pika.Message(payload, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, **properties),
+        routing_key=queue)
+    await channel.close()
+
+
+async def message_count(amqp: aio_pika.abc.AbstractConnection, queue: str) -> int:
+    """Ready messages in ``queue`` (a plain channel: a robust one caches the count)."""
+    channel = await amqp.channel()
+    try:
+        declared = await channel.declare_queue(queue, passive=True)
+        return int(declared.declaration_result.message_count or 0)
+    finally:
+        await channel.close()
+
+
+async def queue_jobs(database_url: str, status: str | None = None) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT id, status, trigger, attempts, lost_leases, result::text AS result,"
+            " error::text AS error FROM jobs WHERE trigger = 'queue'"
+            " AND ($1::text IS NULL OR status = $1) ORDER BY timestamp", status)
+        return list(rows)
+    finally:
+        await conn.close()
+
+
+async def test_n_messages_make_n_successful_jobs_and_n_acks(
+    queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str
+) -> None:
+    n = 20
+    async with running_app(queue_settings()) as client:
+        assert (await create(client, name="consume", code=ECHO_EVENT)).status_code == 201
+        trigger = await add_queue_trigger(client, "consume", {"queue": queue_name,
+                                                              "prefetch": 5})
+        assert trigger["config"] == {"queue": queue_name, "exchange": "", "routing_key": "",
+                                     "prefetch": 5, "dead_letter": True}
+        await wait_for(lambda: trigger["id"] in consuming(client), timeout_s=5)
+        for i in range(n - 1):
+            await publish(amqp, queue_name, {"i": i}, headers={"x-n": i}, message_id=f"m{i}")
+        await publish(amqp, queue_name, None, raw=b"plain text")
+
+        async def all_done() -> bool:
+            return len(await queue_jobs(database_url, "success")) == n
+
+        await wait_for(all_done, timeout_s=30)
+        health = (await client.get("/health")).json()
+        assert health["components"]["broker"] == "ok"
+    # The app stopped: a message left unacknowledged would be back in the queue.
+    assert await message_count(amqp, queue_name) == 0
+    assert await message_count(amqp, queue_name + ".dlq") == 0
+    results = [json.loads(r["result"]) for r in await queue_jobs(database_url)]
+    bodies = sorted((r["body"] for r in results), key=str)
+    assert {"i": 0} in bodies and "plain text" in bodies
+    first = next(r for r in results if r["body"] == {"i": 3})
+    assert first["trigger"] == "queue" and first["queue"] == queue_name
+    assert first["routing_key"] == queue_name and first["message_id"] == "m3"
+    assert first["headers"] == {"x-n": 3}
+
+
+async def test_a_failing_function_lands_its_message_in_the_dlq_after_retries(
+    queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str
+) -> None:
+    async with running_app(queue_settings()) as client:
+        r = await create(client, name="fails", code=FAIL, max_retries=2)
+        assert r.status_code == 201, r.text
+        trigger = await add_queue_trigger(client, "fails", {"queue": queue_name})
+        await wait_for(lambda: trigger["id"] in consuming(client), timeout_s=5)
+        await publish(amqp, queue_name, "bad", message_id="poison-1")
+
+        async def dead_lettered() -> bool:
+            return await message_count(amqp, queue_name + ".dlq") == 1
+
+        await wait_for(dead_lettered, timeout_s=30)
+    jobs = await queue_jobs(database_url)
+    assert len(jobs) == 1 and jobs[0]["status"] == "failed"
+    assert jobs[0]["attempts"] == 3
+    assert "no: bad" in jobs[0]["error"]
+    assert await message_count(amqp, queue_name) == 0
+    channel = await amqp.channel()
+    dlq = await channel.declare_queue(queue_name + ".dlq", passive=True)
+    message = await dlq.get(timeout=5)
+    assert message is not None
+    assert json.loads(message.body) == "bad"
+    assert message.message_id == "poison-1"
+    assert message.headers["x-fngate-error-code"] == "RUNTIME_ERROR"
+    assert message.headers["x-fngate-job-id"] == str(jobs[0]["id"])
+    await message.ack()
+    await channel.close()
+
+
+async def test_without_dead_letter_a_failed_message_is_rejected_not_copied(
+    queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str
+) -> None:
+    async with running_app(queue_settings()) as client:
+        assert (await create(client, name="fails", code=FAIL)).status_code == 201
+        trigger = await add_queue_trigger(client, "fails", {"queue": queue_name,
+                                                            "dead_letter": False})
+        await wait_for(lambda: trigger["id"] in consuming(client), timeout_s=5)
+        await publish(amqp, queue_name, "x")
+
+        async def failed() -> bool:
+            return len(await queue_jobs(database_url, "failed")) == 1
+
+        await wait_for(failed, timeout_s=20)
+        await asyncio.sleep(0.3)
+    assert await message_count(amqp, queue_name) == 0
+    channel = await amqp.channel()
+    with pytest.raises(aio_pika.exceptions.ChannelNotFoundEntity):
+        await channel.declare_queue(queue_name + ".dlq", passive=True)
+
+
+async def test_reply_to_gets_the_finished_job_with_the_correlation_id(
+    queue_settings: Callable[..., Any], amqp: Any, queue_name: str
+) -> None:
+    channel = await amqp.channel()
+    replies = await channel.declare_queue("", exclusive=True)
+    async with running_app(queue_settings()) as client:
+        assert (await create(client, name="rpc", code=ECHO_EVENT)).status_code == 201
+        trigger = await add_queue_trigger(client, "rpc", {"queue": queue_name})
+        await wait_for(lambda: trigger["id"] in consuming(client), timeout_s=5)
+        await publish(amqp, queue_name, {"ask": 42}, reply_to=replies.name,
+                      correlation_id="corr-7")
+
+        async def reply() -> Any:
+            return await replies.get(fail=False)
+
+        message = await wait_for(reply, timeout_s=20)
+    await message.ack()
+    assert message.correlation_id == "corr-7"
+    job = json.loads(message.body)
+    assert job["status"] == "success" and job["trigger"] == "queue"
+    assert job["result"]["body"] == {"ask": 42}
+    await channel.close()
+
+
+async def test_trigger_changes_apply_on_another_replica_within_5_s(
+    queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str
+) -> None:
+    async with running_app(queue_settings()) as one, running_app(queue_settings()) as two:
+        assert (await create(one, name="shared", code=ECHO_EVENT)).status_code == 201
+        trigger = await add_queue_trigger(one, "shared", {"queue": queue_name})
+        await wait_for(lambda: trigger["id"] in consuming(two), timeout_s=5)
+        for i in range(6):
+            await publish(amqp, queue_name, i)
+
+        async def done() -> bool:
+            return len(await queue_jobs(database_url, "success")) == 6
+
+        await wait_for(done, timeout_s=20)
+        r = await one.put(f"/api/v1/functions/shared/triggers/{trigger['id']}",
+                          headers=WRITER, json={"enabled": False})
+        assert r.status_code == 200 and r.json()["enabled"] is False
+        await wait_for(lambda: not consuming(two) and not consuming(one), timeout_s=5)
+        await publish(amqp, queue_name, "after")
+        await asyncio.sleep(0.5)
+        assert await message_count(amqp, queue_name) == 1
+        r = await one.delete(f"/api/v1/functions/shared/triggers/{trigger['id']}",
+                             headers=WRITER)
+        assert r.status_code == 204
+
+
+async def test_shutdown_sends_in_flight_messages_back_to_the_queue_not_the_dlq(
+    queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str
+) -> None:
+    async with running_app(queue_settings(shutdown_grace_s=0.3)) as client:
+        assert (await create(client, name="slow", code=SLOW)).status_code == 201
+        trigger = await add_queue_trigger(client, "slow", {"queue": queue_name})
+        await wait_for(lambda: trigger["id"] in consuming(client), timeout_s=5)
+        await publish(amqp, queue_name, {"sleep": 1})
+        await publish(amqp, queue_name, {"sleep": 1})
+
+        async def running() -> bool:
+            return len(await queue_jobs(database_url, "running")) == 2
+
+        await wait_for(running, timeout_s=20)
+    assert await message_count(amqp, queue_name) == 2
+    assert await message_count(amqp, queue_name + ".dlq") == 0
+    # Each job (keyed by its message id) waits for its message to come back.
+    assert [j["status"] for j in await queue_jobs(database_url)] == ["running", "running"]
+    async with running_app(queue_settings()):
+        async def done() -> bool:
+            return len(await queue_jobs(database_url, "success")) == 2
+
+        await wait_for(done, timeout_s=20)
+    jobs = await queue_jobs(database_url)
+    assert [j["status"] for j in jobs] == ["success", "success"]
+    assert [j["lost_leases"] for j in jobs] == [1, 1]  # taken over, not run as new jobs
+    assert await message_count(amqp, queue_name) == 0
+
+
+async def test_a_queue_job_without_a_message_id_is_failed_when_let_go(
+    database_url: str
+) -> None:
+    """No key to find it by: its message runs again as a new job, so this one fails."""
+    from gateway.store.jobs import JobStore, NewJob
+    from gateway.store.pool import create_pool
+
+    pool = await create_pool(database_url, min_size=1, max_size=2)
+    try:
+        jobs = JobStore(pool)
+        new = NewJob(id=uuid.uuid4(), function_id=1, function_name="f", version=1,
+                     trigger="queue", owner="", subject=None, event={}, context={})
+        job_id, token, existing = await jobs.start_keyed(new, key=None, lease_s=30)
+        assert job_id == str(new.id) and token is not None and existing is None
+        await jobs.abandon(str(new.id), token, {"code": "RUNTIME_ERROR", "message": "m",
+                                                "details": {"type": "Requeued"}})
+        job = await jobs.get(str(new.id))
+        assert job is not None and job.status == "failed"
+        assert job.error is not None and job.error["details"]["type"] == "Requeued"
+        # A lost runner of an unkeyed queue job: the reaper fails it, never re-queues it.
+        other = NewJob(id=uuid.uuid4(), function_id=1, function_name="f", version=1,
+                       trigger="queue", owner="", subject=None, event={}, context={})
+        await jobs.start_keyed(other, key=None, lease_s=0.01)
+        await asyncio.sleep(0.05)
+        assert str(other.id) in await jobs.release_expired()
+        reaped = await jobs.get(str(other.id))
+        assert reaped is not None and reaped.status == "failed"
+        assert reaped.error is not None and reaped.error["details"]["type"] == "WorkerLost"
+    finally:
+        await pool.close()
+
+
+def _serve(tmp_path: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``fngate serve`` in its own process group (so it dies with its workers)."""
+    with open(tmp_path / "serve.log", "wb") as log:
+        return subprocess.Popen(
+            [*_fngate(), "serve", "--data-dir", str(tmp_path / "first"), "--port", str(port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+async def test_a_killed_consumer_leaves_its_message_to_be_redelivered_and_run(
+    queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str,
+    tmp_path: Path
+) -> None:
+    """A gateway process killed mid-job: the message comes back, its job is taken over."""
+    port = _free_port()
+    env = {**_env(), "FNGATE_DATABASE_URL": database_url, "FNGATE_AMQP_URL": AMQP_URL,
+           "FNGATE_JOB_LEASE_S": "3", "FNGATE_JOB_HEARTBEAT_S": "0.5",
+           "FNGATE_RATE_LIMITS": "off", "FNGATE_JWT_SECRET": "test-secret-" + "x" * 40,
+           "FNGATE_PREWARM_PER_RUNTIME": "1"}
+    proc = _serve(tmp_path, port, env)
+    try:
+        await asyncio.to_thread(_wait_ready, f"http://127.0.0.1:{port}", proc)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as first:
+            assert (await create(first, name="slow", code=SLOW)).status_code == 201
+            await add_queue_trigger(first, "slow", {"queue": queue_name})
+
+            async def consumed_by_first() -> bool:
+                return await message_count(amqp, queue_name) == 0
+
+            await asyncio.sleep(2.5)  # the first replica's reload picks the trigger up
+            await publish(amqp, queue_name, {"sleep": 1.5}, message_id="only-once")
+            await wait_for(consumed_by_first, timeout_s=10)
+
+            async def running() -> bool:
+                return len(await queue_jobs(database_url, "running")) == 1
+
+            await wait_for(running, timeout_s=20)
+        os.killpg(proc.pid, signal.SIGKILL)  # the gateway and its workers, mid-job
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    async def back_in_queue() -> bool:  # unacknowledged, so the broker requeued it
+        return await message_count(amqp, queue_name) == 1
+
+    await wait_for(back_in_queue, timeout_s=10)
+    async with running_app(queue_settings(job_lease_s=3.0)):
+        async def succeeded() -> bool:
+            return len(await queue_jobs(database_url, "success")) == 1
+
+        await wait_for(succeeded, timeout_s=30)
+    jobs = await queue_jobs(database_url)
+    assert len(jobs) == 1, jobs  # the redelivery took the same job over
+    assert jobs[0]["lost_leases"] == 1
+    assert json.loads(jobs[0]["result"]) == {"slept": 1.5}
+    assert await message_count(amqp, queue_name) == 0
+
+
+async def test_queue_trigger_validation(queue_settings: Callable[..., Any],
+                                        settings_factory: Callable[..., Any]) -> None:
+    async with running_app(settings_factory()) as client:
+        assert (await create(client, name="q", code=ECHO_EVENT)).status_code == 201
+        r = await client.post("/api/v1/functions/q/triggers", headers=WRITER,
+                              json={"type": "queue", "config": {"queue": "orders"}})
+        assert r.status_code == 400
+        assert r.json()["error"]["code"] == "INVALID_REQUEST"
+        assert "FNGATE_AMQP_URL" in r.json()["error"]["message"]
+    async with running_app(queue_settings()) as client:
+        cases = [
+            ({}, "'config.queue' is required"),
+            ({"queue": ""}, "'config.queue' is required"),
+            ({"queue": "has space"}, "'config.queue' must be"),
+            ({"queue": "amq.x"}, "reserved"),
+            ({"queue": "x.dlq"}, "dead-letter"),
+            ({"queue": "x", "prefetch": 0}, "'config.prefetch'"),
+            ({"queue": "x", "prefetch": True}, "'config.prefetch'"),
+            ({"queue": "x", "dead_letter": "yes"}, "'config.dead_letter'"),
+            ({"queue": "x", "routing_key": "k"}, "needs 'config.exchange'"),
+            ({"queue": "x", "colour": 1}, "unknown queue config field(s): colour"),
+        ]
+        for config, message in cases:
+            r = await client.post("/api/v1/functions/q/triggers", headers=WRITER,
+                                  json={"type": "queue", "config": config})
+            assert r.status_code == 400, (config, r.text)
+            error = r.json()["error"]
+            assert error["code"] == "INVALID_REQUEST" and message in error["message"], error
+
+
+async def test_broker_down_is_reported_by_health(queue_settings: Callable[..., Any]) -> None:
+    closed = f"amqp://guest:guest@127.0.0.1:{_free_port()}/"
+    async with running_app(queue_settings(amqp_url=closed)) as client:
+        body = (await client.get("/health")).json()
+        assert body["components"]["broker"] == "down"
+        assert body["status"] == "degraded"

@@ -1,0 +1,343 @@
+"""Queue triggers: a RabbitMQ consumer per enabled queue trigger, on every replica.
+
+Each replica consumes every enabled trigger's queue with the trigger's prefetch, so the
+broker spreads messages over replicas. A message is acknowledged only after its job has
+finished: ``success`` acks it; ``failed`` (after the function's ``max_retries``, retried
+in place) copies it to ``<queue>.dlq`` with the error in its headers and then acks it
+(or rejects it without requeue when ``dead_letter`` is false, so the queue's own policy
+applies). A message with ``reply_to`` gets the finished Job back first.
+
+A message that carries a ``message_id`` is keyed by it: when it comes back (a consumer
+died, or the broker connection broke before the ack reached it), its job is found rather
+than run again. On shutdown, consumers stop taking messages; in-flight ones get a grace
+period to finish and the rest go back to the queue unacknowledged (never to the DLQ).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any, Literal
+
+import aio_pika
+import aiormq
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from yarl import URL
+
+from gateway.dispatcher import Dispatcher
+from gateway.errors import FngateError
+from gateway.models import FunctionRecord, Invocation, Job
+from gateway.store.functions import FunctionStore
+from gateway.store.triggers import TriggerRecord, TriggerStore
+from triggers.queue_config import QueueConfig, QueueConfigError, queue_config_of
+from triggers.queue_message import dead_letter_message, queue_event, reply_message
+
+__all__ = ["QueueService"]
+
+logger = logging.getLogger("fngate.queue")
+
+# Outcome of one message: ack | dlq | requeue (the metric's label values).
+Outcome = Literal["ack", "dlq", "requeue"]
+_FAILURES_DOWN = 3
+FUNCTION_TTL_S = 1.0
+
+
+class _Consumer:
+    """One trigger's channel, queue and consumer, and the messages it is working on."""
+
+    def __init__(self, trigger: TriggerRecord, config: QueueConfig,
+                 handle: Callable[[_Consumer, AbstractIncomingMessage], Any]) -> None:
+        self.trigger = trigger
+        self.config = config
+        self._handle = handle
+        self.channel: AbstractChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._tag: str | None = None
+        self.inflight: set[asyncio.Task[None]] = set()
+        # The trigger's function, re-read at most every FUNCTION_TTL_S (a change of code
+        # applies within that long, not a query per message).
+        self.function: FunctionRecord | None = None
+        self.function_read_at = float("-inf")
+
+    async def start(self, connection: AbstractRobustConnection) -> None:
+        config = self.config
+        await _declare_queue(connection, config.queue)
+        if config.dead_letter:
+            await _declare_queue(connection, config.dead_letter_queue)
+        self.channel = await connection.channel()
+        await self.channel.set_qos(prefetch_count=config.prefetch)
+        self._queue = await self.channel.declare_queue(config.queue, passive=True)
+        if config.exchange:
+            exchange = await _ensure_exchange(connection, self.channel, config.exchange)
+            await self._queue.bind(exchange, routing_key=config.binding_key)
+        self._tag = await self._queue.consume(self._on_message, no_ack=False)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        # Run apart from aiormq's delivery task: a broken channel cancels those, and the
+        # job must finish (its message comes back and finds it by its key).
+        task = asyncio.create_task(self._handle(self, message),
+                                   name=f"queue-{self.trigger.id}-message")
+        self.inflight.add(task)
+        task.add_done_callback(self.inflight.discard)
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop taking messages, let in-flight ones finish, requeue what is left."""
+        if self._queue is not None and self._tag is not None:
+            with contextlib.suppress(Exception):
+                await self._queue.cancel(self._tag)
+        if self.inflight:
+            await asyncio.wait(list(self.inflight), timeout=grace_s)
+        leftover = list(self.inflight)
+        for task in leftover:
+            task.cancel()
+        await asyncio.gather(*leftover, return_exceptions=True)
+        if self.channel is not None:
+            with contextlib.suppress(Exception):
+                await self.channel.close()
+
+
+async def _declare_queue(connection: AbstractRobustConnection, name: str) -> None:
+    """Declare a durable queue; an existing one with other arguments is used as it is."""
+    channel = await connection.channel(publisher_confirms=False)
+    try:
+        await channel.declare_queue(name, durable=True)
+    except aiormq.exceptions.ChannelPreconditionFailed:
+        logger.info("queue %s exists with other arguments; consuming it as it is", name)
+    finally:
+        with contextlib.suppress(Exception):
+            await channel.close()
+
+
+async def _ensure_exchange(connection: AbstractRobustConnection, channel: AbstractChannel,
+                           name: str) -> aio_pika.abc.AbstractExchange:
+    """The named exchange; declared as a durable topic exchange when it does not exist."""
+    probe = await connection.channel(publisher_confirms=False)
+    try:
+        await probe.get_exchange(name, ensure=True)
+        exists = True
+    except aiormq.exceptions.ChannelNotFoundEntity:
+        exists = False
+    finally:
+        with contextlib.suppress(Exception):
+            await probe.close()
+    if exists:
+        return await channel.get_exchange(name, ensure=False)
+    return await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, durable=True)
+
+
+class QueueService:
+    """Consumes every enabled queue trigger and settles each message by its job."""
+
+    def __init__(self, *, amqp_url: str | None, triggers: TriggerStore,
+                 functions: FunctionStore, dispatcher: Dispatcher, reload_s: float = 2.0,
+                 grace_s: float = 10.0,
+                 on_outcome: Callable[[str, Outcome], None] | None = None) -> None:
+        self._url = amqp_url
+        self._triggers = triggers
+        self._functions = functions
+        self._dispatcher = dispatcher
+        self._reload_s = reload_s
+        self._grace_s = grace_s
+        self._on_outcome = on_outcome
+        self._connection: AbstractRobustConnection | None = None
+        self._publisher: AbstractChannel | None = None
+        self._consumers: dict[int, _Consumer] = {}
+        self._broken: dict[int, Any] = {}  # trigger id -> updated_at of a config that failed
+        self._task: asyncio.Task[None] | None = None
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._reload_lock = asyncio.Lock()
+        self._failures = 0
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect (retrying in the background) and keep the consumers in step."""
+        if self._url:
+            self._task = asyncio.create_task(self._run(), name="queue-triggers")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        consumers = list(self._consumers.values())
+        self._consumers.clear()
+        await asyncio.gather(*(c.stop(self._grace_s) for c in consumers), *self._stopping,
+                             return_exceptions=True)
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+            self._connection = None
+
+    def status(self) -> Literal["ok", "down", "disabled"]:
+        """``disabled`` without a broker URL; ``down`` while the broker is unreachable."""
+        if not self._url:
+            return "disabled"
+        connection = self._connection
+        if connection is None or connection.is_closed or not connection.connected.is_set():
+            return "down"
+        return "down" if self._failures >= _FAILURES_DOWN else "ok"
+
+    def consuming_ids(self) -> set[int]:
+        """Ids of the triggers this replica consumes (for tests and diagnostics)."""
+        return set(self._consumers)
+
+    async def _run(self) -> None:
+        assert self._url
+        while self._publisher is None:
+            # Built and connected in two steps so a failed attempt is closed, not left
+            # to the garbage collector outside the loop.
+            connection = aio_pika.RobustConnection(URL(self._url), reconnect_interval=1)
+            try:
+                await connection.connect()
+                self._publisher = await connection.channel()
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+                logger.warning("broker unreachable; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(1.0)
+                continue
+            self._connection = connection
+        while True:
+            try:
+                await self.reload()
+            except Exception as exc:
+                self._failures += 1
+                logger.warning("reloading queue triggers failed", extra={"error": repr(exc)})
+            await asyncio.sleep(self._reload_s)
+
+    # -- reload -------------------------------------------------------------------
+
+    async def reload(self) -> None:
+        """Apply the enabled queue triggers as stored: start, restart and stop consumers."""
+        async with self._reload_lock:
+            records = {r.id: r for r in await self._triggers.enabled_of_type("queue")}
+            self._failures = 0
+            for trigger_id in list(self._consumers):
+                record = records.get(trigger_id)
+                current = self._consumers[trigger_id].trigger
+                if record is None or record.updated_at != current.updated_at:
+                    consumer = self._consumers.pop(trigger_id)
+                    # In-flight messages finish in the background; nothing new arrives.
+                    task = asyncio.create_task(consumer.stop(self._grace_s),
+                                               name=f"queue-{trigger_id}-stop")
+                    self._stopping.add(task)
+                    task.add_done_callback(self._stopping.discard)
+                    logger.info("queue trigger %s stopped", trigger_id)
+            for record in records.values():
+                if record.id in self._consumers or self._broken.get(record.id) == \
+                        record.updated_at:
+                    continue
+                await self._start_consumer(record)
+
+    async def _start_consumer(self, record: TriggerRecord) -> None:
+        assert self._connection is not None
+        try:
+            config = queue_config_of(record.config)
+        except QueueConfigError as exc:
+            logger.error("queue trigger %s has an invalid config: %s", record.id, exc)
+            self._broken[record.id] = record.updated_at
+            return
+        consumer = _Consumer(record, config, self._handle)
+        try:
+            await consumer.start(self._connection)
+        except (aiormq.exceptions.AMQPError, aio_pika.exceptions.AMQPException) as exc:
+            # A broker refusal (an exchange of another type…) is the config's fault:
+            # retried when the trigger changes. A lost connection is retried next reload.
+            if isinstance(exc, aiormq.exceptions.ChannelClosed):
+                self._broken[record.id] = record.updated_at
+            logger.error("queue trigger %s cannot consume '%s': %r", record.id, config.queue,
+                         exc)
+            await consumer.stop(0)
+            return
+        self._broken.pop(record.id, None)
+        self._consumers[record.id] = consumer
+        logger.info("queue trigger %s consuming '%s' (prefetch %s)", record.id, config.queue,
+                    config.prefetch)
+
+    # -- messages -----------------------------------------------------------------
+
+    async def _handle(self, consumer: _Consumer, message: AbstractIncomingMessage) -> None:
+        trigger, config = consumer.trigger, consumer.config
+        try:
+            outcome = await self._process(consumer, message)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._settle(message, "requeue", copied_to_dlq=False))
+            raise
+        except Exception:
+            logger.exception("queue trigger %s: handling a message failed; requeued",
+                             trigger.id)
+            await asyncio.sleep(1.0)  # a database outage must not spin the message around
+            outcome = "requeue"
+        await self._settle(message, outcome, copied_to_dlq=config.dead_letter)
+        if self._on_outcome is not None:
+            self._on_outcome(config.queue, outcome)
+
+    async def _function_of(self, consumer: _Consumer) -> FunctionRecord | None:
+        now = asyncio.get_running_loop().time()
+        if now - consumer.function_read_at >= FUNCTION_TTL_S:
+            consumer.function = await self._functions.get_by_id(consumer.trigger.function_id)
+            consumer.function_read_at = now
+        return consumer.function
+
+    async def _process(self, consumer: _Consumer, message: AbstractIncomingMessage) -> Outcome:
+        trigger, config = consumer.trigger, consumer.config
+        function = await self._function_of(consumer)
+        if function is None:
+            return "requeue"  # deleted: its trigger goes with it, the message stays queued
+        try:
+            self._dispatcher.check_runnable(function)
+        except FngateError as exc:
+            error = {"code": exc.code, "message": str(exc), "details": {}}
+            return await self._dead_letter(config, message, error, None)
+        key = f"{trigger.id}:{message.message_id}" if message.message_id else None
+        job = await self._dispatcher.run_held(
+            Invocation(function=function, event=queue_event(config.queue, message),
+                       trigger="queue"),
+            source_key=key,
+        )
+        if job.status not in ("success", "failed"):
+            return "requeue"  # another delivery of it is running the job
+        if message.reply_to:
+            await self._reply(message, job)
+        if job.status == "success":
+            return "ack"
+        return await self._dead_letter(config, message, job.error or {}, job.id)
+
+    async def _reply(self, message: AbstractIncomingMessage, job: Job) -> None:
+        assert self._publisher is not None and message.reply_to
+        try:
+            await self._publisher.default_exchange.publish(
+                reply_message(job, message.correlation_id), routing_key=message.reply_to)
+        except Exception as exc:  # the caller went away: the job still counts
+            logger.warning("reply to %s failed", message.reply_to, extra={"error": repr(exc)})
+
+    async def _dead_letter(self, config: QueueConfig, message: AbstractIncomingMessage,
+                           error: dict[str, Any], job_id: str | None) -> Outcome:
+        if config.dead_letter:
+            assert self._publisher is not None
+            await self._publisher.default_exchange.publish(
+                dead_letter_message(message, queue=config.queue, error=error, job_id=job_id),
+                routing_key=config.dead_letter_queue)
+        return "dlq"
+
+    @staticmethod
+    async def _settle(message: AbstractIncomingMessage, outcome: Outcome, *,
+                      copied_to_dlq: bool) -> None:
+        try:
+            if outcome == "ack" or (outcome == "dlq" and copied_to_dlq):
+                await message.ack()
+            elif outcome == "dlq":  # no dead_letter: the queue's own policy applies
+                await message.reject(requeue=False)
+            else:
+                await message.nack(requeue=True)
+        except Exception as exc:
+            # The channel died: the broker requeued the message, and its key finds its job.
+            logger.warning("settling a message (%s) failed", outcome, extra={"error": repr(exc)})
