@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,13 +40,41 @@ def _wait(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> Non
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"{proc.args} exited with {proc.returncode}")
+            raise SystemExit(f"{proc.args!r} exited with {proc.returncode}")
         try:
-            httpx.get(url, timeout=1)
-            return
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
         except httpx.HTTPError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.1)
     raise SystemExit(f"{url} did not come up")
+
+
+def _cpu_ticks(pid: int) -> int:
+    """CPU clock ticks of ``pid`` and its direct children (0 once gone)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == pid or int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def _settle(pid: int, timeout_s: float = 10.0) -> None:
+    """Wait until the gateway's start-up work (pre-started workers, background pip/npm
+    probes) is done — under 20% of a core for a whole second — so it is not measured."""
+    deadline = time.monotonic() + timeout_s
+    hz = os.sysconf("SC_CLK_TCK")
+    quiet = 0
+    while time.monotonic() < deadline and quiet < 4:
+        before = _cpu_ticks(pid)
+        time.sleep(0.25)
+        quiet = quiet + 1 if (_cpu_ticks(pid) - before) / hz < 0.05 else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +83,13 @@ class Harness:
 
     client: httpx.Client
     bare_url: str
+    base_url: str
+    token: str
+    gateway_pid: int
+
+    @property
+    def auth_header(self) -> str:
+        return f"Authorization: Bearer {self.token}"
 
 
 def timed_ms(client: httpx.Client, url: str, body: object,
@@ -73,34 +108,52 @@ def median_ms(client: httpx.Client, url: str, body: object, calls: int,
     return statistics.median(timed_ms(client, url, body, headers) for _ in range(calls))
 
 
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @contextlib.contextmanager
-def harness() -> Iterator[Harness]:
-    """``fngate serve`` (embedded PostgreSQL unless FNGATE_DATABASE_URL is set) + baseline."""
-    data = Path(tempfile.mkdtemp(prefix="fngate-bench-")) / "data"
+def harness(env: Mapping[str, str] | None = None) -> Iterator[Harness]:
+    """``fngate serve`` (embedded PostgreSQL unless FNGATE_DATABASE_URL is set) + baseline.
+
+    ``env`` adds ``FNGATE_*`` settings for this gateway. Everything it started is stopped,
+    and its data directory removed, on exit.
+    """
+    root = Path(tempfile.mkdtemp(prefix="fngate-bench-"))
+    data = root / "data"
     gw_port, bare_port = _port(), _port()
-    env = {k: v for k, v in os.environ.items() if k != "FNGATE_DATA_DIR"}
-    env["FNGATE_RATE_LIMITS"] = BENCH_RATE_LIMITS
-    token = subprocess.run(
-        [*_fngate(), "token", "--data-dir", str(data), "--sub", "bench", "--scope", "admin"],
-        check=True, capture_output=True, text=True, env=env,
-    ).stdout.strip()
-    gateway = subprocess.Popen([*_fngate(), "serve", "--data-dir", str(data), "--port",
-                                str(gw_port)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    bare = subprocess.Popen([sys.executable, "-m", "bench.bare_echo", str(bare_port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    gw_env = {k: v for k, v in os.environ.items() if k != "FNGATE_DATA_DIR"}
+    gw_env["FNGATE_RATE_LIMITS"] = BENCH_RATE_LIMITS
+    gw_env.update(env or {})
+    procs: list[subprocess.Popen[bytes]] = []
     try:
+        token = subprocess.run(
+            [*_fngate(), "token", "--data-dir", str(data), "--sub", "bench", "--scope", "admin"],
+            check=True, capture_output=True, text=True, env=gw_env,
+        ).stdout.strip()
+        gateway = subprocess.Popen([*_fngate(), "serve", "--data-dir", str(data), "--port",
+                                    str(gw_port)], env=gw_env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        procs.append(gateway)
+        bare = subprocess.Popen([sys.executable, "-m", "bench.bare_echo", str(bare_port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(bare)
         base = f"http://127.0.0.1:{gw_port}"
-        _wait(base + "/health", gateway)
+        _wait(base + "/ready", gateway)
         _wait(f"http://127.0.0.1:{bare_port}/", bare)
+        _settle(gateway.pid)
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
                           timeout=60) as client:
-            yield Harness(client=client, bare_url=f"http://127.0.0.1:{bare_port}/echo")
+            yield Harness(client=client, bare_url=f"http://127.0.0.1:{bare_port}/echo",
+                          base_url=base, token=token, gateway_pid=gateway.pid)
     finally:
-        for proc in (gateway, bare):
-            proc.send_signal(signal.SIGTERM)
-        for proc in (gateway, bare):
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop(procs)
+        # The embedded cluster lives beside the data directory (as root): both go.
+        shutil.rmtree(root, ignore_errors=True)

@@ -61,9 +61,22 @@ class Settings:
     worker_user: str = "fngate-fn"
     callback_secret: str | None = None
     allow_private_callbacks: bool = False
+    # Outgoing webhook and callback deliveries: request timeout, first retry delay
+    # (doubling up to 5 retries), and how often each replica looks for due ones.
+    webhook_timeout_s: float = 10.0
+    webhook_retry_backoff_s: float = 5.0
+    webhook_poll_s: float = 1.0
     trusted_proxies: tuple[str, ...] = ()
     price_per_gb_s: float = 0.0000166667
     price_per_request: float = 0.0000002
+    # Function logs: lines older than this many days, and per function all but the newest
+    # this many lines, are pruned in the background; 0 turns a limit off.
+    log_retention_days: float = 7.0
+    log_retention_max_lines: int = 100_000
+    # How often a log follower (?follow=true) polls for lines of other replicas, and how
+    # long a quiet stream waits before a keep-alive comment.
+    log_follow_poll_s: float = 1.0
+    log_follow_keepalive_s: float = 15.0
     # Executor tuning (not in the public table; documented in README).
     prewarm_per_runtime: int = 2
     max_log_bytes: int = 64 * 1024
@@ -171,6 +184,10 @@ def _validate(s: Settings) -> None:
             raise SettingsError("JWT algorithm 'none' is never allowed")
     if s.max_body_bytes <= 0 or s.max_timeout_ms <= 0 or s.max_memory_mb <= 0:
         raise SettingsError("limits must be positive")
+    if min(s.webhook_timeout_s, s.webhook_retry_backoff_s, s.webhook_poll_s) <= 0:
+        raise SettingsError("webhook timeout, backoff and poll interval must be positive")
+    if s.log_retention_days < 0 or s.log_retention_max_lines < 0:
+        raise SettingsError("log retention limits must be 0 (off) or positive")
 
 
 def ensure_data_dir(settings: Settings) -> Path:

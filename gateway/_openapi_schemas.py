@@ -121,7 +121,9 @@ _INPUT_FIELDS: dict[str, Any] = {
                        "no function). The 201 body then lists them under `triggers`. On "
                        "update → 400: manage them under `/api/v1/functions/{ref}/triggers`.",
     },
-    "project": {"type": "string", "pattern": _NAME_PATTERN, "default": "default"},
+    "project": {"type": "string", "pattern": _NAME_PATTERN, "default": "default",
+                "description": "A project that does not exist is created with the function "
+                               "(running, empty environment); see the `projects` tag."},
     "execution_type": {"type": "string", "enum": ["sync", "async"], "default": "sync",
                        "description": "How `/invoke` answers by default; `?async=` and "
                                       "`Prefer: respond-async` override it per request."},
@@ -728,7 +730,8 @@ SCHEMAS: dict[str, Any] = {
             "status": {"type": "string", "const": "running"},
             "uptime_seconds": {"type": "integer", "minimum": 0},
             "active_projects": {"type": "integer", "minimum": 0,
-                                "description": "Projects that have at least one function."},
+                                "description": "Running (not stopped) projects that have"
+                                               " at least one function."},
             "total_functions": {"type": "integer", "minimum": 0},
             "warm_workers": {"type": "integer", "minimum": 0},
             "memory_usage_bytes": {"type": "integer", "minimum": 0,

@@ -16,11 +16,12 @@ from config import Settings, ensure_data_dir, load_or_create_secret
 from executors import WorkerPools
 from gateway.builds import BuildManager
 from gateway.cache import PostgresResultCache, run_cleanup
+from gateway.changes import ChangeListener
 from gateway.dispatcher import Dispatcher, RetryPolicy
 from gateway.errors import exception_handlers
 from gateway.job_runner import JobRunner
 from gateway.leases import LeaseKeeper
-from gateway.maintenance import run_maintenance
+from gateway.maintenance import LogRetention, run_maintenance
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import (
     BodyLimitMiddleware,
@@ -37,8 +38,10 @@ from gateway.store.functions import FunctionStore
 from gateway.store.jobs import JobStore
 from gateway.store.migrate import migrate
 from gateway.store.pool import create_pool
+from gateway.store.projects import ProjectStore
 from gateway.store.sessions import SessionStore
 from gateway.store.triggers import TriggerStore
+from gateway.webhooks import create_webhook_service
 from triggers.cron import CronService
 from triggers.queue import QueueService
 
@@ -47,6 +50,9 @@ __all__ = ["create_app", "jwt_secret_for"]
 logger = logging.getLogger("fngate.app")
 
 JWT_SECRET_FILE = "jwt_secret"
+# Functions looked up by ref are cached this long at most; every change (NOTIFY
+# fngate_changes) drops the cache sooner.
+FUNCTION_CACHE_TTL_S = 2.0
 
 
 def jwt_secret_for(settings: Settings) -> str | None:
@@ -122,7 +128,7 @@ async def _open(
     stack.push_async_callback(pools.close)
     metrics.watch(warm_workers=pools.warm_worker_count, rate_limited=lambda: limiter.rejected,
                   rate_limit_fail_open=lambda: limiter.failures_open)
-    functions, jobs = FunctionStore(pool), JobStore(pool)
+    functions, jobs = FunctionStore(pool, cache_ttl_s=FUNCTION_CACHE_TTL_S), JobStore(pool)
     leases = LeaseKeeper(jobs, lease_s=settings.job_lease_s, heartbeat_s=settings.job_heartbeat_s)
     dispatcher = Dispatcher(settings=settings, jobs=jobs, pools=pools, leases=leases,
                             retry=retry or RetryPolicy(base_s=settings.retry_backoff_s),
@@ -131,16 +137,23 @@ async def _open(
         dsn=dsn, jobs=jobs, functions=functions, dispatcher=dispatcher, leases=leases,
         capacity=settings.async_job_concurrency, poll_s=settings.job_poll_s,
     )
+    webhooks = create_webhook_service(settings, pool=pool, jobs=jobs, functions=functions)
+    await webhooks.start()
+    stack.push_async_callback(webhooks.close)
+    dispatcher.on_finished.append(webhooks.job_finished)
     builds = BuildManager(functions, pools, metrics=metrics)
+    builds.on_finished.append(webhooks.build_finished)
     stack.push_async_callback(builds.close)
     await builds.resume()
     triggers = TriggerStore(pool)
+    projects = ProjectStore(pool)
     cron = CronService(triggers=triggers, functions=functions, metrics=metrics)
     await cron.start()
     stack.push_async_callback(cron.close)
     queues = QueueService(amqp_url=settings.amqp_url, triggers=triggers, functions=functions,
                           dispatcher=dispatcher, grace_s=settings.shutdown_grace_s,
-                          on_outcome=metrics.queue_message)
+                          on_outcome=metrics.queue_message,
+                          paused_functions=projects.stopped_function_ids)
     queues.start()
     stack.push_async_callback(queues.close)
     return Services(
@@ -149,6 +162,7 @@ async def _open(
         builds=builds, sessions=SessionStore(pool), cache=PostgresResultCache(pool),
         triggers=triggers,
         limiter=limiter, cron=cron, queues=queues, metrics=metrics, migrated=True,
+        webhooks=webhooks, projects=projects,
     )
 
 
@@ -161,8 +175,13 @@ def _start_loops(
     loops: dict[str, Any] = {
         "lease-heartbeat": services.leases.run(),
         "result-cache-cleanup": run_cleanup(services.cache),
-        "maintenance": run_maintenance(services.pool),
+        "changes-listener": ChangeListener(services.dsn, [
+            services.functions.forget, services.cron.poke, services.queues.poke]).run(),
+        "maintenance": run_maintenance(services.pool, logs=LogRetention(
+            max_age_days=services.settings.log_retention_days,
+            max_lines=services.settings.log_retention_max_lines)),
     }
+    loops["webhook-deliveries"] = services.webhooks.run()
     if run_jobs:
         loops["job-runner"] = services.runner.run()
     tasks = []

@@ -23,8 +23,9 @@ from config import Settings
 from executors import RuntimeUnavailable, WorkerPools
 from executors.models import CallContext, CodeSpec, ErrorInfo, ExecutionResult
 from gateway.concurrency import ConcurrencyGates, GateFull
-from gateway.errors import ConcurrencyLimit, Conflict, InvalidRuntime, NotFound
+from gateway.errors import ConcurrencyLimit, Conflict, InvalidRuntime, NotFound, ProjectStopped
 from gateway.leases import LeaseKeeper
+from gateway.logstream import LogHub
 from gateway.metrics import GatewayMetrics
 from gateway.models import FunctionRecord, Invocation, Job
 from gateway.store.jobs import JobStore, NewJob, Outcome
@@ -56,7 +57,7 @@ def code_spec(function: FunctionRecord, *, version: int, runtime: str, code: str
         runtime=runtime,  # type: ignore[arg-type]
         code=code,
         handler=handler,
-        environment=dict(function.environment),
+        environment=function.run_environment,  # system → project → function
         memory_mb=function.memory_mb,
         min_warm=function.min_warm,
         dependencies_path=dependencies_path,
@@ -106,12 +107,17 @@ class Dispatcher:
         self.retry = retry or RetryPolicy()
         self.metrics = metrics or GatewayMetrics()
         self.gates = ConcurrencyGates()
+        self.live_logs = LogHub()  # lines as they are printed, for followers
         self.on_finished: list[Callable[[Job], None]] = []
 
     # -- checks shared by every entry point -------------------------------------------
 
     def check_runnable(self, function: FunctionRecord) -> None:
-        """Refuse before any job exists: not built, or runtime missing here."""
+        """Refuse before any job exists: project stopped, not built, or runtime missing."""
+        if function.project_stopped:
+            raise ProjectStopped(
+                f"project '{function.project}' of function '{function.name}' is stopped",
+                details={"project": function.project})
         if function.active_version is None or function.build_status != "success":
             raise Conflict(
                 f"function '{function.name}' has no runnable version"
@@ -241,8 +247,9 @@ class Dispatcher:
     async def warm(self, function: FunctionRecord) -> bool:
         """Make sure a warm worker waits for ``function``'s active version (sessions)."""
         self.check_runnable(function)
-        path, build_error = await self._dependencies_path(function.runtime,
-                                                          list(function.dependencies))
+        path, build_error = await self._dependencies_path(
+            function.runtime, function.run_dependencies(function.runtime,
+                                                        list(function.dependencies)))
         if build_error is not None:
             return False
         spec = code_spec(function, version=int(function.active_version or 0),
@@ -314,11 +321,12 @@ class Dispatcher:
             nonlocal stored
             stored = await self._jobs.finish(job.id, token, o, result.logs)
 
-        await self._store_unless_unstorable(outcome, finish)
+        outcome = await self._store_unless_unstorable(outcome, finish)
         if stored:
-            finished_job = await self._jobs.get(job.id)
-            if finished_job is not None:
-                self._finished(finished_job)
+            self._finished(dataclasses.replace(
+                _finished_job(new, outcome, attempts=job.attempts),
+                timestamp=job.timestamp, started_at=job.started_at or outcome.started_at,
+                lost_leases=job.lost_leases))
         else:
             logger.warning("lease lost before finishing; outcome discarded",
                            extra={"job_id": job.id})
@@ -428,7 +436,8 @@ class Dispatcher:
                    ) -> tuple[ExecutionResult, dt.datetime, dt.datetime]:
         started = _now()
         runtime, code, handler, dependencies = version_code
-        path, build_error = await self._dependencies_path(runtime, dependencies)
+        path, build_error = await self._dependencies_path(
+            runtime, function.run_dependencies(runtime, dependencies))
         if build_error is not None:
             failed = ExecutionResult(failure="RUNTIME_ERROR", error=build_error)
             return failed, started, _now()
@@ -445,8 +454,10 @@ class Dispatcher:
         )
         handed_over = time.perf_counter()
         try:
-            with self.metrics.inflight(function.name):
-                result = await self._pools.run(spec, event, ctx, timeout_ms=timeout_ms)
+            with self.metrics.inflight(function.name), \
+                    self.live_logs.run(function.id, str(job.id)) as on_log:
+                result = await self._pools.run(spec, event, ctx, timeout_ms=timeout_ms,
+                                               on_log=on_log)
         except RuntimeUnavailable as exc:
             raise InvalidRuntime(str(exc)) from exc
         if result.cold_start and result.ok:

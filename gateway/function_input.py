@@ -13,11 +13,12 @@ from gateway.errors import InvalidRequest, InvalidRuntime
 from gateway.params import check_local_refs
 from gateway.trigger_input import TriggerInput, parse_trigger
 
-__all__ = ["FunctionInput", "parse_function", "normalize_runtime", "NAME_RE"]
+__all__ = ["FunctionInput", "parse_function", "normalize_runtime", "NAME_RE",
+           "dependency_pattern", "ENV_KEY_RE"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
-_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+ENV_KEY_RE = _ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _HANDLER_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _PY_ALIAS = re.compile(r"^(python|py)(\d+(\.\d+)*)?$")
 _NODE_ALIAS = re.compile(r"^(nodejs|node)(\d+(\.\d+)*(\.x)?)?$")
@@ -137,10 +138,15 @@ def _handler(value: Any) -> str:
     return name
 
 
+def dependency_pattern(runtime: str | None) -> re.Pattern[str]:
+    """What a dependency specifier of ``runtime`` must look like."""
+    return _NPM_REQ if runtime == "nodejs" else _PIP_REQ
+
+
 def _dependencies(value: Any, runtime: str | None) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _bad("dependencies", "must be an array of strings")
-    pattern = _NPM_REQ if runtime == "nodejs" else _PIP_REQ
+    pattern = dependency_pattern(runtime)
     for spec in value:
         if not pattern.match(spec.strip()):
             raise _bad("dependencies", f"has '{spec}': only package names and version ranges "

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway.dispatcher import Dispatcher
+from gateway.dispatcher import Dispatcher, VersionCode
 from gateway.leases import LeaseKeeper
 from gateway.models import Job
 from gateway.store.functions import FunctionStore
@@ -22,6 +22,8 @@ from gateway.store.jobs import JOBS_CHANNEL, JobStore
 __all__ = ["JobRunner"]
 
 logger = logging.getLogger("fngate.jobs")
+
+_VERSIONS_CACHED = 1000
 
 
 class JobRunner:
@@ -49,6 +51,7 @@ class JobRunner:
         self._tasks: dict[str, tuple[asyncio.Task[None], str]] = {}
         self._listener: Any = None
         self._accepting = True
+        self._versions: dict[tuple[int, int], VersionCode] = {}
 
     @property
     def running(self) -> int:
@@ -127,13 +130,11 @@ class JobRunner:
 
     async def _run_one(self, job: Job, token: str) -> None:
         try:
-            function = await self._functions.get_by_id(job.function_id)
+            # Cached by the store for a moment, and dropped on any change of it.
+            function = await self._functions.get(str(job.function_id))
             version = None
             if function is not None:
-                record = await self._functions.get_version(job.function_id, job.version)
-                if record is not None and record.build_status == "success":
-                    version = (record.runtime, record.code, record.handler,
-                               list(record.dependencies))
+                version = await self._version_code(job.function_id, job.version)
             await self._dispatcher.run_claimed(job, token, function, version)
         except asyncio.CancelledError:
             raise
@@ -144,6 +145,20 @@ class JobRunner:
             self._leases.drop(token)
             self._tasks.pop(job.id, None)
             self._wake.set()
+
+    async def _version_code(self, function_id: int, number: int) -> VersionCode | None:
+        """The code of a built version; cached, as a built version never changes."""
+        key = (function_id, number)
+        code = self._versions.get(key)
+        if code is None:
+            record = await self._functions.get_version(function_id, number)
+            if record is None or record.build_status != "success":
+                return None
+            code = (record.runtime, record.code, record.handler, list(record.dependencies))
+            if len(self._versions) >= _VERSIONS_CACHED:
+                self._versions.clear()
+            self._versions[key] = code
+        return code
 
     async def _ensure_listener(self) -> None:
         if self._listener is not None and not self._listener.is_closed():

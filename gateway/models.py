@@ -87,6 +87,27 @@ class FunctionRecord:
     handler: str = "handler"
     dependencies: list[str] = field(default_factory=list)
     build_status: str = "success"
+    # Of its project and the system, layered beneath its own (see gateway/projects.py):
+    project_status: str = "running"
+    inherited_environment: dict[str, str] = field(default_factory=dict)
+    inherited_dependencies: list[str] = field(default_factory=list)
+
+    @property
+    def project_stopped(self) -> bool:
+        return self.project_status == "stopped"
+
+    @property
+    def run_environment(self) -> dict[str, str]:
+        """The worker's environment: system, then project, then the function's own."""
+        return {**self.inherited_environment, **self.environment}
+
+    def run_dependencies(self, runtime: str, own: list[str]) -> list[str]:
+        """What a run of a version with ``own`` dependencies installs: the union."""
+        if not self.inherited_dependencies:
+            return list(own)
+        from gateway.projects import layered_dependencies
+
+        return layered_dependencies(runtime, self.inherited_dependencies, own)
 
     @property
     def language(self) -> str:

@@ -14,6 +14,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from gateway._openapi_observability import (
+    OBSERVABILITY_PATHS,
+    OBSERVABILITY_SCHEMAS,
+    OBSERVABILITY_TAG,
+)
+from gateway._openapi_projects import PROJECT_PATHS, PROJECT_SCHEMAS, PROJECT_TAG
 from gateway._openapi_schemas import (
     ERROR_CODES,
     JSON_FORM_FIELDS,
@@ -24,6 +30,13 @@ from gateway._openapi_schemas import MULTIPART as _MULTIPART
 from gateway._openapi_schemas import json_content as _json
 from gateway._openapi_schemas import ref as _ref
 from gateway._openapi_schemas import schema_ref as _schema
+from gateway._openapi_webhooks import (
+    CALLBACK_URL_DESCRIPTION,
+    OUTGOING_WEBHOOKS,
+    WEBHOOK_PATHS,
+    WEBHOOK_SCHEMAS,
+    WEBHOOK_TAG,
+)
 from gateway.middleware.ratelimit import route_class
 
 __all__ = ["build_openapi", "ERROR_CODES"]
@@ -164,9 +177,8 @@ _PARAMETERS: dict[str, Any] = {
     },
     "X-Callback-URL": {
         "name": "X-Callback-URL", "in": "header", "required": False,
-        "schema": {"type": "string", "format": "uri"},
-        "description": "Not available yet: any value is refused with 400 `INVALID_REQUEST` "
-                       "(`details.header`). Poll `GET /api/v1/jobs/{id}` instead.",
+        "schema": {"type": "string", "format": "uri", "maxLength": 2048},
+        "description": CALLBACK_URL_DESCRIPTION,
     },
 }
 
@@ -183,12 +195,14 @@ _ERROR_RESPONSES: dict[str, tuple[str, str, tuple[str, ...]]] = {
             "(`details.required_scope`).", _LIMIT_HEADERS),
     "404": ("NotFound", "Unknown resource, or one the caller may not see "
             "(`FUNCTION_NOT_FOUND`, `JOB_NOT_FOUND`, `SESSION_NOT_FOUND`, "
-            "`TRIGGER_NOT_FOUND`, `NOT_FOUND`).", _LIMIT_HEADERS),
+            "`TRIGGER_NOT_FOUND`, `PROJECT_NOT_FOUND`, `NOT_FOUND`).", _LIMIT_HEADERS),
     "405": ("MethodNotAllowed", "A method the path does not serve (checked before the token).",
             ()),
     "409": ("Conflict", "`CONFLICT`: a name or HTTP trigger path taken, a name ambiguous, a "
             "function with no runnable version, a session id taken by another caller, an "
-            "idempotency key reused with another body.", _LIMIT_HEADERS),
+            "idempotency key reused with another body; a project with functions deleted. "
+            "`PROJECT_STOPPED`: running a function whose project is stopped.",
+            _LIMIT_HEADERS),
     "413": ("PayloadTooLarge", "`PAYLOAD_TOO_LARGE`: the body is over the configured limit "
             "(`FNGATE_MAX_BODY_BYTES`, default 6 MiB).", _LIMIT_HEADERS),
     "429": ("TooManyRequests",
@@ -359,7 +373,7 @@ _EXECUTE_NOTE = (
     " Needs `execute:all`, `execute:<language>` of the function (`execute:python`, "
     "`execute:nodejs`) or `admin`. Checks the function is runnable (409 `CONFLICT` while it has "
     "no successfully built active version; 400 `INVALID_RUNTIME` when its runtime is not "
-    "installed here). `X-Callback-URL` is refused with 400 (callbacks are not available yet)."
+    "installed here). A refused `X-Callback-URL` → 400 before anything runs."
 )
 
 _INVOKE_CACHE_NOTE = (
@@ -700,8 +714,10 @@ _SESSION_PATHS: dict[str, Any] = {
             "parameters": [_ref("parameters", "X-Cache-Control")],
             "requestBody": {"required": False, "content": _json(_schema("ExecuteRequest"))},
             "responses": {
-                "200": _ok("The result. `X-Cache` always; `Age` on a hit; `X-Job-ID` when "
-                           "it ran.", _schema("ExecuteResponse"), "X-Cache", "Age", "X-Job-ID"),
+                "200": _ok("The result. `X-Cache` always; `Age` on a hit; `X-Job-ID` "
+                           "always (a hit is recorded as a `cached` job, so function metrics "
+                           "count it).", _schema("ExecuteResponse"), "X-Cache", "Age",
+                           "X-Job-ID"),
                 "400": _error("400"), **_AUTHED_ERRORS, "404": _error("404"),
                 "409": _error("409"), "413": _error("413"), "429": _error("429"),
                 "500": {"description": "`RUNTIME_ERROR`: the run failed (`details.type` the "
@@ -849,7 +865,8 @@ def _limited(paths: dict[str, Any]) -> dict[str, Any]:
                         {name: _ref("headers", name) for name in _LIMIT_HEADERS})
     return paths
 
-_ALL_PATHS = _limited({**_PATHS, **_SESSION_PATHS, **_TRIGGER_PATHS, **_FN_PATHS})
+_ALL_PATHS = _limited({**_PATHS, **_SESSION_PATHS, **_TRIGGER_PATHS, **OBSERVABILITY_PATHS,
+                       **WEBHOOK_PATHS, **PROJECT_PATHS, **_FN_PATHS})
 
 _INFO_DESCRIPTION = """\
 fngate runs small functions behind one authenticated HTTP API. This document \
@@ -927,10 +944,14 @@ _DOCUMENT: dict[str, Any] = {
         {"name": "operations", "description": "Unauthenticated operator views."},
         {"name": "provider", "description": "Capabilities and health for platforms that "
                                             "schedule onto several providers."},
+        OBSERVABILITY_TAG,
+        WEBHOOK_TAG,
+        PROJECT_TAG,
     ],
     "paths": _ALL_PATHS,
+    "webhooks": OUTGOING_WEBHOOKS,
     "components": {
-        "schemas": SCHEMAS,
+        "schemas": {**SCHEMAS, **OBSERVABILITY_SCHEMAS, **WEBHOOK_SCHEMAS, **PROJECT_SCHEMAS},
         "responses": _RESPONSES,
         "parameters": _PARAMETERS,
         "headers": _HEADERS,

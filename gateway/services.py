@@ -20,8 +20,10 @@ from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimiter
 from gateway.store.functions import FunctionStore
 from gateway.store.jobs import JobStore
+from gateway.store.projects import ProjectStore
 from gateway.store.sessions import SessionStore
 from gateway.store.triggers import TriggerStore
+from gateway.webhooks import WebhookService
 from triggers.cron import CronService
 from triggers.queue import QueueService
 
@@ -50,6 +52,8 @@ class Services:
     cron: CronService
     metrics: GatewayMetrics
     queues: QueueService
+    webhooks: WebhookService
+    projects: ProjectStore
     migrated: bool = False
     started_at: float = field(default_factory=time.time)
 

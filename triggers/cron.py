@@ -73,6 +73,7 @@ class CronService:
         self._poller: asyncio.Task[None] | None = None
         self._side: set[asyncio.Task[Any]] = set()
         self._reload_lock = asyncio.Lock()
+        self._poked = asyncio.Event()
         self._failures = 0
 
     # -- lifecycle ----------------------------------------------------------------
@@ -113,9 +114,17 @@ class CronService:
         """Ids of the triggers this replica has scheduled (for tests and diagnostics)."""
         return {tid for tid, loaded in self._loaded.items() if loaded.schedule is not None}
 
+    def poke(self, kind: str, _ident: int | None) -> None:
+        """A change subscriber: reload now when a trigger (or anything unknown) changed."""
+        if kind in ("trigger", "function", "*"):
+            self._poked.set()
+
     async def _poll(self) -> None:
         while True:
-            await asyncio.sleep(self._reload_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._reload_s):
+                    await self._poked.wait()
+            self._poked.clear()
             try:
                 await self.reload()
             except Exception as exc:
@@ -206,6 +215,11 @@ class CronService:
                      scheduled: dt.datetime) -> bool:
         function = await self._functions.get_by_id(record.function_id)
         if function is None:
+            return False
+        if function.project_stopped:
+            logger.info("cron trigger %s skipped at %s: project '%s' is stopped", record.id,
+                        isoformat(scheduled), function.project)
+            self._metrics.cron_fire(function.name, "skipped")
             return False
         if function.active_version is None or function.build_status != "success":
             logger.warning("cron trigger %s skipped at %s: function '%s' has no runnable"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import aio_pika
@@ -138,7 +138,8 @@ class QueueService:
     def __init__(self, *, amqp_url: str | None, triggers: TriggerStore,
                  functions: FunctionStore, dispatcher: Dispatcher, reload_s: float = 2.0,
                  grace_s: float = 10.0,
-                 on_outcome: Callable[[str, Outcome], None] | None = None) -> None:
+                 on_outcome: Callable[[str, Outcome], None] | None = None,
+                 paused_functions: Callable[[], Awaitable[set[int]]] | None = None) -> None:
         self._url = amqp_url
         self._triggers = triggers
         self._functions = functions
@@ -146,6 +147,8 @@ class QueueService:
         self._reload_s = reload_s
         self._grace_s = grace_s
         self._on_outcome = on_outcome
+        # Ids of functions whose consumers pause (their project is stopped).
+        self._paused_functions = paused_functions
         self._connection: AbstractRobustConnection | None = None
         self._publisher: AbstractChannel | None = None
         self._consumers: dict[int, _Consumer] = {}
@@ -153,6 +156,7 @@ class QueueService:
         self._task: asyncio.Task[None] | None = None
         self._stopping: set[asyncio.Task[None]] = set()
         self._reload_lock = asyncio.Lock()
+        self._poked = asyncio.Event()
         self._failures = 0
 
     # -- lifecycle ----------------------------------------------------------------
@@ -206,12 +210,23 @@ class QueueService:
                 continue
             self._connection = connection
         while True:
+            self._poked.clear()
             try:
                 await self.reload()
             except Exception as exc:
                 self._failures += 1
                 logger.warning("reloading queue triggers failed", extra={"error": repr(exc)})
-            await asyncio.sleep(self._reload_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._reload_s):
+                    await self._poked.wait()
+
+    def poke(self, kind: str, _ident: int | None) -> None:
+        """A change subscriber: reload now when a trigger (or anything unknown) changed."""
+        if kind in ("function", "project", "system", "*"):
+            for consumer in self._consumers.values():
+                consumer.function_read_at = float("-inf")
+        if kind in ("trigger", "function", "project", "*"):
+            self._poked.set()
 
     # -- reload -------------------------------------------------------------------
 
@@ -219,6 +234,9 @@ class QueueService:
         """Apply the enabled queue triggers as stored: start, restart and stop consumers."""
         async with self._reload_lock:
             records = {r.id: r for r in await self._triggers.enabled_of_type("queue")}
+            if self._paused_functions is not None:
+                paused = await self._paused_functions()
+                records = {i: r for i, r in records.items() if r.function_id not in paused}
             self._failures = 0
             for trigger_id in list(self._consumers):
                 record = records.get(trigger_id)
@@ -292,6 +310,10 @@ class QueueService:
         function = await self._function_of(consumer)
         if function is None:
             return "requeue"  # deleted: its trigger goes with it, the message stays queued
+        if function.project_stopped:
+            # Its consumer is about to pause: the message waits in the queue, not the DLQ.
+            await asyncio.sleep(1.0)
+            return "requeue"
         try:
             self._dispatcher.check_runnable(function)
         except FngateError as exc:

@@ -6,7 +6,6 @@ Frames: 4-byte big-endian length + UTF-8 JSON; see ``executors/protocol.py``.
 Only the standard library is used.
 """
 
-import asyncio
 import inspect
 import io
 import json
@@ -171,8 +170,21 @@ class _State:
     max_result = 6 * 1024 * 1024
 
 
-_LOOP = asyncio.new_event_loop()
-asyncio.set_event_loop(_LOOP)
+_LOOP = None
+
+
+def _run_awaitable(awaitable):
+    """Run an async handler's result on the worker's one loop, made at first use.
+
+    asyncio is imported only then: it nearly doubles an idle worker's memory.
+    """
+    global _LOOP
+    if _LOOP is None:
+        import asyncio
+
+        _LOOP = asyncio.new_event_loop()
+        asyncio.set_event_loop(_LOOP)
+    return _LOOP.run_until_complete(awaitable)
 
 
 def _user_frames(tb_exc):
@@ -277,7 +289,7 @@ def _call(frame):
         try:
             result = _State.handler(*args)
             if inspect.isawaitable(result):
-                result = _LOOP.run_until_complete(result)
+                result = _run_awaitable(result)
         except BaseException as exc:  # noqa: BLE001 - SystemExit too is the user's
             error = _error(exc)
         else:

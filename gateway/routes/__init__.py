@@ -10,19 +10,27 @@ __all__ = ["all_routes"]
 def all_routes() -> list[BaseRoute]:
     """Every route of the gateway, in matching order."""
     from gateway.routes import (
+        events,
+        function_logs,
+        function_metrics,
         functions,
         health,
         invoke,
         jobs,
         metrics,
         openapi,
+        projects,
         provider,
         sessions,
         triggers,
+        webhooks,
     )
     from triggers import http
 
     return [
         *health.routes, *metrics.routes, *openapi.routes, *provider.routes, *functions.routes,
-        *invoke.routes, *jobs.routes, *sessions.routes, *triggers.routes, *http.routes,
+        *invoke.routes, *jobs.routes, *sessions.routes, *triggers.routes,
+        *function_metrics.routes, *function_logs.routes, *events.routes, *webhooks.routes,
+        *projects.routes,
+        *http.routes,
     ]

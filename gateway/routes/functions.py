@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from auth import Principal, can_manage, has_scope
 from auth.scopes import READ_FUNCTIONS, WRITE_FUNCTIONS
+from gateway import audit
 from gateway.errors import Forbidden, InvalidRequest, NotFound
 from gateway.function_input import FunctionInput, normalize_runtime, parse_function
 from gateway.jsonresp import JSONResponse
@@ -142,12 +143,21 @@ async def create_function(request: Request) -> Response:
                 conn, function_id, name=t.name, type=t.type, enabled=t.enabled,
                 config=t.config, http_path=t.http_path))
 
+    record = audit.function_created(parsed.name, version.runtime, principal.subject,
+                                    building=version.needs_build, triggers=lambda: created)
+
+    async def add_triggers_and_record(conn: Any, function_id: int) -> None:
+        await add_triggers(conn, function_id)
+        await record(conn, function_id)
+
     function_id = await services.functions.create(parsed.name, parsed.fields, version,
-                                                  also=add_triggers)
+                                                  also=add_triggers_and_record)
     if version.needs_build:
-        services.builds.schedule(function_id, 1, version.runtime, version.dependencies)
+        services.builds.schedule(function_id, 1, version.runtime, version.dependencies,
+                                 actor=principal.subject)
     function = await services.functions.get_by_id(function_id)
     assert function is not None
+    await services.webhooks.function_created(function)
     body = _render(function, principal)
     if parsed.triggers:
         from gateway.routes.triggers import render_trigger  # it imports this module
@@ -162,6 +172,16 @@ async def get_function(request: Request) -> Response:
     _require_read(principal)
     function = await load_function(services_of(request), request.path_params["ref"])
     return JSONResponse(_render(function, principal))
+
+
+def _sent_fields(parsed: FunctionInput) -> set[str]:
+    """The fields an update sent (for its audit event)."""
+    sent = set(parsed.fields)
+    for name, value in (("name", parsed.name), ("code", parsed.code),
+                        ("handler", parsed.handler), ("dependencies", parsed.dependencies)):
+        if value is not None:
+            sent.add(name)
+    return sent
 
 
 def _version_change(parsed: FunctionInput) -> VersionChange | None:
@@ -183,19 +203,25 @@ async def update_function(request: Request) -> Response:
     parsed = parse_function(body, services.settings, creating=False,
                             current_runtime=current.runtime)
     rename = parsed.name if parsed.name not in (None, current.name) else None
+    change = _version_change(parsed)
+    record = audit.function_updated(current.id, rename or current.name, principal.subject,
+                                    fields=_sent_fields(parsed))
     exists, number, version = await services.functions.update(
-        current.id, parsed.fields, _version_change(parsed), rename=rename
+        current.id, parsed.fields, change, rename=rename, also=record
     )
     if not exists:
         raise function_not_found(ref)
     if rename is not None:
         services.metrics.forget_function(current.name)
     if version is not None and number is not None and version.needs_build:
-        services.builds.schedule(current.id, number, version.runtime, version.dependencies)
+        services.builds.schedule(current.id, number, version.runtime, version.dependencies,
+                                 actor=principal.subject)
     await services.pools.drop_function(current.id)
     function = await services.functions.get_by_id(current.id)
     if function is None:
         raise function_not_found(ref)
+    if version is not None and not version.needs_build:
+        await services.webhooks.function_event("function.deployed", function, version=number)
     return JSONResponse(_render(function, principal))
 
 
@@ -204,10 +230,12 @@ async def delete_function(request: Request) -> Response:
     require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
-    await services.functions.delete(function.id)
+    await services.functions.delete(
+        function.id, also=audit.function_deleted(function.id, function.name, principal.subject))
     services.metrics.forget_function(function.name)
     await services.pools.drop_function(function.id)
     await services.cache.drop_function(function.id)
+    await services.webhooks.function_event("function.deleted", function)
     return Response(status_code=204)
 
 

@@ -13,11 +13,13 @@ from gateway.caching import plan_cache
 from gateway.errors import InvalidRequest
 from gateway.jsonresp import JSONResponse
 from gateway.models import Invocation, Job
+from gateway.outbound import UrlRefused, check_url
 from gateway.ratelimit import check_function_rate
 from gateway.routes._body import read_json
 from gateway.routes.functions import load_function
+from gateway.routes.webhooks import refused_url
 from gateway.security import authenticate, require_execute
-from gateway.services import services_of
+from gateway.services import Services, services_of
 
 __all__ = ["routes", "job_headers"]
 
@@ -68,9 +70,7 @@ async def _invoke(request: Request, *, force_async: bool) -> Response:
     require_execute(principal, function.language)
     await check_function_rate(services.limiter, function)
     event = await read_json(request, empty={})
-    if request.headers.get("x-callback-url") is not None:
-        raise InvalidRequest("X-Callback-URL is not supported by this gateway yet",
-                             details={"header": "X-Callback-URL"})
+    callback = await _callback_url(request, services)
     invocation = Invocation(
         function=function, event=event, trigger="invoke", owner=principal.key,
         subject=principal.subject, idempotency_key=_idempotency_key(request),
@@ -81,10 +81,10 @@ async def _invoke(request: Request, *, force_async: bool) -> Response:
         job = await services.dispatcher.enqueue(invocation)
         headers = job_headers(job)
         headers["Location"] = f"/api/v1/jobs/{job.id}"
-        return JSONResponse(job.to_api(), status_code=202, headers=headers)
+        return await _answer(services, job, 202, headers, callback)
     if directive is None:  # sync /invoke uses the cache only when asked to
         job, _ = await services.dispatcher.invoke(invocation)
-        return JSONResponse(job.to_api(), status_code=200, headers=job_headers(job))
+        return await _answer(services, job, 200, job_headers(job), callback)
     services.dispatcher.check_runnable(function)
     plan = plan_cache(function, params=event, owner=principal.key, directive=directive)
     if invocation.idempotency_key is not None:
@@ -95,12 +95,31 @@ async def _invoke(request: Request, *, force_async: bool) -> Response:
     if hit is not None:
         job = await services.dispatcher.record_cached(invocation, hit.value)
         headers = {**job_headers(job), "X-Cache": "HIT", "Age": str(int(hit.age_s))}
-        return JSONResponse(job.to_api(), status_code=200, headers=headers)
+        return await _answer(services, job, 200, headers, callback)
     job, ran = await services.dispatcher.invoke(invocation)
     if ran is not None and job.status == "success":  # not an idempotent replay
         await plan.store(services.cache, function.id, job.result)
     headers = {**job_headers(job), "X-Cache": plan.state}
-    return JSONResponse(job.to_api(), status_code=200, headers=headers)
+    return await _answer(services, job, 200, headers, callback)
+
+
+async def _callback_url(request: Request, services: Services) -> str | None:
+    """``X-Callback-URL`` checked (http(s), public unless allowed), or None."""
+    raw = request.headers.get("x-callback-url")
+    if raw is None:
+        return None
+    try:
+        return await check_url(raw, allow_private=services.settings.allow_private_callbacks)
+    except UrlRefused as exc:
+        raise refused_url(exc, header="X-Callback-URL") from exc
+
+
+async def _answer(services: Services, job: Job, status_code: int, headers: dict[str, str],
+                  callback: str | None) -> Response:
+    """The job's response; with a callback, its delivery is queued first (not sent)."""
+    if callback is not None:
+        await services.webhooks.queue_callback(job, callback)
+    return JSONResponse(job.to_api(), status_code=status_code, headers=headers)
 
 
 async def invoke(request: Request) -> Response:

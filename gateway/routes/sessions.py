@@ -164,6 +164,7 @@ async def execute(request: Request) -> Response:
     directive = parse_cache_control(request.headers.get("x-cache-control")) or _SESSION_DEFAULT
     function = await _pinned_function(services, session)
     require_execute(principal, function.language)
+    services.dispatcher.check_runnable(function)  # a stopped project: 409, cached or not
     await check_function_rate(services.limiter, function)
     validate_params(function.schema, params)
     if await services.sessions.begin_execute(session_id, session.owner) is None:
@@ -172,14 +173,17 @@ async def execute(request: Request) -> Response:
     plan = plan_cache(function, params=params, owner=session.owner, directive=directive)
     hit = await plan.lookup(services.cache)
     services.metrics.cache_lookup(function.name, read=plan.reads, hit=hit is not None)
-    if hit is not None:
-        return _executed(session, hit.value, cached=True, started=started,
-                         headers={"X-Cache": "HIT", "Age": str(int(hit.age_s))})
     invocation = Invocation(
         function=function, event=params, trigger="session", owner=session.owner,
         subject=principal.subject, timeout_ms=session.timeout_ms,
         context={k: v for k, v in session.context.items() if k not in ("timeout_ms",)},
     )
+    if hit is not None:
+        # Recorded as a cached job, so a function's metrics count its cache hits.
+        cached = await services.dispatcher.record_cached(invocation, hit.value)
+        return _executed(session, hit.value, cached=True, started=started,
+                         headers={"X-Cache": "HIT", "Age": str(int(hit.age_s)),
+                                  "X-Job-ID": cached.id})
     job, _ = await services.dispatcher.invoke(invocation)
     if job.status != "success":
         error = job.error or {}

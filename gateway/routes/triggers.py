@@ -10,8 +10,10 @@ from starlette.responses import Response
 
 from auth import Principal, can_manage, has_scope
 from auth.scopes import READ_FUNCTIONS, WRITE_FUNCTIONS
+from gateway import audit
 from gateway.errors import Forbidden, NotFound
 from gateway.jsonresp import JSONResponse, isoformat
+from gateway.models import FunctionRecord
 from gateway.routes._body import read_json
 from gateway.routes._methods import methods_route
 from gateway.routes.functions import load_function
@@ -65,17 +67,23 @@ async def create_trigger(request: Request) -> Response:
     trigger = await services.triggers.create(
         function.id, name=parsed.name, type=parsed.type, enabled=parsed.enabled,
         config=parsed.config, http_path=parsed.http_path,
+        also=audit.trigger_added(function.id, function.name, principal.subject),
     )
     return JSONResponse(render_trigger(trigger), status_code=201)
 
 
-async def _current(request: Request) -> tuple[int, TriggerRecord]:
+async def _current_of(request: Request) -> tuple[FunctionRecord, TriggerRecord]:
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
     trigger = await services.triggers.get(_trigger_id(request), function.id)
     if trigger is None:
         raise NotFound(f"trigger '{request.path_params['trigger_id']}' does not exist",
                        code="TRIGGER_NOT_FOUND")
+    return function, trigger
+
+
+async def _current(request: Request) -> tuple[int, TriggerRecord]:
+    function, trigger = await _current_of(request)
     return function.id, trigger
 
 
@@ -111,8 +119,10 @@ async def delete_trigger(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
-    function_id, current = await _current(request)
-    await services.triggers.delete(current.id, function_id)
+    function, current = await _current_of(request)
+    await services.triggers.delete(
+        current.id, function.id,
+        also=audit.trigger_removed(function.id, function.name, current, principal.subject))
     return Response(status_code=204)
 
 

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
-from gateway.errors import Conflict, InvalidRequest
+from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.models import FunctionRecord, VersionRecord
 
 __all__ = ["FunctionStore", "NewVersion", "VersionChange", "CHANGES_CHANNEL"]
 
 CHANGES_CHANNEL = "fngate_changes"
 
+_CACHE_MAX = 10_000
+
+# With what its project and the system layer beneath it (0008_projects.sql).
 _SELECT = """
-SELECT f.*, v.code, v.handler, v.dependencies, v.build_status
+SELECT f.*, v.code, v.handler, v.dependencies, v.build_status,
+       p.status AS project_status,
+       coalesce(s.environment, '{}') || coalesce(p.environment, '{}') AS inherited_environment,
+       coalesce(s.dependencies, '[]') || coalesce(p.dependencies, '[]')
+           AS inherited_dependencies
 FROM functions f
 LEFT JOIN function_versions v ON v.function_id = f.id AND v.version = f.active_version
+LEFT JOIN projects p ON p.name = f.project
+LEFT JOIN system_settings s ON s.id = 0
 """
 
 # Columns a create or an in-place update may set.
@@ -93,17 +103,43 @@ def _record(row: Mapping[str, Any]) -> FunctionRecord:
         handler=row["handler"] or "handler",
         dependencies=row["dependencies"] or [],
         build_status=row["build_status"] or "success",
+        project_status=row["project_status"] or "running",
+        inherited_environment=row["inherited_environment"] or {},
+        inherited_dependencies=row["inherited_dependencies"] or [],
     )
 
 
 class FunctionStore:
     """Functions and versions in PostgreSQL."""
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: Any, *, cache_ttl_s: float = 0.0) -> None:
         self._pool = pool
+        # ref -> (record, read at): found functions only, forgotten on every change
+        # (this replica's writes at once, others' through ``forget`` from the change
+        # listener) and, should a notification be missed, after ``cache_ttl_s``.
+        self._cache_ttl_s = cache_ttl_s
+        self._cache: dict[str, tuple[FunctionRecord, float]] = {}
+
+    def forget(self, *_change: object) -> None:
+        """Drop every cached function (a change subscriber: any change, any function)."""
+        self._cache.clear()
 
     async def get(self, ref: str) -> FunctionRecord | None:
         """Resolve ``ref`` as the id (all digits), then the name, then the language_title."""
+        if self._cache_ttl_s > 0:
+            cached = self._cache.get(ref)
+            now = time.monotonic()
+            if cached is not None and now - cached[1] < self._cache_ttl_s:
+                return cached[0]
+            record = await self._read(ref)
+            if record is not None:
+                if len(self._cache) >= _CACHE_MAX:
+                    self._cache.clear()
+                self._cache[ref] = (record, now)
+            return record
+        return await self._read(ref)
+
+    async def _read(self, ref: str) -> FunctionRecord | None:
         if ref.isascii() and ref.isdigit() and len(ref) <= 18:
             row = await self._pool.fetchrow(_SELECT + "WHERE f.id = $1", int(ref))
             if row is not None:
@@ -192,6 +228,7 @@ class FunctionStore:
             # Serialize name checks so two racing creates cannot both pass them.
             await conn.execute("LOCK TABLE functions IN SHARE ROW EXCLUSIVE MODE")
             await self._check_unambiguous(conn, name, str(fields["runtime"]), None)
+            await _ensure_project(conn, str(fields.get("project", "default")))
             try:
                 function_id = await conn.fetchval(
                     f"INSERT INTO functions (name, {', '.join(cols)}) "
@@ -201,6 +238,8 @@ class FunctionStore:
                 )
             except asyncpg.UniqueViolationError as exc:
                 raise Conflict(f"function name '{name}' is already in use") from exc
+            except asyncpg.ForeignKeyViolationError as exc:
+                raise _project_not_found(fields.get("project")) from exc
             await self._insert_version(conn, function_id, 1, version)
             await conn.execute(
                 "UPDATE functions SET active_version = 1 WHERE id = $1", function_id
@@ -208,6 +247,7 @@ class FunctionStore:
             if also is not None:
                 await also(conn, function_id)
             await _notify(conn, "function", function_id)
+        self.forget()
         return int(function_id)
 
     async def update(
@@ -217,8 +257,11 @@ class FunctionStore:
         change: VersionChange | None,
         *,
         rename: str | None = None,
+        also: Callable[[Any, int | None], Awaitable[Any]] | None = None,
     ) -> tuple[bool, int | None, NewVersion | None]:
         """Change fields in place and optionally add a new version.
+
+        ``also(conn, new version number or None)`` runs in the same transaction.
 
         A version that needs no build is activated at once; one with dependencies is
         activated by :meth:`finish_build` when its build succeeds. Returns whether the
@@ -253,6 +296,8 @@ class FunctionStore:
                     str(fields.get("runtime", current["runtime"])),
                     function_id,
                 )
+            if "project" in fields:
+                await _ensure_project(conn, str(fields["project"]))
             sets = [f"{c} = ${i + 2}" for i, c in enumerate(cols)]
             args: list[Any] = [function_id, *[fields[c] for c in cols]]
             if rename is not None:
@@ -277,7 +322,12 @@ class FunctionStore:
                 )
             except asyncpg.UniqueViolationError as exc:
                 raise Conflict(f"function name '{rename}' is already in use") from exc
+            except asyncpg.ForeignKeyViolationError as exc:
+                raise _project_not_found(fields.get("project")) from exc
+            if also is not None:
+                await also(conn, new_version)
             await _notify(conn, "function", function_id)
+        self.forget()
         return True, new_version, version
 
     @staticmethod
@@ -296,10 +346,12 @@ class FunctionStore:
                           else list(base["dependencies"])),
         )
 
-    async def finish_build(self, function_id: int, version: int, *, ok: bool, log: str) -> bool:
+    async def finish_build(self, function_id: int, version: int, *, ok: bool, log: str,
+                           also: Callable[[Any, bool], Awaitable[Any]] | None = None) -> bool:
         """Record a build's outcome; a success activates the version unless a newer one is.
 
-        Returns whether the version was activated.
+        Returns whether the version was activated. ``also(conn, activated)`` runs in the
+        same transaction when this call recorded the outcome.
         """
         async with self._pool.acquire() as conn, conn.transaction():
             status = await conn.execute(
@@ -307,14 +359,21 @@ class FunctionStore:
                 " WHERE function_id = $1 AND version = $2 AND build_status = 'building'",
                 function_id, version, "success" if ok else "failed", log,
             )
-            if not status.endswith(" 1") or not ok:
+            if not status.endswith(" 1"):
+                return False
+            if not ok:
+                if also is not None:
+                    await also(conn, False)
                 return False
             activated = await conn.execute(
                 "UPDATE functions SET active_version = $2, updated_at = now()"
                 " WHERE id = $1 AND (active_version IS NULL OR active_version <= $2)",
                 function_id, version,
             )
+            if also is not None:
+                await also(conn, activated.endswith(" 1"))
             await _notify(conn, "function", function_id)
+        self.forget()
         return bool(activated.endswith(" 1"))
 
     async def pending_builds(self) -> list[VersionRecord]:
@@ -326,20 +385,27 @@ class FunctionStore:
         )
         return [_version(r) for r in rows]
 
-    async def delete(self, function_id: int) -> bool:
-        """Remove a function and its versions; its jobs stay."""
+    async def delete(self, function_id: int, *,
+                     also: Callable[[Any], Awaitable[Any]] | None = None) -> bool:
+        """Remove a function and its versions; its jobs stay. ``also(conn)`` runs in the
+        same transaction when the function existed."""
         async with self._pool.acquire() as conn, conn.transaction():
             status = await conn.execute("DELETE FROM functions WHERE id = $1", function_id)
+            if also is not None and status.endswith(" 1"):
+                await also(conn)
             await _notify(conn, "function", function_id)
+        self.forget()
         return bool(status.endswith(" 1"))
 
     async def count(self) -> int:
         return int(await self._pool.fetchval("SELECT count(*) FROM functions"))
 
     async def totals(self) -> tuple[int, int]:
-        """``(functions, projects that have at least one function)``."""
+        """``(functions, running projects that have at least one function)``."""
         row = await self._pool.fetchrow(
-            "SELECT count(*) AS functions, count(DISTINCT project) AS projects FROM functions")
+            "SELECT (SELECT count(*) FROM functions) AS functions,"
+            " (SELECT count(*) FROM projects p WHERE p.status = 'running'"
+            "  AND EXISTS (SELECT 1 FROM functions f WHERE f.project = p.name)) AS projects")
         return int(row["functions"]), int(row["projects"])
 
     async def existing_names(self, names: Collection[str]) -> set[str]:
@@ -378,6 +444,19 @@ def _version(row: Mapping[str, Any]) -> VersionRecord:
         created_at=row["created_at"],
         is_active=bool(row["is_active"]),
     )
+
+
+async def _ensure_project(conn: Any, name: str) -> None:
+    """A function's project is created with it when it does not exist yet."""
+    created = await conn.fetchval(
+        "INSERT INTO projects (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id",
+        name)
+    if created is not None:
+        await _notify(conn, "project", int(created))
+
+
+def _project_not_found(name: object) -> NotFound:
+    return NotFound(f"project '{name}' does not exist", code="PROJECT_NOT_FOUND")
 
 
 async def _notify(conn: Any, kind: str, ident: int) -> None:

@@ -63,6 +63,13 @@ def _log_records(job_id: uuid.UUID, function_id: int, logs: Iterable[LogLine]) -
     ]
 
 
+_INSERT_FINISHED = (
+    "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
+    " owner, subject, context, result, error, timestamp, started_at, finished_at,"
+    " duration, cold_start, attempts, cached, cpu_ms, max_rss_bytes)"
+    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$12,$13,$14,$15,$16,$17,$18,$19)"
+)
+
 _FINISH = (
     "UPDATE jobs SET status = $3, result = $4, error = $5, finished_at = $6,"
     " duration = $7, cold_start = $8, cached = $9, cpu_ms = $10,"
@@ -81,18 +88,16 @@ class JobStore:
         self, job: NewJob, outcome: Outcome, logs: Sequence[LogLine], attempts: int = 1
     ) -> None:
         """Write a sync job once, with its outcome and logs, in one transaction."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
-                " owner, subject, context, result, error, timestamp, started_at, finished_at,"
-                " duration, cold_start, attempts, cached, cpu_ms, max_rss_bytes)"
-                " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$12,$13,$14,$15,$16,$17,$18,$19)",
-                job.id, job.function_id, job.function_name, job.version, job.trigger,
+        args = (job.id, job.function_id, job.function_name, job.version, job.trigger,
                 outcome.status, job.owner, job.subject, job.context, outcome.result,
                 outcome.error, outcome.started_at, outcome.finished_at, outcome.duration,
                 outcome.cold_start, attempts, outcome.cached, outcome.cpu_ms,
-                outcome.max_rss_bytes,
-            )
+                outcome.max_rss_bytes)
+        if not logs:  # one statement: no BEGIN/COMMIT round trips on the hot path
+            await self._pool.execute(_INSERT_FINISHED, *args)
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_INSERT_FINISHED, *args)
             await self._write_logs(conn, job.id, job.function_id, logs)
 
     async def insert_pending(self, job: NewJob, *, running_lease_s: float | None = None) -> str:
@@ -101,9 +106,19 @@ class JobStore:
         Returns the lease token when ``running_lease_s`` is given, else "".
         """
         token = uuid.uuid4() if running_lease_s is not None else None
+        if token is None:  # one statement (its own transaction): insert and wake runners
+            await self._pool.execute(
+                "WITH job AS (INSERT INTO jobs (id, function_id, function_name, version,"
+                " trigger, status, owner, subject, event, context)"
+                " VALUES ($1,$2,$3,$4,$5,'pending',$6,$7,$8,$9))"
+                " SELECT pg_notify($10, '')",
+                job.id, job.function_id, job.function_name, job.version, job.trigger,
+                job.owner, job.subject, job.event, job.context, JOBS_CHANNEL,
+            )
+            return ""
         async with self._pool.acquire() as conn, conn.transaction():
             await self._insert(conn, job, token, running_lease_s)
-        return "" if token is None else str(token)
+        return str(token)
 
     async def _insert(
         self, conn: Any, job: NewJob, token: uuid.UUID | None, lease_s: float | None

@@ -22,8 +22,18 @@ async def init_connection(conn: Any) -> None:
         )
 
 
+async def _keep_session(conn: Any) -> None:
+    """Release without asyncpg's reset query (a round trip on every release).
+
+    asyncpg still rolls back an open transaction. Pooled connections never keep session
+    state: no SET, LISTEN (listeners have connections of their own) or advisory lock
+    outliving its ``finally``.
+    """
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Any:
     """Open a pool against ``dsn``; raises ``OSError``/``asyncpg`` errors when unreachable."""
     return await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=init_connection, command_timeout=60
+        dsn, min_size=min_size, max_size=max_size, init=init_connection, command_timeout=60,
+        reset=_keep_session,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,10 +59,16 @@ class TriggerStore:
         self._pool = pool
 
     async def create(self, function_id: int, *, name: str | None, type: str, enabled: bool,
-                     config: dict[str, Any], http_path: str | None) -> TriggerRecord:
+                     config: dict[str, Any], http_path: str | None,
+                     also: Callable[[Any, TriggerRecord], Awaitable[Any]] | None = None,
+                     ) -> TriggerRecord:
+        """Insert a trigger; ``also(conn, trigger)`` runs in the same transaction."""
         async with self._pool.acquire() as conn, conn.transaction():
-            return await self.insert_on(conn, function_id, name=name, type=type,
-                                        enabled=enabled, config=config, http_path=http_path)
+            trigger = await self.insert_on(conn, function_id, name=name, type=type,
+                                           enabled=enabled, config=config, http_path=http_path)
+            if also is not None:
+                await also(conn, trigger)
+            return trigger
 
     @staticmethod
     async def insert_on(conn: Any, function_id: int, *, name: str | None, type: str,
@@ -101,11 +107,15 @@ class TriggerStore:
                                    f"trigger:{trigger_id}")
         return None if row is None else TriggerRecord.from_row(row)
 
-    async def delete(self, trigger_id: int, function_id: int) -> bool:
+    async def delete(self, trigger_id: int, function_id: int, *,
+                     also: Callable[[Any], Awaitable[Any]] | None = None) -> bool:
+        """Delete a trigger; ``also(conn)`` runs in the same transaction if it existed."""
         async with self._pool.acquire() as conn, conn.transaction():
             status = await conn.execute(
                 "DELETE FROM triggers WHERE id = $1 AND function_id = $2", trigger_id, function_id
             )
+            if also is not None and status.endswith(" 1"):
+                await also(conn)
             await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL,
                                f"trigger:{trigger_id}")
         return bool(status.endswith(" 1"))

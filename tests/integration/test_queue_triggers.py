@@ -398,3 +398,86 @@ async def test_broker_down_is_reported_by_health(queue_settings: Callable[..., A
         body = (await client.get("/health")).json()
         assert body["components"]["broker"] == "down"
         assert body["status"] == "degraded"
+
+
+class _BrokerProxy:
+    """A TCP proxy to RabbitMQ whose open connections can be cut, as a broker restart
+    would; new connections still get through (the broker is back)."""
+
+    def __init__(self) -> None:
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+        self.port = 0
+
+    async def __aenter__(self) -> _BrokerProxy:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        self.cut()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 5672)
+        self._writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def cut(self) -> None:
+        writers, self._writers = self._writers, []
+        for w in writers:
+            w.transport.abort()
+
+
+async def test_a_broken_broker_connection_loses_and_duplicates_nothing(
+    queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str
+) -> None:
+    """Messages in flight when the connection breaks come back; their jobs (keyed by
+    message id) are found, not run again, and every message is acknowledged once."""
+    async with _BrokerProxy() as proxy:
+        url = f"amqp://guest:guest@127.0.0.1:{proxy.port}/"
+        async with running_app(queue_settings(amqp_url=url)) as client:
+            assert (await create(client, name="slow", code=SLOW)).status_code == 201
+            trigger = await add_queue_trigger(client, "slow", {"queue": queue_name})
+            await wait_for(lambda: trigger["id"] in consuming(client), timeout_s=5)
+            for _ in range(4):
+                await publish(amqp, queue_name, {"sleep": 1.5})
+
+            async def all_running() -> bool:
+                return len(await queue_jobs(database_url, "running")) == 4
+
+            await wait_for(all_running, timeout_s=20)
+            proxy.cut()
+
+            async def broker_down_seen() -> bool:
+                return bool((await client.get("/health")).json()["components"]["broker"]
+                            == "down")
+
+            await wait_for(broker_down_seen, timeout_s=5, interval_s=0.01)
+
+            async def all_done() -> bool:
+                return len(await queue_jobs(database_url, "success")) == 4
+
+            await wait_for(all_done, timeout_s=30)
+
+            async def drained() -> bool:
+                return await message_count(amqp, queue_name) == 0
+
+            await wait_for(drained, timeout_s=20)
+            await asyncio.sleep(1.0)  # a duplicate run would show up as a fifth job
+            health = (await client.get("/health")).json()
+            assert health["components"]["broker"] == "ok"
+    jobs = await queue_jobs(database_url)
+    assert [j["status"] for j in jobs] == ["success"] * 4
+    assert [j["lost_leases"] for j in jobs] == [0] * 4
+    assert await message_count(amqp, queue_name) == 0
+    assert await message_count(amqp, queue_name + ".dlq") == 0

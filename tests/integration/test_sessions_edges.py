@@ -289,6 +289,7 @@ async def test_a_stored_remote_ref_is_never_fetched(client: httpx.AsyncClient,
                                orjson.dumps({"params": {"$ref": url}}).decode())
         finally:
             await conn.close()
+        client.app.state.services.functions.forget()  # type: ignore[attr-defined]
         r = await client.post("/api/v1/initialize", json={},
                               headers={**ALICE, "Language-Title": "python-echo"})
         sid = r.json()["request_id"]

@@ -15,6 +15,7 @@ class _Proxy:
     def __init__(self) -> None:
         self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
+        self._cut = False
         self.port = 0
 
     async def start(self) -> None:
@@ -22,8 +23,16 @@ class _Proxy:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        if self._cut:  # accepted as the cut happened: close it like the others
+            writer.close()
+            return
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 5432)
-        self._writers += [writer, up_writer]
+        self._writers.append(up_writer)
+        if self._cut:
+            writer.close()
+            up_writer.close()
+            return
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(Exception):
@@ -36,6 +45,7 @@ class _Proxy:
 
     async def cut(self) -> None:
         assert self._server is not None
+        self._cut = True
         self._server.close()
         for w in self._writers:
             w.close()

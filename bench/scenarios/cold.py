@@ -1,0 +1,82 @@
+"""Cold start: the first invoke of a never-run function vs starting its bare interpreter.
+
+Each of the functions is invoked once, sequentially, with a pause between them so the
+generic pre-started pool is refilled as between real arrivals. The baseline starts the
+interpreter binary the gateway's own workers run (read from /proc) with a trivial
+program, from this process, once just before each invoke.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import time
+
+import httpx
+
+from bench._report import Outcome, Row, Target
+from bench.scenarios._common import (
+    NODE_ECHO,
+    PY_ECHO,
+    Config,
+    Gateways,
+    create_function,
+    worker_exe,
+)
+
+__all__ = ["cold_start"]
+
+GAP_S = 0.3  # the generic pool refills 0.1 s after a worker is taken, plus its spawn
+_RUNTIMES = {
+    # runtime: (code, baseline program flags, target ratio)
+    "python": (PY_ECHO, ["-c", "print(1)"], 0.3),
+    "nodejs": (NODE_ECHO, ["-e", "console.log(1)"], 0.15),
+}
+
+
+def _bare_start_ms(argv: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    return (time.perf_counter() - start) * 1000
+
+
+def _cold_ms(client: httpx.Client, names: list[str],
+             bare: list[str]) -> tuple[list[float], list[float], int]:
+    """Each function's first invoke, each right after one bare start (so load from
+    elsewhere on the machine falls on both sides alike)."""
+    for _ in range(3):  # page cache, not first-run disk reads
+        _bare_start_ms(bare)
+    times, bare_times, cold = [], [], 0
+    for name in names:
+        time.sleep(GAP_S)
+        bare_times.append(_bare_start_ms(bare))
+        start = time.perf_counter()
+        r = client.post(f"/api/v1/functions/{name}/invoke", json={"x": 1})
+        times.append((time.perf_counter() - start) * 1000)
+        r.raise_for_status()
+        if r.json()["status"] != "success":
+            raise RuntimeError(f"cold invoke of {name} failed: {r.text}")
+        cold += r.headers.get("x-cold-start") == "true"
+    return times, bare_times, cold
+
+
+def cold_start(cfg: Config, gateways: Gateways) -> Outcome:
+    """p50 of first invokes (Python, Node.js) over p50 of bare interpreter starts."""
+    outcome = Outcome(scenario="cold-start")
+    with gateways() as h:
+        for runtime, (code, flags, target) in _RUNTIMES.items():
+            exe = worker_exe(h.gateway_pid, runtime)
+            names = [f"cold-{runtime}-{i}" for i in range(cfg.cold_functions)]
+            for name in names:
+                create_function(h.client, name, runtime, code)
+            times, bare, cold = _cold_ms(h.client, names, [exe, *flags])
+            outcome.rows.append(Row(
+                metric=f"{runtime} p50", unit="ms", fngate=statistics.median(times),
+                baseline=statistics.median(bare),
+                target=Target(on="ratio", op="<=", bound=target)))
+            outcome.details[runtime] = {
+                "interpreter": [exe, *flags], "functions": len(names),
+                "reported_cold": cold, "fngate_ms": [round(t, 2) for t in times],
+                "bare_ms": [round(t, 2) for t in bare],
+            }
+    return outcome

@@ -1,0 +1,220 @@
+"""OpenAPI paths and schemas of projects and the system layer (package-private).
+
+Merged into the document by :mod:`gateway.openapi`; built only from
+:mod:`gateway._openapi_schemas` helpers so the two modules do not import each other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway._openapi_schemas import TIMESTAMP, json_content, ref, schema_ref
+
+__all__ = ["PROJECT_PATHS", "PROJECT_SCHEMAS", "PROJECT_TAG"]
+
+_NAME_PATTERN = "^[a-z][a-z0-9-]{0,62}$"
+_ENV_NAME = {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"}
+
+PROJECT_TAG = {
+    "name": "projects",
+    "description": (
+        "Projects group functions and layer environment and dependencies beneath them. A "
+        "function runs with the system environment, overridden by its project's, overridden "
+        "by its own `environment` — and nothing of the gateway's own environment (no "
+        "`FNGATE_*`, no secrets, no database URL). Its dependencies are the union of the "
+        "system's, its project's and its own; where two layers name the same package the "
+        "nearer one's specifier wins, and a system or project entry applies to the functions "
+        "whose runtime's syntax accepts it (`lodash@^4` only to Node.js, `requests>=2` only "
+        "to Python, a bare name to both). A version's background build installs that union; "
+        "after a project or system dependency change, a replica builds the new union on the "
+        "first run that needs it (a failed build fails that run with `RUNTIME_ERROR`, "
+        "`details.type: \"BuildFailed\"`). Changes apply on every replica within seconds "
+        "(warm workers of the old environment are dropped).\n\n"
+        "The project `default` exists from the start. Creating or moving a function into a "
+        "project that does not exist creates that project (running, empty environment), as "
+        "a function's `project` has always been free text; `PROJECT_NOT_FOUND` is the answer "
+        "of the project routes. A stopped project's functions answer 409 `PROJECT_STOPPED` "
+        "on `/invoke`, `/invoke-async`, `/initialize`, `/execute` and HTTP triggers; its "
+        "cron fires are skipped (counted as `skipped` in `fngate_cron_fires_total`) and its "
+        "queue consumers pause (messages stay in the queue). Jobs accepted before the stop "
+        "still run. `start` resumes all of it.\n\n"
+        "Reading projects is part of the catalog (`read:functions`, `write:functions` or "
+        "`admin`; environment values are `\"***\"` unless the caller holds "
+        "`write:functions` or `admin`); creating, deleting, starting, stopping and changing "
+        "them, and everything under `/api/v1/env/system` and `/api/v1/dependencies/system`, "
+        "needs `admin`."
+    ),
+}
+
+_ADMIN = [{"bearerAuth": ["admin"]}]
+_READ = [{"bearerAuth": [s]} for s in ("read:functions", "write:functions", "admin")]
+_ADMIN_NOTE = "Needs `admin`, else 403 `FORBIDDEN` (`details.required_scope: \"admin\"`). "
+_READ_NOTE = ("Needs `read:functions`, `write:functions` or `admin`; environment values are "
+              "`\"***\"` unless the caller holds `write:functions` or `admin`. ")
+
+_ENVIRONMENT = {"type": "object", "additionalProperties": {"type": "string"},
+                "propertyNames": _ENV_NAME, "maxProperties": 1000}
+_DEPENDENCIES = {
+    "type": "array", "maxItems": 100,
+    "items": {"type": "string", "description": "A pip requirement (`requests>=2,<3`) or an "
+                                               "npm spec (`lodash@^4`): names and version "
+                                               "ranges only; options, URLs, paths → 400."},
+    "description": "Duplicates are dropped.",
+}
+
+_PROJECT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string", "pattern": _NAME_PATTERN},
+        "description": {"type": "string"},
+        "status": {"type": "string", "enum": ["running", "stopped"]},
+        "functions": {"type": "array", "items": {"type": "string"},
+                      "description": "Names of the project's functions, sorted."},
+        "environment": {**_ENVIRONMENT, "description": "Values masked (`\"***\"`) unless the "
+                                                       "caller holds `write:functions` or "
+                                                       "`admin`."},
+        "dependencies": {"type": "array", "items": {"type": "string"}},
+        "created_at": TIMESTAMP,
+        "updated_at": TIMESTAMP,
+    },
+    "required": ["id", "name", "description", "status", "functions", "environment",
+                 "dependencies", "created_at", "updated_at"],
+}
+
+_PROJECT_CREATE = {
+    "type": "object",
+    "description": "Body of `POST /api/v1/projects`. Other fields are ignored.",
+    "properties": {
+        "name": {"type": "string", "pattern": _NAME_PATTERN},
+        "description": {"type": "string", "maxLength": 4096, "default": ""},
+        "environment": {**_ENVIRONMENT, "default": {}},
+        "dependencies": {**_DEPENDENCIES, "default": []},
+    },
+    "required": ["name"],
+}
+
+PROJECT_SCHEMAS: dict[str, Any] = {
+    "Project": _PROJECT,
+    "ProjectCreate": _PROJECT_CREATE,
+    "ProjectList": {
+        "type": "object",
+        "properties": {"projects": {"type": "array", "items": schema_ref("Project")}},
+        "required": ["projects"],
+    },
+    "EnvironmentData": {
+        "type": "object", "properties": {"data": _ENVIRONMENT}, "required": ["data"],
+        "description": "An environment layer; `PUT` replaces it whole.",
+    },
+    "DependenciesData": {
+        "type": "object", "properties": {"data": _DEPENDENCIES}, "required": ["data"],
+        "description": "A dependency layer; `PUT` replaces it whole.",
+    },
+}
+
+_PROJECT_NAME = {
+    "name": "name", "in": "path", "required": True, "schema": {"type": "string"},
+    "description": "The project's name; an unknown one → 404 `PROJECT_NOT_FOUND`.",
+}
+
+
+def _ok(description: str, schema: dict[str, Any] | None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description,
+                                "headers": {"X-Request-ID": ref("headers", "X-Request-ID")}}
+    if schema is not None:
+        response["content"] = json_content(schema)
+    return response
+
+
+def _errors(*statuses: str) -> dict[str, Any]:
+    names = {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden",
+             "404": "NotFound", "409": "Conflict", "413": "PayloadTooLarge",
+             "500": "InternalError"}
+    return {status: ref("responses", names[status]) for status in statuses}
+
+
+def _op(operation_id: str, summary: str, description: str, security: list[Any],
+        responses: dict[str, Any], body: str | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {"operationId": operation_id, "tags": ["projects"],
+                          "summary": summary, "description": description,
+                          "security": security, "responses": responses}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": json_content(schema_ref(body))}
+    return op
+
+
+def _item(*parameters: dict[str, Any], **operations: dict[str, Any]) -> dict[str, Any]:
+    return {"parameters": [ref("parameters", "X-Request-ID"), *parameters], **operations}
+
+
+def _layer(kind: str, schema: str, *, project: bool) -> dict[str, Any]:
+    """GET and PUT of one environment or dependency layer."""
+    what = "environment" if kind == "env" else "dependencies"
+    owner = "Project" if project else "System"
+    where = "the project's" if project else "the system (every function's, beneath its " \
+        "project's)"
+    read_note = _READ_NOTE if project else _ADMIN_NOTE
+    missing = ("404",) if project else ()
+    get = _op(f"get{owner}{what.capitalize()}", f"{owner} {what}",
+              read_note + f"{where[0].upper() + where[1:]} {what} as `{{\"data\": …}}`.",
+              _READ if project else _ADMIN,
+              {"200": _ok(f"The {what}.", schema_ref(schema)),
+               **_errors("401", "403", *missing, "500")})
+    put = _op(f"set{owner}{what.capitalize()}", f"Replace the {owner.lower()} {what}",
+              _ADMIN_NOTE + f"Replaces {where} {what} whole; answers it as stored "
+              "(values revealed). Applies to new runs at once on this replica and within "
+              "seconds on the others.",
+              _ADMIN,
+              {"200": _ok(f"The {what} as stored.", schema_ref(schema)),
+               **_errors("400", "401", "403", *missing, "413", "500")}, body=schema)
+    return {"get": get, "put": put}
+
+
+PROJECT_PATHS: dict[str, Any] = {
+    "/api/v1/projects": _item(
+        get=_op("listProjects", "List projects", _READ_NOTE + "By name.", _READ,
+                {"200": _ok("The projects.", schema_ref("ProjectList")),
+                 **_errors("401", "403", "500")}),
+        post=_op("createProject", "Create a project",
+                 _ADMIN_NOTE + "A new project is `running`. A name in use → 409 `CONFLICT`; a "
+                 "bad name, environment or dependency → 400.", _ADMIN,
+                 {"201": _ok("Created (values revealed).", schema_ref("Project")),
+                  **_errors("400", "401", "403", "409", "413", "500")}, body="ProjectCreate"),
+    ),
+    "/api/v1/projects/{name}": _item(
+        _PROJECT_NAME,
+        get=_op("getProject", "Get a project", _READ_NOTE + "With `status` and the names of "
+                "its functions.", _READ,
+                {"200": _ok("The project.", schema_ref("Project")),
+                 **_errors("401", "403", "404", "500")}),
+        delete=_op("deleteProject", "Delete a project",
+                   _ADMIN_NOTE + "Only an empty one: while it has functions → 409 "
+                   "`CONFLICT`.", _ADMIN,
+                   {"204": _ok("Deleted.", None),
+                    **_errors("401", "403", "404", "409", "500")}),
+    ),
+    "/api/v1/projects/{name}/start": _item(
+        _PROJECT_NAME,
+        post=_op("startProject", "Start a project",
+                 _ADMIN_NOTE + "Its functions run again, cron fires are claimed again and "
+                 "queue consumers resume. Starting a running project changes nothing.", _ADMIN,
+                 {"200": _ok("The project.", schema_ref("Project")),
+                  **_errors("401", "403", "404", "500")}),
+    ),
+    "/api/v1/projects/{name}/stop": _item(
+        _PROJECT_NAME,
+        post=_op("stopProject", "Stop a project",
+                 _ADMIN_NOTE + "Its functions answer 409 `PROJECT_STOPPED`, its cron fires "
+                 "are skipped, its queue consumers pause and its idle warm workers end. Jobs "
+                 "accepted before stay and run.", _ADMIN,
+                 {"200": _ok("The project.", schema_ref("Project")),
+                  **_errors("401", "403", "404", "500")}),
+    ),
+    "/api/v1/projects/{name}/env": _item(
+        _PROJECT_NAME, **_layer("env", "EnvironmentData", project=True)),
+    "/api/v1/projects/{name}/dependencies": _item(
+        _PROJECT_NAME, **_layer("dependencies", "DependenciesData", project=True)),
+    "/api/v1/env/system": _item(**_layer("env", "EnvironmentData", project=False)),
+    "/api/v1/dependencies/system": _item(
+        **_layer("dependencies", "DependenciesData", project=False)),
+}

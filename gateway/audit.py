@@ -1,0 +1,140 @@
+"""The audit events of API.md's "Observability" section, recorded with their change.
+
+Each helper returns (or is) an ``also`` callback for a store method, so the event
+is written on the change's connection, in its transaction. ``actor`` is the
+token's ``sub``; None for what the gateway does on its own (a build resumed at
+start-up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from typing import Any
+
+from gateway.store.events import EventStore
+from gateway.store.triggers import TriggerRecord
+
+__all__ = [
+    "build_outcome",
+    "function_created",
+    "function_deleted",
+    "function_updated",
+    "trigger_added",
+    "trigger_removed",
+]
+
+
+def _trigger_metadata(trigger: TriggerRecord) -> dict[str, Any]:
+    return {"trigger_id": trigger.id, "trigger_type": trigger.type, "trigger_name": trigger.name}
+
+
+def _trigger_label(trigger: TriggerRecord) -> str:
+    config = trigger.config or {}
+    detail = config.get("path") or config.get("schedule") or config.get("queue")
+    return f"{trigger.type} trigger {trigger.id}" + (f" ({detail})" if detail else "")
+
+
+async def _trigger_added_on(conn: Any, function_id: int, function_name: str,
+                            trigger: TriggerRecord, actor: str | None) -> None:
+    await EventStore.record_on(
+        conn, function_id=function_id, function_name=function_name, type="trigger_added",
+        description=f"{_trigger_label(trigger)} added", actor=actor,
+        metadata=_trigger_metadata(trigger))
+
+
+def function_created(name: str, runtime: str, actor: str | None, *,
+                     building: bool, triggers: Callable[[], Iterable[TriggerRecord]]
+                     ) -> Callable[[Any, int], Awaitable[None]]:
+    """``created`` (and ``trigger_added`` for triggers made with it); for ``create``'s
+    ``also``, run after the triggers are inserted."""
+
+    async def record(conn: Any, function_id: int) -> None:
+        await EventStore.record_on(
+            conn, function_id=function_id, function_name=name, type="created",
+            description=f"function '{name}' created ({runtime}, version 1"
+                        + (", building)" if building else ")"),
+            actor=actor, metadata={"version": 1, "runtime": runtime,
+                                   "status": "building" if building else "ready"})
+        for trigger in triggers():
+            await _trigger_added_on(conn, function_id, name, trigger, actor)
+
+    return record
+
+
+def function_updated(function_id: int, name: str, actor: str | None, *,
+                     fields: Collection[str]) -> Callable[[Any, int | None], Awaitable[None]]:
+    """``updated`` naming the fields sent, and ``deployed`` when a new version was made."""
+
+    async def record(conn: Any, new_version: int | None) -> None:
+        changed = sorted(fields)
+        await EventStore.record_on(
+            conn, function_id=function_id, function_name=name, type="updated",
+            description=f"function '{name}' updated: {', '.join(changed) or 'no fields'}",
+            actor=actor, metadata={"fields": changed})
+        if new_version is not None:
+            building = await conn.fetchval(
+                "SELECT build_status = 'building' FROM function_versions"
+                " WHERE function_id = $1 AND version = $2", function_id, new_version)
+            state = "building; activated when its build succeeds" if building else "active"
+            await EventStore.record_on(
+                conn, function_id=function_id, function_name=name, type="deployed",
+                description=f"version {new_version} deployed ({state})", actor=actor,
+                metadata={"version": new_version,
+                          "status": "building" if building else "ready"})
+
+    return record
+
+
+def function_deleted(function_id: int, name: str, actor: str | None
+                     ) -> Callable[[Any], Awaitable[None]]:
+    async def record(conn: Any) -> None:
+        await EventStore.record_on(
+            conn, function_id=function_id, function_name=name, type="deleted",
+            description=f"function '{name}' deleted", actor=actor, metadata={})
+
+    return record
+
+
+def trigger_added(function_id: int, name: str, actor: str | None
+                  ) -> Callable[[Any, TriggerRecord], Awaitable[None]]:
+    async def record(conn: Any, trigger: TriggerRecord) -> None:
+        await _trigger_added_on(conn, function_id, name, trigger, actor)
+
+    return record
+
+
+def trigger_removed(function_id: int, name: str, trigger: TriggerRecord, actor: str | None
+                    ) -> Callable[[Any], Awaitable[None]]:
+    async def record(conn: Any) -> None:
+        await EventStore.record_on(
+            conn, function_id=function_id, function_name=name, type="trigger_removed",
+            description=f"{_trigger_label(trigger)} removed", actor=actor,
+            metadata=_trigger_metadata(trigger))
+
+    return record
+
+
+def build_outcome(function_id: int, version: int, actor: str | None, *, log: str
+                  ) -> Callable[[Any, bool], Awaitable[None]]:
+    """``activated`` when a successful build made its version active, ``build_failed``
+    (with the end of the build log) when it failed."""
+
+    async def record(conn: Any, activated: bool) -> None:
+        row = await conn.fetchrow(
+            "SELECT f.name, v.build_status FROM function_versions v"
+            " JOIN functions f ON f.id = v.function_id"
+            " WHERE v.function_id = $1 AND v.version = $2", function_id, version)
+        if row is None:
+            return
+        if row["build_status"] == "failed":
+            await EventStore.record_on(
+                conn, function_id=function_id, function_name=row["name"], type="build_failed",
+                description=f"the build of version {version} failed", actor=actor,
+                metadata={"version": version, "build_log": log[-2000:]})
+        elif activated:
+            await EventStore.record_on(
+                conn, function_id=function_id, function_name=row["name"], type="activated",
+                description=f"version {version} activated (its build succeeded)", actor=actor,
+                metadata={"version": version})
+
+    return record

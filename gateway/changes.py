@@ -1,0 +1,81 @@
+"""``LISTEN fngate_changes``: what other replicas (and this one) changed, as it happens.
+
+Every change of a function, version or trigger is announced with ``NOTIFY`` in the
+transaction that makes it. The listener has a connection of its own; each
+notification is handed to the subscribers as ``(kind, id)``. After it (re)connects it
+hands them ``("*", None)``: a notification sent while it was away is gone, so they
+reload everything. Subscribers also poll on their own, so a listener that is down
+only delays a change, never loses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Callable
+
+import asyncpg
+
+from gateway.store.functions import CHANGES_CHANNEL
+
+__all__ = ["ChangeListener", "Subscriber", "parse_change"]
+
+logger = logging.getLogger("fngate.changes")
+
+Subscriber = Callable[[str, int | None], None]
+EVERYTHING = "*"
+
+
+def _set(event: asyncio.Event, *_: object) -> None:
+    event.set()
+
+
+def parse_change(payload: str) -> tuple[str, int | None]:
+    """``"trigger:12"`` → ``("trigger", 12)``; anything unreadable means everything."""
+    kind, _, ident = payload.partition(":")
+    if not kind or not ident.isdigit():
+        return EVERYTHING, None
+    return kind, int(ident)
+
+
+class ChangeListener:
+    """Listens on ``fngate_changes`` and tells every subscriber, reconnecting as needed."""
+
+    def __init__(self, dsn: str, subscribers: list[Subscriber], *, retry_s: float = 1.0) -> None:
+        self._dsn = dsn
+        self._subscribers = subscribers
+        self._retry_s = retry_s
+        self.connected = False
+
+    def _tell(self, kind: str, ident: int | None) -> None:
+        for subscriber in self._subscribers:
+            try:
+                subscriber(kind, ident)
+            except Exception:  # one subscriber's fault must not starve the others
+                logger.exception("change subscriber failed")
+
+    async def run(self) -> None:
+        """Listen until cancelled."""
+        while True:
+            lost = asyncio.Event()
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self._dsn)
+                conn.add_termination_listener(functools.partial(_set, lost))
+                await conn.add_listener(
+                    CHANGES_CHANNEL, lambda _c, _pid, _ch, payload: self._tell(
+                        *parse_change(payload)))
+                self.connected = True
+                self._tell(EVERYTHING, None)
+                await lost.wait()
+            except (OSError, asyncpg.PostgresError) as exc:
+                logger.warning("change listener connection failed; retrying",
+                               extra={"error": repr(exc)})
+            finally:
+                self.connected = False
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+            await asyncio.sleep(self._retry_s)

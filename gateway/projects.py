@@ -1,0 +1,50 @@
+"""Layering of environment and dependencies: system, then project, then function.
+
+A function runs with the system environment, overridden by its project's, overridden by
+its own ``environment``, and nothing of the gateway's environment. Its dependencies are
+the union of the three lists; where two layers name the same package, the nearer layer's
+specifier wins (a function can pin what its project leaves open). A system or project
+entry applies to the functions whose runtime's syntax accepts it (``lodash@^4`` only to
+Node.js functions, ``requests>=2`` only to Python ones, a bare name to both).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from gateway.function_input import dependency_pattern
+
+__all__ = ["layered_dependencies", "layered_environment", "package_name"]
+
+# The package name at the start of a pip requirement or an npm spec (scope included).
+_NAME = re.compile(r"^(@[^/@\s]+/)?[^@\s\[<>=!~;,]+")
+
+
+def layered_environment(*layers: Mapping[str, str]) -> dict[str, str]:
+    """The layers merged in order: a later layer's value wins."""
+    merged: dict[str, str] = {}
+    for layer in layers:
+        merged.update(layer)
+    return merged
+
+
+def package_name(spec: str) -> str:
+    """The (normalized) package a dependency specifier names."""
+    match = _NAME.match(spec.strip())
+    name = match.group(0) if match else spec.strip()
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def layered_dependencies(runtime: str, inherited: Iterable[str],
+                         own: Iterable[str]) -> list[str]:
+    """``inherited`` (system then project) that fit ``runtime``, then ``own``; one per
+    package, the latest layer's specifier winning, in first-seen order."""
+    pattern = dependency_pattern(runtime)
+    chosen: dict[str, str] = {}
+    for spec in inherited:
+        if pattern.match(spec.strip()):
+            chosen[package_name(spec)] = spec.strip()
+    for spec in own:
+        chosen[package_name(spec)] = spec.strip()
+    return list(chosen.values())

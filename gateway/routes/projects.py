@@ -1,0 +1,265 @@
+"""``/api/v1/projects`` and the system environment and dependencies.
+
+Reading projects is part of the catalog (``read:functions``; environment values masked
+unless the caller holds ``write:functions`` or ``admin``); changing them, and anything of
+the system layer, needs ``admin``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from auth import Principal, can_manage, has_scope
+from auth.scopes import ADMIN, READ_FUNCTIONS
+from gateway.errors import Forbidden, InvalidRequest, NotFound
+from gateway.function_input import ENV_KEY_RE, NAME_RE, dependency_pattern
+from gateway.jsonresp import JSONResponse
+from gateway.routes._body import read_json
+from gateway.routes._methods import methods_route
+from gateway.security import authenticate, require_scope
+from gateway.services import Services, services_of
+from gateway.store.projects import ProjectRecord, mask
+
+__all__ = ["routes", "project_not_found"]
+
+MAX_DESCRIPTION = 4096
+MAX_DEPENDENCIES = 100
+MAX_VARIABLES = 1000
+
+
+def project_not_found(name: str) -> NotFound:
+    return NotFound(f"project '{name}' does not exist", code="PROJECT_NOT_FOUND")
+
+
+def _require_read(principal: Principal) -> None:
+    if not (has_scope(principal, READ_FUNCTIONS) or can_manage(principal)):
+        raise Forbidden("this needs the 'read:functions' scope",
+                        details={"required_scope": READ_FUNCTIONS})
+
+
+def _bad(field: str, message: str) -> InvalidRequest:
+    return InvalidRequest(f"'{field}' {message}", details={"field": field})
+
+
+def _environment(value: Any, field: str) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _bad(field, "must be an object of strings")
+    if len(value) > MAX_VARIABLES:
+        raise _bad(field, f"may hold at most {MAX_VARIABLES} variables")
+    for key, item in value.items():
+        if not ENV_KEY_RE.match(key):
+            raise _bad(field, f"has an invalid variable name '{key}'")
+        if not isinstance(item, str):
+            raise _bad(field, f"value of '{key}' must be a string")
+    return dict(value)
+
+
+def _dependencies(value: Any, field: str) -> list[str]:
+    """Specifiers for either runtime: each applies to the runtimes whose syntax it fits."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _bad(field, "must be an array of strings")
+    if len(value) > MAX_DEPENDENCIES:
+        raise _bad(field, f"may list at most {MAX_DEPENDENCIES} packages")
+    specs = [v.strip() for v in value]
+    for spec in specs:
+        if not (dependency_pattern("python").match(spec)
+                or dependency_pattern("nodejs").match(spec)):
+            raise _bad(field, f"has '{spec}': only package names and version ranges are "
+                       "accepted (no options, URLs or paths)")
+    return list(dict.fromkeys(specs))
+
+
+async def _data(request: Request) -> Any:
+    body = await read_json(request)
+    if not isinstance(body, dict) or "data" not in body:
+        raise InvalidRequest("the request body must be a JSON object with 'data'",
+                             details={"field": "data"})
+    return body["data"]
+
+
+async def _load(services: Services, name: str) -> ProjectRecord:
+    project = await services.projects.get(name) if NAME_RE.match(name) else None
+    if project is None:
+        raise project_not_found(name)
+    return project
+
+
+async def _changed(services: Services, project: ProjectRecord) -> None:
+    """Apply a change on this replica at once (others follow the NOTIFY within seconds):
+    functions are re-read, the project's warm workers go, queue consumers re-check."""
+    services.functions.forget()
+    services.queues.poke("project", project.id)
+    for function_id in await services.projects.function_ids(project.name):
+        await services.pools.drop_function(function_id)
+
+
+def _render(project: ProjectRecord, principal: Principal) -> dict[str, Any]:
+    return project.to_api(reveal_environment=can_manage(principal))
+
+
+async def list_projects(request: Request) -> Response:
+    principal = await authenticate(request)
+    _require_read(principal)
+    projects = await services_of(request).projects.list_all()
+    return JSONResponse({"projects": [_render(p, principal) for p in projects]})
+
+
+async def create_project(request: Request) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    name = body.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise _bad("name", "is required and must match ^[a-z][a-z0-9-]{0,62}$")
+    description = body.get("description") or ""
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        raise _bad("description", f"must be a string of at most {MAX_DESCRIPTION} characters")
+    environment = _environment(body.get("environment") or {}, "environment")
+    dependencies = _dependencies(body.get("dependencies") or [], "dependencies")
+    services = services_of(request)
+    project = await services.projects.create(name, description=description,
+                                             environment=environment,
+                                             dependencies=dependencies)
+    return JSONResponse(_render(project, principal), status_code=201,
+                        headers={"Location": f"/api/v1/projects/{name}"})
+
+
+async def get_project(request: Request) -> Response:
+    principal = await authenticate(request)
+    _require_read(principal)
+    project = await _load(services_of(request), request.path_params["name"])
+    return JSONResponse(_render(project, principal))
+
+
+async def delete_project(request: Request) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    services = services_of(request)
+    name = request.path_params["name"]
+    if not NAME_RE.match(name) or not await services.projects.delete(name):
+        raise project_not_found(name)
+    services.functions.forget()
+    return Response(status_code=204)
+
+
+async def _set_status(request: Request, status: str) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    services = services_of(request)
+    name = request.path_params["name"]
+    project = await services.projects.update(name, status=status) \
+        if NAME_RE.match(name) else None
+    if project is None:
+        raise project_not_found(name)
+    await _changed(services, project)
+    return JSONResponse(_render(project, principal))
+
+
+async def start_project(request: Request) -> Response:
+    return await _set_status(request, "running")
+
+
+async def stop_project(request: Request) -> Response:
+    return await _set_status(request, "stopped")
+
+
+async def get_project_env(request: Request) -> Response:
+    principal = await authenticate(request)
+    _require_read(principal)
+    project = await _load(services_of(request), request.path_params["name"])
+    return JSONResponse({"data": mask(project.environment, reveal=can_manage(principal))})
+
+
+async def put_project_env(request: Request) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    services = services_of(request)
+    name = request.path_params["name"]
+    await _load(services, name)
+    environment = _environment(await _data(request), "data")
+    project = await services.projects.update(name, environment=environment)
+    if project is None:
+        raise project_not_found(name)
+    await _changed(services, project)
+    return JSONResponse({"data": dict(project.environment)})
+
+
+async def get_project_dependencies(request: Request) -> Response:
+    principal = await authenticate(request)
+    _require_read(principal)
+    project = await _load(services_of(request), request.path_params["name"])
+    return JSONResponse({"data": list(project.dependencies)})
+
+
+async def put_project_dependencies(request: Request) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    services = services_of(request)
+    name = request.path_params["name"]
+    await _load(services, name)
+    dependencies = _dependencies(await _data(request), "data")
+    project = await services.projects.update(name, dependencies=dependencies)
+    if project is None:
+        raise project_not_found(name)
+    await _changed(services, project)
+    return JSONResponse({"data": list(project.dependencies)})
+
+
+async def _system_changed(services: Services) -> None:
+    services.functions.forget()
+    for function_id in await services.projects.function_ids():
+        await services.pools.drop_function(function_id)
+
+
+async def get_system_env(request: Request) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    environment, _ = await services_of(request).projects.system()
+    return JSONResponse({"data": environment})
+
+
+async def put_system_env(request: Request) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    services = services_of(request)
+    environment = _environment(await _data(request), "data")
+    await services.projects.set_system(environment=environment)
+    await _system_changed(services)
+    return JSONResponse({"data": environment})
+
+
+async def get_system_dependencies(request: Request) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    _, dependencies = await services_of(request).projects.system()
+    return JSONResponse({"data": dependencies})
+
+
+async def put_system_dependencies(request: Request) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    services = services_of(request)
+    dependencies = _dependencies(await _data(request), "data")
+    await services.projects.set_system(dependencies=dependencies)
+    await _system_changed(services)
+    return JSONResponse({"data": dependencies})
+
+
+routes = [
+    methods_route("/api/v1/projects", {"GET": list_projects, "POST": create_project}),
+    methods_route("/api/v1/projects/{name}", {"GET": get_project, "DELETE": delete_project}),
+    methods_route("/api/v1/projects/{name}/start", {"POST": start_project}),
+    methods_route("/api/v1/projects/{name}/stop", {"POST": stop_project}),
+    methods_route("/api/v1/projects/{name}/env", {"GET": get_project_env,
+                                                  "PUT": put_project_env}),
+    methods_route("/api/v1/projects/{name}/dependencies", {
+        "GET": get_project_dependencies, "PUT": put_project_dependencies}),
+    methods_route("/api/v1/env/system", {"GET": get_system_env, "PUT": put_system_env}),
+    methods_route("/api/v1/dependencies/system", {
+        "GET": get_system_dependencies, "PUT": put_system_dependencies}),
+]

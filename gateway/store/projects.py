@@ -1,0 +1,174 @@
+"""Repository for projects and the system (gateway-wide) environment and dependencies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import asyncpg
+
+from gateway.errors import Conflict
+from gateway.jsonresp import isoformat
+from gateway.store.functions import CHANGES_CHANNEL
+
+__all__ = ["ProjectRecord", "ProjectStore", "SYSTEM_ID"]
+
+# The change announced for the system row: ``system:0``.
+SYSTEM_ID = 0
+
+ProjectStatus = Literal["running", "stopped"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectRecord:
+    """A project as stored, with the names of its functions."""
+
+    id: int
+    name: str
+    description: str
+    status: str
+    environment: dict[str, str]
+    dependencies: list[str]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    functions: list[str] = field(default_factory=list)
+
+    def to_api(self, *, reveal_environment: bool) -> dict[str, Any]:
+        """The API's project; environment values masked unless revealed."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "status": self.status,
+            "functions": list(self.functions),
+            "environment": mask(self.environment, reveal=reveal_environment),
+            "dependencies": list(self.dependencies),
+            "created_at": isoformat(self.created_at),
+            "updated_at": isoformat(self.updated_at),
+        }
+
+
+def mask(environment: Mapping[str, str], *, reveal: bool) -> dict[str, str]:
+    """Environment values as a caller may see them: ``"***"`` unless revealed."""
+    return dict(environment) if reveal else {key: "***" for key in environment}
+
+
+_SELECT = """
+SELECT p.*, coalesce(array_agg(f.name ORDER BY f.name) FILTER (WHERE f.name IS NOT NULL),
+                     '{}') AS function_names
+FROM projects p LEFT JOIN functions f ON f.project = p.name
+"""
+
+
+def _record(row: Mapping[str, Any]) -> ProjectRecord:
+    return ProjectRecord(
+        id=row["id"], name=row["name"], description=row["description"], status=row["status"],
+        environment=row["environment"], dependencies=row["dependencies"],
+        created_at=row["created_at"], updated_at=row["updated_at"],
+        functions=list(row["function_names"]),
+    )
+
+
+class ProjectStore:
+    """Projects and the system settings in PostgreSQL; every change is announced on
+    ``fngate_changes`` (``project:<id>``, ``system:0``) in the transaction that makes it."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    async def list_all(self) -> list[ProjectRecord]:
+        rows = await self._pool.fetch(_SELECT + " GROUP BY p.id ORDER BY p.name")
+        return [_record(r) for r in rows]
+
+    async def get(self, name: str) -> ProjectRecord | None:
+        row = await self._pool.fetchrow(_SELECT + " WHERE p.name = $1 GROUP BY p.id", name)
+        return None if row is None else _record(row)
+
+    async def create(self, name: str, *, description: str, environment: dict[str, str],
+                     dependencies: list[str]) -> ProjectRecord:
+        """Insert a running project; 409 when the name is taken."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            try:
+                project_id = await conn.fetchval(
+                    "INSERT INTO projects (name, description, environment, dependencies)"
+                    " VALUES ($1, $2, $3, $4) RETURNING id",
+                    name, description, environment, dependencies)
+            except asyncpg.UniqueViolationError as exc:
+                raise Conflict(f"project '{name}' already exists") from exc
+            await _notify(conn, "project", project_id)
+        created = await self.get(name)
+        assert created is not None
+        return created
+
+    async def delete(self, name: str) -> bool:
+        """Remove an empty project; 409 while it has functions. False when unknown."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            try:
+                project_id = await conn.fetchval(
+                    "DELETE FROM projects WHERE name = $1 RETURNING id", name)
+            except asyncpg.ForeignKeyViolationError as exc:
+                raise _has_functions(name) from exc
+            if project_id is None:
+                return False
+            await _notify(conn, "project", project_id)
+        return True
+
+    async def update(self, name: str, **values: Any) -> ProjectRecord | None:
+        """Set ``status``, ``environment``, ``dependencies`` or ``description``; None when
+        the project does not exist."""
+        allowed = ("status", "environment", "dependencies", "description")
+        cols = [c for c in allowed if c in values]
+        sets = [f"{c} = ${i + 2}" for i, c in enumerate(cols)]
+        sets.append("updated_at = now()")
+        async with self._pool.acquire() as conn, conn.transaction():
+            project_id = await conn.fetchval(
+                f"UPDATE projects SET {', '.join(sets)} WHERE name = $1 RETURNING id",
+                name, *[values[c] for c in cols])
+            if project_id is None:
+                return None
+            await _notify(conn, "project", project_id)
+        return await self.get(name)
+
+    async def system(self) -> tuple[dict[str, str], list[str]]:
+        """The system environment and dependencies."""
+        row = await self._pool.fetchrow(
+            "SELECT environment, dependencies FROM system_settings WHERE id = 0")
+        if row is None:
+            return {}, []
+        return dict(row["environment"]), list(row["dependencies"])
+
+    async def set_system(self, *, environment: dict[str, str] | None = None,
+                         dependencies: list[str] | None = None) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO system_settings (id, environment, dependencies)"
+                " VALUES (0, coalesce($1, '{}'::jsonb), coalesce($2, '[]'::jsonb))"
+                " ON CONFLICT (id) DO UPDATE SET"
+                " environment = coalesce($1, system_settings.environment),"
+                " dependencies = coalesce($2, system_settings.dependencies),"
+                " updated_at = now()",
+                environment, dependencies)
+            await _notify(conn, "system", SYSTEM_ID)
+
+    async def function_ids(self, project: str | None = None) -> list[int]:
+        """Ids of ``project``'s functions (of every function with None)."""
+        rows = await self._pool.fetch(
+            "SELECT id FROM functions WHERE $1::text IS NULL OR project = $1", project)
+        return [int(r["id"]) for r in rows]
+
+    async def stopped_function_ids(self) -> set[int]:
+        """Ids of the functions whose project is stopped (their consumers pause)."""
+        rows = await self._pool.fetch(
+            "SELECT f.id FROM functions f JOIN projects p ON p.name = f.project"
+            " WHERE p.status = 'stopped'")
+        return {int(r["id"]) for r in rows}
+
+
+def _has_functions(name: str) -> Conflict:
+    return Conflict(f"project '{name}' still has functions; delete or move them first")
+
+
+async def _notify(conn: Any, kind: str, ident: int) -> None:
+    await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, f"{kind}:{ident}")

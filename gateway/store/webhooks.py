@@ -1,0 +1,219 @@
+"""Repository for webhooks and their deliveries (webhook events and job callbacks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from gateway.jsonresp import isoformat
+
+__all__ = ["Delivery", "DeliveryOutcome", "WebhookRecord", "WebhookStore", "MASKED_SECRET"]
+
+MASKED_SECRET = "***"
+
+DeliveryOutcome = Literal["delivered", "retry", "failed"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookRecord:
+    """One registered webhook; its secret never leaves through ``to_api`` or ``repr``."""
+
+    id: int
+    url: str
+    events: tuple[str, ...]
+    secret: str = field(repr=False)
+    created_by: str | None
+    created_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> WebhookRecord:
+        return cls(id=row["id"], url=row["url"], events=tuple(row["events"]),
+                   secret=row["secret"], created_by=row["created_by"],
+                   created_at=row["created_at"])
+
+    def to_api(self) -> dict[str, Any]:
+        """The API's ``Webhook``, with the secret masked."""
+        return {
+            "id": self.id,
+            "url": self.url,
+            "events": list(self.events),
+            "secret": MASKED_SECRET,
+            "created_at": isoformat(self.created_at),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivery:
+    """A delivery claimed for sending, under ``lease_token``."""
+
+    id: int
+    webhook_id: int | None
+    kind: Literal["webhook", "callback"]
+    url: str
+    event: str
+    payload: Any
+    job_id: str | None
+    attempts: int
+    lease_token: str
+    created_at: dt.datetime
+    # The webhook's secret (None for a callback, signed with the gateway's own).
+    secret: str | None = field(repr=False)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Delivery:
+        return cls(
+            id=row["id"], webhook_id=row["webhook_id"], kind=row["kind"], url=row["url"],
+            event=row["event"], payload=row["payload"],
+            job_id=str(row["job_id"]) if row["job_id"] is not None else None,
+            attempts=row["attempts"], lease_token=str(row["lease_token"]),
+            created_at=row["created_at"], secret=row["secret"],
+        )
+
+
+class WebhookStore:
+    """Webhooks and deliveries in PostgreSQL."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    # -- webhooks -----------------------------------------------------------------------
+
+    async def create(self, *, url: str, events: list[str], secret: str,
+                     created_by: str | None) -> WebhookRecord:
+        row = await self._pool.fetchrow(
+            "INSERT INTO webhooks (url, events, secret, created_by) VALUES ($1, $2, $3, $4)"
+            " RETURNING *",
+            url, events, secret, created_by,
+        )
+        return WebhookRecord.from_row(row)
+
+    async def list_all(self) -> list[WebhookRecord]:
+        rows = await self._pool.fetch("SELECT * FROM webhooks ORDER BY id")
+        return [WebhookRecord.from_row(r) for r in rows]
+
+    async def delete(self, webhook_id: int) -> bool:
+        status = await self._pool.execute("DELETE FROM webhooks WHERE id = $1", webhook_id)
+        return bool(status.endswith(" 1"))
+
+    async def subscribed_events(self) -> frozenset[str]:
+        """Every event some webhook subscribes to."""
+        rows = await self._pool.fetch("SELECT DISTINCT unnest(events) AS event FROM webhooks")
+        return frozenset(r["event"] for r in rows)
+
+    # -- queueing -----------------------------------------------------------------------
+
+    async def enqueue_event(self, event: str, *, payload: Any = None, job_id: str | None = None,
+                            created_at: dt.datetime | None = None) -> int:
+        """One pending delivery per webhook subscribed to ``event``; returns how many."""
+        status = await self._pool.execute(
+            "INSERT INTO webhook_deliveries (webhook_id, kind, url, event, payload, job_id,"
+            " created_at)"
+            " SELECT id, 'webhook', url, $1, $2::jsonb, $3::uuid, coalesce($4, now())"
+            " FROM webhooks WHERE $1 = ANY (events)",
+            event, payload, job_id, created_at,
+        )
+        return int(status.split()[-1])
+
+    async def enqueue_callback(self, job_id: str, url: str) -> None:
+        """A callback that waits for its job to finish (at most one per job)."""
+        await self._pool.execute(
+            "INSERT INTO webhook_deliveries (kind, url, event, job_id, status)"
+            " VALUES ('callback', $1, 'job.finished', $2, 'waiting')"
+            " ON CONFLICT (job_id) WHERE kind = 'callback' DO NOTHING",
+            url, job_id,
+        )
+
+    async def promote_callbacks(self) -> int:
+        """Make the callbacks of finished jobs due; returns how many."""
+        status = await self._pool.execute(
+            "UPDATE webhook_deliveries d SET status = 'pending', next_attempt_at = now(),"
+            " event = CASE j.status WHEN 'success' THEN 'job.succeeded' ELSE 'job.failed' END,"
+            " created_at = coalesce(j.finished_at, now())"
+            " FROM jobs j WHERE d.status = 'waiting' AND j.id = d.job_id"
+            " AND j.status IN ('success', 'failed')"
+        )
+        return int(status.split()[-1])
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def claim(self, limit: int, lease_s: float) -> list[Delivery]:
+        """Lease up to ``limit`` due deliveries; replicas never claim the same one."""
+        rows = await self._pool.fetch(
+            "WITH due AS ("
+            " SELECT id FROM webhook_deliveries WHERE status = 'pending'"
+            " AND next_attempt_at <= now()"
+            " AND (lease_expires_at IS NULL OR lease_expires_at < now())"
+            " ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+            " UPDATE webhook_deliveries d SET attempts = d.attempts + 1,"
+            " lease_token = gen_random_uuid(),"
+            " lease_expires_at = now() + make_interval(secs => $2)"
+            " FROM due WHERE d.id = due.id"
+            " RETURNING d.*, (SELECT w.secret FROM webhooks w WHERE w.id = d.webhook_id)"
+            " AS secret",
+            limit, lease_s,
+        )
+        return [Delivery.from_row(r) for r in rows]
+
+    async def record(self, delivery: Delivery, outcome: DeliveryOutcome, *,
+                     status_code: int | None, error: str | None, duration_ms: float,
+                     retry_in_s: float = 0.0) -> bool:
+        """Record one attempt and its consequence; False if the lease was lost meanwhile."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            updated = await conn.fetchval(
+                "UPDATE webhook_deliveries SET"
+                " status = CASE $3 WHEN 'retry' THEN 'pending' ELSE $3 END,"
+                " next_attempt_at = now() + make_interval(secs => $4),"
+                " lease_token = NULL, lease_expires_at = NULL,"
+                " last_status_code = $5, last_error = $6,"
+                " finished_at = CASE $3 WHEN 'retry' THEN NULL ELSE now() END"
+                " WHERE id = $1 AND lease_token = $2::uuid RETURNING id",
+                delivery.id, delivery.lease_token, outcome, retry_in_s, status_code, error,
+            )
+            if updated is None:
+                return False
+            await conn.execute(
+                "INSERT INTO webhook_delivery_attempts"
+                " (delivery_id, attempt, status_code, error, duration_ms)"
+                " VALUES ($1, $2, $3, $4, $5)",
+                delivery.id, delivery.attempts, status_code, error, duration_ms,
+            )
+        return True
+
+    async def release(self, delivery: Delivery) -> None:
+        """Give back a claimed delivery unsent (shutdown): due again, the try not counted."""
+        await self._pool.execute(
+            "UPDATE webhook_deliveries SET lease_token = NULL, lease_expires_at = NULL,"
+            " attempts = greatest(attempts - 1, 0)"
+            " WHERE id = $1 AND lease_token = $2::uuid",
+            delivery.id, delivery.lease_token,
+        )
+
+    async def get_delivery(self, delivery_id: int) -> dict[str, Any] | None:
+        """A delivery's row with its attempts (operators and tests)."""
+        row = await self._pool.fetchrow(
+            "SELECT * FROM webhook_deliveries WHERE id = $1", delivery_id)
+        if row is None:
+            return None
+        attempts = await self._pool.fetch(
+            "SELECT attempt, status_code, error, duration_ms, created_at"
+            " FROM webhook_delivery_attempts WHERE delivery_id = $1 ORDER BY id",
+            delivery_id,
+        )
+        return {**dict(row), "attempt_log": [dict(a) for a in attempts]}
+
+    async def prune(self, *, keep_s: float) -> int:
+        """Delete finished deliveries older than ``keep_s`` and callbacks of vanished jobs."""
+        done = await self._pool.execute(
+            "DELETE FROM webhook_deliveries WHERE status IN ('delivered', 'failed')"
+            " AND finished_at < now() - make_interval(secs => $1)",
+            keep_s,
+        )
+        orphans = await self._pool.execute(
+            "DELETE FROM webhook_deliveries d WHERE d.status = 'waiting'"
+            " AND d.created_at < now() - make_interval(secs => $1)"
+            " AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = d.job_id)",
+            keep_s,
+        )
+        return int(done.split()[-1]) + int(orphans.split()[-1])
