@@ -40,7 +40,7 @@ PROJECT_TAG = {
         "still run. `start` resumes all of it.\n\n"
         "Reading projects is part of the catalog (`read:functions`, `write:functions` or "
         "`admin`; environment values are `\"***\"` unless the caller holds "
-        "`write:functions` or `admin`); creating, deleting, starting, stopping and changing "
+        "`admin`); creating, deleting, starting, stopping and changing "
         "them, and everything under `/api/v1/env/system` and `/api/v1/dependencies/system`, "
         "needs `admin`."
     ),
@@ -50,7 +50,7 @@ _ADMIN = [{"bearerAuth": ["admin"]}]
 _READ = [{"bearerAuth": [s]} for s in ("read:functions", "write:functions", "admin")]
 _ADMIN_NOTE = "Needs `admin`, else 403 `FORBIDDEN` (`details.required_scope: \"admin\"`). "
 _READ_NOTE = ("Needs `read:functions`, `write:functions` or `admin`; environment values are "
-              "`\"***\"` unless the caller holds `write:functions` or `admin`. ")
+              "`\"***\"` unless the caller holds `admin`. ")
 
 _ENVIRONMENT = {"type": "object", "additionalProperties": {"type": "string"},
                 "propertyNames": _ENV_NAME, "maxProperties": 1000}
@@ -72,8 +72,7 @@ _PROJECT = {
         "functions": {"type": "array", "items": {"type": "string"},
                       "description": "Names of the project's functions, sorted."},
         "environment": {**_ENVIRONMENT, "description": "Values masked (`\"***\"`) unless the "
-                                                       "caller holds `write:functions` or "
-                                                       "`admin`."},
+                                                       "caller holds `admin`."},
         "dependencies": {"type": "array", "items": {"type": "string"}},
         "created_at": TIMESTAMP,
         "updated_at": TIMESTAMP,

@@ -70,7 +70,7 @@ class ChangeListener:
                 self.connected = True
                 self._tell(EVERYTHING, None)
                 await lost.wait()
-            except (OSError, asyncpg.PostgresError) as exc:
+            except Exception as exc:  # never ends on its own: the gateway would stop
                 logger.warning("change listener connection failed; retrying",
                                extra={"error": repr(exc)})
             finally:

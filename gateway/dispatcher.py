@@ -333,20 +333,23 @@ class Dispatcher:
 
     # -- held (queue messages) ---------------------------------------------------------
 
-    async def run_held(self, inv: Invocation, *, source_key: str | None) -> Job:
+    async def run_held(self, inv: Invocation, *, source_key: str | None,
+                       redelivered: bool = True) -> Job:
         """Run work whose source holds it until it ends (a queue message), to its final job.
 
         The job is recorded ``running`` under a lease the heartbeat renews; the function's
         own failures are retried here with backoff up to ``max_retries``, so the source
         settles once, by the final status. With ``source_key``, a delivery of the same
         message finds its job: a finished one is returned unrun, a live one is waited for,
-        and one whose runner was lost is taken over.
+        and one whose runner was lost is taken over. A first delivery (``redelivered``
+        false) is a new message even when its key was seen before (a producer reusing ids,
+        a message moved back from the DLQ): the finished job lets go of the key.
         """
         function = inv.function
         new = self._new_job(inv)
         while True:
             job_id, token, existing = await self._jobs.start_keyed(
-                new, key=source_key, lease_s=self._leases.lease_s)
+                new, key=source_key, lease_s=self._leases.lease_s, fresh=not redelivered)
             if token is not None:
                 break
             assert existing is not None

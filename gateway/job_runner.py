@@ -23,8 +23,6 @@ __all__ = ["JobRunner"]
 
 logger = logging.getLogger("fngate.jobs")
 
-_VERSIONS_CACHED = 1000
-
 
 class JobRunner:
     """Runs up to ``capacity`` async jobs at once on this replica."""
@@ -51,7 +49,6 @@ class JobRunner:
         self._tasks: dict[str, tuple[asyncio.Task[None], str]] = {}
         self._listener: Any = None
         self._accepting = True
-        self._versions: dict[tuple[int, int], VersionCode] = {}
 
     @property
     def running(self) -> int:
@@ -147,18 +144,11 @@ class JobRunner:
             self._wake.set()
 
     async def _version_code(self, function_id: int, number: int) -> VersionCode | None:
-        """The code of a built version; cached, as a built version never changes."""
-        key = (function_id, number)
-        code = self._versions.get(key)
-        if code is None:
-            record = await self._functions.get_version(function_id, number)
-            if record is None or record.build_status != "success":
-                return None
-            code = (record.runtime, record.code, record.handler, list(record.dependencies))
-            if len(self._versions) >= _VERSIONS_CACHED:
-                self._versions.clear()
-            self._versions[key] = code
-        return code
+        """The code of a built version (cached by the store: it never changes)."""
+        record = await self._functions.built_version(function_id, number)
+        if record is None:
+            return None
+        return (record.runtime, record.code, record.handler, list(record.dependencies))
 
     async def _ensure_listener(self) -> None:
         if self._listener is not None and not self._listener.is_closed():

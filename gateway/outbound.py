@@ -52,10 +52,21 @@ class BlockedAddress(Exception):
     """A connection refused because the host resolved to a non-public address."""
 
 
+# IPv6 prefixes that carry an IPv4 address in their low 32 bits (NAT64, SIIT,
+# IPv4-compatible): judged by that IPv4 address.
+_EMBEDDING_V4 = tuple(ipaddress.IPv6Network(n) for n in (
+    "64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0:0:0/96", "::/96"))
+
+
 def address_allowed(address: IPAddress) -> bool:
-    """True for a globally routable unicast address (an IPv4-mapped IPv6 one as its IPv4)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """True for a globally routable unicast address; an IPv6 address that embeds an IPv4
+    one (mapped, NAT64, 6to4, SIIT, compatible) is judged as that IPv4 address too."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and any(address in net for net in _EMBEDDING_V4):
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None and not address_allowed(embedded):
+            return False
     return address.is_global and not address.is_multicast
 
 

@@ -61,8 +61,10 @@ def _cron_config(config: dict[str, Any]) -> dict[str, Any]:
         raise InvalidRequest(str(exc), details={"field": "config"}) from exc
 
 
-def _queue_config(config: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    if not settings.amqp_url:
+def _queue_config(config: dict[str, Any], settings: Settings, *, updating: bool
+                  ) -> dict[str, Any]:
+    # An existing queue trigger can still be changed (disabled…) where no broker is set.
+    if not settings.amqp_url and not updating:
         raise InvalidRequest("queue triggers need a broker: set FNGATE_AMQP_URL on the gateway",
                              details={"field": "type"})
     try:
@@ -97,6 +99,6 @@ def parse_trigger(body: Any, settings: Settings, *, current_type: str | None = N
     elif kind == "cron":
         config = _cron_config(config)
     else:
-        config = _queue_config(config, settings)
+        config = _queue_config(config, settings, updating=current_type is not None)
     return TriggerInput(type=kind, name=name, enabled=enabled, config=config,
                         http_path=http_path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
@@ -46,7 +47,18 @@ logger = logging.getLogger("fngate.queue")
 # Outcome of one message: ack | dlq | requeue (the metric's label values).
 Outcome = Literal["ack", "dlq", "requeue"]
 _FAILURES_DOWN = 3
+# Times the gateway may fail on one message before it goes to the DLQ.
+MAX_HANDLING_FAILURES = 5
 FUNCTION_TTL_S = 1.0
+
+
+def _message_key(message: AbstractIncomingMessage) -> str:
+    """Names a message across deliveries: its id, else a digest of what it carries."""
+    if message.message_id:
+        return "id:" + message.message_id
+    digest = hashlib.sha256(message.body)
+    digest.update((message.routing_key or "").encode())
+    return "body:" + digest.hexdigest()
 
 
 class _Consumer:
@@ -87,13 +99,13 @@ class _Consumer:
         self.inflight.add(task)
         task.add_done_callback(self.inflight.discard)
 
-    async def stop(self, grace_s: float) -> None:
+    async def stop(self, grace_s: float | None) -> None:
         """Stop taking messages, let in-flight ones finish, requeue what is left."""
         if self._queue is not None and self._tag is not None:
             with contextlib.suppress(Exception):
                 await self._queue.cancel(self._tag)
         if self.inflight:
-            await asyncio.wait(list(self.inflight), timeout=grace_s)
+            await asyncio.wait(list(self.inflight), timeout=grace_s)  # None: until done
         leftover = list(self.inflight)
         for task in leftover:
             task.cancel()
@@ -155,6 +167,9 @@ class QueueService:
         self._broken: dict[int, Any] = {}  # trigger id -> updated_at of a config that failed
         self._task: asyncio.Task[None] | None = None
         self._stopping: set[asyncio.Task[None]] = set()
+        self._retired: set[_Consumer] = set()  # stopped by a reload, jobs still running
+        # Handling failures per message (a poison message: dead-lettered after a few).
+        self._failed_handling: dict[str, int] = {}
         self._reload_lock = asyncio.Lock()
         self._poked = asyncio.Event()
         self._failures = 0
@@ -171,10 +186,13 @@ class QueueService:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        consumers = list(self._consumers.values())
+        consumers = [*self._consumers.values(), *self._retired]
         self._consumers.clear()
-        await asyncio.gather(*(c.stop(self._grace_s) for c in consumers), *self._stopping,
+        await asyncio.gather(*(c.stop(self._grace_s) for c in consumers),
                              return_exceptions=True)
+        for task in list(self._stopping):
+            task.cancel()
+        await asyncio.gather(*self._stopping, return_exceptions=True)
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 await self._connection.close()
@@ -201,7 +219,8 @@ class QueueService:
             connection = aio_pika.RobustConnection(URL(self._url), reconnect_interval=1)
             try:
                 await connection.connect()
-                self._publisher = await connection.channel()
+                # Unroutable publishes (a deleted DLQ) raise instead of vanishing.
+                self._publisher = await connection.channel(on_return_raises=True)
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     await connection.close()
@@ -228,6 +247,12 @@ class QueueService:
         if kind in ("trigger", "function", "project", "*"):
             self._poked.set()
 
+    async def _retire(self, consumer: _Consumer) -> None:
+        try:
+            await consumer.stop(None)
+        finally:
+            self._retired.discard(consumer)
+
     # -- reload -------------------------------------------------------------------
 
     async def reload(self) -> None:
@@ -243,9 +268,12 @@ class QueueService:
                 current = self._consumers[trigger_id].trigger
                 if record is None or record.updated_at != current.updated_at:
                     consumer = self._consumers.pop(trigger_id)
-                    # In-flight messages finish in the background; nothing new arrives.
-                    task = asyncio.create_task(consumer.stop(self._grace_s),
-                                               name=f"queue-{trigger_id}-stop")
+                    # Nothing new arrives; in-flight messages finish however long they
+                    # take (cutting them short would run them again). Only a shutdown
+                    # hands them back after the grace period.
+                    self._retired.add(consumer)
+                    task = asyncio.create_task(self._retire(consumer),
+                                               name=f"queue-{trigger_id}-retire")
                     self._stopping.add(task)
                     task.add_done_callback(self._stopping.discard)
                     logger.info("queue trigger %s stopped", trigger_id)
@@ -266,10 +294,11 @@ class QueueService:
         consumer = _Consumer(record, config, self._handle)
         try:
             await consumer.start(self._connection)
-        except (aiormq.exceptions.AMQPError, aio_pika.exceptions.AMQPException) as exc:
-            # A broker refusal (an exchange of another type…) is the config's fault:
-            # retried when the trigger changes. A lost connection is retried next reload.
-            if isinstance(exc, aiormq.exceptions.ChannelClosed):
+        except Exception as exc:
+            # A broker refusal (an exchange of another type…) or a value the client
+            # refuses is the config's fault: retried when the trigger changes. A lost
+            # connection is retried at the next reload. Other triggers go on either way.
+            if not isinstance(exc, aiormq.exceptions.AMQPConnectionError | ConnectionError):
                 self._broken[record.id] = record.updated_at
             logger.error("queue trigger %s cannot consume '%s': %r", record.id, config.queue,
                          exc)
@@ -283,20 +312,46 @@ class QueueService:
     # -- messages -----------------------------------------------------------------
 
     async def _handle(self, consumer: _Consumer, message: AbstractIncomingMessage) -> None:
-        trigger, config = consumer.trigger, consumer.config
+        config = consumer.config
         try:
             outcome = await self._process(consumer, message)
         except asyncio.CancelledError:
             await asyncio.shield(self._settle(message, "requeue", copied_to_dlq=False))
             raise
-        except Exception:
-            logger.exception("queue trigger %s: handling a message failed; requeued",
-                             trigger.id)
-            await asyncio.sleep(1.0)  # a database outage must not spin the message around
-            outcome = "requeue"
+        except Exception as exc:
+            outcome = await self._failed_handling_of(consumer, message, exc)
         await self._settle(message, outcome, copied_to_dlq=config.dead_letter)
         if self._on_outcome is not None:
             self._on_outcome(config.queue, outcome)
+
+    async def _failed_handling_of(self, consumer: _Consumer, message: AbstractIncomingMessage,
+                                  exc: Exception) -> Outcome:
+        """The gateway itself failed on a message: requeue it, dead-letter it after a few.
+
+        A database outage fails every message for a while (each waits a second before it
+        goes back); a message that fails alone again and again (one the store cannot take)
+        must not circle forever, nor stop the queue.
+        """
+        key = _message_key(message)
+        failures = self._failed_handling.get(key, 0) + 1
+        logger.error("queue trigger %s: handling a message failed (%s time(s)): %r",
+                     consumer.trigger.id, failures, exc)
+        if failures < MAX_HANDLING_FAILURES:
+            if len(self._failed_handling) >= 10_000:
+                self._failed_handling.clear()
+            self._failed_handling[key] = failures
+            await asyncio.sleep(1.0)
+            return "requeue"
+        self._failed_handling.pop(key, None)
+        error = {"code": "INTERNAL_ERROR",
+                 "message": f"the gateway could not handle this message: {exc!r}"[:500],
+                 "details": {}}
+        try:
+            return await self._dead_letter(consumer.config, message, error, None)
+        except Exception as dlq_exc:
+            logger.error("dead-lettering a poison message failed: %r", dlq_exc)
+            await asyncio.sleep(1.0)
+            return "requeue"
 
     async def _function_of(self, consumer: _Consumer) -> FunctionRecord | None:
         now = asyncio.get_running_loop().time()
@@ -317,14 +372,20 @@ class QueueService:
         try:
             self._dispatcher.check_runnable(function)
         except FngateError as exc:
-            error = {"code": exc.code, "message": str(exc), "details": {}}
-            return await self._dead_letter(config, message, error, None)
+            if function.status == "build_failed":  # it will not run until changed
+                error = {"code": exc.code, "message": str(exc), "details": {}}
+                return await self._dead_letter(config, message, error, None)
+            # Still building, or its runtime is missing on this replica (another may
+            # have it): the message waits in the queue.
+            await asyncio.sleep(1.0)
+            return "requeue"
         key = f"{trigger.id}:{message.message_id}" if message.message_id else None
         job = await self._dispatcher.run_held(
             Invocation(function=function, event=queue_event(config.queue, message),
                        trigger="queue"),
-            source_key=key,
+            source_key=key, redelivered=bool(message.redelivered),
         )
+        self._failed_handling.pop(_message_key(message), None)
         if job.status not in ("success", "failed"):
             return "requeue"  # another delivery of it is running the job
         if message.reply_to:
@@ -344,10 +405,17 @@ class QueueService:
     async def _dead_letter(self, config: QueueConfig, message: AbstractIncomingMessage,
                            error: dict[str, Any], job_id: str | None) -> Outcome:
         if config.dead_letter:
-            assert self._publisher is not None
-            await self._publisher.default_exchange.publish(
-                dead_letter_message(message, queue=config.queue, error=error, job_id=job_id),
-                routing_key=config.dead_letter_queue)
+            assert self._publisher is not None and self._connection is not None
+            copy = dead_letter_message(message, queue=config.queue, error=error, job_id=job_id)
+            try:
+                await self._publisher.default_exchange.publish(
+                    copy, routing_key=config.dead_letter_queue)
+            except aio_pika.exceptions.DeliveryError:
+                # Unroutable: the DLQ was deleted. Declare it again; if the copy still
+                # fails, the error goes up and the message is requeued, never lost.
+                await _declare_queue(self._connection, config.dead_letter_queue)
+                await self._publisher.default_exchange.publish(
+                    copy, routing_key=config.dead_letter_queue)
         return "dlq"
 
     @staticmethod

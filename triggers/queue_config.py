@@ -52,7 +52,7 @@ def _name(config: dict[str, Any], key: str, *, required: bool) -> str:
     if not _NAME_RE.match(value):
         raise QueueConfigError(
             f"'config.{key}' must be 1 to 240 characters among letters, digits and _.:/@-")
-    if value.startswith("amq."):
+    if value.startswith("amq.") and key == "queue":
         raise QueueConfigError(f"'config.{key}' cannot start with 'amq.' (reserved by the broker)")
     return value
 
@@ -67,9 +67,12 @@ def parse_queue_config(config: dict[str, Any]) -> dict[str, Any]:
     if queue.endswith(DLQ_SUFFIX):
         raise QueueConfigError(f"'config.queue' cannot be a dead-letter queue ('{DLQ_SUFFIX}')")
     exchange = _name(config, "exchange", required=False)
-    routing_key = config.get("routing_key", "") or ""
-    if not isinstance(routing_key, str) or len(routing_key) > 240:
-        raise QueueConfigError("'config.routing_key' must be a string of at most 240 characters")
+    routing_key = config.get("routing_key", "")
+    if routing_key is None:
+        routing_key = ""
+    if not isinstance(routing_key, str) or len(routing_key.encode("utf-8")) > 255:
+        raise QueueConfigError("'config.routing_key' must be a string of at most 255 bytes"
+                               " (UTF-8)")
     if routing_key and not exchange:
         raise QueueConfigError("'config.routing_key' needs 'config.exchange' to bind to")
     prefetch = config.get("prefetch", DEFAULT_PREFETCH)

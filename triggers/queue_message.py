@@ -62,7 +62,20 @@ def queue_event(queue: str, message: AbstractIncomingMessage) -> dict[str, Any]:
     }
     if is_base64:
         event["isBase64Encoded"] = True
+    if b"\\u0000" in orjson.dumps(event):
+        # PostgreSQL cannot store NUL in jsonb: shown as U+FFFD, as in logs.
+        event = _without_nul(event)
     return event
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def reply_message(job: Job, correlation_id: str | None) -> Message:

@@ -6,7 +6,6 @@ Frames: 4-byte big-endian length + UTF-8 JSON; see ``executors/protocol.py``.
 Only the standard library is used.
 """
 
-import inspect
 import io
 import json
 import os
@@ -15,7 +14,6 @@ import struct
 import sys
 import threading
 import time
-import traceback
 import types
 
 _HEADER = struct.Struct(">I")
@@ -192,6 +190,8 @@ def _user_frames(tb_exc):
 
 
 def _error(exc):
+    import traceback  # only on errors: it is not needed to run, and costs memory
+
     te = traceback.TracebackException.from_exception(exc)
     user = _user_frames(te)
     line = user[-1].lineno if user else None
@@ -214,7 +214,19 @@ def _error(exc):
     }
 
 
+_CO_VARARGS = 0x04
+_CO_ITERABLE_COROUTINE = 0x100
+
+
 def _count_args(fn):
+    code = getattr(fn, "__code__", None)
+    if isinstance(code, types.CodeType):  # a plain function or method: no inspect needed
+        if code.co_flags & _CO_VARARGS:
+            return 2
+        n = code.co_argcount - (1 if getattr(fn, "__self__", None) is not None else 0)
+        return max(0, min(n, 2))
+    import inspect  # other callables (partials, classes…): rare, and inspect costs memory
+
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
@@ -226,6 +238,14 @@ def _count_args(fn):
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             n += 1
     return min(n, 2)
+
+
+def _awaitable(value):
+    """``inspect.isawaitable`` without importing inspect."""
+    if isinstance(value, types.CoroutineType) or hasattr(type(value), "__await__"):
+        return True
+    return isinstance(value, types.GeneratorType) and bool(
+        value.gi_code.co_flags & _CO_ITERABLE_COROUTINE)
 
 
 def _specialize(frame):
@@ -288,7 +308,7 @@ def _call(frame):
         args = (frame.get("event"), ctx)[: _State.nargs]
         try:
             result = _State.handler(*args)
-            if inspect.isawaitable(result):
+            if _awaitable(result):
                 result = _run_awaitable(result)
         except BaseException as exc:  # noqa: BLE001 - SystemExit too is the user's
             error = _error(exc)

@@ -47,7 +47,10 @@ def query_time(request: Request, name: str) -> dt.datetime | None:
         raise _bad_time(name) from exc
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise _bad_time(name) from exc
 
 
 def _bad_time(name: str) -> InvalidRequest:

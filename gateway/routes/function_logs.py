@@ -178,7 +178,8 @@ def _stored_events(rows: list[StoredLine], sent: set[int], cursor: int, start: i
 
 async def _job_finished(services: Services, job_id: uuid.UUID) -> bool:
     job = await services.jobs.get(str(job_id))
-    return job is not None and job.status in ("success", "failed")
+    # An unknown (or pruned) job will print nothing more: the stream ends too.
+    return job is None or job.status in ("success", "failed")
 
 
 routes = [Route("/api/v1/functions/{ref}/logs", function_logs, methods=["GET"])]

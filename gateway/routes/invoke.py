@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,6 +23,8 @@ from gateway.security import authenticate, require_execute
 from gateway.services import Services, services_of
 
 __all__ = ["routes", "job_headers"]
+
+logger = logging.getLogger("fngate.invoke")
 
 _TRUE = ("1", "true", "yes")
 _FALSE = ("0", "false", "no")
@@ -118,7 +121,12 @@ async def _answer(services: Services, job: Job, status_code: int, headers: dict[
                   callback: str | None) -> Response:
     """The job's response; with a callback, its delivery is queued first (not sent)."""
     if callback is not None:
-        await services.webhooks.queue_callback(job, callback)
+        try:
+            await services.webhooks.queue_callback(job, callback)
+        except Exception:
+            # The job is accepted (or done): an error now would make the client invoke
+            # again and run it twice. The missing callback is logged instead.
+            logger.exception("queueing the callback of job %s failed", job.id)
     return JSONResponse(job.to_api(), status_code=status_code, headers=headers)
 
 

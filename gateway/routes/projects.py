@@ -97,7 +97,8 @@ async def _changed(services: Services, project: ProjectRecord) -> None:
 
 
 def _render(project: ProjectRecord, principal: Principal) -> dict[str, Any]:
-    return project.to_api(reveal_environment=can_manage(principal))
+    # Projects are admin's (API.md's scope table): only admin sees their values.
+    return project.to_api(reveal_environment=has_scope(principal, ADMIN))
 
 
 async def list_projects(request: Request) -> Response:
@@ -116,11 +117,14 @@ async def create_project(request: Request) -> Response:
     name = body.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise _bad("name", "is required and must match ^[a-z][a-z0-9-]{0,62}$")
-    description = body.get("description") or ""
+    description = body.get("description")
+    if description is None:
+        description = ""
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
         raise _bad("description", f"must be a string of at most {MAX_DESCRIPTION} characters")
-    environment = _environment(body.get("environment") or {}, "environment")
-    dependencies = _dependencies(body.get("dependencies") or [], "dependencies")
+    raw_env, raw_deps = body.get("environment"), body.get("dependencies")
+    environment = _environment({} if raw_env is None else raw_env, "environment")
+    dependencies = _dependencies([] if raw_deps is None else raw_deps, "dependencies")
     services = services_of(request)
     project = await services.projects.create(name, description=description,
                                              environment=environment,
@@ -172,7 +176,7 @@ async def get_project_env(request: Request) -> Response:
     principal = await authenticate(request)
     _require_read(principal)
     project = await _load(services_of(request), request.path_params["name"])
-    return JSONResponse({"data": mask(project.environment, reveal=can_manage(principal))})
+    return JSONResponse({"data": mask(project.environment, reveal=has_scope(principal, ADMIN))})
 
 
 async def put_project_env(request: Request) -> Response:

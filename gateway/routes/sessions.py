@@ -140,11 +140,13 @@ def _iso(session: SessionRecord) -> str:
 
 
 async def _pinned_function(services: Services, session: SessionRecord) -> FunctionRecord:
-    function = await services.functions.get_by_id(session.function_id)
+    # Both cached: the function for a moment (dropped on any change), the built version
+    # for good (its code never changes).
+    function = await services.functions.get(str(session.function_id))
     version = None
     if function is not None:
-        version = await services.functions.get_version(session.function_id, session.version)
-    if function is None or version is None or version.build_status != "success":
+        version = await services.functions.built_version(session.function_id, session.version)
+    if function is None or version is None:
         raise Conflict("the session's function version is no longer runnable",
                        details={"version": session.version})
     return function.pinned_to(version)

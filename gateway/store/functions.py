@@ -119,10 +119,13 @@ class FunctionStore:
         # listener) and, should a notification be missed, after ``cache_ttl_s``.
         self._cache_ttl_s = cache_ttl_s
         self._cache: dict[str, tuple[FunctionRecord, float]] = {}
+        self._generation = 0
+        self._built: dict[tuple[int, int], VersionRecord] = {}
 
     def forget(self, *_change: object) -> None:
         """Drop every cached function (a change subscriber: any change, any function)."""
         self._cache.clear()
+        self._generation += 1
 
     async def get(self, ref: str) -> FunctionRecord | None:
         """Resolve ``ref`` as the id (all digits), then the name, then the language_title."""
@@ -131,8 +134,10 @@ class FunctionStore:
             now = time.monotonic()
             if cached is not None and now - cached[1] < self._cache_ttl_s:
                 return cached[0]
+            generation = self._generation
             record = await self._read(ref)
-            if record is not None:
+            # Not kept when a change came while it was read: it may be the old row.
+            if record is not None and generation == self._generation:
                 if len(self._cache) >= _CACHE_MAX:
                     self._cache.clear()
                 self._cache[ref] = (record, now)
@@ -154,6 +159,20 @@ class FunctionStore:
     async def get_by_id(self, function_id: int) -> FunctionRecord | None:
         row = await self._pool.fetchrow(_SELECT + "WHERE f.id = $1", function_id)
         return None if row is None else _record(row)
+
+    async def built_version(self, function_id: int, version: int) -> VersionRecord | None:
+        """A version whose build succeeded, else None; cached, as such a version's code
+        never changes (its ``is_active`` is as first read: do not rely on it)."""
+        key = (function_id, version)
+        record = self._built.get(key)
+        if record is None:
+            record = await self.get_version(function_id, version)
+            if record is None or record.build_status != "success":
+                return None
+            if len(self._built) >= _CACHE_MAX:
+                self._built.clear()
+            self._built[key] = record
+        return record
 
     async def get_version(self, function_id: int, version: int) -> VersionRecord | None:
         row = await self._pool.fetchrow(

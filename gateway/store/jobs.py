@@ -336,8 +336,8 @@ class JobStore:
             await self._pool.execute("SELECT pg_notify($1, '')", JOBS_CHANNEL)
         return [str(r["id"]) for r in rows]
 
-    async def start_keyed(self, job: NewJob, *, key: str | None, lease_s: float
-                          ) -> tuple[str, str | None, Job | None]:
+    async def start_keyed(self, job: NewJob, *, key: str | None, lease_s: float,
+                          fresh: bool = False) -> tuple[str, str | None, Job | None]:
         """Start a queue job under a lease, or find the job its message already has.
 
         Returns ``(job id, token, None)`` to run it: a new row, or one whose runner was
@@ -358,6 +358,13 @@ class JobStore:
         )
         if created:
             return str(job.id), str(token), None
+        if fresh:
+            # A new message with a key seen before: the finished job lets go of the key.
+            released = await self._pool.execute(
+                "UPDATE jobs SET source_key = NULL WHERE source_key = $1"
+                " AND status IN ('success', 'failed')", key)
+            if released.endswith(" 1"):
+                return await self.start_keyed(job, key=key, lease_s=lease_s)
         async with self._pool.acquire() as conn, conn.transaction():
             taken = await conn.fetchrow(
                 "UPDATE jobs SET lease_token = $2,"

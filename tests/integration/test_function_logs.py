@@ -106,6 +106,8 @@ async def test_limit_job_id_since_and_until_filter_the_lines(client: httpx.Async
     ({"limit": "ten"}, "limit"),
     ({"job_id": "not-a-uuid"}, "job_id"),
     ({"follow": "maybe"}, "follow"),
+    ({"since": "0001-01-01T00:00:00+14:00"}, "since"),
+    ({"until": "9999-12-31T23:59:59-10:00"}, "until"),
 ])
 async def test_bad_query_values_are_400s(client: httpx.AsyncClient, params: dict,
                                          parameter: str) -> None:

@@ -68,7 +68,10 @@ async def test_project_lists_its_functions_and_masks_env_for_readers(
     assert r.json()["environment"] == {"SECRET": "***"}
     r = await client.get("/api/v1/projects/shop/env", headers=READER)
     assert r.status_code == 200 and r.json() == {"data": {"SECRET": "***"}}
+    # Projects are admin's: a function writer does not see their values either.
     r = await client.get("/api/v1/projects/shop/env", headers=WRITER)
+    assert r.json() == {"data": {"SECRET": "***"}}
+    r = await client.get("/api/v1/projects/shop/env", headers=ADMIN)
     assert r.json() == {"data": {"SECRET": "s3"}}
     r = await client.get("/api/v1/projects", headers=READER)
     shop = next(p for p in r.json()["projects"] if p["name"] == "shop")
@@ -120,6 +123,10 @@ async def test_duplicate_project_is_409(client: httpx.AsyncClient) -> None:
     {"name": "ok", "dependencies": ["git+https://x/y.git"]},
     {"name": "ok", "dependencies": "requests"},
     {"name": "ok", "description": 7},
+    {"name": "ok", "description": 0},
+    {"name": "ok", "environment": []},
+    {"name": "ok", "dependencies": ""},
+    {"name": "ok", "dependencies": False},
 ])
 async def test_create_rejects_bad_bodies(client: httpx.AsyncClient, body: Any) -> None:
     r = await client.post("/api/v1/projects", headers=ADMIN, json=body)

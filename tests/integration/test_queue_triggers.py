@@ -382,6 +382,8 @@ async def test_queue_trigger_validation(queue_settings: Callable[..., Any],
             ({"queue": "x", "prefetch": True}, "'config.prefetch'"),
             ({"queue": "x", "dead_letter": "yes"}, "'config.dead_letter'"),
             ({"queue": "x", "routing_key": "k"}, "needs 'config.exchange'"),
+            ({"queue": "x", "exchange": "e", "routing_key": "\u00e9" * 200}, "255 bytes"),
+            ({"queue": "x", "exchange": "e", "routing_key": 0}, "255 bytes"),
             ({"queue": "x", "colour": 1}, "unknown queue config field(s): colour"),
         ]
         for config, message in cases:
@@ -481,3 +483,100 @@ async def test_a_broken_broker_connection_loses_and_duplicates_nothing(
     assert [j["lost_leases"] for j in jobs] == [0] * 4
     assert await message_count(amqp, queue_name) == 0
     assert await message_count(amqp, queue_name + ".dlq") == 0
+
+
+async def test_awkward_messages_are_handled_not_circled(
+    queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str
+) -> None:
+    """NUL characters (which PostgreSQL cannot store) and a reused message id."""
+    async with running_app(queue_settings()) as client:
+        assert (await create(client, name="echo", code=ECHO_EVENT)).status_code == 201
+        trigger = await add_queue_trigger(client, "echo", {"queue": queue_name})
+        await wait_for(lambda: trigger["id"] in consuming(client), timeout_s=5)
+        await publish(amqp, queue_name, None, raw=b'{"a": "x\\u0000y"}',
+                      headers={"h": "p\x00q"}, message_id="reused")
+
+        def done(n: int) -> Callable[[], Any]:
+            async def check() -> bool:
+                return len(await queue_jobs(database_url, "success")) == n
+            return check
+
+        await wait_for(done(1), timeout_s=20)
+        # The same id published again is a new message: it runs again.
+        await publish(amqp, queue_name, {"second": True}, message_id="reused")
+        await wait_for(done(2), timeout_s=20)
+    results = [json.loads(j["result"]) for j in await queue_jobs(database_url)]
+    assert results[0]["body"] == {"a": "x\ufffdy"} and results[0]["headers"] == {"h": "p\ufffdq"}
+    assert results[1]["body"] == {"second": True}
+    assert await message_count(amqp, queue_name) == 0
+
+
+async def test_a_deleted_dlq_is_declared_again_and_the_message_kept(
+    queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str
+) -> None:
+    async with running_app(queue_settings()) as client:
+        assert (await create(client, name="fails", code=FAIL)).status_code == 201
+        trigger = await add_queue_trigger(client, "fails", {"queue": queue_name})
+        await wait_for(lambda: trigger["id"] in consuming(client), timeout_s=5)
+        channel = await amqp.channel()
+        await channel.queue_delete(queue_name + ".dlq")
+        await channel.close()
+        await publish(amqp, queue_name, "lost?")
+
+        async def dead_lettered() -> bool:
+            with contextlib.suppress(aio_pika.exceptions.ChannelNotFoundEntity):
+                return await message_count(amqp, queue_name + ".dlq") == 1
+            return False
+
+        await wait_for(dead_lettered, timeout_s=20)
+    assert await message_count(amqp, queue_name) == 0
+
+
+async def test_one_trigger_that_cannot_consume_does_not_stop_the_others(
+    queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str
+) -> None:
+    locked = queue_name + "-locked"
+    channel = await amqp.channel()
+    await channel.declare_queue(locked, exclusive=True)  # no one else may consume it
+    try:
+        async with running_app(queue_settings()) as client:
+            assert (await create(client, name="echo", code=ECHO_EVENT)).status_code == 201
+            bad = await add_queue_trigger(client, "echo", {"queue": locked})
+            good = await add_queue_trigger(client, "echo", {"queue": queue_name})
+            await wait_for(lambda: good["id"] in consuming(client), timeout_s=5)
+            assert bad["id"] not in consuming(client)
+            await publish(amqp, queue_name, "through")
+
+            async def done() -> bool:
+                return len(await queue_jobs(database_url, "success")) == 1
+
+            await wait_for(done, timeout_s=20)
+    finally:
+        await channel.close()
+
+
+async def test_updating_a_trigger_lets_its_running_job_finish_once(
+    queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str
+) -> None:
+    async with running_app(queue_settings(shutdown_grace_s=0.2)) as client:
+        assert (await create(client, name="slow", code=SLOW)).status_code == 201
+        trigger = await add_queue_trigger(client, "slow", {"queue": queue_name})
+        await wait_for(lambda: trigger["id"] in consuming(client), timeout_s=5)
+        await publish(amqp, queue_name, {"sleep": 1.5})
+
+        async def running() -> bool:
+            return len(await queue_jobs(database_url, "running")) == 1
+
+        await wait_for(running, timeout_s=20)
+        r = await client.put(f"/api/v1/functions/slow/triggers/{trigger['id']}",
+                             headers=WRITER, json={"name": "renamed"})
+        assert r.status_code == 200
+
+        async def done() -> bool:
+            return len(await queue_jobs(database_url, "success")) == 1
+
+        await wait_for(done, timeout_s=20)
+        await asyncio.sleep(0.5)
+    jobs = await queue_jobs(database_url)
+    assert [(j["status"], j["lost_leases"]) for j in jobs] == [("success", 0)]
+    assert await message_count(amqp, queue_name) == 0

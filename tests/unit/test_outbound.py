@@ -21,6 +21,8 @@ from gateway.webhooks import EVENTS, MAX_RETRIES, DeliveryRetry
     "127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254",
     "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "192.0.2.1", "::1", "::",
     "fe80::1", "fc00::1", "fd12:3456::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "ff02::1",
+    # IPv6 that embeds a private IPv4: NAT64, 6to4, IPv4-compatible, SIIT
+    "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::", "::127.0.0.1", "::ffff:0:7f00:1",
 ])
 def test_non_public_addresses_are_not_allowed(address: str) -> None:
     assert not address_allowed(ipaddress.ip_address(address))

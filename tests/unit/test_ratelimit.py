@@ -148,3 +148,31 @@ async def test_while_down_the_storage_is_skipped_until_the_pause_ends(tmp_path: 
     flaky.mode = "ok"
     await limiter.hit("read", "k", authenticated=True)
     assert limiter.status() == "down" and limiter.failures_open == 2
+
+
+async def test_memory_storage_sweeps_expired_entries_at_most_once_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The override must really replace upstream's per-hit sweep (a renamed upstream
+    method would silently bring the cost back)."""
+    from limits import parse
+    from limits.aio.storage import MemoryStorage
+    from limits.aio.strategies import MovingWindowRateLimiter
+
+    from gateway.ratelimit import _MemoryStorage
+
+    sweeps = 0
+    upstream = MemoryStorage._MemoryStorage__schedule_expiry  # type: ignore[attr-defined]
+
+    async def counting(self: MemoryStorage) -> None:
+        nonlocal sweeps
+        sweeps += 1
+        await upstream(self)
+
+    monkeypatch.setattr(MemoryStorage, "_MemoryStorage__schedule_expiry", counting)
+    storage = _MemoryStorage()
+    limiter = MovingWindowRateLimiter(storage)
+    item = parse("3/second")
+    results = [await limiter.hit(item, "k") for _ in range(200)]
+    assert results[:3] == [True, True, True] and not any(results[3:])
+    assert sweeps <= 2
