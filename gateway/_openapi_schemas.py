@@ -284,7 +284,7 @@ _FUNCTION_LIST = {
 
 _VERSION = {
     "type": "object",
-    "description": "One version of a function's code (no version routes are served yet).",
+    "description": "One version of a function's code (`/api/v1/functions/{ref}/versions`).",
     "properties": {
         "id": {"type": "integer"},
         "function_id": {"type": "integer"},

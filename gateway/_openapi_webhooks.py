@@ -91,9 +91,10 @@ _WEBHOOK_EVENT = {
     "type": "string", "enum": _EVENTS,
     "description": "`function.created`; `function.deployed` when a version becomes active "
                    "(version 1 on create when it needs no build, a code change on update, "
-                   "or a build that succeeded); `function.failed` when a version's build "
-                   "failed; `function.deleted`; `job.succeeded` / `job.failed` when a job "
-                   "of any trigger finishes (after its retries).",
+                   "a build that succeeded, a version activated with `POST …/versions` or "
+                   "`PUT …/versions/{version}/active`, or a rollback); `function.failed` "
+                   "when a version's build failed; `function.deleted`; `job.succeeded` / "
+                   "`job.failed` when a job of any trigger finishes (after its retries).",
 }
 
 _WEBHOOK_DELIVERY = {

@@ -16,6 +16,8 @@ from gateway.store.triggers import TriggerRecord
 
 __all__ = [
     "build_outcome",
+    "version_activated",
+    "version_added",
     "function_created",
     "function_deleted",
     "function_updated",
@@ -136,5 +138,54 @@ def build_outcome(function_id: int, version: int, actor: str | None, *, log: str
                 conn, function_id=function_id, function_name=row["name"], type="activated",
                 description=f"version {version} activated (its build succeeded)", actor=actor,
                 metadata={"version": version})
+
+    return record
+
+
+def version_added(function_id: int, actor: str | None, *, activate: bool
+                  ) -> Callable[[Any, str, int, int | None, bool], Awaitable[None]]:
+    """``deployed`` for a version made with ``POST …/versions``, and ``activated`` when it
+    became active at once; for ``FunctionStore.add_version``'s ``also``."""
+
+    async def record(conn: Any, name: str, number: int, previous: int | None,
+                     activated: bool) -> None:
+        building = await conn.fetchval(
+            "SELECT build_status = 'building' FROM function_versions"
+            " WHERE function_id = $1 AND version = $2", function_id, number)
+        if building:
+            state = ("building; activated when its build succeeds" if activate
+                     else "building; not activated")
+        else:
+            state = "active" if activated else "not activated"
+        await EventStore.record_on(
+            conn, function_id=function_id, function_name=name, type="deployed",
+            description=f"version {number} deployed ({state})", actor=actor,
+            metadata={"version": number, "status": "building" if building else "ready",
+                      "activate": activate})
+        if activated:
+            await EventStore.record_on(
+                conn, function_id=function_id, function_name=name, type="activated",
+                description=f"version {number} activated (was {previous})", actor=actor,
+                metadata={"version": number, "previous_version": previous})
+
+    return record
+
+
+def version_activated(function_id: int, actor: str | None, *, rollback: bool
+                      ) -> Callable[[Any, str, int | None, int], Awaitable[None]]:
+    """``activated`` (``PUT …/versions/{version}/active``) or ``rolled_back``
+    (``POST …/rollback``); for ``FunctionStore.activate_version``'s ``also``."""
+
+    async def record(conn: Any, name: str, previous: int | None, number: int) -> None:
+        if rollback:
+            await EventStore.record_on(
+                conn, function_id=function_id, function_name=name, type="rolled_back",
+                description=f"rolled back from version {previous} to version {number}",
+                actor=actor, metadata={"version": number, "previous_version": previous})
+        else:
+            await EventStore.record_on(
+                conn, function_id=function_id, function_name=name, type="activated",
+                description=f"version {number} activated (was {previous})", actor=actor,
+                metadata={"version": number, "previous_version": previous})
 
     return record

@@ -30,6 +30,7 @@ from gateway._openapi_schemas import MULTIPART as _MULTIPART
 from gateway._openapi_schemas import json_content as _json
 from gateway._openapi_schemas import ref as _ref
 from gateway._openapi_schemas import schema_ref as _schema
+from gateway._openapi_versions import VERSION_PATHS, VERSION_SCHEMAS
 from gateway._openapi_webhooks import (
     CALLBACK_URL_DESCRIPTION,
     OUTGOING_WEBHOOKS,
@@ -195,12 +196,15 @@ _ERROR_RESPONSES: dict[str, tuple[str, str, tuple[str, ...]]] = {
             "(`details.required_scope`).", _LIMIT_HEADERS),
     "404": ("NotFound", "Unknown resource, or one the caller may not see "
             "(`FUNCTION_NOT_FOUND`, `JOB_NOT_FOUND`, `SESSION_NOT_FOUND`, "
-            "`TRIGGER_NOT_FOUND`, `PROJECT_NOT_FOUND`, `NOT_FOUND`).", _LIMIT_HEADERS),
+            "`TRIGGER_NOT_FOUND`, `PROJECT_NOT_FOUND`, `VERSION_NOT_FOUND`, `NOT_FOUND`).",
+            _LIMIT_HEADERS),
     "405": ("MethodNotAllowed", "A method the path does not serve (checked before the token).",
             ()),
     "409": ("Conflict", "`CONFLICT`: a name or HTTP trigger path taken, a name ambiguous, a "
-            "function with no runnable version, a session id taken by another caller, an "
-            "idempotency key reused with another body; a project with functions deleted. "
+            "function with no runnable version, activating a version that is building or "
+            "failed its build, a rollback with no earlier built version, a session id taken "
+            "by another caller, an idempotency key reused with another body; a project with "
+            "functions deleted. "
             "`PROJECT_STOPPED`: running a function whose project is stopped.",
             _LIMIT_HEADERS),
     "413": ("PayloadTooLarge", "`PAYLOAD_TOO_LARGE`: the body is over the configured limit "
@@ -865,8 +869,8 @@ def _limited(paths: dict[str, Any]) -> dict[str, Any]:
                         {name: _ref("headers", name) for name in _LIMIT_HEADERS})
     return paths
 
-_ALL_PATHS = _limited({**_PATHS, **_SESSION_PATHS, **_TRIGGER_PATHS, **OBSERVABILITY_PATHS,
-                       **WEBHOOK_PATHS, **PROJECT_PATHS, **_FN_PATHS})
+_ALL_PATHS = _limited({**_PATHS, **VERSION_PATHS, **_SESSION_PATHS, **_TRIGGER_PATHS,
+                       **OBSERVABILITY_PATHS, **WEBHOOK_PATHS, **PROJECT_PATHS, **_FN_PATHS})
 
 _INFO_DESCRIPTION = """\
 fngate runs small functions behind one authenticated HTTP API. This document \
@@ -951,7 +955,8 @@ _DOCUMENT: dict[str, Any] = {
     "paths": _ALL_PATHS,
     "webhooks": OUTGOING_WEBHOOKS,
     "components": {
-        "schemas": {**SCHEMAS, **OBSERVABILITY_SCHEMAS, **WEBHOOK_SCHEMAS, **PROJECT_SCHEMAS},
+        "schemas": {**SCHEMAS, **VERSION_SCHEMAS, **OBSERVABILITY_SCHEMAS, **WEBHOOK_SCHEMAS,
+                    **PROJECT_SCHEMAS},
         "responses": _RESPONSES,
         "parameters": _PARAMETERS,
         "headers": _HEADERS,

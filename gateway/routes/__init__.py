@@ -23,12 +23,14 @@ def all_routes() -> list[BaseRoute]:
         provider,
         sessions,
         triggers,
+        versions,
         webhooks,
     )
     from triggers import http
 
     return [
         *health.routes, *metrics.routes, *openapi.routes, *provider.routes, *functions.routes,
+        *versions.routes,
         *invoke.routes, *jobs.routes, *sessions.routes, *triggers.routes,
         *function_metrics.routes, *function_logs.routes, *events.routes, *webhooks.routes,
         *projects.routes,

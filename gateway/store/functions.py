@@ -12,7 +12,8 @@ import asyncpg
 from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.models import FunctionRecord, VersionRecord
 
-__all__ = ["FunctionStore", "NewVersion", "VersionChange", "CHANGES_CHANNEL"]
+__all__ = ["FunctionStore", "NewVersion", "VersionChange", "CHANGES_CHANNEL",
+           "version_not_found"]
 
 CHANGES_CHANNEL = "fngate_changes"
 
@@ -353,8 +354,9 @@ class FunctionStore:
     async def _merge(conn: Any, function_id: int, change: VersionChange) -> NewVersion:
         base = await conn.fetchrow(
             "SELECT runtime, code, handler, dependencies FROM function_versions"
-            " WHERE function_id = $1 AND build_status <> 'failed'"
-            " ORDER BY version DESC LIMIT 1",
+            " WHERE function_id = $1"
+            # The newest that did not fail its build; only failed ones: the newest.
+            " ORDER BY (build_status <> 'failed') DESC, version DESC LIMIT 1",
             function_id,
         )
         return NewVersion(
@@ -367,7 +369,8 @@ class FunctionStore:
 
     async def finish_build(self, function_id: int, version: int, *, ok: bool, log: str,
                            also: Callable[[Any, bool], Awaitable[Any]] | None = None) -> bool:
-        """Record a build's outcome; a success activates the version unless a newer one is.
+        """Record a build's outcome; a success activates the version unless a newer one is
+        active or it was added with ``activate=False`` (:meth:`add_version`).
 
         Returns whether the version was activated. ``also(conn, activated)`` runs in the
         same transaction when this call recorded the outcome.
@@ -384,9 +387,13 @@ class FunctionStore:
                 if also is not None:
                     await also(conn, False)
                 return False
+            # Not a version made with ``"activate": false`` (it waits to be activated by
+            # hand), nor over a newer active one.
             activated = await conn.execute(
                 "UPDATE functions SET active_version = $2, updated_at = now()"
-                " WHERE id = $1 AND (active_version IS NULL OR active_version <= $2)",
+                " WHERE id = $1 AND (active_version IS NULL OR active_version <= $2)"
+                " AND EXISTS (SELECT 1 FROM function_versions WHERE function_id = $1"
+                " AND version = $2 AND activate_on_build)",
                 function_id, version,
             )
             if also is not None:
@@ -394,6 +401,131 @@ class FunctionStore:
             await _notify(conn, "function", function_id)
         self.forget()
         return bool(activated.endswith(" 1"))
+
+    async def list_versions(self, function_id: int) -> list[VersionRecord]:
+        """Every version of a function, newest first, ``is_active`` as of now."""
+        rows = await self._pool.fetch(
+            "SELECT v.*, (f.active_version = v.version) AS is_active"
+            " FROM function_versions v JOIN functions f ON f.id = v.function_id"
+            " WHERE v.function_id = $1 ORDER BY v.version DESC",
+            function_id,
+        )
+        return [_version(r) for r in rows]
+
+    async def add_version(
+        self,
+        function_id: int,
+        change: VersionChange,
+        *,
+        activate: bool,
+        also: Callable[[Any, str, int, int | None, bool], Awaitable[Any]] | None = None,
+    ) -> tuple[int, NewVersion, bool] | None:
+        """Add a version merged over the newest usable one (as :meth:`update` does).
+
+        With ``activate`` it becomes active at once when it needs no build, else when
+        its build succeeds (:meth:`finish_build`); without, it stays inactive until
+        :meth:`activate_version`. ``also(conn, name, number, previous active version,
+        activated now)`` runs in the same transaction. Returns the number, the merged
+        code and whether it was activated now; None when the function is gone.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            current = await conn.fetchrow(
+                "SELECT name, runtime, active_version FROM functions WHERE id = $1 FOR UPDATE",
+                function_id,
+            )
+            if current is None:
+                return None
+            version = await self._merge(conn, function_id, change)
+            number = int(await conn.fetchval(
+                "SELECT coalesce(max(version), 0) + 1 FROM function_versions"
+                " WHERE function_id = $1",
+                function_id,
+            ))
+            await self._insert_version(conn, function_id, number, version,
+                                       activate_on_build=activate)
+            activated = activate and not version.needs_build
+            if activated:
+                await self._activate_on(conn, function_id, current, number, version.runtime)
+            if also is not None:
+                await also(conn, current["name"], number, current["active_version"], activated)
+            await _notify(conn, "function", function_id)
+        self.forget()
+        return number, version, activated
+
+    async def activate_version(
+        self,
+        function_id: int,
+        version: int | None,
+        *,
+        also: Callable[[Any, str, int | None, int], Awaitable[Any]] | None = None,
+    ) -> tuple[int | None, int] | None:
+        """Make ``version`` active; with None, roll back: the highest successfully built
+        version below the active one.
+
+        Returns ``(previous active version, active version now)``, or None when the
+        function is gone. An unknown version → ``VERSION_NOT_FOUND``; one that is
+        building or failed its build, or a rollback with nothing to go back to →
+        ``CONFLICT``. Activating the active version changes nothing (and runs no
+        ``also``); otherwise ``also(conn, name, previous, now)`` runs in the same
+        transaction.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            current = await conn.fetchrow(
+                "SELECT name, runtime, active_version FROM functions WHERE id = $1 FOR UPDATE",
+                function_id,
+            )
+            if current is None:
+                return None
+            name, previous = current["name"], current["active_version"]
+            if version is None:
+                row = await conn.fetchrow(
+                    "SELECT version, runtime, build_status FROM function_versions"
+                    " WHERE function_id = $1 AND version < $2 AND build_status = 'success'"
+                    " ORDER BY version DESC LIMIT 1",
+                    function_id, previous or 0,
+                )
+                if row is None:
+                    raise Conflict(
+                        f"function '{name}' has no successfully built version below its "
+                        f"active version {previous} to roll back to",
+                        details={"active_version": previous})
+            else:
+                row = await conn.fetchrow(
+                    "SELECT version, runtime, build_status FROM function_versions"
+                    " WHERE function_id = $1 AND version = $2",
+                    function_id, version,
+                )
+                if row is None:
+                    raise version_not_found(name, version)
+                if row["build_status"] != "success":
+                    state = ("is still building" if row["build_status"] == "building"
+                             else "failed its build")
+                    raise Conflict(
+                        f"version {version} of function '{name}' {state} and cannot be "
+                        "activated",
+                        details={"version": version, "build_status": row["build_status"]})
+            number = int(row["version"])
+            if number == previous:
+                return previous, number
+            await self._activate_on(conn, function_id, current, number, row["runtime"])
+            if also is not None:
+                await also(conn, name, previous, number)
+            await _notify(conn, "function", function_id)
+        self.forget()
+        return previous, number
+
+    async def _activate_on(self, conn: Any, function_id: int, current: Mapping[str, Any],
+                           number: int, runtime: str) -> None:
+        """Point the function (locked by the caller) at version ``number``; the function
+        takes the version's runtime, which must not make its ref ambiguous."""
+        if runtime != current["runtime"]:
+            await conn.execute("LOCK TABLE functions IN SHARE ROW EXCLUSIVE MODE")
+            await self._check_unambiguous(conn, current["name"], runtime, function_id)
+        await conn.execute(
+            "UPDATE functions SET active_version = $2, runtime = $3, updated_at = now()"
+            " WHERE id = $1",
+            function_id, number, runtime,
+        )
 
     async def pending_builds(self) -> list[VersionRecord]:
         """Versions still marked ``building`` (a replica may have died mid-build)."""
@@ -434,11 +566,12 @@ class FunctionStore:
         return {r["name"] for r in rows}
 
     @staticmethod
-    async def _insert_version(conn: Any, function_id: int, number: int, v: NewVersion) -> None:
+    async def _insert_version(conn: Any, function_id: int, number: int, v: NewVersion,
+                              *, activate_on_build: bool = True) -> None:
         await conn.execute(
-            "INSERT INTO function_versions"
-            " (function_id, version, runtime, code, handler, dependencies, build_status)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO function_versions (function_id, version, runtime, code, handler,"
+            " dependencies, build_status, activate_on_build)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             function_id,
             number,
             v.runtime,
@@ -446,6 +579,7 @@ class FunctionStore:
             v.handler,
             v.dependencies,
             "building" if v.needs_build else "success",
+            activate_on_build,
         )
 
 
@@ -472,6 +606,11 @@ async def _ensure_project(conn: Any, name: str) -> None:
         name)
     if created is not None:
         await _notify(conn, "project", int(created))
+
+
+def version_not_found(name: str, version: object) -> NotFound:
+    return NotFound(f"version {version} of function '{name}' does not exist",
+                    code="VERSION_NOT_FOUND")
 
 
 def _project_not_found(name: object) -> NotFound:
