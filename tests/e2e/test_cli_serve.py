@@ -8,8 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 import pytest
@@ -54,7 +57,19 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         pytest.fail("fngate serve did not stop on SIGTERM")
 
 
-def test_serve_embedded_keeps_functions_across_restart(tmp_path: Path) -> None:
+@pytest.fixture
+def own_dir() -> Iterator[Path]:
+    """A directory outside pytest's: as root, pgserver's own user must traverse to it, and
+    a pytest session starting meanwhile resets its base directory to 0700."""
+    path = Path(tempfile.mkdtemp(prefix="fngate-e2e-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_serve_embedded_keeps_functions_across_restart(own_dir: Path) -> None:
+    tmp_path = own_dir
     data = tmp_path / "data"
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -67,7 +82,12 @@ def test_serve_embedded_keeps_functions_across_restart(tmp_path: Path) -> None:
     assert (data.stat().st_mode & 0o777) == 0o700
     assert ((data / "jwt_secret").stat().st_mode & 0o777) == 0o600
     serve = [*_fngate(), "serve", "--data-dir", str(data), "--port", str(port)]
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
+    with open(tmp_path / "serve.log", "wb") as log:
+        _serve_twice(serve, base, headers, log)
+
+
+def _serve_twice(serve: list[str], base: str, headers: dict[str, str],
+                 log: BinaryIO) -> None:
     proc = subprocess.Popen(serve, env=_env(), stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_ready(base, proc)
@@ -91,4 +111,3 @@ def test_serve_embedded_keeps_functions_across_restart(tmp_path: Path) -> None:
         assert r.json()["status"] == "success" and r.json()["result"] == {"b": 2}
     finally:
         _stop(proc)
-        log.close()
