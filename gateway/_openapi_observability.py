@@ -79,8 +79,9 @@ by runs still going on the replica that answers, then each new line as it is pri
 printed; lines of runs on other replicas arrive when their attempt ends (polled every \
 second). A comment (`: keep-alive`) is sent after 15 s without lines. The stream ends when \
 the client disconnects, when `until` passes, or — with `job_id` — once that job has \
-finished and its lines were sent. A follower too slow to read loses lines rather than \
-slowing the function."""
+finished and its lines were sent (an unknown `job_id` ends it at once). A follower too slow \
+to read loses lines rather than slowing the function. At most 50 followers per function on \
+one gateway: the next gets 429 `RATE_LIMITED` with `Retry-After`."""
 
 _EVENTS_DESCRIPTION = _SCOPE_NOTE + """\
 The function's audit trail, newest first: `created`, `updated` (`metadata.fields`: the \

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, RateLimited
 from gateway.jsonresp import JSONResponse, dumps, isoformat
 from gateway.logstream import LiveLine, LogSubscription
 from gateway.routes._body import query_int
@@ -63,6 +63,10 @@ def _live(item: LiveLine) -> tuple[dt.datetime, dict[str, Any]]:
                        "stream": item.line.stream, "message": item.line.message}
 
 
+# Live followers of one function per replica: each holds a queue and polls PostgreSQL.
+MAX_FOLLOWERS = 50
+
+
 async def function_logs(request: Request) -> Response:
     principal = await authenticate(request)
     require_read_jobs(principal, "logs")
@@ -80,6 +84,12 @@ async def function_logs(request: Request) -> Response:
         lines = await store.latest(function.id, since=since, until=until,
                                    job_id=wanted.job_id, limit=wanted.limit)
         return JSONResponse({"logs": [line.to_api() for line in lines]})
+    hub = services.dispatcher.live_logs
+    if hub.subscribers(function.id) >= MAX_FOLLOWERS:
+        raise RateLimited(
+            f"function '{function.name}' already has {MAX_FOLLOWERS} log followers on this"
+            " gateway; try again later", details={"max_followers": MAX_FOLLOWERS},
+            headers={"Retry-After": "5"})
     subscription = services.dispatcher.live_logs.subscribe(
         function.id, None if wanted.job_id is None else str(wanted.job_id))
     return StreamingResponse(_follow(services, store, subscription, wanted),
