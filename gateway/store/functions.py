@@ -139,11 +139,17 @@ class FunctionStore:
             record = await self._read(ref)
             # Not kept when a change came while it was read: it may be the old row.
             if record is not None and generation == self._generation:
-                if len(self._cache) >= _CACHE_MAX:
-                    self._cache.clear()
-                self._cache[ref] = (record, now)
+                self._remember(record, ref)
             return record
         return await self._read(ref)
+
+    def _remember(self, record: FunctionRecord, *refs: str) -> None:
+        """Cache ``record`` under ``refs``, its id and its name (they all resolve to it)."""
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache.clear()
+        entry = (record, time.monotonic())
+        for ref in {*refs, str(record.id), record.name}:
+            self._cache[ref] = entry
 
     async def _read(self, ref: str) -> FunctionRecord | None:
         if ref.isascii() and ref.isdigit() and len(ref) <= 18:
@@ -158,8 +164,13 @@ class FunctionStore:
         return None if row is None else _record(row)
 
     async def get_by_id(self, function_id: int) -> FunctionRecord | None:
+        """Always read (callers use it right after a change); the result is cached."""
+        generation = self._generation
         row = await self._pool.fetchrow(_SELECT + "WHERE f.id = $1", function_id)
-        return None if row is None else _record(row)
+        record = None if row is None else _record(row)
+        if record is not None and self._cache_ttl_s > 0 and generation == self._generation:
+            self._remember(record)  # a function just created is invoked next, by name
+        return record
 
     async def built_version(self, function_id: int, version: int) -> VersionRecord | None:
         """A version whose build succeeded, else None; cached, as such a version's code
