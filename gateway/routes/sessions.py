@@ -156,7 +156,8 @@ async def execute(request: Request) -> Response:
     session_id = request.path_params["request_id"]
     principal = await authenticate(request)
     services = services_of(request)
-    session = await services.sessions.get(session_id)
+    # Cached: only what never changes is used before begin_execute checks the rest.
+    session = await services.sessions.get_cached(session_id)
     if session is None or not _visible(session, principal):
         raise _session_not_found(session_id)
     body = await read_json(request, empty={})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ class SessionRecord:
 
 
 _COLUMNS = "*, (expires_at <= now()) AS expired"
+_CACHE_TTL_S = 30.0
+_CACHE_MAX = 10_000
 
 
 class SessionStore:
@@ -67,6 +70,7 @@ class SessionStore:
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
+        self._cache: dict[str, tuple[SessionRecord, float]] = {}
 
     async def create(
         self, *, session_id: uuid.UUID, owner: str, function_id: int, language_title: str,
@@ -101,6 +105,21 @@ class SessionStore:
             return None
         row = await self._pool.fetchrow(f"SELECT {_COLUMNS} FROM sessions WHERE id = $1", ident)
         return None if row is None else SessionRecord.from_row(row)
+
+    async def get_cached(self, session_id: str) -> SessionRecord | None:
+        """``get``, cached for a while: for what never changes in a session (its owner,
+        pinned version, context), read before each execute. ``begin_execute`` then checks
+        what does change (status, expiry) in the database."""
+        now = time.monotonic()
+        cached = self._cache.get(session_id)
+        if cached is not None and now - cached[1] < _CACHE_TTL_S:
+            return cached[0]
+        record = await self.get(session_id)
+        if record is not None:
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            self._cache[session_id] = (record, now)
+        return record
 
     async def begin_execute(self, session_id: str, owner: str) -> SessionRecord | None:
         """Count one execute of an active session of ``owner``; close it if not retained.
