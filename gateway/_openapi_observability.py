@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway._openapi_schemas import TIMESTAMP, json_content, nullable, ref, schema_ref
+from gateway._openapi_schemas import (
+    TIMESTAMP,
+    error_refs,
+    json_content,
+    nullable,
+    ref,
+    schema_ref,
+)
 
 __all__ = ["OBSERVABILITY_PATHS", "OBSERVABILITY_SCHEMAS", "OBSERVABILITY_TAG"]
 
@@ -36,9 +43,7 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 
 
 def _errors() -> dict[str, Any]:
-    return {"400": ref("responses", "BadRequest"), "401": ref("responses", "Unauthorized"),
-            "403": ref("responses", "Forbidden"), "404": ref("responses", "NotFound"),
-            "500": ref("responses", "InternalError")}
+    return error_refs("400", "401", "403", "404", "500")
 
 
 def _path(**operations: dict[str, Any]) -> dict[str, Any]:

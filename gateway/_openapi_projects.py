@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway._openapi_schemas import TIMESTAMP, json_content, ref, schema_ref
+from gateway._openapi_schemas import (
+    TIMESTAMP,
+    error_refs,
+    json_content,
+    ok_response,
+    ref,
+    schema_ref,
+)
 
 __all__ = ["PROJECT_PATHS", "PROJECT_SCHEMAS", "PROJECT_TAG"]
 
@@ -117,21 +124,6 @@ _PROJECT_NAME = {
 }
 
 
-def _ok(description: str, schema: dict[str, Any] | None) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description,
-                                "headers": {"X-Request-ID": ref("headers", "X-Request-ID")}}
-    if schema is not None:
-        response["content"] = json_content(schema)
-    return response
-
-
-def _errors(*statuses: str) -> dict[str, Any]:
-    names = {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden",
-             "404": "NotFound", "409": "Conflict", "413": "PayloadTooLarge",
-             "500": "InternalError"}
-    return {status: ref("responses", names[status]) for status in statuses}
-
-
 def _op(operation_id: str, summary: str, description: str, security: list[Any],
         responses: dict[str, Any], body: str | None = None) -> dict[str, Any]:
     op: dict[str, Any] = {"operationId": operation_id, "tags": ["projects"],
@@ -157,48 +149,48 @@ def _layer(kind: str, schema: str, *, project: bool) -> dict[str, Any]:
     get = _op(f"get{owner}{what.capitalize()}", f"{owner} {what}",
               read_note + f"{where[0].upper() + where[1:]} {what} as `{{\"data\": …}}`.",
               _READ if project else _ADMIN,
-              {"200": _ok(f"The {what}.", schema_ref(schema)),
-               **_errors("401", "403", *missing, "500")})
+              {"200": ok_response(f"The {what}.", schema_ref(schema)),
+               **error_refs("401", "403", *missing, "500")})
     put = _op(f"set{owner}{what.capitalize()}", f"Replace the {owner.lower()} {what}",
               _ADMIN_NOTE + f"Replaces {where} {what} whole; answers it as stored "
               "(values revealed). Applies to new runs at once on this replica and within "
               "seconds on the others.",
               _ADMIN,
-              {"200": _ok(f"The {what} as stored.", schema_ref(schema)),
-               **_errors("400", "401", "403", *missing, "413", "500")}, body=schema)
+              {"200": ok_response(f"The {what} as stored.", schema_ref(schema)),
+               **error_refs("400", "401", "403", *missing, "413", "500")}, body=schema)
     return {"get": get, "put": put}
 
 
 PROJECT_PATHS: dict[str, Any] = {
     "/api/v1/projects": _item(
         get=_op("listProjects", "List projects", _READ_NOTE + "By name.", _READ,
-                {"200": _ok("The projects.", schema_ref("ProjectList")),
-                 **_errors("401", "403", "500")}),
+                {"200": ok_response("The projects.", schema_ref("ProjectList")),
+                 **error_refs("401", "403", "500")}),
         post=_op("createProject", "Create a project",
                  _ADMIN_NOTE + "A new project is `running`. A name in use → 409 `CONFLICT`; a "
                  "bad name, environment or dependency → 400.", _ADMIN,
-                 {"201": _ok("Created (values revealed).", schema_ref("Project")),
-                  **_errors("400", "401", "403", "409", "413", "500")}, body="ProjectCreate"),
+                 {"201": ok_response("Created (values revealed).", schema_ref("Project")),
+                  **error_refs("400", "401", "403", "409", "413", "500")}, body="ProjectCreate"),
     ),
     "/api/v1/projects/{name}": _item(
         _PROJECT_NAME,
         get=_op("getProject", "Get a project", _READ_NOTE + "With `status` and the names of "
                 "its functions.", _READ,
-                {"200": _ok("The project.", schema_ref("Project")),
-                 **_errors("401", "403", "404", "500")}),
+                {"200": ok_response("The project.", schema_ref("Project")),
+                 **error_refs("401", "403", "404", "500")}),
         delete=_op("deleteProject", "Delete a project",
                    _ADMIN_NOTE + "Only an empty one: while it has functions → 409 "
                    "`CONFLICT`.", _ADMIN,
-                   {"204": _ok("Deleted.", None),
-                    **_errors("401", "403", "404", "409", "500")}),
+                   {"204": ok_response("Deleted.", None),
+                    **error_refs("401", "403", "404", "409", "500")}),
     ),
     "/api/v1/projects/{name}/start": _item(
         _PROJECT_NAME,
         post=_op("startProject", "Start a project",
                  _ADMIN_NOTE + "Its functions run again, cron fires are claimed again and "
                  "queue consumers resume. Starting a running project changes nothing.", _ADMIN,
-                 {"200": _ok("The project.", schema_ref("Project")),
-                  **_errors("401", "403", "404", "500")}),
+                 {"200": ok_response("The project.", schema_ref("Project")),
+                  **error_refs("401", "403", "404", "500")}),
     ),
     "/api/v1/projects/{name}/stop": _item(
         _PROJECT_NAME,
@@ -206,8 +198,8 @@ PROJECT_PATHS: dict[str, Any] = {
                  _ADMIN_NOTE + "Its functions answer 409 `PROJECT_STOPPED`, its cron fires "
                  "are skipped, its queue consumers pause and its idle warm workers end. Jobs "
                  "accepted before stay and run.", _ADMIN,
-                 {"200": _ok("The project.", schema_ref("Project")),
-                  **_errors("401", "403", "404", "500")}),
+                 {"200": ok_response("The project.", schema_ref("Project")),
+                  **error_refs("401", "403", "404", "500")}),
     ),
     "/api/v1/projects/{name}/env": _item(
         _PROJECT_NAME, **_layer("env", "EnvironmentData", project=True)),

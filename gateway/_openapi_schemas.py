@@ -47,6 +47,28 @@ def json_content(schema: dict[str, Any]) -> dict[str, Any]:
     return {JSON: {"schema": schema}}
 
 
+# The shared error responses (components/responses, built in openapi.py) by status.
+RESPONSE_NAMES = {
+    "400": "BadRequest", "401": "Unauthorized", "403": "Forbidden", "404": "NotFound",
+    "405": "MethodNotAllowed", "409": "Conflict", "413": "PayloadTooLarge",
+    "429": "TooManyRequests", "500": "InternalError", "503": "Unavailable", "504": "Timeout",
+}
+
+
+def error_refs(*statuses: str) -> dict[str, Any]:
+    """``{status: $ref}`` to the shared error responses, for an operation's responses."""
+    return {status: ref("responses", RESPONSE_NAMES[status]) for status in statuses}
+
+
+def ok_response(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A success response with ``X-Request-ID`` and, when given, a JSON body."""
+    response: dict[str, Any] = {"description": description,
+                                "headers": {"X-Request-ID": ref("headers", "X-Request-ID")}}
+    if schema is not None:
+        response["content"] = json_content(schema)
+    return response
+
+
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"oneOf": [schema, {"type": "null"}]}
 

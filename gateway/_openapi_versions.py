@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway._openapi_schemas import json_content, ref, schema_ref
+from gateway._openapi_schemas import error_refs, json_content, ref, schema_ref
 
 __all__ = ["VERSION_PATHS", "VERSION_SCHEMAS"]
 
@@ -95,13 +95,6 @@ def _ok(description: str, schema: dict[str, Any], *extra_headers: str) -> dict[s
             "content": json_content(schema)}
 
 
-def _errors(*statuses: str) -> dict[str, Any]:
-    names = {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden",
-             "404": "NotFound", "409": "Conflict", "413": "PayloadTooLarge",
-             "500": "InternalError"}
-    return {status: ref("responses", names[status]) for status in statuses}
-
-
 def _op(operation_id: str, summary: str, description: str, security: list[Any],
         responses: dict[str, Any], body: str | None = None) -> dict[str, Any]:
     op: dict[str, Any] = {"operationId": operation_id, "tags": ["functions"],
@@ -123,7 +116,7 @@ VERSION_PATHS: dict[str, Any] = {
                 _READ_NOTE + "Every version, newest first, with its code, build status and "
                 "log; `is_active` marks the active one as of this request.", _READ,
                 {"200": _ok("The versions.", schema_ref("VersionList")),
-                 **_errors("401", "403", "404", "500")}),
+                 **error_refs("401", "403", "404", "500")}),
         post=_op("createVersion", "Add a version",
                  _WRITE_NOTE + "A new version (the next number) merged over the newest one "
                  "that did not fail its build. With dependencies it is `building` and builds "
@@ -133,7 +126,7 @@ VERSION_PATHS: dict[str, Any] = {
                  _WRITE,
                  {"201": _ok("The new version as stored now (`building` while it builds).",
                              schema_ref("Version"), "Location"),
-                  **_errors("400", "401", "403", "404", "409", "413", "500")},
+                  **error_refs("400", "401", "403", "404", "409", "413", "500")},
                  body="VersionCreate"),
     ),
     "/api/v1/functions/{ref}/versions/{version}/active": _item(
@@ -145,7 +138,7 @@ VERSION_PATHS: dict[str, Any] = {
                 "records nothing; otherwise an `activated` event is recorded. "
                 + _ACTIVATION_NOTE, _WRITE,
                 {"200": _ok("The function, now on that version.", schema_ref("Function")),
-                 **_errors("401", "403", "404", "409", "500")}),
+                 **error_refs("401", "403", "404", "409", "500")}),
     ),
     "/api/v1/functions/{ref}/rollback": _item(
         post=_op("rollbackFunction", "Roll back to the previous built version",
@@ -156,6 +149,6 @@ VERSION_PATHS: dict[str, Any] = {
                  _WRITE,
                  {"200": _ok("The function, now on the earlier version.",
                              schema_ref("Function")),
-                  **_errors("401", "403", "404", "409", "500")}),
+                  **error_refs("401", "403", "404", "409", "500")}),
     ),
 }

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway._openapi_schemas import TIMESTAMP, json_content, ref, schema_ref
+from gateway._openapi_schemas import (
+    TIMESTAMP,
+    error_refs,
+    json_content,
+    ok_response,
+    ref,
+    schema_ref,
+)
 
 __all__ = ["WEBHOOK_PATHS", "WEBHOOK_SCHEMAS", "WEBHOOK_TAG", "OUTGOING_WEBHOOKS",
            "CALLBACK_URL_DESCRIPTION"]
@@ -127,20 +134,6 @@ WEBHOOK_SCHEMAS: dict[str, Any] = {
 }
 
 
-def _ok(description: str, schema: dict[str, Any] | None) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description,
-                                "headers": {"X-Request-ID": ref("headers", "X-Request-ID")}}
-    if schema is not None:
-        response["content"] = json_content(schema)
-    return response
-
-
-def _errors(*statuses: str) -> dict[str, Any]:
-    names = {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden",
-             "404": "NotFound", "413": "PayloadTooLarge", "500": "InternalError"}
-    return {status: ref("responses", names[status]) for status in statuses}
-
-
 WEBHOOK_PATHS: dict[str, Any] = {
     "/api/v1/webhooks": {
         "parameters": [ref("parameters", "X-Request-ID")],
@@ -148,8 +141,8 @@ WEBHOOK_PATHS: dict[str, Any] = {
             "operationId": "listWebhooks", "tags": ["webhooks"], "summary": "List webhooks",
             "description": _ADMIN_NOTE + "Oldest first; secrets masked.",
             "security": _ADMIN,
-            "responses": {"200": _ok("The webhooks.", schema_ref("WebhookList")),
-                          **_errors("401", "403", "500")},
+            "responses": {"200": ok_response("The webhooks.", schema_ref("WebhookList")),
+                          **error_refs("401", "403", "500")},
         },
         "post": {
             "operationId": "createWebhook", "tags": ["webhooks"],
@@ -160,8 +153,9 @@ WEBHOOK_PATHS: dict[str, Any] = {
             "security": _ADMIN,
             "requestBody": {"required": True, "content": json_content(
                 schema_ref("WebhookCreate"))},
-            "responses": {"201": _ok("Registered; the secret masked.", schema_ref("Webhook")),
-                          **_errors("400", "401", "403", "413", "500")},
+            "responses": {"201": ok_response("Registered; the secret masked.",
+                                             schema_ref("Webhook")),
+                          **error_refs("400", "401", "403", "413", "500")},
         },
     },
     "/api/v1/webhooks/{webhook_id}": {
@@ -172,8 +166,8 @@ WEBHOOK_PATHS: dict[str, Any] = {
             "description": _ADMIN_NOTE + "Its pending deliveries are dropped; one being "
                            "sent at that moment may still arrive.",
             "security": _ADMIN,
-            "responses": {"204": _ok("Deleted.", None),
-                          **_errors("401", "403", "404", "500")},
+            "responses": {"204": ok_response("Deleted.", None),
+                          **error_refs("401", "403", "404", "500")},
         },
     },
 }
