@@ -82,11 +82,10 @@ class TriggerStore:
                 function_id, name, type, enabled, config, http_path,
             )
         except asyncpg.UniqueViolationError as exc:
-            raise Conflict(f"another trigger already serves the path '{http_path}'",
-                           details={"path": http_path}) from exc
+            raise _path_taken(http_path) from exc
         except asyncpg.ForeignKeyViolationError as exc:
             raise Conflict("the function was deleted") from exc
-        await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, f"trigger:{row['id']}")
+        await _announce(conn, row["id"])
         return TriggerRecord.from_row(row)
 
     async def update(self, trigger_id: int, function_id: int, *, name: str | None,
@@ -100,11 +99,9 @@ class TriggerStore:
                     trigger_id, function_id, name, enabled, config, http_path,
                 )
             except asyncpg.UniqueViolationError as exc:
-                raise Conflict(f"another trigger already serves the path '{http_path}'",
-                               details={"path": http_path}) from exc
+                raise _path_taken(http_path) from exc
             if row is not None:
-                await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL,
-                                   f"trigger:{trigger_id}")
+                await _announce(conn, trigger_id)
         return None if row is None else TriggerRecord.from_row(row)
 
     async def delete(self, trigger_id: int, function_id: int, *,
@@ -116,8 +113,7 @@ class TriggerStore:
             )
             if also is not None and status.endswith(" 1"):
                 await also(conn)
-            await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL,
-                               f"trigger:{trigger_id}")
+            await _announce(conn, trigger_id)
         return bool(status.endswith(" 1"))
 
     async def get(self, trigger_id: int, function_id: int) -> TriggerRecord | None:
@@ -169,3 +165,13 @@ class TriggerStore:
             "SELECT max(scheduled_time) FROM cron_fires WHERE trigger_id = $1", trigger_id
         )
         return value
+
+
+def _path_taken(http_path: str | None) -> Conflict:
+    return Conflict(f"another trigger already serves the path '{http_path}'",
+                    details={"path": http_path})
+
+
+async def _announce(conn: Any, trigger_id: int) -> None:
+    """``NOTIFY fngate_changes`` (delivered when the caller's transaction commits)."""
+    await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, f"trigger:{trigger_id}")
