@@ -440,10 +440,7 @@ class FunctionStore:
         code and whether it was activated now; None when the function is gone.
         """
         async with self._pool.acquire() as conn, conn.transaction():
-            current = await conn.fetchrow(
-                "SELECT name, runtime, active_version FROM functions WHERE id = $1 FOR UPDATE",
-                function_id,
-            )
+            current = await _lock_for_activation(conn, function_id)
             if current is None:
                 return None
             version = await self._merge(conn, function_id, change)
@@ -481,10 +478,7 @@ class FunctionStore:
         transaction.
         """
         async with self._pool.acquire() as conn, conn.transaction():
-            current = await conn.fetchrow(
-                "SELECT name, runtime, active_version FROM functions WHERE id = $1 FOR UPDATE",
-                function_id,
-            )
+            current = await _lock_for_activation(conn, function_id)
             if current is None:
                 return None
             name, previous = current["name"], current["active_version"]
@@ -626,6 +620,14 @@ def version_not_found(name: str, version: object) -> NotFound:
 
 def _project_not_found(name: object) -> NotFound:
     return NotFound(f"project '{name}' does not exist", code="PROJECT_NOT_FOUND")
+
+
+async def _lock_for_activation(conn: Any, function_id: int) -> Any:
+    """The function's row, locked against racing activations; None when it is gone."""
+    return await conn.fetchrow(
+        "SELECT name, runtime, active_version FROM functions WHERE id = $1 FOR UPDATE",
+        function_id,
+    )
 
 
 async def _notify(conn: Any, kind: str, ident: int) -> None:
