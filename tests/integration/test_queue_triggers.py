@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import need_service, running_app, wait_for
 from tests.e2e.test_cli_serve import _env, _fngate, _free_port, _wait_ready
 from tests.integration.test_functions_api import WRITER, create
+from tests.tcp_proxy import TcpProxy
 
 AMQP_URL = os.environ.get("FNGATE_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 ECHO_EVENT = "def handler(event):\n    return event\n"
@@ -402,50 +403,12 @@ async def test_broker_down_is_reported_by_health(queue_settings: Callable[..., A
         assert body["status"] == "degraded"
 
 
-class _BrokerProxy:
-    """A TCP proxy to RabbitMQ whose open connections can be cut, as a broker restart
-    would; new connections still get through (the broker is back)."""
-
-    def __init__(self) -> None:
-        self._server: asyncio.Server | None = None
-        self._writers: list[asyncio.StreamWriter] = []
-        self.port = 0
-
-    async def __aenter__(self) -> _BrokerProxy:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        self.cut()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 5672)
-        self._writers += [writer, up_writer]
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(Exception):
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            dst.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-    def cut(self) -> None:
-        writers, self._writers = self._writers, []
-        for w in writers:
-            w.transport.abort()
-
-
 async def test_a_broken_broker_connection_loses_and_duplicates_nothing(
     queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str
 ) -> None:
     """Messages in flight when the connection breaks come back; their jobs (keyed by
     message id) are found, not run again, and every message is acknowledged once."""
-    async with _BrokerProxy() as proxy:
+    async with TcpProxy(5672) as proxy:
         url = f"amqp://guest:guest@127.0.0.1:{proxy.port}/"
         async with running_app(queue_settings(amqp_url=url)) as client:
             assert (await create(client, name="slow", code=SLOW)).status_code == 201
