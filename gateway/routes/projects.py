@@ -7,6 +7,7 @@ the system layer, needs ``admin``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -179,17 +180,24 @@ async def get_project_env(request: Request) -> Response:
     return JSONResponse({"data": mask(project.environment, reveal=has_scope(principal, ADMIN))})
 
 
-async def put_project_env(request: Request) -> Response:
+async def _put_layer(request: Request, field: str,
+                     parse: Callable[[Any, str], Any]) -> ProjectRecord:
+    """Replace a project's ``environment`` or ``dependencies`` with the parsed ``data``."""
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
     services = services_of(request)
     name = request.path_params["name"]
     await _load(services, name)
-    environment = _environment(await _data(request), "data")
-    project = await services.projects.update(name, environment=environment)
+    data = await _data(request)
+    project = await services.projects.update(name, **{field: parse(data, "data")})
     if project is None:
         raise project_not_found(name)
     await _changed(services, project)
+    return project
+
+
+async def put_project_env(request: Request) -> Response:
+    project = await _put_layer(request, "environment", _environment)
     return JSONResponse({"data": dict(project.environment)})
 
 
@@ -201,16 +209,7 @@ async def get_project_dependencies(request: Request) -> Response:
 
 
 async def put_project_dependencies(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    services = services_of(request)
-    name = request.path_params["name"]
-    await _load(services, name)
-    dependencies = _dependencies(await _data(request), "data")
-    project = await services.projects.update(name, dependencies=dependencies)
-    if project is None:
-        raise project_not_found(name)
-    await _changed(services, project)
+    project = await _put_layer(request, "dependencies", _dependencies)
     return JSONResponse({"data": list(project.dependencies)})
 
 
