@@ -34,7 +34,7 @@ from yarl import URL
 
 from gateway.dispatcher import Dispatcher
 from gateway.errors import FngateError
-from gateway.models import FunctionRecord, Invocation, Job
+from gateway.models import Invocation, Job
 from gateway.store.functions import FunctionStore
 from gateway.store.triggers import TriggerRecord, TriggerStore
 from triggers.queue_config import QueueConfig, QueueConfigError, queue_config_of
@@ -49,7 +49,6 @@ Outcome = Literal["ack", "dlq", "requeue"]
 _FAILURES_DOWN = 3
 # Times the gateway may fail on one message before it goes to the DLQ.
 MAX_HANDLING_FAILURES = 5
-FUNCTION_TTL_S = 1.0
 
 
 def _message_key(message: AbstractIncomingMessage) -> str:
@@ -73,10 +72,6 @@ class _Consumer:
         self._queue: AbstractQueue | None = None
         self._tag: str | None = None
         self.inflight: set[asyncio.Task[None]] = set()
-        # The trigger's function, re-read at most every FUNCTION_TTL_S (a change of code
-        # applies within that long, not a query per message).
-        self.function: FunctionRecord | None = None
-        self.function_read_at = float("-inf")
 
     async def start(self, connection: AbstractRobustConnection) -> None:
         config = self.config
@@ -241,9 +236,6 @@ class QueueService:
 
     def poke(self, kind: str, _ident: int | None) -> None:
         """A change subscriber: reload now when a trigger (or anything unknown) changed."""
-        if kind in ("function", "project", "system", "*"):
-            for consumer in self._consumers.values():
-                consumer.function_read_at = float("-inf")
         if kind in ("trigger", "function", "project", "*"):
             self._poked.set()
 
@@ -353,16 +345,10 @@ class QueueService:
             await asyncio.sleep(1.0)
             return "requeue"
 
-    async def _function_of(self, consumer: _Consumer) -> FunctionRecord | None:
-        now = asyncio.get_running_loop().time()
-        if now - consumer.function_read_at >= FUNCTION_TTL_S:
-            consumer.function = await self._functions.get_by_id(consumer.trigger.function_id)
-            consumer.function_read_at = now
-        return consumer.function
-
     async def _process(self, consumer: _Consumer, message: AbstractIncomingMessage) -> Outcome:
         trigger, config = consumer.trigger, consumer.config
-        function = await self._function_of(consumer)
+        # The store's cache: no query per message, dropped on any change of it.
+        function = await self._functions.get(str(trigger.function_id))
         if function is None:
             return "requeue"  # deleted: its trigger goes with it, the message stays queued
         if function.project_stopped:
