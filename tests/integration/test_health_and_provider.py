@@ -19,7 +19,7 @@ from gateway.store.pool import create_pool
 from gateway.version import VERSION
 from tests.conftest import PG_ADMIN_DSN, auth, running_app, wait_for
 from tests.integration.test_functions_api import WRITER, create
-from tests.integration.test_store_outage import proxy
+from tests.tcp_proxy import TcpProxy
 
 ANY_TOKEN = auth("read:functions")
 
@@ -107,12 +107,12 @@ async def test_a_runtime_not_installed_is_disabled_not_down(
 async def test_provider_health_is_503_naming_the_database_when_it_is_gone(
     settings_factory: Callable[..., Any], database_url: str,
 ) -> None:
-    async with proxy() as p:
+    async with TcpProxy(5432) as p:
         via_proxy = database_url.replace("127.0.0.1:5432", f"127.0.0.1:{p.port}")
         async with running_app(settings_factory(database_url=via_proxy)) as client:
             r = await client.get("/api/v1/provider/health", headers=ANY_TOKEN)
             assert r.status_code == 200 and r.json() == {"status": "healthy"}
-            await p.cut()
+            await p.take_down()
             r = await client.get("/api/v1/provider/health", headers=ANY_TOKEN)
             assert r.status_code == 503
             error = r.json()["error"]
