@@ -40,7 +40,7 @@ from gateway.store.triggers import TriggerRecord, TriggerStore
 from triggers.queue_config import QueueConfig, QueueConfigError, queue_config_of
 from triggers.queue_message import dead_letter_message, queue_event, reply_message
 
-__all__ = ["QueueService"]
+__all__ = ["BrokerConnection", "QueueService"]
 
 logger = logging.getLogger("fngate.queue")
 
@@ -108,6 +108,24 @@ class _Consumer:
         if self.channel is not None:
             with contextlib.suppress(Exception):
                 await self.channel.close()
+
+
+class BrokerConnection(aio_pika.RobustConnection):
+    """aio-pika's robust connection, whose finalizer acts only on its own running loop.
+
+    The library's ``__del__`` hands a new ``close()`` coroutine to ``ensure_future``; when
+    the garbage collector runs in another thread (the resolver's executor), nothing can
+    run it and it is never awaited. Every connection here is closed explicitly, so the
+    finalizer is only a last resort, taken where it can work.
+    """
+
+    def __del__(self) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if running is self.loop:
+            super().__del__()
 
 
 async def _declare_queue(connection: AbstractRobustConnection, name: str) -> None:
@@ -211,14 +229,16 @@ class QueueService:
         while self._publisher is None:
             # Built and connected in two steps so a failed attempt is closed, not left
             # to the garbage collector outside the loop.
-            connection = aio_pika.RobustConnection(URL(self._url), reconnect_interval=1)
+            connection = BrokerConnection(URL(self._url), reconnect_interval=1)
             try:
                 await connection.connect()
                 # Unroutable publishes (a deleted DLQ) raise instead of vanishing.
                 self._publisher = await connection.channel(on_return_raises=True)
-            except Exception as exc:
+            except BaseException as exc:
                 with contextlib.suppress(Exception):
                     await connection.close()
+                if not isinstance(exc, Exception):
+                    raise  # cancelled (shutdown) while connecting: closed all the same
                 logger.warning("broker unreachable; retrying", extra={"error": repr(exc)})
                 await asyncio.sleep(1.0)
                 continue

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -56,11 +54,6 @@ async def test_a_broker_on_a_closed_port_is_down_and_the_gateway_degraded(
         assert r.status_code == 200 and r.json() == {"status": "healthy"}
         caps = (await client.get("/api/v1/provider/capabilities", headers=ANY_TOKEN)).json()
         assert caps["supported_trigger_types"] == ["http", "cron", "queue"]
-    # Each failed ``connect_robust`` leaves an unclosed RobustConnection whose ``__del__``
-    # schedules its close(); collected outside a running loop, that coroutine is never
-    # awaited (a RuntimeWarning, an error here). Collect them while the loop runs.
-    gc.collect()
-    await asyncio.sleep(0)
 
 
 def _node_that_cannot_start(monkeypatch: pytest.MonkeyPatch, *, installed: bool) -> None:
