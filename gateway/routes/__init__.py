@@ -28,10 +28,12 @@ def all_routes() -> list[BaseRoute]:
     )
     from triggers import http
 
+    # Routes are tried in order: the execute class (the hot paths) first. No two routes
+    # match the same path and method, so the order changes nothing else.
     return [
+        *invoke.routes, *sessions.routes,
         *health.routes, *metrics.routes, *openapi.routes, *provider.routes, *functions.routes,
-        *versions.routes,
-        *invoke.routes, *jobs.routes, *sessions.routes, *triggers.routes,
+        *versions.routes, *jobs.routes, *triggers.routes,
         *function_metrics.routes, *function_logs.routes, *events.routes, *webhooks.routes,
         *projects.routes,
         *http.routes,

@@ -150,29 +150,77 @@ async def test_while_down_the_storage_is_skipped_until_the_pause_ends(tmp_path: 
     assert limiter.status() == "down" and limiter.failures_open == 2
 
 
-async def test_memory_storage_sweeps_expired_entries_at_most_once_a_second(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The override must really replace upstream's per-hit sweep (a renamed upstream
-    method would silently bring the cost back)."""
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_memory_moving_window_counts_hits_and_frees_them_as_they_age() -> None:
     from limits import parse
-    from limits.aio.storage import MemoryStorage
     from limits.aio.strategies import MovingWindowRateLimiter
 
     from gateway.ratelimit import _MemoryStorage
 
-    sweeps = 0
-    upstream = MemoryStorage._MemoryStorage__schedule_expiry  # type: ignore[attr-defined]
-
-    async def counting(self: MemoryStorage) -> None:
-        nonlocal sweeps
-        sweeps += 1
-        await upstream(self)
-
-    monkeypatch.setattr(MemoryStorage, "_MemoryStorage__schedule_expiry", counting)
-    storage = _MemoryStorage()
-    limiter = MovingWindowRateLimiter(storage)
+    clock = _Clock()
+    limiter = MovingWindowRateLimiter(_MemoryStorage(clock))
     item = parse("3/second")
-    results = [await limiter.hit(item, "k") for _ in range(200)]
-    assert results[:3] == [True, True, True] and not any(results[3:])
-    assert sweeps <= 2
+    assert [await limiter.hit(item, "k") for _ in range(4)] == [True, True, True, False]
+    stats = await limiter.get_window_stats(item, "k")
+    assert stats.remaining == 0 and stats.reset_time == clock.now + 1
+    clock.now += 0.5
+    assert await limiter.hit(item, "other")  # keys are apart
+    assert not await limiter.hit(item, "k")
+    clock.now += 0.6  # the first three have left the window
+    assert await limiter.hit(item, "k")
+    stats = await limiter.get_window_stats(item, "k")
+    assert stats.remaining == 2 and stats.reset_time == clock.now + 1
+    assert not await limiter.hit(item, "k", cost=3)
+    assert await limiter.hit(item, "k", cost=2)
+    assert not await limiter.hit(item, "k", cost=4)  # more than the limit at all
+
+
+async def test_memory_moving_window_holds_a_large_limit_exactly() -> None:
+    from limits import parse
+    from limits.aio.strategies import MovingWindowRateLimiter
+
+    from gateway.ratelimit import _MemoryStorage
+
+    clock = _Clock()
+    limiter = MovingWindowRateLimiter(_MemoryStorage(clock))
+    item = parse("20000/minute")
+    for n in range(20_000):
+        clock.now += 0.001
+        assert await limiter.hit(item, "k"), n
+    assert not await limiter.hit(item, "k")
+    clock.now += 50.0005  # the first half of the hits (the first 10 s) leave the window
+    assert (await limiter.get_window_stats(item, "k")).remaining == 10_000
+
+
+async def test_memory_storage_sweeps_emptied_windows_at_most_once_a_second() -> None:
+    from limits import parse
+    from limits.aio.strategies import MovingWindowRateLimiter
+
+    from gateway.ratelimit import _MemoryStorage
+
+    clock = _Clock()
+    storage = _MemoryStorage(clock)
+    limiter = MovingWindowRateLimiter(storage)
+    item = parse("5/second")
+    for key in range(100):
+        await limiter.hit(item, f"k{key}")
+    assert storage.windows() == 100
+    clock.now += 0.9
+    await limiter.hit(item, "late")
+    assert storage.windows() == 101  # not swept yet: within a second of the last sweep
+    clock.now += 0.2
+    await limiter.hit(item, "later")
+    assert storage.windows() == 2  # the first hundred aged out and went
+    await storage.clear(limiter_key(item, "late"))
+    assert storage.windows() == 1
+
+
+def limiter_key(item: object, key: str) -> str:
+    return item.key_for(key)  # type: ignore[attr-defined, no-any-return]
