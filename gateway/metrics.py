@@ -15,7 +15,7 @@ import contextlib
 import statistics
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Literal, TypeVar, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from prometheus_client import (
     CollectorRegistry,
@@ -107,6 +107,8 @@ class GatewayMetrics:
             ["runtime"], buckets=BUILD_BUCKETS, registry=r)
         # Function name -> the (metric, label values) series recorded for it.
         self._series: dict[str, set[tuple[MetricWrapperBase, tuple[str, ...]]]] = {}
+        self._children: dict[tuple[MetricWrapperBase, tuple[str, ...]], Any] = {}
+        self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._inflight: dict[str, int] = {}
         self._cold_start_ms: deque[float] = deque(maxlen=cold_start_window)
         self._scraped = _ScrapeTime(self._inflight)
@@ -138,9 +140,14 @@ class GatewayMetrics:
 
     def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
         """One request; ``route`` is its template (or :data:`UNMATCHED_ROUTE`)."""
-        method = method if method in _METHODS else "OTHER"
-        self._http_requests.labels(route, method, str(status)).inc()
-        self._http_duration.labels(route, method).observe(seconds)
+        children = self._http_children.get((route, method, status))
+        if children is None:
+            name = method if method in _METHODS else "OTHER"
+            children = (self._http_requests.labels(route, name, str(status)),
+                        self._http_duration.labels(route, name))
+            self._http_children[(route, method, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     # -- invocations ------------------------------------------------------------------------
 
@@ -212,13 +219,18 @@ class GatewayMetrics:
     def forget_function(self, name: str) -> None:
         """Remove every series labelled with ``name`` (deleted or renamed function)."""
         for metric, labels in self._series.pop(name, ()):
+            self._children.pop((metric, labels), None)
             with contextlib.suppress(KeyError):
                 metric.remove(*labels)
         self._inflight.pop(name, None)
 
     def _track(self, metric: _M, function: str, labels: tuple[str, ...]) -> _M:
-        self._series.setdefault(function, set()).add((metric, labels))
-        return metric.labels(*labels)
+        # The labelled child, remembered: ``labels()`` costs a lock and checks per call.
+        child = self._children.get((metric, labels))
+        if child is None:
+            self._series.setdefault(function, set()).add((metric, labels))
+            child = self._children[(metric, labels)] = metric.labels(*labels)
+        return child
 
     def _inc(self, metric: Counter, function: str, labels: tuple[str, ...]) -> None:
         self._track(metric, function, labels).inc()

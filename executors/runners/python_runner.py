@@ -36,20 +36,25 @@ def _send(frame):
     _send_raw(json.dumps(frame).encode("utf-8"))
 
 
-def _read_exact(n):
-    chunks = []
-    while n:
-        chunk = os.read(_RFD, min(n, 1 << 20))
+_INBOX = bytearray()
+
+
+def _fill(n):
+    """Read until ``n`` bytes are buffered; a frame and its header usually come in one read."""
+    while len(_INBOX) < n:
+        chunk = os.read(_RFD, min(max(n - len(_INBOX), 1 << 16), 1 << 20))
         if not chunk:
             os._exit(0)  # the gateway went away
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
+        _INBOX.extend(chunk)
 
 
 def _recv():
-    (size,) = _HEADER.unpack(_read_exact(4))
-    return json.loads(_read_exact(size))
+    _fill(4)
+    (size,) = _HEADER.unpack_from(_INBOX)
+    _fill(4 + size)
+    body = bytes(_INBOX[4 : 4 + size])
+    del _INBOX[: 4 + size]
+    return json.loads(body)
 
 
 class _Logs:
@@ -290,15 +295,26 @@ def _specialize(frame):
     _State.nargs = _count_args(fn)
 
 
+class _Children:
+    # CPU of reaped children as of the end of the last call: children are reaped only
+    # while user code runs, so it is also the value at the start of the next one.
+    cpu = 0.0
+
+
+def _self_cpu():
+    a = resource.getrusage(resource.RUSAGE_SELF)
+    return a.ru_utime + a.ru_stime
+
+
 def _usage():
     a = resource.getrusage(resource.RUSAGE_SELF)
     b = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime, max(a.ru_maxrss, b.ru_maxrss)
+    return a.ru_utime + a.ru_stime, b.ru_utime + b.ru_stime, max(a.ru_maxrss, b.ru_maxrss)
 
 
 def _call(frame):
     _LOGS.reset()
-    cpu0, _ = _usage()
+    cpu0 = _self_cpu() + _Children.cpu
     error = None
     body = None
     if _State.load_error is not None:
@@ -329,7 +345,9 @@ def _call(frame):
                     }
     sys.stdout.flush()
     sys.stderr.flush()
-    cpu1, rss = _usage()
+    own, children, rss = _usage()
+    _Children.cpu = children
+    cpu1 = own + children
     meta = {
         "type": "result",
         "ok": error is None,
@@ -364,6 +382,7 @@ def main():
             _call(frame)
         elif kind == "specialize":
             _specialize(frame)
+            _Children.cpu = _usage()[1]  # loading the code may have run children
             _send({"type": "specialized", "error": _State.load_error})
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -69,13 +68,14 @@ class CORSMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        origin = headers.get("origin")
-        is_preflight = (
-            scope["method"] == "OPTIONS"
-            and origin is not None
-            and "access-control-request-method" in headers
-        )
+        origin: str | None = None
+        requested_method = False
+        for name, value in scope["headers"]:  # raw: this runs on every request
+            if name == b"origin" and origin is None:
+                origin = value.decode("latin-1")
+            elif name == b"access-control-request-method":
+                requested_method = True
+        is_preflight = scope["method"] == "OPTIONS" and origin is not None and requested_method
         if is_preflight:
             assert origin is not None
             await self._answer_preflight(scope, receive, send, origin)

@@ -16,6 +16,7 @@ from typing import Any
 
 from executors.models import LogLine
 from gateway.models import Job
+from gateway.store.batches import BatchWriter
 
 __all__ = ["JobStore", "JOBS_CHANNEL", "NewJob", "Outcome", "MAX_LOST_LEASES"]
 
@@ -63,12 +64,39 @@ def _log_records(job_id: uuid.UUID, function_id: int, logs: Iterable[LogLine]) -
     ]
 
 
+_LOG_COLUMNS = ["job_id", "function_id", "timestamp", "stream", "message"]
+
 _INSERT_FINISHED = (
     "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
     " owner, subject, context, result, error, timestamp, started_at, finished_at,"
     " duration, cold_start, attempts, cached, cpu_ms, max_rss_bytes)"
     " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$12,$13,$14,$15,$16,$17,$18,$19)"
 )
+
+# The same columns for many rows at once (see BatchWriter): one array per column.
+_INSERT_FINISHED_MANY = (
+    "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
+    " owner, subject, context, result, error, timestamp, started_at, finished_at,"
+    " duration, cold_start, attempts, cached, cpu_ms, max_rss_bytes)"
+    " SELECT id, function_id, function_name, version, trigger, status, owner, subject,"
+    " context, result, error, started_at, started_at, finished_at, duration, cold_start,"
+    " attempts, cached, cpu_ms, max_rss_bytes FROM unnest($1::uuid[], $2::bigint[],"
+    " $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[],"
+    " $10::jsonb[], $11::jsonb[], $12::timestamptz[], $13::timestamptz[], $14::float8[],"
+    " $15::bool[], $16::int[], $17::bool[], $18::float8[], $19::bigint[])"
+    " AS r(id, function_id, function_name, version, trigger, status, owner, subject,"
+    " context, result, error, started_at, finished_at, duration, cold_start, attempts,"
+    " cached, cpu_ms, max_rss_bytes)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _FinishedRow:
+    args: tuple[Any, ...]  # the parameters of _INSERT_FINISHED
+    job_id: uuid.UUID
+    function_id: int
+    logs: Sequence[LogLine]
+
 
 _FINISH = (
     "UPDATE jobs SET status = $3, result = $4, error = $5, finished_at = $6,"
@@ -83,22 +111,41 @@ class JobStore:
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
+        self._finished = BatchWriter(self._insert_finished_many, self._insert_finished_one)
 
     async def insert_finished(
         self, job: NewJob, outcome: Outcome, logs: Sequence[LogLine], attempts: int = 1
     ) -> None:
-        """Write a sync job once, with its outcome and logs, in one transaction."""
+        """Write a sync job once, with its outcome and logs; return once it is committed.
+
+        Concurrent calls share one statement and one commit (group commit).
+        """
         args = (job.id, job.function_id, job.function_name, job.version, job.trigger,
                 outcome.status, job.owner, job.subject, job.context, outcome.result,
                 outcome.error, outcome.started_at, outcome.finished_at, outcome.duration,
                 outcome.cold_start, attempts, outcome.cached, outcome.cpu_ms,
                 outcome.max_rss_bytes)
-        if not logs:  # one statement: no BEGIN/COMMIT round trips on the hot path
-            await self._pool.execute(_INSERT_FINISHED, *args)
+        await self._finished.write(_FinishedRow(args, job.id, job.function_id, logs))
+
+    async def _insert_finished_one(self, row: _FinishedRow) -> None:
+        if not row.logs:  # one statement: no BEGIN/COMMIT round trips
+            await self._pool.execute(_INSERT_FINISHED, *row.args)
             return
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(_INSERT_FINISHED, *args)
-            await self._write_logs(conn, job.id, job.function_id, logs)
+            await conn.execute(_INSERT_FINISHED, *row.args)
+            await self._write_logs(conn, row.job_id, row.function_id, row.logs)
+
+    async def _insert_finished_many(self, rows: Sequence[_FinishedRow]) -> None:
+        columns = [list(column) for column in zip(*(row.args for row in rows), strict=True)]
+        if not any(row.logs for row in rows):
+            await self._pool.execute(_INSERT_FINISHED_MANY, *columns)
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_INSERT_FINISHED_MANY, *columns)
+            await conn.copy_records_to_table(
+                "job_logs", records=[record for row in rows for record in
+                                     _log_records(row.job_id, row.function_id, row.logs)],
+                columns=_LOG_COLUMNS)
 
     async def insert_pending(self, job: NewJob, *, running_lease_s: float | None = None) -> str:
         """Insert a job that runs later (``pending``), or now under a lease (``running``).
@@ -445,6 +492,5 @@ class JobStore:
         if logs:
             await conn.copy_records_to_table(
                 "job_logs",
-                records=_log_records(job_id, function_id, logs),
-                columns=["job_id", "function_id", "timestamp", "stream", "message"],
+                records=_log_records(job_id, function_id, logs), columns=_LOG_COLUMNS,
             )

@@ -130,3 +130,39 @@ async def test_wait_for_helper_times_out() -> None:
     except AssertionError:
         return
     raise AssertionError("wait_for did not fail")
+
+
+async def test_concurrent_sync_jobs_written_together_keep_their_own_outcomes(
+        client: httpx.AsyncClient) -> None:
+    """Finished sync jobs share a multi-row INSERT; one row PostgreSQL refuses (a NUL)
+    fails only its own job, and every job and log line is readable once answered."""
+    await create(client, name="mix", max_concurrency=20, code=(
+        "def handler(e):\n"
+        "    print('line', e['n'])\n"
+        "    return 'x\\x00y' if e['n'] == 5 else {'n': e['n']}\n"))
+    services = client.app.state.services  # type: ignore[attr-defined]
+    writer = services.jobs._finished
+    batches: list[int] = []
+    real = writer._write_many
+
+    async def counting(rows: list) -> None:  # type: ignore[type-arg]
+        batches.append(len(rows))
+        await real(rows)
+
+    writer._write_many = counting
+    for _ in range(5):  # until the calls really overlap in a batch
+        answers = await asyncio.gather(*(invoke(client, "mix", {"n": n}) for n in range(12)))
+        if batches:
+            break
+    assert batches, "no concurrent rows were ever batched"
+    for n, r in enumerate(answers):
+        job = r.json()
+        stored = (await client.get(f"/api/v1/jobs/{job['id']}", headers=RUNNER)).json()
+        logs = (await client.get(f"/api/v1/jobs/{job['id']}/logs", headers=RUNNER)).json()
+        assert [line["message"] for line in logs["logs"]] == [f"line {n}"]
+        if n == 5:
+            assert stored["status"] == "failed"
+            assert stored["error"]["details"]["type"] == "InvalidResult"
+        else:
+            assert stored["status"] == "success" and stored["result"] == {"n": n}
+        assert stored["id"] == job["id"] and stored["status"] == job["status"]

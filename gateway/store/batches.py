@@ -1,0 +1,93 @@
+"""Group commit: rows written by concurrent requests go to PostgreSQL together.
+
+A caller hands its row over and waits until the row is committed, so nothing it
+answers afterwards names a row that is not there yet. While one batch is being
+written, the rows that arrive wait and go in the next one: under load, one
+statement and one commit carry many rows (less CPU in the gateway and in
+PostgreSQL per row); alone, a row goes at once, as a single write would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+__all__ = ["BatchWriter"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("fngate.store")
+
+
+class BatchWriter(Generic[T]):
+    """Writes items with ``write_many``; a batch that fails is retried item by item.
+
+    ``write_one`` decides each item's own outcome after a failed batch, so one bad row
+    (a NUL PostgreSQL cannot store) fails only its own caller.
+    """
+
+    def __init__(self, write_many: Callable[[Sequence[T]], Awaitable[None]],
+                 write_one: Callable[[T], Awaitable[None]], *, max_batch: int = 256) -> None:
+        self._write_many = write_many
+        self._write_one = write_one
+        self._max_batch = max_batch
+        self._queued: list[tuple[T, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def write(self, item: T) -> None:
+        """Return once ``item`` is committed; raise what writing it alone raised."""
+        done = asyncio.get_running_loop().create_future()
+        self._queued.append((item, done))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._drain(), name="batch-writer")
+        # Shielded: a caller that gives up does not take its row out of the batch.
+        await asyncio.shield(done)
+
+    async def _drain(self) -> None:
+        batch: list[tuple[T, asyncio.Future[None]]] = []
+        try:
+            while self._queued:
+                batch = self._queued[: self._max_batch]
+                del self._queued[: self._max_batch]
+                await self._write(batch)
+        except BaseException as exc:  # cancelled (shutdown): no caller waits forever
+            stopped = RuntimeError("the batch writer stopped before the row was written")
+            stopped.__cause__ = exc
+            for _, done in [*batch, *self._queued]:
+                _settle(done, stopped)
+            self._queued.clear()
+            raise
+        finally:
+            self._writer = None
+
+    async def _write(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
+        if len(batch) > 1:
+            try:
+                await self._write_many([item for item, _ in batch])
+            except Exception:
+                logger.debug("a batch of %d rows failed; writing them one by one", len(batch),
+                             exc_info=True)
+            else:
+                for _, done in batch:
+                    _settle(done, None)
+                return
+        for item, done in batch:
+            try:
+                await self._write_one(item)
+            except Exception as exc:
+                _settle(done, exc)
+            else:
+                _settle(done, None)
+
+
+def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
+    if done.done():
+        return
+    if exc is None:
+        done.set_result(None)
+    else:
+        done.set_exception(exc)
+        # Marked as seen: a caller that was cancelled meanwhile never retrieves it.
+        done.exception()

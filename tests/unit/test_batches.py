@@ -1,0 +1,114 @@
+"""BatchWriter: concurrent rows share a write; a failed batch is retried row by row."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from gateway.store.batches import BatchWriter
+
+
+class _Store:
+    def __init__(self, *, bad: set[int] | None = None) -> None:
+        self.batches: list[list[int]] = []
+        self.singles: list[int] = []
+        self.rows: list[int] = []
+        self.bad = bad or set()
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def many(self, items: Sequence[int]) -> None:
+        await self.gate.wait()
+        if self.bad & set(items):
+            raise ValueError("a bad row")
+        self.batches.append(list(items))
+        self.rows.extend(items)
+
+    async def one(self, item: int) -> None:
+        await self.gate.wait()
+        if item in self.bad:
+            raise ValueError(f"bad row {item}")
+        self.singles.append(item)
+        self.rows.append(item)
+
+
+async def test_a_lone_row_is_written_at_once_and_concurrent_ones_together() -> None:
+    store = _Store()
+    writer = BatchWriter(store.many, store.one)
+    await writer.write(1)
+    assert store.singles == [1] and store.batches == []
+    store.gate.clear()
+    first = asyncio.create_task(writer.write(2))
+    await asyncio.sleep(0.01)  # 2 is being written (held at the gate) ...
+    rest = [asyncio.create_task(writer.write(n)) for n in range(3, 8)]
+    await asyncio.sleep(0.01)
+    assert not first.done() and not any(t.done() for t in rest)  # none returns early
+    store.gate.set()
+    await asyncio.gather(first, *rest)
+    assert store.singles == [1, 2]
+    assert store.batches == [[3, 4, 5, 6, 7]]  # ... while the others gather
+
+
+async def test_a_failed_batch_fails_only_its_bad_row() -> None:
+    store = _Store(bad={4})
+    writer = BatchWriter(store.many, store.one)
+    store.gate.clear()
+    head = asyncio.create_task(writer.write(1))
+    await asyncio.sleep(0.01)
+    tasks = [asyncio.create_task(writer.write(n)) for n in range(2, 7)]
+    await asyncio.sleep(0.01)
+    store.gate.set()
+    results = await asyncio.gather(head, *tasks, return_exceptions=True)
+    assert [type(r).__name__ for r in results] == ["NoneType"] * 3 + ["ValueError"] + [
+        "NoneType"] * 2
+    assert sorted(store.rows) == [1, 2, 3, 5, 6]
+
+
+async def test_batches_are_bounded() -> None:
+    store = _Store()
+    writer = BatchWriter(store.many, store.one, max_batch=3)
+    store.gate.clear()
+    head = asyncio.create_task(writer.write(0))
+    await asyncio.sleep(0.01)
+    tasks = [asyncio.create_task(writer.write(n)) for n in range(1, 8)]
+    await asyncio.sleep(0.01)
+    store.gate.set()
+    await asyncio.gather(head, *tasks)
+    assert store.batches == [[1, 2, 3], [4, 5, 6]] and store.singles == [0, 7]
+
+
+async def test_a_caller_that_gives_up_still_gets_its_row_written() -> None:
+    store = _Store()
+    writer = BatchWriter(store.many, store.one)
+    store.gate.clear()
+    head = asyncio.create_task(writer.write(1))
+    await asyncio.sleep(0.01)
+    quitter = asyncio.create_task(writer.write(2))
+    stayer = asyncio.create_task(writer.write(3))
+    await asyncio.sleep(0.01)
+    quitter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await quitter
+    store.gate.set()
+    await asyncio.gather(head, stayer)
+    assert sorted(store.rows) == [1, 2, 3]
+
+
+async def test_a_stopped_writer_fails_its_waiting_callers_instead_of_hanging() -> None:
+    store = _Store()
+    writer = BatchWriter(store.many, store.one)
+    store.gate.clear()
+    head = asyncio.create_task(writer.write(1))
+    await asyncio.sleep(0.01)
+    waiting = [asyncio.create_task(writer.write(n)) for n in (2, 3)]
+    await asyncio.sleep(0.01)
+    assert writer._writer is not None
+    writer._writer.cancel()  # as a shutdown would
+    results = await asyncio.wait_for(
+        asyncio.gather(head, *waiting, return_exceptions=True), timeout=2)
+    assert all(isinstance(r, RuntimeError) for r in results)
+    store.gate.set()
+    await writer.write(4)  # a new row starts a new writer
+    assert store.rows == [4]
