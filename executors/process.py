@@ -419,6 +419,12 @@ class Worker:
         self, spec: CodeSpec, *, max_log_bytes: int, max_result_bytes: int, timeout_s: float
     ) -> protocol.SpecializedFrame:
         """Load ``spec``'s code (raises TimeoutError, or _Died if the worker dies)."""
+        frame = self._specialize_frame(spec, max_log_bytes, max_result_bytes)
+        return self._specialized(await self._request(frame, timeout_s))
+
+    def _specialize_frame(self, spec: CodeSpec, max_log_bytes: int,
+                          max_result_bytes: int) -> bytes:
+        """The frame that loads ``spec``'s code; the worker is ``spec``'s from now on."""
         self.spec = spec
         self._set_memory(spec.memory_mb)
         frame: protocol.SpecializeFrame = {
@@ -432,7 +438,9 @@ class Worker:
             "max_result_bytes": max_result_bytes,
             "dependencies_path": self._sandbox_path(spec.dependencies_path),
         }
-        reply = await self._request(protocol.encode(frame), timeout_s)
+        return protocol.encode(frame)
+
+    def _specialized(self, reply: protocol.InboundFrame) -> protocol.SpecializedFrame:
         if reply["type"] != "specialized":
             self.kill()
             raise WorkerFailed(f"worker {self.name}: expected specialized, got {reply['type']}")
@@ -481,13 +489,6 @@ class Worker:
         self._sink = sink
         started = time.perf_counter()
         try:
-            if spec is not None:
-                await self.specialize(
-                    spec,
-                    max_log_bytes=max_log_bytes,
-                    max_result_bytes=max_result_bytes,
-                    timeout_s=deadline - loop.time(),
-                )
             call: protocol.CallFrame = {
                 "type": "call",
                 "event": event,
@@ -501,8 +502,18 @@ class Worker:
                     "extra": dict(ctx.extra),
                 },
             }
+            frame = protocol.encode(call)
             started = time.perf_counter()
-            reply = await self._request(protocol.encode(call), deadline - loop.time())
+            if spec is not None:
+                # Both frames at once: the worker loads the code and runs the call
+                # without waiting for the gateway in between (one round trip, not two).
+                load = self._specialize_frame(spec, max_log_bytes, max_result_bytes)
+                loaded = self._specialized(
+                    await self._request(load + frame, deadline - loop.time()))
+                # The call began when loading ended, not when this reply was read.
+                started += float(loaded.get("load_ms") or 0.0) / 1000
+                frame = b""
+            reply = await self._request(frame or None, deadline - loop.time())
         except asyncio.CancelledError:
             # The caller gave up; the call may still be running, so never reuse the worker.
             self.kill("cancelled")

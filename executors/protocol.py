@@ -109,6 +109,9 @@ class SpecializedFrame(TypedDict):
 
     type: Literal["specialized"]
     error: NotRequired[ErrorFrame | None]
+    # How long loading took in the worker: a call sent right behind the specialize
+    # frame started that much after it was sent.
+    load_ms: NotRequired[float]
 
 
 class LogFrame(TypedDict):

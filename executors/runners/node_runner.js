@@ -292,8 +292,10 @@ input.on('data', (chunk) => {
     buf = buf.subarray(4 + size);
     if (frame.type === 'call') call(frame);
     else if (frame.type === 'specialize') {
+      const began = process.hrtime.bigint();
       specialize(frame);
-      send({ type: 'specialized', error: state.loadError });
+      const loadMs = Number(process.hrtime.bigint() - began) / 1e6;
+      send({ type: 'specialized', error: state.loadError, load_ms: loadMs });
     }
   }
 });

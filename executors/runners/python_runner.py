@@ -363,6 +363,23 @@ def _call(frame):
         _send_raw(head.encode("utf-8") + body.encode("utf-8") + b"}")
 
 
+def _warm_up():
+    """Run once what every specialize and call run, before this worker is handed out.
+
+    A pre-started worker has never compiled code nor encoded a result: those first
+    runs page the interpreter's parser, compiler and json paths in (about a
+    millisecond here) and would fall on the first invoke's cold start.
+    """
+    scratch = {}
+    exec(compile("def handler(event, context=None):\n    return {'a': [event, 1.5]}\n",
+                 "<warm-up>", "exec"), scratch)
+    result = scratch["handler"](json.loads('{"x": "y"}'))
+    json.dumps(result, allow_nan=False, separators=(",", ":"))
+    _count_args(scratch["handler"])
+    _usage()
+    _Children.cpu = _usage()[1]
+
+
 def main():
     for fd in (_RFD, _WFD):
         os.set_inheritable(fd, False)
@@ -374,6 +391,7 @@ def main():
     sys.stderr = sys.__stderr__ = err
     sys.stdin = sys.__stdin__ = io.StringIO("")
     sys.argv = ["handler.py"]
+    _warm_up()
     _send({"type": "ready", "pid": os.getpid()})
     while True:
         frame = _recv()
@@ -381,9 +399,11 @@ def main():
         if kind == "call":
             _call(frame)
         elif kind == "specialize":
+            began = time.perf_counter()
             _specialize(frame)
             _Children.cpu = _usage()[1]  # loading the code may have run children
-            _send({"type": "specialized", "error": _State.load_error})
+            load_ms = (time.perf_counter() - began) * 1000
+            _send({"type": "specialized", "error": _State.load_error, "load_ms": load_ms})
 
 
 main()

@@ -73,20 +73,26 @@ _INSERT_FINISHED = (
     " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$12,$13,$14,$15,$16,$17,$18,$19)"
 )
 
-# The same columns for many rows at once (see BatchWriter): one array per column.
+# The parameters of _INSERT_FINISHED by name, as the rows of _INSERT_FINISHED_MANY.
+_FINISHED_FIELDS = (
+    "id", "function_id", "function_name", "version", "trigger", "status", "owner",
+    "subject", "context", "result", "error", "started_at", "finished_at", "duration",
+    "cold_start", "attempts", "cached", "cpu_ms", "max_rss_bytes",
+)
+# Many rows at once (see BatchWriter), as one JSON array: orjson encodes a batch in one
+# call, where array parameters cost the gateway a Python check per element.
 _INSERT_FINISHED_MANY = (
     "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
     " owner, subject, context, result, error, timestamp, started_at, finished_at,"
     " duration, cold_start, attempts, cached, cpu_ms, max_rss_bytes)"
     " SELECT id, function_id, function_name, version, trigger, status, owner, subject,"
-    " context, result, error, started_at, started_at, finished_at, duration, cold_start,"
-    " attempts, cached, cpu_ms, max_rss_bytes FROM unnest($1::uuid[], $2::bigint[],"
-    " $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[],"
-    " $10::jsonb[], $11::jsonb[], $12::timestamptz[], $13::timestamptz[], $14::float8[],"
-    " $15::bool[], $16::int[], $17::bool[], $18::float8[], $19::bigint[])"
-    " AS r(id, function_id, function_name, version, trigger, status, owner, subject,"
-    " context, result, error, started_at, finished_at, duration, cold_start, attempts,"
-    " cached, cpu_ms, max_rss_bytes)"
+    " coalesce(context, '{}'), result, error, started_at, started_at, finished_at, duration,"
+    " cold_start, attempts, cached, cpu_ms, max_rss_bytes"
+    " FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, function_id bigint,"
+    " function_name text, version int, trigger text, status text, owner text, subject text,"
+    " context jsonb, result jsonb, error jsonb, started_at timestamptz,"
+    " finished_at timestamptz, duration float8, cold_start bool, attempts int, cached bool,"
+    " cpu_ms float8, max_rss_bytes bigint)"
 )
 
 
@@ -136,12 +142,12 @@ class JobStore:
             await self._write_logs(conn, row.job_id, row.function_id, row.logs)
 
     async def _insert_finished_many(self, rows: Sequence[_FinishedRow]) -> None:
-        columns = [list(column) for column in zip(*(row.args for row in rows), strict=True)]
+        batch = [dict(zip(_FINISHED_FIELDS, row.args, strict=True)) for row in rows]
         if not any(row.logs for row in rows):
-            await self._pool.execute(_INSERT_FINISHED_MANY, *columns)
+            await self._pool.execute(_INSERT_FINISHED_MANY, batch)
             return
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(_INSERT_FINISHED_MANY, *columns)
+            await conn.execute(_INSERT_FINISHED_MANY, batch)
             await conn.copy_records_to_table(
                 "job_logs", records=[record for row in rows for record in
                                      _log_records(row.job_id, row.function_id, row.logs)],
