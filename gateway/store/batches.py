@@ -12,41 +12,46 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = ["BatchWriter"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 logger = logging.getLogger("fngate.store")
 
 
-class BatchWriter(Generic[T]):
-    """Writes items with ``write_many``; a batch that fails is retried item by item.
+class BatchWriter(Generic[T, R]):
+    """Writes items with ``write_many`` (one result per item, in order); a batch that
+    fails is retried item by item.
 
     ``write_one`` decides each item's own outcome after a failed batch, so one bad row
     (a NUL PostgreSQL cannot store) fails only its own caller.
     """
 
-    def __init__(self, write_many: Callable[[Sequence[T]], Awaitable[None]],
-                 write_one: Callable[[T], Awaitable[None]], *, max_batch: int = 256) -> None:
+    def __init__(self, write_many: Callable[[Sequence[T]], Awaitable[Sequence[R]]],
+                 write_one: Callable[[T], Awaitable[R]], *, max_batch: int = 256,
+                 on_idle: Callable[[], None] | None = None) -> None:
+        """``on_idle`` is called whenever the last queued item has been written."""
         self._write_many = write_many
+        self._on_idle = on_idle
         self._write_one = write_one
         self._max_batch = max_batch
-        self._queued: list[tuple[T, asyncio.Future[None]]] = []
+        self._queued: list[tuple[T, asyncio.Future[R]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def write(self, item: T) -> None:
-        """Return once ``item`` is committed; raise what writing it alone raised."""
-        done = asyncio.get_running_loop().create_future()
+    async def write(self, item: T) -> R:
+        """Return ``item``'s result once it is committed; raise what writing it alone raised."""
+        done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queued.append((item, done))
         if self._writer is None:
             self._writer = asyncio.create_task(self._drain(), name="batch-writer")
         # Shielded: a caller that gives up does not take its row out of the batch.
-        await asyncio.shield(done)
+        return await asyncio.shield(done)
 
     async def _drain(self) -> None:
-        batch: list[tuple[T, asyncio.Future[None]]] = []
+        batch: list[tuple[T, asyncio.Future[R]]] = []
         try:
             while self._queued:
                 batch = self._queued[: self._max_batch]
@@ -61,32 +66,34 @@ class BatchWriter(Generic[T]):
             raise
         finally:
             self._writer = None
+            if self._on_idle is not None and not self._queued:
+                self._on_idle()
 
-    async def _write(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
+    async def _write(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         if len(batch) > 1:
             try:
-                await self._write_many([item for item, _ in batch])
+                results = await self._write_many([item for item, _ in batch])
             except Exception:
                 logger.debug("a batch of %d rows failed; writing them one by one", len(batch),
                              exc_info=True)
             else:
-                for _, done in batch:
-                    _settle(done, None)
+                for (_, done), result in zip(batch, results, strict=True):
+                    _settle(done, None, result)
                 return
         for item, done in batch:
             try:
-                await self._write_one(item)
+                result = await self._write_one(item)
             except Exception as exc:
                 _settle(done, exc)
             else:
-                _settle(done, None)
+                _settle(done, None, result)
 
 
-def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
+def _settle(done: asyncio.Future[Any], exc: BaseException | None, result: Any = None) -> None:
     if done.done():
         return
     if exc is None:
-        done.set_result(None)
+        done.set_result(result)
     else:
         done.set_exception(exc)
         # Marked as seen: a caller that was cancelled meanwhile never retrieves it.

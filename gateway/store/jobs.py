@@ -141,17 +141,18 @@ class JobStore:
             await conn.execute(_INSERT_FINISHED, *row.args)
             await self._write_logs(conn, row.job_id, row.function_id, row.logs)
 
-    async def _insert_finished_many(self, rows: Sequence[_FinishedRow]) -> None:
+    async def _insert_finished_many(self, rows: Sequence[_FinishedRow]) -> list[None]:
         batch = [dict(zip(_FINISHED_FIELDS, row.args, strict=True)) for row in rows]
         if not any(row.logs for row in rows):
             await self._pool.execute(_INSERT_FINISHED_MANY, batch)
-            return
+            return [None] * len(rows)
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_INSERT_FINISHED_MANY, batch)
             await conn.copy_records_to_table(
                 "job_logs", records=[record for row in rows for record in
                                      _log_records(row.job_id, row.function_id, row.logs)],
                 columns=_LOG_COLUMNS)
+        return [None] * len(rows)
 
     async def insert_pending(self, job: NewJob, *, running_lease_s: float | None = None) -> str:
         """Insert a job that runs later (``pending``), or now under a lease (``running``).

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from gateway.jsonresp import isoformat
+from gateway.store.batches import BatchWriter
 
 __all__ = ["SessionRecord", "SessionStore"]
 
@@ -71,6 +72,9 @@ class SessionStore:
     def __init__(self, pool: Any) -> None:
         self._pool = pool
         self._cache: dict[str, tuple[SessionRecord, float]] = {}
+        # Executes of one session that arrive together are counted by one UPDATE: on
+        # its row they would otherwise wait for each other's commit, one by one.
+        self._counters: dict[tuple[str, str], BatchWriter[None, SessionRecord | None]] = {}
 
     async def create(
         self, *, session_id: uuid.UUID, owner: str, function_id: int, language_title: str,
@@ -127,15 +131,39 @@ class SessionStore:
         Atomic, so a session with ``retain_session: false`` runs exactly once even when
         executes race. None when the session is unknown, another owner's, expired or closed.
         """
+        key = (session_id, owner)
+        counter = self._counters.get(key)
+        if counter is None:
+
+            def forget() -> None:
+                self._counters.pop(key, None)
+
+            counter = self._counters[key] = BatchWriter(
+                lambda many: self._count_executes(session_id, owner, len(many)),
+                lambda _: self._count_one(session_id, owner), on_idle=forget)
+        return await counter.write(None)
+
+    async def _count_one(self, session_id: str, owner: str) -> SessionRecord | None:
+        return (await self._count_executes(session_id, owner, 1))[0]
+
+    async def _count_executes(self, session_id: str, owner: str,
+                              n: int) -> list[SessionRecord | None]:
+        """Count ``n`` executes at once: all of them on a retained session, else the first."""
         row = await self._pool.fetchrow(
-            "UPDATE sessions SET execution_count = execution_count + 1,"
+            "UPDATE sessions SET execution_count = execution_count"
+            " + CASE WHEN retain_session THEN $3 ELSE 1 END,"
             " last_executed_at = date_trunc('milliseconds', now()),"
             " status = CASE WHEN retain_session THEN status ELSE 'closed' END"
             " WHERE id = $1 AND owner = $2 AND status = 'active' AND expires_at > now()"
             f" RETURNING {_COLUMNS}",
-            uuid.UUID(session_id), owner,
+            uuid.UUID(session_id), owner, n,
         )
-        return None if row is None else SessionRecord.from_row(row)
+        if row is None:
+            return [None] * n
+        record = SessionRecord.from_row(row)
+        if not record.retain_session:
+            return [record] + [None] * (n - 1)
+        return [record] * n
 
     async def close(self, session_id: str) -> None:
         await self._pool.execute(

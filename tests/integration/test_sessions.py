@@ -156,6 +156,35 @@ async def test_retain_session_false_closes_after_one_execute(client: httpx.Async
     assert status["status"] == "closed" and status["execution_count"] == 1
 
 
+async def test_concurrent_executes_are_each_counted_and_a_single_use_session_runs_once(
+        client: httpx.AsyncClient) -> None:
+    """Executes of one session that arrive together share one counting UPDATE."""
+    await _calculator(client)
+    store = client.app.state.services.sessions  # type: ignore[attr-defined]
+    counted: list[int] = []
+    real = store._count_executes
+
+    async def spy(session_id: str, owner: str, n: int) -> list:  # type: ignore[type-arg]
+        counted.append(n)
+        return await real(session_id, owner, n)
+
+    store._count_executes = spy
+    add = {"operation": "add", "values": [2, 3]}
+    sid = await _init(client, context={"user_id": "u1"})
+    for _ in range(4):
+        runs = await asyncio.gather(*(_exec(client, sid, add) for _ in range(10)))
+        assert [r.status_code for r in runs] == [200] * 10
+    status = (await client.get(f"/api/v1/sessions/{sid}", headers=ALICE)).json()
+    assert status["status"] == "active" and status["execution_count"] == 40
+    assert sum(counted) == 40 and max(counted) > 1, counted
+    once = await _init(client, context={"retain_session": False, "user_id": "u1"})
+    runs = await asyncio.gather(*(_exec(client, once, add) for _ in range(10)))
+    assert sorted(r.status_code for r in runs) == [200] + [404] * 9
+    status = (await client.get(f"/api/v1/sessions/{once}", headers=ALICE)).json()
+    assert status["status"] == "closed" and status["execution_count"] == 1
+    assert store._counters == {}  # nothing kept once idle
+
+
 async def test_delete_closes_the_session(client: httpx.AsyncClient) -> None:
     await _calculator(client)
     sid = await _init(client)

@@ -19,12 +19,13 @@ class _Store:
         self.gate = asyncio.Event()
         self.gate.set()
 
-    async def many(self, items: Sequence[int]) -> None:
+    async def many(self, items: Sequence[int]) -> list[None]:
         await self.gate.wait()
         if self.bad & set(items):
             raise ValueError("a bad row")
         self.batches.append(list(items))
         self.rows.extend(items)
+        return [None] * len(items)
 
     async def one(self, item: int) -> None:
         await self.gate.wait()
