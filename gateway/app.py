@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -70,8 +71,14 @@ def create_app(
     on_fatal: Callable[[str], None] | None = None,
     retry: RetryPolicy | None = None,
     run_jobs: bool = True,
+    freeze_gc: bool = False,
 ) -> Starlette:
-    """Build the gateway. ``on_fatal`` is told when a background loop dies (the CLI stops)."""
+    """Build the gateway. ``on_fatal`` is told when a background loop dies (the CLI stops).
+
+    ``freeze_gc`` (the server's choice, not tests'): once started, move everything alive
+    out of the garbage collector's sight, so a full collection under load walks only
+    what requests made (tens of milliseconds less at p99).
+    """
     metrics = GatewayMetrics()
 
     @contextlib.asynccontextmanager
@@ -80,6 +87,11 @@ def create_app(
             services = await _open(settings, stack, retry, metrics)
             app.state.services = services
             tasks = _start_loops(services, on_fatal, run_jobs=run_jobs)
+            if freeze_gc:
+                gc.collect()
+                gc.freeze()
+                # Requests allocate much and keep little: collect young objects less often.
+                gc.set_threshold(20_000, 20, 20)
             try:
                 yield
             finally:

@@ -27,7 +27,7 @@ async def _serve(settings: Settings) -> None:
         logger.critical("stopping: %s", reason)
         stop.set()
 
-    app = create_app(settings, on_fatal=fatal)
+    app = create_app(settings, on_fatal=fatal, freeze_gc=True)
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
     config.backlog = 1024
