@@ -104,6 +104,54 @@ class _FinishedRow:
     logs: Sequence[LogLine]
 
 
+_FINISH_FIELDS = ("id", "token", "status", "result", "error", "finished_at", "duration",
+                  "cold_start", "cached", "cpu_ms", "max_rss_bytes")
+# _FINISH for many jobs at once; returns the ids whose lease held.
+_FINISH_MANY = (
+    "UPDATE jobs SET status = r.status, result = r.result, error = r.error,"
+    " finished_at = r.finished_at, duration = r.duration, cold_start = r.cold_start,"
+    " cached = r.cached, cpu_ms = r.cpu_ms, max_rss_bytes = r.max_rss_bytes,"
+    " lease_token = NULL, lease_expires_at = NULL"
+    " FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, token uuid, status text,"
+    " result jsonb, error jsonb, finished_at timestamptz, duration float8,"
+    " cold_start bool, cached bool, cpu_ms float8, max_rss_bytes bigint)"
+    " WHERE jobs.id = r.id AND jobs.lease_token = r.token"
+    " RETURNING jobs.id, jobs.function_id"
+)
+
+
+_START_KEYED = (
+    "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
+    " owner, subject, event, context, started_at, attempts, lease_token,"
+    " lease_expires_at, source_key) VALUES ($1,$2,$3,$4,$5,'running',$6,$7,$8,$9,"
+    " now(), 1, $10, now() + make_interval(secs => $11), $12)"
+    " ON CONFLICT (source_key) WHERE source_key IS NOT NULL DO NOTHING"
+    " RETURNING true"
+)
+_START_FIELDS = ("id", "function_id", "function_name", "version", "trigger", "owner",
+                 "subject", "event", "context", "lease_token", "lease_s", "source_key")
+# _START_KEYED for many jobs at once; returns the ids that were inserted.
+_START_KEYED_MANY = (
+    "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
+    " owner, subject, event, context, started_at, attempts, lease_token,"
+    " lease_expires_at, source_key)"
+    " SELECT id, function_id, function_name, version, trigger, 'running', owner, subject,"
+    " event, coalesce(context, '{}'), now(), 1, lease_token,"
+    " now() + make_interval(secs => lease_s), source_key"
+    " FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, function_id bigint,"
+    " function_name text, version int, trigger text, owner text, subject text,"
+    " event jsonb, context jsonb, lease_token uuid, lease_s float8, source_key text)"
+    " ON CONFLICT (source_key) WHERE source_key IS NOT NULL DO NOTHING"
+    " RETURNING id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _FinishRow:
+    args: tuple[Any, ...]  # the parameters of _FINISH
+    logs: Sequence[LogLine]
+
+
 _FINISH = (
     "UPDATE jobs SET status = $3, result = $4, error = $5, finished_at = $6,"
     " duration = $7, cold_start = $8, cached = $9, cpu_ms = $10,"
@@ -118,6 +166,8 @@ class JobStore:
     def __init__(self, pool: Any) -> None:
         self._pool = pool
         self._finished = BatchWriter(self._insert_finished_many, self._insert_finished_one)
+        self._finishes = BatchWriter(self._finish_many, self._finish_one)
+        self._starts = BatchWriter(self._start_many, self._start_one)
 
     async def insert_finished(
         self, job: NewJob, outcome: Outcome, logs: Sequence[LogLine], attempts: int = 1
@@ -323,19 +373,35 @@ class JobStore:
 
     async def finish(self, job_id: str, token: str, outcome: Outcome,
                      logs: Sequence[LogLine]) -> bool:
-        """Record the outcome if the lease still holds; False when another runner took over."""
-        ident = uuid.UUID(job_id)
-        args = (ident, uuid.UUID(token), outcome.status, outcome.result, outcome.error,
-                outcome.finished_at, outcome.duration, outcome.cold_start, outcome.cached,
-                outcome.cpu_ms, outcome.max_rss_bytes)
-        if not logs:  # one statement, no transaction round trips
-            return await self._pool.fetchrow(_FINISH, *args) is not None
+        """Record the outcome if the lease still holds; False when another runner took over.
+
+        Concurrent calls share one statement and one commit (group commit).
+        """
+        args = (uuid.UUID(job_id), uuid.UUID(token), outcome.status, outcome.result,
+                outcome.error, outcome.finished_at, outcome.duration, outcome.cold_start,
+                outcome.cached, outcome.cpu_ms, outcome.max_rss_bytes)
+        return await self._finishes.write(_FinishRow(args, logs))
+
+    async def _finish_one(self, row: _FinishRow) -> bool:
+        if not row.logs:  # one statement, no transaction round trips
+            return await self._pool.fetchrow(_FINISH, *row.args) is not None
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(_FINISH, *args)
-            if row is None:
+            found = await conn.fetchrow(_FINISH, *row.args)
+            if found is None:
                 return False
-            await self._write_logs(conn, ident, row["function_id"], logs)
+            await self._write_logs(conn, row.args[0], found["function_id"], row.logs)
         return True
+
+    async def _finish_many(self, rows: Sequence[_FinishRow]) -> list[bool]:
+        batch = [dict(zip(_FINISH_FIELDS, row.args, strict=True)) for row in rows]
+        async with self._pool.acquire() as conn, conn.transaction():
+            done = {r["id"]: r["function_id"] for r in await conn.fetch(_FINISH_MANY, batch)}
+            records = [record for row in rows if row.logs and row.args[0] in done
+                       for record in _log_records(row.args[0], done[row.args[0]], row.logs)]
+            if records:
+                await conn.copy_records_to_table("job_logs", records=records,
+                                                 columns=_LOG_COLUMNS)
+        return [row.args[0] in done for row in rows]
 
     async def retry_later(self, job_id: str, token: str, delay_s: float,
                           error: dict[str, Any], logs: Sequence[LogLine]) -> bool:
@@ -399,17 +465,10 @@ class JobStore:
         job exists and is finished, or still runs under a live lease elsewhere.
         """
         token = uuid.uuid4()
-        # One statement (no transaction round trips) for the usual case: a new message.
-        created = await self._pool.fetchval(
-            "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
-            " owner, subject, event, context, started_at, attempts, lease_token,"
-            " lease_expires_at, source_key) VALUES ($1,$2,$3,$4,$5,'running',$6,$7,$8,$9,"
-            " now(), 1, $10, now() + make_interval(secs => $11), $12)"
-            " ON CONFLICT (source_key) WHERE source_key IS NOT NULL DO NOTHING"
-            " RETURNING true",
+        # One statement for the usual case, a new message; concurrent ones share it.
+        created = await self._starts.write((
             job.id, job.function_id, job.function_name, job.version, job.trigger,
-            job.owner, job.subject, job.event, job.context, token, lease_s, key,
-        )
+            job.owner, job.subject, job.event, job.context, token, lease_s, key))
         if created:
             return str(job.id), str(token), None
         if fresh:
@@ -434,6 +493,14 @@ class JobStore:
         if row is None:  # finished and pruned between the two statements: run it again
             return await self.start_keyed(job, key=key, lease_s=lease_s)
         return str(row["id"]), None, Job.from_row(row)
+
+    async def _start_one(self, args: tuple[Any, ...]) -> bool:
+        return bool(await self._pool.fetchval(_START_KEYED, *args))
+
+    async def _start_many(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+        batch = [dict(zip(_START_FIELDS, args, strict=True)) for args in rows]
+        created = {r["id"] for r in await self._pool.fetch(_START_KEYED_MANY, batch)}
+        return [args[0] in created for args in rows]
 
     async def note_failed_attempt(self, job_id: str, token: str, error: dict[str, Any],
                                   logs: Sequence[LogLine]) -> bool:

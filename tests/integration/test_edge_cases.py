@@ -145,9 +145,9 @@ async def test_concurrent_sync_jobs_written_together_keep_their_own_outcomes(
     batches: list[int] = []
     real = writer._write_many
 
-    async def counting(rows: list) -> None:  # type: ignore[type-arg]
+    async def counting(rows: list) -> list:  # type: ignore[type-arg]
         batches.append(len(rows))
-        await real(rows)
+        return await real(rows)  # type: ignore[no-any-return]
 
     writer._write_many = counting
     for _ in range(5):  # until the calls really overlap in a batch
