@@ -33,6 +33,7 @@ async def _serve(settings: Settings) -> None:
     config.backlog = 1024
     config.graceful_timeout = 10.0
     config.accesslog = None
+    config.include_server_header = False  # nothing to gain from naming the server software
     logger.info("fngate listening on http://%s:%s", settings.host, settings.port)
     await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
