@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -510,8 +511,12 @@ class Worker:
                 load = self._specialize_frame(spec, max_log_bytes, max_result_bytes)
                 loaded = self._specialized(
                     await self._request(load + frame, deadline - loop.time()))
-                # The call began when loading ended, not when this reply was read.
-                started += float(loaded.get("load_ms") or 0.0) / 1000
+                # The call began when loading ended, not when this reply was read. The
+                # figure comes from the user's process: only a plausible one is taken.
+                load_ms = loaded.get("load_ms")
+                if isinstance(load_ms, (int, float)) and math.isfinite(load_ms):
+                    elapsed = time.perf_counter() - started
+                    started += min(max(float(load_ms) / 1000, 0.0), elapsed)
                 frame = b""
             reply = await self._request(frame or None, deadline - loop.time())
         except asyncio.CancelledError:

@@ -140,11 +140,11 @@ class GatewayMetrics:
 
     def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
         """One request; ``route`` is its template (or :data:`UNMATCHED_ROUTE`)."""
+        method = method if method in _METHODS else "OTHER"  # bounded, as the key below
         children = self._http_children.get((route, method, status))
         if children is None:
-            name = method if method in _METHODS else "OTHER"
-            children = (self._http_requests.labels(route, name, str(status)),
-                        self._http_duration.labels(route, name))
+            children = (self._http_requests.labels(route, method, str(status)),
+                        self._http_duration.labels(route, method))
             self._http_children[(route, method, status)] = children
         children[0].inc()
         children[1].observe(seconds)

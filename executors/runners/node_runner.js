@@ -282,10 +282,11 @@ process.on('uncaughtException', onStray);
 process.on('unhandledRejection', onStray);
 
 let buf = Buffer.alloc(0);
-const input = new net.Socket({ fd: RFD, readable: true, writable: false });
-input.on('data', (chunk) => {
-  buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-  while (buf.length >= 4) {
+// After loading code, a call sent right behind it waits one turn of the event loop, so
+// the module's own promises and nextTicks settle first, as they would between frames.
+let paused = false;
+function drain() {
+  while (!paused && buf.length >= 4) {
     const size = buf.readUInt32BE(0);
     if (buf.length < 4 + size) break;
     const frame = JSON.parse(buf.toString('utf8', 4, 4 + size));
@@ -296,8 +297,18 @@ input.on('data', (chunk) => {
       specialize(frame);
       const loadMs = Number(process.hrtime.bigint() - began) / 1e6;
       send({ type: 'specialized', error: state.loadError, load_ms: loadMs });
+      paused = true;
+      setImmediate(() => {
+        paused = false;
+        drain();
+      });
     }
   }
+}
+const input = new net.Socket({ fd: RFD, readable: true, writable: false });
+input.on('data', (chunk) => {
+  buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+  drain();
 });
 input.on('end', () => process.exit(0));
 input.on('error', () => process.exit(0));

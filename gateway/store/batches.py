@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -40,15 +41,20 @@ class BatchWriter(Generic[T, R]):
         self._max_batch = max_batch
         self._queued: list[tuple[T, asyncio.Future[R]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._warned_at = -60.0
 
     async def write(self, item: T) -> R:
         """Return ``item``'s result once it is committed; raise what writing it alone raised."""
         done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queued.append((item, done))
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._drain(), name="batch-writer")
+        if self._writer is None or self._writer.done():
+            self._start()
         # Shielded: a caller that gives up does not take its row out of the batch.
         return await asyncio.shield(done)
+
+    def _start(self) -> None:
+        self._writer = asyncio.create_task(self._drain(), name="batch-writer")
+        self._writer.add_done_callback(self._drained)
 
     async def _drain(self) -> None:
         batch: list[tuple[T, asyncio.Future[R]]] = []
@@ -57,25 +63,34 @@ class BatchWriter(Generic[T, R]):
                 batch = self._queued[: self._max_batch]
                 del self._queued[: self._max_batch]
                 await self._write(batch)
-        except BaseException as exc:  # cancelled (shutdown): no caller waits forever
-            stopped = RuntimeError("the batch writer stopped before the row was written")
-            stopped.__cause__ = exc
-            for _, done in [*batch, *self._queued]:
-                _settle(done, stopped)
-            self._queued.clear()
+        except BaseException as exc:  # cancelled (shutdown): the batch in hand fails
+            _fail(batch, exc)
             raise
-        finally:
-            self._writer = None
-            if self._on_idle is not None and not self._queued:
-                self._on_idle()
+
+    def _drained(self, task: asyncio.Task[None]) -> None:
+        """After the writer task ended (even cancelled before it ever ran)."""
+        if self._writer is not task:
+            return  # a newer writer has the queue
+        self._writer = None
+        if task.cancelled() or task.exception() is not None:
+            stranded, self._queued = self._queued, []
+            _fail(stranded, None)  # no caller waits forever
+        if self._queued:  # came after the writer's last look at the queue
+            self._start()
+        elif self._on_idle is not None:
+            self._on_idle()
 
     async def _write(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         if len(batch) > 1:
             try:
                 results = await self._write_many([item for item, _ in batch])
             except Exception:
-                logger.debug("a batch of %d rows failed; writing them one by one", len(batch),
-                             exc_info=True)
+                # Rows one by one are right but slower: say so, at most once a minute.
+                now = time.monotonic()
+                if now - self._warned_at >= 60:
+                    self._warned_at = now
+                    logger.warning("a batch of %d rows failed; writing them one by one",
+                                   len(batch), exc_info=True)
             else:
                 for (_, done), result in zip(batch, results, strict=True):
                     _settle(done, None, result)
@@ -87,6 +102,13 @@ class BatchWriter(Generic[T, R]):
                 _settle(done, exc)
             else:
                 _settle(done, None, result)
+
+
+def _fail(batch: Sequence[tuple[Any, asyncio.Future[Any]]], cause: BaseException | None) -> None:
+    stopped = RuntimeError("the batch writer stopped before the row was written")
+    stopped.__cause__ = cause
+    for _, done in batch:
+        _settle(done, stopped)
 
 
 def _settle(done: asyncio.Future[Any], exc: BaseException | None, result: Any = None) -> None:

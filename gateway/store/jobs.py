@@ -116,7 +116,7 @@ _FINISH_MANY = (
     " result jsonb, error jsonb, finished_at timestamptz, duration float8,"
     " cold_start bool, cached bool, cpu_ms float8, max_rss_bytes bigint)"
     " WHERE jobs.id = r.id AND jobs.lease_token = r.token"
-    " RETURNING jobs.id, jobs.function_id"
+    " RETURNING jobs.id, r.token, jobs.function_id"
 )
 
 
@@ -395,13 +395,16 @@ class JobStore:
     async def _finish_many(self, rows: Sequence[_FinishRow]) -> list[bool]:
         batch = [dict(zip(_FINISH_FIELDS, row.args, strict=True)) for row in rows]
         async with self._pool.acquire() as conn, conn.transaction():
-            done = {r["id"]: r["function_id"] for r in await conn.fetch(_FINISH_MANY, batch)}
-            records = [record for row in rows if row.logs and row.args[0] in done
-                       for record in _log_records(row.args[0], done[row.args[0]], row.logs)]
+            # By id and token: a runner that lost its lease may finish in the same batch
+            # as the one that took the job over; only the holder's row was updated.
+            done = {(r["id"], r["token"]): r["function_id"]
+                    for r in await conn.fetch(_FINISH_MANY, batch)}
+            records = [record for row in rows if row.logs and row.args[:2] in done
+                       for record in _log_records(row.args[0], done[row.args[:2]], row.logs)]
             if records:
                 await conn.copy_records_to_table("job_logs", records=records,
                                                  columns=_LOG_COLUMNS)
-        return [row.args[0] in done for row in rows]
+        return [row.args[:2] in done for row in rows]
 
     async def retry_later(self, job_id: str, token: str, delay_s: float,
                           error: dict[str, Any], logs: Sequence[LogLine]) -> bool:

@@ -278,3 +278,17 @@ async def test_async_invoke_refuses_an_invalid_cache_control(client: httpx.Async
     r = await invoke(client, "aio", {}, headers={"X-Cache-Control": "no-store"},
                      path="invoke-async")
     assert r.status_code == 202
+
+
+async def test_a_cold_node_call_sees_what_its_module_set_up_asynchronously(
+        client: httpx.AsyncClient) -> None:
+    """The call frame arrives with the code; it still runs after the module's promises."""
+    code = ("let ready = 'no';\n"
+            "Promise.resolve().then(() => { ready = 'yes' });\n"
+            "process.nextTick(() => { ready += '!' });\n"
+            "function handler(event) { return { ready } }\n")
+    await create(client, name="setup", runtime="nodejs", code=code)
+    r = await invoke(client, "setup", {})
+    job = r.json()
+    # nextTick runs before promise callbacks: 'no' + '!' then 'yes' → 'yes'.
+    assert job["cold_start"] is True and job["result"] == {"ready": "yes"}

@@ -94,3 +94,33 @@ async def test_concurrent_finishes_keep_each_lease_and_its_logs(store: JobStore)
                  await store._pool.fetch("SELECT message FROM job_logs WHERE job_id = $1",
                                          uuid.UUID(job_id))]
         assert lines == ([f"line {n}"] if n == 0 or n % 2 else [])
+
+
+async def test_a_lost_lease_finishing_beside_its_taker_is_refused(store: JobStore) -> None:
+    """Two runners of one job (the first lost its lease) finish in the same batch: only
+    the holder's outcome and logs count."""
+    sizes = _spy(store._finishes)
+    job_id, old_token, _ = await store.start_keyed(_job(0), key="taken", lease_s=30)
+    new_token = uuid.uuid4()
+    await store._pool.execute("UPDATE jobs SET lease_token = $2 WHERE id = $1",
+                              uuid.UUID(job_id), new_token)
+    other_id, other_token, _ = await store.start_keyed(_job(1), key=None, lease_s=30)
+    head_id, head_token, _ = await store.start_keyed(_job(2), key=None, lease_s=30)
+
+    def line(text: str) -> list[LogLine]:
+        return [LogLine(stream="stdout", message=text, timestamp=1.7e9)]
+
+    head = asyncio.create_task(store.finish(head_id, str(head_token), _outcome(2), []))
+    await asyncio.sleep(0)  # the three below gather behind it into one batch
+    results = await asyncio.gather(
+        store.finish(job_id, str(old_token), _outcome(10), line("old runner")),
+        store.finish(job_id, str(new_token), _outcome(11), line("new runner")),
+        store.finish(other_id, str(other_token), _outcome(1), []))
+    await head
+    assert 3 in sizes, sizes
+    assert results == [False, True, True]
+    job = await store.get(job_id)
+    assert job is not None and job.result == {"n": 11}
+    lines = [r["message"] for r in await store._pool.fetch(
+        "SELECT message FROM job_logs WHERE job_id = $1", uuid.UUID(job_id))]
+    assert lines == ["new runner"]

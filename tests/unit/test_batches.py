@@ -113,3 +113,28 @@ async def test_a_stopped_writer_fails_its_waiting_callers_instead_of_hanging() -
     store.gate.set()
     await writer.write(4)  # a new row starts a new writer
     assert store.rows == [4]
+
+
+async def test_a_writer_cancelled_before_it_ran_fails_its_callers_and_a_new_one_starts() -> None:
+    store = _Store()
+    idle: list[bool] = []
+    writer = BatchWriter(store.many, store.one, on_idle=lambda: idle.append(True))
+    first = asyncio.create_task(writer.write(1))
+    await asyncio.sleep(0)  # write() ran and created the writer task, which has not run yet
+    assert writer._writer is not None
+    writer._writer.cancel()
+    with pytest.raises(RuntimeError):
+        await asyncio.wait_for(first, timeout=2)
+    await asyncio.wait_for(writer.write(2), timeout=2)
+    assert store.rows == [2] and writer._writer is None and idle
+
+
+async def test_a_row_queued_as_the_writer_finishes_is_still_written() -> None:
+    store = _Store()
+    writer = BatchWriter(store.many, store.one)
+    await writer.write(1)
+    task = writer._writer
+    assert task is None or task.done()
+    # The writer task has returned but its done-callback may not have run yet.
+    await asyncio.wait_for(asyncio.gather(writer.write(2), writer.write(3)), timeout=2)
+    assert sorted(store.rows) == [1, 2, 3]
