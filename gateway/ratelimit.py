@@ -148,12 +148,14 @@ class _MemoryStorage(MemoryStorage):
     """
 
     SWEEP_EVERY_S = 1.0
+    SWEEP_SLICE = 512  # keys looked at per hit while a pass is under way
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self._clock = clock
         self._windows: dict[str, tuple[float, deque[float]]] = {}
         self._last_sweep = clock()
+        self._unswept: deque[str] = deque()  # keys the current sweep has still to look at
 
     def _window(self, key: str, expiry: float, now: float) -> deque[float]:
         held = self._windows.get(key)
@@ -168,10 +170,19 @@ class _MemoryStorage(MemoryStorage):
         return times
 
     def _sweep(self, now: float) -> None:
-        if now - self._last_sweep < self.SWEEP_EVERY_S:
-            return
-        self._last_sweep = now
-        for key, (expiry, times) in list(self._windows.items()):
+        """Drop emptied windows: a pass at most once a second, a bounded slice per hit
+        (with many callers, one pass at once would stall the request that runs it)."""
+        if not self._unswept:
+            if now - self._last_sweep < self.SWEEP_EVERY_S:
+                return
+            self._last_sweep = now
+            self._unswept = deque(self._windows)
+        for _ in range(min(self.SWEEP_SLICE, len(self._unswept))):
+            key = self._unswept.popleft()
+            held = self._windows.get(key)
+            if held is None:
+                continue
+            expiry, times = held
             cutoff = now - expiry
             while times and times[0] < cutoff:
                 times.popleft()

@@ -222,5 +222,26 @@ async def test_memory_storage_sweeps_emptied_windows_at_most_once_a_second() -> 
     assert storage.windows() == 1
 
 
+async def test_memory_storage_sweeps_many_keys_a_slice_per_hit() -> None:
+    from limits import parse
+    from limits.aio.strategies import MovingWindowRateLimiter
+
+    from gateway.ratelimit import _MemoryStorage
+
+    clock = _Clock()
+    storage = _MemoryStorage(clock)
+    storage.SWEEP_SLICE = 100
+    limiter = MovingWindowRateLimiter(storage)
+    item = parse("5/second")
+    for key in range(250):
+        await limiter.hit(item, f"k{key}")
+    clock.now += 1.1  # all 250 windows have emptied
+    counts = []
+    for key in "abc":
+        await limiter.hit(item, key)
+        counts.append(storage.windows())
+    assert counts == [151, 52, 3]  # 100, 100, then the last 50 (and the new keys stay)
+
+
 def limiter_key(item: object, key: str) -> str:
     return item.key_for(key)  # type: ignore[attr-defined, no-any-return]
