@@ -6,13 +6,14 @@ Merged into the document by :mod:`gateway.openapi`; built only from
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from gateway._openapi_schemas import (
     TIMESTAMP,
     error_refs,
-    json_content,
     ok_response,
+    operation,
     ref,
     schema_ref,
 )
@@ -124,14 +125,7 @@ _PROJECT_NAME = {
 }
 
 
-def _op(operation_id: str, summary: str, description: str, security: list[Any],
-        responses: dict[str, Any], body: str | None = None) -> dict[str, Any]:
-    op: dict[str, Any] = {"operationId": operation_id, "tags": ["projects"],
-                          "summary": summary, "description": description,
-                          "security": security, "responses": responses}
-    if body is not None:
-        op["requestBody"] = {"required": True, "content": json_content(schema_ref(body))}
-    return op
+_op = functools.partial(operation, "projects")
 
 
 def _item(*parameters: dict[str, Any], **operations: dict[str, Any]) -> dict[str, Any]:

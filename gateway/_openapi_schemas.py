@@ -55,6 +55,18 @@ RESPONSE_NAMES = {
 }
 
 
+def operation(tag: str, operation_id: str, summary: str, description: str,
+              security: list[Any], responses: dict[str, Any], body: str | None = None, *,
+              body_required: bool = True) -> dict[str, Any]:
+    """One operation object under ``tag``; ``body`` names its JSON request schema."""
+    op: dict[str, Any] = {"operationId": operation_id, "tags": [tag],
+                          "summary": summary, "description": description,
+                          "security": security, "responses": responses}
+    if body is not None:
+        op["requestBody"] = {"required": body_required, "content": json_content(schema_ref(body))}
+    return op
+
+
 def error_refs(*statuses: str) -> dict[str, Any]:
     """``{status: $ref}`` to the shared error responses, for an operation's responses."""
     return {status: ref("responses", RESPONSE_NAMES[status]) for status in statuses}

@@ -7,9 +7,10 @@ The ``Version`` schema itself is in :mod:`gateway._openapi_schemas`.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from gateway._openapi_schemas import error_refs, json_content, ref, schema_ref
+from gateway._openapi_schemas import error_refs, json_content, operation, ref, schema_ref
 
 __all__ = ["VERSION_PATHS", "VERSION_SCHEMAS"]
 
@@ -95,14 +96,7 @@ def _ok(description: str, schema: dict[str, Any], *extra_headers: str) -> dict[s
             "content": json_content(schema)}
 
 
-def _op(operation_id: str, summary: str, description: str, security: list[Any],
-        responses: dict[str, Any], body: str | None = None) -> dict[str, Any]:
-    op: dict[str, Any] = {"operationId": operation_id, "tags": ["functions"],
-                          "summary": summary, "description": description,
-                          "security": security, "responses": responses}
-    if body is not None:
-        op["requestBody"] = {"required": False, "content": json_content(schema_ref(body))}
-    return op
+_op = functools.partial(operation, "functions", body_required=False)
 
 
 def _item(*parameters: dict[str, Any], **operations: dict[str, Any]) -> dict[str, Any]:
