@@ -226,14 +226,20 @@ async def get_system_env(request: Request) -> Response:
     return JSONResponse({"data": environment})
 
 
-async def put_system_env(request: Request) -> Response:
+async def _put_system_layer(request: Request, field: str,
+                            parse: Callable[[Any, str], Any]) -> Response:
+    """Replace the system ``environment`` or ``dependencies`` with the parsed ``data``."""
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
     services = services_of(request)
-    environment = _environment(await _data(request), "data")
-    await services.projects.set_system(environment=environment)
+    value = parse(await _data(request), "data")
+    await services.projects.set_system(**{field: value})
     await _system_changed(services)
-    return JSONResponse({"data": environment})
+    return JSONResponse({"data": value})
+
+
+async def put_system_env(request: Request) -> Response:
+    return await _put_system_layer(request, "environment", _environment)
 
 
 async def get_system_dependencies(request: Request) -> Response:
@@ -244,13 +250,7 @@ async def get_system_dependencies(request: Request) -> Response:
 
 
 async def put_system_dependencies(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    services = services_of(request)
-    dependencies = _dependencies(await _data(request), "data")
-    await services.projects.set_system(dependencies=dependencies)
-    await _system_changed(services)
-    return JSONResponse({"data": dependencies})
+    return await _put_system_layer(request, "dependencies", _dependencies)
 
 
 routes = [
