@@ -136,6 +136,12 @@ def rate_headers(decision: Decision) -> dict[str, str]:
     return headers
 
 
+def _drop_older(times: deque[float], cutoff: float) -> None:
+    """Drop the hit times (oldest first) that have left the window."""
+    while times and times[0] < cutoff:
+        times.popleft()
+
+
 class _MemoryStorage(MemoryStorage):
     """``limits``' async memory storage with a moving window that costs O(1) per hit.
 
@@ -164,9 +170,7 @@ class _MemoryStorage(MemoryStorage):
             self._windows[key] = (expiry, times)
             return times
         times = held[1]
-        cutoff = now - expiry
-        while times and times[0] < cutoff:
-            times.popleft()
+        _drop_older(times, now - expiry)
         return times
 
     def _sweep(self, now: float) -> None:
@@ -183,9 +187,7 @@ class _MemoryStorage(MemoryStorage):
             if held is None:
                 continue
             expiry, times = held
-            cutoff = now - expiry
-            while times and times[0] < cutoff:
-                times.popleft()
+            _drop_older(times, now - expiry)
             if not times:
                 del self._windows[key]
 
