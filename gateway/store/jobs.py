@@ -66,6 +66,12 @@ def _log_records(job_id: uuid.UUID, function_id: int, logs: Iterable[LogLine]) -
 
 _LOG_COLUMNS = ["job_id", "function_id", "timestamp", "stream", "message"]
 
+
+async def _copy_logs(conn: Any, records: list[Any]) -> None:
+    """Write ``_log_records`` rows on ``conn`` (nothing to do without any)."""
+    if records:
+        await conn.copy_records_to_table("job_logs", records=records, columns=_LOG_COLUMNS)
+
 _INSERT_FINISHED = (
     "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
     " owner, subject, context, result, error, timestamp, started_at, finished_at,"
@@ -198,10 +204,8 @@ class JobStore:
             return [None] * len(rows)
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_INSERT_FINISHED_MANY, batch)
-            await conn.copy_records_to_table(
-                "job_logs", records=[record for row in rows for record in
-                                     _log_records(row.job_id, row.function_id, row.logs)],
-                columns=_LOG_COLUMNS)
+            await _copy_logs(conn, [record for row in rows for record in
+                                    _log_records(row.job_id, row.function_id, row.logs)])
         return [None] * len(rows)
 
     async def insert_pending(self, job: NewJob, *, running_lease_s: float | None = None) -> str:
@@ -401,9 +405,7 @@ class JobStore:
                     for r in await conn.fetch(_FINISH_MANY, batch)}
             records = [record for row in rows if row.logs and row.args[:2] in done
                        for record in _log_records(row.args[0], done[row.args[:2]], row.logs)]
-            if records:
-                await conn.copy_records_to_table("job_logs", records=records,
-                                                 columns=_LOG_COLUMNS)
+            await _copy_logs(conn, records)
         return [row.args[:2] in done for row in rows]
 
     async def retry_later(self, job_id: str, token: str, delay_s: float,
@@ -566,8 +568,4 @@ class JobStore:
     async def _write_logs(
         conn: Any, job_id: uuid.UUID, function_id: int, logs: Sequence[LogLine]
     ) -> None:
-        if logs:
-            await conn.copy_records_to_table(
-                "job_logs",
-                records=_log_records(job_id, function_id, logs), columns=_LOG_COLUMNS,
-            )
+        await _copy_logs(conn, _log_records(job_id, function_id, logs))
