@@ -49,8 +49,9 @@ class BatchWriter(Generic[T, R]):
         self._queued.append((item, done))
         if self._writer is None or self._writer.done():
             self._start()
-        # Shielded: a caller that gives up does not take its row out of the batch.
-        return await asyncio.shield(done)
+        # A caller that gives up cancels only its own future: its row stays queued (or in
+        # the batch being written) and is written all the same.
+        return await done
 
     def _start(self) -> None:
         self._writer = asyncio.create_task(self._drain(), name="batch-writer")
