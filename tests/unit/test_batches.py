@@ -35,16 +35,24 @@ class _Store:
         self.rows.append(item)
 
 
+async def _behind_a_held_row(store: _Store, writer: BatchWriter[int, None], head: int,
+                             queued: Sequence[int]) -> tuple[asyncio.Task[None],
+                                                             list[asyncio.Task[None]]]:
+    """Write ``head`` and hold it at the store's gate, then queue ``queued`` behind it."""
+    store.gate.clear()
+    first = asyncio.create_task(writer.write(head))
+    await asyncio.sleep(0.01)  # head is being written (held at the gate) ...
+    rest = [asyncio.create_task(writer.write(n)) for n in queued]
+    await asyncio.sleep(0.01)  # ... while the others gather
+    return first, rest
+
+
 async def test_a_lone_row_is_written_at_once_and_concurrent_ones_together() -> None:
     store = _Store()
     writer = BatchWriter(store.many, store.one)
     await writer.write(1)
     assert store.singles == [1] and store.batches == []
-    store.gate.clear()
-    first = asyncio.create_task(writer.write(2))
-    await asyncio.sleep(0.01)  # 2 is being written (held at the gate) ...
-    rest = [asyncio.create_task(writer.write(n)) for n in range(3, 8)]
-    await asyncio.sleep(0.01)
+    first, rest = await _behind_a_held_row(store, writer, 2, range(3, 8))
     assert not first.done() and not any(t.done() for t in rest)  # none returns early
     store.gate.set()
     await asyncio.gather(first, *rest)
@@ -55,11 +63,7 @@ async def test_a_lone_row_is_written_at_once_and_concurrent_ones_together() -> N
 async def test_a_failed_batch_fails_only_its_bad_row() -> None:
     store = _Store(bad={4})
     writer = BatchWriter(store.many, store.one)
-    store.gate.clear()
-    head = asyncio.create_task(writer.write(1))
-    await asyncio.sleep(0.01)
-    tasks = [asyncio.create_task(writer.write(n)) for n in range(2, 7)]
-    await asyncio.sleep(0.01)
+    head, tasks = await _behind_a_held_row(store, writer, 1, range(2, 7))
     store.gate.set()
     results = await asyncio.gather(head, *tasks, return_exceptions=True)
     assert [type(r).__name__ for r in results] == ["NoneType"] * 3 + ["ValueError"] + [
@@ -70,11 +74,7 @@ async def test_a_failed_batch_fails_only_its_bad_row() -> None:
 async def test_batches_are_bounded() -> None:
     store = _Store()
     writer = BatchWriter(store.many, store.one, max_batch=3)
-    store.gate.clear()
-    head = asyncio.create_task(writer.write(0))
-    await asyncio.sleep(0.01)
-    tasks = [asyncio.create_task(writer.write(n)) for n in range(1, 8)]
-    await asyncio.sleep(0.01)
+    head, tasks = await _behind_a_held_row(store, writer, 0, range(1, 8))
     store.gate.set()
     await asyncio.gather(head, *tasks)
     assert store.batches == [[1, 2, 3], [4, 5, 6]] and store.singles == [0, 7]
@@ -83,12 +83,7 @@ async def test_batches_are_bounded() -> None:
 async def test_a_caller_that_gives_up_still_gets_its_row_written() -> None:
     store = _Store()
     writer = BatchWriter(store.many, store.one)
-    store.gate.clear()
-    head = asyncio.create_task(writer.write(1))
-    await asyncio.sleep(0.01)
-    quitter = asyncio.create_task(writer.write(2))
-    stayer = asyncio.create_task(writer.write(3))
-    await asyncio.sleep(0.01)
+    head, (quitter, stayer) = await _behind_a_held_row(store, writer, 1, [2, 3])
     quitter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await quitter
@@ -100,11 +95,7 @@ async def test_a_caller_that_gives_up_still_gets_its_row_written() -> None:
 async def test_a_stopped_writer_fails_its_waiting_callers_instead_of_hanging() -> None:
     store = _Store()
     writer = BatchWriter(store.many, store.one)
-    store.gate.clear()
-    head = asyncio.create_task(writer.write(1))
-    await asyncio.sleep(0.01)
-    waiting = [asyncio.create_task(writer.write(n)) for n in (2, 3)]
-    await asyncio.sleep(0.01)
+    head, waiting = await _behind_a_held_row(store, writer, 1, (2, 3))
     assert writer._writer is not None
     writer._writer.cancel()  # as a shutdown would
     results = await asyncio.wait_for(
