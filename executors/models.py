@@ -18,11 +18,15 @@ __all__ = [
     "ExecutionResult",
     "FailureKind",
     "LogLine",
+    "NETWORKS",
+    "Network",
     "Runtime",
     "RUNTIMES",
 ]
 
 Runtime = Literal["python", "nodejs"]
+Network = Literal["egress", "none"]
+NETWORKS: tuple[Network, ...] = ("egress", "none")
 RUNTIMES: tuple[Runtime, ...] = ("python", "nodejs")
 
 # RUNTIME_ERROR: the user's code raised or returned something unusable;
@@ -46,11 +50,21 @@ class CodeSpec:
     min_warm: int = 0
     # A published dependency build (``Builder.build(...).path``); None: no dependencies.
     dependencies_path: str | None = None
+    # Sandbox profile: "egress" (public addresses only) or "none" (no network at all).
+    network: Network = "egress"
+    # Size cap of each private writable filesystem (/tmp, the working directory, /dev/shm).
+    ephemeral_storage_mb: int = 512
+    # CPU quota in thousandths of a core (1000: one core).
+    cpu_millis: int = 1000
 
     @property
     def key(self) -> str:
-        """Warm workers are shared by invocations with the same key (code, env, deps)."""
-        key = f"{self.function_id}:{self.version}:{_env_digest(self.environment)}"
+        """Warm workers are shared by invocations with the same key (code, env, deps,
+        sandbox profile and limits)."""
+        key = (
+            f"{self.function_id}:{self.version}:{_env_digest(self.environment)}"
+            f":{self.network}:{self.ephemeral_storage_mb}:{self.memory_mb}:{self.cpu_millis}"
+        )
         if self.dependencies_path is not None:
             key += ":" + _text_digest(self.dependencies_path)
         return key
