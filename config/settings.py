@@ -57,7 +57,12 @@ class Settings:
     worker_idle_ttl_s: float = 300.0
     max_timeout_ms: int = 300_000
     max_memory_mb: int = 2048
-    sandbox: str = "process"
+    # "namespaces" (bubblewrap, pasta, a uid per worker) or, explicitly, "process".
+    sandbox: str = "namespaces"
+    worker_uid_range: str = "200000-265535"
+    # CIDR[:port] entries every function may reach beside public addresses.
+    function_egress_allow: tuple[str, ...] = ()
+    max_ephemeral_storage_mb: int = 10240
     worker_user: str = "fngate-fn"
     callback_secret: str | None = None
     allow_private_callbacks: bool = False
@@ -91,6 +96,11 @@ class Settings:
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def worker_uids(self) -> tuple[int, int]:
+        """``FNGATE_WORKER_UID_RANGE`` as (lowest, highest) uid."""
+        return _parse_uid_range(self.worker_uid_range)
 
     @property
     def is_production(self) -> bool:
@@ -170,8 +180,14 @@ def load(
 def _validate(s: Settings) -> None:
     if s.mode not in ("development", "production"):
         raise SettingsError(f"FNGATE_MODE must be development or production, not {s.mode!r}")
-    if s.sandbox not in ("process", "bwrap"):
-        raise SettingsError(f"FNGATE_SANDBOX must be process or bwrap, not {s.sandbox!r}")
+    if s.sandbox not in ("namespaces", "process"):
+        raise SettingsError(
+            f"FNGATE_SANDBOX must be namespaces or process, not {s.sandbox!r}"
+        )
+    _parse_uid_range(s.worker_uid_range)
+    _check_egress_allow(s.function_egress_allow)
+    if s.max_ephemeral_storage_mb < 16:
+        raise SettingsError("FNGATE_MAX_EPHEMERAL_STORAGE_MB must be at least 16")
     if s.is_production:
         if not s.database_url:
             raise SettingsError("production mode needs FNGATE_DATABASE_URL")
@@ -188,6 +204,32 @@ def _validate(s: Settings) -> None:
         raise SettingsError("webhook timeout, backoff and poll interval must be positive")
     if s.log_retention_days < 0 or s.log_retention_max_lines < 0:
         raise SettingsError("log retention limits must be 0 (off) or positive")
+
+
+def _parse_uid_range(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition("-")
+    if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+        raise SettingsError(f"FNGATE_WORKER_UID_RANGE must be LOW-HIGH, not {text!r}")
+    if not 1000 <= int(low) <= int(high) <= 2**32 - 2:
+        raise SettingsError(f"FNGATE_WORKER_UID_RANGE {text!r} must lie within 1000-4294967294")
+    return int(low), int(high)
+
+
+def _check_egress_allow(entries: tuple[str, ...]) -> None:
+    import ipaddress
+
+    for raw in entries:
+        text = raw[1:].partition("]")[0] if raw.startswith("[") else raw
+        if not raw.startswith("[") and raw.count(":") == 1:
+            text, _, port = raw.partition(":")
+            if not port.isdigit() or not 0 < int(port) < 65536:
+                raise SettingsError(f"FNGATE_FUNCTION_EGRESS_ALLOW entry {raw!r}: bad port")
+        try:
+            ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"FNGATE_FUNCTION_EGRESS_ALLOW entry {raw!r} is not a CIDR[:port]"
+            ) from None
 
 
 def ensure_data_dir(settings: Settings) -> Path:

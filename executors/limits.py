@@ -1,4 +1,4 @@
-"""Limits on user code: the worker user, rlimits, memory/pids cgroups, bubblewrap.
+"""Limits on user code: the worker user, rlimits, memory/pids/CPU cgroups and a freezer.
 
 Memory is limited as *resident* memory, never with ``RLIMIT_AS`` (Node.js
 reserves far more address space than it uses): a cgroup per worker (v2 when
@@ -12,20 +12,19 @@ import contextlib
 import logging
 import os
 import pwd
-import resource
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from executors.sandbox import RLimits
+
 __all__ = [
-    "BUILDS_IN_SANDBOX",
     "CgroupRoot",
     "WorkerCgroup",
     "WorkerUser",
-    "apply_rlimits",
-    "bwrap_prefix",
+    "RLIMITS",
     "descendants",
     "ensure_worker_user",
     "make_workdir",
@@ -38,12 +37,15 @@ logger = logging.getLogger("fngate.executors")
 
 _CGROUP_FS = Path("/sys/fs/cgroup")
 PIDS_MAX = 64
+_CPU_PERIOD_US = 100_000
 NOFILE = 256
 FSIZE = 64 * 1024 * 1024
-# RLIMIT_NPROC counts every process and thread of the worker *user*, shared by
-# all workers; it is a ceiling against runaway forks, the per-worker one is
-# the pids cgroup.
+# RLIMIT_NPROC counts every process and thread of the worker's uid: with a uid
+# per worker (the namespace sandbox as root) it is a per-worker ceiling; with the
+# shared worker user (process mode) a ceiling against runaway forks, the
+# per-worker one being the pids cgroup.
 NPROC = 4096
+RLIMITS = RLimits(nofile=NOFILE, fsize=FSIZE, nproc=NPROC)
 _FORBIDDEN_USERS = {"root", "pgserver", "postgres"}
 
 
@@ -80,11 +82,6 @@ def ensure_worker_user(name: str) -> WorkerUser:
     return WorkerUser(name=name, uid=entry.pw_uid, gid=entry.pw_gid)
 
 
-# Where bubblewrap shows the dependency builds: beside the worker's own directory,
-# so the sandbox's /tmp still shows nothing but the path to that directory.
-BUILDS_IN_SANDBOX = ".fngate-builds"
-
-
 def work_base() -> Path:
     """The base of the workers' private directories (root-owned, 0711)."""
     base = Path(tempfile.gettempdir()) / "fngate-work"
@@ -110,48 +107,6 @@ def remove_workdir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def apply_rlimits(pid: int, *, as_root_uid: bool) -> None:
-    """Set the worker's rlimits from the outside (prlimit), before it runs user code."""
-    limits = [
-        (resource.RLIMIT_NOFILE, NOFILE),
-        (resource.RLIMIT_FSIZE, FSIZE),
-        (resource.RLIMIT_CORE, 0),
-    ]
-    if not as_root_uid:
-        limits.append((resource.RLIMIT_NPROC, NPROC))
-    for which, value in limits:
-        with contextlib.suppress(OSError, ValueError):
-            resource.prlimit(pid, which, (value, value))
-
-
-def bwrap_prefix(
-    bwrap: str, workdir: Path, ro_binds: tuple[tuple[Path, Path], ...] = ()
-) -> list[str]:
-    """The bubblewrap command that wraps a worker: read-only system, private /tmp, no network.
-
-    ``ro_binds``: (host path, path inside the sandbox) pairs mounted read-only, e.g.
-    the published dependency builds; entries added there later are visible.
-    """
-    extra: list[str] = []
-    for host, inside in ro_binds:
-        extra += ["--ro-bind", str(host), str(inside)]
-    return [
-        bwrap,
-        "--ro-bind", "/", "/",
-        "--dev", "/dev",
-        "--proc", "/proc",
-        "--tmpfs", "/tmp",
-        "--bind", str(workdir), str(workdir),
-        *extra,
-        "--chdir", str(workdir),
-        "--unshare-net",
-        "--unshare-pid",
-        "--unshare-ipc",
-        "--die-with-parent",
-        "--",
-    ]  # fmt: skip
-
-
 def _write(path: Path, value: str) -> None:
     with open(path, "w") as fh:
         fh.write(value)
@@ -171,16 +126,32 @@ def _own_cgroup(controller: str) -> str:
 
 
 class WorkerCgroup:
-    """One worker's cgroup(s): memory limit, pids limit, OOM detection."""
+    """One worker's cgroup(s): memory, pids and CPU limits, a freezer, OOM detection."""
 
-    def __init__(self, version: int, memory: Path, pids: Path) -> None:
+    def __init__(
+        self, version: int, memory: Path, pids: Path, cpu: Path | None, freezer: Path | None
+    ) -> None:
         self.version = version
         self.memory = memory
         self.pids = pids
+        self.cpu = cpu
+        self.freezer = freezer
+
+    def _dirs(self) -> set[Path]:
+        return {d for d in (self.memory, self.pids, self.cpu, self.freezer) if d is not None}
+
+    def shown(self) -> tuple[tuple[str, str], ...]:
+        """(controller, directory) pairs a sandbox shows read-only (v1 layout)."""
+        if self.version == 2:
+            return (("unified", str(self.memory)),)
+        pairs = [("memory", self.memory), ("pids", self.pids)]
+        if self.cpu is not None:
+            pairs.append(("cpu", self.cpu))
+        return tuple((name, str(path)) for name, path in pairs)
 
     def add(self, pid: int) -> None:
         """Move a process (the freshly spawned worker) into the cgroup."""
-        for d in {self.memory, self.pids}:
+        for d in self._dirs():
             _write(d / "cgroup.procs", str(pid))
 
     def add_tree(self, pid: int) -> None:
@@ -194,6 +165,41 @@ class WorkerCgroup:
         name = "memory.max" if self.version == 2 else "memory.limit_in_bytes"
         try:
             _write(self.memory / name, str(mb * 1024 * 1024))
+            return True
+        except OSError:
+            return False
+
+    def set_cpu(self, millis: int) -> bool:
+        """Set a CPU quota of ``millis`` thousandths of a core; False if it cannot be set."""
+        if self.cpu is None:
+            return False
+        quota = max(1000, millis * _CPU_PERIOD_US // 1000)
+        try:
+            if self.version == 2:
+                _write(self.cpu / "cpu.max", f"{quota} {_CPU_PERIOD_US}")
+            else:
+                _write(self.cpu / "cpu.cfs_period_us", str(_CPU_PERIOD_US))
+                _write(self.cpu / "cpu.cfs_quota_us", str(quota))
+            return True
+        except OSError:
+            return False
+
+    def freeze(self) -> bool:
+        """Stop every process of the worker (between calls); False without a freezer."""
+        return self._freezer_state(True)
+
+    def thaw(self) -> bool:
+        """Let the worker's processes run again (before a call, or to be killed)."""
+        return self._freezer_state(False)
+
+    def _freezer_state(self, frozen: bool) -> bool:
+        if self.freezer is None:
+            return False
+        try:
+            if self.version == 2:
+                _write(self.freezer / "cgroup.freeze", "1" if frozen else "0")
+            else:
+                _write(self.freezer / "freezer.state", "FROZEN" if frozen else "THAWED")
             return True
         except OSError:
             return False
@@ -222,7 +228,7 @@ class WorkerCgroup:
     def remove(self) -> bool:
         """Remove the cgroup directories; False while processes remain."""
         ok = True
-        for d in {self.memory, self.pids}:
+        for d in self._dirs():
             try:
                 d.rmdir()
             except FileNotFoundError:
@@ -235,10 +241,19 @@ class WorkerCgroup:
 class CgroupRoot:
     """Where this gateway's worker cgroups live; :meth:`detect` finds a usable one."""
 
-    def __init__(self, version: int, memory: Path, pids: Path) -> None:
+    def __init__(
+        self,
+        version: int,
+        memory: Path,
+        pids: Path,
+        cpu: Path | None = None,
+        freezer: Path | None = None,
+    ) -> None:
         self.version = version
         self.memory = memory
         self.pids = pids
+        self.cpu = cpu
+        self.freezer = freezer
 
     @classmethod
     def detect(cls, name: str = "fngate") -> CgroupRoot | None:
@@ -259,11 +274,12 @@ class CgroupRoot:
         available = controllers.read_text().split()
         if "memory" not in available or "pids" not in available:
             return None
+        wanted = "+memory +pids" + (" +cpu" if "cpu" in available else "")
         root = _CGROUP_FS / name
         root.mkdir(exist_ok=True)
-        _write(_CGROUP_FS / "cgroup.subtree_control", "+memory +pids")
-        _write(root / "cgroup.subtree_control", "+memory +pids")
-        return cls(2, root, root)
+        _write(_CGROUP_FS / "cgroup.subtree_control", wanted)
+        _write(root / "cgroup.subtree_control", wanted)
+        return cls(2, root, root, root if "cpu" in available else None, root)
 
     @classmethod
     def _detect_v1(cls, name: str) -> CgroupRoot | None:
@@ -279,16 +295,44 @@ class CgroupRoot:
         pids.mkdir(exist_ok=True)
         with contextlib.suppress(OSError):
             _write(mem / "memory.use_hierarchy", "1")
-        return cls(1, mem, pids)
+        cpu = cls._v1_controller("cpu", name)
+        freezer = cls._v1_controller("freezer", name)
+        return cls(1, mem, pids, cpu, freezer)
+
+    @staticmethod
+    def _v1_controller(controller: str, name: str) -> Path | None:
+        fs = _CGROUP_FS / controller
+        if not (fs / "cgroup.procs").is_file():
+            return None
+        path = fs / _own_cgroup(controller).lstrip("/") / name
+        try:
+            path.mkdir(exist_ok=True)
+        except OSError as exc:
+            logger.warning("cgroup controller %s unusable: %s", controller, exc)
+            return None
+        return path
 
     def create(self, worker: str, memory_mb: int) -> WorkerCgroup:
         """Make one worker's cgroup with a memory and a pids limit."""
-        mem = self.memory / worker
-        pids = self.pids / worker
-        mem.mkdir()
-        if pids != mem:
-            pids.mkdir()
-        cg = WorkerCgroup(self.version, mem, pids)
+        dirs = {
+            key: (base / worker if base is not None else None)
+            for key, base in (("memory", self.memory), ("pids", self.pids),
+                              ("cpu", self.cpu), ("freezer", self.freezer))
+        }
+        made: list[Path] = []
+        try:
+            for path in dirs.values():
+                if path is not None and path not in made:
+                    path.mkdir()
+                    made.append(path)
+        except OSError:
+            for path in made:
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+            raise
+        mem, pids = dirs["memory"], dirs["pids"]
+        assert mem is not None and pids is not None
+        cg = WorkerCgroup(self.version, mem, pids, dirs["cpu"], dirs["freezer"])
         try:
             cg.set_memory(memory_mb)
             if self.version == 1:
@@ -302,9 +346,10 @@ class CgroupRoot:
 
     def close(self) -> None:
         """Remove the root if no other gateway on this host uses it."""
-        for d in {self.memory, self.pids}:
-            with contextlib.suppress(OSError):
-                d.rmdir()
+        for d in {self.memory, self.pids, self.cpu, self.freezer}:
+            if d is not None:
+                with contextlib.suppress(OSError):
+                    d.rmdir()
 
 
 def _children(pid: int) -> list[int]:

@@ -14,7 +14,6 @@ import asyncio
 import itertools
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,9 +23,24 @@ import config
 from executors import limits
 from executors.build import Builder
 from executors.limits import CgroupRoot, WorkerUser
-from executors.models import RUNTIMES, CallContext, CodeSpec, ExecutionResult, LogLine, Runtime
+from executors.models import (
+    RUNTIMES,
+    CallContext,
+    CodeSpec,
+    ExecutionResult,
+    LogLine,
+    Network,
+    Runtime,
+)
 from executors.process import LogSink, Worker, WorkerFailed
 from executors.runtimes import RuntimeCommand, detect_runtimes
+from executors.sandbox import Sandbox, SandboxUnavailable, UidPool
+from executors.setup import prepare_sandbox
+
+# A generic worker's sandbox is made before any function is known: pools of them
+# are kept per (runtime, network, ephemeral storage size).
+_Profile = tuple[Runtime, Network, int]
+DEFAULT_STORAGE_MB = 512
 
 __all__ = ["RuntimeUnavailable", "WorkerPools"]
 
@@ -49,15 +63,20 @@ class WorkerPools:
         self._commands: dict[Runtime, RuntimeCommand | None] = {}
         self._user = WorkerUser(name=None, uid=None, gid=None)
         self._cgroups: CgroupRoot | None = None
-        self._bwrap: str | None = None
+        self.sandbox = Sandbox(mode="process")
+        # Why no worker can start here (the sandbox cannot be set up), else None.
+        self.sandbox_error: str | None = None
+        self._uids: UidPool | None = None
         self._base: Path | None = None
         self._names = itertools.count(1)
         self._prefix = f"{os.getpid()}-{os.urandom(3).hex()}"
         # Idle specialized workers per key, least recently used first.
         self._idle: dict[str, list[Worker]] = {}
         self._busy: set[Worker] = set()
-        self._generic: dict[Runtime, list[Worker]] = {rt: [] for rt in RUNTIMES}
-        self._starting: dict[Runtime, int] = {rt: 0 for rt in RUNTIMES}
+        self._generic: dict[_Profile, list[Worker]] = {}
+        self._starting: dict[_Profile, int] = {}
+        # Profiles kept pre-started: the default one, and any a function has used.
+        self._wanted: set[_Profile] = set()
         # Whether the last attempt to start a worker of the runtime failed.
         self._spawn_failed: dict[Runtime, bool] = {rt: False for rt in RUNTIMES}
         self._all: set[Worker] = set()
@@ -73,13 +92,11 @@ class WorkerPools:
     async def start(self) -> None:
         """Detect runtimes, prepare user and cgroups, pre-start generic workers, start reaping."""
         s = self._settings
-        if s.sandbox == "bwrap":
-            self._bwrap = shutil.which("bwrap")
-            if self._bwrap is None:
-                raise RuntimeError(
-                    "FNGATE_SANDBOX=bwrap but bubblewrap (bwrap) is not installed"
-                    " (Debian: apt-get install bubblewrap)"
-                )
+        try:
+            self.sandbox, self._uids = await asyncio.to_thread(prepare_sandbox, s)
+        except SandboxUnavailable as exc:
+            self.sandbox_error = str(exc)
+            logger.error("no worker can start: %s", exc)
         self._user = await asyncio.to_thread(limits.ensure_worker_user, s.worker_user)
         self._base = await asyncio.to_thread(limits.work_base)
         self._cgroups = await asyncio.to_thread(CgroupRoot.detect)
@@ -92,9 +109,20 @@ class WorkerPools:
                 "runtimes": {rt: c.interpreter if c else None for rt, c in self._commands.items()},
                 "cgroups": self._cgroups.version if self._cgroups else None,
                 "worker_user": self._user.name,
+                "isolation": self.sandbox.isolation,
+                "egress": self.sandbox.egress_unavailable or "filtered",
             },
         )
-        await asyncio.gather(*(self._fill(rt) for rt in self._runtimes()))
+        if self._cgroups is None or self._cgroups.cpu is None:
+            logger.warning(
+                "no cgroup CPU controller here (not root, or not mounted): functions' CPU"
+                " quotas are not enforced; /health shows it"
+            )
+        network: Network = "none" if self.sandbox.egress_unavailable else "egress"
+        if self.sandbox_error is None:
+            for rt in self._runtimes():
+                self._wanted.add((rt, network, DEFAULT_STORAGE_MB))
+        await asyncio.gather(*(self._fill(p) for p in list(self._wanted)))
         self._reaper = asyncio.create_task(self._reap_forever(), name="fngate-worker-reaper")
 
     async def close(self) -> None:
@@ -127,8 +155,22 @@ class WorkerPools:
         fail to start, else ``ok``."""
         return {
             rt: "disabled" if self._commands.get(rt) is None
-            else "down" if self._spawn_failed[rt] else "ok"
+            else "down" if self._spawn_failed[rt] or self.sandbox_error else "ok"
             for rt in RUNTIMES
+        }
+
+    def sandbox_status(self) -> dict[str, Any]:
+        """What ``/health`` shows of the isolation: mode, egress, limits, any error."""
+        cg = self._cgroups
+        return {
+            "isolation": self.sandbox.isolation,
+            "status": "down" if self.sandbox_error else "ok",
+            "error": self.sandbox_error,
+            "network_egress": self.sandbox.egress_unavailable or "filtered",
+            "per_worker_uid": self._uids is not None,
+            "cpu_quota": cg is not None and cg.cpu is not None,
+            "memory_limit": "cgroup" if cg is not None else "rss-watchdog",
+            "freezer": cg is not None and cg.freezer is not None,
         }
 
     def warm_worker_count(self) -> dict[str, int]:
@@ -155,7 +197,7 @@ class WorkerPools:
         worker = self._take_idle(spec.key)
         cold = worker is None
         if worker is None:
-            worker = await self._take_generic(spec.runtime)
+            worker = await self._take_generic(spec)
         worker.busy = True
         self._busy.add(worker)
         try:
@@ -170,6 +212,7 @@ class WorkerPools:
                 cold_start=cold,
             )
         finally:
+            worker.end_call()
             self._busy.discard(worker)
             worker.busy = False
             self._release(worker)
@@ -179,7 +222,7 @@ class WorkerPools:
         """Make sure an idle warm worker exists for ``spec.key``; True if one was cold-started."""
         if any(w.alive for w in self._idle.get(spec.key, ())):
             return False
-        worker = await self._take_generic(spec.runtime)
+        worker = await self._take_generic(spec)
         worker.busy = True
         try:
             await worker.specialize(
@@ -217,38 +260,47 @@ class WorkerPools:
             if worker.alive:
                 if not idle:
                     del self._idle[key]
+                worker.resume()
                 return worker
         self._idle.pop(key, None)
         return None
 
-    async def _take_generic(self, runtime: Runtime) -> Worker:
+    async def _take_generic(self, spec: CodeSpec) -> Worker:
         if self._closed:
             raise RuntimeError("worker pools are closed")
+        runtime = spec.runtime
         if self._commands.get(runtime) is None:
             raise RuntimeUnavailable(f"runtime {runtime!r} is not available on this machine")
-        generic = self._generic[runtime]
+        profile: _Profile = (runtime, spec.network, spec.ephemeral_storage_mb)
+        self._wanted.add(profile)
+        generic = self._generic.setdefault(profile, [])
         while generic:
             worker = generic.pop()
             if worker.alive:
                 # Spawning competes for the CPU (and forks this process): let the
                 # call that took this worker finish before its replacement starts.
-                self._refill(runtime, delay_s=REFILL_DELAY_S)
+                self._refill(profile, delay_s=REFILL_DELAY_S)
                 return worker
-        self._refill(runtime)
-        return await self._spawn(runtime)
+        self._refill(profile)
+        return await self._spawn(profile)
 
     def _release(self, worker: Worker) -> None:
         if not worker.alive or worker.retire or self._closed or worker.spec is None:
             worker.kill("retired")
             return
         worker.last_used = time.monotonic()
+        worker.pause()
         self._idle.setdefault(worker.spec.key, []).append(worker)
 
     # --- spawning ---------------------------------------------------------------
 
-    async def _spawn(self, runtime: Runtime) -> Worker:
+    async def _spawn(self, profile: _Profile) -> Worker:
+        runtime, network, storage_mb = profile
         command = self._commands[runtime]
         assert command is not None and self._base is not None
+        if self.sandbox_error is not None:
+            self._spawn_failed[runtime] = True
+            raise WorkerFailed(f"the sandbox could not be set up: {self.sandbox_error}")
         try:
             worker = await Worker.spawn(
                 name=f"{self._prefix}-{next(self._names)}",
@@ -257,14 +309,20 @@ class WorkerPools:
                 user=self._user,
                 cgroups=self._cgroups,
                 memory_mb=self._settings.max_memory_mb,
-                bwrap=self._bwrap,
+                sandbox=self.sandbox,
+                uids=self._uids,
+                network=network,
+                storage_mb=storage_mb,
                 on_exit=self._forget,
                 builds=self._builds,
             )
-        except (WorkerFailed, OSError):
+        except (WorkerFailed, OSError, SandboxUnavailable) as exc:
             self._spawn_failed[runtime] = True
+            if isinstance(exc, SandboxUnavailable):
+                raise WorkerFailed(f"the sandbox could not be set up: {exc}") from exc
             raise
         self._spawn_failed[runtime] = False
+        worker.profile = profile
         self._all.add(worker)
         if self._closed:
             worker.kill("closed")
@@ -274,7 +332,7 @@ class WorkerPools:
     def _forget(self, worker: Worker) -> None:
         self._all.discard(worker)
         self._busy.discard(worker)
-        generic = self._generic.get(worker.runtime, [])
+        generic = self._generic.get(worker.profile, []) if worker.profile else []
         if worker in generic:
             generic.remove(worker)
         if worker.spec is not None:
@@ -284,35 +342,39 @@ class WorkerPools:
                 if not idle:
                     del self._idle[worker.spec.key]
 
-    def _refill(self, runtime: Runtime, delay_s: float = 0.0) -> None:
-        if self._closed:
+    def _refill(self, profile: _Profile, delay_s: float = 0.0) -> None:
+        if self._closed or self.sandbox_error is not None:
             return
-        missing = self._settings.prewarm_per_runtime - len(self._generic[runtime])
-        missing -= self._starting[runtime]
+        keep = self._settings.prewarm_per_runtime
+        if profile[2] != DEFAULT_STORAGE_MB:
+            keep = min(keep, 1)  # an uncommon size: one ready, the rest on demand
+        missing = keep - len(self._generic.setdefault(profile, []))
+        missing -= self._starting.get(profile, 0)
         for _ in range(max(0, missing)):
-            self._starting[runtime] += 1
+            self._starting[profile] = self._starting.get(profile, 0) + 1
             task = asyncio.create_task(
-                self._prestart(runtime, delay_s), name=f"fngate-prestart-{runtime}"
+                self._prestart(profile, delay_s), name=f"fngate-prestart-{profile[0]}"
             )
+            task.profile = profile  # type: ignore[attr-defined]
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _prestart(self, runtime: Runtime, delay_s: float = 0.0) -> None:
+    async def _prestart(self, profile: _Profile, delay_s: float = 0.0) -> None:
         try:
             if delay_s:
                 await asyncio.sleep(delay_s)
-            worker = await self._spawn(runtime)
+            worker = await self._spawn(profile)
         except (WorkerFailed, OSError, RuntimeError) as exc:
             if not self._closed:
-                logger.warning("could not pre-start a %s worker: %s", runtime, exc)
+                logger.warning("could not pre-start a %s worker: %s", profile[0], exc)
             return
         finally:
-            self._starting[runtime] -= 1
-        self._generic[runtime].append(worker)
+            self._starting[profile] -= 1
+        self._generic.setdefault(profile, []).append(worker)
 
-    async def _fill(self, runtime: Runtime) -> None:
-        self._refill(runtime)
-        pending = [t for t in self._tasks if t.get_name() == f"fngate-prestart-{runtime}"]
+    async def _fill(self, profile: _Profile) -> None:
+        self._refill(profile)
+        pending = [t for t in self._tasks if getattr(t, "profile", None) == profile]
         await asyncio.gather(*pending, return_exceptions=True)
 
     # --- idle reaper ------------------------------------------------------------
@@ -324,8 +386,8 @@ class WorkerPools:
             await asyncio.sleep(period)
             try:
                 self._reap(time.monotonic() - ttl)
-                for runtime in self._runtimes():
-                    self._refill(runtime)
+                for profile in list(self._wanted):
+                    self._refill(profile)
             except Exception:
                 logger.exception("worker reaper failed")
 

@@ -25,8 +25,25 @@ from typing import Any, Literal
 
 from executors import limits, protocol
 from executors.limits import WorkerCgroup, WorkerUser
-from executors.models import CallContext, CodeSpec, ErrorInfo, ExecutionResult, LogLine
+from executors.models import (
+    CallContext,
+    CodeSpec,
+    ErrorInfo,
+    ExecutionResult,
+    LogLine,
+    Network,
+    Runtime,
+)
 from executors.runtimes import SYSTEM_PATH, RuntimeCommand
+from executors.sandbox import (
+    DEPS_IN_SANDBOX,
+    SANDBOX_HOME,
+    Sandbox,
+    SandboxUnavailable,
+    UidLease,
+    UidPool,
+    check_limits,
+)
 
 __all__ = ["LogSink", "Worker", "WorkerFailed"]
 
@@ -118,6 +135,20 @@ def _close_all(fds: tuple[int, ...]) -> None:
         os.close(fd)
 
 
+def _host_pid_of(pids: frozenset[int], ns_pid: int) -> int:
+    """The host pid of the process of ``pids`` that calls itself ``ns_pid`` (its own
+    PID namespace's view, the last ``NSpid`` field)."""
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status", "rb") as fh:
+                fields = next((ln.split()[1:] for ln in fh if ln.startswith(b"NSpid:")), [])
+        except OSError:
+            continue
+        if fields and int(fields[-1]) == ns_pid:
+            return pid
+    raise SandboxUnavailable(f"the runner (pid {ns_pid} inside) is not among {sorted(pids)}")
+
+
 def _kill_orphan(spawning: asyncio.Future[subprocess.Popen[bytes]]) -> None:
     if spawning.cancelled() or spawning.exception() is not None:
         return
@@ -135,7 +166,7 @@ class Worker:
         *,
         name: str,
         command: RuntimeCommand,
-        workdir: Path,
+        workdir: Path | None,
         cgroup: WorkerCgroup | None,
         on_exit: Callable[[Worker], None] | None = None,
     ) -> None:
@@ -149,6 +180,8 @@ class Worker:
         self.last_used = time.monotonic()
         self.busy = False
         self.retire = False
+        # (runtime, network, storage MB) of the sandbox it was started in.
+        self.profile: tuple[Runtime, Network, int] | None = None
         self.returncode: int | None = None
         self._on_exit = on_exit
         self._popen: subprocess.Popen[bytes] | None = None
@@ -164,6 +197,11 @@ class Worker:
         self._oom_by_watchdog = False
         # (host prefix, prefix inside the sandbox) for paths handed to the runner.
         self._path_map: tuple[tuple[str, str], ...] = ()
+        self._uid_lease: UidLease | None = None
+        # The sandbox's own processes (pasta, bwrap, its init, the runner), seen before
+        # any user code ran: anything else alive after a call outlived it.
+        self._core_pids: frozenset[int] = frozenset()
+        self._host_runner_pid = 0
         self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     @property
@@ -183,39 +221,78 @@ class Worker:
         user: WorkerUser,
         cgroups: limits.CgroupRoot | None,
         memory_mb: int,
-        bwrap: str | None,
+        sandbox: Sandbox,
+        uids: UidPool | None = None,
+        network: Network = "egress",
+        storage_mb: int = 512,
         on_exit: Callable[[Worker], None] | None = None,
         builds: Path | None = None,
     ) -> Worker:
-        """Start a generic worker and wait for its ``ready`` frame."""
-        workdir = limits.make_workdir(base, name, user)
+        """Start a generic worker in its sandbox and wait for its ``ready`` frame.
+
+        Raises WorkerFailed (with the reason) when the sandbox or a limit cannot be
+        set up: a worker never starts with less isolation than configured.
+        """
+        namespaces = sandbox.mode == "namespaces"
+        lease = uids.acquire() if namespaces and uids is not None else None
+        workdir: Path | None = None
         cgroup: WorkerCgroup | None = None
         try:
+            if not namespaces:
+                workdir = limits.make_workdir(base, name, user)
             if cgroups is not None:
                 cgroup = cgroups.create(name, memory_mb)
             worker = cls(
                 name=name, command=command, workdir=workdir, cgroup=cgroup, on_exit=on_exit
             )
+            worker._uid_lease = lease
         except BaseException:
-            limits.remove_workdir(workdir)
+            if workdir is not None:
+                limits.remove_workdir(workdir)
             if cgroup is not None:
                 cgroup.remove()
+            if lease is not None:
+                lease.release()
             raise
         try:
-            ro_binds: tuple[tuple[Path, Path], ...] = ()
-            if bwrap is not None and builds is not None:
-                inside = base / limits.BUILDS_IN_SANDBOX
-                ro_binds = ((builds, inside),)
-                worker._path_map = ((str(builds), str(inside)),)
-            await worker._start(command, user, bwrap, ro_binds)
+            if namespaces:
+                ro_binds: tuple[tuple[str, str], ...] = ()
+                if builds is not None:
+                    ro_binds = ((str(builds), DEPS_IN_SANDBOX),)
+                    worker._path_map = ((str(builds), DEPS_IN_SANDBOX),)
+                # As root the worker's own uid; else the gateway's (a user namespace maps it).
+                uid = lease.uid if lease is not None else os.getuid()
+                argv = sandbox.command(
+                    [*command.argv],
+                    uid=uid,
+                    network=network,
+                    storage_mb=storage_mb,
+                    rlimits=limits.RLIMITS,
+                    ro_binds=ro_binds,
+                    cgroup_dirs=cgroup.shown() if cgroup is not None else (),
+                )
+                identity = WorkerUser(name=None, uid=lease.uid, gid=lease.uid) if lease else user
+                await worker._start(argv, identity, cwd="/", home=SANDBOX_HOME)
+            else:
+                assert sandbox.prlimit is not None and workdir is not None
+                argv = [*limits.RLIMITS.prlimit_argv(sandbox.prlimit), *command.argv]
+                await worker._start(argv, user, cwd=str(workdir), home=str(workdir))
             frame = await worker._request(None, READY_TIMEOUT_S)
             if frame["type"] != "ready":
                 raise WorkerFailed(f"worker {name}: expected ready, got {frame['type']}")
             worker.runner_pid = frame["pid"]
-            if worker.cgroup is not None and bwrap is not None:
+            if worker.cgroup is not None:
                 # No user code has run yet and nothing forks until it does: now the
-                # whole tree (bwrap, its init, the runner) can be moved without a race.
+                # whole tree (pasta, bwrap, its init, the runner) can be moved without a race.
                 worker.cgroup.add_tree(worker.pid)
+            worker._core_pids = frozenset(limits.descendants(worker.pid))
+            worker._host_runner_pid = _host_pid_of(worker._core_pids, frame["pid"])
+            check_limits(worker._host_runner_pid, limits.RLIMITS)
+        except SandboxUnavailable as exc:
+            worker.kill()
+            await worker.wait_closed()
+            logger.error("worker %s (%s) refused: %s", name, command.runtime, exc)
+            raise WorkerFailed(f"the sandbox could not be set up: {exc}") from exc
         except (_Died, TimeoutError, OSError) as exc:
             worker.kill()
             await worker.wait_closed()
@@ -225,27 +302,14 @@ class Worker:
             raise
         return worker
 
-    async def _start(
-        self,
-        command: RuntimeCommand,
-        user: WorkerUser,
-        bwrap: str | None,
-        ro_binds: tuple[tuple[Path, Path], ...] = (),
-    ) -> None:
+    async def _start(self, argv: list[str], user: WorkerUser, *, cwd: str, home: str) -> None:
         loop = asyncio.get_running_loop()
         to_r, to_w = os.pipe()
         from_r, from_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        argv = [*command.argv, str(to_r), str(from_w)]
-        if bwrap is not None:
-            argv = limits.bwrap_prefix(bwrap, self.workdir, ro_binds) + argv
-        env = {
-            "PATH": SYSTEM_PATH,
-            "HOME": str(self.workdir),
-            "TMPDIR": str(self.workdir),
-            "LANG": "C.UTF-8",
-        }
+        argv = [*argv, str(to_r), str(from_w)]
+        env = {"PATH": SYSTEM_PATH, "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8"}
         child_ends = (to_r, from_w, out_w, err_w)
         spawning = asyncio.ensure_future(
             asyncio.to_thread(
@@ -255,7 +319,7 @@ class Worker:
                 stdout=out_w,
                 stderr=err_w,
                 pass_fds=(to_r, from_w),
-                cwd=self.workdir,
+                cwd=cwd,
                 env=env,
                 start_new_session=True,
                 user=user.uid,
@@ -296,7 +360,6 @@ class Worker:
             except OSError as exc:
                 logger.warning("worker %s: cgroup unusable (%s); RSS watchdog", self.name, exc)
                 self.cgroup = None
-        limits.apply_rlimits(self.pid, as_root_uid=(user.uid is None and os.geteuid() == 0))
         self._writer, _ = await loop.connect_write_pipe(
             asyncio.BaseProtocol, os.fdopen(to_w, "wb", buffering=0)
         )
@@ -312,9 +375,16 @@ class Worker:
         """SIGKILL the worker's process group (and anything left in its cgroup)."""
         if self._killed_for is None:
             self._killed_for = reason
+        if self.cgroup is not None:
+            self.cgroup.thaw()  # a frozen process dies only once thawed
         if self.pid and self.returncode is None:
+            # bubblewrap starts a session of its own: the group alone is not the tree.
+            doomed = limits.descendants(self.pid)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
+            for pid in doomed:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
         if self.cgroup is not None:
             for pid in self.cgroup.pids_in():
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -354,7 +424,8 @@ class Worker:
             await asyncio.sleep(0)
             for transport in self._readers:
                 transport.close()
-            limits.remove_workdir(self.workdir)
+            if self.workdir is not None:
+                limits.remove_workdir(self.workdir)
             if self.cgroup is not None:
                 for _ in range(100):
                     if self.cgroup.remove():
@@ -365,6 +436,9 @@ class Worker:
                     await asyncio.sleep(0.02)
                 else:
                     logger.warning("worker %s: cgroup not removed", self.name)
+                    return  # its uid stays taken: something of it may still run
+            if self._uid_lease is not None:
+                self._uid_lease.release()
         finally:
             if not self.exited.done():
                 self.exited.set_result(None)
@@ -428,6 +502,7 @@ class Worker:
         """The frame that loads ``spec``'s code; the worker is ``spec``'s from now on."""
         self.spec = spec
         self._set_memory(spec.memory_mb)
+        self._set_cpu(spec.cpu_millis)
         frame: protocol.SpecializeFrame = {
             "type": "specialize",
             "code": spec.code,
@@ -454,6 +529,45 @@ class Worker:
             if path == host or path.startswith(host + os.sep):
                 return inside + path[len(host) :]
         return path
+
+    def _set_cpu(self, cpu_millis: int) -> None:
+        if self.cgroup is None or self.cgroup.cpu is None:
+            return  # no CPU controller here: reported by the pools at start-up
+        if not self.cgroup.set_cpu(cpu_millis):
+            self.kill()
+            raise WorkerFailed(f"worker {self.name}: the CPU quota could not be set")
+
+    # --- between calls -----------------------------------------------------
+
+    def end_call(self) -> None:
+        """After a call: kill whatever it left running (zombies too); retire the worker then.
+
+        Seen from outside, so user code cannot hide from it: every process of the
+        worker's cgroup (or tree) that is not the sandbox's own.
+        """
+        if not self.alive or not self._core_pids:
+            return
+        if self.cgroup is not None:
+            now = self.cgroup.pids_in()
+        else:
+            now = limits.descendants(self.pid)
+        strays = [pid for pid in now if pid not in self._core_pids]
+        if strays:
+            for pid in strays:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            logger.info("worker %s: killed %d process(es) left by a call", self.name, len(strays))
+            self.retire = True
+
+    def pause(self) -> None:
+        """Freeze the idle worker: nothing of it runs until :meth:`resume`."""
+        if self.cgroup is not None:
+            self.cgroup.freeze()
+
+    def resume(self) -> None:
+        """Thaw the worker before it takes a call."""
+        if self.cgroup is not None:
+            self.cgroup.thaw()
 
     def _set_memory(self, memory_mb: int) -> None:
         if self.cgroup is not None and self.cgroup.set_memory(memory_mb):
