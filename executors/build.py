@@ -50,6 +50,7 @@ from executors import limits
 from executors.limits import WorkerUser
 from executors.models import RUNTIMES, Runtime
 from executors.runtimes import SYSTEM_PATH, RuntimeCommand, detect_runtimes
+from executors.sandbox import RLimits, Sandbox, UidPool
 
 __all__ = [
     "BUILD_TIMEOUT_S",
@@ -68,6 +69,8 @@ MAX_BUILD_LOG_BYTES = 64 * 1024
 MAX_DEPENDENCIES = 200
 MAX_SPECIFIER_CHARS = 200
 _FORMAT = "1"  # bump when the layout of a build changes
+_BUILD_TMP_MB = 1024
+_BUILD_RLIMITS = RLimits(nofile=4096, fsize=1024 * 1024 * 1024, nproc=4096)
 
 # Variables copied from the gateway's environment into a build's (any case for proxies).
 _PASS_ENV = {
@@ -249,15 +252,30 @@ class Builder:
         self._prepare_lock = asyncio.Lock()
         self._preparing: asyncio.Task[None] | None = None
         self.builds_run = 0  # build processes started (a cache hit starts none)
+        self._sandbox: Sandbox | None = None
+        self._uids: UidPool | None = None
+
+    @property
+    def _sandboxed(self) -> bool:
+        return self._sandbox is not None
 
     # --- setup ---------------------------------------------------------------
 
     def configure(
-        self, *, user: WorkerUser, commands: Mapping[Runtime, RuntimeCommand | None]
+        self,
+        *,
+        user: WorkerUser,
+        commands: Mapping[Runtime, RuntimeCommand | None],
+        sandbox: Sandbox | None = None,
+        uids: UidPool | None = None,
     ) -> None:
         """Use what the worker pools found (else :meth:`build` detects it on first use);
-        call from the event loop: the tools are probed in the background."""
+        call from the event loop: the tools are probed in the background. With a
+        namespace ``sandbox`` every build runs in one, as a uid of ``uids``."""
         self._user = user
+        if sandbox is not None and sandbox.mode == "namespaces":
+            self._sandbox = sandbox
+            self._uids = uids
         self._commands = dict(commands)
         if self._preparing is None:
             # In the background: pool start-up does not wait for pip/npm probes.
@@ -415,8 +433,11 @@ class Builder:
     async def _build(self, tool: _Tool, specs: list[str], digest: str) -> BuildResult:
         started = time.monotonic()
         base = self.base
+        lease = self._uids.acquire() if self._sandboxed and self._uids is not None else None
         user = self._user or WorkerUser(name=None, uid=None, gid=None)
-        as_worker = tool.runtime == "nodejs" or tool.pip_as_worker
+        if lease is not None:
+            user = WorkerUser(name=None, uid=lease.uid, gid=lease.uid)
+        as_worker = tool.runtime == "nodejs" or tool.pip_as_worker or self._sandboxed
         staging = Path(
             await asyncio.to_thread(
                 tempfile.mkdtemp, prefix=f"{digest[:12]}-", dir=base / ".staging"
@@ -432,6 +453,8 @@ class Builder:
             if as_worker and user.uid is not None and user.gid is not None:
                 os.chown(staging, user.uid, user.gid)
             argv = self._argv(tool, specs, out)
+            if self._sandboxed:
+                argv = self._sandbox_argv(argv, staging, home, user)
             code, log = await self._run_tool(argv, home, user if as_worker else None)
             if code != 0:
                 logger.info("build %s (%s) failed", digest[:12], tool.runtime)
@@ -452,6 +475,28 @@ class Builder:
             return BuildResult(ok=True, log=log, path=str(final))
         finally:
             await asyncio.to_thread(shutil.rmtree, staging, True)
+            if lease is not None:
+                lease.release()
+
+    def _sandbox_argv(self, argv: list[str], staging: Path, home: Path,
+                      user: WorkerUser) -> list[str]:
+        """The tool inside the build sandbox: egress (public addresses) when this replica
+        has it, the staging directory writable, local package indexes read-only."""
+        assert self._sandbox is not None
+        ro: list[tuple[str, str]] = [(p, p) for p in _local_package_sources()]
+        if argv[0] == sys.executable:  # the gateway's pip builds for the workers' Python
+            ro += [(p, p) for p in {sys.base_prefix, sys.prefix} if not p.startswith("/usr")]
+        return self._sandbox.command(
+            argv,
+            uid=user.uid if user.uid is not None else os.getuid(),
+            network="none" if self._sandbox.egress_unavailable else "egress",
+            storage_mb=_BUILD_TMP_MB,
+            rlimits=_BUILD_RLIMITS,
+            ro_binds=tuple(ro),
+            rw_binds=((str(staging), str(staging)),),
+            build=True,
+            chdir=str(home),
+        )
 
     def _argv(self, tool: _Tool, specs: list[str], out: Path) -> list[str]:
         if tool.runtime == "nodejs":
@@ -491,12 +536,17 @@ class Builder:
     async def _run_tool(
         self, argv: list[str], home: Path, user: WorkerUser | None
     ) -> tuple[int, str]:
-        """Run the tool in its own process group; (exit code, log tail); -9 on timeout."""
+        """Run the tool in its own session; (exit code, log tail); -9 on timeout.
+
+        Spawned with :class:`subprocess.Popen` in a thread: uvloop's
+        ``create_subprocess_exec`` refuses ``user=``/``group=``.
+        """
         self.builds_run += 1
         uid = user.uid if user is not None else None
         gid = user.gid if user is not None else None
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
+        proc = await asyncio.to_thread(
+            subprocess.Popen,
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -507,43 +557,48 @@ class Builder:
             group=gid,
             extra_groups=[] if uid is not None else None,
         )
-        assert proc.stdout is not None
-        buf = bytearray()
-        dropped = False
-
-        async def drain() -> None:
-            nonlocal dropped
-            assert proc.stdout is not None
-            while chunk := await proc.stdout.read(65536):
-                buf.extend(chunk)
-                if len(buf) > 2 * MAX_BUILD_LOG_BYTES:
-                    del buf[: len(buf) - MAX_BUILD_LOG_BYTES]
-                    dropped = True
-
         header = "$ " + " ".join(argv) + "\n"
         try:
-            async with asyncio.timeout(BUILD_TIMEOUT_S):
-                await drain()
-                code = await proc.wait()
-        except TimeoutError:
+            out, _ = await asyncio.to_thread(proc.communicate, None, BUILD_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
             _killpg(proc.pid)
-            await proc.wait()
-            log = _tail(header.encode() + bytes(buf))
+            out, _ = await asyncio.to_thread(proc.communicate)
+            log = _tail(header.encode() + out)
             return -9, log + f"\nbuild timed out after {BUILD_TIMEOUT_S:.0f} s\n"
         except BaseException:
             _killpg(proc.pid)
             with contextlib.suppress(BaseException):
-                await asyncio.shield(proc.wait())
+                await asyncio.shield(asyncio.to_thread(proc.wait))
             raise
-        # Whatever the tool left running in its group goes too.
-        _killpg(proc.pid)
-        data = header.encode() + bytes(buf)
-        if dropped:
-            data = b"[... build log truncated ...]\n" + bytes(buf)
-        log = _tail(data)
+        finally:
+            # Whatever the tool left running in its group goes too.
+            _killpg(proc.pid)
+        code = proc.returncode
+        log = _tail(header.encode() + out)
         if code != 0:
             log += f"\nbuild failed: exit code {code}\n"
         return code, log
+
+
+def _local_package_sources() -> list[str]:
+    """Local directories the system's pip configuration points at (``find-links``,
+    ``file://`` indexes, a constraints file): a build sandbox shows them read-only."""
+    import configparser
+
+    found: set[str] = set()
+    for conf in ("/etc/pip.conf", "/etc/xdg/pip/pip.conf"):
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(conf)
+        except configparser.Error:
+            continue
+        for section in parser.sections():
+            for value in parser[section].values():
+                for word in value.split():
+                    path = word.removeprefix("file://")
+                    if path.startswith("/") and os.path.exists(path):
+                        found.add(os.path.realpath(path))
+    return sorted(found)
 
 
 def _killpg(pid: int) -> None:

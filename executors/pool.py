@@ -101,7 +101,9 @@ class WorkerPools:
         self._base = await asyncio.to_thread(limits.work_base)
         self._cgroups = await asyncio.to_thread(CgroupRoot.detect)
         self._commands = await asyncio.to_thread(detect_runtimes, self._user)
-        self.builder.configure(user=self._user, commands=self._commands)
+        self.builder.configure(
+            user=self._user, commands=self._commands, sandbox=self.sandbox, uids=self._uids
+        )
         self._builds = await asyncio.to_thread(lambda: self.builder.base)
         logger.info(
             "worker pools starting",

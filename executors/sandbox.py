@@ -253,8 +253,8 @@ class Sandbox:
             *_host_view(_ETC + (_ETC_BUILD if build else ())),
             "--proc", "/proc",
             "--dev", "/dev",
-            "--size", size, "--tmpfs", "/tmp",
-            "--size", size, "--tmpfs", "/dev/shm",
+            "--perms", "0700", "--size", size, "--tmpfs", "/tmp",
+            "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",
         ]  # fmt: skip
         for host, inside in ro_binds:
             argv += ["--ro-bind", host, inside]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -36,6 +37,26 @@ def need_service(name: str, host: str, port: int) -> None:
     if IN_CI:
         pytest.fail(message + " (CI=true: services must be up)")
     pytest.skip(message)
+
+
+def need_tool(name: str, package: str) -> None:
+    """Skip (fail under CI=true) when a command the test needs is not installed."""
+    if shutil.which(name) is not None:
+        return
+    message = f"{name} is not installed (Debian: apt-get install {package})"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: .ci/run installs it)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def bwrap_installed() -> None:
+    """The namespace sandbox's tools are here (skip, or fail under CI=true)."""
+    need_tool("bwrap", "bubblewrap")
+    need_tool("pasta", "passt")
+
+
+needs_bwrap = pytest.mark.usefixtures("bwrap_installed")
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -15,8 +16,11 @@ import pytest_asyncio
 
 import config
 import executors.pool
+import executors.sandbox
 from executors import CallContext, CodeSpec, RuntimeUnavailable, WorkerPools
 from executors.limits import CgroupRoot
+from executors.process import WorkerFailed
+from tests.conftest import needs_bwrap
 
 _ids = itertools.count(5000)
 RUNTIMES = ["python", "nodejs"]
@@ -25,14 +29,16 @@ TTL_S = 0.5
 PID_CODE = {
     "python": (
         "import os, time\n"
+        "TOKEN = os.urandom(8).hex()  # one per worker process\n"
         "def handler(event):\n"
         "    time.sleep(event.get('s', 0))\n"
-        "    return os.getpid()\n"
+        "    return TOKEN\n"
     ),
     "nodejs": (
+        "const TOKEN = require('crypto').randomBytes(8).toString('hex');\n"
         "exports.handler = async (event) => {\n"
         "  await new Promise((r) => setTimeout(r, (event.s || 0) * 1000));\n"
-        "  return process.pid;\n};\n"
+        "  return TOKEN;\n};\n"
     ),
 }
 
@@ -180,7 +186,9 @@ async def test_generic_pool_is_refilled_after_hand_out(pools: WorkerPools) -> No
         assert (await pools.run(spec(runtime), {}, ctx(), timeout_ms=5000)).ok
     assert await eventually(
         lambda: all(
-            sum(1 for w in pools._generic[rt] if w.alive) == 1 for rt in ("python", "nodejs")
+            sum(1 for (r, _n, _s), ws in pools._generic.items() if r == rt for w in ws if w.alive)
+            == 1
+            for rt in ("python", "nodejs")
         )
     )
 
@@ -192,7 +200,7 @@ async def test_workers_and_their_dirs_are_gone_after_close(tmp_path: Path) -> No
     assert r.ok
     workers = list(p._all)
     assert len(workers) >= 4
-    dirs = [w.workdir for w in workers]
+    dirs = [w.workdir for w in workers if w.workdir is not None]
     pids = [w.pid for w in workers]
     await p.close()
     assert not any(d.exists() for d in dirs)
@@ -249,17 +257,24 @@ async def test_missing_runtime_raises_runtime_unavailable(
         await p.close()
 
 
-async def test_bwrap_sandbox_without_bwrap_fails_start(
+async def test_namespace_sandbox_without_bwrap_starts_no_worker_and_says_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_which = executors.pool.shutil.which
+    real_which = shutil.which
     monkeypatch.setattr(
-        executors.pool.shutil, "which", lambda n, *a, **k: None if n == "bwrap" else real_which(n)
+        executors.sandbox.shutil, "which",
+        lambda n, *a, **k: None if n == "bwrap" else real_which(n),
     )
-    p = WorkerPools(make_settings(tmp_path, sandbox="bwrap"))
-    with pytest.raises(RuntimeError, match="bubblewrap"):
-        await p.start()
-    await p.close()
+    p = WorkerPools(make_settings(tmp_path, sandbox="namespaces"))
+    await p.start()
+    try:
+        status = p.sandbox_status()
+        assert status["status"] == "down" and "bwrap" in status["error"]
+        assert set(p.runtime_status().values()) <= {"down", "disabled"}
+        with pytest.raises(WorkerFailed, match="FNGATE_SANDBOX=process"):
+            await p.run(spec("python"), {}, ctx(), timeout_ms=5000)
+    finally:
+        await p.close()
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -277,10 +292,8 @@ async def test_cancelled_run_never_leaves_its_worker_for_the_next_call(
     assert r.ok and r.cold_start and r.result != first.result
 
 
-@pytest.mark.skipif(
-    executors.pool.shutil.which("bwrap") is None, reason="bubblewrap is not installed"
-)
-async def test_bwrap_sandbox_has_readonly_system_private_tmp_and_no_network(
+@needs_bwrap
+async def test_namespace_sandbox_has_readonly_system_private_tmp_and_no_network(
     tmp_path: Path,
 ) -> None:
     code = (
@@ -297,15 +310,16 @@ async def test_bwrap_sandbox_has_readonly_system_private_tmp_and_no_network(
         "        out['net'] = exc.errno\n"
         "    return out\n"
     )
-    p = WorkerPools(make_settings(tmp_path, sandbox="bwrap"))
+    p = WorkerPools(make_settings(tmp_path, sandbox="namespaces"))
     await p.start()
     try:
         s = CodeSpec(
-            function_id=next(_ids), function_name="bw", version=1, runtime="python", code=code
+            function_id=next(_ids), function_name="bw", version=1, runtime="python", code=code,
+            network="none",
         )
         r = await p.run(s, {}, ctx(), timeout_ms=5000)
         assert r.ok, r.error
-        assert r.result["tmp"] == ["fngate-work"]  # only the path to its own directory
+        assert r.result["tmp"] == ["handler.py"]  # its own private /tmp
         assert r.result["ro"] == 30  # EROFS
         assert r.result["net"] in (101, 113)  # ENETUNREACH / EHOSTUNREACH
         hog = CodeSpec(
