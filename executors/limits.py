@@ -136,6 +136,7 @@ class WorkerCgroup:
         self.pids = pids
         self.cpu = cpu
         self.freezer = freezer
+        self._current_fd = -1
 
     def _dirs(self) -> set[Path]:
         return {d for d in (self.memory, self.pids, self.cpu, self.freezer) if d is not None}
@@ -225,8 +226,20 @@ class WorkerCgroup:
             return []
         return [int(p) for p in text.split()]
 
+    def task_count(self) -> int:
+        """Tasks (processes and threads) in the cgroup: one pread (-1 if unreadable)."""
+        try:
+            if self._current_fd < 0:
+                self._current_fd = os.open(self.pids / "pids.current", os.O_RDONLY | os.O_CLOEXEC)
+            return int(os.pread(self._current_fd, 32, 0))
+        except (OSError, ValueError):
+            return -1
+
     def remove(self) -> bool:
         """Remove the cgroup directories; False while processes remain."""
+        if self._current_fd >= 0:
+            os.close(self._current_fd)
+            self._current_fd = -1
         ok = True
         for d in self._dirs():
             try:

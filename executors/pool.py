@@ -161,6 +161,12 @@ class WorkerPools:
             for rt in RUNTIMES
         }
 
+    def network_policies(self) -> list[str]:
+        """The ``network`` values functions can run with here."""
+        if self.sandbox.mode == "process":
+            return ["egress"]  # unfiltered: the host's own network
+        return ["none"] if self.sandbox.egress_unavailable else ["egress", "none"]
+
     def sandbox_status(self) -> dict[str, Any]:
         """What ``/health`` shows of the isolation: mode, egress, limits, any error."""
         cg = self._cgroups
@@ -303,6 +309,10 @@ class WorkerPools:
         if self.sandbox_error is not None:
             self._spawn_failed[runtime] = True
             raise WorkerFailed(f"the sandbox could not be set up: {self.sandbox_error}")
+        if network == "none" and self.sandbox.mode == "process":
+            raise WorkerFailed(
+                'network "none" needs the namespace sandbox (FNGATE_SANDBOX=process has none)'
+            )
         try:
             worker = await Worker.spawn(
                 name=f"{self._prefix}-{next(self._names)}",

@@ -26,27 +26,32 @@ class ComponentStates:
     scheduler: State
     rate_limiter: State
     runtimes: dict[str, State]
+    # The worker sandbox: ``down`` when no worker can start (it cannot be set up here).
+    sandbox: State = "ok"
 
     @property
     def overall(self) -> Literal["ok", "degraded", "down"]:
         """``down`` without a database (nothing works), ``degraded`` when anything else is."""
         if self.database == "down":
             return "down"
-        others = (self.broker, self.scheduler, self.rate_limiter, *self.runtimes.values())
+        others = (self.broker, self.scheduler, self.rate_limiter, self.sandbox,
+                  *self.runtimes.values())
         return "degraded" if "down" in others else "ok"
 
     def down(self) -> list[str]:
         """Names of the components that are down (``runtimes.<name>`` for a runtime)."""
         names = [name for name, state in (("database", self.database), ("broker", self.broker),
                                           ("scheduler", self.scheduler),
-                                          ("rate_limiter", self.rate_limiter))
+                                          ("rate_limiter", self.rate_limiter),
+                                          ("sandbox", self.sandbox))
                  if state == "down"]
         names += [f"runtimes.{rt}" for rt, state in self.runtimes.items() if state == "down"]
         return names
 
     def to_api(self) -> dict[str, object]:
         return {"database": self.database, "broker": self.broker, "scheduler": self.scheduler,
-                "rate_limiter": self.rate_limiter, "runtimes": dict(self.runtimes)}
+                "rate_limiter": self.rate_limiter, "sandbox": self.sandbox,
+                "runtimes": dict(self.runtimes)}
 
 
 async def database_ok(services: Services, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
@@ -80,4 +85,5 @@ async def check_components(services: Services) -> ComponentStates:
         scheduler=services.cron.status(),
         rate_limiter=services.limiter.status(),
         runtimes=dict(services.pools.runtime_status()),
+        sandbox="down" if services.pools.sandbox_error else "ok",
     )

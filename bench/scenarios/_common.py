@@ -124,6 +124,39 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (workers sit under pasta and bubblewrap)."""
+    out: list[int] = []
+    todo = children(pid)
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children(p))
+    return out
+
+
+def interpreters(gateway_pid: int, runtime: str) -> list[int]:
+    """The worker processes of ``runtime`` under the gateway (by their command line)."""
+    flags = [b"-I", b"-S"] if runtime == "python" else [b"-e"]
+    found = []
+    for pid in descendants(gateway_pid):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv[1:1 + len(flags)] == flags:
+            found.append(pid)
+    return found
+
+
+def uid_of(pid: int) -> int:
+    """The real uid of ``pid``."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no Uid for pid {pid}")
+
+
 def rss_kb(pid: int) -> int:
     """VmRSS of ``pid`` in kB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -134,14 +167,11 @@ def rss_kb(pid: int) -> int:
 
 def worker_exe(gateway_pid: int, runtime: str, timeout_s: float = 10.0) -> str:
     """The interpreter binary a running worker of ``runtime`` was started with."""
-    flags = [b"-I", b"-S"] if runtime == "python" else [b"-e"]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for pid in children(gateway_pid):
+        for pid in interpreters(gateway_pid, runtime):
             try:
-                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-                if argv[1:1 + len(flags)] == flags:
-                    return os.readlink(f"/proc/{pid}/exe")
+                return os.readlink(f"/proc/{pid}/exe")
             except OSError:
                 continue
         time.sleep(0.1)

@@ -12,16 +12,25 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-from pathlib import Path
 
 import httpx
 
 from bench._report import Outcome, Row, Target
-from bench.scenarios._common import Config, Gateways, children, create_function, rss_kb, worker_exe
+from bench.scenarios._common import (
+    Config,
+    Gateways,
+    create_function,
+    interpreters,
+    rss_kb,
+    uid_of,
+    worker_exe,
+)
 
 __all__ = ["memory"]
 
-PID_CODE = "import os\n\ndef handler(event):\n    return {'pid': os.getpid()}\n"
+PID_CODE = (
+    "import os\n\ndef handler(event):\n    return {'pid': os.getpid(), 'uid': os.getuid()}\n"
+)
 _SETTLE_S = 0.5
 _CONCURRENCY = 8
 
@@ -51,16 +60,16 @@ async def _warm_up(base_url: str, token: str, names: list[str]) -> None:
         await asyncio.gather(*(one(n) for n in names))
 
 
-def _python_workers(gateway_pid: int) -> list[int]:
-    pids = []
-    for pid in children(gateway_pid):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv[1:3] == [b"-I", b"-S"]:
-            pids.append(pid)
-    return pids
+def _worker_pid(gateway_pid: int, seen: dict[str, int]) -> int:
+    """The host pid of the worker that answered ``seen`` (its own pid and uid): in the
+    namespace sandbox the pid is its namespace's and the uid is the worker's own."""
+    workers = interpreters(gateway_pid, "python")
+    if seen["pid"] in workers:
+        return seen["pid"]
+    mine = [p for p in workers if uid_of(p) == seen["uid"]]
+    if len(mine) != 1:
+        raise RuntimeError(f"no single worker of uid {seen['uid']} under the gateway")
+    return mine[0]
 
 
 def memory(cfg: Config, gateways: Gateways) -> Outcome:
@@ -75,9 +84,7 @@ def memory(cfg: Config, gateways: Gateways) -> Outcome:
             create_function(h.client, name, "python", PID_CODE)
         r = h.client.post(f"/api/v1/functions/{names[0]}/invoke", json={})
         r.raise_for_status()
-        pid = int(r.json()["result"]["pid"])
-        if pid not in children(h.gateway_pid):
-            raise RuntimeError(f"worker pid {pid} is not a child of the gateway")
+        pid = _worker_pid(h.gateway_pid, r.json()["result"])
         time.sleep(_SETTLE_S)
         worker = rss_kb(pid)
         bare = _bare_rss_kb([exe])
@@ -85,7 +92,7 @@ def memory(cfg: Config, gateways: Gateways) -> Outcome:
         asyncio.run(_warm_up(h.base_url, h.token, names[1:]))
         time.sleep(_SETTLE_S)
         gateway_loaded = rss_kb(h.gateway_pid)
-        workers = _python_workers(h.gateway_pid)
+        workers = interpreters(h.gateway_pid, "python")
         workers_kb = sum(rss_kb(p) for p in workers)
     rows = [
         Row(metric="idle python worker RSS", unit="MB", fngate=worker / 1024,

@@ -21,7 +21,10 @@ async def health(request: Request) -> Response:
     """Component states; 503 only when the gateway cannot work at all (no database)."""
     components = await probes.check_components(services_of(request))
     status = components.overall
-    body = {"status": status, "version": VERSION, "components": components.to_api()}
+    services = services_of(request)
+    body = {"status": status, "version": VERSION, "components": components.to_api(),
+            "isolation": services.pools.sandbox.isolation,
+            "sandbox": services.pools.sandbox_status()}
     return JSONResponse(body, status_code=503 if status == "down" else 200)
 
 
@@ -44,6 +47,7 @@ async def status(request: Request) -> Response:
     functions, projects = await services.functions.totals()
     return JSONResponse({
         "status": "running",
+        "isolation": services.pools.sandbox.isolation,
         "uptime_seconds": max(0, int(time.time() - services.started_at)),
         "active_projects": projects,
         "total_functions": functions,

@@ -34,6 +34,8 @@ async def capabilities(request: Request) -> Response:
         "supported_trigger_types": triggers,
         "supports_async": True,
         "supports_versioning": True,
+        "isolation": services.pools.sandbox.isolation,
+        "network_policies": services.pools.network_policies(),
         "max_timeout_ms": settings.max_timeout_ms,
         "max_memory_mb": settings.max_memory_mb,
         "max_payload_bytes": settings.max_body_bytes,
