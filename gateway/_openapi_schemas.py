@@ -113,6 +113,10 @@ _EXAMPLE = {
     },
 }
 
+# The forms gateway/quantities.py accepts.
+_CPU_PATTERN = r"^(\d{1,9}m|\d{1,9}(\.\d{1,9})?|\.\d{1,9})$"
+_MEMORY_PATTERN = r"^(\d{1,12}(\.\d{1,9})?|\.\d{1,9})(Ki|Mi|Gi|Ti|k|K|M|G|T)$"
+
 _RUNTIME_OUT = {"type": "string", "enum": ["python", "nodejs"],
                 "description": "Runtime family, stored normalized."}
 
@@ -177,7 +181,51 @@ _INPUT_FIELDS: dict[str, Any] = {
         "type": "integer", "minimum": 16, "maximum": 2048, "default": 256,
         "description": "Limit on the worker's resident memory; over it the worker is killed "
                        "(`OutOfMemory`). Outside 16..cap (`FNGATE_MAX_MEMORY_MB`, default 2048, "
-                       "the `maximum` shown) → 400 `INVALID_REQUEST`; never clamped.",
+                       "the `maximum` shown) → 400 `INVALID_REQUEST`; never clamped. Input alias "
+                       "`resources.memory`.",
+    },
+    "network": {
+        "type": "string", "enum": ["egress", "none"], "default": "egress",
+        "description": "The worker's network. `egress`: public addresses only (loopback, the "
+                       "gateway's own addresses, private, CGNAT, link-local and multicast "
+                       "ranges are refused, unless the operator allows named destinations); "
+                       "`none`: no network at all. Anything else → 400 `INVALID_REQUEST`.",
+    },
+    "ephemeral_storage_mb": {
+        "type": "integer", "minimum": 16, "maximum": 10240, "default": 512,
+        "description": "MiB: the size cap of each private writable filesystem of the sandbox "
+                       "(`/tmp`, the working directory, `/dev/shm`); they are memory-backed, so "
+                       "what is written there counts against `memory_mb`. Outside 16..cap "
+                       "(`FNGATE_MAX_EPHEMERAL_STORAGE_MB`, default 10240, the `maximum` "
+                       "shown) → 400 `INVALID_REQUEST`; never clamped.",
+    },
+    "cpu_millis": {
+        "type": "integer", "minimum": 10, "maximum": 64000, "default": 1000,
+        "description": "The worker's CPU quota in thousandths of a core (a cgroup CPU quota; "
+                       "1000 = one core). Input alias `resources.cpu`.",
+    },
+    "resources": {
+        "type": ["object", "null"],
+        "description": "Kubernetes-style aliases of `cpu_millis` and `memory_mb`, as in "
+                       "`{\"cpu\": \"100m\", \"memory\": \"256Mi\"}`. Given together with "
+                       "the field it aliases, the two must agree (else 400). Other keys → 400 "
+                       "naming them (`details.field` = `resources.<key>`).",
+        "properties": {
+            "cpu": {
+                "oneOf": [{"type": "string", "pattern": _CPU_PATTERN}, {"type": "number"}],
+                "examples": ["100m", "0.5", 0.5, "2"],
+                "description": "`<n>m` millicores, or cores as a number or decimal text "
+                               "(`\"0.5\"` = 500m); whole millicores only, 10m..64000m.",
+            },
+            "memory": {
+                "type": "string", "pattern": _MEMORY_PATTERN,
+                "examples": ["256Mi", "1Gi", "512M"],
+                "description": "A quantity with a unit: `Ki`, `Mi`, `Gi`, `Ti` (powers of "
+                               "1024) or `k`/`K`, `M`, `G`, `T` (powers of 1000); rounded up "
+                               "to whole MiB, within `memory_mb`'s bounds.",
+            },
+        },
+        "additionalProperties": False,
     },
     "max_concurrency": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10,
                         "description": "Concurrent executions on one gateway."},
@@ -205,8 +253,8 @@ _INPUT_FIELDS: dict[str, Any] = {
 }
 
 _INPUT_NOTES = (
-    " Unknown fields are ignored. `triggers` are accepted on create only; `timeout_ms` and "
-    "`memory_mb` out of range are 400s, not clamped."
+    " Unknown fields are ignored. `triggers` are accepted on create only; `timeout_ms`, "
+    "`memory_mb`, `ephemeral_storage_mb` and `cpu_millis` out of range are 400s, not clamped."
 )
 
 _FUNCTION_CREATE = {
@@ -233,15 +281,16 @@ _FUNCTION_UPDATE = {
     "additionalProperties": True,
 }
 
-JSON_FORM_FIELDS = ("environment", "labels", "schema", "examples", "dependencies", "triggers")
+JSON_FORM_FIELDS = ("environment", "labels", "schema", "examples", "dependencies", "triggers",
+                    "resources")
 
 _FUNCTION_FORM = {
     "type": "object",
     "description": "The `multipart/form-data` form of a create or update body. `code` (and "
                    "`requirements`) may be uploaded files of UTF-8 text; the other fields are "
                    "form fields: integers as decimal text, and `environment`, `labels`, `schema`, "
-                   "`examples`, `dependencies`, `triggers` as JSON text. The same rules as the "
-                   "JSON body apply after decoding." + _INPUT_NOTES,
+                   "`examples`, `dependencies`, `triggers`, `resources` as JSON text. The same "
+                   "rules as the JSON body apply after decoding." + _INPUT_NOTES,
     "properties": {
         **_INPUT_FIELDS,
         "code": {"type": "string", "contentMediaType": "text/plain",
@@ -258,9 +307,9 @@ _FUNCTION_FORM = {
 _FUNCTION_REQUIRED = [
     "id", "name", "project", "runtime", "language", "title", "language_title", "endpoint",
     "handler", "execution_type", "description", "environment", "dependencies", "timeout_ms",
-    "memory_mb", "max_concurrency", "min_warm", "cache_ttl", "cache_scope", "max_retries",
-    "rate_limit", "schema", "examples", "labels", "status", "active_version", "created_at",
-    "updated_at",
+    "memory_mb", "network", "ephemeral_storage_mb", "cpu_millis", "resources",
+    "max_concurrency", "min_warm", "cache_ttl", "cache_scope", "max_retries", "rate_limit",
+    "schema", "examples", "labels", "status", "active_version", "created_at", "updated_at",
 ]
 
 _FUNCTION = {
@@ -286,6 +335,20 @@ _FUNCTION = {
         "dependencies": {"type": "array", "items": {"type": "string"}},
         "timeout_ms": {"type": "integer"},
         "memory_mb": {"type": "integer"},
+        "network": {"type": "string", "enum": ["egress", "none"]},
+        "ephemeral_storage_mb": {"type": "integer"},
+        "cpu_millis": {"type": "integer", "description": "Thousandths of a core."},
+        "resources": {
+            "type": "object",
+            "description": "`cpu_millis` and `memory_mb` as Kubernetes quantities.",
+            "properties": {
+                "cpu": {"type": "string", "examples": ["1000m"],
+                        "description": "`<cpu_millis>m`."},
+                "memory": {"type": "string", "examples": ["256Mi"],
+                           "description": "`<memory_mb>Mi`."},
+            },
+            "required": ["cpu", "memory"],
+        },
         "max_concurrency": {"type": "integer"},
         "min_warm": {"type": "integer"},
         "cache_ttl": {"type": "integer", "description": "Seconds."},

@@ -61,6 +61,9 @@ def code_spec(function: FunctionRecord, *, version: int, runtime: str, code: str
         memory_mb=function.memory_mb,
         min_warm=function.min_warm,
         dependencies_path=dependencies_path,
+        network=function.network,
+        ephemeral_storage_mb=function.ephemeral_storage_mb,
+        cpu_millis=function.cpu_millis,
     )
 
 

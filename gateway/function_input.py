@@ -5,16 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from config import Settings
+from executors.models import NETWORKS
+from gateway import quantities
 from gateway.errors import InvalidRequest, InvalidRuntime
 from gateway.params import check_local_refs
 from gateway.trigger_input import TriggerInput, parse_trigger
 
 __all__ = ["FunctionInput", "parse_function", "normalize_runtime", "NAME_RE",
-           "dependency_pattern", "ENV_KEY_RE"]
+           "dependency_pattern", "ENV_KEY_RE", "MAX_CPU_MILLIS"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -37,6 +40,9 @@ _DEFAULTS: dict[str, Any] = {
     "environment": {},
     "timeout_ms": 30_000,
     "memory_mb": 256,
+    "network": "egress",
+    "ephemeral_storage_mb": 512,
+    "cpu_millis": 1000,
     "max_concurrency": 10,
     "min_warm": 0,
     "cache_ttl": 3600,
@@ -48,6 +54,11 @@ _DEFAULTS: dict[str, Any] = {
     "labels": {},
 }
 _ALIASES = {"maxReplicas": "max_concurrency", "minReplicas": "min_warm"}
+MIN_MEMORY_MB = 16
+MIN_EPHEMERAL_STORAGE_MB = 16
+# A quota above the machine's cores is no limit at all, not an error; a fixed cap keeps
+# what a body may say the same on every replica.
+MIN_CPU_MILLIS, MAX_CPU_MILLIS = 10, 64_000
 
 
 def normalize_runtime(value: Any) -> str:
@@ -189,6 +200,60 @@ def _rate_limit(value: Any) -> str | None:
     return value
 
 
+def _quantity(field_name: str, value: Any, parse: Callable[[object], int], lo: int, hi: int,
+              unit: str) -> int:
+    try:
+        amount = parse(value)
+    except ValueError as exc:
+        raise _bad(field_name, str(exc)) from exc
+    if not lo <= amount <= hi:
+        raise _bad(field_name, f"must be between {lo}{unit} and {hi}{unit}")
+    return amount
+
+
+def _alias(f: dict[str, Any], column: str, field_name: str, value: int, unit: str) -> None:
+    """Set ``column`` from its alias ``field_name``; given both, they must agree."""
+    if column in f and f[column] != value:
+        raise _bad(field_name, f"is {value}{unit}, which disagrees with '{column}' ({f[column]})")
+    f[column] = value
+
+
+def _resources(raw: Any, settings: Settings, f: dict[str, Any]) -> None:
+    """``resources`` (``{"cpu": "100m", "memory": "256Mi"}``): aliases of ``cpu_millis``
+    and ``memory_mb``, so parsed after them."""
+    if not isinstance(raw, dict):
+        raise _bad("resources", "must be an object such as {\"cpu\": \"100m\", "
+                                "\"memory\": \"256Mi\"}")
+    for key in raw:
+        if key not in ("cpu", "memory"):
+            raise _bad(f"resources.{key}", "is not a resource: only 'cpu' and 'memory' are")
+    if "cpu" in raw:
+        millis = _quantity("resources.cpu", raw["cpu"], quantities.cpu_millis,
+                           MIN_CPU_MILLIS, MAX_CPU_MILLIS, "m")
+        _alias(f, "cpu_millis", "resources.cpu", millis, "m")
+    if "memory" in raw:
+        mib = _quantity("resources.memory", raw["memory"], quantities.memory_mib,
+                        MIN_MEMORY_MB, settings.max_memory_mb, "Mi")
+        _alias(f, "memory_mb", "resources.memory", mib, "Mi")
+
+
+def _sandbox(body: dict[str, Any], settings: Settings, f: dict[str, Any]) -> None:
+    """The worker's sandbox profile and limits: network, storage, CPU and memory."""
+    if "memory_mb" in body:
+        f["memory_mb"] = _int(body, "memory_mb", MIN_MEMORY_MB, settings.max_memory_mb)
+    if "network" in body:
+        if not isinstance(body["network"], str) or body["network"] not in NETWORKS:
+            raise _bad("network", "must be 'egress' or 'none'")
+        f["network"] = body["network"]
+    if "ephemeral_storage_mb" in body:
+        f["ephemeral_storage_mb"] = _int(body, "ephemeral_storage_mb", MIN_EPHEMERAL_STORAGE_MB,
+                                         settings.max_ephemeral_storage_mb)
+    if "cpu_millis" in body:
+        f["cpu_millis"] = _int(body, "cpu_millis", MIN_CPU_MILLIS, MAX_CPU_MILLIS)
+    if body.get("resources") is not None:
+        _resources(body["resources"], settings, f)
+
+
 MAX_TRIGGERS_ON_CREATE = 20
 
 
@@ -264,8 +329,7 @@ def parse_function(body: Any, settings: Settings, *, creating: bool,
         f["labels"] = _str_map(body, "labels", None)
     if "timeout_ms" in body:
         f["timeout_ms"] = _int(body, "timeout_ms", 1, settings.max_timeout_ms)
-    if "memory_mb" in body:
-        f["memory_mb"] = _int(body, "memory_mb", 16, settings.max_memory_mb)
+    _sandbox(body, settings, f)
     if "max_concurrency" in body:
         f["max_concurrency"] = _int(body, "max_concurrency", 1, 1000)
     if "min_warm" in body:

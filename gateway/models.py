@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from executors.models import Network
 from gateway.jsonresp import isoformat
+from gateway.quantities import render_cpu, render_memory
 
 __all__ = [
     "FunctionRecord",
@@ -82,6 +84,10 @@ class FunctionRecord:
     active_version: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    # The worker's sandbox profile and CPU quota (0010_sandbox.sql):
+    network: Network = "egress"
+    ephemeral_storage_mb: int = 512
+    cpu_millis: int = 1000
     # Of the active version:
     code: str = ""
     handler: str = "handler"
@@ -156,6 +162,11 @@ class FunctionRecord:
             "dependencies": list(self.dependencies),
             "timeout_ms": self.timeout_ms,
             "memory_mb": self.memory_mb,
+            "network": self.network,
+            "ephemeral_storage_mb": self.ephemeral_storage_mb,
+            "cpu_millis": self.cpu_millis,
+            "resources": {"cpu": render_cpu(self.cpu_millis),
+                          "memory": render_memory(self.memory_mb)},
             "max_concurrency": self.max_concurrency,
             "min_warm": self.min_warm,
             "cache_ttl": self.cache_ttl,

@@ -104,9 +104,11 @@ async def _read_function_body(request: Request) -> Any:
     return body
 
 
-_FORM_JSON = {"environment", "labels", "schema", "examples", "dependencies", "triggers"}
-_FORM_INT = {"timeout_ms", "memory_mb", "max_concurrency", "min_warm", "cache_ttl",
-             "max_retries", "maxReplicas", "minReplicas"}
+_FORM_JSON = {"environment", "labels", "schema", "examples", "dependencies", "triggers",
+              "resources"}
+_FORM_INT = {"timeout_ms", "memory_mb", "ephemeral_storage_mb", "cpu_millis",
+             "max_concurrency", "min_warm", "cache_ttl", "max_retries", "maxReplicas",
+             "minReplicas"}
 
 
 def _form_value(key: str, value: str) -> Any:

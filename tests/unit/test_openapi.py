@@ -157,6 +157,34 @@ def test_function_create_mirrors_the_input_limits() -> None:
     assert props["triggers"]["maxItems"] == 20
 
 
+def test_function_create_mirrors_the_sandbox_limits() -> None:
+    from gateway.function_input import MAX_CPU_MILLIS
+    from gateway.quantities import cpu_millis, memory_mib
+
+    props = _document()["components"]["schemas"]["FunctionCreate"]["properties"]
+    assert props["network"]["enum"] == ["egress", "none"]
+    assert props["network"]["default"] == "egress"
+    storage = props["ephemeral_storage_mb"]
+    assert (storage["minimum"], storage["default"]) == (16, 512)
+    assert storage["maximum"] == Settings().max_ephemeral_storage_mb
+    assert (props["cpu_millis"]["minimum"], props["cpu_millis"]["maximum"]) == (
+        10, MAX_CPU_MILLIS)
+    cpu_pattern = props["resources"]["properties"]["cpu"]["oneOf"][0]["pattern"]
+    memory_pattern = props["resources"]["properties"]["memory"]["pattern"]
+    for text in ("100m", "0.5", ".5", "2", "abc", "1.5x", "-1", "1e3", "1.5m"):
+        assert bool(re.search(cpu_pattern, text)) == _parses(cpu_millis, text), text
+    for text in ("256Mi", "1Gi", "512M", "1.5Gi", "12Qi", "256", "1gi", "-1Gi"):
+        assert bool(re.search(memory_pattern, text)) == _parses(memory_mib, text), text
+
+
+def _parses(parse: Any, text: str) -> bool:
+    try:
+        parse(text)
+    except ValueError:
+        return False
+    return True
+
+
 def test_function_schema_has_every_field_the_model_renders() -> None:
     import datetime as dt
 
