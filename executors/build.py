@@ -150,7 +150,9 @@ def check_dependencies(runtime: Runtime, dependencies: Sequence[str]) -> list[st
 def builds_base(base: Path | None = None) -> Path:
     """The 0755 directory of published builds (default: beside the workers' directories)."""
     if base is None:
-        base = Path(tempfile.gettempdir()) / "fngate-builds"
+        base = Path(tempfile.gettempdir()) / (
+            "fngate-builds" if os.geteuid() == 0 else f"fngate-builds-{os.geteuid()}"
+        )
     base.mkdir(mode=0o755, exist_ok=True)
     st = base.lstat()
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():

@@ -27,6 +27,7 @@ from executors.models import (
     RUNTIMES,
     CallContext,
     CodeSpec,
+    ErrorInfo,
     ExecutionResult,
     LogLine,
     Network,
@@ -205,7 +206,15 @@ class WorkerPools:
         worker = self._take_idle(spec.key)
         cold = worker is None
         if worker is None:
-            worker = await self._take_generic(spec)
+            try:
+                worker = await self._take_generic(spec)
+            except WorkerFailed as exc:
+                # Not the user's fault, and never silent: the run fails saying why.
+                return ExecutionResult(
+                    failure="RUNTIME_ERROR",
+                    error=ErrorInfo(type="WorkerStartFailed", message=str(exc)),
+                    cold_start=True,
+                )
         worker.busy = True
         self._busy.add(worker)
         try:
@@ -279,6 +288,8 @@ class WorkerPools:
         runtime = spec.runtime
         if self._commands.get(runtime) is None:
             raise RuntimeUnavailable(f"runtime {runtime!r} is not available on this machine")
+        if spec.network == "egress" and self.sandbox.egress_unavailable is not None:
+            raise WorkerFailed(f"the sandbox could not be set up: {self.sandbox.egress_unavailable}")
         profile: _Profile = (runtime, spec.network, spec.ephemeral_storage_mb)
         self._wanted.add(profile)
         generic = self._generic.setdefault(profile, [])

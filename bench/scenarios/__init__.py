@@ -12,6 +12,7 @@ from bench.scenarios.jobs import async_jobs
 from bench.scenarios.memory import memory
 from bench.scenarios.queue_trigger import queue_trigger, rabbitmq_reachable
 from bench.scenarios.registry import registry_scale
+from bench.scenarios.sandbox import sandbox_overhead
 
 __all__ = ["SCENARIOS", "Config", "Gateways", "rabbitmq_reachable"]
 
@@ -24,4 +25,5 @@ SCENARIOS: dict[str, Callable[[Config, Gateways], Outcome]] = {
     "queue-trigger": queue_trigger,
     "registry-scale": registry_scale,
     "memory": memory,
+    "sandbox": sandbox_overhead,
 }

@@ -19,7 +19,6 @@ import executors.pool
 import executors.sandbox
 from executors import CallContext, CodeSpec, RuntimeUnavailable, WorkerPools
 from executors.limits import CgroupRoot
-from executors.process import WorkerFailed
 from tests.conftest import needs_bwrap
 
 _ids = itertools.count(5000)
@@ -271,8 +270,10 @@ async def test_namespace_sandbox_without_bwrap_starts_no_worker_and_says_why(
         status = p.sandbox_status()
         assert status["status"] == "down" and "bwrap" in status["error"]
         assert set(p.runtime_status().values()) <= {"down", "disabled"}
-        with pytest.raises(WorkerFailed, match="FNGATE_SANDBOX=process"):
-            await p.run(spec("python"), {}, ctx(), timeout_ms=5000)
+        r = await p.run(spec("python"), {}, ctx(), timeout_ms=5000)
+        assert r.failure == "RUNTIME_ERROR" and r.error is not None
+        assert r.error.type == "WorkerStartFailed"
+        assert "FNGATE_SANDBOX=process" in r.error.message
     finally:
         await p.close()
 
