@@ -289,7 +289,8 @@ class WorkerPools:
         if self._commands.get(runtime) is None:
             raise RuntimeUnavailable(f"runtime {runtime!r} is not available on this machine")
         if spec.network == "egress" and self.sandbox.egress_unavailable is not None:
-            raise WorkerFailed(f"the sandbox could not be set up: {self.sandbox.egress_unavailable}")
+            reason = self.sandbox.egress_unavailable
+            raise WorkerFailed(f"the sandbox could not be set up: {reason}")
         profile: _Profile = (runtime, spec.network, spec.ephemeral_storage_mb)
         self._wanted.add(profile)
         generic = self._generic.setdefault(profile, [])
