@@ -141,7 +141,6 @@ def ruleset(
     name = table_name(uid_low, uid_high)
     body = "\n".join(
         [
-            f"    meta skuid != {uid_low}-{uid_high} accept",
             *(f"    {rule}" for rule in accept),
             "    fib daddr type { local, broadcast, anycast, multicast } jump refuse",
             f"    ip daddr {{ {', '.join(BLOCKED_V4)} }} jump refuse",
@@ -159,8 +158,13 @@ def ruleset(
         "    meta l4proto tcp reject with tcp reset\n"
         "    reject\n"
         "  }\n"
+        # Only packets of a socket of a worker uid are judged: the kernel's own (a reset
+        # for a closed port, an ICMP error) have no socket and must pass untouched.
         "  chain out {\n"
         "    type filter hook output priority -10; policy accept;\n"
+        f"    meta skuid {uid_low}-{uid_high} jump function\n"
+        "  }\n"
+        "  chain function {\n"
         f"{body}\n"
         "  }\n"
         "}\n"

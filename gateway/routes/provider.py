@@ -48,7 +48,7 @@ async def provider_health(request: Request) -> Response:
     await authenticate(request)
     components = await probes.check_components(services_of(request))
     down = [name for name in components.down()
-            if name == "database" or name.startswith("runtimes.")]
+            if name in ("database", "sandbox") or name.startswith("runtimes.")]
     if down:
         raise Unavailable(f"this gateway cannot serve: {', '.join(down)} down",
                           details={"down": down, "components": components.to_api()})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +13,7 @@ import httpx
 import pytest
 
 import executors.pool
+import executors.sandbox
 from executors.runtimes import RuntimeCommand
 from gateway.store.migrate import migrate, migrations_applied
 from gateway.store.pool import create_pool
@@ -31,12 +34,48 @@ def closed_port() -> int:
 async def test_health_reports_every_component(client: httpx.AsyncClient) -> None:
     r = await client.get("/health")
     assert r.status_code == 200
-    assert r.json() == {
+    body = r.json()
+    sandbox = body.pop("sandbox")
+    assert body == {
         "status": "ok", "version": VERSION,
         "components": {"database": "ok", "broker": "disabled", "scheduler": "ok",
                        "rate_limiter": "disabled",  # FNGATE_RATE_LIMITS=off in the tests
-                       "runtimes": {"python": "ok", "nodejs": "ok"}},
+                       "sandbox": "ok", "runtimes": {"python": "ok", "nodejs": "ok"}},
+        "isolation": "namespaces",
     }
+    assert sandbox["isolation"] == "namespaces" and sandbox["status"] == "ok"
+    assert sandbox["error"] is None
+    if os.geteuid() == 0:  # the egress filter, a uid per worker and cgroups need root
+        assert sandbox["network_egress"] == "filtered" and sandbox["per_worker_uid"] is True
+        assert sandbox["cpu_quota"] is True and sandbox["memory_limit"] == "cgroup"
+
+
+async def test_a_sandbox_that_cannot_be_set_up_is_down_and_every_report_says_so(
+    settings_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_which = shutil.which
+    monkeypatch.setattr(executors.sandbox.shutil, "which",
+                        lambda n, *a, **k: None if n == "bwrap" else real_which(n, *a, **k))
+    async with running_app(settings_factory()) as client:
+        body = (await client.get("/health")).json()
+        assert body["status"] == "degraded" and body["components"]["sandbox"] == "down"
+        assert "bubblewrap" in body["sandbox"]["error"]
+        r = await client.get("/api/v1/provider/health", headers=ANY_TOKEN)
+        assert r.status_code == 503 and "sandbox" in r.json()["error"]["details"]["down"]
+        assert (await create(client, name="nosandbox")).status_code == 201
+        r = await client.post("/api/v1/functions/nosandbox/invoke", json={}, headers=WRITER)
+        job = r.json()
+        assert job["status"] == "failed", job
+        assert job["error"]["details"]["type"] == "WorkerStartFailed"
+        assert "FNGATE_SANDBOX=process" in job["error"]["message"]
+
+
+async def test_process_mode_is_reported_as_such(settings_factory: Callable[..., Any]) -> None:
+    async with running_app(settings_factory(sandbox="process")) as client:
+        assert (await client.get("/health")).json()["isolation"] == "process"
+        assert (await client.get("/status")).json()["isolation"] == "process"
+        caps = (await client.get("/api/v1/provider/capabilities", headers=ANY_TOKEN)).json()
+        assert caps["isolation"] == "process" and caps["network_policies"] == ["egress"]
 
 
 async def test_a_broker_on_a_closed_port_is_down_and_the_gateway_degraded(
@@ -163,8 +202,9 @@ async def test_status_counts_functions_projects_and_warm_workers(
     r = await client.post("/api/v1/functions/a/invoke", json={}, headers=WRITER)
     assert r.status_code == 200
     body = (await client.get("/status")).json()
-    assert set(body) == {"status", "uptime_seconds", "active_projects", "total_functions",
-                         "warm_workers", "memory_usage_bytes"}
+    assert set(body) == {"status", "isolation", "uptime_seconds", "active_projects",
+                         "total_functions", "warm_workers", "memory_usage_bytes"}
+    assert body["isolation"] == "namespaces"
     assert body["status"] == "running" and body["uptime_seconds"] >= 0
     assert body["total_functions"] == 3 and body["active_projects"] == 2
     assert body["warm_workers"] >= 1 and body["memory_usage_bytes"] > 10 * 1024 * 1024
@@ -184,6 +224,8 @@ async def test_capabilities_say_what_this_gateway_really_has(
             "supports_async": True, "supports_versioning": True, "max_timeout_ms": 120_000,
             "max_memory_mb": 512, "max_payload_bytes": 1_048_576,
             "typical_cold_start_ms": None,  # nothing has cold-started yet
+            "isolation": "namespaces",
+            "network_policies": ["egress", "none"] if os.geteuid() == 0 else ["none"],
         }
         assert (await create(client, name="first")).status_code == 201
         r = await client.post("/api/v1/functions/first/invoke", json={}, headers=WRITER)
