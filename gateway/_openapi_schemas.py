@@ -478,6 +478,12 @@ _RUNTIME_STATE = {**_COMPONENT_STATE,
                   "description": "`disabled`: not installed on this machine; `down`: its "
                                  "workers fail to start."}
 
+_ISOLATION = {
+    "type": "string", "enum": ["namespaces", "process"],
+    "description": "`namespaces`: every worker in its own bubblewrap sandbox; `process`: "
+                   "plain processes, set explicitly with `FNGATE_SANDBOX=process`.",
+}
+
 _HEALTH = {
     "type": "object",
     "properties": {
@@ -498,16 +504,44 @@ _HEALTH = {
                                  "description": "`disabled` when limits are `off`; `down` "
                                                 "while Redis does not answer (limits fail "
                                                 "open)."},
+                "sandbox": {**_COMPONENT_STATE,
+                            "description": "`down` when the worker sandbox cannot be set up "
+                                           "here: no worker starts (see `sandbox.error`)."},
                 "runtimes": {
                     "type": "object",
                     "properties": {"python": _RUNTIME_STATE, "nodejs": _RUNTIME_STATE},
                     "additionalProperties": _RUNTIME_STATE,
                 },
             },
-            "required": ["database", "broker", "scheduler", "rate_limiter", "runtimes"],
+            "required": ["database", "broker", "scheduler", "rate_limiter", "sandbox",
+                         "runtimes"],
+        },
+        "isolation": _ISOLATION,
+        "sandbox": {
+            "type": "object",
+            "description": "What the worker sandbox applies on this replica "
+                           "(docs/isolation.md).",
+            "properties": {
+                "isolation": _ISOLATION,
+                "status": {"type": "string", "enum": ["ok", "down"]},
+                "error": {"type": ["string", "null"],
+                          "description": "Why no worker can start, when `status` is `down`."},
+                "network_egress": {"type": "string",
+                                   "description": "`filtered`, or why `network: egress` "
+                                                  "functions cannot run here."},
+                "per_worker_uid": {"type": "boolean",
+                                   "description": "Each worker has a uid of its own (root)."},
+                "cpu_quota": {"type": "boolean",
+                              "description": "CPU quotas are enforced (cgroup cpu)."},
+                "memory_limit": {"type": "string", "enum": ["cgroup", "rss-watchdog"]},
+                "freezer": {"type": "boolean",
+                            "description": "Idle workers are frozen (cgroup freezer)."},
+            },
+            "required": ["isolation", "status", "error", "network_egress", "per_worker_uid",
+                         "cpu_quota", "memory_limit", "freezer"],
         },
     },
-    "required": ["status", "version", "components"],
+    "required": ["status", "version", "components", "isolation", "sandbox"],
 }
 
 # -- sessions -----------------------------------------------------------------------------
@@ -750,10 +784,16 @@ _CAPABILITIES = {
                            "(the time handing a worker the function's code added to a "
                            "successful run, or warming a session's worker); null before "
                            "the first."},
+        "isolation": _ISOLATION,
+        "network_policies": {
+            "type": "array", "items": {"type": "string", "enum": ["egress", "none"]},
+            "description": "The `network` values functions can run with here (`egress` is "
+                           "unfiltered in `process` isolation)."},
     },
     "required": ["name", "version", "supported_runtimes", "supported_trigger_types",
                  "supports_async", "supports_versioning", "max_timeout_ms", "max_memory_mb",
-                 "max_payload_bytes", "typical_cold_start_ms"],
+                 "max_payload_bytes", "typical_cold_start_ms", "isolation",
+                 "network_policies"],
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -825,6 +865,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "status": {"type": "string", "const": "running"},
+            "isolation": _ISOLATION,
             "uptime_seconds": {"type": "integer", "minimum": 0},
             "active_projects": {"type": "integer", "minimum": 0,
                                 "description": "Running (not stopped) projects that have"
@@ -834,7 +875,7 @@ SCHEMAS: dict[str, Any] = {
             "memory_usage_bytes": {"type": "integer", "minimum": 0,
                                    "description": "The gateway process's resident memory."},
         },
-        "required": ["status", "uptime_seconds", "active_projects", "total_functions",
-                     "warm_workers", "memory_usage_bytes"],
+        "required": ["status", "isolation", "uptime_seconds", "active_projects",
+                     "total_functions", "warm_workers", "memory_usage_bytes"],
     },
 }
