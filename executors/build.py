@@ -27,10 +27,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import hmac
 import logging
 import os
 import platform
 import re
+import secrets
 import shutil
 import signal
 import stat
@@ -148,16 +150,17 @@ def check_dependencies(runtime: Runtime, dependencies: Sequence[str]) -> list[st
 
 
 def builds_base(base: Path | None = None) -> Path:
-    """The 0755 directory of published builds (default: beside the workers' directories)."""
+    """The 0711 directory of published builds (default: beside the workers' directories):
+    a build is reachable by its path, never listed."""
     if base is None:
         base = Path(tempfile.gettempdir()) / (
             "fngate-builds" if os.geteuid() == 0 else f"fngate-builds-{os.geteuid()}"
         )
-    base.mkdir(mode=0o755, exist_ok=True)
+    base.mkdir(mode=0o711, exist_ok=True)
     st = base.lstat()
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
         raise RuntimeError(f"{base} is not a directory of this user")
-    os.chmod(base, 0o755)
+    os.chmod(base, 0o711)
     staging = base / ".staging"
     staging.mkdir(mode=0o711, exist_ok=True)
     st = staging.lstat()
@@ -165,6 +168,22 @@ def builds_base(base: Path | None = None) -> Path:
         raise RuntimeError(f"{staging} is not a directory of this user")
     os.chmod(staging, 0o711)
     return base
+
+
+def _name_key(base: Path) -> bytes:
+    """The secret that names published builds (created once, 0600, in the 0711 base)."""
+    path = base / ".name-key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_bytes()
+        if len(key) >= 32:
+            return key
+        raise RuntimeError(f"{path} is damaged: remove it (the build cache is rebuilt)") from None
+    key = secrets.token_bytes(32)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+    return key
 
 
 def build_env(home: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -256,6 +275,7 @@ class Builder:
         self.builds_run = 0  # build processes started (a cache hit starts none)
         self._sandbox: Sandbox | None = None
         self._uids: UidPool | None = None
+        self._key: bytes | None = None
 
     @property
     def _sandboxed(self) -> bool:
@@ -369,6 +389,16 @@ class Builder:
 
     # --- cache ---------------------------------------------------------------
 
+    def _published_name(self, digest: str) -> str:
+        """The directory name of a published build: a keyed hash of its digest.
+
+        The base is 0711 (no listing) and the key is root's alone, so a worker finds only
+        the build whose path it was handed: another function's build cannot be named
+        from its dependency list."""
+        if self._key is None:
+            self._key = _name_key(self.base)
+        return hmac.new(self._key, digest.encode(), hashlib.sha256).hexdigest()[:40]
+
     @staticmethod
     def _hash(tool: _Tool, specs: Sequence[str]) -> str:
         raw = orjson.dumps(
@@ -391,7 +421,7 @@ class Builder:
             specs = check_dependencies(runtime, dependencies)
         except InvalidDependency:
             return None
-        path = self.base / self._hash(tool, specs)
+        path = self.base / self._published_name(self._hash(tool, specs))
         return str(path) if path.is_dir() else None
 
     # --- building --------------------------------------------------------------
@@ -410,7 +440,7 @@ class Builder:
                 ok=False, log=f"runtime {runtime!r} cannot build dependencies here", path=None
             )
         digest = self._hash(tool, specs)
-        final = self.base / digest
+        final = self.base / self._published_name(digest)
         if final.is_dir():
             return BuildResult(ok=True, log="cached", path=str(final))
         task = self._running.get(digest)
@@ -461,7 +491,7 @@ class Builder:
             if code != 0:
                 logger.info("build %s (%s) failed", digest[:12], tool.runtime)
                 return BuildResult(ok=False, log=log, path=None)
-            final = base / digest
+            final = base / self._published_name(digest)
             await asyncio.to_thread(_publish_tree, out)
             try:
                 os.rename(out, final)

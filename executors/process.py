@@ -556,13 +556,16 @@ class Worker:
         """
         if not self.alive or not self._core_pids:
             return
+        tasks = -1
         if self.cgroup is not None:
+            # pids.current counts zombies too (until reaped); cgroup.procs does not.
             tasks = self.cgroup.task_count()
             if tasks == self._core_tasks and tasks > 0:
                 return  # the fast path: nothing started, nothing left (one small read)
-            now = self.cgroup.pids_in()
-        else:
-            now = limits.descendants(self.pid)
+        # The tree holds zombies as children; the cgroup holds whatever left the tree.
+        now = set(limits.descendants(self.pid))
+        if self.cgroup is not None:
+            now.update(self.cgroup.pids_in())
         strays = [pid for pid in now if pid not in self._core_pids]
         if not strays and self.cgroup is not None:
             self._core_tasks = tasks  # only threads of the sandbox's own processes changed

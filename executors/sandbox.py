@@ -262,6 +262,9 @@ class Sandbox:
             argv += ["--bind", host, inside]
         for controller, host in cgroup_dirs:
             argv += ["--ro-bind", host, f"{_CGROUP_IN_SANDBOX}/{controller}"]
+        # Last: the sandbox's own root and /dev (tmpfs mounts of bwrap's, without a size)
+        # become read-only, so only the capped /tmp and /dev/shm (and binds) take writes.
+        argv += ["--remount-ro", "/dev", "--remount-ro", "/"]
         argv += ["--chdir", chdir, "--", *rlimits.prlimit_argv(self.prlimit), *inner]
         return argv
 
