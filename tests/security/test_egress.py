@@ -10,9 +10,11 @@ to the namespace), each serving HTTP on 8080 (and 8081) with a token.
 from __future__ import annotations
 
 import contextlib
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -34,6 +36,9 @@ from tests.security.conftest import (
 HOST_SIDE = "10.213.7.1"
 PRIVATE = "10.213.7.2"
 PUBLIC = "203.0.113.241"
+# A second address of this machine, outside every blocked range (as a host's public
+# secondary address or VIP would be): only "this host's own addresses" refuses it.
+HOST_PUBLIC = "198.51.100.77"
 ALLOW_UID_RANGE = "270000-270999"
 
 PY_FETCH = '''
@@ -58,8 +63,22 @@ def _get(host, port):
         s.close()
     return {"body": got.decode("latin-1"), "error": None, "errno": None}
 
+def _udp(host, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1.5)
+    try:
+        s.sendto(b"ping", (host, port))
+        data, _ = s.recvfrom(256)
+        return {"body": data.decode("latin-1"), "error": None, "errno": None}
+    except OSError as exc:
+        return {"body": "", "error": type(exc).__name__, "errno": exc.errno}
+    finally:
+        s.close()
+
 def handler(event):
-    return {f"{h}:{p}": _get(h, p) for h, p in event["targets"]}
+    out = {f"{h}:{p}": _get(h, p) for h, p in event["targets"]}
+    out.update({f"udp {h}:{p}": _udp(h, p) for h, p in event.get("udp", [])})
+    return out
 '''
 
 NODE_FETCH = '''
@@ -98,6 +117,36 @@ class EgressHosts:
     token: str
     canary_port: int
     host_if: str
+    udp_port: int
+    udp_token: bytes
+
+
+class UdpCanary:
+    """A UDP service of the host on every address: answers each datagram with a token."""
+
+    def __init__(self) -> None:
+        self.token = b"UDP-CANARY-" + uuid.uuid4().hex.encode()
+        self._sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        self._sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        self._sock.bind(("::", 0))
+        self._sock.settimeout(0.2)
+        self.port = int(self._sock.getsockname()[1])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                _, addr = self._sock.recvfrom(256)
+                self._sock.sendto(self.token, addr)
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sock.close()
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -111,8 +160,8 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 def _in_use() -> str | None:
     addrs = _ip("-o", "addr", "show", check=False).stdout
     routes = _ip("route", "show", check=False).stdout
-    if "10.213.7." in addrs or "10.213.7." in routes:
-        return "10.213.7.0/24 is already in use on this machine"
+    if "10.213.7." in addrs or "10.213.7." in routes or HOST_PUBLIC in addrs:
+        return "10.213.7.0/24 or 198.51.100.77 is already in use on this machine"
     if PUBLIC in routes:
         return f"a route to {PUBLIC} already exists"
     return None
@@ -132,11 +181,13 @@ def egress_hosts(sandbox_host: None, canary: Canary) -> Iterator[EgressHosts]:
     served.chmod(0o755)
     servers: list[subprocess.Popen[bytes]] = []
     routed = False
+    udp = UdpCanary()
     try:
         _ip("netns", "add", ns)
         _ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)
         _ip("link", "set", ns_if, "netns", ns)
         _ip("addr", "add", f"{HOST_SIDE}/24", "dev", host_if)
+        _ip("addr", "add", f"{HOST_PUBLIC}/32", "dev", host_if)
         _ip("link", "set", host_if, "up")
         for args in (("addr", "add", f"{PRIVATE}/24", "dev", ns_if),
                      ("addr", "add", f"{PUBLIC}/32", "dev", ns_if),
@@ -160,8 +211,10 @@ def egress_hosts(sandbox_host: None, canary: Canary) -> Iterator[EgressHosts]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the test host did not answer on {url}")
                 time.sleep(0.1)
-        yield EgressHosts(token=token, canary_port=canary.port, host_if=host_if)
+        yield EgressHosts(token=token, canary_port=canary.port, host_if=host_if,
+                          udp_port=udp.port, udp_token=udp.token)
     finally:
+        udp.close()
         for server in servers:
             server.kill()
             server.wait()
@@ -195,7 +248,14 @@ def allowing_gateway(allow_db: str, egress_hosts: EgressHosts) -> Iterator[Gatew
 
 
 def _targets(hosts: EgressHosts) -> list[list]:
-    return [[PUBLIC, 8080], [PRIVATE, 8080], [PRIVATE, 8081], [HOST_SIDE, hosts.canary_port]]
+    return [[PUBLIC, 8080], [PRIVATE, 8080], [PRIVATE, 8081], [HOST_SIDE, hosts.canary_port],
+            [HOST_PUBLIC, hosts.canary_port]]
+
+
+def _udp_targets(hosts: EgressHosts) -> list[list]:
+    return [[HOST_SIDE, hosts.udp_port], [HOST_PUBLIC, hosts.udp_port]]
+
+
 
 
 def _control(hosts: EgressHosts) -> None:
@@ -208,7 +268,19 @@ def _control(hosts: EgressHosts) -> None:
         for port in (8080, 8081):
             r = httpx.get(f"http://{host}:{port}/token.txt", timeout=2)
             assert r.text == hosts.token, (host, port)
-    assert tcp_exchange(HOST_SIDE, hosts.canary_port, b"").startswith(b"CANARY-")
+    for address in (HOST_SIDE, HOST_PUBLIC):
+        assert tcp_exchange(address, hosts.canary_port, b"").startswith(b"CANARY-"), address
+        assert _ask_udp(address, hosts.udp_port) == hosts.udp_token, address
+
+
+def _ask_udp(host: str, port: int) -> bytes:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(2)
+        try:
+            s.sendto(b"ping", (host, port))
+            return s.recvfrom(256)[0]
+        except OSError:
+            return b""
 
 
 def _got_token(outcome: dict, token: str) -> bool:
@@ -222,10 +294,13 @@ def test_egress_reaches_public_hosts_only(
     _control(egress_hosts)
     name = unique(f"egr-{runtime[:2]}")
     gateway.create(name, FETCH_CODE[runtime], runtime=runtime)  # network: egress (default)
-    result = gateway.call(name, {"targets": _targets(egress_hosts)})
+    event = {"targets": _targets(egress_hosts), "udp": _udp_targets(egress_hosts)}
+    result = gateway.call(name, event)
     token = egress_hosts.token
     assert _got_token(result[f"{PUBLIC}:8080"], token), result
-    for target in (f"{PRIVATE}:8080", f"{PRIVATE}:8081", f"{HOST_SIDE}:{egress_hosts.canary_port}"):
+    refused = [k for k in result if not k.startswith(f"{PUBLIC}:")]
+    assert len(refused) == 4 + (2 if runtime == "python" else 0), result
+    for target in refused:
         assert result[target]["body"] == "", (target, result[target])
         assert result[target]["error"], (target, result[target])
     gateway.assert_healthy()
@@ -238,7 +313,9 @@ def test_network_none_reaches_nothing(
     _control(egress_hosts)
     name = unique(f"none-{runtime[:2]}")
     gateway.create(name, FETCH_CODE[runtime], runtime=runtime, network="none")
-    result = gateway.call(name, {"targets": _targets(egress_hosts)})
+    result = gateway.call(name, {"targets": _targets(egress_hosts),
+                                 "udp": _udp_targets(egress_hosts)})
+    assert len(result) == 5 + (2 if runtime == "python" else 0), result
     for target, outcome in result.items():
         assert outcome["body"] == "", (target, outcome)
         if runtime == "python":
@@ -259,5 +336,25 @@ def test_operator_allow_list_opens_exactly_what_it_names(
     assert _got_token(result[f"{PUBLIC}:8080"], token), result
     assert _got_token(result[f"{PRIVATE}:8080"], token), result  # allowed by the operator
     assert result[f"{PRIVATE}:8081"]["body"] == "", result  # another port of it: not
-    assert result[f"{HOST_SIDE}:{egress_hosts.canary_port}"]["body"] == "", result
+    for address in (HOST_SIDE, HOST_PUBLIC):
+        assert result[f"{address}:{egress_hosts.canary_port}"]["body"] == "", result
     allowing_gateway.assert_healthy()
+
+
+def test_a_tenant_cannot_widen_its_own_egress(
+    gateway: Gateway, egress_hosts: EgressHosts
+) -> None:
+    """Only the operator allows internal destinations: nothing in a tenant's request does."""
+    _control(egress_hosts)
+    for network in ("host", "all", "EGRESS"):
+        r = httpx.post(gateway.base + "/api/v1/functions", headers=gateway.headers, timeout=30,
+                       json={"name": unique("wide"), "runtime": "python", "code": PY_FETCH,
+                             "network": network})
+        assert r.status_code == 400, r.text
+    name = unique("wide")
+    allow = f"{PRIVATE}/32:8080"
+    gateway.create(name, PY_FETCH, egress_allow=[allow], function_egress_allow=allow,
+                   environment={"FNGATE_FUNCTION_EGRESS_ALLOW": allow})
+    result = gateway.call(name, {"targets": [[PRIVATE, 8080]]})
+    assert result[f"{PRIVATE}:8080"]["body"] == "", result
+    gateway.assert_healthy()
