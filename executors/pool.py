@@ -288,6 +288,10 @@ class WorkerPools:
         runtime = spec.runtime
         if self._commands.get(runtime) is None:
             raise RuntimeUnavailable(f"runtime {runtime!r} is not available on this machine")
+        if spec.network == "none" and self.sandbox.mode == "process":
+            raise WorkerFailed(
+                'network "none" needs the namespace sandbox (FNGATE_SANDBOX=process has none)'
+            )
         if spec.network == "egress" and self.sandbox.egress_unavailable is not None:
             reason = self.sandbox.egress_unavailable
             raise WorkerFailed(f"the sandbox could not be set up: {reason}")
@@ -321,10 +325,6 @@ class WorkerPools:
         if self.sandbox_error is not None:
             self._spawn_failed[runtime] = True
             raise WorkerFailed(f"the sandbox could not be set up: {self.sandbox_error}")
-        if network == "none" and self.sandbox.mode == "process":
-            raise WorkerFailed(
-                'network "none" needs the namespace sandbox (FNGATE_SANDBOX=process has none)'
-            )
         try:
             worker = await Worker.spawn(
                 name=f"{self._prefix}-{next(self._names)}",

@@ -181,7 +181,13 @@ class Sandbox:
     def detect(cls, mode: str) -> Sandbox:
         """Find the tools for ``mode``; raise SandboxUnavailable when namespaces cannot work."""
         if mode == "process":
-            return cls(mode="process")
+            # No namespaces, but the same rlimits: prlimit is still needed.
+            if shutil.which("prlimit") is None:
+                raise SandboxUnavailable(
+                    "workers need prlimit to set their limits (Debian: apt-get install"
+                    " util-linux)"
+                )
+            return cls(mode="process", prlimit=shutil.which("prlimit"))
         missing = [t for t in ("bwrap", "prlimit") if shutil.which(t) is None]
         if missing:
             raise SandboxUnavailable(

@@ -76,6 +76,17 @@ async def test_process_mode_is_reported_as_such(settings_factory: Callable[..., 
         assert (await client.get("/status")).json()["isolation"] == "process"
         caps = (await client.get("/api/v1/provider/capabilities", headers=ANY_TOKEN)).json()
         assert caps["isolation"] == "process" and caps["network_policies"] == ["egress"]
+        # Functions run there, with the same rlimits; "none" cannot be honoured, so it fails.
+        code = ("def handler(e):\n    return [l for l in open('/proc/self/limits')"
+                " if l.startswith('Max open files')]\n")
+        assert (await create(client, name="plain", code=code)).status_code == 201
+        r = await client.post("/api/v1/functions/plain/invoke", json={}, headers=WRITER)
+        assert r.status_code == 200, r.text
+        assert r.json()["result"][0].split()[3:5] == ["256", "256"]
+        assert (await create(client, name="offline", network="none")).status_code == 201
+        job = (await client.post("/api/v1/functions/offline/invoke", json={},
+                                 headers=WRITER)).json()
+        assert job["status"] == "failed" and "namespace sandbox" in job["error"]["message"]
 
 
 async def test_a_broker_on_a_closed_port_is_down_and_the_gateway_degraded(
