@@ -95,10 +95,15 @@ def test_missing_bubblewrap_names_the_package_and_the_explicit_way_out(
 ) -> None:
     import executors.sandbox
 
-    monkeypatch.setattr(executors.sandbox.shutil, "which", lambda name, *a, **k: None)
+    monkeypatch.setattr(executors.sandbox.shutil, "which",
+                        lambda name, *a, **k: "/usr/bin/prlimit" if name == "prlimit" else None)
     with pytest.raises(SandboxUnavailable, match="bubblewrap.*FNGATE_SANDBOX=process"):
         Sandbox.detect("namespaces")
-    assert Sandbox.detect("process").isolation == "process"
+    plain = Sandbox.detect("process")
+    assert plain.isolation == "process" and plain.prlimit == "/usr/bin/prlimit"
+    monkeypatch.setattr(executors.sandbox.shutil, "which", lambda name, *a, **k: None)
+    with pytest.raises(SandboxUnavailable, match="prlimit"):
+        Sandbox.detect("process")  # no limits, no workers: never silently unlimited
 
 
 def test_uids_are_never_shared_by_two_live_holders_even_across_pools(tmp_path: Path) -> None:
