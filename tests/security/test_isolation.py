@@ -527,6 +527,38 @@ def test_no_detached_process_outlives_its_call(gateway: Gateway, runtime: str) -
     gateway.assert_healthy()
 
 
+PY_LEAVE_AND_END = '''
+import os, subprocess, time
+
+MARKS = {MARKS!r}
+if MARKS.get("load"):  # a child started while the module loads, before any call
+    subprocess.Popen(["sleep", MARKS["load"]], start_new_session=True)
+
+def handler(event):
+    subprocess.Popen(["sleep", MARKS["call"]], start_new_session=True)
+    time.sleep(0.2)
+    if event["how"] == "crash":
+        os._exit(3)
+    if event["how"] == "hang":
+        while True:
+            time.sleep(1)
+    return {"uid": os.getuid()}
+'''
+
+
+@pytest.mark.parametrize("how", ["return", "crash", "hang"])
+def test_no_process_outlives_a_call_however_it_ends(gateway: Gateway, how: str) -> None:
+    marks = {k: f"300.{uuid.uuid4().int % 10**9:09d}" for k in ("load", "call")}
+    name = unique(f"end-{how}")
+    gateway.create(name, PY_LEAVE_AND_END.replace("{MARKS!r}", repr(marks)), timeout_ms=1500)
+    body = gateway.invoke(name, {"how": how})
+    expected = {"return": "success", "crash": "failed", "hang": "failed"}[how]
+    assert body["status"] == expected, body
+    gone = wait_until(lambda: not _sleepers(list(marks.values())), timeout_s=3.0)
+    assert gone, f"processes outlived the call ({how}): {_sleepers(list(marks.values()))}"
+    gateway.assert_healthy()
+
+
 PY_ZOMBIES = '''
 import os, time
 
