@@ -9,6 +9,7 @@ from outside (the test process is root on the host) that the attack did not work
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import shutil
@@ -48,9 +49,13 @@ def require_sandbox_host() -> None:
     if os.geteuid() != 0:
         _unavailable("the security suite runs fngate serve as root (per-worker uids, nftables)")
     for tool, package in (("bwrap", "bubblewrap"), ("pasta", "passt"), ("nft", "nftables"),
-                          ("prlimit", "util-linux"), ("ip", "iproute2")):
-        if shutil.which(tool) is None and shutil.which(tool, path="/usr/sbin:/sbin") is None:
-            _unavailable(f"{tool} is not installed (Debian: apt-get install {package})")
+                          ("prlimit", "util-linux")):
+        require_tool(tool, package)
+
+
+def require_tool(tool: str, package: str) -> None:
+    if shutil.which(tool) is None and shutil.which(tool, path="/usr/sbin:/sbin") is None:
+        _unavailable(f"{tool} is not installed (Debian: apt-get install {package})")
 
 
 def tenant_token(sub: str = "mallory", scopes: str = TENANT_SCOPES) -> str:
@@ -275,17 +280,24 @@ def wait_until(predicate: Callable[[], Any], timeout_s: float, interval_s: float
 
 
 def host_addresses() -> list[str]:
-    """This machine's own global addresses (eth0's, …), not loopback."""
-    proc = subprocess.run(["ip", "-j", "addr", "show", "scope", "global"],
-                          capture_output=True, text=True, timeout=10, check=False)
+    """This machine's own global addresses (eth0's, …), not loopback, read from /proc."""
     found: list[str] = []
-    if proc.returncode == 0:
-        for link in json.loads(proc.stdout or "[]"):
-            if str(link.get("ifname", "")).startswith("fgs"):
-                continue  # a test host's veth of ours
-            for info in link.get("addr_info", []):
-                if info.get("local") and info.get("scope") == "global":
-                    found.append(info["local"])
+    with contextlib.suppress(OSError):
+        last = None
+        for line in Path("/proc/net/fib_trie").read_text().splitlines():
+            words = line.split()
+            if len(words) == 2 and words[0].endswith("--"):
+                last = words[1]
+            elif "/32 host LOCAL" in line and last and not last.startswith("127."):
+                if last not in found:
+                    found.append(last)
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/net/if_inet6").read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 6 and fields[3] == "00":  # scope global
+                address = str(ipaddress.IPv6Address(int(fields[0], 16)))
+                if address not in found:
+                    found.append(address)
     return found
 
 

@@ -28,6 +28,7 @@ from tests.security.conftest import (
     Canary,
     Gateway,
     fresh_database,
+    require_tool,
     run_gateway,
     tcp_exchange,
     unique,
@@ -170,6 +171,7 @@ def _in_use() -> str | None:
 @pytest.fixture(scope="module")
 def egress_hosts(sandbox_host: None, canary: Canary) -> Iterator[EgressHosts]:
     """The namespace with the private and the public test host (torn down at the end)."""
+    require_tool("ip", "iproute2")
     busy = _in_use()
     if busy:
         pytest.skip(busy)
