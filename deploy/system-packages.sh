@@ -1,12 +1,14 @@
 #!/bin/sh
 # The Debian packages fngate's worker sandbox needs: bubblewrap (namespaces), passt (pasta:
 # a function's filtered network uplink), nftables (the egress filter, as root), util-linux
-# (prlimit). Installs only what is missing; uses sudo when not root.
+# (prlimit), iproute2 (the security tests' network namespaces). Installs only what is
+# missing; uses sudo when not root.
 set -eu
 missing=""
 command -v bwrap >/dev/null 2>&1 || missing="$missing bubblewrap"
 command -v pasta >/dev/null 2>&1 || missing="$missing passt"
 command -v prlimit >/dev/null 2>&1 || missing="$missing util-linux"
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing="$missing iproute2"
 if [ "$(id -u)" = 0 ]; then
   command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing="$missing nftables"
 fi
