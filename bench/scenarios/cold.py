@@ -60,10 +60,27 @@ def _cold_ms(client: httpx.Client, names: list[str],
     return times, bare_times, cold
 
 
+def _after_pause_ms(client: httpx.Client, url: str, body: object, calls: int) -> list[float]:
+    """One request every GAP_S, as the cold invokes are made: what a pause alone costs."""
+    times = []
+    for _ in range(calls):
+        time.sleep(GAP_S)
+        start = time.perf_counter()
+        client.post(url, json=body).raise_for_status()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
 def cold_start(cfg: Config, gateways: Gateways) -> Outcome:
-    """p50 of first invokes (Python, Node.js) over p50 of bare interpreter starts."""
+    """p50 of first invokes (Python, Node.js) over p50 of bare interpreter starts; and,
+    to tell the cold start's own price from the machine's wake-up after a pause, each over
+    a warm invoke and the bare echo made after the same pause."""
     outcome = Outcome(scenario="cold-start")
     with gateways() as h:
+        with httpx.Client() as plain:
+            bare_echo = _after_pause_ms(plain, h.bare_url, {"x": 1}, cfg.cold_functions)
+        outcome.rows.append(Row(metric="bare echo after the pause", unit="ms",
+                                fngate=statistics.median(bare_echo)))
         for runtime, (code, flags, target) in _RUNTIMES.items():
             exe = worker_exe(h.gateway_pid, runtime)
             names = [f"cold-{runtime}-{i}" for i in range(cfg.cold_functions)]
@@ -74,9 +91,16 @@ def cold_start(cfg: Config, gateways: Gateways) -> Outcome:
                 metric=f"{runtime} p50", unit="ms", fngate=statistics.median(times),
                 baseline=statistics.median(bare),
                 target=Target(on="ratio", op="<=", bound=target)))
+            warm = _after_pause_ms(h.client, f"/api/v1/functions/{names[0]}/invoke", {"x": 1},
+                                   cfg.cold_functions)
+            outcome.rows.append(Row(
+                metric=f"{runtime} p50 vs warm after the pause", unit="ms",
+                fngate=statistics.median(times), baseline=statistics.median(warm)))
             outcome.details[runtime] = {
                 "interpreter": [exe, *flags], "functions": len(names),
                 "reported_cold": cold, "fngate_ms": [round(t, 2) for t in times],
                 "bare_ms": [round(t, 2) for t in bare],
+                "warm_after_pause_ms": [round(t, 2) for t in warm],
             }
+        outcome.details["bare_echo_after_pause_ms"] = [round(t, 2) for t in bare_echo]
     return outcome
