@@ -52,7 +52,7 @@ from executors import limits
 from executors.limits import WorkerUser
 from executors.models import RUNTIMES, Runtime
 from executors.runtimes import SYSTEM_PATH, RuntimeCommand, detect_runtimes
-from executors.sandbox import RLimits, Sandbox, UidPool
+from executors.sandbox import RLimits, Sandbox, SandboxUnavailable, UidPool
 
 __all__ = [
     "BUILD_TIMEOUT_S",
@@ -276,6 +276,8 @@ class Builder:
         self._sandbox: Sandbox | None = None
         self._uids: UidPool | None = None
         self._key: bytes | None = None
+        # Why no build may run here (the sandbox could not be set up), else None.
+        self._refuse: str | None = None
 
     @property
     def _sandboxed(self) -> bool:
@@ -290,11 +292,13 @@ class Builder:
         commands: Mapping[Runtime, RuntimeCommand | None],
         sandbox: Sandbox | None = None,
         uids: UidPool | None = None,
+        refuse: str | None = None,
     ) -> None:
         """Use what the worker pools found (else :meth:`build` detects it on first use);
         call from the event loop: the tools are probed in the background. With a
         namespace ``sandbox`` every build runs in one, as a uid of ``uids``."""
         self._user = user
+        self._refuse = refuse
         if sandbox is not None and sandbox.mode == "namespaces":
             self._sandbox = sandbox
             self._uids = uids
@@ -434,6 +438,9 @@ class Builder:
             specs = check_dependencies(runtime, dependencies)
         except InvalidDependency as exc:
             return BuildResult(ok=False, log=str(exc), path=None)
+        if self._refuse is not None:
+            return BuildResult(ok=False, log=f"the sandbox could not be set up: {self._refuse}",
+                               path=None)
         tool = await self._tool(runtime)
         if tool is None:
             return BuildResult(
@@ -465,7 +472,10 @@ class Builder:
     async def _build(self, tool: _Tool, specs: list[str], digest: str) -> BuildResult:
         started = time.monotonic()
         base = self.base
-        lease = self._uids.acquire() if self._sandboxed and self._uids is not None else None
+        try:
+            lease = self._uids.acquire() if self._sandboxed and self._uids is not None else None
+        except (SandboxUnavailable, OSError) as exc:
+            return BuildResult(ok=False, log=f"no uid for the build: {exc}", path=None)
         user = self._user or WorkerUser(name=None, uid=None, gid=None)
         if lease is not None:
             user = WorkerUser(name=None, uid=lease.uid, gid=lease.uid)
@@ -590,17 +600,18 @@ class Builder:
             extra_groups=[] if uid is not None else None,
         )
         header = "$ " + " ".join(argv) + "\n"
+        drained = asyncio.ensure_future(asyncio.to_thread(_drain_bounded, proc))
         try:
-            out, _ = await asyncio.to_thread(proc.communicate, None, BUILD_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
+            out = await asyncio.wait_for(asyncio.shield(drained), BUILD_TIMEOUT_S)
+        except TimeoutError:
             _killpg(proc.pid)
-            out, _ = await asyncio.to_thread(proc.communicate)
+            out = await drained  # the pipe closes with the group: the drain ends
             log = _tail(header.encode() + out)
             return -9, log + f"\nbuild timed out after {BUILD_TIMEOUT_S:.0f} s\n"
         except BaseException:
             _killpg(proc.pid)
             with contextlib.suppress(BaseException):
-                await asyncio.shield(asyncio.to_thread(proc.wait))
+                await asyncio.shield(drained)
             raise
         finally:
             # Whatever the tool left running in its group goes too.
@@ -610,6 +621,23 @@ class Builder:
         if code != 0:
             log += f"\nbuild failed: exit code {code}\n"
         return code, log
+
+
+def _drain_bounded(proc: subprocess.Popen[bytes]) -> bytes:
+    """Read the tool's output to its end keeping only the last 2 × MAX_BUILD_LOG_BYTES (a
+    build printing for minutes must not grow the gateway), then reap it (blocking)."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    buf = bytearray()
+    dropped = False
+    while chunk := os.read(fd, 65536):
+        buf.extend(chunk)
+        if len(buf) > 2 * MAX_BUILD_LOG_BYTES:
+            del buf[: len(buf) - MAX_BUILD_LOG_BYTES]
+            dropped = True
+    proc.stdout.close()
+    proc.wait()
+    return (b"[... build log truncated ...]\n" if dropped else b"") + bytes(buf)
 
 
 def _local_package_sources() -> list[str]:

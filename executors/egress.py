@@ -141,8 +141,9 @@ def ruleset(
     name = table_name(uid_low, uid_high)
     body = "\n".join(
         [
-            *(f"    {rule}" for rule in accept),
+            # This host's own addresses first: no allow-list entry can open them.
             "    fib daddr type { local, broadcast, anycast, multicast } jump refuse",
+            *(f"    {rule}" for rule in accept),
             f"    ip daddr {{ {', '.join(BLOCKED_V4)} }} jump refuse",
             "    ip daddr 255.255.255.255 jump refuse",
             f"    ip6 daddr {{ {', '.join(BLOCKED_V6)} }} jump refuse",

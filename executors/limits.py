@@ -13,8 +13,10 @@ import logging
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -361,6 +363,32 @@ class CgroupRoot:
             cg.remove()
             raise
         return cg
+
+    def sweep_dead(self) -> int:
+        """Kill and remove the worker cgroups of gateways that died without cleaning up
+        (blocking). A worker's cgroup is named ``<gateway pid>-…``; one whose gateway is
+        gone may hold frozen processes that would never die on their own, and whose uids
+        the next gateway would hand out again. Returns how many were removed."""
+        removed = 0
+        for entry in list(self.pids.iterdir()) if self.pids.is_dir() else []:
+            owner = entry.name.split("-", 1)[0]
+            if not entry.is_dir() or not owner.isdigit() or Path(f"/proc/{owner}").exists():
+                continue
+            cg = WorkerCgroup(self.version, self.memory / entry.name, entry,
+                              self.cpu / entry.name if self.cpu else None,
+                              self.freezer / entry.name if self.freezer else None)
+            cg.thaw()
+            for _ in range(50):
+                for pid in cg.pids_in():
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, signal.SIGKILL)
+                if cg.remove():
+                    removed += 1
+                    break
+                time.sleep(0.02)
+            else:
+                logger.warning("could not remove the stale worker cgroup %s", entry)
+        return removed
 
     def close(self) -> None:
         """Remove the root if no other gateway on this host uses it."""

@@ -93,17 +93,26 @@ class WorkerPools:
     async def start(self) -> None:
         """Detect runtimes, prepare user and cgroups, pre-start generic workers, start reaping."""
         s = self._settings
+        self._cgroups = await asyncio.to_thread(CgroupRoot.detect)
+        if self._cgroups is not None:
+            # Before any uid is handed out: a crashed gateway's workers (frozen ones never
+            # die by themselves) still hold theirs.
+            swept = await asyncio.to_thread(self._cgroups.sweep_dead)
+            if swept:
+                logger.warning("removed %d worker cgroups left by a gateway that died", swept)
         try:
             self.sandbox, self._uids = await asyncio.to_thread(prepare_sandbox, s)
-        except SandboxUnavailable as exc:
+        except (SandboxUnavailable, OSError) as exc:
             self.sandbox_error = str(exc)
+            # Reported as configured (never as "process"), and nothing runs without it.
+            self.sandbox = Sandbox(mode="namespaces" if s.sandbox != "process" else "process")
             logger.error("no worker can start: %s", exc)
         self._user = await asyncio.to_thread(limits.ensure_worker_user, s.worker_user)
         self._base = await asyncio.to_thread(limits.work_base)
-        self._cgroups = await asyncio.to_thread(CgroupRoot.detect)
         self._commands = await asyncio.to_thread(detect_runtimes, self._user)
         self.builder.configure(
-            user=self._user, commands=self._commands, sandbox=self.sandbox, uids=self._uids
+            user=self._user, commands=self._commands, sandbox=self.sandbox, uids=self._uids,
+            refuse=self.sandbox_error,
         )
         self._builds = await asyncio.to_thread(lambda: self.builder.base)
         logger.info(
@@ -208,7 +217,7 @@ class WorkerPools:
         if worker is None:
             try:
                 worker = await self._take_generic(spec)
-            except WorkerFailed as exc:
+            except (WorkerFailed, OSError, SandboxUnavailable) as exc:
                 # Not the user's fault, and never silent: the run fails saying why.
                 return ExecutionResult(
                     failure="RUNTIME_ERROR",
@@ -252,6 +261,7 @@ class WorkerPools:
             worker.kill()
             raise
         finally:
+            worker.end_call()  # the module's own code may have left processes too
             worker.busy = False
         self._release(worker)
         return True
@@ -296,7 +306,10 @@ class WorkerPools:
             reason = self.sandbox.egress_unavailable
             raise WorkerFailed(f"the sandbox could not be set up: {reason}")
         profile: _Profile = (runtime, spec.network, spec.ephemeral_storage_mb)
-        self._wanted.add(profile)
+        if spec.ephemeral_storage_mb == DEFAULT_STORAGE_MB:
+            # At most runtimes × networks profiles stay pre-started; other sizes (any of
+            # 16…max a tenant may pick) are started on demand and never pinned.
+            self._wanted.add(profile)
         generic = self._generic.setdefault(profile, [])
         while generic:
             worker = generic.pop()
@@ -369,9 +382,7 @@ class WorkerPools:
     def _refill(self, profile: _Profile, delay_s: float = 0.0) -> None:
         if self._closed or self.sandbox_error is not None:
             return
-        keep = self._settings.prewarm_per_runtime
-        if profile[2] != DEFAULT_STORAGE_MB:
-            keep = min(keep, 1)  # an uncommon size: one ready, the rest on demand
+        keep = self._settings.prewarm_per_runtime if profile in self._wanted else 0
         missing = keep - len(self._generic.setdefault(profile, []))
         missing -= self._starting.get(profile, 0)
         for _ in range(max(0, missing)):

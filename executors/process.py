@@ -364,8 +364,9 @@ class Worker:
             try:
                 self.cgroup.add(self.pid)
             except OSError as exc:
-                logger.warning("worker %s: cgroup unusable (%s); RSS watchdog", self.name, exc)
-                self.cgroup = None
+                # Never a silent downgrade: without its cgroup the worker has no pids limit,
+                # CPU quota or freezer. The caller kills it; cleanup removes the cgroup.
+                raise SandboxUnavailable(f"the worker's cgroup is unusable: {exc}") from exc
         self._writer, _ = await loop.connect_write_pipe(
             asyncio.BaseProtocol, os.fdopen(to_w, "wb", buffering=0)
         )
@@ -567,8 +568,8 @@ class Worker:
         if self.cgroup is not None:
             now.update(self.cgroup.pids_in())
         strays = [pid for pid in now if pid not in self._core_pids]
-        if not strays and self.cgroup is not None:
-            self._core_tasks = tasks  # only threads of the sandbox's own processes changed
+        # _core_tasks never moves: a thread that stays and a process that replaces another
+        # would keep the count. Calls that leave threads take this full look every time.
         if strays:
             for pid in strays:
                 with contextlib.suppress(ProcessLookupError, PermissionError):

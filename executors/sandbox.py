@@ -174,6 +174,7 @@ class Sandbox:
     bwrap: str | None = None
     pasta: str | None = None
     prlimit: str | None = None
+    setpriv: str | None = None
     # Why ``network: "egress"`` cannot be served here (None: it can).
     egress_unavailable: str | None = None
 
@@ -188,7 +189,7 @@ class Sandbox:
                     " util-linux)"
                 )
             return cls(mode="process", prlimit=shutil.which("prlimit"))
-        missing = [t for t in ("bwrap", "prlimit") if shutil.which(t) is None]
+        missing = [t for t in ("bwrap", "prlimit", "setpriv") if shutil.which(t) is None]
         if missing:
             raise SandboxUnavailable(
                 f"the namespace sandbox needs {' and '.join(missing)} (Debian: apt-get install "
@@ -200,6 +201,7 @@ class Sandbox:
             bwrap=shutil.which("bwrap"),
             pasta=shutil.which("pasta"),
             prlimit=shutil.which("prlimit"),
+            setpriv=shutil.which("setpriv"),
             egress_unavailable=None if shutil.which("pasta") else
             "network egress needs pasta (Debian: apt-get install passt)",
         )
@@ -212,7 +214,7 @@ class Sandbox:
     def with_egress_unavailable(self, reason: str | None) -> Sandbox:
         """A copy that refuses (``reason``) or serves egress."""
         return Sandbox(mode=self.mode, bwrap=self.bwrap, pasta=self.pasta,
-                       prlimit=self.prlimit, egress_unavailable=reason)
+                       prlimit=self.prlimit, setpriv=self.setpriv, egress_unavailable=reason)
 
     def command(
         self,
@@ -240,8 +242,11 @@ class Sandbox:
         size = str(storage_mb * 1024 * 1024)
         argv: list[str] = []
         if network == "egress":
-            assert self.pasta is not None
+            assert self.pasta is not None and self.setpriv is not None
             argv += [
+                # pasta has no parent-death signal of its own: without one it (and the
+                # sandbox under it) would outlive a gateway that is killed.
+                self.setpriv, "--pdeathsig", "KILL", "--",
                 self.pasta, "--config-net", "--no-map-gw", "--quiet",
                 # No port forwarding in either direction: nothing of the host's
                 # loopback is reachable from the namespace, nothing of it from outside.

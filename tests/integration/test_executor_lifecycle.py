@@ -335,3 +335,45 @@ async def test_namespace_sandbox_has_readonly_system_private_tmp_and_no_network(
         assert r.error is not None and r.error.type == "OutOfMemory"
     finally:
         await p.close()
+
+
+THREAD_THEN_PROCESS = (
+    "import subprocess, threading\n"
+    "state = {}\n"
+    "def handler(event):\n"
+    "    if event['step'] == 1:\n"
+    "        stop = threading.Event()\n"
+    "        t = threading.Thread(target=stop.wait, daemon=True)\n"
+    "        t.start()\n"
+    "        state['t'] = (t, stop)\n"
+    "    else:\n"
+    "        t, stop = state['t']\n"
+    "        stop.set(); t.join()\n"
+    "        subprocess.Popen(['sleep', '77'], start_new_session=True)\n"
+    "    return event['step']\n"
+)
+
+
+def _sleepers(seconds: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv[:2] == [b"sleep", seconds.encode()]:
+            found.append(int(entry))
+    return found
+
+
+@needs_bwrap
+async def test_a_process_that_replaces_a_thread_still_dies_with_its_call(
+    pools: WorkerPools,
+) -> None:
+    # A call that leaves a thread, then one that ends it and starts a detached process.
+    s = CodeSpec(function_id=next(_ids), function_name="tp", version=1, runtime="python",
+                 code=THREAD_THEN_PROCESS)
+    assert (await pools.run(s, {"step": 1}, ctx(), timeout_ms=5000)).ok
+    r = await pools.run(s, {"step": 2}, ctx(), timeout_ms=5000)
+    assert r.ok, r.error
+    assert await eventually(lambda: not _sleepers("77")), _sleepers("77")

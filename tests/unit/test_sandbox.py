@@ -24,7 +24,7 @@ from executors.sandbox import (
 
 LIMITS = RLimits(nofile=256, fsize=64 * 1024 * 1024, nproc=4096)
 SANDBOX = Sandbox(mode="namespaces", bwrap="/usr/bin/bwrap", pasta="/usr/bin/pasta",
-                  prlimit="/usr/bin/prlimit")
+                  prlimit="/usr/bin/prlimit", setpriv="/usr/bin/setpriv")
 
 
 def _command(network: str, **kw: object) -> list[str]:
@@ -38,6 +38,9 @@ def _after(argv: list[str], flag: str) -> list[str]:
 
 def test_egress_runs_under_pasta_that_forwards_no_port_and_maps_no_gateway() -> None:
     argv = _command("egress")
+    # pasta dies with the gateway (it has no parent-death signal of its own).
+    assert argv[:4] == ["/usr/bin/setpriv", "--pdeathsig", "KILL", "--"]
+    argv = argv[4:]
     assert argv[0] == "/usr/bin/pasta"
     pasta = argv[: argv.index("--")]
     for flag in ("--tcp-ports", "--udp-ports", "-T", "-U"):
@@ -161,8 +164,10 @@ def test_the_ruleset_refuses_every_private_and_local_range_for_the_worker_uids()
     for net in ("10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
                 "192.168.0.0/16", "fc00::/7", "fe80::/10", "::ffff:0:0/96", "64:ff9b::/96"):
         assert net in text, net
-    # Allowed entries come before the refusals; DNS only to the resolvers, only on port 53.
-    assert text.index("10.1.2.3/32 tcp dport 5432 accept") < text.index("jump refuse")
+    # This host's addresses are refused before any allow entry; allowed entries come before
+    # the other refusals; DNS only to the resolvers, only on port 53.
+    assert text.index("fib daddr type") < text.index("10.1.2.3/32 tcp dport 5432 accept")
+    assert text.index("10.1.2.3/32 tcp dport 5432 accept") < text.index("ip daddr {")
     assert "ip daddr 10.255.0.53 udp dport 53 accept" in text
 
 
