@@ -8,15 +8,23 @@ no broker means queue triggers are reported unavailable.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import secrets
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "SettingsError", "load", "ensure_data_dir", "load_or_create_secret"]
+__all__ = [
+    "Settings",
+    "SettingsError",
+    "ensure_data_dir",
+    "load",
+    "load_or_create_secret",
+    "parse_egress_allow",
+]
 
 _ENV_PREFIX = "FNGATE_"
 
@@ -185,7 +193,10 @@ def _validate(s: Settings) -> None:
             f"FNGATE_SANDBOX must be namespaces or process, not {s.sandbox!r}"
         )
     _parse_uid_range(s.worker_uid_range)
-    _check_egress_allow(s.function_egress_allow)
+    try:
+        parse_egress_allow(s.function_egress_allow)
+    except ValueError as exc:
+        raise SettingsError(f"FNGATE_FUNCTION_EGRESS_ALLOW: {exc}") from None
     if s.max_ephemeral_storage_mb < 16:
         raise SettingsError("FNGATE_MAX_EPHEMERAL_STORAGE_MB must be at least 16")
     if s.is_production:
@@ -215,21 +226,39 @@ def _parse_uid_range(text: str) -> tuple[int, int]:
     return int(low), int(high)
 
 
-def _check_egress_allow(entries: tuple[str, ...]) -> None:
-    import ipaddress
-
+def parse_egress_allow(
+    entries: Iterable[str],
+) -> tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int | None], ...]:
+    """``CIDR`` / ``CIDR:port`` / ``[v6CIDR]:port`` entries as (network, port or None);
+    ValueError names the bad one. Blank entries are skipped."""
+    out: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int | None]] = []
     for raw in entries:
-        text = raw[1:].partition("]")[0] if raw.startswith("[") else raw
-        if not raw.startswith("[") and raw.count(":") == 1:
-            text, _, port = raw.partition(":")
-            if not port.isdigit() or not 0 < int(port) < 65536:
-                raise SettingsError(f"FNGATE_FUNCTION_EGRESS_ALLOW entry {raw!r}: bad port")
+        text = raw.strip()
+        if not text:
+            continue
+        port: int | None = None
+        net_text = text
+        if text.startswith("["):
+            net_text, _, rest = text[1:].partition("]")
+            if rest:
+                if not rest.startswith(":"):
+                    raise ValueError(f"egress allow entry {raw!r}: expected [CIDR]:port")
+                port = _egress_port(raw, rest[1:])
+        elif text.count(":") == 1:
+            net_text, _, port_text = text.partition(":")
+            port = _egress_port(raw, port_text)
         try:
-            ipaddress.ip_network(text, strict=False)
+            network = ipaddress.ip_network(net_text, strict=False)
         except ValueError:
-            raise SettingsError(
-                f"FNGATE_FUNCTION_EGRESS_ALLOW entry {raw!r} is not a CIDR[:port]"
-            ) from None
+            raise ValueError(f"egress allow entry {raw!r} is not a CIDR[:port]") from None
+        out.append((network, port))
+    return tuple(out)
+
+
+def _egress_port(raw: str, text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"egress allow entry {raw!r}: port must be 1-65535")
+    return int(text)
 
 
 def ensure_data_dir(settings: Settings) -> Path:

@@ -26,6 +26,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import config
+
 __all__ = [
     "BLOCKED_V4",
     "BLOCKED_V6",
@@ -72,35 +74,10 @@ class EgressAllow:
 
 
 def parse_allow(entries: Iterable[str]) -> tuple[EgressAllow, ...]:
-    """Parse ``CIDR`` / ``CIDR:port`` / ``[v6CIDR]:port`` entries (ValueError names the bad one)."""
-    out: list[EgressAllow] = []
-    for raw in entries:
-        text = raw.strip()
-        if not text:
-            continue
-        port: int | None = None
-        net_text = text
-        if text.startswith("["):
-            net_text, _, rest = text[1:].partition("]")
-            if rest:
-                if not rest.startswith(":"):
-                    raise ValueError(f"egress allow entry {raw!r}: expected [CIDR]:port")
-                port = _port(raw, rest[1:])
-        elif text.count(":") == 1:
-            net_text, _, port_text = text.partition(":")
-            port = _port(raw, port_text)
-        try:
-            network = ipaddress.ip_network(net_text, strict=False)
-        except ValueError:
-            raise ValueError(f"egress allow entry {raw!r} is not a CIDR[:port]") from None
-        out.append(EgressAllow(network=network, port=port))
-    return tuple(out)
-
-
-def _port(raw: str, text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError(f"egress allow entry {raw!r}: port must be 1-65535")
-    return int(text)
+    """Parse ``CIDR`` / ``CIDR:port`` / ``[v6CIDR]:port`` entries (ValueError names the bad
+    one) with the parser that validates ``FNGATE_FUNCTION_EGRESS_ALLOW``."""
+    return tuple(EgressAllow(network=network, port=port)
+                 for network, port in config.parse_egress_allow(entries))
 
 
 def host_resolvers(path: Path = Path("/etc/resolv.conf")) -> tuple[str, ...]:
