@@ -153,9 +153,7 @@ def builds_base(base: Path | None = None) -> Path:
     """The 0711 directory of published builds (default: beside the workers' directories):
     a build is reachable by its path, never listed."""
     if base is None:
-        base = Path(tempfile.gettempdir()) / (
-            "fngate-builds" if os.geteuid() == 0 else f"fngate-builds-{os.geteuid()}"
-        )
+        base = Path(tempfile.gettempdir()) / limits.per_user("fngate-builds")
     base.mkdir(mode=0o711, exist_ok=True)
     st = base.lstat()
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():

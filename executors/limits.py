@@ -30,6 +30,7 @@ __all__ = [
     "descendants",
     "ensure_worker_user",
     "make_workdir",
+    "per_user",
     "remove_workdir",
     "rss_of_group",
     "work_base",
@@ -84,14 +85,14 @@ def ensure_worker_user(name: str) -> WorkerUser:
     return WorkerUser(name=name, uid=entry.pw_uid, gid=entry.pw_gid)
 
 
-def _per_user(name: str) -> str:
+def per_user(name: str) -> str:
     """``name`` as root, ``name-<uid>`` for anyone else (/tmp is shared by every user)."""
     return name if os.geteuid() == 0 else f"{name}-{os.geteuid()}"
 
 
 def work_base() -> Path:
     """The base of the workers' private directories (root-owned, 0711)."""
-    base = Path(tempfile.gettempdir()) / _per_user("fngate-work")
+    base = Path(tempfile.gettempdir()) / per_user("fngate-work")
     base.mkdir(mode=0o711, exist_ok=True)
     st = base.stat()
     if st.st_uid != os.geteuid():
