@@ -202,7 +202,6 @@ class Worker:
         # The sandbox's own processes (pasta, bwrap, its init, the runner), seen before
         # any user code ran: anything else alive after a call outlived it.
         self._core_pids: frozenset[int] = frozenset()
-        self._host_runner_pid = 0
         self._core_tasks = 0  # tasks (threads too) of the pids cgroup with only those
         self._freeze_at: asyncio.TimerHandle | None = None
         self._frozen = False
@@ -292,8 +291,7 @@ class Worker:
             worker._core_pids = frozenset(limits.descendants(worker.pid))
             if worker.cgroup is not None:
                 worker._core_tasks = worker.cgroup.task_count()
-            worker._host_runner_pid = _host_pid_of(worker._core_pids, frame["pid"])
-            check_limits(worker._host_runner_pid, limits.RLIMITS)
+            check_limits(_host_pid_of(worker._core_pids, frame["pid"]), limits.RLIMITS)
         except SandboxUnavailable as exc:
             worker.kill()
             await worker.wait_closed()
@@ -557,7 +555,6 @@ class Worker:
         """
         if not self.alive or not self._core_pids:
             return
-        tasks = -1
         if self.cgroup is not None:
             # pids.current counts zombies too (until reaped); cgroup.procs does not.
             tasks = self.cgroup.task_count()
