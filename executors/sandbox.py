@@ -26,6 +26,7 @@ or another gateway on the host) share one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import os
 import shutil
@@ -213,8 +214,7 @@ class Sandbox:
 
     def with_egress_unavailable(self, reason: str | None) -> Sandbox:
         """A copy that refuses (``reason``) or serves egress."""
-        return Sandbox(mode=self.mode, bwrap=self.bwrap, pasta=self.pasta,
-                       prlimit=self.prlimit, setpriv=self.setpriv, egress_unavailable=reason)
+        return dataclasses.replace(self, egress_unavailable=reason)
 
     def command(
         self,
