@@ -215,3 +215,18 @@ async def test_a_session_id_with_a_nul_is_refused_and_echoed_as_the_error_reques
         body = r.json()
         assert body["error"]["code"] == "INVALID_REQUEST"
         assert body["request_id"] == "a\x00"  # API.md: the session id of the path
+
+
+@pytest.mark.parametrize("field", ["environment", "labels", "triggers", "dependencies"])
+async def test_nul_in_json_form_fields_of_a_multipart_deploy_is_400(
+        raw_client: httpx.AsyncClient, field: str) -> None:
+    value = {"environment": '{"K": "\\u0000"}', "labels": '{"k": "\\u0000"}',
+             "triggers": '[{"type": "http", "config": {"path": "/\\u0000"}}]',
+             "dependencies": '["six\\u0000"]'}[field]
+    r = await raw_client.post(
+        "/api/v1/functions", headers=ADMIN,
+        data={"name": "mp", "runtime": "python", field: value},
+        files={"code": ("main.py", b"def handler(e):\n    return 1\n")})
+    body = assert_error(r, 400, "INVALID_REQUEST")
+    assert body["error"]["details"] == {"field": field}
+    await _still_serving(raw_client)
