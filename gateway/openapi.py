@@ -292,7 +292,8 @@ def _ok(description: str, schema: dict[str, Any] | None, *headers: str,
 
 
 _SECURITY_DESCRIPTION = """\
-`Authorization: Bearer <JWT>`. Claims: `sub` and `exp` required; `scope` (space-separated; a \
+`Authorization: Bearer <JWT>`. Claims: `sub` and `exp` required; `exp`, `nbf` and `iat` must \
+be JSON numbers (a numeric string or a boolean → 401); `scope` (space-separated; a \
 `scopes` or `scp` list is also read); `iss`/`aud` checked when configured. Algorithms are \
 pinned by configuration (HS256, RS256 or ES256); `alg: none` is rejected.
 

@@ -5,15 +5,17 @@ authentication, and never reach PostgreSQL; NULs inside JSON bodies answer 400 t
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from starlette.routing import Route
 
 from gateway.routes import all_routes
-from tests.conftest import auth, running_app
+from tests.conftest import TEST_SECRET, auth, running_app
 from tests.integration.test_functions_api import WRITER, assert_error, create
 
 ADMIN = auth("admin read:jobs read:functions write:functions execute:all")
@@ -230,3 +232,14 @@ async def test_nul_in_json_form_fields_of_a_multipart_deploy_is_400(
     body = assert_error(r, 400, "INVALID_REQUEST")
     assert body["error"]["details"] == {"field": field}
     await _still_serving(raw_client)
+
+
+@pytest.mark.parametrize("claims", [{"exp": "9999999999"}, {"exp": 10**400},
+                                    {"nbf": True}, {"iat": "0"}], ids=repr)
+async def test_a_token_whose_time_claims_are_not_numbers_is_401(
+        raw_client: httpx.AsyncClient, claims: dict[str, Any]) -> None:
+    payload = {"sub": "alice", "scope": "admin", "exp": int(time.time()) + 600, **claims}
+    bearer = jwt.encode(payload, TEST_SECRET, algorithm="HS256")
+    r = await raw_client.get("/api/v1/functions", headers={"Authorization": f"Bearer {bearer}"})
+    body = assert_error(r, 401, "UNAUTHORIZED")
+    assert "must be a number" in body["error"]["message"]
