@@ -762,8 +762,10 @@ _SESSION_PATHS: dict[str, Any] = {
 }
 
 _TRIGGER_NOTE = (
-    " A change takes effect on every replica within 5 s. `queue` triggers are refused "
-    "(400) by this gateway version."
+    " A change takes effect on every replica within 5 s. A field of the wrong type or value "
+    "→ 400 `INVALID_REQUEST` naming it in `details.field` (`type`, `enabled`, "
+    "`config.path`, `config.schedule`, `config.prefetch`, …). `queue` triggers need a "
+    "broker (`FNGATE_AMQP_URL`; 400 without one)."
 )
 
 _TRIGGER_PATHS: dict[str, Any] = {
