@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -64,6 +65,27 @@ def _reason(exc: jwt_errors.PyJWTError) -> str:
     if isinstance(exc, jwt_errors.DecodeError):
         return "malformed token"
     return "invalid token"
+
+
+_TIME_CLAIMS = ("exp", "nbf", "iat")
+
+
+def _check_time_claims(claims: Mapping[str, Any]) -> None:
+    """RFC 7519's NumericDate is a JSON number. PyJWT reads these claims with ``int()``,
+    which takes ``"9999999999"`` and ``true``; a number too large for a float would fail
+    later. Refuse all of them."""
+    for name in _TIME_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise AuthError(f"invalid claim '{name}': must be a number")
+        try:
+            finite = math.isfinite(value)  # an int too large for a float overflows here
+        except OverflowError:
+            finite = False
+        if not finite:
+            raise AuthError(f"invalid claim '{name}': must be a number")
 
 
 def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:
@@ -173,6 +195,7 @@ class TokenVerifier:
             )
         except jwt_errors.PyJWTError as exc:
             raise AuthError(_reason(exc)) from exc
+        _check_time_claims(claims)
         return self._principal(claims)
 
     @staticmethod

@@ -30,6 +30,7 @@ from gateway.middleware import (
     MetricsMiddleware,
     RateLimitMiddleware,
     RequestIdMiddleware,
+    TargetGuardMiddleware,
 )
 from gateway.ratelimit import RateLimiter
 from gateway.routes import all_routes
@@ -109,6 +110,8 @@ def create_app(
             Middleware(RequestIdMiddleware),
             Middleware(MetricsMiddleware, metrics=metrics),
             Middleware(CORSMiddleware, origins=settings.cors_origins),
+            # Before the rate limiter, which reads the token: garbage needs no token to be refused.
+            Middleware(TargetGuardMiddleware),
             Middleware(RateLimitMiddleware),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
         ],

@@ -189,7 +189,10 @@ _ERROR_RESPONSES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "400": ("BadRequest", "Invalid request: malformed JSON, wrong types, an unknown enum value, "
             "a value out of range, a malformed `X-Cache-Control`, params failing the "
             "function's schema (`INVALID_PARAMS`), an unsupported runtime "
-            "(`INVALID_RUNTIME`), or a feature not available yet.", _LIMIT_HEADERS),
+            "(`INVALID_RUNTIME`), or a feature not available yet. On every operation: a "
+            "control character or bytes that are not UTF-8 in the percent-decoded path or a "
+            "query parameter (`INVALID_REQUEST`, `details.in`: `path` or `query`, with "
+            "`details.parameter`), answered before routing and the token.", _LIMIT_HEADERS),
     "401": ("Unauthorized", "`UNAUTHORIZED`: no token, bad signature, expired, wrong "
             "issuer/audience.", ("WWW-Authenticate", *_LIMIT_HEADERS)),
     "403": ("Forbidden", "`FORBIDDEN`: a valid token without the needed scope "
@@ -289,7 +292,8 @@ def _ok(description: str, schema: dict[str, Any] | None, *headers: str,
 
 
 _SECURITY_DESCRIPTION = """\
-`Authorization: Bearer <JWT>`. Claims: `sub` and `exp` required; `scope` (space-separated; a \
+`Authorization: Bearer <JWT>`. Claims: `sub` and `exp` required; `exp`, `nbf` and `iat` must \
+be JSON numbers (a numeric string or a boolean → 401); `scope` (space-separated; a \
 `scopes` or `scp` list is also read); `iss`/`aud` checked when configured. Algorithms are \
 pinned by configuration (HS256, RS256 or ES256); `alg: none` is rejected.
 
@@ -758,8 +762,10 @@ _SESSION_PATHS: dict[str, Any] = {
 }
 
 _TRIGGER_NOTE = (
-    " A change takes effect on every replica within 5 s. `queue` triggers are refused "
-    "(400) by this gateway version."
+    " A change takes effect on every replica within 5 s. A field of the wrong type or value "
+    "→ 400 `INVALID_REQUEST` naming it in `details.field` (`type`, `enabled`, "
+    "`config.path`, `config.schedule`, `config.prefetch`, …). `queue` triggers need a "
+    "broker (`FNGATE_AMQP_URL`; 400 without one)."
 )
 
 _TRIGGER_PATHS: dict[str, Any] = {
@@ -869,8 +875,31 @@ def _limited(paths: dict[str, Any]) -> dict[str, Any]:
                         {name: _ref("headers", name) for name in _LIMIT_HEADERS})
     return paths
 
-_ALL_PATHS = _limited({**_PATHS, **VERSION_PATHS, **_SESSION_PATHS, **_TRIGGER_PATHS,
-                       **OBSERVABILITY_PATHS, **WEBHOOK_PATHS, **PROJECT_PATHS, **_FN_PATHS})
+
+_TARGET_REFUSED = {
+    "description": "`INVALID_REQUEST`: a control character or bytes that are not UTF-8 in the "
+                   "percent-decoded path or a query parameter (`details.in`: `path` or "
+                   "`query`, with `details.parameter`), answered before routing.",
+    "headers": _headers(), "content": _error_content("BadRequest"),
+}
+
+
+def _guarded(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation may answer the request-target guard's 400 (a control character or
+    invalid UTF-8 in the path or a query parameter), whatever else it answers; it comes
+    before the rate limiter, so an unlimited operation's 400 has no X-RateLimit headers."""
+    for item in paths.values():
+        for method, operation in item.items():
+            if method in _FN_METHODS:
+                limited = "x-rate-limit-class" in operation
+                operation["responses"].setdefault(
+                    "400", _error("400") if limited else copy.deepcopy(_TARGET_REFUSED))
+    return paths
+
+
+_ALL_PATHS = _guarded(_limited({
+    **_PATHS, **VERSION_PATHS, **_SESSION_PATHS, **_TRIGGER_PATHS, **OBSERVABILITY_PATHS,
+    **WEBHOOK_PATHS, **PROJECT_PATHS, **_FN_PATHS}))
 
 _INFO_DESCRIPTION = """\
 fngate runs small functions behind one authenticated HTTP API. This document \
@@ -881,6 +910,13 @@ durations are integer milliseconds unless named otherwise. Every response carrie
 `X-Request-ID`. Errors share the `Error` body. Routing comes first: an unknown path is 404 \
 and a method a path does not serve is 405 (`MethodNotAllowed`), both without looking at the \
 token. A database outage answers 503 `UNAVAILABLE` with `Retry-After` on any `/api/v1` route.
+
+Before routing (and so before the token and rate limits), a request whose percent-decoded \
+path, or any percent-decoded query parameter name or value, holds a control character \
+(Unicode `Cc`: U+0000–U+001F, U+007F–U+009F) or bytes that are not UTF-8 answers 400 \
+`INVALID_REQUEST` (`details.in`: `path` or `query`, with `details.parameter`), on every path, \
+routed or not. The query of an HTTP trigger (`/fn/…`) is the function's input: there only NUL \
+and invalid UTF-8 are refused.
 
 ## Rate limits
 

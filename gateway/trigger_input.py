@@ -44,7 +44,9 @@ def _http_config(config: dict[str, Any]) -> tuple[dict[str, Any], str]:
     if not isinstance(methods, list) or not methods or not all(
         isinstance(m, str) and m.upper() in HTTP_METHODS for m in methods
     ):
-        raise _bad("config.methods", f"must list methods among {', '.join(HTTP_METHODS)}")
+        given = "config.methods" if "methods" in config or "method" not in config \
+            else "config.method"
+        raise _bad(given, f"must list methods among {', '.join(HTTP_METHODS)}")
     public = config.get("public", False)
     if not isinstance(public, bool):
         raise _bad("config.public", "must be a boolean")
@@ -58,7 +60,7 @@ def _cron_config(config: dict[str, Any]) -> dict[str, Any]:
     try:
         return parse_cron_config(config)
     except TriggerConfigError as exc:
-        raise InvalidRequest(str(exc), details={"field": "config"}) from exc
+        raise InvalidRequest(str(exc), details={"field": exc.field}) from exc
 
 
 def _queue_config(config: dict[str, Any], settings: Settings, *, updating: bool
@@ -70,18 +72,19 @@ def _queue_config(config: dict[str, Any], settings: Settings, *, updating: bool
     try:
         return parse_queue_config(config)
     except QueueConfigError as exc:
-        raise InvalidRequest(str(exc), details={"field": "config"}) from exc
+        raise InvalidRequest(str(exc), details={"field": exc.field}) from exc
 
 
 def parse_trigger(body: Any, settings: Settings, *, current_type: str | None = None
                   ) -> TriggerInput:
     """Validate a create body, or an update body merged over the current trigger."""
     if not isinstance(body, dict):
-        raise InvalidRequest("the body must be a JSON object")
+        raise InvalidRequest("a trigger must be a JSON object")
     raw_type = body.get("type", current_type)
-    if raw_type not in _TYPES:
+    # A string first: an object or array is not hashable, so not even looked up.
+    if not isinstance(raw_type, str) or raw_type not in _TYPES:
         raise _bad("type", "must be one of http, cron (alias schedule), queue")
-    kind = _TYPES[str(raw_type)]
+    kind = _TYPES[raw_type]
     if current_type is not None and kind != current_type:
         raise _bad("type", "cannot change; delete the trigger and create another")
     name = body.get("name")

@@ -36,7 +36,12 @@ _MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "
 
 
 class TriggerConfigError(ValueError):
-    """A cron trigger config that cannot be scheduled; the message says why."""
+    """A cron trigger config that cannot be scheduled; the message says why and ``field``
+    which field of the trigger body it is about (``config`` when no one field)."""
+
+    def __init__(self, message: str, *, field: str = "config") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,33 +197,39 @@ def schedule_of(config: Mapping[str, Any]) -> CronSchedule:
             f" (expected schedule, timezone, payload, misfire)")
     schedule, alias = config.get("schedule"), config.get("cron")
     if schedule is not None and alias is not None and schedule != alias:
-        raise TriggerConfigError("give either 'schedule' or its alias 'cron', not both")
+        raise TriggerConfigError("give either 'schedule' or its alias 'cron', not both",
+                                 field="config.cron")
     expression = schedule if schedule is not None else alias
+    field = "config.cron" if schedule is None and "cron" in config else "config.schedule"
     if not isinstance(expression, str) or not expression.strip():
-        raise TriggerConfigError("cron config needs 'schedule', e.g. '*/5 * * * *'")
+        raise TriggerConfigError("cron config needs 'schedule' (a string), e.g. '*/5 * * * *'",
+                                 field=field)
     expression = " ".join(expression.split())
     tz_name = config.get("timezone", "UTC")
     if not isinstance(tz_name, str) or not tz_name:
-        raise TriggerConfigError("timezone must be an IANA time zone name such as 'UTC'")
+        raise TriggerConfigError("timezone must be an IANA time zone name such as 'UTC'",
+                                 field="config.timezone")
     try:
         tz = zoneinfo.ZoneInfo(tz_name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise TriggerConfigError(f"unknown timezone '{tz_name}'") from exc
+        raise TriggerConfigError(f"unknown timezone '{tz_name}'",
+                                 field="config.timezone") from exc
     misfire = config.get("misfire", "run_once")
     if misfire not in MISFIRE_POLICIES:
         raise TriggerConfigError(
-            f"misfire must be one of {', '.join(MISFIRE_POLICIES)}, not {misfire!r}")
+            f"misfire must be one of {', '.join(MISFIRE_POLICIES)}, not {misfire!r}",
+            field="config.misfire")
     try:
         trigger = _build(expression, tz)
-    except TriggerConfigError as exc:
-        raise TriggerConfigError(f"invalid cron expression '{expression}': {exc}") from None
-    except ValueError as exc:  # APScheduler's own checks, should ours miss one
-        raise TriggerConfigError(f"invalid cron expression '{expression}': {exc}") from None
+    except ValueError as exc:  # ours, or APScheduler's own checks should ours miss one
+        raise TriggerConfigError(f"invalid cron expression '{expression}': {exc}",
+                                 field=field) from None
     result = CronSchedule(expression=expression, timezone=tz_name,
                           payload=config.get("payload", {}), misfire=str(misfire),
                           trigger=trigger)
     if _next_fire(trigger, dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) is None:
-        raise TriggerConfigError(f"invalid cron expression '{expression}': it never fires")
+        raise TriggerConfigError(f"invalid cron expression '{expression}': it never fires",
+                                 field=field)
     return result
 
 

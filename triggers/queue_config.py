@@ -18,7 +18,12 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_.:/@-]{1,240}$")
 
 
 class QueueConfigError(ValueError):
-    """A queue trigger config that cannot be consumed; the message says why."""
+    """A queue trigger config that cannot be consumed; the message says why and ``field``
+    which field of the trigger body it is about (``config`` when no one field)."""
+
+    def __init__(self, message: str, *, field: str = "config") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,16 +49,19 @@ def _name(config: dict[str, Any], key: str, *, required: bool) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise QueueConfigError(f"'config.{key}' must be a string")
+        raise QueueConfigError(f"'config.{key}' must be a string", field=f"config.{key}")
     if not value:
         if required:
-            raise QueueConfigError(f"'config.{key}' is required, e.g. \"orders\"")
+            raise QueueConfigError(f"'config.{key}' is required, e.g. \"orders\"",
+                                   field=f"config.{key}")
         return ""
     if not _NAME_RE.match(value):
         raise QueueConfigError(
-            f"'config.{key}' must be 1 to 240 characters among letters, digits and _.:/@-")
+            f"'config.{key}' must be 1 to 240 characters among letters, digits and _.:/@-",
+            field=f"config.{key}")
     if value.startswith("amq.") and key == "queue":
-        raise QueueConfigError(f"'config.{key}' cannot start with 'amq.' (reserved by the broker)")
+        raise QueueConfigError(f"'config.{key}' cannot start with 'amq.' (reserved by the "
+                               "broker)", field=f"config.{key}")
     return value
 
 
@@ -65,24 +73,28 @@ def parse_queue_config(config: dict[str, Any]) -> dict[str, Any]:
                                f" (allowed: {', '.join(sorted(_KEYS))})")
     queue = _name(config, "queue", required=True)
     if queue.endswith(DLQ_SUFFIX):
-        raise QueueConfigError(f"'config.queue' cannot be a dead-letter queue ('{DLQ_SUFFIX}')")
+        raise QueueConfigError(f"'config.queue' cannot be a dead-letter queue "
+                               f"('{DLQ_SUFFIX}')", field="config.queue")
     exchange = _name(config, "exchange", required=False)
     routing_key = config.get("routing_key", "")
     if routing_key is None:
         routing_key = ""
     if not isinstance(routing_key, str) or len(routing_key.encode("utf-8")) > 255:
         raise QueueConfigError("'config.routing_key' must be a string of at most 255 bytes"
-                               " (UTF-8)")
+                               " (UTF-8)", field="config.routing_key")
     if routing_key and not exchange:
-        raise QueueConfigError("'config.routing_key' needs 'config.exchange' to bind to")
+        raise QueueConfigError("'config.routing_key' needs 'config.exchange' to bind to",
+                               field="config.routing_key")
     prefetch = config.get("prefetch", DEFAULT_PREFETCH)
     if isinstance(prefetch, bool) or not isinstance(prefetch, int) or not (
         1 <= prefetch <= MAX_PREFETCH
     ):
-        raise QueueConfigError(f"'config.prefetch' must be an integer from 1 to {MAX_PREFETCH}")
+        raise QueueConfigError(f"'config.prefetch' must be an integer from 1 to "
+                               f"{MAX_PREFETCH}", field="config.prefetch")
     dead_letter = config.get("dead_letter", True)
     if not isinstance(dead_letter, bool):
-        raise QueueConfigError("'config.dead_letter' must be a boolean")
+        raise QueueConfigError("'config.dead_letter' must be a boolean",
+                               field="config.dead_letter")
     return {"queue": queue, "exchange": exchange, "routing_key": routing_key,
             "prefetch": prefetch, "dead_letter": dead_letter}
 

@@ -5,6 +5,7 @@ from gateway.middleware.cors import CORSMiddleware
 from gateway.middleware.metrics import MetricsMiddleware
 from gateway.middleware.ratelimit import RateLimitMiddleware
 from gateway.middleware.request_id import RequestIdMiddleware
+from gateway.middleware.target_guard import TargetGuardMiddleware
 
 __all__ = [
     "BodyLimitMiddleware",
@@ -12,4 +13,5 @@ __all__ = [
     "MetricsMiddleware",
     "RateLimitMiddleware",
     "RequestIdMiddleware",
+    "TargetGuardMiddleware",
 ]

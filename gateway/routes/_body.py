@@ -9,7 +9,7 @@ from starlette.requests import Request
 
 from gateway.errors import InvalidRequest
 
-__all__ = ["has_nul", "read_json", "query_int"]
+__all__ = ["has_nul", "read_json", "refuse_nul", "query_int"]
 
 _EMPTY = object()
 
@@ -25,10 +25,17 @@ async def read_json(request: Request, *, empty: Any = _EMPTY) -> Any:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from exc
-    if b"\\u0000" in raw and _has_nul(value):
-        raise InvalidRequest("the request body contains a NUL character (\\u0000), which "
-                             "cannot be stored")
+    if b"\\u0000" in raw:
+        refuse_nul(value, "the request body")
     return value
+
+
+def refuse_nul(value: Any, where: str, details: dict[str, Any] | None = None) -> None:
+    """400 when a string (or key) anywhere in a JSON ``value`` holds a NUL, which
+    PostgreSQL ``text`` and ``jsonb`` cannot store; ``where`` names it in the message."""
+    if _has_nul(value):
+        raise InvalidRequest(f"{where} contains a NUL character (\\u0000), which cannot be "
+                             "stored", details=details)
 
 
 def has_nul(text: str) -> bool:

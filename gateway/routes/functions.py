@@ -16,7 +16,7 @@ from gateway.errors import Forbidden, InvalidRequest, NotFound
 from gateway.function_input import FunctionInput, normalize_runtime, parse_function
 from gateway.jsonresp import JSONResponse
 from gateway.models import FunctionRecord
-from gateway.routes._body import has_nul, query_int, read_json
+from gateway.routes._body import has_nul, query_int, read_json, refuse_nul
 from gateway.routes._methods import methods_route
 from gateway.security import authenticate, require_scope
 from gateway.services import Services, services_of
@@ -114,10 +114,12 @@ _FORM_INT = {"timeout_ms", "memory_mb", "ephemeral_storage_mb", "cpu_millis",
 def _form_value(key: str, value: str) -> Any:
     if key in _FORM_JSON:
         try:
-            return orjson.loads(value)
+            parsed = orjson.loads(value)
         except orjson.JSONDecodeError as exc:
             raise InvalidRequest(f"form field '{key}' must be JSON",
                                  details={"field": key}) from exc
+        refuse_nul(parsed, f"form field '{key}'", {"field": key})
+        return parsed
     if key in _FORM_INT:
         try:
             return int(value)

@@ -161,7 +161,7 @@ async def test_triggers_array_on_create_is_all_or_nothing(client: httpx.AsyncCli
     cases = [
         ("not-a-list", "triggers"),
         ([{"type": "http", "config": {"path": "no-slash"}}], "triggers[0].config.path"),
-        ([{"type": "cron", "config": {"schedule": "61 * * * *"}}], "triggers[0].config"),
+        ([{"type": "cron", "config": {"schedule": "61 * * * *"}}], "triggers[0].config.schedule"),
         ([{"type": "http", "config": {"path": "/a"}}, {"type": "http", "config": {"path": "/a"}}],
          "triggers[1]"),
         ([{"type": "queue", "config": {"queue": "q"}}], "triggers[0].type"),

@@ -282,6 +282,47 @@ async def test_not_yet_valid_token_is_rejected() -> None:
     )
 
 
+_FAR = int(time.time()) + 3600
+_PAST = int(time.time()) - 60
+_VALID_TIME = {"exp": _FAR, "nbf": _PAST, "iat": _PAST}
+
+
+def _time_token(claim: str, value: Any) -> str:
+    claims = {**_claims(exp=_FAR), "nbf": _PAST}
+    claims[claim] = value  # None stays: JSON null
+    return _hs256(claims)
+
+
+# What PyJWT takes (it reads these claims with int()): a numeric string, a boolean (an int in
+# Python; true/false are 1/0, in the past, so they pass as nbf or iat), an int too large
+# for a float (``expires_at`` overflowed: a 500).
+@pytest.mark.parametrize(("claim", "value"), [
+    *[(claim, str(_VALID_TIME[claim])) for claim in _VALID_TIME],
+    ("nbf", True), ("nbf", False), ("iat", True), ("iat", False), ("exp", 10**400),
+], ids=lambda v: repr(v)[:20])
+async def test_time_claims_that_are_not_json_numbers_are_refused(claim: str, value: Any
+                                                                 ) -> None:
+    reason = await _reason(TokenVerifier(_hs_settings()), f"Bearer {_time_token(claim, value)}")
+    assert reason == f"invalid claim '{claim}': must be a number"
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", [True, False, None, float("nan"), float("inf"),
+                                   float("-inf"), [_FAR], {"t": _FAR}, "", "soon", f"{_FAR}.0"],
+                         ids=repr)
+async def test_malformed_time_claims_are_always_refused(claim: str, value: Any) -> None:
+    # Some PyJWT refuses itself (null exp is "missing", NaN "malformed"): a 401 either way.
+    await _reason(TokenVerifier(_hs_settings()), f"Bearer {_time_token(claim, value)}")
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+async def test_time_claims_as_json_numbers_are_accepted(claim: str) -> None:
+    for value in (_VALID_TIME[claim], float(_VALID_TIME[claim]) + 0.5):
+        token = _hs256({**_claims(exp=_FAR), claim: value})
+        principal = await TokenVerifier(_hs_settings()).verify(f"Bearer {token}")
+        assert principal.subject == "alice"
+
+
 @pytest.mark.parametrize(
     ("header", "reason"),
     [
