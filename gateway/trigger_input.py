@@ -15,6 +15,8 @@ __all__ = ["TriggerInput", "parse_trigger", "HTTP_METHODS"]
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _PATH_RE = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 _TYPES = {"http": "http", "cron": "cron", "schedule": "cron", "queue": "queue"}
+_KEYS = ("type", "name", "enabled", "config")
+_HTTP_KEYS = ("path", "methods", "method", "public")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,7 +34,14 @@ def _bad(field: str, message: str) -> InvalidRequest:
     return InvalidRequest(f"'{field}' {message}", details={"field": field})
 
 
+def _refuse_unknown(given: dict[str, Any], known: tuple[str, ...], prefix: str = "") -> None:
+    unknown = sorted(k for k in given if k not in known)
+    if unknown:
+        raise _bad(prefix + unknown[0], f"is not a known field (known: {', '.join(known)})")
+
+
 def _http_config(config: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    _refuse_unknown(config, _HTTP_KEYS, "config.")
     path = config.get("path")
     if not isinstance(path, str) or not _PATH_RE.match(path) or "//" in path:
         raise _bad("config.path", "must be an absolute URL path such as '/hello'")
@@ -80,6 +89,7 @@ def parse_trigger(body: Any, settings: Settings, *, current_type: str | None = N
     """Validate a create body, or an update body merged over the current trigger."""
     if not isinstance(body, dict):
         raise InvalidRequest("a trigger must be a JSON object")
+    _refuse_unknown(body, _KEYS)
     raw_type = body.get("type", current_type)
     # A string first: an object or array is not hashable, so not even looked up.
     if not isinstance(raw_type, str) or raw_type not in _TYPES:

@@ -124,3 +124,30 @@ async def test_a_trigger_type_that_is_an_object_is_400_naming_it(
     r = await client.put(f"/api/v1/functions/typed/triggers/{r.json()['id']}", headers=WRITER,
                          json={"type": {"http": 1}})
     assert assert_error(r, 400, "INVALID_REQUEST")["error"]["details"] == {"field": "type"}
+
+
+async def test_unknown_trigger_fields_are_400_naming_the_field(
+        client: httpx.AsyncClient) -> None:
+    await create(client, name="strict")
+    http = {"type": "http", "config": {"path": "/strict"}}
+    cases = [
+        ({**http, "evil": 1}, "evil"),
+        ({**http, "config": {"path": "/strict", "verbs": ["GET"]}}, "config.verbs"),
+        ({"type": "cron", "config": {"schedule": "0 3 * * *", "tz": "UTC"}}, "config"),
+    ]
+    for body, field in cases:
+        r = await client.post("/api/v1/functions/strict/triggers", headers=WRITER, json=body)
+        named = assert_error(r, 400, "INVALID_REQUEST")["error"]["details"]["field"]
+        assert named.startswith(field), (body, r.text)
+        r = await client.post("/api/v1/functions", headers=WRITER, json={
+            "name": "strict2", "runtime": "python", "code": "def handler(e):\n    return e\n",
+            "triggers": [body]})
+        named = assert_error(r, 400, "INVALID_REQUEST")["error"]["details"]["field"]
+        assert named.startswith(f"triggers[0].{field}"), (body, r.text)
+    r = await client.post("/api/v1/functions/strict/triggers", headers=WRITER, json=http)
+    assert r.status_code == 201, r.text
+    r = await client.put(f"/api/v1/functions/strict/triggers/{r.json()['id']}",
+                         headers=WRITER, json={"enabled": False, "evil": 1})
+    assert assert_error(r, 400, "INVALID_REQUEST")["error"]["details"] == {"field": "evil"}
+    r = await client.get("/api/v1/functions/strict/triggers", headers=WRITER)
+    assert [t["enabled"] for t in r.json()["triggers"]] == [True]
