@@ -253,7 +253,12 @@ _INPUT_FIELDS: dict[str, Any] = {
 }
 
 _INPUT_NOTES = (
-    " Unknown fields are ignored. `triggers` are accepted on create only; `timeout_ms`, "
+    " Any other field → 400 `INVALID_REQUEST` naming it (`unknown field '<name>'`, "
+    "`details.field`): `image` is refused (custom images are not supported), `secrets` too "
+    "(not supported yet), and the fields only responses carry (`id`, `language`, `title`, "
+    "`language_title`, `endpoint`, `status`, `active_version`, `secret_names`, "
+    "`created_at`, `updated_at`) cannot be sent. `triggers` are accepted on create only; "
+    "`timeout_ms`, "
     "`memory_mb`, `ephemeral_storage_mb` and `cpu_millis` out of range are 400s, not clamped."
 )
 
@@ -264,7 +269,7 @@ _FUNCTION_CREATE = {
     "properties": _INPUT_FIELDS,
     "required": ["name", "runtime"],
     "oneOf": [{"required": ["code"]}, {"required": ["source_code"]}],
-    "additionalProperties": True,
+    "additionalProperties": False,
 }
 
 _FUNCTION_UPDATE = {
@@ -278,7 +283,7 @@ _FUNCTION_UPDATE = {
                    + _INPUT_NOTES,
     "properties": _INPUT_FIELDS,
     "not": {"required": ["code", "source_code"]},
-    "additionalProperties": True,
+    "additionalProperties": False,
 }
 
 JSON_FORM_FIELDS = ("environment", "labels", "schema", "examples", "dependencies", "triggers",
@@ -297,11 +302,12 @@ _FUNCTION_FORM = {
                  "description": "The source, as an uploaded file or a text field."},
         "requirements": {
             "type": "string", "contentMediaType": "text/plain",
-            "description": "A requirements file: one specifier a line, `#` comments skipped; "
-                           "it becomes `dependencies`.",
+            "description": "A requirements file (an upload or a text field): one specifier a "
+                           "line, `#` comments skipped; it becomes `dependencies` (both → "
+                           "400).",
         },
     },
-    "additionalProperties": True,
+    "additionalProperties": False,
 }
 
 _FUNCTION_REQUIRED = [

@@ -13,11 +13,13 @@ from config import Settings
 from executors.models import NETWORKS
 from gateway import quantities
 from gateway.errors import InvalidRequest, InvalidRuntime
+from gateway.known_fields import reject_unknown
 from gateway.params import check_local_refs
 from gateway.trigger_input import TriggerInput, parse_trigger
 
 __all__ = ["FunctionInput", "parse_function", "normalize_runtime", "NAME_RE",
-           "dependency_pattern", "ENV_KEY_RE", "MAX_CPU_MILLIS"]
+           "dependency_pattern", "ENV_KEY_RE", "MAX_CPU_MILLIS", "FUNCTION_FIELDS",
+           "REFUSED_FIELDS"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -54,6 +56,27 @@ _DEFAULTS: dict[str, Any] = {
     "labels": {},
 }
 _ALIASES = {"maxReplicas": "max_concurrency", "minReplicas": "min_warm"}
+#: Every field a create or update body may send: API.md's Function table and the input
+#: aliases the seed documents use (``source_code``, ``resources``, ``minReplicas``,
+#: ``maxReplicas``). Anything else is a 400 naming it.
+FUNCTION_FIELDS = frozenset({
+    "name", "runtime", "code", "source_code", "handler", "dependencies", "triggers",
+    "project", "execution_type", "description", "environment", "labels", "timeout_ms",
+    "memory_mb", "network", "ephemeral_storage_mb", "cpu_millis", "resources",
+    "max_concurrency", "min_warm", "cache_ttl", "cache_scope", "max_retries", "rate_limit",
+    "schema", "examples", *_ALIASES,
+})
+_READ_ONLY = "is set by the gateway and cannot be sent"
+#: Fields a client may know (from our responses or a seed document) that a body cannot
+#: set, with the reason the 400 gives.
+REFUSED_FIELDS = {
+    "image": "is not supported: custom images are not supported; send the source as "
+             "'code' or 'source_code' (and packages as 'dependencies')",
+    "secrets": "is not supported by this gateway yet: pass values in 'environment'",
+    **{key: _READ_ONLY for key in (
+        "id", "language", "title", "language_title", "endpoint", "status",
+        "active_version", "secret_names", "created_at", "updated_at")},
+}
 MIN_MEMORY_MB = 16
 MIN_EPHEMERAL_STORAGE_MB = 16
 # A quota above the machine's cores is no limit at all, not an error; a fixed cap keeps
@@ -285,6 +308,10 @@ def parse_function(body: Any, settings: Settings, *, creating: bool,
     """Validate a create (all required fields) or update (every field optional) body."""
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
+    reject_unknown(body, FUNCTION_FIELDS, refused=REFUSED_FIELDS)
+    for alias, column in _ALIASES.items():
+        if alias in body and column in body and body[alias] != body[column]:
+            raise _bad(alias, f"disagrees with '{column}' (it is an alias of it)")
     body = {_ALIASES.get(k, k): v for k, v in body.items()}
     out = FunctionInput()
     if creating:

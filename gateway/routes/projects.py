@@ -18,6 +18,7 @@ from auth.scopes import ADMIN, READ_FUNCTIONS
 from gateway.errors import Forbidden, InvalidRequest, NotFound
 from gateway.function_input import ENV_KEY_RE, NAME_RE, dependency_pattern
 from gateway.jsonresp import JSONResponse
+from gateway.known_fields import reject_unknown
 from gateway.routes._body import read_json
 from gateway.routes._methods import methods_route
 from gateway.security import authenticate, require_scope
@@ -29,6 +30,13 @@ __all__ = ["routes", "project_not_found"]
 MAX_DESCRIPTION = 4096
 MAX_DEPENDENCIES = 100
 MAX_VARIABLES = 1000
+_CREATE_FIELDS = ("name", "description", "environment", "dependencies")
+_CREATE_REFUSED = {
+    "quotas": "are not supported by this gateway yet (no project quota is enforced)",
+    "status": "is set with POST /api/v1/projects/{name}/start or /stop",
+    **{key: "is set by the gateway and cannot be sent"
+       for key in ("id", "functions", "created_at", "updated_at")},
+}
 
 
 def project_not_found(name: str) -> NotFound:
@@ -78,6 +86,7 @@ async def _data(request: Request) -> Any:
     if not isinstance(body, dict) or "data" not in body:
         raise InvalidRequest("the request body must be a JSON object with 'data'",
                              details={"field": "data"})
+    reject_unknown(body, ("data",))
     return body["data"]
 
 
@@ -115,6 +124,7 @@ async def create_project(request: Request) -> Response:
     body = await read_json(request)
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
+    reject_unknown(body, _CREATE_FIELDS, refused=_CREATE_REFUSED)
     name = body.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise _bad("name", "is required and must match ^[a-z][a-z0-9-]{0,62}$")

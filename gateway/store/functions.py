@@ -435,6 +435,7 @@ class FunctionStore:
         change: VersionChange,
         *,
         activate: bool,
+        expected_number: int | None = None,
         also: Callable[[Any, str, int, int | None, bool], Awaitable[Any]] | None = None,
     ) -> tuple[int, NewVersion, bool] | None:
         """Add a version merged over the newest usable one (as :meth:`update` does).
@@ -443,7 +444,9 @@ class FunctionStore:
         its build succeeds (:meth:`finish_build`); without, it stays inactive until
         :meth:`activate_version`. ``also(conn, name, number, previous active version,
         activated now)`` runs in the same transaction. Returns the number, the merged
-        code and whether it was activated now; None when the function is gone.
+        code and whether it was activated now; None when the function is gone. With
+        ``expected_number``, a new version that would get another number → ``CONFLICT``
+        (nothing is added).
         """
         async with self._pool.acquire() as conn, conn.transaction():
             current = await _lock_for_activation(conn, function_id)
@@ -455,6 +458,11 @@ class FunctionStore:
                 " WHERE function_id = $1",
                 function_id,
             ))
+            if expected_number is not None and expected_number != number:
+                raise Conflict(
+                    f"function '{current['name']}' would get version {number}, not the "
+                    f"version {expected_number} the request expects",
+                    details={"version": expected_number, "next_version": number})
             await self._insert_version(conn, function_id, number, version,
                                        activate_on_build=activate)
             activated = activate and not version.needs_build
