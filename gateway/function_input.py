@@ -17,12 +17,18 @@ from gateway.known_fields import reject_unknown
 from gateway.params import check_local_refs
 from gateway.trigger_input import TriggerInput, parse_trigger
 
-__all__ = ["FunctionInput", "parse_function", "normalize_runtime", "NAME_RE",
+__all__ = ["FunctionInput", "parse_function", "normalize_runtime", "NAME_RE", "NAME_PATTERN",
+           "PROJECT_NAME_RE", "PROJECT_NAME_PATTERN",
            "dependency_pattern", "ENV_KEY_RE", "MAX_CPU_MILLIS", "FUNCTION_FIELDS",
            "REFUSED_FIELDS"]
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
-_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+#: A function's name: Lambda's set, as the seeds write them (``myFunction``); unique
+#: case-insensitively (0011_function_names.sql).
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+NAME_RE = re.compile(NAME_PATTERN)
+#: A project's name (unchanged: lower case).
+PROJECT_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+PROJECT_NAME_RE = re.compile(PROJECT_NAME_PATTERN)
 ENV_KEY_RE = _ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _HANDLER_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _PY_ALIAS = re.compile(r"^(python|py)(\d+(\.\d+)*)?$")
@@ -322,7 +328,7 @@ def parse_function(body: Any, settings: Settings, *, creating: bool,
             raise _bad("code", "is required (or 'source_code', base64)")
     if "name" in body:
         if not isinstance(body["name"], str) or not NAME_RE.match(body["name"]):
-            raise _bad("name", "must match ^[a-z][a-z0-9-]{0,62}$")
+            raise _bad("name", f"must match {NAME_PATTERN}")
         out.name = body["name"]
     if "runtime" in body:
         out.fields["runtime"] = normalize_runtime(body["runtime"])
@@ -339,8 +345,8 @@ def parse_function(body: Any, settings: Settings, *, creating: bool,
         out.triggers = _triggers(body["triggers"], settings)
     f = out.fields
     if "project" in body:
-        if not isinstance(body["project"], str) or not _PROJECT_RE.match(body["project"]):
-            raise _bad("project", "must match ^[a-z][a-z0-9-]{0,62}$")
+        if not isinstance(body["project"], str) or not PROJECT_NAME_RE.match(body["project"]):
+            raise _bad("project", f"must match {PROJECT_NAME_PATTERN}")
         f["project"] = body["project"]
     if "execution_type" in body:
         if body["execution_type"] not in ("sync", "async"):

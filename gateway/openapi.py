@@ -107,7 +107,9 @@ _PARAMETERS: dict[str, Any] = {
     "ref": {
         "name": "ref", "in": "path", "required": True, "schema": {"type": "string"},
         "description": "The function's id (all digits), else its name, else its "
-                       "`language_title` (`nodejs-calculator`).",
+                       "`language_title` (`nodejs-calculator`); name and `language_title` "
+                       "match case-insensitively (`myfunction` finds `myFunction`), as "
+                       "names are unique that way.",
     },
     "job_id": {"name": "job_id", "in": "path", "required": True,
                "schema": {"type": "string", "format": "uuid"}, "description": "A job's id."},

@@ -16,7 +16,12 @@ from starlette.responses import Response
 from auth import Principal, can_manage, has_scope
 from auth.scopes import ADMIN, READ_FUNCTIONS
 from gateway.errors import Forbidden, InvalidRequest, NotFound
-from gateway.function_input import ENV_KEY_RE, NAME_RE, dependency_pattern
+from gateway.function_input import (
+    ENV_KEY_RE,
+    PROJECT_NAME_PATTERN,
+    PROJECT_NAME_RE,
+    dependency_pattern,
+)
 from gateway.jsonresp import JSONResponse
 from gateway.known_fields import reject_unknown
 from gateway.routes._body import read_json
@@ -91,7 +96,7 @@ async def _data(request: Request) -> Any:
 
 
 async def _load(services: Services, name: str) -> ProjectRecord:
-    project = await services.projects.get(name) if NAME_RE.match(name) else None
+    project = await services.projects.get(name) if PROJECT_NAME_RE.match(name) else None
     if project is None:
         raise project_not_found(name)
     return project
@@ -126,8 +131,8 @@ async def create_project(request: Request) -> Response:
         raise InvalidRequest("the request body must be a JSON object")
     reject_unknown(body, _CREATE_FIELDS, refused=_CREATE_REFUSED)
     name = body.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise _bad("name", "is required and must match ^[a-z][a-z0-9-]{0,62}$")
+    if not isinstance(name, str) or not PROJECT_NAME_RE.match(name):
+        raise _bad("name", f"is required and must match {PROJECT_NAME_PATTERN}")
     description = body.get("description")
     if description is None:
         description = ""
@@ -156,7 +161,7 @@ async def delete_project(request: Request) -> Response:
     require_scope(principal, ADMIN)
     services = services_of(request)
     name = request.path_params["name"]
-    if not NAME_RE.match(name) or not await services.projects.delete(name):
+    if not PROJECT_NAME_RE.match(name) or not await services.projects.delete(name):
         raise project_not_found(name)
     services.functions.forget()
     return Response(status_code=204)
@@ -168,7 +173,7 @@ async def _set_status(request: Request, status: str) -> Response:
     services = services_of(request)
     name = request.path_params["name"]
     project = await services.projects.update(name, status=status) \
-        if NAME_RE.match(name) else None
+        if PROJECT_NAME_RE.match(name) else None
     if project is None:
         raise project_not_found(name)
     await _changed(services, project)

@@ -92,7 +92,9 @@ async def initialize(request: Request) -> Response:
                              details={"header": "Language-Title"})
     services = services_of(request)
     function = await services.functions.get(title)
-    if function is None or title not in (function.language_title, function.name):
+    # A name or language_title (as refs, case-insensitively), not an id.
+    if function is None or title.lower() not in (function.language_title.lower(),
+                                                 function.name.lower()):
         raise function_not_found(title)
     require_execute(principal, function.language)
     context = _context(await read_json(request, empty=None), services.settings.max_timeout_ms)

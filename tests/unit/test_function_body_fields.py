@@ -70,6 +70,12 @@ def test_a_long_unknown_name_is_cut_short_in_the_error() -> None:
 
 # The create and update examples of the seed documents, as they print them.
 _SEED_BODIES: list[tuple[str, dict[str, Any], bool]] = [
+    ("000 create", {"name": "myFunction", "runtime": "python",
+                    "code": "def handler(event): return event", "execution_type": "sync"},
+     True),
+    ("000 update", {"name": "myUpdatedFunction", "runtime": "nodejs",
+                    "code": "function handler(event) { return event }",
+                    "execution_type": "async"}, False),
     ("002 create", {"name": "my-function", "runtime": "nodejs18", "handler": "index.handler",
                     "code": "module.exports.handler = async (event) => ({});",
                     "environment": {"VAR1": "value1"}, "minReplicas": 0, "maxReplicas": 10,
