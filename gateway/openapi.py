@@ -366,7 +366,12 @@ _ACCEPTED = _ok(
 
 _INVOKE_BODY = {
     "required": False,
-    "description": "The event: any JSON. An empty body is `{}`; a body that is not JSON → 400.",
+    "description": "The event: any JSON. An empty body is `{}`; a body that is not JSON → 400. "
+                   "When the function has `schema.params`, the event must satisfy it: else "
+                   "400 `INVALID_PARAMS` with `details.errors` (`[{path, message}]`), the same "
+                   "check and answer as `/execute`, made before any job exists (async and "
+                   "idempotent calls too). HTTP-trigger, cron and queue events are the "
+                   "gateway's envelopes and are not checked.",
     "content": {_JSON: {"schema": {}}},
 }
 
