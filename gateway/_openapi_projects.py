@@ -91,7 +91,9 @@ _PROJECT = {
 
 _PROJECT_CREATE = {
     "type": "object",
-    "description": "Body of `POST /api/v1/projects`. Other fields are ignored.",
+    "description": "Body of `POST /api/v1/projects`. Any other field → 400 "
+                   "`INVALID_REQUEST` naming it (`details.field`); `quotas` is refused: no "
+                   "project quota is enforced yet.",
     "properties": {
         "name": {"type": "string", "pattern": _NAME_PATTERN},
         "description": {"type": "string", "maxLength": 4096, "default": ""},
@@ -99,6 +101,7 @@ _PROJECT_CREATE = {
         "dependencies": {**_DEPENDENCIES, "default": []},
     },
     "required": ["name"],
+    "additionalProperties": False,
 }
 
 PROJECT_SCHEMAS: dict[str, Any] = {
@@ -111,10 +114,12 @@ PROJECT_SCHEMAS: dict[str, Any] = {
     },
     "EnvironmentData": {
         "type": "object", "properties": {"data": _ENVIRONMENT}, "required": ["data"],
+        "additionalProperties": False,
         "description": "An environment layer; `PUT` replaces it whole.",
     },
     "DependenciesData": {
         "type": "object", "properties": {"data": _DEPENDENCIES}, "required": ["data"],
+        "additionalProperties": False,
         "description": "A dependency layer; `PUT` replaces it whole.",
     },
 }

@@ -23,6 +23,8 @@ __all__ = [
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
+#: A function's name (gateway.function_input.NAME_PATTERN) and a project's.
+_FUNCTION_NAME_PATTERN = "^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 _NAME_PATTERN = "^[a-z][a-z0-9-]{0,62}$"
 
 #: Every error code of API.md, as ``Error.error.code`` and ``Job.error.code`` carry them.
@@ -122,9 +124,15 @@ _RUNTIME_OUT = {"type": "string", "enum": ["python", "nodejs"],
 
 # Input fields shared by create and update, with the limits of gateway/function_input.py.
 _INPUT_FIELDS: dict[str, Any] = {
-    "name": {"type": "string", "pattern": _NAME_PATTERN,
-             "description": "Unique. On update, a different name renames the function. A name "
-                            "equal to another function's `language_title` → 409 `CONFLICT`."},
+    "name": {"type": "string", "pattern": _FUNCTION_NAME_PATTERN,
+             "examples": ["myFunction", "my-function", "image_resize"],
+             "description": "Lambda's set: a letter, then letters, digits, `_` and `-` (64 at "
+                            "most). Unique case-insensitively (`myFunction` and `MyFunction` "
+                            "are one name → 409 `CONFLICT`); the case sent is kept (`title`, "
+                            "`language_title` = `python-myFunction`). On update, a different "
+                            "name renames the function (a change of case too). A name equal to "
+                            "another function's `language_title`, case-insensitively, → 409 "
+                            "`CONFLICT`."},
     "runtime": {
         "type": "string", "examples": ["python", "python3.11", "nodejs", "node", "nodejs18"],
         "description": "`python` or `nodejs`, case-insensitive. Aliases (`py`, `python3`, "
@@ -253,7 +261,12 @@ _INPUT_FIELDS: dict[str, Any] = {
 }
 
 _INPUT_NOTES = (
-    " Unknown fields are ignored. `triggers` are accepted on create only; `timeout_ms`, "
+    " Any other field → 400 `INVALID_REQUEST` naming it (`unknown field '<name>'`, "
+    "`details.field`): `image` is refused (custom images are not supported), `secrets` too "
+    "(not supported yet), and the fields only responses carry (`id`, `language`, `title`, "
+    "`language_title`, `endpoint`, `status`, `active_version`, `secret_names`, "
+    "`created_at`, `updated_at`) cannot be sent. `triggers` are accepted on create only; "
+    "`timeout_ms`, "
     "`memory_mb`, `ephemeral_storage_mb` and `cpu_millis` out of range are 400s, not clamped."
 )
 
@@ -264,7 +277,7 @@ _FUNCTION_CREATE = {
     "properties": _INPUT_FIELDS,
     "required": ["name", "runtime"],
     "oneOf": [{"required": ["code"]}, {"required": ["source_code"]}],
-    "additionalProperties": True,
+    "additionalProperties": False,
 }
 
 _FUNCTION_UPDATE = {
@@ -278,7 +291,7 @@ _FUNCTION_UPDATE = {
                    + _INPUT_NOTES,
     "properties": _INPUT_FIELDS,
     "not": {"required": ["code", "source_code"]},
-    "additionalProperties": True,
+    "additionalProperties": False,
 }
 
 JSON_FORM_FIELDS = ("environment", "labels", "schema", "examples", "dependencies", "triggers",
@@ -297,11 +310,12 @@ _FUNCTION_FORM = {
                  "description": "The source, as an uploaded file or a text field."},
         "requirements": {
             "type": "string", "contentMediaType": "text/plain",
-            "description": "A requirements file: one specifier a line, `#` comments skipped; "
-                           "it becomes `dependencies`.",
+            "description": "A requirements file (an upload or a text field): one specifier a "
+                           "line, `#` comments skipped; it becomes `dependencies` (both → "
+                           "400).",
         },
     },
-    "additionalProperties": True,
+    "additionalProperties": False,
 }
 
 _FUNCTION_REQUIRED = [
@@ -317,7 +331,7 @@ _FUNCTION = {
     "description": "A function with its active version. `code` is omitted in list responses.",
     "properties": {
         "id": {"type": "integer"},
-        "name": {"type": "string", "pattern": _NAME_PATTERN},
+        "name": {"type": "string", "pattern": _FUNCTION_NAME_PATTERN},
         "project": {"type": "string"},
         "runtime": _RUNTIME_OUT,
         "language": {**_RUNTIME_OUT, "description": "The runtime family (same as `runtime`)."},

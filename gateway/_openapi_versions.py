@@ -37,7 +37,9 @@ _VERSION_CREATE = {
         "Body of `POST /api/v1/functions/{ref}/versions`; an empty body is `{}`. Omitted "
         "fields keep the value of the newest version that did not fail its build (as "
         "`PUT /api/v1/functions/{ref}` merges), so `{}` copies it. `runtime` → 400 (change "
-        "it with `PUT /api/v1/functions/{ref}`); other fields are ignored."
+        "it with `PUT /api/v1/functions/{ref}`), `image` → 400 (custom images are not "
+        "supported), and any other field → 400 `INVALID_REQUEST` naming it "
+        "(`details.field`)."
     ),
     "properties": {
         "code": {"type": "string", "description": "Source text."},
@@ -64,9 +66,17 @@ _VERSION_CREATE = {
                            "inactive, even after its build, until `PUT …/versions/{version}/"
                            "active`.",
         },
+        "version": {
+            "type": "integer", "minimum": 1, "maximum": 999999999,
+            "description": "Optional: the number the client expects the new version to get "
+                           "(the Function Service document sends it). Versions are numbered "
+                           "by the gateway (1, 2, …); when the next number is another, 409 "
+                           "`CONFLICT` (`details.version`, `details.next_version`) and "
+                           "nothing is added.",
+        },
     },
     "not": {"required": ["code", "source_code"]},
-    "additionalProperties": True,
+    "additionalProperties": False,
 }
 
 VERSION_SCHEMAS: dict[str, Any] = {

@@ -28,6 +28,7 @@ from gateway.leases import LeaseKeeper
 from gateway.logstream import LogHub
 from gateway.metrics import GatewayMetrics
 from gateway.models import FunctionRecord, Invocation, Job
+from gateway.params import validate_params
 from gateway.store.jobs import JobStore, NewJob, Outcome
 
 __all__ = ["Dispatcher", "RetryPolicy", "VersionCode", "code_spec", "job_error"]
@@ -130,6 +131,15 @@ class Dispatcher:
         if not self._pools.available_runtimes().get(function.runtime, False):
             raise InvalidRuntime(f"runtime '{function.runtime}' is not installed on this gateway")
 
+    def admit(self, inv: Invocation) -> None:
+        """Refuse before any job exists: :meth:`check_runnable`, and for the entry points
+        whose event is the function's input (``/invoke``, ``/invoke-async``, session
+        executes) the event against ``schema.params`` (400 ``INVALID_PARAMS``). HTTP-trigger,
+        cron and queue events are the gateway's own envelopes and are not checked."""
+        self.check_runnable(inv.function)
+        if inv.trigger in _PARAMS_CHECKED:
+            validate_params(inv.function.schema, inv.event)
+
     def _new_job(self, inv: Invocation) -> NewJob:
         function = inv.function
         context = dict(inv.context)
@@ -149,13 +159,16 @@ class Dispatcher:
 
     # -- sync -------------------------------------------------------------------------
 
-    async def invoke(self, inv: Invocation) -> tuple[Job, ExecutionResult | None]:
+    async def invoke(self, inv: Invocation, *, admitted: bool = False
+                     ) -> tuple[Job, ExecutionResult | None]:
         """Run now and return the finished job (and the raw result when it ran here).
 
         With an idempotency key seen before, returns that job as it stands, unrun.
+        ``admitted``: the caller ran :meth:`admit` on ``inv`` already (before a cache
+        lookup), so it is not checked twice.
         """
-        function = inv.function
-        self.check_runnable(function)
+        if not admitted:
+            self.admit(inv)
         new = self._new_job(inv)
         if inv.idempotency_key is None:
             return await self._invoke_now(inv, new, None)
@@ -270,8 +283,8 @@ class Dispatcher:
     # -- async ------------------------------------------------------------------------
 
     async def enqueue(self, inv: Invocation) -> Job:
-        """Record a pending job for the job runners and return it."""
-        self.check_runnable(inv.function)
+        """Record a pending job for the job runners and return it (after :meth:`admit`)."""
+        self.admit(inv)
         new = self._new_job(inv)
         if inv.idempotency_key is not None:
             existing, _ = await self._bind_key(inv, new, running=False)
@@ -501,6 +514,9 @@ class Dispatcher:
             except Exception:  # a listener's fault must not fail the job
                 logger.exception("job listener failed", extra={"job_id": job.id})
 
+
+# Entry points whose event is the function's input, checked against ``schema.params``.
+_PARAMS_CHECKED = frozenset({"invoke", "session"})
 
 # Sync callers that get 429 CONCURRENCY_LIMIT when the wait queue is full.
 _CALLER_WAITS_BOUNDED = frozenset({"invoke", "http"})

@@ -13,14 +13,22 @@ from config import Settings
 from executors.models import NETWORKS
 from gateway import quantities
 from gateway.errors import InvalidRequest, InvalidRuntime
+from gateway.known_fields import reject_unknown
 from gateway.params import check_local_refs
 from gateway.trigger_input import TriggerInput, parse_trigger
 
-__all__ = ["FunctionInput", "parse_function", "normalize_runtime", "NAME_RE",
-           "dependency_pattern", "ENV_KEY_RE", "MAX_CPU_MILLIS"]
+__all__ = ["FunctionInput", "parse_function", "normalize_runtime", "NAME_RE", "NAME_PATTERN",
+           "PROJECT_NAME_RE", "PROJECT_NAME_PATTERN",
+           "dependency_pattern", "ENV_KEY_RE", "MAX_CPU_MILLIS", "FUNCTION_FIELDS",
+           "REFUSED_FIELDS"]
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
-_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+#: A function's name: Lambda's set, as the seeds write them (``myFunction``); unique
+#: case-insensitively (0011_function_names.sql).
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+NAME_RE = re.compile(NAME_PATTERN)
+#: A project's name (unchanged: lower case).
+PROJECT_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+PROJECT_NAME_RE = re.compile(PROJECT_NAME_PATTERN)
 ENV_KEY_RE = _ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _HANDLER_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _PY_ALIAS = re.compile(r"^(python|py)(\d+(\.\d+)*)?$")
@@ -54,6 +62,27 @@ _DEFAULTS: dict[str, Any] = {
     "labels": {},
 }
 _ALIASES = {"maxReplicas": "max_concurrency", "minReplicas": "min_warm"}
+#: Every field a create or update body may send: API.md's Function table and the input
+#: aliases the seed documents use (``source_code``, ``resources``, ``minReplicas``,
+#: ``maxReplicas``). Anything else is a 400 naming it.
+FUNCTION_FIELDS = frozenset({
+    "name", "runtime", "code", "source_code", "handler", "dependencies", "triggers",
+    "project", "execution_type", "description", "environment", "labels", "timeout_ms",
+    "memory_mb", "network", "ephemeral_storage_mb", "cpu_millis", "resources",
+    "max_concurrency", "min_warm", "cache_ttl", "cache_scope", "max_retries", "rate_limit",
+    "schema", "examples", *_ALIASES,
+})
+_READ_ONLY = "is set by the gateway and cannot be sent"
+#: Fields a client may know (from our responses or a seed document) that a body cannot
+#: set, with the reason the 400 gives.
+REFUSED_FIELDS = {
+    "image": "is not supported: custom images are not supported; send the source as "
+             "'code' or 'source_code' (and packages as 'dependencies')",
+    "secrets": "is not supported by this gateway yet: pass values in 'environment'",
+    **{key: _READ_ONLY for key in (
+        "id", "language", "title", "language_title", "endpoint", "status",
+        "active_version", "secret_names", "created_at", "updated_at")},
+}
 MIN_MEMORY_MB = 16
 MIN_EPHEMERAL_STORAGE_MB = 16
 # A quota above the machine's cores is no limit at all, not an error; a fixed cap keeps
@@ -285,6 +314,10 @@ def parse_function(body: Any, settings: Settings, *, creating: bool,
     """Validate a create (all required fields) or update (every field optional) body."""
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
+    reject_unknown(body, FUNCTION_FIELDS, refused=REFUSED_FIELDS)
+    for alias, column in _ALIASES.items():
+        if alias in body and column in body and body[alias] != body[column]:
+            raise _bad(alias, f"disagrees with '{column}' (it is an alias of it)")
     body = {_ALIASES.get(k, k): v for k, v in body.items()}
     out = FunctionInput()
     if creating:
@@ -295,7 +328,7 @@ def parse_function(body: Any, settings: Settings, *, creating: bool,
             raise _bad("code", "is required (or 'source_code', base64)")
     if "name" in body:
         if not isinstance(body["name"], str) or not NAME_RE.match(body["name"]):
-            raise _bad("name", "must match ^[a-z][a-z0-9-]{0,62}$")
+            raise _bad("name", f"must match {NAME_PATTERN}")
         out.name = body["name"]
     if "runtime" in body:
         out.fields["runtime"] = normalize_runtime(body["runtime"])
@@ -312,8 +345,8 @@ def parse_function(body: Any, settings: Settings, *, creating: bool,
         out.triggers = _triggers(body["triggers"], settings)
     f = out.fields
     if "project" in body:
-        if not isinstance(body["project"], str) or not _PROJECT_RE.match(body["project"]):
-            raise _bad("project", "must match ^[a-z][a-z0-9-]{0,62}$")
+        if not isinstance(body["project"], str) or not PROJECT_NAME_RE.match(body["project"]):
+            raise _bad("project", f"must match {PROJECT_NAME_PATTERN}")
         f["project"] = body["project"]
     if "execution_type" in body:
         if body["execution_type"] not in ("sync", "async"):

@@ -107,7 +107,9 @@ _PARAMETERS: dict[str, Any] = {
     "ref": {
         "name": "ref", "in": "path", "required": True, "schema": {"type": "string"},
         "description": "The function's id (all digits), else its name, else its "
-                       "`language_title` (`nodejs-calculator`).",
+                       "`language_title` (`nodejs-calculator`); name and `language_title` "
+                       "match case-insensitively (`myfunction` finds `myFunction`), as "
+                       "names are unique that way.",
     },
     "job_id": {"name": "job_id", "in": "path", "required": True,
                "schema": {"type": "string", "format": "uuid"}, "description": "A job's id."},
@@ -186,7 +188,8 @@ _PARAMETERS: dict[str, Any] = {
 _ERROR_RESPONSES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     # 405 is answered by routing, before the rate limiter; every other error of a routed
     # request to a limited route carries the X-RateLimit headers.
-    "400": ("BadRequest", "Invalid request: malformed JSON, wrong types, an unknown enum value, "
+    "400": ("BadRequest", "Invalid request: malformed JSON, JSON nested more than 128 levels "
+            "deep, an unknown field, wrong types, an unknown enum value, "
             "a value out of range, a malformed `X-Cache-Control`, params failing the "
             "function's schema (`INVALID_PARAMS`), an unsupported runtime "
             "(`INVALID_RUNTIME`), or a feature not available yet. On every operation: a "
@@ -368,7 +371,14 @@ _ACCEPTED = _ok(
 
 _INVOKE_BODY = {
     "required": False,
-    "description": "The event: any JSON. An empty body is `{}`; a body that is not JSON → 400.",
+    "description": "The event: any JSON, nested at most 128 levels deep (deeper → 400 "
+                   "`INVALID_REQUEST`, `details.max_depth`). An empty body is `{}`; a body "
+                   "that is not JSON → 400. "
+                   "When the function has `schema.params`, the event must satisfy it: else "
+                   "400 `INVALID_PARAMS` with `details.errors` (`[{path, message}]`), the same "
+                   "check and answer as `/execute`, made before any job exists (async and "
+                   "idempotent calls too). HTTP-trigger, cron and queue events are the "
+                   "gateway's envelopes and are not checked.",
     "content": {_JSON: {"schema": {}}},
 }
 
@@ -906,7 +916,10 @@ fngate runs small functions behind one authenticated HTTP API. This document \
 describes the routes this gateway serves now; see API.md for the full contract.
 
 Conventions: bodies are JSON (UTF-8), `snake_case`; timestamps RFC 3339 UTC with `Z`; \
-durations are integer milliseconds unless named otherwise. Every response carries \
+durations are integer milliseconds unless named otherwise. A JSON request body (an event, \
+`params`, an HTTP trigger's JSON body included) may nest arrays and objects at most 128 \
+levels deep (`{"a": [1]}` is 2): deeper → 400 `INVALID_REQUEST` with \
+`details.max_depth: 128`, before anything runs. Every response carries \
 `X-Request-ID`. Errors share the `Error` body. Routing comes first: an unknown path is 404 \
 and a method a path does not serve is 405 (`MethodNotAllowed`), both without looking at the \
 token. A database outage answers 503 `UNAVAILABLE` with `Retry-After` on any `/api/v1` route.

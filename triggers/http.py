@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.errors import MethodNotAllowed, NotFound, RunFailed
+from gateway.json_depth import loads_bounded
 from gateway.jsonresp import JSONResponse
 from gateway.models import Invocation
 from gateway.ratelimit import check_function_rate
@@ -33,7 +34,7 @@ def _decode_body(raw: bytes, content_type: str) -> tuple[Any, bool]:
         return None, False
     if "json" in content_type or content_type == "":
         try:
-            return orjson.loads(raw), False
+            return loads_bounded(raw), False  # nested past the bound: 400
         except orjson.JSONDecodeError:
             pass
     try:

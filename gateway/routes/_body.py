@@ -8,6 +8,7 @@ import orjson
 from starlette.requests import Request
 
 from gateway.errors import InvalidRequest
+from gateway.json_depth import loads_bounded
 
 __all__ = ["has_nul", "read_json", "refuse_nul", "query_int"]
 
@@ -22,7 +23,7 @@ async def read_json(request: Request, *, empty: Any = _EMPTY) -> Any:
             raise InvalidRequest("the request body must be JSON")
         return empty
     try:
-        value = orjson.loads(raw)
+        value = loads_bounded(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from exc
     if b"\\u0000" in raw:

@@ -89,19 +89,24 @@ async def _read_function_body(request: Request) -> Any:
                 if has_nul(text):
                     raise InvalidRequest(f"uploaded file '{key}' contains a NUL character",
                                          details={"field": key})
-                if key == "requirements":
-                    body["dependencies"] = [
-                        line.strip() for line in text.splitlines()
-                        if line.strip() and not line.strip().startswith("#")
-                    ]
-                else:
-                    body[key] = text
+                body[key] = text
             else:
                 if has_nul(value):
                     raise InvalidRequest(f"form field '{key}' contains a NUL character",
                                          details={"field": key})
-                body[key] = _form_value(key, value)
+                body[key] = value if key == "requirements" else _form_value(key, value)
+    if "requirements" in body:
+        if "dependencies" in body:
+            raise InvalidRequest("give either 'requirements' or 'dependencies', not both",
+                                 details={"field": "requirements"})
+        body["dependencies"] = _requirement_lines(body.pop("requirements"))
     return body
+
+
+def _requirement_lines(text: str) -> list[str]:
+    """A requirements file (an upload or a text field): one specifier a line, # comments."""
+    return [line.strip() for line in text.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
 
 
 _FORM_JSON = {"environment", "labels", "schema", "examples", "dependencies", "triggers",

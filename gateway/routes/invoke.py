@@ -88,7 +88,7 @@ async def _invoke(request: Request, *, force_async: bool) -> Response:
     if directive is None:  # sync /invoke uses the cache only when asked to
         job, _ = await services.dispatcher.invoke(invocation)
         return await _answer(services, job, 200, job_headers(job), callback)
-    services.dispatcher.check_runnable(function)
+    services.dispatcher.admit(invocation)  # before the lookup: a cached result is a run too
     plan = plan_cache(function, params=event, owner=principal.key, directive=directive)
     if invocation.idempotency_key is not None:
         # The key's first job (or its 409) must win over a cached result.
@@ -99,7 +99,7 @@ async def _invoke(request: Request, *, force_async: bool) -> Response:
         job = await services.dispatcher.record_cached(invocation, hit.value)
         headers = {**job_headers(job), "X-Cache": "HIT", "Age": str(int(hit.age_s))}
         return await _answer(services, job, 200, headers, callback)
-    job, ran = await services.dispatcher.invoke(invocation)
+    job, ran = await services.dispatcher.invoke(invocation, admitted=True)
     if ran is not None and job.status == "success":  # not an idempotent replay
         await plan.store(services.cache, function.id, job.result)
     headers = {**job_headers(job), "X-Cache": plan.state}

@@ -16,8 +16,14 @@ from starlette.responses import Response
 from auth import Principal, can_manage, has_scope
 from auth.scopes import ADMIN, READ_FUNCTIONS
 from gateway.errors import Forbidden, InvalidRequest, NotFound
-from gateway.function_input import ENV_KEY_RE, NAME_RE, dependency_pattern
+from gateway.function_input import (
+    ENV_KEY_RE,
+    PROJECT_NAME_PATTERN,
+    PROJECT_NAME_RE,
+    dependency_pattern,
+)
 from gateway.jsonresp import JSONResponse
+from gateway.known_fields import reject_unknown
 from gateway.routes._body import read_json
 from gateway.routes._methods import methods_route
 from gateway.security import authenticate, require_scope
@@ -29,6 +35,13 @@ __all__ = ["routes", "project_not_found"]
 MAX_DESCRIPTION = 4096
 MAX_DEPENDENCIES = 100
 MAX_VARIABLES = 1000
+_CREATE_FIELDS = ("name", "description", "environment", "dependencies")
+_CREATE_REFUSED = {
+    "quotas": "are not supported by this gateway yet (no project quota is enforced)",
+    "status": "is set with POST /api/v1/projects/{name}/start or /stop",
+    **{key: "is set by the gateway and cannot be sent"
+       for key in ("id", "functions", "created_at", "updated_at")},
+}
 
 
 def project_not_found(name: str) -> NotFound:
@@ -78,11 +91,12 @@ async def _data(request: Request) -> Any:
     if not isinstance(body, dict) or "data" not in body:
         raise InvalidRequest("the request body must be a JSON object with 'data'",
                              details={"field": "data"})
+    reject_unknown(body, ("data",))
     return body["data"]
 
 
 async def _load(services: Services, name: str) -> ProjectRecord:
-    project = await services.projects.get(name) if NAME_RE.match(name) else None
+    project = await services.projects.get(name) if PROJECT_NAME_RE.match(name) else None
     if project is None:
         raise project_not_found(name)
     return project
@@ -115,9 +129,10 @@ async def create_project(request: Request) -> Response:
     body = await read_json(request)
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
+    reject_unknown(body, _CREATE_FIELDS, refused=_CREATE_REFUSED)
     name = body.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise _bad("name", "is required and must match ^[a-z][a-z0-9-]{0,62}$")
+    if not isinstance(name, str) or not PROJECT_NAME_RE.match(name):
+        raise _bad("name", f"is required and must match {PROJECT_NAME_PATTERN}")
     description = body.get("description")
     if description is None:
         description = ""
@@ -146,7 +161,7 @@ async def delete_project(request: Request) -> Response:
     require_scope(principal, ADMIN)
     services = services_of(request)
     name = request.path_params["name"]
-    if not NAME_RE.match(name) or not await services.projects.delete(name):
+    if not PROJECT_NAME_RE.match(name) or not await services.projects.delete(name):
         raise project_not_found(name)
     services.functions.forget()
     return Response(status_code=204)
@@ -158,7 +173,7 @@ async def _set_status(request: Request, status: str) -> Response:
     services = services_of(request)
     name = request.path_params["name"]
     project = await services.projects.update(name, status=status) \
-        if NAME_RE.match(name) else None
+        if PROJECT_NAME_RE.match(name) else None
     if project is None:
         raise project_not_found(name)
     await _changed(services, project)

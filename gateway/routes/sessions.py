@@ -17,7 +17,6 @@ from gateway.caching import plan_cache
 from gateway.errors import Conflict, InvalidRequest, NotFound, RunFailed
 from gateway.jsonresp import JSONResponse
 from gateway.models import FunctionRecord, Invocation
-from gateway.params import validate_params
 from gateway.ratelimit import check_function_rate
 from gateway.routes._body import read_json
 from gateway.routes._methods import methods_route
@@ -92,7 +91,9 @@ async def initialize(request: Request) -> Response:
                              details={"header": "Language-Title"})
     services = services_of(request)
     function = await services.functions.get(title)
-    if function is None or title not in (function.language_title, function.name):
+    # A name or language_title (as refs, case-insensitively), not an id.
+    if function is None or title.lower() not in (function.language_title.lower(),
+                                                 function.name.lower()):
         raise function_not_found(title)
     require_execute(principal, function.language)
     context = _context(await read_json(request, empty=None), services.settings.max_timeout_ms)
@@ -169,25 +170,25 @@ async def execute(request: Request) -> Response:
     require_execute(principal, function.language)
     services.dispatcher.check_runnable(function)  # a stopped project: 409, cached or not
     await check_function_rate(services.limiter, function)
-    validate_params(function.schema, params)
+    invocation = Invocation(
+        function=function, event=params, trigger="session", owner=session.owner,
+        subject=principal.subject, timeout_ms=session.timeout_ms,
+        context={k: v for k, v in session.context.items() if k not in ("timeout_ms",)},
+    )
+    services.dispatcher.admit(invocation)  # params against schema.params, as /invoke
     if await services.sessions.begin_execute(session_id, session.owner) is None:
         raise _session_not_found(session_id)
     started = time.perf_counter()
     plan = plan_cache(function, params=params, owner=session.owner, directive=directive)
     hit = await plan.lookup(services.cache)
     services.metrics.cache_lookup(function.name, read=plan.reads, hit=hit is not None)
-    invocation = Invocation(
-        function=function, event=params, trigger="session", owner=session.owner,
-        subject=principal.subject, timeout_ms=session.timeout_ms,
-        context={k: v for k, v in session.context.items() if k not in ("timeout_ms",)},
-    )
     if hit is not None:
         # Recorded as a cached job, so a function's metrics count its cache hits.
         cached = await services.dispatcher.record_cached(invocation, hit.value)
         return _executed(session, hit.value, cached=True, started=started,
                          headers={"X-Cache": "HIT", "Age": str(int(hit.age_s)),
                                   "X-Job-ID": cached.id})
-    job, _ = await services.dispatcher.invoke(invocation)
+    job, _ = await services.dispatcher.invoke(invocation, admitted=True)
     if job.status != "success":
         error = job.error or {}
         code = str(error.get("code", "RUNTIME_ERROR"))

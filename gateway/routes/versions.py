@@ -17,8 +17,9 @@ from auth import Principal, can_manage, has_scope
 from auth.scopes import READ_FUNCTIONS, WRITE_FUNCTIONS
 from gateway import audit
 from gateway.errors import Forbidden, InvalidRequest
-from gateway.function_input import parse_function
+from gateway.function_input import REFUSED_FIELDS, parse_function
 from gateway.jsonresp import JSONResponse
+from gateway.known_fields import reject_unknown
 from gateway.models import FunctionRecord
 from gateway.routes._body import read_json
 from gateway.routes._methods import methods_route
@@ -31,22 +32,32 @@ __all__ = ["routes"]
 
 # What a version body may set; ``source_code`` (base64) stands in for ``code``.
 _VERSION_FIELDS = ("code", "source_code", "handler", "dependencies")
+# ``version``: the number the client expects the new version to get (seed 004 sends it).
+_BODY_FIELDS = (*_VERSION_FIELDS, "activate", "version")
+_REFUSED = {
+    "runtime": "is not a field of a version: change it with PUT /api/v1/functions/{ref}",
+    "image": REFUSED_FIELDS["image"],
+}
+_MAX_VERSION = 999_999_999
 
 
 def _parse_version_body(body: Any, services: Services, runtime: str
-                        ) -> tuple[VersionChange, bool]:
+                        ) -> tuple[VersionChange, bool, int | None]:
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
-    if "runtime" in body:
-        raise InvalidRequest("'runtime' is not a field of a version: change it with "
-                             "PUT /api/v1/functions/{ref}", details={"field": "runtime"})
+    reject_unknown(body, _BODY_FIELDS, refused=_REFUSED)
     activate = body.get("activate", False)
     if not isinstance(activate, bool):
         raise InvalidRequest("'activate' must be a boolean", details={"field": "activate"})
+    expected = body.get("version")
+    if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)
+                                 or not 1 <= expected <= _MAX_VERSION):
+        raise InvalidRequest("'version' must be a positive integer: the number the new "
+                             "version is expected to get", details={"field": "version"})
     parsed = parse_function({k: body[k] for k in _VERSION_FIELDS if k in body},
                             services.settings, creating=False, current_runtime=runtime)
     return VersionChange(code=parsed.code, handler=parsed.handler,
-                         dependencies=parsed.dependencies), activate
+                         dependencies=parsed.dependencies), activate, expected
 
 
 def _require_read(principal: Principal) -> None:
@@ -87,10 +98,10 @@ async def create_version(request: Request) -> Response:
     ref = request.path_params["ref"]
     function = await load_function(services, ref)
     body = await read_json(request, empty={})
-    change, activate = _parse_version_body(body, services, function.runtime)
+    change, activate, expected = _parse_version_body(body, services, function.runtime)
 
     added = await services.functions.add_version(
-        function.id, change, activate=activate,
+        function.id, change, activate=activate, expected_number=expected,
         also=audit.version_added(function.id, principal.subject, activate=activate))
     if added is None:
         raise function_not_found(ref)

@@ -162,9 +162,12 @@ class FunctionStore:
             row = await self._pool.fetchrow(_SELECT + "WHERE f.id = $1", int(ref))
             if row is not None:
                 return _record(row)
+        # Case-insensitive, as names are unique (0011_function_names.sql): at most one
+        # function has the name, and none other has it as its language_title.
         row = await self._pool.fetchrow(
-            _SELECT + "WHERE f.name = $1 OR f.runtime || '-' || f.name = $1"
-            " ORDER BY (f.name = $1) DESC LIMIT 1",
+            _SELECT + "WHERE lower(f.name) = lower($1)"
+            " OR lower(f.runtime || '-' || f.name) = lower($1)"
+            " ORDER BY (lower(f.name) = lower($1)) DESC LIMIT 1",
             ref,
         )
         return None if row is None else _record(row)
@@ -235,17 +238,21 @@ class FunctionStore:
     async def _check_unambiguous(
         self, conn: Any, name: str, runtime: str, exclude_id: int | None
     ) -> None:
+        # Case-insensitively, as refs resolve (:meth:`_read`).
         clash = await conn.fetchval(
             "SELECT name FROM functions WHERE id IS DISTINCT FROM $3"
-            " AND (name = $1 OR name = $2 || '-' || $1 OR runtime || '-' || name = $1)"
+            " AND (lower(name) = lower($1) OR lower(name) = lower($2 || '-' || $1)"
+            " OR lower(runtime || '-' || name) = lower($1))"
             " LIMIT 1",
             name,
             runtime,
             exclude_id,
         )
         if clash is not None:
-            if clash == name:
-                raise Conflict(f"function name '{name}' is already in use")
+            if clash.lower() == name.lower():
+                raise Conflict(f"function name '{name}' is already in use"
+                               + ("" if clash == name else f" (by '{clash}')"),
+                               details={"conflicts_with": clash})
             raise Conflict(
                 f"function name '{name}' would be ambiguous with function '{clash}'",
                 details={"conflicts_with": clash},
@@ -435,6 +442,7 @@ class FunctionStore:
         change: VersionChange,
         *,
         activate: bool,
+        expected_number: int | None = None,
         also: Callable[[Any, str, int, int | None, bool], Awaitable[Any]] | None = None,
     ) -> tuple[int, NewVersion, bool] | None:
         """Add a version merged over the newest usable one (as :meth:`update` does).
@@ -443,7 +451,9 @@ class FunctionStore:
         its build succeeds (:meth:`finish_build`); without, it stays inactive until
         :meth:`activate_version`. ``also(conn, name, number, previous active version,
         activated now)`` runs in the same transaction. Returns the number, the merged
-        code and whether it was activated now; None when the function is gone.
+        code and whether it was activated now; None when the function is gone. With
+        ``expected_number``, a new version that would get another number → ``CONFLICT``
+        (nothing is added).
         """
         async with self._pool.acquire() as conn, conn.transaction():
             current = await _lock_for_activation(conn, function_id)
@@ -455,6 +465,11 @@ class FunctionStore:
                 " WHERE function_id = $1",
                 function_id,
             ))
+            if expected_number is not None and expected_number != number:
+                raise Conflict(
+                    f"function '{current['name']}' would get version {number}, not the "
+                    f"version {expected_number} the request expects",
+                    details={"version": expected_number, "next_version": number})
             await self._insert_version(conn, function_id, number, version,
                                        activate_on_build=activate)
             activated = activate and not version.needs_build

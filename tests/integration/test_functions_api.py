@@ -81,7 +81,7 @@ async def test_multipart_create_with_code_file(client: httpx.AsyncClient) -> Non
     ({"runtime": "python", "code": PY_ECHO}, "INVALID_REQUEST"),
     ({"name": "x", "code": PY_ECHO}, "INVALID_REQUEST"),
     ({"name": "x", "runtime": "python"}, "INVALID_REQUEST"),
-    ({"name": "Bad_Name", "runtime": "python", "code": PY_ECHO}, "INVALID_REQUEST"),
+    ({"name": "Bad.Name", "runtime": "python", "code": PY_ECHO}, "INVALID_REQUEST"),
     ({"name": "x", "runtime": "cobol", "code": PY_ECHO}, "INVALID_RUNTIME"),
     ({"name": "x", "runtime": "go", "code": PY_ECHO}, "INVALID_RUNTIME"),
     ({"name": "x", "runtime": "python", "code": PY_ECHO, "timeout_ms": "5"}, "INVALID_REQUEST"),

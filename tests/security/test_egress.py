@@ -353,10 +353,15 @@ def test_a_tenant_cannot_widen_its_own_egress(
                        json={"name": unique("wide"), "runtime": "python", "code": PY_FETCH,
                              "network": network})
         assert r.status_code == 400, r.text
-    name = unique("wide")
     allow = f"{PRIVATE}/32:8080"
-    gateway.create(name, PY_FETCH, egress_allow=[allow], function_egress_allow=allow,
-                   environment={"FNGATE_FUNCTION_EGRESS_ALLOW": allow})
+    for field, value in (("egress_allow", [allow]), ("function_egress_allow", allow)):
+        r = httpx.post(gateway.base + "/api/v1/functions", headers=gateway.headers, timeout=30,
+                       json={"name": unique("wide"), "runtime": "python", "code": PY_FETCH,
+                             field: value})
+        assert r.status_code == 400, r.text  # refused by name, never silently ignored
+        assert r.json()["error"]["details"]["field"] == field, r.text
+    name = unique("wide")
+    gateway.create(name, PY_FETCH, environment={"FNGATE_FUNCTION_EGRESS_ALLOW": allow})
     result = gateway.call(name, {"targets": [[PRIVATE, 8080]]})
     assert result[f"{PRIVATE}:8080"]["body"] == "", result
     gateway.assert_healthy()

@@ -150,7 +150,10 @@ def test_error_responses_cover_each_status() -> None:
 
 def test_function_create_mirrors_the_input_limits() -> None:
     props = _document()["components"]["schemas"]["FunctionCreate"]["properties"]
-    assert props["name"]["pattern"] == "^[a-z][a-z0-9-]{0,62}$"
+    from gateway.function_input import NAME_PATTERN, PROJECT_NAME_PATTERN
+
+    assert props["name"]["pattern"] == NAME_PATTERN == "^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+    assert props["project"]["pattern"] == PROJECT_NAME_PATTERN
     assert (props["timeout_ms"]["minimum"], props["timeout_ms"]["maximum"]) == (1, 300000)
     assert (props["memory_mb"]["minimum"], props["memory_mb"]["maximum"]) == (16, 2048)
     assert props["dependencies"]["maxItems"] == 100
