@@ -391,14 +391,6 @@ class CgroupRoot:
                 logger.warning("could not remove the stale worker cgroup %s", entry)
         return removed
 
-    def close(self) -> None:
-        """Remove the root if no other gateway on this host uses it."""
-        for d in {self.memory, self.pids, self.cpu, self.freezer}:
-            if d is not None:
-                with contextlib.suppress(OSError):
-                    d.rmdir()
-
-
 def _children(pid: int) -> list[int]:
     out: list[int] = []
     try:

@@ -149,9 +149,9 @@ class WorkerPools:
         workers = list(self._all)
         for worker in workers:
             worker.kill("closed")
+        # The cgroup root stays: removing it when it looks empty raced with another gateway
+        # on this host creating a worker's cgroup inside it (ENOENT, a failed start).
         await asyncio.gather(*(w.wait_closed() for w in workers), return_exceptions=True)
-        if self._cgroups is not None:
-            self._cgroups.close()
 
     # --- introspection ------------------------------------------------------
 

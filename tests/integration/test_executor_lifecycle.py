@@ -208,6 +208,24 @@ async def test_workers_and_their_dirs_are_gone_after_close(tmp_path: Path) -> No
             os.kill(pid, 0)
 
 
+async def test_a_gateway_closing_never_fails_another_gateways_worker_start(
+        tmp_path: Path) -> None:
+    """Two gateways on one host share the cgroup root: the one that closes (its workers'
+    cgroups gone, the root empty for a moment) must not take the root from the other."""
+    first = WorkerPools(make_settings(tmp_path / "a", prewarm_per_runtime=0))
+    second = WorkerPools(make_settings(tmp_path / "b", prewarm_per_runtime=0))
+    await first.start()
+    await second.start()
+    try:
+        assert (await first.run(spec("python"), {}, ctx(), timeout_ms=5000)).ok
+        await first.close()
+        r = await second.run(spec("python"), {}, ctx(), timeout_ms=5000)
+        assert r.ok, r.error
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_rss_watchdog_kills_memory_hog_without_cgroups(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
