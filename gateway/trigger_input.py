@@ -8,6 +8,7 @@ from typing import Any
 
 from config import Settings
 from gateway.errors import InvalidRequest
+from gateway.known_fields import reject_unknown
 from triggers.queue_config import QueueConfigError, parse_queue_config
 
 __all__ = ["TriggerInput", "parse_trigger", "HTTP_METHODS"]
@@ -34,14 +35,8 @@ def _bad(field: str, message: str) -> InvalidRequest:
     return InvalidRequest(f"'{field}' {message}", details={"field": field})
 
 
-def _refuse_unknown(given: dict[str, Any], known: tuple[str, ...], prefix: str = "") -> None:
-    unknown = sorted(k for k in given if k not in known)
-    if unknown:
-        raise _bad(prefix + unknown[0], f"is not a known field (known: {', '.join(known)})")
-
-
 def _http_config(config: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    _refuse_unknown(config, _HTTP_KEYS, "config.")
+    reject_unknown(config, _HTTP_KEYS, where="config.")
     path = config.get("path")
     if not isinstance(path, str) or not _PATH_RE.match(path) or "//" in path:
         raise _bad("config.path", "must be an absolute URL path such as '/hello'")
@@ -89,7 +84,7 @@ def parse_trigger(body: Any, settings: Settings, *, current_type: str | None = N
     """Validate a create body, or an update body merged over the current trigger."""
     if not isinstance(body, dict):
         raise InvalidRequest("a trigger must be a JSON object")
-    _refuse_unknown(body, _KEYS)
+    reject_unknown(body, _KEYS)
     raw_type = body.get("type", current_type)
     # A string first: an object or array is not hashable, so not even looked up.
     if not isinstance(raw_type, str) or raw_type not in _TYPES:
