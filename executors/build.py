@@ -48,7 +48,7 @@ from typing import Any
 import orjson
 
 import config
-from executors import limits
+from executors import limits, spawn
 from executors.limits import WorkerUser
 from executors.models import RUNTIMES, Runtime
 from executors.runtimes import SYSTEM_PATH, RuntimeCommand, detect_runtimes
@@ -373,17 +373,13 @@ class Builder:
     def _run_probe(self, argv: list[str]) -> str | None:
         user = self._user or WorkerUser(name=None, uid=None, gid=None)
         try:
-            proc = subprocess.run(
+            proc = spawn.run(
                 argv,
                 env={"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"},
                 cwd="/",
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
                 timeout=30,
-                user=user.uid,
-                group=user.gid,
-                extra_groups=[] if user.uid is not None else None,
-                check=False,
+                uid=user.uid,
+                gid=user.gid,
             )
         except (OSError, subprocess.SubprocessError):
             return None
@@ -576,26 +572,16 @@ class Builder:
     async def _run_tool(
         self, argv: list[str], home: Path, user: WorkerUser | None
     ) -> tuple[int, str]:
-        """Run the tool in its own session; (exit code, log tail); -9 on timeout.
-
-        Spawned with :class:`subprocess.Popen` in a thread: uvloop's
-        ``create_subprocess_exec`` refuses ``user=``/``group=``.
-        """
+        """Run the tool in its own session; (exit code, log tail); -9 on timeout."""
         self.builds_run += 1
-        uid = user.uid if user is not None else None
-        gid = user.gid if user is not None else None
-        proc = await asyncio.to_thread(
-            subprocess.Popen,
+        proc = await spawn.spawn(
             argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd=str(home),
             env=build_env(home),
-            start_new_session=True,
-            user=uid,
-            group=gid,
-            extra_groups=[] if uid is not None else None,
+            cwd=str(home),
+            uid=user.uid if user is not None else None,
+            gid=user.gid if user is not None else None,
+            stdout=spawn.PIPE,
+            stderr=spawn.STDOUT,
         )
         header = "$ " + " ".join(argv) + "\n"
         drained = asyncio.ensure_future(asyncio.to_thread(_drain_bounded, proc))

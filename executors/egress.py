@@ -21,12 +21,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import config
+from executors import spawn
 
 __all__ = [
     "BLOCKED_V4",
@@ -159,9 +159,7 @@ def install(script: str) -> None:
     nft = shutil.which("nft") or shutil.which("nft", path="/usr/sbin:/sbin")
     if nft is None:
         raise EgressFilterError("network egress needs nft (Debian: apt-get install nftables)")
-    proc = subprocess.run(
-        [nft, "-f", "-"], input=script.encode(), capture_output=True, timeout=20, check=False
-    )
+    proc = spawn.run([nft, "-f", "-"], env=None, input=script.encode(), timeout=20)
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip()
         raise EgressFilterError(f"nft refused the egress filter: {err[:500]}")

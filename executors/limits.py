@@ -14,12 +14,12 @@ import os
 import pwd
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from executors import spawn
 from executors.sandbox import RLimits
 
 __all__ = [
@@ -71,10 +71,10 @@ def ensure_worker_user(name: str) -> WorkerUser:
         entry = pwd.getpwnam(name)
     except KeyError:
         useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-        subprocess.run(
+        spawn.run(
             [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-            check=False,
-            capture_output=True,
+            env=None,
+            timeout=None,
         )
         try:
             entry = pwd.getpwnam(name)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from executors import limits, protocol
+from executors import limits, protocol, spawn
 from executors.limits import WorkerCgroup, WorkerUser
 from executors.models import (
     CallContext,
@@ -131,11 +131,6 @@ class _LineReader(asyncio.Protocol):
             self._worker._on_stray(self._stream, self._partial.decode("utf-8", "replace"))
 
 
-def _close_all(fds: tuple[int, ...]) -> None:
-    for fd in fds:
-        os.close(fd)
-
-
 def _host_pid_of(pids: frozenset[int], ns_pid: int) -> int:
     """The host pid of the process of ``pids`` that calls itself ``ns_pid`` (its own
     PID namespace's view, the last ``NSpid`` field)."""
@@ -148,15 +143,6 @@ def _host_pid_of(pids: frozenset[int], ns_pid: int) -> int:
         if fields and int(fields[-1]) == ns_pid:
             return pid
     raise SandboxUnavailable(f"the runner (pid {ns_pid} inside) is not among {sorted(pids)}")
-
-
-def _kill_orphan(spawning: asyncio.Future[subprocess.Popen[bytes]]) -> None:
-    if spawning.cancelled() or spawning.exception() is not None:
-        return
-    popen = spawning.result()
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(popen.pid, signal.SIGKILL)
-    popen.wait()  # SIGKILLed: reaped at once
 
 
 class Worker:
@@ -314,41 +300,22 @@ class Worker:
         err_r, err_w = os.pipe()
         argv = [*argv, str(to_r), str(from_w)]
         env = {"PATH": SYSTEM_PATH, "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8"}
-        child_ends = (to_r, from_w, out_w, err_w)
-        spawning = asyncio.ensure_future(
-            asyncio.to_thread(
-                subprocess.Popen,
+        try:
+            self._popen = await spawn.spawn(
                 argv,
-                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=cwd,
+                uid=user.uid,
+                gid=user.gid,
                 stdout=out_w,
                 stderr=err_w,
                 pass_fds=(to_r, from_w),
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
-                user=user.uid,
-                group=user.gid,
-                extra_groups=[] if user.uid is not None else None,
+                close_after=(to_r, from_w, out_w, err_w),
             )
-        )
-        try:
-            # Shielded: a cancelled caller must not leave an unwatched process behind.
-            self._popen = await asyncio.shield(spawning)
-        except asyncio.CancelledError:
-            spawning.add_done_callback(_kill_orphan)
-            for fd in (to_w, from_r, out_r, err_r):
-                os.close(fd)
-            raise
         except BaseException:
             for fd in (to_w, from_r, out_r, err_r):
                 os.close(fd)
             raise
-        finally:
-            if spawning.done():
-                for fd in child_ends:
-                    os.close(fd)
-            else:
-                spawning.add_done_callback(lambda _f: _close_all(child_ends))
         self.pid = self._popen.pid
         try:
             self._pidfd = os.pidfd_open(self.pid)

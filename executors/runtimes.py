@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from executors import spawn
 from executors.limits import WorkerUser
 from executors.models import Runtime
 
@@ -45,17 +46,13 @@ def _runner_source(name: str) -> str:
 
 def _probe(argv: list[str], user: WorkerUser) -> bool:
     try:
-        proc = subprocess.run(
+        proc = spawn.run(
             argv,
             env={"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"},
             cwd="/",
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
             timeout=20,
-            user=user.uid,
-            group=user.gid,
-            extra_groups=[] if user.uid is not None else None,
-            check=False,
+            uid=user.uid,
+            gid=user.gid,
         )
     except (OSError, subprocess.SubprocessError):
         return False

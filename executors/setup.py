@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 import config
-from executors import egress
+from executors import egress, spawn
 from executors.sandbox import RLimits, Sandbox, SandboxUnavailable, UidPool
 
 __all__ = ["UID_LOCK_DIR", "prepare_sandbox"]
@@ -33,17 +33,12 @@ def _probe(sandbox: Sandbox, uid: int, *, as_uid: bool) -> None:
         rlimits=RLimits(nofile=64, fsize=1024, nproc=4096),
     )  # fmt: skip
     try:
-        proc = subprocess.run(
+        proc = spawn.run(
             argv,
             env={"PATH": "/usr/bin:/bin"},
             cwd="/",
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
             timeout=20,
-            user=uid if as_uid else None,
-            group=uid if as_uid else None,
-            extra_groups=[] if as_uid else None,
-            check=False,
+            uid=uid if as_uid else None,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise SandboxUnavailable(f"bubblewrap could not run: {exc}") from exc

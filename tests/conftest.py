@@ -15,10 +15,18 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import uvloop
 
 PG_ADMIN_DSN = os.environ.get("FNGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_SECRET = "test-secret-" + "x" * 40
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config,
+                                   item: pytest.Item) -> dict[str, Callable[[], Any]]:
+    """Every async test and fixture runs on uvloop, the loop ``fngate serve`` runs
+    (gateway/server.py): a call uvloop refuses fails here, not only in production."""
+    return {"uvloop": uvloop.new_event_loop}
 
 
 def _reachable(host: str, port: int) -> bool:

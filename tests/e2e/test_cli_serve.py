@@ -1,60 +1,17 @@
-"""``fngate serve`` on the embedded default, run as a user would: a subprocess."""
+"""``fngate serve`` on the embedded default, run as a user would: a subprocess, stopped
+with SIGTERM and started again on the same data directory, keeping everything."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any
 
-import httpx
 import pytest
 
-
-def _fngate() -> list[str]:
-    script = shutil.which("fngate", path=os.path.dirname(sys.executable))
-    return [script] if script else [sys.executable, "-m", "gateway.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("FNGATE_")}
-
-
-def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"fngate serve exited with {proc.returncode}")
-        try:
-            if httpx.get(base + "/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError("fngate serve did not become ready")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=40)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        pytest.fail("fngate serve did not stop on SIGTERM")
+from tests.e2e.serve import ADMIN_SCOPES, Gateway, clean_env, need_sandbox, poll
 
 
 @pytest.fixture
@@ -68,46 +25,62 @@ def own_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def test_serve_embedded_keeps_functions_across_restart(own_dir: Path) -> None:
-    tmp_path = own_dir
-    data = tmp_path / "data"
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    minted = subprocess.run(
-        [*_fngate(), "token", "--data-dir", str(data), "--sub", "alice",
-         "--scope", "execute:all read:functions write:functions"],
-        check=True, capture_output=True, text=True, env=_env(), timeout=60,
-    )
-    headers = {"Authorization": f"Bearer {minted.stdout.strip()}"}
-    assert (data.stat().st_mode & 0o777) == 0o700
-    assert ((data / "jwt_secret").stat().st_mode & 0o777) == 0o600
-    serve = [*_fngate(), "serve", "--data-dir", str(data), "--port", str(port)]
-    with open(tmp_path / "serve.log", "wb") as log:
-        _serve_twice(serve, base, headers, log)
+def test_serve_embedded_keeps_everything_across_restart(own_dir: Path) -> None:
+    need_sandbox()
+    gw = Gateway(own_dir, clean_env())  # no FNGATE_*: the embedded PostgreSQL, as the README
+    headers = gw.mint(ADMIN_SCOPES)  # minted before the first start, as the README does
+    assert (gw.data_dir.stat().st_mode & 0o777) == 0o700
+    assert ((gw.data_dir / "jwt_secret").stat().st_mode & 0o777) == 0o600
+    gw.start()
+    try:
+        before = _populate(gw, headers)
+    finally:
+        gw.stop()
+    gw.start()
+    try:
+        _check_kept(gw, headers, before)
+    finally:
+        gw.stop()
 
 
-def _serve_twice(serve: list[str], base: str, headers: dict[str, str],
-                 log: BinaryIO) -> None:
-    proc = subprocess.Popen(serve, env=_env(), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_ready(base, proc)
-        r = httpx.get(base + "/api/v1/functions", headers=headers, timeout=10)
-        assert r.status_code == 200 and r.json()["total"] == 0
-        r = httpx.post(base + "/api/v1/functions", headers=headers, timeout=10, json={
-            "name": "keep", "runtime": "python", "code": "def handler(e):\n    return e\n"})
-        assert r.status_code == 201, r.text
-        r = httpx.post(base + "/api/v1/functions/keep/invoke", headers=headers, json={"a": 1},
-                       timeout=30)
-        assert r.json()["result"] == {"a": 1}
-    finally:
-        _stop(proc)
-    proc = subprocess.Popen(serve, env=_env(), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_ready(base, proc)
-        r = httpx.get(base + "/api/v1/functions/keep", headers=headers, timeout=10)
-        assert r.status_code == 200 and r.json()["name"] == "keep"
-        r = httpx.post(base + "/api/v1/functions/keep/invoke", headers=headers, json={"b": 2},
-                       timeout=30)
-        assert r.json()["status"] == "success" and r.json()["result"] == {"b": 2}
-    finally:
-        _stop(proc)
+def _populate(gw: Gateway, headers: dict[str, str]) -> dict[str, Any]:
+    r = gw.request("GET", "/api/v1/functions", headers=headers)
+    assert r.status_code == 200 and r.json()["total"] == 0, r.text
+    r = gw.request("POST", "/api/v1/functions", headers=headers, json={
+        "name": "keep", "runtime": "python", "code": "def handler(e):\n    return e\n",
+        "triggers": [{"type": "http", "config": {"path": "/keep", "public": True}},
+                     {"type": "cron", "config": {"schedule": "0 0 1 1 *"}}]})
+    assert r.status_code == 201, r.text
+    r = gw.request("PUT", "/api/v1/functions/keep", headers=headers,
+                   json={"code": "def handler(e):\n    return {'v2': e}\n"})
+    assert r.status_code == 200 and r.json()["active_version"] == 2, r.text
+    r = gw.request("POST", "/api/v1/functions/keep/invoke?async=true", headers=headers,
+                   json={"a": 1})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    job = poll(lambda: (j := gw.request("GET", f"/api/v1/jobs/{job_id}",
+                                        headers=headers).json())["status"] == "success" and j,
+               timeout_s=60, what="the async job")
+    triggers = gw.request("GET", "/api/v1/functions/keep/triggers", headers=headers).json()
+    return {"job": job, "triggers": triggers["triggers"]}
+
+
+def _check_kept(gw: Gateway, headers: dict[str, str], before: dict[str, Any]) -> None:
+    # The token minted before the first start still verifies: the secret was kept.
+    r = gw.request("GET", "/api/v1/functions/keep", headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "keep" and r.json()["active_version"] == 2
+    versions = gw.request("GET", "/api/v1/functions/keep/versions", headers=headers).json()
+    assert [v["version"] for v in versions["versions"]] == [2, 1]
+    triggers = gw.request("GET", "/api/v1/functions/keep/triggers", headers=headers).json()
+    assert triggers["triggers"] == before["triggers"]
+    job = gw.request("GET", f"/api/v1/jobs/{before['job']['id']}", headers=headers).json()
+    assert job == before["job"]
+    logs = gw.request("GET", f"/api/v1/jobs/{job['id']}/logs", headers=headers)
+    assert logs.status_code == 200, logs.text
+
+    r = gw.request("POST", "/api/v1/functions/keep/invoke", headers=headers, json={"b": 2})
+    assert r.json()["status"] == "success" and r.json()["result"] == {"v2": {"b": 2}}
+    r = poll(lambda: (resp := gw.request("POST", "/fn/keep", json={"c": 3})).status_code
+             != 404 and resp, timeout_s=10, what="the HTTP trigger after the restart")
+    assert r.status_code == 200 and r.json()["v2"]["body"] == {"c": 3}, r.text

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import need_service, running_app, wait_for
-from tests.e2e.test_cli_serve import _env, _fngate, _free_port, _wait_ready
+from tests.e2e.serve import clean_env, fngate_argv, free_port, wait_ready
 from tests.integration.test_functions_api import WRITER, create
 from tests.tcp_proxy import TcpProxy
 
@@ -309,7 +309,7 @@ def _serve(tmp_path: Path, port: int, env: dict[str, str]) -> subprocess.Popen[b
     """``fngate serve`` in its own process group (so it dies with its workers)."""
     with open(tmp_path / "serve.log", "wb") as log:
         return subprocess.Popen(
-            [*_fngate(), "serve", "--data-dir", str(tmp_path / "first"), "--port", str(port)],
+            [*fngate_argv(), "serve", "--data-dir", str(tmp_path / "first"), "--port", str(port)],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -318,14 +318,14 @@ async def test_a_killed_consumer_leaves_its_message_to_be_redelivered_and_run(
     tmp_path: Path
 ) -> None:
     """A gateway process killed mid-job: the message comes back, its job is taken over."""
-    port = _free_port()
-    env = {**_env(), "FNGATE_DATABASE_URL": database_url, "FNGATE_AMQP_URL": AMQP_URL,
+    port = free_port()
+    env = {**clean_env(), "FNGATE_DATABASE_URL": database_url, "FNGATE_AMQP_URL": AMQP_URL,
            "FNGATE_JOB_LEASE_S": "3", "FNGATE_JOB_HEARTBEAT_S": "0.5",
            "FNGATE_RATE_LIMITS": "off", "FNGATE_JWT_SECRET": "test-secret-" + "x" * 40,
            "FNGATE_PREWARM_PER_RUNTIME": "1"}
     proc = _serve(tmp_path, port, env)
     try:
-        await asyncio.to_thread(_wait_ready, f"http://127.0.0.1:{port}", proc)
+        await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{port}", proc)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as first:
             assert (await create(first, name="slow", code=SLOW)).status_code == 201
             await add_queue_trigger(first, "slow", {"queue": queue_name})
@@ -396,7 +396,7 @@ async def test_queue_trigger_validation(queue_settings: Callable[..., Any],
 
 
 async def test_broker_down_is_reported_by_health(queue_settings: Callable[..., Any]) -> None:
-    closed = f"amqp://guest:guest@127.0.0.1:{_free_port()}/"
+    closed = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
     async with running_app(queue_settings(amqp_url=closed)) as client:
         body = (await client.get("/health")).json()
         assert body["components"]["broker"] == "down"

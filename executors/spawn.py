@@ -1,0 +1,146 @@
+"""Every process that ``executors/`` starts is started here.
+
+Workers, builds, probes and root's own tools (``nft``, ``useradd``) all go
+through :func:`spawn` (async, long-lived processes) or :func:`run` (blocking,
+to the end). Both fork through :class:`subprocess.Popen`, never the event
+loop's ``create_subprocess_exec``: uvloop (what ``fngate serve`` runs) refuses
+its ``user=``/``group=``/``extra_groups=`` even when they are ``None``, and the
+fork from a large gateway blocks for milliseconds, so :func:`spawn` forks in a
+thread. One place decides how an identity is dropped (the worker's uid and gid,
+no supplementary groups), so no spawn site can get it, or the loop, wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+
+__all__ = ["DEVNULL", "PIPE", "STDOUT", "run", "spawn", "start"]
+
+DEVNULL = subprocess.DEVNULL
+PIPE = subprocess.PIPE
+STDOUT = subprocess.STDOUT
+
+
+def _identity(uid: int | None, gid: int | None) -> tuple[int | None, int | None, list[int] | None]:
+    """``user``, ``group`` and ``extra_groups`` for Popen: unchanged, or the uid's own."""
+    if uid is None:
+        if gid is not None:
+            raise ValueError("a gid without a uid")
+        return None, None, None
+    # Root's supplementary groups (disk, adm, …) never reach a worker's uid.
+    return uid, uid if gid is None else gid, []
+
+
+def start(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: str,
+    uid: int | None = None,
+    gid: int | None = None,
+    stdout: int | None = DEVNULL,
+    stderr: int | None = DEVNULL,
+    pass_fds: Sequence[int] = (),
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in a new session (its own process group, so a kill of the group ends
+    it and what it forked), stdin from /dev/null, as ``uid``/``gid`` when given (blocking:
+    the fork; :func:`spawn` does it in a thread)."""
+    user, group, extra_groups = _identity(uid, gid)
+    return subprocess.Popen(
+        list(argv),
+        stdin=DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        pass_fds=tuple(pass_fds),
+        cwd=cwd,
+        env=dict(env),
+        start_new_session=True,
+        user=user,
+        group=group,
+        extra_groups=extra_groups,
+    )
+
+
+async def spawn(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: str,
+    uid: int | None = None,
+    gid: int | None = None,
+    stdout: int | None = DEVNULL,
+    stderr: int | None = DEVNULL,
+    pass_fds: Sequence[int] = (),
+    close_after: Sequence[int] = (),
+) -> subprocess.Popen[bytes]:
+    """:func:`start` in a thread, on any event loop.
+
+    ``close_after``: the child's ends of pipes, closed in the parent once the child
+    holds them (or the start failed). A caller cancelled while the fork is under way
+    never leaves an unwatched process: it is killed (its group) and reaped."""
+    spawning = asyncio.ensure_future(
+        asyncio.to_thread(
+            start, argv, env=env, cwd=cwd, uid=uid, gid=gid,
+            stdout=stdout, stderr=stderr, pass_fds=pass_fds,
+        )
+    )  # fmt: skip
+    try:
+        # Shielded: the fork finishes either way, and its process must not be lost.
+        return await asyncio.shield(spawning)
+    except asyncio.CancelledError:
+        spawning.add_done_callback(_kill_orphan)
+        raise
+    finally:
+        if spawning.done():
+            _close_all(close_after)
+        elif close_after:
+            spawning.add_done_callback(lambda _f: _close_all(close_after))
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None,
+    timeout: float | None,
+    cwd: str | None = None,
+    uid: int | None = None,
+    gid: int | None = None,
+    input: bytes | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``argv`` to its end, output captured, killed after ``timeout`` s unless None
+    (blocking: call it in a thread from async code). ``env=None`` passes the gateway's
+    environment: only for root's own tools, never for what runs as a worker's uid."""
+    user, group, extra_groups = _identity(uid, gid)
+    return subprocess.run(
+        list(argv),
+        input=input,
+        stdin=None if input is not None else DEVNULL,
+        capture_output=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        check=False,
+        user=user,
+        group=group,
+        extra_groups=extra_groups,
+    )
+
+
+def _close_all(fds: Sequence[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _kill_orphan(spawning: asyncio.Future[subprocess.Popen[bytes]]) -> None:
+    if spawning.cancelled() or spawning.exception() is not None:
+        return
+    popen = spawning.result()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(popen.pid, signal.SIGKILL)
+    popen.wait()  # SIGKILLed: reaped at once

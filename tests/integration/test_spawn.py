@@ -1,0 +1,96 @@
+"""``executors.spawn`` on uvloop (the suite's loop, as in ``fngate serve``): identities,
+inherited descriptors, process groups, and no process lost with a cancelled caller."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from executors import spawn
+from tests.conftest import wait_for
+
+NOBODY = 65534
+ENV = {"PATH": "/usr/bin:/bin"}
+ID = "id -u; id -g; id -G"
+
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another uid needs root")
+
+
+@as_root
+async def test_spawn_runs_as_the_uid_without_roots_groups() -> None:
+    proc = await spawn.spawn(["/bin/sh", "-c", ID], env=ENV, cwd="/",
+                             uid=NOBODY, gid=NOBODY, stdout=spawn.PIPE)
+    out, _ = await asyncio.to_thread(proc.communicate)
+    assert out.decode().split() == [str(NOBODY)] * 3
+
+
+@as_root
+def test_run_runs_as_the_uid_and_gid_defaults_to_it() -> None:
+    proc = spawn.run(["/bin/sh", "-c", ID], env=ENV, cwd="/", uid=NOBODY, timeout=20)
+    assert proc.returncode == 0 and proc.stdout.decode().split() == [str(NOBODY)] * 3
+
+
+def test_a_gid_without_a_uid_is_refused() -> None:
+    with pytest.raises(ValueError, match="gid without a uid"):
+        spawn.run(["/usr/bin/true"], env=ENV, gid=NOBODY, timeout=20)
+
+
+async def test_spawn_passes_fds_closes_the_childs_ends_and_starts_a_session() -> None:
+    r, w = os.pipe()
+    report = (  # its pid and session id to the inherited fd, then cwd and env to stdout
+        "import os, sys; fd = int(sys.argv[1]);"
+        " os.write(fd, b'%d %d' % (os.getpid(), os.getsid(0)));"
+        " print(os.getcwd(), os.environ['X'])"
+    )
+    proc = await spawn.spawn(
+        [sys.executable, "-I", "-c", report, str(w)],
+        env={**ENV, "X": "y"}, cwd="/tmp", stdout=spawn.PIPE, pass_fds=(w,), close_after=(w,),
+    )
+    with pytest.raises(OSError):
+        os.fstat(w)  # the parent's copy of the child's end is closed: EOF comes with the child
+    out, _ = await asyncio.to_thread(proc.communicate)
+    with os.fdopen(r, "rb") as reader:
+        pid, sid = (await asyncio.to_thread(reader.read)).decode().split()
+    assert int(pid) == proc.pid and int(sid) == proc.pid  # its own session and group
+    assert out.decode().split() == ["/tmp", "y"]
+
+
+async def test_a_caller_cancelled_during_the_spawn_leaves_no_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def recording_start(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        started.append(real_start(*args, **kwargs))
+        return started[-1]
+
+    real_start = spawn.start
+    monkeypatch.setattr(spawn, "start", recording_start)
+    task = asyncio.create_task(spawn.spawn(["/bin/sleep", "60"], env=ENV, cwd="/"))
+    await asyncio.sleep(0)  # the fork is under way in its thread
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await wait_for(lambda: started and started[0].returncode is not None, timeout_s=20)
+    assert started[0].returncode == -signal.SIGKILL  # killed and reaped, not left running
+
+
+def test_run_feeds_input_and_times_out() -> None:
+    proc = spawn.run(["/bin/cat"], env=ENV, input=b"frame", timeout=20)
+    assert proc.stdout == b"frame"
+    with pytest.raises(subprocess.TimeoutExpired):
+        spawn.run(["/bin/sleep", "30"], env=ENV, timeout=0.2)
+
+
+def test_run_without_env_passes_the_gateways(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FNGATE_SPAWN_TEST", "inherited")
+    proc = spawn.run(["/bin/sh", "-c", "echo $FNGATE_SPAWN_TEST"], env=None, timeout=20)
+    assert proc.stdout.decode().strip() == "inherited"
+    proc = spawn.run(["/bin/sh", "-c", "echo ${FNGATE_SPAWN_TEST:-clean}"], env=ENV, timeout=20)
+    assert proc.stdout.decode().strip() == "clean"
