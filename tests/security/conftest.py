@@ -16,7 +16,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,6 +31,7 @@ import jwt
 import pytest
 
 from tests.conftest import IN_CI, PG_ADMIN_DSN, TEST_SECRET
+from tests.e2e.serve import clean_env, fngate_argv, free_port, wait_ready
 
 TENANT_SCOPES = "execute:all read:functions write:functions read:jobs"
 DEFAULT_UID_RANGE = (200000, 265535)
@@ -62,17 +62,6 @@ def tenant_token(sub: str = "mallory", scopes: str = TENANT_SCOPES) -> str:
     now = int(time.time())
     claims = {"sub": sub, "scope": scopes, "iat": now, "exp": now + 3600}
     return jwt.encode(claims, TEST_SECRET, algorithm="HS256")
-
-
-def _fngate() -> list[str]:
-    script = shutil.which("fngate", path=os.path.dirname(sys.executable))
-    return [script] if script else [sys.executable, "-m", "gateway.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def unique(prefix: str) -> str:
@@ -136,19 +125,6 @@ class Gateway:
         assert r.json()["status"] in ("ok", "degraded"), r.text
 
 
-def _wait_ready(gw: Gateway, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if gw.proc.poll() is not None:
-            raise AssertionError(f"fngate serve exited with {gw.proc.returncode}:\n"
-                                 + gw.log_tail())
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(gw.base + "/ready", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise AssertionError("fngate serve did not become ready:\n" + gw.log_tail())
-
-
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is not None:
         return
@@ -172,8 +148,7 @@ def run_gateway(database_url: str, **env_extra: str) -> Iterator[Gateway]:
     tmp.mkdir(mode=0o755)
     tmp.chmod(0o755)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FNGATE_")}
-    env.update({
+    env = clean_env(**{
         "FNGATE_DATABASE_URL": database_url,
         "FNGATE_JWT_SECRET": TEST_SECRET,
         "FNGATE_RATE_LIMITS": "off",
@@ -184,14 +159,14 @@ def run_gateway(database_url: str, **env_extra: str) -> Iterator[Gateway]:
     log_path = own / "serve.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [*_fngate(), "serve", "--data-dir", str(own / "data"), "--port", str(port)],
+            [*fngate_argv(), "serve", "--data-dir", str(own / "data"), "--port", str(port)],
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
     gw = Gateway(base=f"http://127.0.0.1:{port}", port=port, proc=proc, log_path=log_path,
                  builds_dir=tmp / "fngate-builds",
                  headers={"Authorization": f"Bearer {tenant_token()}"})
     try:
-        _wait_ready(gw)
+        wait_ready(gw.base, proc, log_tail=gw.log_tail)
         yield gw
     finally:
         _stop(proc)
