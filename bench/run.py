@@ -5,7 +5,8 @@
 Each scenario starts its own ``fngate serve`` (embedded PostgreSQL) and the bare
 baseline, warms up, then measures; figures are ratios fngate / baseline measured in the
 same run. ``--quick`` runs every scenario smaller, all on one shared gateway (a smoke
-test, under a minute: its figures are not the suite's). The exit status is 1 when a
+test, under a minute: its figures are not the suite's; ``dependency-build`` starts a
+gateway of its own even then, for a build cache of its own). The exit status is 1 when a
 scenario failed to run or lost work, not when a target is missed.
 """
 

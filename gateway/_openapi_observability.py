@@ -90,12 +90,15 @@ one gateway: the next gets 429 `RATE_LIMITED` with `Retry-After`."""
 
 _EVENTS_DESCRIPTION = _SCOPE_NOTE + """\
 The function's audit trail, newest first: `created`, `updated` (`metadata.fields`: the \
-fields the update sent), `deployed` (a new version: `metadata.version`, `metadata.status`), \
-`activated` (a version became active when its build succeeded), `rolled_back`, \
-`build_failed` (`metadata.build_log`: its end), `trigger_added`, `trigger_removed` \
-(`metadata.trigger_id`, `trigger_type`, `trigger_name`) and `deleted`. Each is recorded in \
-the transaction of its change. `actor` is the `sub` of the token that made the change, \
-null for what the gateway did on its own (a build resumed after a restart). A deleted \
+fields the update sent), `deployed` (a new version: `metadata.version`, `metadata.status`; \
+or a rebuild for new project or system dependencies: `metadata.rebuild`, \
+`metadata.dependencies`), `activated` (a version became active when its build succeeded), \
+`rolled_back`, `build_failed` (`metadata.build_log`: its end; `metadata.rebuild` when a \
+rebuild failed and the version kept serving with its previous build), `trigger_added`, \
+`trigger_removed` (`metadata.trigger_id`, `trigger_type`, `trigger_name`) and `deleted`. \
+Each is recorded in the transaction of its change. `actor` is the `sub` of the token that \
+made the change, null for what the gateway did on its own (a build resumed after a restart, \
+a rebuild). A deleted \
 function's trail stays readable by its id, or by its name while no function has that name."""
 
 OBSERVABILITY_PATHS: dict[str, Any] = {

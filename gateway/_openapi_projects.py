@@ -33,11 +33,15 @@ PROJECT_TAG = {
         "system's, its project's and its own; where two layers name the same package the "
         "nearer one's specifier wins, and a system or project entry applies to the functions "
         "whose runtime's syntax accepts it (`lodash@^4` only to Node.js, `requests>=2` only "
-        "to Python, a bare name to both). A version's background build installs that union; "
-        "after a project or system dependency change, a replica builds the new union on the "
-        "first run that needs it (a failed build fails that run with `RUNTIME_ERROR`, "
-        "`details.type: \"BuildFailed\"`). Changes apply on every replica within seconds "
-        "(warm workers of the old environment are dropped).\n\n"
+        "to Python, a bare name to both). A version's background build installs that union "
+        "and records it on the version (`resolved_dependencies`): every run installs that "
+        "recorded set. A project or system dependency change rebuilds the affected "
+        "functions in the background (one build per distinct set): each keeps serving with "
+        "its current build until its new one is ready, then swaps (a `deployed` event with "
+        "`metadata.rebuild`); a failed rebuild leaves it serving with the previous build and "
+        "records a `build_failed` event. The version's `rebuild` shows the state. An "
+        "environment change applies on every replica within seconds (warm workers of the "
+        "old environment are dropped).\n\n"
         "The project `default` exists from the start. Creating or moving a function into a "
         "project that does not exist creates that project (running, empty environment), as "
         "a function's `project` has always been free text; `PROJECT_NOT_FOUND` is the answer "
@@ -152,8 +156,12 @@ def _layer(kind: str, schema: str, *, project: bool) -> dict[str, Any]:
                **error_refs("401", "403", *missing, "500")})
     put = _op(f"set{owner}{what.capitalize()}", f"Replace the {owner.lower()} {what}",
               _ADMIN_NOTE + f"Replaces {where} {what} whole; answers it as stored "
-              "(values revealed). Applies to new runs at once on this replica and within "
-              "seconds on the others.",
+              "(values revealed). " + (
+                  "Applies to new runs at once on this replica and within seconds on the "
+                  "others." if kind == "env" else
+                  "The functions it changes are rebuilt in the background and keep serving "
+                  "with their current build until the new one is ready (see the tag's "
+                  "description); the same list again retries a failed rebuild."),
               _ADMIN,
               {"200": ok_response(f"The {what} as stored.", schema_ref(schema)),
                **error_refs("400", "401", "403", *missing, "413", "500")}, body=schema)

@@ -404,12 +404,43 @@ _VERSION = {
         "handler": {"type": "string"},
         "dependencies": {"type": "array", "items": {"type": "string"}},
         "build_status": {"type": "string", "enum": ["building", "success", "failed"]},
-        "build_log": {"type": "string"},
+        "build_log": {"type": "string",
+                      "description": "Of the build that made the set it runs with (its "
+                                     "first build or latest successful rebuild), or of its "
+                                     "failed build."},
+        "build_duration_ms": {"type": ["integer", "null"], "minimum": 0,
+                              "description": "How long that build took; null before any "
+                                             "build of this version ended."},
+        "build_finished_at": {**TIMESTAMP, "type": ["string", "null"],
+                              "description": "When that build ended; null before."},
+        "resolved_dependencies": {
+            "type": ["array", "null"], "items": {"type": "string"},
+            "description": "The set every run of this version installs: the system's, its "
+                           "project's and its own dependencies, layered, as of its last "
+                           "successful build. Null when nothing recorded it yet (no "
+                           "dependencies of its own while a layer beneath has some): it "
+                           "then runs with the layers as they are."},
+        "rebuild": {
+            "type": ["object", "null"],
+            "description": "A rebuild after a project or system dependency change; null "
+                           "when none is pending. While `building`, the version keeps "
+                           "serving with `resolved_dependencies`; `failed`: it still does, "
+                           "`build_log` says why (a `build_failed` event was recorded).",
+            "properties": {
+                "status": {"type": "string", "enum": ["building", "failed"]},
+                "dependencies": {"type": "array", "items": {"type": "string"},
+                                 "description": "The layered set being built."},
+                "build_log": {"type": ["string", "null"]},
+                "started_at": {**TIMESTAMP, "type": ["string", "null"]},
+            },
+            "required": ["status", "dependencies", "build_log", "started_at"],
+        },
         "is_active": {"type": "boolean"},
         "created_at": TIMESTAMP,
     },
     "required": ["id", "function_id", "version", "code", "handler", "dependencies",
-                 "build_status", "build_log", "is_active", "created_at"],
+                 "build_status", "build_log", "build_duration_ms", "build_finished_at",
+                 "resolved_dependencies", "rebuild", "is_active", "created_at"],
 }
 
 _ERROR_OBJECT = {

@@ -35,6 +35,7 @@ from gateway.middleware import (
 from gateway.ratelimit import RateLimiter
 from gateway.routes import all_routes
 from gateway.services import Services
+from gateway.store.builds import VersionBuildStore
 from gateway.store.embedded import EmbeddedPostgres
 from gateway.store.functions import FunctionStore
 from gateway.store.jobs import JobStore
@@ -156,7 +157,7 @@ async def _open(
     await webhooks.start()
     stack.push_async_callback(webhooks.close)
     dispatcher.on_finished.append(webhooks.job_finished)
-    builds = BuildManager(functions, pools, metrics=metrics)
+    builds = BuildManager(functions, pools, versions=VersionBuildStore(pool), metrics=metrics)
     builds.on_finished.append(webhooks.build_finished)
     stack.push_async_callback(builds.close)
     await builds.resume()

@@ -16,6 +16,7 @@ from gateway.store.triggers import TriggerRecord
 
 __all__ = [
     "build_outcome",
+    "rebuild_outcome",
     "version_activated",
     "version_added",
     "function_created",
@@ -138,6 +139,33 @@ def build_outcome(function_id: int, version: int, actor: str | None, *, log: str
                 conn, function_id=function_id, function_name=row["name"], type="activated",
                 description=f"version {version} activated (its build succeeded)", actor=actor,
                 metadata={"version": version})
+
+    return record
+
+
+def rebuild_outcome(function_id: int, function_name: str, version: int,
+                    dependencies: list[str], *, ok: bool, log: str
+                    ) -> Callable[[Any], Awaitable[None]]:
+    """After a project or system dependency change: ``deployed`` (``metadata.rebuild``)
+    when the version now serves with ``dependencies``, ``build_failed`` (with the end of
+    the build log) when it keeps serving with its previous set."""
+
+    async def record(conn: Any) -> None:
+        if ok:
+            await EventStore.record_on(
+                conn, function_id=function_id, function_name=function_name, type="deployed",
+                description=f"version {version} rebuilt for the project and system "
+                            "dependencies", actor=None,
+                metadata={"version": version, "dependencies": dependencies, "rebuild": True})
+        else:
+            await EventStore.record_on(
+                conn, function_id=function_id, function_name=function_name,
+                type="build_failed",
+                description=f"the rebuild of version {version} for the project and system "
+                            "dependencies failed; it keeps serving with its previous build",
+                actor=None,
+                metadata={"version": version, "dependencies": dependencies, "rebuild": True,
+                          "build_log": log[-2000:]})
 
     return record
 

@@ -2,8 +2,18 @@
 
 A version with dependencies is stored as ``building``; its build runs here and
 records ``success`` (activating the version unless a newer one is active) or
-``failed`` with the build log. Builds left ``building`` by a replica that died
-are picked up again at start-up.
+``failed`` with the build log and its duration. A successful build records the set the
+version serves with: the system's, its project's and its own dependencies, layered
+(gateway/projects.py). Runs install exactly that set.
+
+When a project's or the system's dependencies change, :meth:`BuildManager.rebuild_changed`
+rebuilds the serving versions whose layered set changed, in the background: they keep
+serving with their recorded set meanwhile; a success swaps the set in one statement (and
+drops the function's warm workers), a failure leaves them serving and records a
+``build_failed`` event. Versions that need the same set share one build.
+
+Builds left ``building`` by a replica that died, first builds and rebuilds alike, are
+picked up again at start-up.
 """
 
 from __future__ import annotations
@@ -11,11 +21,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
 
-from executors import WorkerPools
+from executors import BuildResult, WorkerPools
 from gateway import audit
 from gateway.metrics import GatewayMetrics
+from gateway.projects import layered_dependencies
+from gateway.store.builds import ServingVersion, VersionBuildStore
 from gateway.store.functions import FunctionStore
 
 __all__ = ["BuildManager"]
@@ -27,11 +40,18 @@ class BuildManager:
     """Starts builds and records their outcome."""
 
     def __init__(self, functions: FunctionStore, pools: WorkerPools, *,
+                 versions: VersionBuildStore | None = None,
                  metrics: GatewayMetrics | None = None) -> None:
+        """``versions``: the serving sets and rebuilds; without it (unit tests with fakes)
+        nothing is rebuilt when layers change."""
         self._functions = functions
+        self._versions = versions
         self._pools = pools
         self._metrics = metrics or GatewayMetrics()
         self._tasks: set[asyncio.Task[None]] = set()
+        # One pass over the serving versions at a time, so a pass never marks a set read
+        # before a newer change that an earlier pass already marked.
+        self._rebuild_lock = asyncio.Lock()
         # Told (function_id, version, ok, activated) when a build's outcome is recorded.
         self.on_finished: list[Callable[[int, int, bool, bool], None]] = []
 
@@ -39,18 +59,32 @@ class BuildManager:
                  dependencies: list[str], *, actor: str | None = None) -> None:
         """Build in the background; the outcome lands in the version row (and, as
         ``activated`` or ``build_failed``, in the audit events with ``actor``)."""
-        task = asyncio.create_task(
-            self._build(function_id, version, runtime, dependencies, actor),
-            name=f"build-{function_id}-v{version}",
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._build(function_id, version, runtime, dependencies, actor),
+                    f"build-{function_id}-v{version}")
+
+    async def rebuild_changed(self, *, project: str | None = None,
+                              function_id: int | None = None, retry_failed: bool = True) -> int:
+        """Rebuild, in the background, the serving versions (of ``project``'s functions, of
+        one function, or of all) whose layered dependency set is no longer the one they
+        serve with. A set whose rebuild failed is tried again only with ``retry_failed``.
+        Returns how many versions were marked for a rebuild."""
+        if self._versions is None:
+            return 0
+        async with self._rebuild_lock:
+            serving = await self._versions.serving(project=project, function_id=function_id)
+            groups = await self._mark(serving, retry_failed=retry_failed)
+        for (runtime, dependencies), members in groups.items():
+            self._spawn(self._rebuild(runtime, list(dependencies), members),
+                        f"rebuild-{runtime}-{len(members)}")
+        return sum(len(members) for members in groups.values())
 
     async def resume(self) -> None:
-        """Schedule every version still marked ``building``."""
+        """Schedule every version still marked ``building``, and every rebuild (a set
+        changed while no replica was up, or one left building by a replica that died)."""
         for record in await self._functions.pending_builds():
             self.schedule(record.function_id, record.version, record.runtime,
                           list(record.dependencies))
+        await self.rebuild_changed(retry_failed=False)
 
     async def wait_idle(self) -> None:
         """Wait for the builds running now (tests, shutdown)."""
@@ -62,10 +96,55 @@ class BuildManager:
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    # -- internals ------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _mark(self, serving: Iterable[ServingVersion], *, retry_failed: bool
+                    ) -> dict[tuple[str, tuple[str, ...]], list[ServingVersion]]:
+        """Mark the versions whose set changed as rebuilding, grouped by the set to build."""
+        assert self._versions is not None
+        groups: dict[tuple[str, tuple[str, ...]], list[ServingVersion]] = {}
+        for version in serving:
+            wanted = sorted(layered_dependencies(version.runtime, version.inherited,
+                                                 version.dependencies))
+            if version.resolved is not None and sorted(version.resolved) == wanted:
+                if version.rebuild_status is not None:  # the layers went back
+                    await self._versions.drop_rebuild(version.function_id, version.version)
+                continue
+            if (not retry_failed and version.rebuild_status == "failed"
+                    and version.rebuild == wanted):
+                continue
+            if await self._versions.begin_rebuild(version.function_id, version.version,
+                                                  wanted):
+                groups.setdefault((version.runtime, tuple(wanted)), []).append(version)
+        return groups
+
+    async def _run_build(self, runtime: str, dependencies: list[str]
+                         ) -> tuple[bool, str, int]:
+        """(ok, log, duration in ms) of one build; a crash is a failed build."""
+        began = time.perf_counter()
+        result: BuildResult | None = None
+        try:
+            result = await self._pools.builder.build(runtime, dependencies)  # type: ignore[arg-type]
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.exception("build crashed", extra={"runtime": runtime})
+            ok, log = False, f"the build could not run: {exc!r}"
+        else:
+            ok, log = result.ok, result.log
+        elapsed = time.perf_counter() - began
+        self._metrics.build_finished(runtime, elapsed)
+        return ok, log, int(round(elapsed * 1000))
+
     async def _with_inherited(self, function_id: int, runtime: str,
                               dependencies: list[str]) -> list[str]:
-        """The version's dependencies with its project's and the system's (the union a
-        run installs, so the run finds this build in the cache)."""
+        """The version's dependencies with its project's and the system's (the set it will
+        serve with)."""
         function = await self._functions.get_by_id(function_id)
         if function is None:
             return dependencies
@@ -73,27 +152,60 @@ class BuildManager:
 
     async def _build(self, function_id: int, version: int, runtime: str,
                      dependencies: list[str], actor: str | None = None) -> None:
-        began = time.perf_counter()
         try:
             dependencies = await self._with_inherited(function_id, runtime, dependencies)
-            result = await self._pools.builder.build(runtime, dependencies)  # type: ignore[arg-type]
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             logger.exception("build crashed", extra={"function_id": function_id})
-            ok, log = False, f"the build could not run: {exc!r}"
+            ok, log, duration_ms = False, f"the build could not run: {exc!r}", 0
         else:
-            ok, log = result.ok, result.log
-        self._metrics.build_finished(runtime, time.perf_counter() - began)
+            ok, log, duration_ms = await self._run_build(runtime, dependencies)
         activated = await self._functions.finish_build(
-            function_id, version, ok=ok, log=log,
+            function_id, version, ok=ok, log=log, resolved=sorted(dependencies),
+            duration_ms=duration_ms,
             also=audit.build_outcome(function_id, version, actor, log=log))
         if ok and activated:
             await self._pools.drop_function(function_id)
+        self._tell(function_id, version, ok, activated)
+        logger.info("build finished", extra={"function_id": function_id, "version": version,
+                                             "ok": ok, "activated": activated})
+        if ok:
+            await self._follow_layers(function_id)
+
+    async def _rebuild(self, runtime: str, dependencies: list[str],
+                       members: list[ServingVersion]) -> None:
+        assert self._versions is not None
+        ok, log, duration_ms = await self._run_build(runtime, dependencies)
+        for member in members:
+            recorded = await self._versions.finish_rebuild(
+                member.function_id, member.version, dependencies, ok=ok, log=log,
+                duration_ms=duration_ms,
+                also=audit.rebuild_outcome(member.function_id, member.function_name,
+                                           member.version, dependencies, ok=ok, log=log))
+            if not recorded:  # a newer change replaced this rebuild, or the version went
+                continue
+            self._functions.forget()
+            if ok:
+                await self._pools.drop_function(member.function_id)
+            self._tell(member.function_id, member.version, ok, ok)
+        logger.info("rebuild finished", extra={"runtime": runtime, "ok": ok,
+                                               "functions": len(members)})
+        if ok:
+            for member in members:
+                await self._follow_layers(member.function_id)
+
+    async def _follow_layers(self, function_id: int) -> None:
+        """After a build: if the layers changed while it ran, build the set they make now."""
+        try:
+            await self.rebuild_changed(function_id=function_id, retry_failed=False)
+        except Exception:  # the next layer change or start-up catches up
+            logger.exception("checking the layers after a build failed",
+                             extra={"function_id": function_id})
+
+    def _tell(self, function_id: int, version: int, ok: bool, activated: bool) -> None:
         for listener in self.on_finished:
             try:
                 listener(function_id, version, ok, activated)
             except Exception:  # a listener's fault must not fail the build
                 logger.exception("build listener failed", extra={"function_id": function_id})
-        logger.info("build finished", extra={"function_id": function_id, "version": version,
-                                             "ok": ok, "activated": activated})

@@ -33,8 +33,9 @@ from gateway.store.jobs import JobStore, NewJob, Outcome
 
 __all__ = ["Dispatcher", "RetryPolicy", "VersionCode", "code_spec", "job_error"]
 
-# (runtime, code, handler, dependencies) of the version a run uses.
-VersionCode = tuple[str, str, str, list[str]]
+# (runtime, code, handler, own dependencies, the recorded set it serves with or None)
+# of the version a run uses.
+VersionCode = tuple[str, str, str, list[str], list[str] | None]
 
 logger = logging.getLogger("fngate.dispatcher")
 
@@ -66,6 +67,21 @@ def code_spec(function: FunctionRecord, *, version: int, runtime: str, code: str
         ephemeral_storage_mb=function.ephemeral_storage_mb,
         cpu_millis=function.cpu_millis,
     )
+
+
+def _active_code(function: FunctionRecord) -> VersionCode:
+    """The code of ``function``'s active version (or of the version it is pinned to)."""
+    return (function.runtime, function.code, function.handler, list(function.dependencies),
+            function.resolved_dependencies)
+
+
+def _installs(function: FunctionRecord, version_code: VersionCode) -> list[str]:
+    """The dependency set a run installs: the one recorded for the version (layers changed
+    since are rebuilt in the background, gateway/builds.py), else the layers as now."""
+    runtime, _code, _handler, own, resolved = version_code
+    if resolved is not None:
+        return list(resolved)
+    return function.run_dependencies(runtime, own)
 
 
 def job_error(result: ExecutionResult) -> dict[str, Any]:
@@ -211,9 +227,7 @@ class Dispatcher:
             ) from exc
         try:
             result, started, finished = await self._run(
-                function, (function.runtime, function.code, function.handler,
-                           list(function.dependencies)),
-                new, inv.event, timeout_ms)
+                function, _active_code(function), new, inv.event, timeout_ms)
         finally:
             gate.release()
         outcome = _outcome(result, started, finished)
@@ -264,8 +278,7 @@ class Dispatcher:
         """Make sure a warm worker waits for ``function``'s active version (sessions)."""
         self.check_runnable(function)
         path, build_error = await self._dependencies_path(
-            function.runtime, function.run_dependencies(function.runtime,
-                                                        list(function.dependencies)))
+            function.runtime, _installs(function, _active_code(function)))
         if build_error is not None:
             return False
         spec = code_spec(function, version=int(function.active_version or 0),
@@ -389,7 +402,7 @@ class Dispatcher:
                         requested_timeout_ms: int | None) -> Job:
         if job_id != str(new.id):
             new = dataclasses.replace(new, id=uuid.UUID(job_id))
-        code = (function.runtime, function.code, function.handler, list(function.dependencies))
+        code = _active_code(function)
         timeout_ms = self._timeout_ms(function, requested_timeout_ms)
         gate = self.gates.gate(function.id, function.max_concurrency)
         failures = 0
@@ -437,14 +450,25 @@ class Dispatcher:
 
     async def _dependencies_path(self, runtime: str,
                                  dependencies: list[str]) -> tuple[str | None, ErrorInfo | None]:
-        """The built dependencies for a run, building them on this replica if needed."""
+        """The built dependencies for a run, building them on this replica if it has no
+        build of them (another replica built them, or this one's cache was wiped): the set
+        is the version's recorded one, so it built before. A build that cannot run or
+        fails here is a failed run, never a fault of the gateway."""
         if not dependencies:
             return None, None
         builder = self._pools.builder
         path = builder.cached(runtime, dependencies)  # type: ignore[arg-type]
         if path is not None:
             return path, None
-        built = await builder.build(runtime, dependencies)  # type: ignore[arg-type]
+        try:
+            built = await builder.build(runtime, dependencies)  # type: ignore[arg-type]
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.exception("building the dependencies of a run failed")
+            return None, ErrorInfo(
+                type="BuildFailed",
+                message=f"the dependencies could not be built here ({type(exc).__name__})")
         if built.ok:
             return built.path, None
         return None, ErrorInfo(type="BuildFailed", message="installing the dependencies failed",
@@ -454,9 +478,9 @@ class Dispatcher:
                    event: Any, timeout_ms: int
                    ) -> tuple[ExecutionResult, dt.datetime, dt.datetime]:
         started = _now()
-        runtime, code, handler, dependencies = version_code
-        path, build_error = await self._dependencies_path(
-            runtime, function.run_dependencies(runtime, dependencies))
+        runtime, code, handler, _own, _resolved = version_code
+        path, build_error = await self._dependencies_path(runtime,
+                                                          _installs(function, version_code))
         if build_error is not None:
             failed = ExecutionResult(failure="RUNTIME_ERROR", error=build_error)
             return failed, started, _now()

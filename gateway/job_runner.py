@@ -148,7 +148,8 @@ class JobRunner:
         record = await self._functions.built_version(function_id, number)
         if record is None:
             return None
-        return (record.runtime, record.code, record.handler, list(record.dependencies))
+        return (record.runtime, record.code, record.handler, list(record.dependencies),
+                record.resolved_dependencies)
 
     async def _ensure_listener(self) -> None:
         if self._listener is not None and not self._listener.is_closed():

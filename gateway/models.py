@@ -43,8 +43,24 @@ class VersionRecord:
     build_log: str
     created_at: dt.datetime
     is_active: bool = False
+    # What it serves with and how its build went (0012_version_builds.sql):
+    resolved_dependencies: list[str] | None = None
+    build_duration_ms: int | None = None
+    build_finished_at: dt.datetime | None = None
+    rebuild_dependencies: list[str] | None = None
+    rebuild_status: str | None = None
+    rebuild_log: str | None = None
+    rebuild_started_at: dt.datetime | None = None
 
     def to_api(self) -> dict[str, Any]:
+        rebuild = None
+        if self.rebuild_status is not None:
+            rebuild = {
+                "status": self.rebuild_status,
+                "dependencies": list(self.rebuild_dependencies or []),
+                "build_log": self.rebuild_log,
+                "started_at": isoformat(self.rebuild_started_at),
+            }
         return {
             "id": self.id,
             "function_id": self.function_id,
@@ -54,6 +70,11 @@ class VersionRecord:
             "dependencies": list(self.dependencies),
             "build_status": self.build_status,
             "build_log": self.build_log,
+            "build_duration_ms": self.build_duration_ms,
+            "build_finished_at": isoformat(self.build_finished_at),
+            "resolved_dependencies": (None if self.resolved_dependencies is None
+                                      else list(self.resolved_dependencies)),
+            "rebuild": rebuild,
             "is_active": self.is_active,
             "created_at": isoformat(self.created_at),
         }
@@ -93,6 +114,9 @@ class FunctionRecord:
     handler: str = "handler"
     dependencies: list[str] = field(default_factory=list)
     build_status: str = "success"
+    # The layered set the active version serves with; None: not recorded (see
+    # 0012_version_builds.sql), a run layers the lists as they are now.
+    resolved_dependencies: list[str] | None = None
     # Of its project and the system, layered beneath its own (see gateway/projects.py):
     project_status: str = "running"
     inherited_environment: dict[str, str] = field(default_factory=dict)
@@ -108,7 +132,8 @@ class FunctionRecord:
         return {**self.inherited_environment, **self.environment}
 
     def run_dependencies(self, runtime: str, own: list[str]) -> list[str]:
-        """What a run of a version with ``own`` dependencies installs: the union."""
+        """The union of the layers as they are now with ``own`` (what a new build of a
+        version with ``own`` dependencies installs)."""
         if not self.inherited_dependencies:
             return list(own)
         from gateway.projects import layered_dependencies
@@ -137,6 +162,7 @@ class FunctionRecord:
             self, active_version=version.version, runtime=version.runtime, code=version.code,
             handler=version.handler, dependencies=list(version.dependencies),
             build_status=version.build_status,
+            resolved_dependencies=version.resolved_dependencies,
         )
 
     def to_api(self, *, reveal_environment: bool, include_code: bool = True) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from bench._report import Outcome
 from bench.scenarios._common import Config, Gateways
 from bench.scenarios.cold import cold_start
+from bench.scenarios.dependency_build import dependency_build
 from bench.scenarios.http import invoke_nodejs, invoke_python, session_cache_hit
 from bench.scenarios.jobs import async_jobs
 from bench.scenarios.memory import memory
@@ -26,4 +27,5 @@ SCENARIOS: dict[str, Callable[[Config, Gateways], Outcome]] = {
     "registry-scale": registry_scale,
     "memory": memory,
     "sandbox": sandbox_overhead,
+    "dependency-build": dependency_build,
 }

@@ -102,11 +102,16 @@ async def _load(services: Services, name: str) -> ProjectRecord:
     return project
 
 
-async def _changed(services: Services, project: ProjectRecord) -> None:
+async def _changed(services: Services, project: ProjectRecord, field: str = "status") -> None:
     """Apply a change on this replica at once (others follow the NOTIFY within seconds):
-    functions are re-read, the project's warm workers go, queue consumers re-check."""
+    functions are re-read, queue consumers re-check; the project's warm workers go, except
+    for a dependency change: its functions keep serving with their builds while the new
+    set builds in the background, and each swaps when its build is ready."""
     services.functions.forget()
     services.queues.poke("project", project.id)
+    if field == "dependencies":
+        await services.builds.rebuild_changed(project=project.name)
+        return
     for function_id in await services.projects.function_ids(project.name):
         await services.pools.drop_function(function_id)
 
@@ -207,7 +212,7 @@ async def _put_layer(request: Request, field: str,
     project = await services.projects.update(name, **{field: parse(data, "data")})
     if project is None:
         raise project_not_found(name)
-    await _changed(services, project)
+    await _changed(services, project, field)
     return project
 
 
@@ -228,8 +233,12 @@ async def put_project_dependencies(request: Request) -> Response:
     return JSONResponse({"data": list(project.dependencies)})
 
 
-async def _system_changed(services: Services) -> None:
+async def _system_changed(services: Services, field: str) -> None:
+    """As :func:`_changed`, for every function."""
     services.functions.forget()
+    if field == "dependencies":
+        await services.builds.rebuild_changed()
+        return
     for function_id in await services.projects.function_ids():
         await services.pools.drop_function(function_id)
 
@@ -249,7 +258,7 @@ async def _put_system_layer(request: Request, field: str,
     services = services_of(request)
     value = parse(await _data(request), "data")
     await services.projects.set_system(**{field: value})
-    await _system_changed(services)
+    await _system_changed(services, field)
     return JSONResponse({"data": value})
 
 

@@ -11,6 +11,7 @@ import asyncpg
 
 from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.models import FunctionRecord, VersionRecord
+from gateway.projects import layered_dependencies
 
 __all__ = ["FunctionStore", "NewVersion", "VersionChange", "CHANGES_CHANNEL",
            "version_not_found"]
@@ -21,7 +22,7 @@ _CACHE_MAX = 10_000
 
 # With what its project and the system layer beneath it (0008_projects.sql).
 _SELECT = """
-SELECT f.*, v.code, v.handler, v.dependencies, v.build_status,
+SELECT f.*, v.code, v.handler, v.dependencies, v.build_status, v.resolved_dependencies,
        p.status AS project_status,
        coalesce(s.environment, '{}') || coalesce(p.environment, '{}') AS inherited_environment,
        coalesce(s.dependencies, '[]') || coalesce(p.dependencies, '[]')
@@ -110,6 +111,7 @@ def _record(row: Mapping[str, Any]) -> FunctionRecord:
         handler=row["handler"] or "handler",
         dependencies=row["dependencies"] or [],
         build_status=row["build_status"] or "success",
+        resolved_dependencies=row["resolved_dependencies"],
         project_status=row["project_status"] or "running",
         inherited_environment=row["inherited_environment"] or {},
         inherited_dependencies=row["inherited_dependencies"] or [],
@@ -132,6 +134,7 @@ class FunctionStore:
     def forget(self, *_change: object) -> None:
         """Drop every cached function (a change subscriber: any change, any function)."""
         self._cache.clear()
+        self._built.clear()  # a rebuild changes what a built version serves with
         self._generation += 1
 
     async def get(self, ref: str) -> FunctionRecord | None:
@@ -392,18 +395,22 @@ class FunctionStore:
         )
 
     async def finish_build(self, function_id: int, version: int, *, ok: bool, log: str,
+                           resolved: list[str] | None = None, duration_ms: int | None = None,
                            also: Callable[[Any, bool], Awaitable[Any]] | None = None) -> bool:
-        """Record a build's outcome; a success activates the version unless a newer one is
-        active or it was added with ``activate=False`` (:meth:`add_version`).
+        """Record a build's outcome (its log, duration and, on success, the ``resolved``
+        set the version serves with); a success activates the version unless a newer one
+        is active or it was added with ``activate=False`` (:meth:`add_version`).
 
         Returns whether the version was activated. ``also(conn, activated)`` runs in the
         same transaction when this call recorded the outcome.
         """
         async with self._pool.acquire() as conn, conn.transaction():
             status = await conn.execute(
-                "UPDATE function_versions SET build_status = $3, build_log = $4"
+                "UPDATE function_versions SET build_status = $3, build_log = $4,"
+                " resolved_dependencies = $5, build_duration_ms = $6, build_finished_at = now()"
                 " WHERE function_id = $1 AND version = $2 AND build_status = 'building'",
                 function_id, version, "success" if ok else "failed", log,
+                resolved if ok else None, duration_ms,
             )
             if not status.endswith(" 1"):
                 return False
@@ -594,10 +601,16 @@ class FunctionStore:
     @staticmethod
     async def _insert_version(conn: Any, function_id: int, number: int, v: NewVersion,
                               *, activate_on_build: bool = True) -> None:
+        # A version built by its own build records its set when the build ends; one with
+        # nothing to install, beneath or its own, serves with none from the start.
+        resolved: list[str] | None = None
+        if not v.needs_build and not layered_dependencies(
+                v.runtime, await _inherited_dependencies(conn, function_id), []):
+            resolved = []
         await conn.execute(
             "INSERT INTO function_versions (function_id, version, runtime, code, handler,"
-            " dependencies, build_status, activate_on_build)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            " dependencies, build_status, activate_on_build, resolved_dependencies)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             function_id,
             number,
             v.runtime,
@@ -606,6 +619,7 @@ class FunctionStore:
             v.dependencies,
             "building" if v.needs_build else "success",
             activate_on_build,
+            resolved,
         )
 
 
@@ -622,7 +636,23 @@ def _version(row: Mapping[str, Any]) -> VersionRecord:
         build_log=row["build_log"],
         created_at=row["created_at"],
         is_active=bool(row["is_active"]),
+        resolved_dependencies=row["resolved_dependencies"],
+        build_duration_ms=row["build_duration_ms"],
+        build_finished_at=row["build_finished_at"],
+        rebuild_dependencies=row["rebuild_dependencies"],
+        rebuild_status=row["rebuild_status"],
+        rebuild_log=row["rebuild_log"],
+        rebuild_started_at=row["rebuild_started_at"],
     )
+
+
+async def _inherited_dependencies(conn: Any, function_id: int) -> list[str]:
+    """The system's then the function's project's dependencies, as they are now."""
+    inherited = await conn.fetchval(
+        "SELECT coalesce(s.dependencies, '[]') || coalesce(p.dependencies, '[]')"
+        " FROM functions f LEFT JOIN projects p ON p.name = f.project"
+        " LEFT JOIN system_settings s ON s.id = 0 WHERE f.id = $1", function_id)
+    return list(inherited or [])
 
 
 async def _ensure_project(conn: Any, name: str) -> None:
