@@ -111,6 +111,8 @@ class BuildManager:
         for version in serving:
             wanted = sorted(layered_dependencies(version.runtime, version.inherited,
                                                  version.dependencies))
+            if version.resolved is None and not wanted:
+                continue  # nothing to install, nothing to record
             if version.resolved is not None and sorted(version.resolved) == wanted:
                 if version.rebuild_status is not None:  # the layers went back
                     await self._versions.drop_rebuild(version.function_id, version.version)
@@ -171,7 +173,7 @@ class BuildManager:
         logger.info("build finished", extra={"function_id": function_id, "version": version,
                                              "ok": ok, "activated": activated})
         if ok:
-            await self._follow_layers(function_id)
+            await self.follow_layers(function_id)
 
     async def _rebuild(self, runtime: str, dependencies: list[str],
                        members: list[ServingVersion]) -> None:
@@ -193,10 +195,12 @@ class BuildManager:
                                                "functions": len(members)})
         if ok:
             for member in members:
-                await self._follow_layers(member.function_id)
+                await self.follow_layers(member.function_id)
 
-    async def _follow_layers(self, function_id: int) -> None:
-        """After a build: if the layers changed while it ran, build the set they make now."""
+    async def follow_layers(self, function_id: int) -> None:
+        """After a build, a new version that needed none of its own, an activation or a
+        move to another project: if the layers make another set than the one the serving
+        version records (or it records none yet), build that set in the background."""
         try:
             await self.rebuild_changed(function_id=function_id, retry_failed=False)
         except Exception:  # the next layer change or start-up catches up

@@ -164,6 +164,8 @@ async def create_function(request: Request) -> Response:
     if version.needs_build:
         services.builds.schedule(function_id, 1, version.runtime, version.dependencies,
                                  actor=principal.subject)
+    else:  # its project's or the system's dependencies, if any, are built in the background
+        await services.builds.follow_layers(function_id)
     function = await services.functions.get_by_id(function_id)
     assert function is not None
     await services.webhooks.function_created(function)
@@ -226,6 +228,8 @@ async def update_function(request: Request) -> Response:
         services.builds.schedule(current.id, number, version.runtime, version.dependencies,
                                  actor=principal.subject)
     await services.pools.drop_function(current.id)
+    # A new version without a build of its own, or a move to another project: its layers.
+    await services.builds.follow_layers(current.id)
     function = await services.functions.get_by_id(current.id)
     if function is None:
         raise function_not_found(ref)

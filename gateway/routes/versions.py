@@ -73,8 +73,10 @@ def _render(function: FunctionRecord, principal: Principal) -> Any:
 async def _activated(services: Services, function_id: int, ref: str,
                      number: int) -> FunctionRecord:
     """After an activation committed: warm workers of the old version go, and
-    ``function.deployed`` is queued. Returns the function as it is now."""
+    ``function.deployed`` is queued, and the version is built for the dependency layers
+    as they are now if they changed since it was built. Returns the function as it is now."""
     await services.pools.drop_function(function_id)
+    await services.builds.follow_layers(function_id)
     function = await services.functions.get_by_id(function_id)
     if function is None:
         raise function_not_found(ref)

@@ -203,6 +203,37 @@ async def test_functions_needing_the_same_set_share_one_build(
         assert isinstance((await _invoke(client, name))["result"], str)
 
 
+async def test_a_function_created_under_dependency_layers_is_built_for_them_at_once(
+        client: httpx.AsyncClient) -> None:
+    # No dependencies of its own, but its project has some: built in the background like a
+    # layer change, not by its first invoke on the request path.
+    spec = _fresh_six()
+    r = await client.post("/api/v1/projects", headers=ADMIN, json={"name": "layered"})
+    assert r.status_code == 201, r.text
+    await _put_project_dependencies(client, "layered", [spec])
+    r = await create(client, name="newcomer", code=SIX, project="layered")
+    assert r.status_code == 201, r.text
+    await _wait_idle(client)
+    version = await _active_version(client, "newcomer")
+    assert version["resolved_dependencies"] == [spec] and version["rebuild"] is None
+    assert isinstance((await _invoke(client, "newcomer"))["result"], str)
+
+
+async def test_a_function_moved_to_another_project_is_built_for_its_layers(
+        client: httpx.AsyncClient) -> None:
+    spec = _fresh_six()
+    r = await client.post("/api/v1/projects", headers=ADMIN, json={"name": "target"})
+    assert r.status_code == 201, r.text
+    await _put_project_dependencies(client, "target", [spec])
+    await create(client, name="mover", code=SIX)
+    assert (await _active_version(client, "mover"))["resolved_dependencies"] == []
+    r = await client.put("/api/v1/functions/mover", headers=ADMIN, json={"project": "target"})
+    assert r.status_code == 200, r.text
+    await _wait_idle(client)
+    assert (await _active_version(client, "mover"))["resolved_dependencies"] == [spec]
+    assert isinstance((await _invoke(client, "mover"))["result"], str)
+
+
 async def test_a_pending_rebuild_resumes_after_a_restart(
         settings_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
     settings = settings_factory()
