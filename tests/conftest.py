@@ -92,17 +92,26 @@ def _dsn(database: str) -> str:
     return PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + database
 
 
-@pytest.fixture
-async def database_url(pg_template: str) -> AsyncIterator[str]:
-    """A fresh database of this test's own, already migrated."""
-    name = f"fngate_t_{uuid.uuid4().hex[:12]}"
+@contextlib.asynccontextmanager
+async def scratch_database(prefix: str, template: str | None = None) -> AsyncIterator[str]:
+    """A database of its own (a copy of ``template``, else empty), dropped afterwards:
+    its DSN."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(PG_ADMIN_DSN)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+        copy = f' TEMPLATE "{template}"' if template is not None else ""
+        await admin.execute(f'CREATE DATABASE "{name}"{copy}')
         yield _dsn(name)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def database_url(pg_template: str) -> AsyncIterator[str]:
+    """A fresh database of this test's own, already migrated."""
+    async with scratch_database("fngate_t", pg_template) as dsn:
+        yield dsn
 
 
 def make_settings(tmp_path: Path, database_url: str | None, **overrides: Any) -> Any:

@@ -36,7 +36,8 @@ _NODE_CODE = ("const isNumber = require('is-number');\n"
 _READY_TIMEOUT_S = 600.0
 
 
-def _registries_reachable() -> bool:
+def registries_reachable() -> bool:
+    """PyPI and the npm registry answer a TCP connect (the builds download from them)."""
     for host in ("pypi.org", "registry.npmjs.org"):
         try:
             socket.create_connection((host, 443), timeout=3).close()
@@ -102,7 +103,7 @@ def _baselines(work: Path) -> dict[str, float]:
 
 def dependency_build(cfg: Config, gateways: Gateways) -> Outcome:
     """Seconds to ``ready``: first and cached builds, beside pip / npm alone."""
-    if not _registries_reachable():
+    if not registries_reachable():
         return Outcome(scenario="dependency-build", status="skipped",
                        reason="PyPI or the npm registry is unreachable")
     work = Path(tempfile.mkdtemp(prefix="fngate-bench-deps-"))

@@ -13,14 +13,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
-from tests.conftest import PG_ADMIN_DSN, need_service
+from tests.conftest import need_service, scratch_database
 from tests.e2e.serve import Gateway, clean_env, need_sandbox
 
 
@@ -49,14 +47,8 @@ async def module_database() -> AsyncIterator[str]:
     """A fresh, empty database of this module's own on the machine's PostgreSQL (the
     gateway migrates it as it starts)."""
     need_service("PostgreSQL", "127.0.0.1", 5432)
-    name = f"fngate_e2e_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with scratch_database("fngate_e2e") as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="module")

@@ -6,29 +6,19 @@ under CI=true.
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 
+from bench.scenarios.dependency_build import registries_reachable
 from tests.conftest import IN_CI, auth, wait_for
 from tests.integration.test_functions_api import READER, WRITER, assert_error, create
 
 RUNNER = auth("execute:all")
 
 
-def _registry_reachable() -> bool:
-    for host in ("pypi.org", "registry.npmjs.org"):
-        try:
-            socket.create_connection((host, 443), timeout=3).close()
-        except OSError:
-            return False
-    return True
-
-
 @pytest.fixture(autouse=True)
 def _need_registries() -> None:
-    if not _registry_reachable():
+    if not registries_reachable():
         if IN_CI:
             pytest.fail("package registries unreachable (CI=true)")
         pytest.skip("package registries unreachable")

@@ -389,9 +389,9 @@ async def test_a_build_failure_is_delivered_as_function_failed(app: httpx.AsyncC
 async def test_a_real_build_failure_is_delivered_as_function_failed(
     app: httpx.AsyncClient,
 ) -> None:
-    from tests.integration.test_builds_api import _registry_reachable
+    from bench.scenarios.dependency_build import registries_reachable
 
-    if not _registry_reachable():
+    if not registries_reachable():
         if IN_CI:
             pytest.fail("package registries unreachable (CI=true)")
         pytest.skip("package registries unreachable")

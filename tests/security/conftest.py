@@ -25,12 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import jwt
 import pytest
 
-from tests.conftest import IN_CI, PG_ADMIN_DSN, TEST_SECRET
+from tests.conftest import IN_CI, TEST_SECRET, scratch_database
 from tests.e2e.serve import clean_env, fngate_argv, free_port, wait_ready
 
 TENANT_SCOPES = "execute:all read:functions write:functions read:jobs"
@@ -173,18 +172,6 @@ def run_gateway(database_url: str, **env_extra: str) -> Iterator[Gateway]:
         shutil.rmtree(own, ignore_errors=True)
 
 
-@contextlib.asynccontextmanager
-async def fresh_database(template: str) -> AsyncIterator[str]:
-    name = f"fngate_sec_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        yield PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 @pytest.fixture(scope="module")
 def sandbox_host() -> None:
     require_sandbox_host()
@@ -192,7 +179,7 @@ def sandbox_host() -> None:
 
 @pytest.fixture(scope="module")
 async def security_db(sandbox_host: None, pg_template: str) -> AsyncIterator[str]:
-    async with fresh_database(pg_template) as url:
+    async with scratch_database("fngate_sec", pg_template) as url:
         yield url
 
 

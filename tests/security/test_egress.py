@@ -24,10 +24,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import scratch_database
 from tests.security.conftest import (
     Canary,
     Gateway,
-    fresh_database,
     require_tool,
     run_gateway,
     tcp_exchange,
@@ -231,7 +231,7 @@ def egress_hosts(sandbox_host: None, canary: Canary) -> Iterator[EgressHosts]:
 
 @pytest.fixture(scope="module")
 async def allow_db(sandbox_host: None, pg_template: str) -> AsyncIterator[str]:
-    async with fresh_database(pg_template) as url:
+    async with scratch_database("fngate_sec", pg_template) as url:
         yield url
 
 
