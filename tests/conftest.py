@@ -29,6 +29,23 @@ def pytest_asyncio_loop_factories(config: pytest.Config,
     return {"uvloop": uvloop.new_event_loop}
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Synchronous tests (the end-to-end and security tiers) get the same uvloop factory.
+
+    pytest-asyncio gives it to async tests only (by parametrizing its loop-factory fixture,
+    after which this hook sees it). A synchronous test using an async fixture ran that
+    fixture on asyncio's own loop, and the switch between the two kinds of tests tore
+    the session's loop down and made it again — with every session-scoped async fixture:
+    the migrated template database was gone under the security suite's fixtures."""
+    name = "_asyncio_loop_factory"
+    if name in metafunc.fixturenames:
+        return
+    metafunc.fixturenames.append(name)
+    metafunc.parametrize(name, [uvloop.new_event_loop], ids=[pytest.HIDDEN_PARAM],
+                         indirect=True, scope="session")
+
+
 def _reachable(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):
