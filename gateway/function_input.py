@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -164,7 +163,9 @@ def _code(body: dict[str, Any]) -> str | None:
             raise _bad("source_code", "must be a base64 string")
         try:
             return base64.b64decode(raw, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as exc:
+        # binascii.Error and UnicodeDecodeError are ValueErrors, and so is base64's own
+        # refusal of a str with a non-ASCII character in it.
+        except ValueError as exc:
             raise _bad("source_code", "is not valid base64 of UTF-8 text") from exc
     return None
 

@@ -117,6 +117,25 @@ async def test_a_version_number_sent_must_be_the_next_one(client: httpx.AsyncCli
         assert _field(r) == "version"
 
 
+@pytest.mark.parametrize("source_code", ["\u00e1", "aGk=\u00e1", "\u00e1\u00e1\u00e1\u00e1"])
+async def test_source_code_that_is_not_ascii_is_400_naming_it_on_every_route(
+    client: httpx.AsyncClient, source_code: str,
+) -> None:
+    # base64 refuses a non-ASCII str with a ValueError of its own (not binascii.Error): was 500.
+    r = await create(client, name="nonascii", code=None, source_code=source_code)
+    assert _field(r) == "source_code"
+    assert (await client.get("/api/v1/functions/nonascii", headers=WRITER)).status_code == 404
+    await create(client, name="ver")
+    r = await client.post("/api/v1/functions/ver/versions", headers=WRITER,
+                          json={"source_code": source_code})
+    assert _field(r) == "source_code"
+    r = await client.put("/api/v1/functions/ver", headers=WRITER,
+                         json={"source_code": source_code})
+    assert _field(r) == "source_code"
+    versions = (await client.get("/api/v1/functions/ver/versions", headers=WRITER)).json()
+    assert [v["version"] for v in versions["versions"]] == [1]
+
+
 # -- projects ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("extra", "field"), [
