@@ -170,6 +170,20 @@ def _code(body: dict[str, Any]) -> str | None:
     return None
 
 
+def _examples(value: Any) -> list[dict[str, Any]]:
+    """``[{"description", "request": {"params"}, "response": {"result"}}]``, each part
+    optional: the shape the OpenAPI document promises every rendered Function has."""
+    if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
+        raise _bad("examples", "must be an array of objects")
+    for index, example in enumerate(value):
+        if "description" in example and not isinstance(example["description"], str):
+            raise _bad(f"examples[{index}].description", "must be a string")
+        for part in ("request", "response"):
+            if part in example and not isinstance(example[part], dict):
+                raise _bad(f"examples[{index}].{part}", "must be an object")
+    return list(value)
+
+
 def _handler(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise _bad("handler", "must be a non-empty string")
@@ -381,11 +395,7 @@ def parse_function(body: Any, settings: Settings, *, creating: bool,
     if "schema" in body:
         f["schema"] = _schema(body["schema"])
     if "examples" in body:
-        if not isinstance(body["examples"], list) or not all(
-            isinstance(e, dict) for e in body["examples"]
-        ):
-            raise _bad("examples", "must be an array of objects")
-        f["examples"] = body["examples"]
+        f["examples"] = _examples(body["examples"])
     if creating:
         for key, default in _DEFAULTS.items():
             f.setdefault(key, default)

@@ -136,6 +136,33 @@ async def test_source_code_that_is_not_ascii_is_400_naming_it_on_every_route(
     assert [v["version"] for v in versions["versions"]] == [1]
 
 
+@pytest.mark.parametrize(("examples", "field"), [
+    ([{"description": "", "request": {"params": None}, "response": [None, None]}],
+     "examples[0].response"),
+    ([{"response": {"result": 1}}, {"request": "x"}], "examples[1].request"),
+    ([{"description": 5}], "examples[0].description"),
+    ([{"request": None}], "examples[0].request"),
+])
+async def test_an_example_of_another_shape_than_documented_is_400_naming_it(
+    client: httpx.AsyncClient, examples: list[Any], field: str,
+) -> None:
+    # These were stored and then rendered in a Function the OpenAPI document says is invalid.
+    r = await create(client, name="ex", examples=examples)
+    assert _field(r) == field
+    await create(client, name="ok")
+    r = await client.put("/api/v1/functions/ok", headers=WRITER, json={"examples": examples})
+    assert _field(r) == field
+    assert (await client.get("/api/v1/functions/ok", headers=WRITER)).json()["examples"] == []
+
+
+async def test_examples_of_the_documented_shape_are_stored(client: httpx.AsyncClient) -> None:
+    examples = [{"description": "add", "request": {"params": {"values": [1, 2]}},
+                 "response": {"result": {"value": 3}}}, {}]
+    r = await create(client, name="ex", examples=examples)
+    assert r.status_code == 201, r.text
+    assert r.json()["examples"] == examples
+
+
 # -- projects ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("extra", "field"), [
