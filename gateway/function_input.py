@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -164,9 +163,25 @@ def _code(body: dict[str, Any]) -> str | None:
             raise _bad("source_code", "must be a base64 string")
         try:
             return base64.b64decode(raw, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as exc:
+        # binascii.Error and UnicodeDecodeError are ValueErrors, and so is base64's own
+        # refusal of a str with a non-ASCII character in it.
+        except ValueError as exc:
             raise _bad("source_code", "is not valid base64 of UTF-8 text") from exc
     return None
+
+
+def _examples(value: Any) -> list[dict[str, Any]]:
+    """``[{"description", "request": {"params"}, "response": {"result"}}]``, each part
+    optional: the shape the OpenAPI document promises every rendered Function has."""
+    if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
+        raise _bad("examples", "must be an array of objects")
+    for index, example in enumerate(value):
+        if "description" in example and not isinstance(example["description"], str):
+            raise _bad(f"examples[{index}].description", "must be a string")
+        for part in ("request", "response"):
+            if part in example and not isinstance(example[part], dict):
+                raise _bad(f"examples[{index}].{part}", "must be an object")
+    return list(value)
 
 
 def _handler(value: Any) -> str:
@@ -380,11 +395,7 @@ def parse_function(body: Any, settings: Settings, *, creating: bool,
     if "schema" in body:
         f["schema"] = _schema(body["schema"])
     if "examples" in body:
-        if not isinstance(body["examples"], list) or not all(
-            isinstance(e, dict) for e in body["examples"]
-        ):
-            raise _bad("examples", "must be an array of objects")
-        f["examples"] = body["examples"]
+        f["examples"] = _examples(body["examples"])
     if creating:
         for key, default in _DEFAULTS.items():
             f.setdefault(key, default)

@@ -117,6 +117,52 @@ async def test_a_version_number_sent_must_be_the_next_one(client: httpx.AsyncCli
         assert _field(r) == "version"
 
 
+@pytest.mark.parametrize("source_code", ["\u00e1", "aGk=\u00e1", "\u00e1\u00e1\u00e1\u00e1"])
+async def test_source_code_that_is_not_ascii_is_400_naming_it_on_every_route(
+    client: httpx.AsyncClient, source_code: str,
+) -> None:
+    # base64 refuses a non-ASCII str with a ValueError of its own (not binascii.Error): was 500.
+    r = await create(client, name="nonascii", code=None, source_code=source_code)
+    assert _field(r) == "source_code"
+    assert (await client.get("/api/v1/functions/nonascii", headers=WRITER)).status_code == 404
+    await create(client, name="ver")
+    r = await client.post("/api/v1/functions/ver/versions", headers=WRITER,
+                          json={"source_code": source_code})
+    assert _field(r) == "source_code"
+    r = await client.put("/api/v1/functions/ver", headers=WRITER,
+                         json={"source_code": source_code})
+    assert _field(r) == "source_code"
+    versions = (await client.get("/api/v1/functions/ver/versions", headers=WRITER)).json()
+    assert [v["version"] for v in versions["versions"]] == [1]
+
+
+@pytest.mark.parametrize(("examples", "field"), [
+    ([{"description": "", "request": {"params": None}, "response": [None, None]}],
+     "examples[0].response"),
+    ([{"response": {"result": 1}}, {"request": "x"}], "examples[1].request"),
+    ([{"description": 5}], "examples[0].description"),
+    ([{"request": None}], "examples[0].request"),
+])
+async def test_an_example_of_another_shape_than_documented_is_400_naming_it(
+    client: httpx.AsyncClient, examples: list[Any], field: str,
+) -> None:
+    # These were stored and then rendered in a Function the OpenAPI document says is invalid.
+    r = await create(client, name="ex", examples=examples)
+    assert _field(r) == field
+    await create(client, name="ok")
+    r = await client.put("/api/v1/functions/ok", headers=WRITER, json={"examples": examples})
+    assert _field(r) == field
+    assert (await client.get("/api/v1/functions/ok", headers=WRITER)).json()["examples"] == []
+
+
+async def test_examples_of_the_documented_shape_are_stored(client: httpx.AsyncClient) -> None:
+    examples = [{"description": "add", "request": {"params": {"values": [1, 2]}},
+                 "response": {"result": {"value": 3}}}, {}]
+    r = await create(client, name="ex", examples=examples)
+    assert r.status_code == 201, r.text
+    assert r.json()["examples"] == examples
+
+
 # -- projects ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("extra", "field"), [
