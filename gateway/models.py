@@ -134,8 +134,6 @@ class FunctionRecord:
     def run_dependencies(self, runtime: str, own: list[str]) -> list[str]:
         """The union of the layers as they are now with ``own`` (what a new build of a
         version with ``own`` dependencies installs)."""
-        if not self.inherited_dependencies:
-            return list(own)
         from gateway.projects import layered_dependencies
 
         return layered_dependencies(runtime, self.inherited_dependencies, own)

@@ -38,13 +38,16 @@ def package_name(spec: str) -> str:
 
 def layered_dependencies(runtime: str, inherited: Iterable[str],
                          own: Iterable[str]) -> list[str]:
-    """``inherited`` (system then project) that fit ``runtime``, then ``own``; one per
-    package, the latest layer's specifier winning, in first-seen order."""
+    """``inherited`` (system then project) that fit ``runtime``, then ``own``: one entry per
+    inherited package (the later layer's winning), in first-seen order, replaced by every
+    entry ``own`` has for that package (``["six>=1", "six<2"]`` stays both)."""
     pattern = dependency_pattern(runtime)
-    chosen: dict[str, str] = {}
+    chosen: dict[str, list[str]] = {}
     for spec in inherited:
-        if pattern.match(spec.strip()):
-            chosen[package_name(spec)] = spec.strip()
+        if pattern.fullmatch(spec.strip()):
+            chosen[package_name(spec)] = [spec.strip()]
+    mine: dict[str, list[str]] = {}
     for spec in own:
-        chosen[package_name(spec)] = spec.strip()
-    return list(chosen.values())
+        mine.setdefault(package_name(spec), []).append(spec.strip())
+    chosen.update(mine)
+    return [spec for specs in chosen.values() for spec in specs]

@@ -28,3 +28,11 @@ def test_inherited_entries_apply_only_to_runtimes_whose_syntax_fits() -> None:
     inherited = ["requests>=2", "lodash@^4", "left-pad"]
     assert layered_dependencies("python", inherited, []) == ["requests>=2", "left-pad"]
     assert layered_dependencies("nodejs", inherited, []) == ["lodash@^4", "left-pad"]
+
+
+def test_a_functions_own_entries_for_one_package_all_stay() -> None:
+    # A range written as two specifiers: dropping one would install something else (and,
+    # when the recorded set kept both, start a rebuild after every build).
+    assert layered_dependencies("python", [], ["six>=1", "six<2"]) == ["six>=1", "six<2"]
+    assert layered_dependencies("python", ["six==1.0", "idna"], ["six>=1", "six<2"]) == [
+        "six>=1", "six<2", "idna"]
