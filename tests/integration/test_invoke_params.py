@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from gateway.params import MAX_PARAM_ERRORS
 from tests.integration.test_functions_api import WRITER, assert_error, create
 
 CALC = (
@@ -111,3 +112,13 @@ async def test_http_trigger_events_are_not_checked(client: httpx.AsyncClient) ->
     r = await client.post("/fn/calc", json=POW)
     assert r.status_code == 200, r.text
     assert r.json() == {}
+
+
+async def test_a_mismatch_lists_a_bounded_number_of_errors(client: httpx.AsyncClient) -> None:
+    # 100,000 wrong items made 100,000 errors, collected and sorted on the event loop.
+    await _calculator(client)
+    r = await client.post("/api/v1/functions/calculator/invoke", headers=WRITER,
+                          json={"operation": "add", "values": ["x"] * 100_000})
+    body = assert_error(r, 400, "INVALID_PARAMS")
+    assert len(body["error"]["details"]["errors"]) == MAX_PARAM_ERRORS
+    assert "there may be more" in body["error"]["message"]
