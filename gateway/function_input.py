@@ -94,9 +94,9 @@ def normalize_runtime(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest("'runtime' must be a non-empty string", details={"field": "runtime"})
     text = value.strip().lower()
-    if _PY_ALIAS.match(text):
+    if _PY_ALIAS.fullmatch(text):
         return "python"
-    if _NODE_ALIAS.match(text):
+    if _NODE_ALIAS.fullmatch(text):
         return "nodejs"
     if text in _LATER_RUNTIMES:
         raise InvalidRuntime(f"runtime '{value}' is not supported yet",
@@ -145,7 +145,7 @@ def _str_map(body: dict[str, Any], key: str, key_re: re.Pattern[str] | None) -> 
     for k, v in value.items():
         if not isinstance(v, str):
             raise _bad(key, f"value of '{k}' must be a string")
-        if key_re is not None and not key_re.match(k):
+        if key_re is not None and not key_re.fullmatch(k):
             raise _bad(key, f"has an invalid name '{k}'")
     return dict(value)
 
@@ -188,7 +188,7 @@ def _handler(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise _bad("handler", "must be a non-empty string")
     name = value.rsplit(".", 1)[-1]
-    if not _HANDLER_RE.match(name):
+    if not _HANDLER_RE.fullmatch(name):
         raise _bad("handler", f"'{value}' does not name a function")
     return name
 
@@ -203,7 +203,7 @@ def _dependencies(value: Any, runtime: str | None) -> list[str]:
         raise _bad("dependencies", "must be an array of strings")
     pattern = dependency_pattern(runtime)
     for spec in value:
-        if not pattern.match(spec.strip()):
+        if not pattern.fullmatch(spec.strip()):
             raise _bad("dependencies", f"has '{spec}': only package names and version ranges "
                        "are accepted (no options, URLs or paths)")
     if len(value) > 100:
@@ -224,9 +224,11 @@ def _schema(value: Any) -> dict[str, Any] | None:
             raise _bad("schema", f"'{part}' must be a JSON Schema object")
         try:
             Draft202012Validator.check_schema(sub)
+            check_local_refs(sub, part)
         except SchemaError as exc:
             raise _bad("schema", f"'{part}' is not a valid JSON Schema: {exc.message}") from exc
-        check_local_refs(sub, part)
+        except RecursionError as exc:  # under the body's depth bound, deeper than it can check
+            raise _bad("schema", f"'{part}' nests too deeply to be checked") from exc
     return dict(value)
 
 
@@ -342,7 +344,7 @@ def parse_function(body: Any, settings: Settings, *, creating: bool,
         if body.get("code") is None and body.get("source_code") is None:
             raise _bad("code", "is required (or 'source_code', base64)")
     if "name" in body:
-        if not isinstance(body["name"], str) or not NAME_RE.match(body["name"]):
+        if not isinstance(body["name"], str) or not NAME_RE.fullmatch(body["name"]):
             raise _bad("name", f"must match {NAME_PATTERN}")
         out.name = body["name"]
     if "runtime" in body:
@@ -360,7 +362,7 @@ def parse_function(body: Any, settings: Settings, *, creating: bool,
         out.triggers = _triggers(body["triggers"], settings)
     f = out.fields
     if "project" in body:
-        if not isinstance(body["project"], str) or not PROJECT_NAME_RE.match(body["project"]):
+        if not isinstance(body["project"], str) or not PROJECT_NAME_RE.fullmatch(body["project"]):
             raise _bad("project", f"must match {PROJECT_NAME_PATTERN}")
         f["project"] = body["project"]
     if "execution_type" in body:

@@ -38,7 +38,7 @@ def _bad(field: str, message: str) -> InvalidRequest:
 def _http_config(config: dict[str, Any]) -> tuple[dict[str, Any], str]:
     reject_unknown(config, _HTTP_KEYS, where="config.")
     path = config.get("path")
-    if not isinstance(path, str) or not _PATH_RE.match(path) or "//" in path:
+    if not isinstance(path, str) or not _PATH_RE.fullmatch(path) or "//" in path:
         raise _bad("config.path", "must be an absolute URL path such as '/hello'")
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/")

@@ -55,7 +55,7 @@ def _name(config: dict[str, Any], key: str, *, required: bool) -> str:
             raise QueueConfigError(f"'config.{key}' is required, e.g. \"orders\"",
                                    field=f"config.{key}")
         return ""
-    if not _NAME_RE.match(value):
+    if not _NAME_RE.fullmatch(value):
         raise QueueConfigError(
             f"'config.{key}' must be 1 to 240 characters among letters, digits and _.:/@-",
             field=f"config.{key}")

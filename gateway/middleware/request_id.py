@@ -16,7 +16,7 @@ _SESSION_PATH = re.compile(r"/api/v1/(?:execute|sessions)/([^/]+)")
 
 
 def valid_request_id(value: str | None) -> bool:
-    return value is not None and _VALID.match(value) is not None
+    return value is not None and _VALID.fullmatch(value) is not None
 
 
 class RequestIdMiddleware:

@@ -14,6 +14,7 @@ from auth.scopes import READ_FUNCTIONS, WRITE_FUNCTIONS
 from gateway import audit
 from gateway.errors import Forbidden, InvalidRequest, NotFound
 from gateway.function_input import FunctionInput, normalize_runtime, parse_function
+from gateway.json_depth import loads_bounded
 from gateway.jsonresp import JSONResponse
 from gateway.models import FunctionRecord
 from gateway.routes._body import has_nul, query_int, read_json, refuse_nul
@@ -119,7 +120,7 @@ _FORM_INT = {"timeout_ms", "memory_mb", "ephemeral_storage_mb", "cpu_millis",
 def _form_value(key: str, value: str) -> Any:
     if key in _FORM_JSON:
         try:
-            parsed = orjson.loads(value)
+            parsed = loads_bounded(value.encode(), what=f"form field '{key}'")
         except orjson.JSONDecodeError as exc:
             raise InvalidRequest(f"form field '{key}' must be JSON",
                                  details={"field": key}) from exc

@@ -64,7 +64,7 @@ def _environment(value: Any, field: str) -> dict[str, str]:
     if len(value) > MAX_VARIABLES:
         raise _bad(field, f"may hold at most {MAX_VARIABLES} variables")
     for key, item in value.items():
-        if not ENV_KEY_RE.match(key):
+        if not ENV_KEY_RE.fullmatch(key):
             raise _bad(field, f"has an invalid variable name '{key}'")
         if not isinstance(item, str):
             raise _bad(field, f"value of '{key}' must be a string")
@@ -79,8 +79,8 @@ def _dependencies(value: Any, field: str) -> list[str]:
         raise _bad(field, f"may list at most {MAX_DEPENDENCIES} packages")
     specs = [v.strip() for v in value]
     for spec in specs:
-        if not (dependency_pattern("python").match(spec)
-                or dependency_pattern("nodejs").match(spec)):
+        if not (dependency_pattern("python").fullmatch(spec)
+                or dependency_pattern("nodejs").fullmatch(spec)):
             raise _bad(field, f"has '{spec}': only package names and version ranges are "
                        "accepted (no options, URLs or paths)")
     return list(dict.fromkeys(specs))
@@ -96,7 +96,7 @@ async def _data(request: Request) -> Any:
 
 
 async def _load(services: Services, name: str) -> ProjectRecord:
-    project = await services.projects.get(name) if PROJECT_NAME_RE.match(name) else None
+    project = await services.projects.get(name) if PROJECT_NAME_RE.fullmatch(name) else None
     if project is None:
         raise project_not_found(name)
     return project
@@ -136,7 +136,7 @@ async def create_project(request: Request) -> Response:
         raise InvalidRequest("the request body must be a JSON object")
     reject_unknown(body, _CREATE_FIELDS, refused=_CREATE_REFUSED)
     name = body.get("name")
-    if not isinstance(name, str) or not PROJECT_NAME_RE.match(name):
+    if not isinstance(name, str) or not PROJECT_NAME_RE.fullmatch(name):
         raise _bad("name", f"is required and must match {PROJECT_NAME_PATTERN}")
     description = body.get("description")
     if description is None:
@@ -166,7 +166,7 @@ async def delete_project(request: Request) -> Response:
     require_scope(principal, ADMIN)
     services = services_of(request)
     name = request.path_params["name"]
-    if not PROJECT_NAME_RE.match(name) or not await services.projects.delete(name):
+    if not PROJECT_NAME_RE.fullmatch(name) or not await services.projects.delete(name):
         raise project_not_found(name)
     services.functions.forget()
     return Response(status_code=204)
@@ -178,7 +178,7 @@ async def _set_status(request: Request, status: str) -> Response:
     services = services_of(request)
     name = request.path_params["name"]
     project = await services.projects.update(name, status=status) \
-        if PROJECT_NAME_RE.match(name) else None
+        if PROJECT_NAME_RE.fullmatch(name) else None
     if project is None:
         raise project_not_found(name)
     await _changed(services, project)

@@ -81,3 +81,26 @@ async def test_a_deep_json_body_on_an_http_trigger_is_400(client: httpx.AsyncCli
 async def test_create_bodies_are_bounded_too(client: httpx.AsyncClient) -> None:
     r = await create(client, name="deep", labels=_nested(300))
     assert_error(r, 400, "INVALID_REQUEST")
+
+
+async def test_a_multipart_json_form_field_nested_too_deep_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    r = await client.post(
+        "/api/v1/functions", headers=WRITER,
+        data={"name": "deepform", "runtime": "python",
+              "labels": "{}", "examples": '[{"request": {"x": ' + "[" * 300 + "]" * 300 + "}}]"},
+        files={"code": ("handler.py", b"def handler(e):\n    return e\n", "text/x-python")})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["details"] == {"max_depth": MAX_JSON_DEPTH}
+
+
+async def test_a_schema_within_the_bound_but_too_deep_to_check_is_400(
+    client: httpx.AsyncClient,
+) -> None:
+    schema: Any = {"type": "object"}
+    for _ in range(MAX_JSON_DEPTH - 3):  # with the body and "schema": just within the bound
+        schema = {"not": schema}
+    r = await create(client, name="deepschema", schema={"params": schema})
+    error = assert_error(r, 400, "INVALID_REQUEST")["error"]
+    assert error["details"] == {"field": "schema"}

@@ -109,3 +109,22 @@ async def test_the_database_refuses_names_differing_only_in_case(database_url: s
                 " min_warm, cache_ttl) VALUES ('MYFUNCTION', 'python', 1, 16, 1, 0, 0)")
     finally:
         await conn.close()
+
+
+@pytest.mark.parametrize("field", ["name", "project", "handler"])
+async def test_a_trailing_newline_is_not_part_of_any_pattern(
+        client: httpx.AsyncClient, field: str) -> None:
+    # Python's `$` also matches before a final newline: `foo\n` passed as a name.
+    valid = {"name": "nl", "project": "default", "handler": "handler", "runtime": "python"}
+    body = {"code": PY_ECHO, **valid, field: valid[field] + "\n"}
+    r = await client.post("/api/v1/functions", headers=WRITER, json=body)
+    assert assert_error(r, 400, "INVALID_REQUEST")["error"]["details"]["field"] == field
+
+
+async def test_a_trailing_newline_in_an_environment_key_or_trigger_path_is_400(
+        client: httpx.AsyncClient) -> None:
+    r = await create(client, name="nl", environment={"KEY\n": "v"})
+    assert r.status_code == 400, r.text
+    r = await create(client, name="nl", triggers=[
+        {"type": "http", "config": {"path": "/hello\n"}}])
+    assert r.status_code == 400, r.text
