@@ -193,9 +193,11 @@ class BuildManager:
             self._tell(member.function_id, member.version, ok, ok)
         logger.info("rebuild finished", extra={"runtime": runtime, "ok": ok,
                                                "functions": len(members)})
-        if ok:
-            for member in members:
-                await self.follow_layers(member.function_id)
+        # Whatever the outcome: the layers may have moved on meanwhile (on another replica,
+        # whose mark replaced this one). A failed set is not tried again by this, so it
+        # cannot loop.
+        for member in members:
+            await self.follow_layers(member.function_id)
 
     async def follow_layers(self, function_id: int) -> None:
         """After a build, a new version that needed none of its own, an activation or a

@@ -234,6 +234,31 @@ async def test_a_function_moved_to_another_project_is_built_for_its_layers(
     assert isinstance((await _invoke(client, "mover"))["result"], str)
 
 
+async def test_a_stale_rebuild_from_another_replica_is_cleared_when_it_fails(
+        client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Replica B read the layers before replica A's change, and marked its older set after
+    # A's rebuild had swapped the new one in; B's build of that set then failed. The
+    # version serves the right set, and nothing is pending: the failed mark must go.
+    spec, stale = _fresh_six(), _fresh_six()
+    await create(client, name="raced", code=SIX)
+    await _put_project_dependencies(client, "default", [spec])
+    await _wait_idle(client)
+    assert (await _active_version(client, "raced"))["resolved_dependencies"] == [spec]
+    services = client.app.state.services  # type: ignore[attr-defined]
+    (serving,) = await services.builds._versions.serving(project="default")
+    assert await services.builds._versions.begin_rebuild(serving.function_id,
+                                                          serving.version, [stale])
+
+    async def failing(runtime: Any, dependencies: Any) -> BuildResult:
+        return BuildResult(ok=False, log="no such version", path=None)
+
+    monkeypatch.setattr(services.pools.builder, "build", failing)
+    await services.builds._rebuild("python", [stale], [serving])  # replica B's, as it ends
+    await _wait_idle(client)
+    version = await _active_version(client, "raced")
+    assert version["resolved_dependencies"] == [spec] and version["rebuild"] is None
+
+
 async def test_a_pending_rebuild_resumes_after_a_restart(
         settings_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
     settings = settings_factory()
