@@ -604,9 +604,20 @@ class FunctionStore:
         # A version built by its own build records its set when the build ends; one with
         # nothing to install, beneath or its own, serves with none from the start.
         resolved: list[str] | None = None
-        if not v.needs_build and not layered_dependencies(
-                v.runtime, await _inherited_dependencies(conn, function_id), []):
-            resolved = []
+        if not v.needs_build:
+            if not layered_dependencies(
+                    v.runtime, await _inherited_dependencies(conn, function_id), []):
+                resolved = []
+            else:
+                # Under layers that install something: the set the active version serves
+                # with, when it was built for the same (empty) list of its own, so no run
+                # builds on the request path; a change of the layers since is followed in
+                # the background (gateway/builds.py).
+                resolved = await conn.fetchval(
+                    "SELECT v.resolved_dependencies FROM functions f JOIN function_versions v"
+                    " ON v.function_id = f.id AND v.version = f.active_version"
+                    " WHERE f.id = $1 AND v.runtime = $2 AND v.dependencies = '[]'::jsonb",
+                    function_id, v.runtime)
         await conn.execute(
             "INSERT INTO function_versions (function_id, version, runtime, code, handler,"
             " dependencies, build_status, activate_on_build, resolved_dependencies)"

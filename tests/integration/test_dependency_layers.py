@@ -170,6 +170,22 @@ async def test_failing_project_dependency_keeps_the_old_build_and_records_build_
     assert (await _active_version(client, "steadfast"))["rebuild"] is None
 
 
+async def test_a_new_version_keeps_serving_the_build_while_the_layers_cannot_build(
+        client: httpx.AsyncClient) -> None:
+    # A code-only update under a project whose set fails: the new version serves the set the
+    # old one served, never a build of the failing set on the request path.
+    await create(client, name="patched", code=SIX)
+    await _put_project_dependencies(client, "default", ["fngate-no-such-package-xyz==1.0"])
+    await _wait_idle(client)
+    r = await client.put("/api/v1/functions/patched", headers=ADMIN,
+                         json={"code": SIX.replace("return None", "return 'none'")})
+    assert r.status_code == 200, r.text
+    version = await _active_version(client, "patched")
+    assert version["version"] == 2 and version["resolved_dependencies"] == []
+    job = await _invoke(client, "patched")
+    assert job["status"] == "success" and job["result"] == "none", job
+
+
 async def test_system_dependency_change_rebuilds_the_functions_it_applies_to(
         client: httpx.AsyncClient) -> None:
     await create(client, name="pyfn", code=SIX)
