@@ -52,6 +52,9 @@ class BuildManager:
         # One pass over the serving versions at a time, so a pass never marks a set read
         # before a newer change that an earlier pass already marked.
         self._rebuild_lock = asyncio.Lock()
+        # (function, version, set) of the rebuilds running here: not marked again (which
+        # would restart their clock and run a second one) until they end.
+        self._rebuilding: set[tuple[int, int, tuple[str, ...]]] = set()
         # Told (function_id, version, ok, activated) when a build's outcome is recorded.
         self.on_finished: list[Callable[[int, int, bool, bool], None]] = []
 
@@ -74,6 +77,7 @@ class BuildManager:
             serving = await self._versions.serving(project=project, function_id=function_id)
             groups = await self._mark(serving, retry_failed=retry_failed)
         for (runtime, dependencies), members in groups.items():
+            self._rebuilding.update((m.function_id, m.version, dependencies) for m in members)
             self._spawn(self._rebuild(runtime, list(dependencies), members),
                         f"rebuild-{runtime}-{len(members)}")
         return sum(len(members) for members in groups.values())
@@ -120,6 +124,10 @@ class BuildManager:
             if (not retry_failed and version.rebuild_status == "failed"
                     and version.rebuild == wanted):
                 continue
+            if (version.rebuild_status == "building" and version.rebuild == wanted
+                    and (version.function_id, version.version, tuple(wanted))
+                    in self._rebuilding):
+                continue  # already under way here
             if await self._versions.begin_rebuild(version.function_id, version.version,
                                                   wanted):
                 groups.setdefault((version.runtime, tuple(wanted)), []).append(version)
@@ -178,6 +186,20 @@ class BuildManager:
     async def _rebuild(self, runtime: str, dependencies: list[str],
                        members: list[ServingVersion]) -> None:
         assert self._versions is not None
+        try:
+            await self._finish_rebuild(runtime, dependencies, members)
+        finally:
+            self._rebuilding.difference_update(
+                (m.function_id, m.version, tuple(dependencies)) for m in members)
+        # Whatever the outcome: the layers may have moved on meanwhile (on another replica,
+        # whose mark replaced this one). A failed set is not tried again by this, so it
+        # cannot loop.
+        for member in members:
+            await self.follow_layers(member.function_id)
+
+    async def _finish_rebuild(self, runtime: str, dependencies: list[str],
+                              members: list[ServingVersion]) -> None:
+        assert self._versions is not None
         ok, log, duration_ms = await self._run_build(runtime, dependencies)
         for member in members:
             recorded = await self._versions.finish_rebuild(
@@ -193,11 +215,6 @@ class BuildManager:
             self._tell(member.function_id, member.version, ok, ok)
         logger.info("rebuild finished", extra={"runtime": runtime, "ok": ok,
                                                "functions": len(members)})
-        # Whatever the outcome: the layers may have moved on meanwhile (on another replica,
-        # whose mark replaced this one). A failed set is not tried again by this, so it
-        # cannot loop.
-        for member in members:
-            await self.follow_layers(member.function_id)
 
     async def follow_layers(self, function_id: int) -> None:
         """After a build, a new version that needed none of its own, an activation or a

@@ -83,6 +83,19 @@ def _gate_builds(client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> 
     return go
 
 
+def _count_rebuilds(builds: Any, monkeypatch: pytest.MonkeyPatch) -> list[list[Any]]:
+    """The members of every rebuild the build manager starts from now on."""
+    started: list[list[Any]] = []
+    real = builds._rebuild
+
+    async def counted(runtime: str, dependencies: list[str], members: list[Any]) -> None:
+        started.append(list(members))
+        await real(runtime, dependencies, members)
+
+    monkeypatch.setattr(builds, "_rebuild", counted)
+    return started
+
+
 async def _wait_idle(client: httpx.AsyncClient) -> None:
     builds = client.app.state.services.builds  # type: ignore[attr-defined]
     await asyncio.wait_for(builds.wait_idle(), 300)
@@ -145,6 +158,26 @@ async def test_project_dependency_change_keeps_serving_then_swaps_to_the_new_bui
     assert deployed and deployed[0]["metadata"]["rebuild"] is True
 
 
+async def test_a_rebuild_under_way_is_not_started_again_by_later_changes(
+        client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    await create(client, name="busy", code=SIX)
+    go = _gate_builds(client, monkeypatch)
+    rebuilds = _count_rebuilds(client.app.state.services.builds,  # type: ignore[attr-defined]
+                               monkeypatch)
+    spec = _fresh_six()
+    await _put_project_dependencies(client, "default", [spec])
+    started = (await _active_version(client, "busy"))["rebuild"]["started_at"]
+    # Each of these looks at the layers again while the rebuild for them is running.
+    await _put_project_dependencies(client, "default", [spec])
+    r = await client.put("/api/v1/functions/busy", headers=ADMIN, json={"description": "x"})
+    assert r.status_code == 200, r.text
+    assert (await _active_version(client, "busy"))["rebuild"]["started_at"] == started
+    go.set()
+    await _wait_idle(client)
+    assert len(rebuilds) == 1
+    assert (await _active_version(client, "busy"))["resolved_dependencies"] == [spec]
+
+
 async def test_failing_project_dependency_keeps_the_old_build_and_records_build_failed(
         client: httpx.AsyncClient) -> None:
     await create(client, name="steadfast", code=SIX)
@@ -204,16 +237,20 @@ async def test_system_dependency_change_rebuilds_the_functions_it_applies_to(
 
 
 async def test_functions_needing_the_same_set_share_one_build(
-        client: httpx.AsyncClient) -> None:
+        client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("one", "two", "three"):
         r = await create(client, name=name, code=SIX, project="shared")
         assert r.status_code == 201, r.text
-    builder = client.app.state.services.pools.builder  # type: ignore[attr-defined]
+    services = client.app.state.services  # type: ignore[attr-defined]
+    builder = services.pools.builder
+    rebuilds = _count_rebuilds(services.builds, monkeypatch)
     before = builder.builds_run
     spec = _fresh_six()
     await _put_project_dependencies(client, "shared", [spec])
     await _wait_idle(client)
     assert builder.builds_run - before == 1
+    # One rebuild for the three (the builder would share concurrent builds anyway).
+    assert [len(members) for members in rebuilds] == [3]
     for name in ("one", "two", "three"):
         assert (await _active_version(client, name))["resolved_dependencies"] == [spec]
         assert isinstance((await _invoke(client, name))["result"], str)
