@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.store.functions import CHANGES_CHANNEL
+from gateway.store.functions import notify_change
 
 __all__ = ["ServingVersion", "VersionBuildStore"]
 
@@ -77,7 +77,7 @@ class VersionBuildStore:
                 function_id, version, dependencies)
             if not status.endswith(" 1"):
                 return False
-            await _notify(conn, function_id)
+            await notify_change(conn, "function", function_id)
         return True
 
     async def drop_rebuild(self, function_id: int, version: int) -> None:
@@ -89,7 +89,7 @@ class VersionBuildStore:
                 " WHERE function_id = $1 AND version = $2 AND rebuild_status IS NOT NULL",
                 function_id, version)
             if status.endswith(" 1"):
-                await _notify(conn, function_id)
+                await notify_change(conn, "function", function_id)
 
     async def finish_rebuild(
         self, function_id: int, version: int, dependencies: list[str], *, ok: bool,
@@ -119,15 +119,5 @@ class VersionBuildStore:
                 return False
             if also is not None:
                 await also(conn)
-            await _notify(conn, function_id)
+            await notify_change(conn, "function", function_id)
         return True
-
-    async def pending(self) -> list[ServingVersion]:
-        """Serving versions whose rebuild is still marked building (resumed at start-up)."""
-        rows = await self._pool.fetch(_SERVING + " AND v.rebuild_status = 'building'"
-                                      " ORDER BY f.id")
-        return [_serving(r) for r in rows]
-
-
-async def _notify(conn: Any, function_id: int) -> None:
-    await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, f"function:{function_id}")

@@ -13,7 +13,7 @@ from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.models import FunctionRecord, VersionRecord
 from gateway.projects import layered_dependencies
 
-__all__ = ["FunctionStore", "NewVersion", "VersionChange", "CHANGES_CHANNEL",
+__all__ = ["FunctionStore", "NewVersion", "VersionChange", "CHANGES_CHANNEL", "notify_change",
            "version_not_found"]
 
 CHANGES_CHANNEL = "fngate_changes"
@@ -293,7 +293,7 @@ class FunctionStore:
             )
             if also is not None:
                 await also(conn, function_id)
-            await _notify(conn, "function", function_id)
+            await notify_change(conn, "function", function_id)
         self.forget()
         return int(function_id)
 
@@ -373,7 +373,7 @@ class FunctionStore:
                 raise _project_not_found(fields.get("project")) from exc
             if also is not None:
                 await also(conn, new_version)
-            await _notify(conn, "function", function_id)
+            await notify_change(conn, "function", function_id)
         self.forget()
         return True, new_version, version
 
@@ -429,7 +429,7 @@ class FunctionStore:
             )
             if also is not None:
                 await also(conn, activated.endswith(" 1"))
-            await _notify(conn, "function", function_id)
+            await notify_change(conn, "function", function_id)
         self.forget()
         return bool(activated.endswith(" 1"))
 
@@ -484,7 +484,7 @@ class FunctionStore:
                 await self._activate_on(conn, function_id, current, number, version.runtime)
             if also is not None:
                 await also(conn, current["name"], number, current["active_version"], activated)
-            await _notify(conn, "function", function_id)
+            await notify_change(conn, "function", function_id)
         self.forget()
         return number, version, activated
 
@@ -543,7 +543,7 @@ class FunctionStore:
             await self._activate_on(conn, function_id, current, number, row["runtime"])
             if also is not None:
                 await also(conn, name, previous, number)
-            await _notify(conn, "function", function_id)
+            await notify_change(conn, "function", function_id)
         self.forget()
         return previous, number
 
@@ -577,7 +577,7 @@ class FunctionStore:
             status = await conn.execute("DELETE FROM functions WHERE id = $1", function_id)
             if also is not None and status.endswith(" 1"):
                 await also(conn)
-            await _notify(conn, "function", function_id)
+            await notify_change(conn, "function", function_id)
         self.forget()
         return bool(status.endswith(" 1"))
 
@@ -672,7 +672,7 @@ async def _ensure_project(conn: Any, name: str) -> None:
         "INSERT INTO projects (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id",
         name)
     if created is not None:
-        await _notify(conn, "project", int(created))
+        await notify_change(conn, "project", int(created))
 
 
 def version_not_found(name: str, version: object) -> NotFound:
@@ -692,5 +692,6 @@ async def _lock_for_activation(conn: Any, function_id: int) -> Any:
     )
 
 
-async def _notify(conn: Any, kind: str, ident: int) -> None:
+async def notify_change(conn: Any, kind: str, ident: int) -> None:
+    """Announce a change of ``kind`` ``ident`` to every replica (delivered at commit)."""
     await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, f"{kind}:{ident}")

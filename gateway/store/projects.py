@@ -11,7 +11,7 @@ import asyncpg
 
 from gateway.errors import Conflict
 from gateway.jsonresp import isoformat
-from gateway.store.functions import CHANGES_CHANNEL
+from gateway.store.functions import notify_change
 
 __all__ = ["ProjectRecord", "ProjectStore", "SYSTEM_ID"]
 
@@ -97,7 +97,7 @@ class ProjectStore:
                     name, description, environment, dependencies)
             except asyncpg.UniqueViolationError as exc:
                 raise Conflict(f"project '{name}' already exists") from exc
-            await _notify(conn, "project", project_id)
+            await notify_change(conn, "project", project_id)
         created = await self.get(name)
         assert created is not None
         return created
@@ -112,7 +112,7 @@ class ProjectStore:
                 raise _has_functions(name) from exc
             if project_id is None:
                 return False
-            await _notify(conn, "project", project_id)
+            await notify_change(conn, "project", project_id)
         return True
 
     async def update(self, name: str, **values: Any) -> ProjectRecord | None:
@@ -128,7 +128,7 @@ class ProjectStore:
                 name, *[values[c] for c in cols])
             if project_id is None:
                 return None
-            await _notify(conn, "project", project_id)
+            await notify_change(conn, "project", project_id)
         return await self.get(name)
 
     async def system(self) -> tuple[dict[str, str], list[str]]:
@@ -150,7 +150,7 @@ class ProjectStore:
                 " dependencies = coalesce($2, system_settings.dependencies),"
                 " updated_at = now()",
                 environment, dependencies)
-            await _notify(conn, "system", SYSTEM_ID)
+            await notify_change(conn, "system", SYSTEM_ID)
 
     async def function_ids(self, project: str | None = None) -> list[int]:
         """Ids of ``project``'s functions (of every function with None)."""
@@ -169,6 +169,3 @@ class ProjectStore:
 def _has_functions(name: str) -> Conflict:
     return Conflict(f"project '{name}' still has functions; delete or move them first")
 
-
-async def _notify(conn: Any, kind: str, ident: int) -> None:
-    await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, f"{kind}:{ident}")

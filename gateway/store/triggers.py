@@ -11,7 +11,7 @@ import asyncpg
 
 from gateway.errors import Conflict
 from gateway.jsonresp import isoformat
-from gateway.store.functions import CHANGES_CHANNEL
+from gateway.store.functions import notify_change
 from gateway.store.jobs import JobStore, NewJob
 
 __all__ = ["TriggerRecord", "TriggerStore"]
@@ -174,4 +174,4 @@ def _path_taken(http_path: str | None) -> Conflict:
 
 async def _announce(conn: Any, trigger_id: int) -> None:
     """``NOTIFY fngate_changes`` (delivered when the caller's transaction commits)."""
-    await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, f"trigger:{trigger_id}")
+    await notify_change(conn, "trigger", trigger_id)

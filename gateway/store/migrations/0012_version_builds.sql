@@ -25,10 +25,6 @@ ALTER TABLE function_versions
     ADD COLUMN IF NOT EXISTS rebuild_log text,
     ADD COLUMN IF NOT EXISTS rebuild_started_at timestamptz;
 
--- Pending rebuilds are resumed at start-up.
-CREATE INDEX IF NOT EXISTS function_versions_rebuilding
-    ON function_versions (function_id) WHERE rebuild_status = 'building';
-
 -- Where no layer beneath a built version adds anything, what it serves with is its own
 -- list: record it. The others stay NULL until a rebuild records their set.
 UPDATE function_versions v SET resolved_dependencies = v.dependencies
