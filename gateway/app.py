@@ -15,16 +15,9 @@ from starlette.middleware import Middleware
 from auth import TokenVerifier
 from config import Settings, ensure_data_dir, load_or_create_secret
 from executors import WorkerPools
-from gateway.builds import BuildManager
-from gateway.cache import PostgresResultCache, run_cleanup
-from gateway.changes import ChangeListener
-from gateway.dispatcher import Dispatcher, RetryPolicy
-from gateway.errors import exception_handlers
-from gateway.job_runner import JobRunner
-from gateway.leases import LeaseKeeper
-from gateway.maintenance import LogRetention, run_maintenance
-from gateway.metrics import GatewayMetrics
-from gateway.middleware import (
+from gateway.api.context import Services
+from gateway.api.errors import exception_handlers
+from gateway.api.middleware import (
     BodyLimitMiddleware,
     CORSMiddleware,
     MetricsMiddleware,
@@ -32,9 +25,17 @@ from gateway.middleware import (
     RequestIdMiddleware,
     TargetGuardMiddleware,
 )
-from gateway.ratelimit import RateLimiter
-from gateway.routes import all_routes
-from gateway.services import Services
+from gateway.api.routes import all_routes
+from gateway.services.builds import BuildManager
+from gateway.services.cache import PostgresResultCache, run_cleanup
+from gateway.services.changes import ChangeListener
+from gateway.services.dispatcher import Dispatcher, RetryPolicy
+from gateway.services.job_runner import JobRunner
+from gateway.services.leases import LeaseKeeper
+from gateway.services.maintenance import LogRetention, run_maintenance
+from gateway.services.metrics import GatewayMetrics
+from gateway.services.ratelimit import RateLimiter
+from gateway.services.webhooks import create_webhook_service
 from gateway.store.builds import VersionBuildStore
 from gateway.store.embedded import EmbeddedPostgres
 from gateway.store.functions import FunctionStore
@@ -44,7 +45,6 @@ from gateway.store.pool import create_pool
 from gateway.store.projects import ProjectStore
 from gateway.store.sessions import SessionStore
 from gateway.store.triggers import TriggerStore
-from gateway.webhooks import create_webhook_service
 from triggers.cron import CronService
 from triggers.queue import QueueService
 

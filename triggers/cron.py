@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from gateway.jsonresp import isoformat
-from gateway.metrics import GatewayMetrics
+from gateway.core.jsoncodec import isoformat
+from gateway.services.metrics import GatewayMetrics
 from gateway.store.functions import FunctionStore
 from gateway.store.jobs import NewJob
 from gateway.store.triggers import TriggerRecord, TriggerStore

@@ -16,13 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.errors import MethodNotAllowed, NotFound, RunFailed
-from gateway.json_depth import loads_bounded
-from gateway.jsonresp import JSONResponse
-from gateway.models import Invocation
-from gateway.ratelimit import check_function_rate
-from gateway.security import authenticate, require_execute
-from gateway.services import services_of
+from gateway.api.context import services_of
+from gateway.api.responses import JSONResponse
+from gateway.api.security import authenticate, require_execute
+from gateway.core.errors import MethodNotAllowed, NotFound, RunFailed
+from gateway.core.models import Invocation
+from gateway.schemas.json_depth import loads_bounded
+from gateway.services.ratelimit import check_function_rate
 
 __all__ = ["routes", "build_event", "render_result"]
 

@@ -32,9 +32,9 @@ from aio_pika.abc import (
 )
 from yarl import URL
 
-from gateway.dispatcher import Dispatcher
-from gateway.errors import FngateError
-from gateway.models import Invocation, Job
+from gateway.core.errors import FngateError
+from gateway.core.models import Invocation, Job
+from gateway.services.dispatcher import Dispatcher
 from gateway.store.functions import FunctionStore
 from gateway.store.triggers import TriggerRecord, TriggerStore
 from triggers.queue_config import QueueConfig, QueueConfigError, queue_config_of

@@ -12,7 +12,7 @@ import orjson
 from aio_pika import DeliveryMode, Message
 from aio_pika.abc import AbstractIncomingMessage
 
-from gateway.models import Job
+from gateway.core.models import Job
 
 __all__ = ["queue_event", "reply_message", "dead_letter_message", "jsonable"]
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import asyncpg
 
-from gateway.errors import Conflict, InvalidRequest, NotFound
-from gateway.models import FunctionRecord, VersionRecord
-from gateway.projects import layered_dependencies
+from gateway.core.errors import Conflict, InvalidRequest, NotFound
+from gateway.core.models import FunctionRecord, VersionRecord
+from gateway.core.projects import layered_dependencies
 
 __all__ = ["FunctionStore", "NewVersion", "VersionChange", "CHANGES_CHANNEL", "notify_change",
            "version_not_found"]
@@ -612,7 +612,7 @@ class FunctionStore:
                 # Under layers that install something: the set the active version serves
                 # with, when it was built for the same (empty) list of its own, so no run
                 # builds on the request path; a change of the layers since is followed in
-                # the background (gateway/builds.py).
+                # the background (gateway/services/builds.py).
                 resolved = await conn.fetchval(
                     "SELECT v.resolved_dependencies FROM functions f JOIN function_versions v"
                     " ON v.function_id = f.id AND v.version = f.active_version"

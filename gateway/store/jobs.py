@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from executors.models import LogLine
-from gateway.models import Job
+from gateway.core.models import Job
 from gateway.store.batches import BatchWriter
 
 __all__ = ["JobStore", "JOBS_CHANNEL", "NewJob", "Outcome", "MAX_LOST_LEASES"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway.jsonresp import isoformat
+from gateway.core.jsoncodec import isoformat
 from gateway.store.batches import BatchWriter
 
 __all__ = ["SessionRecord", "SessionStore"]

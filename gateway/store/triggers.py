@@ -9,8 +9,8 @@ from typing import Any
 
 import asyncpg
 
-from gateway.errors import Conflict
-from gateway.jsonresp import isoformat
+from gateway.core.errors import Conflict
+from gateway.core.jsoncodec import isoformat
 from gateway.store.functions import notify_change
 from gateway.store.jobs import JobStore, NewJob
 

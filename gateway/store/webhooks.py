@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from gateway.jsonresp import isoformat
+from gateway.core.jsoncodec import isoformat
 
 __all__ = ["Delivery", "DeliveryOutcome", "WebhookRecord", "WebhookStore", "MASKED_SECRET"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gateway.changes import EVERYTHING, parse_change
+from gateway.services.changes import EVERYTHING, parse_change
 from tests.conftest import running_app, wait_for
 from tests.integration.test_functions_api import WRITER, create
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.json_depth import MAX_JSON_DEPTH
+from gateway.schemas.json_depth import MAX_JSON_DEPTH
 from tests.integration.test_functions_api import WRITER, assert_error, create
 
 

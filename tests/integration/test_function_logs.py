@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from gateway.maintenance import LogRetention, prune_once
+from gateway.services.maintenance import LogRetention, prune_once
 from gateway.store.pool import create_pool
 from tests.conftest import auth, running_app
 from tests.integration.test_functions_api import WRITER, assert_error, create
@@ -133,7 +133,7 @@ async def test_unknown_function_is_a_404_and_scope_a_403(client: httpx.AsyncClie
 
 async def test_too_many_followers_is_a_429(client: httpx.AsyncClient,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from gateway.routes import function_logs
+    from gateway.api.routes import function_logs
 
     await create(client, name="printer", code=PRINTS)
     monkeypatch.setattr(function_logs, "MAX_FOLLOWERS", 0)

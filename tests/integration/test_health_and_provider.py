@@ -15,9 +15,9 @@ import pytest
 import executors.pool
 import executors.sandbox
 from executors.runtimes import RuntimeCommand
+from gateway.core.version import VERSION
 from gateway.store.migrate import migrate, migrations_applied
 from gateway.store.pool import create_pool
-from gateway.version import VERSION
 from tests.conftest import PG_ADMIN_DSN, auth, running_app, wait_for
 from tests.integration.test_functions_api import WRITER, create
 from tests.tcp_proxy import TcpProxy

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from gateway.params import MAX_PARAM_ERRORS
+from gateway.schemas.params import MAX_PARAM_ERRORS
 from tests.integration.test_functions_api import WRITER, assert_error, create
 
 CALC = (

@@ -6,7 +6,7 @@ import uuid
 
 import asyncpg
 
-from gateway.maintenance import prune_once
+from gateway.services.maintenance import prune_once
 from gateway.store.pool import create_pool
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from gateway.metrics import UNMATCHED_ROUTE
+from gateway.services.metrics import UNMATCHED_ROUTE
 from tests.conftest import running_app, token, wait_for
 from tests.integration.test_functions_api import WRITER, create
 from tests.unit.test_metrics import Samples, names_with, value

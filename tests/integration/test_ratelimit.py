@@ -196,7 +196,7 @@ async def test_two_instances_on_one_redis_share_a_limit(
 
 async def test_redis_key_prefix_separates_limiters(settings_factory: Callable[..., Any]) -> None:
     need_service("Redis", "127.0.0.1", 6379)
-    from gateway.ratelimit import RateLimiter
+    from gateway.services.ratelimit import RateLimiter
 
     settings = settings_factory(rate_limits=TINY, redis_url=REDIS_URL)
     prefix = f"fngate-test-{uuid.uuid4().hex}"

@@ -14,7 +14,7 @@ import jwt
 import pytest
 from starlette.routing import Route
 
-from gateway.routes import all_routes
+from gateway.api.routes import all_routes
 from tests.conftest import TEST_SECRET, auth, running_app
 from tests.integration.test_functions_api import WRITER, assert_error, create
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-import gateway.cache as cache_module
-from gateway.cache import MemoryResultCache, PostgresResultCache, ResultCache
+import gateway.services.cache as cache_module
+from gateway.services.cache import MemoryResultCache, PostgresResultCache, ResultCache
 from gateway.store.pool import create_pool
 
 

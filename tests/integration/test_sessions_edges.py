@@ -16,7 +16,7 @@ import httpx
 import orjson
 import pytest
 
-from gateway.jsonresp import isoformat
+from gateway.core.jsoncodec import isoformat
 from tests.conftest import auth, running_app
 from tests.integration.test_functions_api import WRITER, assert_error
 from tests.integration.test_sessions import (

@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from gateway.cache import (
+from gateway.core.errors import InvalidRequest
+from gateway.core.models import FunctionRecord
+from gateway.services.cache import (
     CacheDirective,
     MemoryResultCache,
     cache_key,
     parse_cache_control,
     run_cleanup,
 )
-from gateway.caching import plan_cache
-from gateway.errors import InvalidRequest
-from gateway.models import FunctionRecord
+from gateway.services.caching import plan_cache
 
 
 class FakeClock:

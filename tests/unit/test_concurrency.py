@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateway.concurrency import ConcurrencyGates, Gate, GateFull
+from gateway.services.concurrency import ConcurrencyGates, Gate, GateFull
 
 
 async def test_waiters_get_slots_in_arrival_order() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from prometheus_client.metrics_core import Metric
 
-from gateway.metrics import GatewayMetrics
+from gateway.services.metrics import GatewayMetrics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 _SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"),

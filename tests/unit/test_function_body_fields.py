@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from config import Settings
-from gateway.errors import InvalidRequest
-from gateway.function_input import FUNCTION_FIELDS, REFUSED_FIELDS, parse_function
-from gateway.known_fields import reject_unknown
-from gateway.openapi import build_openapi
+from gateway.api.openapi import build_openapi
+from gateway.core.errors import InvalidRequest
+from gateway.schemas.function_input import FUNCTION_FIELDS, REFUSED_FIELDS, parse_function
+from gateway.schemas.known_fields import reject_unknown
 
 SETTINGS = Settings()
 PY = "def handler(event):\n    return event\n"

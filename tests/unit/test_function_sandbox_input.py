@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from config import load
-from gateway.dispatcher import code_spec
-from gateway.errors import InvalidRequest
-from gateway.function_input import parse_function
-from gateway.models import FunctionRecord
+from gateway.core.errors import InvalidRequest
+from gateway.core.models import FunctionRecord
+from gateway.schemas.function_input import parse_function
+from gateway.services.dispatcher import code_spec
 
 
 @pytest.fixture

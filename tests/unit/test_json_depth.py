@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.errors import InvalidRequest
-from gateway.json_depth import MAX_JSON_DEPTH, check_depth, loads_bounded
+from gateway.core.errors import InvalidRequest
+from gateway.schemas.json_depth import MAX_JSON_DEPTH, check_depth, loads_bounded
 
 
 def _nested(depth: int, *, kind: str = "list") -> Any:

@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from gateway.metrics import DURATION_BUCKETS, UNMATCHED_ROUTE, GatewayMetrics
-from gateway.middleware.metrics import MetricsMiddleware
-from gateway.models import Job
-from gateway.probes import ComponentStates
+from gateway.api.middleware.metrics import MetricsMiddleware
+from gateway.api.probes import ComponentStates
+from gateway.core.models import Job
+from gateway.services.metrics import DURATION_BUCKETS, UNMATCHED_ROUTE, GatewayMetrics
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -296,7 +296,7 @@ def test_overall_state() -> None:
 
 async def test_each_build_is_timed_by_runtime() -> None:
     from executors import BuildResult
-    from gateway.builds import BuildManager
+    from gateway.services.builds import BuildManager
 
     class Builder:
         async def build(self, runtime: str, dependencies: list[str]) -> BuildResult:

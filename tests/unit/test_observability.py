@@ -9,11 +9,11 @@ from starlette.requests import Request
 
 from config import Settings
 from executors.models import LogLine
-from gateway.errors import InvalidRequest
-from gateway.logstream import LogHub
-from gateway.models import FunctionRecord
-from gateway.routes._observe import query_bool, query_time
-from gateway.routes.function_metrics import render_metrics
+from gateway.api.routes._observe import query_bool, query_time
+from gateway.api.routes.function_metrics import render_metrics
+from gateway.core.errors import InvalidRequest
+from gateway.core.models import FunctionRecord
+from gateway.services.logstream import LogHub
 from gateway.store.stats import JobStats
 
 

@@ -12,11 +12,11 @@ import pytest
 from starlette.routing import Route
 
 from config import Settings
-from gateway.middleware.cors import ALLOW_HEADERS, EXPOSE_HEADERS
-from gateway.middleware.ratelimit import route_class
-from gateway.openapi import ERROR_CODES, build_openapi
-from gateway.routes import all_routes, openapi
-from gateway.version import VERSION
+from gateway.api.middleware.cors import ALLOW_HEADERS, EXPOSE_HEADERS
+from gateway.api.middleware.ratelimit import route_class
+from gateway.api.openapi import ERROR_CODES, build_openapi
+from gateway.api.routes import all_routes, openapi
+from gateway.core.version import VERSION
 
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 _LIMIT_HEADERS = {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
@@ -150,7 +150,7 @@ def test_error_responses_cover_each_status() -> None:
 
 def test_function_create_mirrors_the_input_limits() -> None:
     props = _document()["components"]["schemas"]["FunctionCreate"]["properties"]
-    from gateway.function_input import NAME_PATTERN, PROJECT_NAME_PATTERN
+    from gateway.schemas.function_input import NAME_PATTERN, PROJECT_NAME_PATTERN
 
     assert props["name"]["pattern"] == NAME_PATTERN == "^[A-Za-z][A-Za-z0-9_-]{0,63}$"
     assert props["project"]["pattern"] == PROJECT_NAME_PATTERN
@@ -161,8 +161,8 @@ def test_function_create_mirrors_the_input_limits() -> None:
 
 
 def test_function_create_mirrors_the_sandbox_limits() -> None:
-    from gateway.function_input import MAX_CPU_MILLIS
-    from gateway.quantities import cpu_millis, memory_mib
+    from gateway.core.quantities import cpu_millis, memory_mib
+    from gateway.schemas.function_input import MAX_CPU_MILLIS
 
     props = _document()["components"]["schemas"]["FunctionCreate"]["properties"]
     assert props["network"]["enum"] == ["egress", "none"]
@@ -191,7 +191,7 @@ def _parses(parse: Any, text: str) -> bool:
 def test_function_schema_has_every_field_the_model_renders() -> None:
     import datetime as dt
 
-    from gateway.models import FunctionRecord, Job
+    from gateway.core.models import FunctionRecord, Job
 
     now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     record = FunctionRecord(
@@ -214,7 +214,7 @@ def test_function_schema_has_every_field_the_model_renders() -> None:
 async def test_openapi_json_route_serves_the_document() -> None:
     from starlette.requests import Request
 
-    from gateway.jsonresp import loads
+    from gateway.core.jsoncodec import loads
 
     scope = {"type": "http", "method": "GET", "path": "/openapi.json", "headers": []}
     response = await openapi.openapi_json(Request(scope))
@@ -277,7 +277,7 @@ def test_cache_headers_on_execute_and_invoke() -> None:
 
 
 def test_cache_control_examples_parse() -> None:
-    from gateway.cache import parse_cache_control
+    from gateway.services.cache import parse_cache_control
 
     parameter = _document()["components"]["parameters"]["X-Cache-Control"]
     for example in parameter["schema"]["examples"]:

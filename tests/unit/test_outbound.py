@@ -11,10 +11,10 @@ import ipaddress
 import httpx
 import pytest
 
-from gateway.outbound import BlockedAddress, UrlRefused, address_allowed, check_url, sign
-from gateway.outbound import outbound_client as make_client
+from gateway.services.outbound import BlockedAddress, UrlRefused, address_allowed, check_url, sign
+from gateway.services.outbound import outbound_client as make_client
+from gateway.services.webhooks import EVENTS, MAX_RETRIES, DeliveryRetry
 from gateway.store.webhooks import WebhookRecord
-from gateway.webhooks import EVENTS, MAX_RETRIES, DeliveryRetry
 
 
 @pytest.mark.parametrize("address", [
@@ -108,7 +108,7 @@ def test_a_webhook_never_shows_its_secret() -> None:
 
 
 def test_openapi_documents_the_webhook_object_and_events() -> None:
-    from gateway.openapi import build_openapi
+    from gateway.api.openapi import build_openapi
 
     document = build_openapi("1")
     schemas = document["components"]["schemas"]

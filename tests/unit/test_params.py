@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from config import load
-from gateway.errors import InvalidParams, InvalidRequest
-from gateway.function_input import parse_function
-from gateway.params import check_local_refs, validate_params
+from gateway.core.errors import InvalidParams, InvalidRequest
+from gateway.schemas.function_input import parse_function
+from gateway.schemas.params import check_local_refs, validate_params
 
 OBJECT = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
 

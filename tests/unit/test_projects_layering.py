@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.projects import layered_dependencies, layered_environment, package_name
+from gateway.core.projects import layered_dependencies, layered_environment, package_name
 
 
 def test_later_environment_layers_win() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.quantities import cpu_millis, memory_mib, render_cpu, render_memory
+from gateway.core.quantities import cpu_millis, memory_mib, render_cpu, render_memory
 
 
 @pytest.mark.parametrize(("value", "millis"), [

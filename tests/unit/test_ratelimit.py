@@ -11,8 +11,8 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from config import SettingsError, load
-from gateway.middleware.ratelimit import client_ip, route_class
-from gateway.ratelimit import RateLimiter, parse_rate_limits
+from gateway.api.middleware.ratelimit import client_ip, route_class
+from gateway.services.ratelimit import RateLimiter, parse_rate_limits
 
 
 def settings(tmp_path: Path, **overrides: Any) -> Any:
@@ -162,7 +162,7 @@ async def test_memory_moving_window_counts_hits_and_frees_them_as_they_age() -> 
     from limits import parse
     from limits.aio.strategies import MovingWindowRateLimiter
 
-    from gateway.ratelimit import _MemoryStorage
+    from gateway.services.ratelimit import _MemoryStorage
 
     clock = _Clock()
     limiter = MovingWindowRateLimiter(_MemoryStorage(clock))
@@ -186,7 +186,7 @@ async def test_memory_moving_window_holds_a_large_limit_exactly() -> None:
     from limits import parse
     from limits.aio.strategies import MovingWindowRateLimiter
 
-    from gateway.ratelimit import _MemoryStorage
+    from gateway.services.ratelimit import _MemoryStorage
 
     clock = _Clock()
     limiter = MovingWindowRateLimiter(_MemoryStorage(clock))
@@ -203,7 +203,7 @@ async def test_memory_storage_sweeps_emptied_windows_at_most_once_a_second() -> 
     from limits import parse
     from limits.aio.strategies import MovingWindowRateLimiter
 
-    from gateway.ratelimit import _MemoryStorage
+    from gateway.services.ratelimit import _MemoryStorage
 
     clock = _Clock()
     storage = _MemoryStorage(clock)
@@ -226,7 +226,7 @@ async def test_memory_storage_sweeps_many_keys_a_slice_per_hit() -> None:
     from limits import parse
     from limits.aio.strategies import MovingWindowRateLimiter
 
-    from gateway.ratelimit import _MemoryStorage
+    from gateway.services.ratelimit import _MemoryStorage
 
     clock = _Clock()
     storage = _MemoryStorage(clock)

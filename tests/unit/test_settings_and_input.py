@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from config import SettingsError, load, load_or_create_secret
-from gateway.errors import InvalidRequest, InvalidRuntime
-from gateway.function_input import normalize_runtime, parse_function
+from gateway.core.errors import InvalidRequest, InvalidRuntime
+from gateway.schemas.function_input import normalize_runtime, parse_function
 
 
 def test_environment_overrides_toml(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from gateway.middleware import TargetGuardMiddleware
-from gateway.middleware.target_guard import target_problem
+from gateway.api.middleware import TargetGuardMiddleware
+from gateway.api.middleware.target_guard import target_problem
 
 
 def _scope(path: str, query: bytes = b"", *, raw: bool = True) -> dict[str, Any]:
@@ -109,7 +109,7 @@ async def test_the_middleware_answers_400_with_the_error_body_and_passes_the_res
 
 
 def test_every_operation_documents_the_guards_400() -> None:
-    from gateway.openapi import build_openapi
+    from gateway.api.openapi import build_openapi
 
     document = build_openapi("test")
     missing = [f"{method.upper()} {path}" for path, item in document["paths"].items()

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from config.settings import Settings
-from gateway.errors import InvalidRequest
-from gateway.function_input import parse_function
-from gateway.trigger_input import TriggerInput, parse_trigger
+from gateway.core.errors import InvalidRequest
+from gateway.schemas.function_input import parse_function
+from gateway.schemas.trigger_input import TriggerInput, parse_trigger
 
 SETTINGS = Settings(amqp_url="amqp://guest:guest@127.0.0.1:5672/")
 

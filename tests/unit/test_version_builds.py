@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway.models import VersionRecord
-from gateway.openapi import build_openapi
+from gateway.api.openapi import build_openapi
+from gateway.core.models import VersionRecord
 
 NOW = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 

@@ -1,0 +1,63 @@
+"""The long-lived objects one gateway replica runs with, as the routes reach them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+
+from auth import TokenVerifier
+from config import Settings
+from executors import WorkerPools
+from gateway.services.builds import BuildManager
+from gateway.services.cache import ResultCache
+from gateway.services.dispatcher import Dispatcher
+from gateway.services.job_runner import JobRunner
+from gateway.services.leases import LeaseKeeper
+from gateway.services.metrics import GatewayMetrics
+from gateway.services.ratelimit import RateLimiter
+from gateway.services.webhooks import WebhookService
+from gateway.store.functions import FunctionStore
+from gateway.store.jobs import JobStore
+from gateway.store.projects import ProjectStore
+from gateway.store.sessions import SessionStore
+from gateway.store.triggers import TriggerStore
+from triggers.cron import CronService
+from triggers.queue import QueueService
+
+__all__ = ["Services", "services_of"]
+
+
+@dataclass(slots=True, kw_only=True)
+class Services:
+    """Everything the lifespan opened, handed to routes through ``app.state``."""
+
+    settings: Settings
+    pool: Any
+    dsn: str
+    verifier: TokenVerifier
+    functions: FunctionStore
+    jobs: JobStore
+    sessions: SessionStore
+    triggers: TriggerStore
+    cache: ResultCache
+    pools: WorkerPools
+    dispatcher: Dispatcher
+    runner: JobRunner
+    leases: LeaseKeeper
+    builds: BuildManager
+    limiter: RateLimiter
+    cron: CronService
+    metrics: GatewayMetrics
+    queues: QueueService
+    webhooks: WebhookService
+    projects: ProjectStore
+    migrated: bool = False
+    started_at: float = field(default_factory=time.time)
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services

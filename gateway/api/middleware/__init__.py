@@ -1,0 +1,17 @@
+"""Pure ASGI middleware of the gateway."""
+
+from gateway.api.middleware.body_limit import BodyLimitMiddleware
+from gateway.api.middleware.cors import CORSMiddleware
+from gateway.api.middleware.metrics import MetricsMiddleware
+from gateway.api.middleware.ratelimit import RateLimitMiddleware
+from gateway.api.middleware.request_id import RequestIdMiddleware
+from gateway.api.middleware.target_guard import TargetGuardMiddleware
+
+__all__ = [
+    "BodyLimitMiddleware",
+    "CORSMiddleware",
+    "MetricsMiddleware",
+    "RateLimitMiddleware",
+    "RequestIdMiddleware",
+    "TargetGuardMiddleware",
+]

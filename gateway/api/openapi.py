@@ -1,0 +1,1027 @@
+"""The OpenAPI 3.1 document of the routes this gateway serves today.
+
+The document is plain data built once at import; :func:`build_openapi` hands
+out a fresh copy with the version filled in. It describes what the code does,
+including the choices API.md leaves open, so a change to a route's behaviour
+belongs here too (``tests/unit/test_openapi.py`` checks that paths and methods
+match ``gateway.api.routes.all_routes()``). The component schemas live in
+:mod:`gateway.api._openapi_schemas`; this module holds the headers, parameters,
+responses and paths, and assembles the document.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from gateway.api._openapi_observability import (
+    OBSERVABILITY_PATHS,
+    OBSERVABILITY_SCHEMAS,
+    OBSERVABILITY_TAG,
+)
+from gateway.api._openapi_projects import PROJECT_PATHS, PROJECT_SCHEMAS, PROJECT_TAG
+from gateway.api._openapi_schemas import (
+    ERROR_CODES,
+    JSON_FORM_FIELDS,
+    SCHEMAS,
+)
+from gateway.api._openapi_schemas import JSON as _JSON
+from gateway.api._openapi_schemas import MULTIPART as _MULTIPART
+from gateway.api._openapi_schemas import json_content as _json
+from gateway.api._openapi_schemas import ref as _ref
+from gateway.api._openapi_schemas import schema_ref as _schema
+from gateway.api._openapi_versions import VERSION_PATHS, VERSION_SCHEMAS
+from gateway.api._openapi_webhooks import (
+    CALLBACK_URL_DESCRIPTION,
+    OUTGOING_WEBHOOKS,
+    WEBHOOK_PATHS,
+    WEBHOOK_SCHEMAS,
+    WEBHOOK_TAG,
+)
+from gateway.api.middleware.ratelimit import route_class
+
+__all__ = ["build_openapi", "ERROR_CODES"]
+
+_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+_LIMIT_NOTE = (
+    " Sent on every response of a rate-limited route (every `/api/v1` route and HTTP "
+    "triggers), errors included, while limits are on (`FNGATE_RATE_LIMITS` is not `off`); "
+    "a 429 of a function's own `rate_limit` carries that limit's values."
+)
+
+# -- headers, parameters, responses -------------------------------------------------------
+
+_HEADERS: dict[str, Any] = {
+    "X-Request-ID": {
+        "description": "The client's `X-Request-ID` when it sent a valid one (1–128 chars of "
+                       "`[A-Za-z0-9._:-]`), otherwise a new UUID.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "X-Job-ID": {"description": "The job's id.", "required": True,
+                 "schema": {"type": "string", "format": "uuid"}},
+    "X-Function-Duration": {
+        "description": "Run time in seconds with millisecond precision (e.g. `0.042`); only "
+                       "once the job has finished.",
+        "schema": {"type": "string", "pattern": "^[0-9]+\\.[0-9]{3}$"},
+    },
+    "X-Cold-Start": {"description": "Whether the run started a worker; only once finished.",
+                     "schema": {"type": "string", "enum": ["true", "false"]}},
+    "X-Function-Error": {"description": "The job's error code when the run failed.",
+                         "schema": _schema("ErrorCode")},
+    "Location": {"description": "`/api/v1/jobs/{id}` of the job.", "required": True,
+                 "schema": {"type": "string"}},
+    "FunctionLocation": {"description": "`/api/v1/functions/{name}` of the new function.",
+                         "required": True, "schema": {"type": "string"}},
+    "Retry-After": {"description": "Seconds to wait before retrying: on a 429 until the "
+                                   "limit's window frees a request (`1` for "
+                                   "`CONCURRENCY_LIMIT`), on a 503 `5`.",
+                    "schema": {"type": "integer", "minimum": 0}},
+    "X-Cache": {"description": "The result cache's part in this answer: `HIT` (served from "
+                               "the cache, no run), `MISS` (looked up, ran), `BYPASS` (ran "
+                               "without reading the cache: `no-cache`, `max-age=0`, "
+                               "`no-store`, or the function's `cache_ttl` is 0).",
+                "schema": {"type": "string", "enum": ["HIT", "MISS", "BYPASS"]}},
+    "Age": {"description": "On a cache hit: whole seconds since the result was stored.",
+            "schema": {"type": "integer", "minimum": 0}},
+    "X-RateLimit-Limit": {
+        "description": "Requests allowed in the window of the limit that applies (the "
+                       "caller's limit for the route class)." + _LIMIT_NOTE,
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in the current window." + _LIMIT_NOTE,
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "X-RateLimit-Reset": {
+        "description": "When the window frees a request, in epoch seconds." + _LIMIT_NOTE,
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "WWW-Authenticate": {"description": "`Bearer realm=\"fngate\"`.",
+                         "schema": {"type": "string"}},
+    "Allow": {"description": "The methods the HTTP trigger accepts, comma-separated.",
+              "schema": {"type": "string", "examples": ["GET, POST"]}},
+}
+
+_PARAMETERS: dict[str, Any] = {
+    "ref": {
+        "name": "ref", "in": "path", "required": True, "schema": {"type": "string"},
+        "description": "The function's id (all digits), else its name, else its "
+                       "`language_title` (`nodejs-calculator`); name and `language_title` "
+                       "match case-insensitively (`myfunction` finds `myFunction`), as "
+                       "names are unique that way.",
+    },
+    "job_id": {"name": "job_id", "in": "path", "required": True,
+               "schema": {"type": "string", "format": "uuid"}, "description": "A job's id."},
+    "request_id": {
+        "name": "request_id", "in": "path", "required": True,
+        "schema": {"type": "string", "format": "uuid"},
+        "description": "A session's id (`request_id` of `POST /api/v1/initialize`); anything "
+                       "that is not a known session's id → 404 `SESSION_NOT_FOUND`.",
+    },
+    "trigger_id": {
+        "name": "trigger_id", "in": "path", "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+        "description": "A trigger's id; anything else, or a trigger of another function → "
+                       "404 `TRIGGER_NOT_FOUND`.",
+    },
+    "fn_path": {
+        "name": "path", "in": "path", "required": True, "schema": {"type": "string"},
+        "description": "The rest of the URL path after `/fn/`, slashes included (an HTTP "
+                       "trigger's `config.path` without its leading `/`; a trailing `/` is "
+                       "ignored).",
+    },
+    "Language-Title": {
+        "name": "Language-Title", "in": "header", "required": True,
+        "schema": {"type": "string", "examples": ["nodejs-calculator"]},
+        "description": "The function: its `language_title` (`<language>-<name>`) or its "
+                       "name. Missing → 400 `INVALID_REQUEST` (`details.header`); no such "
+                       "function → 404 `FUNCTION_NOT_FOUND`.",
+    },
+    "X-Cache-Control": {
+        "name": "X-Cache-Control", "in": "header", "required": False,
+        "schema": {"type": "string", "examples": ["no-cache", "no-store", "max-age=60"]},
+        "description": "Exactly one of: `no-cache` (do not read the cache; run and store the "
+                       "fresh result), `no-store` (neither read nor write), `max-age=N` "
+                       "(serve a cached result at most N seconds old; store a fresh one with "
+                       "TTL min(N, `cache_ttl`); `max-age=0` is `no-cache`), N a non-negative "
+                       "integer. Case-insensitive, surrounding spaces ignored. Anything else "
+                       "(lists, other directives, a value after `no-cache`, …) → 400 "
+                       "`INVALID_REQUEST` with `details.header`.",
+    },
+    "SessionRequestID": {
+        "name": "X-Request-ID", "in": "header", "required": False,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+        "description": "Echoed as usual; when it is a UUID it also becomes the session's id. "
+                       "The same caller initializing an active id again for the same "
+                       "function gets that session back as it stands; another caller, "
+                       "another function, or a closed or expired session → 409 `CONFLICT`. "
+                       "Otherwise the session gets a new UUID.",
+    },
+    "X-Request-ID": {
+        "name": "X-Request-ID", "in": "header", "required": False,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+        "description": "Echoed in the response and error bodies; an invalid value is replaced "
+                       "by a new UUID, not refused.",
+    },
+    "Idempotency-Key": {
+        "name": "Idempotency-Key", "in": "header", "required": False,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        "description": "The same key from the same caller for the same function within 24 h "
+                       "returns the first call's job (its current state, which may still be "
+                       "pending or running) without running again; the same key with another "
+                       "body → 409 `CONFLICT`. Outside 1–255 chars → 400.",
+    },
+    "Prefer": {
+        "name": "Prefer", "in": "header", "required": False,
+        "schema": {"type": "string", "examples": ["respond-async"]},
+        "description": "`respond-async` asks for a 202 with a pending job. `?async=` wins "
+                       "when both are given.",
+    },
+    "X-Callback-URL": {
+        "name": "X-Callback-URL", "in": "header", "required": False,
+        "schema": {"type": "string", "format": "uri", "maxLength": 2048},
+        "description": CALLBACK_URL_DESCRIPTION,
+    },
+}
+
+_ERROR_RESPONSES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    # 405 is answered by routing, before the rate limiter; every other error of a routed
+    # request to a limited route carries the X-RateLimit headers.
+    "400": ("BadRequest", "Invalid request: malformed JSON, JSON nested more than 128 levels "
+            "deep, an unknown field, wrong types, an unknown enum value, "
+            "a value out of range, a malformed `X-Cache-Control`, params failing the "
+            "function's schema (`INVALID_PARAMS`), an unsupported runtime "
+            "(`INVALID_RUNTIME`), or a feature not available yet. On every operation: a "
+            "control character or bytes that are not UTF-8 in the percent-decoded path or a "
+            "query parameter (`INVALID_REQUEST`, `details.in`: `path` or `query`, with "
+            "`details.parameter`), answered before routing and the token.", _LIMIT_HEADERS),
+    "401": ("Unauthorized", "`UNAUTHORIZED`: no token, bad signature, expired, wrong "
+            "issuer/audience.", ("WWW-Authenticate", *_LIMIT_HEADERS)),
+    "403": ("Forbidden", "`FORBIDDEN`: a valid token without the needed scope "
+            "(`details.required_scope`).", _LIMIT_HEADERS),
+    "404": ("NotFound", "Unknown resource, or one the caller may not see "
+            "(`FUNCTION_NOT_FOUND`, `JOB_NOT_FOUND`, `SESSION_NOT_FOUND`, "
+            "`TRIGGER_NOT_FOUND`, `PROJECT_NOT_FOUND`, `VERSION_NOT_FOUND`, `NOT_FOUND`).",
+            _LIMIT_HEADERS),
+    "405": ("MethodNotAllowed", "A method the path does not serve (checked before the token).",
+            ()),
+    "409": ("Conflict", "`CONFLICT`: a name or HTTP trigger path taken, a name ambiguous, a "
+            "function with no runnable version, activating a version that is building or "
+            "failed its build, a rollback with no earlier built version, a session id taken "
+            "by another caller, an idempotency key reused with another body; a project with "
+            "functions deleted. "
+            "`PROJECT_STOPPED`: running a function whose project is stopped.",
+            _LIMIT_HEADERS),
+    "413": ("PayloadTooLarge", "`PAYLOAD_TOO_LARGE`: the body is over the configured limit "
+            "(`FNGATE_MAX_BODY_BYTES`, default 6 MiB).", _LIMIT_HEADERS),
+    "429": ("TooManyRequests",
+            "`RATE_LIMITED`: the caller's limit for the route class is used up "
+            "(`details.route_class`, `limit`, `retry_after`), or the function's own "
+            "`rate_limit` over all callers is (`details.scope: \"function\"`; on `/invoke`, "
+            "`/invoke-async`, session executes and HTTP triggers). `CONCURRENCY_LIMIT` (sync "
+            "`/invoke` and HTTP triggers only): the function is at `max_concurrency` and its "
+            "wait queue (10 × `max_concurrency`, each waiting at most its timeout) is full "
+            "(`details.max_concurrency`). Both set `Retry-After`.",
+            ("Retry-After", *_LIMIT_HEADERS)),
+    "500": ("InternalError", "`INTERNAL_ERROR`: a fault of the gateway itself; on session "
+            "executes and HTTP triggers also a failed run (`RUNTIME_ERROR` …).",
+            _LIMIT_HEADERS),
+    "503": ("Unavailable", "`UNAVAILABLE`: the database (or broker) does not answer; any "
+            "`/api/v1` route and HTTP trigger may answer so. `Retry-After: 5`.",
+            ("Retry-After", *_LIMIT_HEADERS)),
+    "504": ("Timeout", "`TIMEOUT`: the run passed its timeout and was killed (session "
+            "executes and HTTP triggers; `/invoke` reports it in the job instead).",
+            ("X-Job-ID", *_LIMIT_HEADERS)),
+}
+
+_ERROR_EXAMPLES: dict[str, dict[str, Any]] = {
+    "TooManyRequests": {
+        "rateLimited": {"summary": "RATE_LIMITED", "value": {
+            "error": {"code": "RATE_LIMITED",
+                      "message": "rate limit of 100 execute requests exceeded; retry in 12 s",
+                      "details": {"limit": 100, "route_class": "execute",
+                                  "retry_after": 12}},
+            "request_id": "f8c3de3d-1fea-4d7c-a8b0-29f63c4c3454"}},
+        "concurrencyLimit": {"summary": "CONCURRENCY_LIMIT", "value": {
+            "error": {"code": "CONCURRENCY_LIMIT",
+                      "message": "function 'calc' is at max_concurrency (10) and its wait "
+                                 "queue is full",
+                      "details": {"max_concurrency": 10}},
+            "request_id": "f8c3de3d-1fea-4d7c-a8b0-29f63c4c3454"}},
+    },
+    "BadRequest": {
+        "invalidParams": {"summary": "INVALID_PARAMS", "value": {
+            "error": {"code": "INVALID_PARAMS",
+                      "message": "params do not match the function's schema (1 error(s))",
+                      "details": {"errors": [{"path": "$.operation", "message":
+                                              "'pow' is not one of ['add', 'subtract', "
+                                              "'multiply', 'divide']"}]}},
+            "request_id": "3b2f7c52-5d0e-4d43-9a56-0d7b1c1f0a9e"}},
+    },
+}
+
+
+def _headers(*names: str) -> dict[str, Any]:
+    return {name: _ref("headers", name) for name in ("X-Request-ID", *names)}
+
+
+def _error_content(name: str) -> dict[str, Any]:
+    content = _json(_schema("Error"))
+    if name in _ERROR_EXAMPLES:
+        content[_JSON]["examples"] = _ERROR_EXAMPLES[name]
+    return content
+
+
+_RESPONSES: dict[str, Any] = {
+    name: {"description": description, "headers": _headers(*extra),
+           "content": _error_content(name)}
+    for name, description, extra in _ERROR_RESPONSES.values()
+}
+
+
+def _error(status: str) -> dict[str, Any]:
+    return _ref("responses", _ERROR_RESPONSES[status][0])
+
+
+def _ok(description: str, schema: dict[str, Any] | None, *headers: str,
+        header_map: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "headers": _headers(*headers)}
+    if header_map:
+        response["headers"].update(header_map)
+    if schema is not None:
+        response["content"] = _json(schema)
+    return response
+
+
+_SECURITY_DESCRIPTION = """\
+`Authorization: Bearer <JWT>`. Claims: `sub` and `exp` required; `exp`, `nbf` and `iat` must \
+be JSON numbers (a numeric string or a boolean → 401); `scope` (space-separated; a \
+`scopes` or `scp` list is also read); `iss`/`aud` checked when configured. Algorithms are \
+pinned by configuration (HS256, RS256 or ES256); `alg: none` is rejected.
+
+| scope | grants |
+|---|---|
+| `read:functions` | the catalog: list/get functions, versions, triggers |
+| `read:jobs` | every caller's jobs, job logs, function logs, metrics and events |
+| `write:functions` | create/update/delete functions, versions, triggers; rollback \
+(also grants reading the catalog, with environment values revealed) |
+| `execute:all` | invoke any function, sessions for any function |
+| `execute:<language>` (`execute:python`, `execute:nodejs`, …) | invoke / sessions for \
+functions of that language |
+| `admin` | everything: projects, system env and dependencies, webhooks, other subjects' \
+jobs and sessions |
+
+A caller sees the jobs it created (same `iss` and `sub`); `read:jobs` and `admin` see every \
+job; others get 404, never 403. The scopes an operation accepts are listed in its `security` \
+(alternatives) and its description."""
+
+
+def _scopes(*alternatives: str) -> list[dict[str, list[str]]]:
+    return [{"bearerAuth": [scope]} for scope in alternatives]
+
+
+_READ_CATALOG = _scopes("read:functions", "write:functions", "admin")
+_WRITE = _scopes("write:functions", "admin")
+_EXECUTE = _scopes("execute:all", "execute:python", "execute:nodejs", "admin")
+_ANY_TOKEN: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+_LIST_JOBS = _scopes("read:functions", "read:jobs", "write:functions", "admin", "execute:all",
+                     "execute:python", "execute:nodejs")
+
+_AUTHED_ERRORS = {"401": _error("401"), "403": _error("403")}
+
+# -- paths --------------------------------------------------------------------------------
+
+
+def _path(*parameters: str, **operations: dict[str, Any]) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "parameters": [_ref("parameters", p) for p in ("X-Request-ID", *parameters)],
+    }
+    item.update(operations)
+    return item
+
+
+def _query(name: str, schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description, **extra}
+
+
+_FUNCTION_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        _JSON: {"schema": _schema("FunctionCreate")},
+        _MULTIPART: {
+            "schema": _schema("FunctionForm"),
+            "encoding": {name: {"contentType": _JSON} for name in JSON_FORM_FIELDS},
+        },
+    },
+}
+
+_UPDATE_BODY = copy.deepcopy(_FUNCTION_BODY)
+_UPDATE_BODY["content"][_JSON]["schema"] = _schema("FunctionUpdate")
+
+_INVOKE_HEADERS = ("X-Job-ID", "X-Function-Duration", "X-Cold-Start", "X-Function-Error")
+
+_ACCEPTED = _ok(
+    "Accepted: the job, `pending` (with a repeated `Idempotency-Key`, the first call's job in "
+    "its current state). `X-Function-Duration`, `X-Cold-Start` and `X-Function-Error` appear "
+    "only when that job has already finished.",
+    _schema("Job"), *_INVOKE_HEADERS, "Location",
+)
+
+_INVOKE_BODY = {
+    "required": False,
+    "description": "The event: any JSON, nested at most 128 levels deep (deeper → 400 "
+                   "`INVALID_REQUEST`, `details.max_depth`). An empty body is `{}`; a body "
+                   "that is not JSON → 400. "
+                   "When the function has `schema.params`, the event must satisfy it: else "
+                   "400 `INVALID_PARAMS` with `details.errors` (`[{path, message}]`), the same "
+                   "check and answer as `/execute`, made before any job exists (async and "
+                   "idempotent calls too). HTTP-trigger, cron and queue events are the "
+                   "gateway's envelopes and are not checked.",
+    "content": {_JSON: {"schema": {}}},
+}
+
+_INVOKE_ERRORS = {
+    "400": _error("400"), **_AUTHED_ERRORS, "404": _error("404"), "409": _error("409"),
+    "413": _error("413"),
+}
+
+_EXECUTE_NOTE = (
+    " Needs `execute:all`, `execute:<language>` of the function (`execute:python`, "
+    "`execute:nodejs`) or `admin`. Checks the function is runnable (409 `CONFLICT` while it has "
+    "no successfully built active version; 400 `INVALID_RUNTIME` when its runtime is not "
+    "installed here). A refused `X-Callback-URL` → 400 before anything runs."
+)
+
+_INVOKE_CACHE_NOTE = (
+    " Result cache: only a sync call that sends `X-Cache-Control` reads or writes it (a call "
+    "answered with 202 ignores the header without checking it). A hit answers 200 with a new "
+    "job recorded without a run (`cached: true`, `attempts: 0`, `duration: 0`, "
+    "`X-Function-Duration: 0.000`) and `X-Cache: HIT`, `Age`; an `Idempotency-Key` is not "
+    "recorded on a hit. A function's `rate_limit` is checked before the body is read (429 "
+    "`RATE_LIMITED`)."
+)
+
+_PUBLIC: list[dict[str, list[str]]] = []
+
+_PROMETHEUS = "text/plain; version=0.0.4"
+
+_METRICS_DESCRIPTION = """\
+Unauthenticated unless `FNGATE_METRICS_TOKEN` is set; then that token is required as \
+`Authorization: Bearer <token>` (401 otherwise). Not rate limited. The metrics of the \
+replica that answers:
+
+- `fngate_http_requests_total{route,method,status}`, \
+`fngate_http_request_duration_seconds{route,method}`: `route` is the route template \
+(`/api/v1/jobs/{job_id}`), `<unmatched>` for a path no route matches; never the raw path.
+- `fngate_invocations_total{function,trigger,status}` (cache hits included), \
+`fngate_invocation_duration_seconds{function,trigger}` (runs only), \
+`fngate_cold_starts_total{function}`, `fngate_cold_start_duration_seconds{runtime}`, \
+`fngate_inflight_invocations{function}`.
+- `fngate_cache_requests_total{function,result}` (`hit`, `miss`, `bypass`).
+- `fngate_rate_limited_total{route_class}` (`execute`, `read`, `write`, and `function` for a \
+function's own `rate_limit`), `fngate_rate_limit_fail_open_total`.
+- `fngate_warm_workers{runtime}`, `fngate_jobs_pending` (all replicas, read when scraped).
+- `fngate_queue_messages_total{queue,outcome}` (`ack`, `dlq`, `requeue`), \
+`fngate_cron_fires_total{function,outcome}` (`won`, `lost` to another replica, `skipped`).
+- `fngate_build_duration_seconds{runtime}`.
+
+Durations are histograms with buckets from 0.5 ms to 30 s (builds: 0.1 s to 10 min). The \
+series of a deleted or renamed function are removed."""
+
+_PATHS: dict[str, Any] = {
+    "/health": _path(get={
+        "operationId": "getHealth", "tags": ["operations"], "summary": "Component health",
+        "description": "Unauthenticated.", "security": _PUBLIC,
+        "responses": {
+            "200": _ok("`ok` or `degraded`.", _schema("Health")),
+            "503": _ok("`down`: the database does not answer.", _schema("Health")),
+        },
+    }),
+    "/ready": _path(get={
+        "operationId": "getReady", "tags": ["operations"], "summary": "Readiness",
+        "description": "Unauthenticated. Ready once the database answers and every "
+                       "migration this gateway's code ships is applied.",
+        "security": _PUBLIC,
+        "responses": {
+            "200": _ok("`{\"status\": \"ready\"}`.", _schema("Ready")),
+            "503": _ok("`{\"status\": \"not_ready\"}`.", _schema("Ready")),
+        },
+    }),
+    "/status": _path(get={
+        "operationId": "getStatus", "tags": ["operations"], "summary": "Gateway status",
+        "description": "Unauthenticated.", "security": _PUBLIC,
+        "responses": {"200": _ok("The gateway's counters.", _schema("Status")),
+                      "500": {"description": _ERROR_RESPONSES["500"][1],
+                              "headers": _headers(), "content": _json(_schema("Error"))}},
+    }),
+    "/metrics": _path(get={
+        "operationId": "getMetrics", "tags": ["operations"], "summary": "Prometheus metrics",
+        "description": _METRICS_DESCRIPTION, "security": [{"metricsToken": []}, {}],
+        "responses": {
+            "200": {"description": "The Prometheus text exposition format 0.0.4.",
+                    "headers": _headers(),
+                    "content": {_PROMETHEUS: {"schema": {"type": "string"}}}},
+            "401": {"description": "`UNAUTHORIZED`: `FNGATE_METRICS_TOKEN` is set and the "
+                                   "request did not send it as its bearer token.",
+                    "headers": _headers("WWW-Authenticate"), "content": _json(_schema("Error"))},
+        },
+    }),
+    "/api/v1/provider/capabilities": _path(get={
+        "operationId": "getProviderCapabilities", "tags": ["provider"],
+        "summary": "What this gateway offers",
+        "description": "Needs any valid token. Runtimes found on this machine, trigger types "
+                       "it can run (`queue` only with a broker), its configured caps and the "
+                       "median of its recent cold starts.",
+        "security": _ANY_TOKEN,
+        "responses": {"200": _ok("The capabilities.", _schema("Capabilities")),
+                      "401": _error("401")},
+    }),
+    "/api/v1/provider/health": _path(get={
+        "operationId": "getProviderHealth", "tags": ["provider"],
+        "summary": "Whether this gateway can serve",
+        "description": "Needs any valid token. 503 `UNAVAILABLE` when the database or a "
+                       "runtime installed here is down (`details.down` names them, e.g. "
+                       "`[\"database\"]` or `[\"runtimes.nodejs\"]`; `details.components` is "
+                       "the `components` object of `/health`). A broker, scheduler or rate "
+                       "limiter that is down does not make it unhealthy.",
+        "security": _ANY_TOKEN,
+        "responses": {"200": _ok("`{\"status\": \"healthy\"}`.", _schema("ProviderHealth")),
+                      "401": _error("401"), "503": _error("503")},
+    }),
+    "/openapi.json": _path(get={
+        "operationId": "getOpenAPI", "tags": ["operations"], "summary": "This document",
+        "description": "Unauthenticated.", "security": _PUBLIC,
+        "responses": {"200": _ok("The OpenAPI 3.1 document.", {"type": "object"})},
+    }),
+    "/api/v1/functions": _path(
+        get={
+            "operationId": "listFunctions", "tags": ["functions"], "summary": "List functions",
+            "description": "Needs `read:functions`, `write:functions` or `admin`. Functions "
+                           "without `code`, ordered by the store, one page at a time.",
+            "security": _READ_CATALOG,
+            "parameters": [
+                _query("page", {"type": "integer", "minimum": 1, "maximum": 1000000,
+                                "default": 1}, "1-based page number."),
+                _query("per_page", {"type": "integer", "minimum": 1, "maximum": 100,
+                                    "default": 20}, "Page size."),
+                _query("project", {"type": "string"}, "Only functions of this project."),
+                _query("language", {"type": "string", "examples": ["python", "nodejs"]},
+                       "Only functions of this runtime family; aliases are accepted, an "
+                       "unknown one → 400 `INVALID_RUNTIME`."),
+                _query("label", {"type": "array",
+                                 "items": {"type": "string", "pattern": "^[^:]+:.*$"}},
+                       "`key:value`; repeat for several labels (all must match).",
+                       style="form", explode=True),
+            ],
+            "responses": {"200": _ok("A page of functions.", _schema("FunctionList")),
+                          "400": _error("400"), **_AUTHED_ERRORS, "500": _error("500")},
+        },
+        post={
+            "operationId": "createFunction", "tags": ["functions"],
+            "summary": "Create a function",
+            "description": "Needs `write:functions` or `admin`. Creates the function and its "
+                           "version 1. With `dependencies` the response has `status: "
+                           "\"building\"` and the build runs in the background; invokes "
+                           "answer 409 until it succeeds (`failed` if it does not). Non-empty "
+                           "`triggers` → 400 (triggers come later). Unknown body fields are "
+                           "ignored.",
+            "security": _WRITE,
+            "requestBody": _FUNCTION_BODY,
+            "responses": {
+                "201": _ok("Created.", _schema("Function"),
+                           header_map={"Location": _ref("headers", "FunctionLocation")}),
+                "400": _error("400"), **_AUTHED_ERRORS, "409": _error("409"),
+                "413": _error("413"), "500": _error("500"),
+            },
+        },
+    ),
+    "/api/v1/functions/{ref}": _path(
+        "ref",
+        get={
+            "operationId": "getFunction", "tags": ["functions"], "summary": "Get a function",
+            "description": "Needs `read:functions`, `write:functions` or `admin`; environment "
+                           "values are `\"***\"` unless the caller has `write:functions` or "
+                           "`admin`.",
+            "security": _READ_CATALOG,
+            "responses": {"200": _ok("The function.", _schema("Function")), **_AUTHED_ERRORS,
+                          "404": _error("404"), "500": _error("500")},
+        },
+        put={
+            "operationId": "updateFunction", "tags": ["functions"],
+            "summary": "Update a function",
+            "description": "Needs `write:functions` or `admin`. Every field optional; a change "
+                           "to the code, handler, runtime or dependencies creates a new version "
+                           "and activates it (after its build, when it has dependencies); warm "
+                           "workers are dropped. Non-empty `triggers` → 400. Unknown body "
+                           "fields are ignored.",
+            "security": _WRITE,
+            "requestBody": _UPDATE_BODY,
+            "responses": {"200": _ok("The updated function.", _schema("Function")),
+                          "400": _error("400"), **_AUTHED_ERRORS, "404": _error("404"),
+                          "409": _error("409"), "413": _error("413"), "500": _error("500")},
+        },
+        delete={
+            "operationId": "deleteFunction", "tags": ["functions"],
+            "summary": "Delete a function",
+            "description": "Needs `write:functions` or `admin`. Removes its versions and warm "
+                           "workers; its jobs stay readable by id until retention removes them.",
+            "security": _WRITE,
+            "responses": {"204": _ok("Deleted.", None), **_AUTHED_ERRORS,
+                          "404": _error("404"), "500": _error("500")},
+        },
+    ),
+    "/api/v1/functions/{ref}/invoke": _path(
+        "ref",
+        post={
+            "operationId": "invokeFunction", "tags": ["invocation"], "summary": "Invoke",
+            "description": "Runs the function with the body as its event. It answers 202 with "
+                           "a pending job when `?async=true`, `Prefer: respond-async`, or the "
+                           "function's `execution_type` is `async`; `?async=true|false` "
+                           "overrides `execution_type` either way. Otherwise it waits: 200 with "
+                           "the finished job, also when the run failed (`status: failed`, "
+                           "`error` set, header `X-Function-Error`). Error statuses apply only "
+                           "when no run happened." + _EXECUTE_NOTE + _INVOKE_CACHE_NOTE,
+            "security": _EXECUTE,
+            "parameters": [
+                _query("async", {"type": "string",
+                                 "enum": ["true", "false", "1", "0", "yes", "no"]},
+                       "Overrides the function's `execution_type` (and `Prefer`); any other "
+                       "value → 400."),
+                _ref("parameters", "Prefer"),
+                _ref("parameters", "Idempotency-Key"),
+                _ref("parameters", "X-Callback-URL"),
+                _ref("parameters", "X-Cache-Control"),
+            ],
+            "requestBody": _INVOKE_BODY,
+            "responses": {
+                "200": _ok("The finished job (with a repeated `Idempotency-Key`, the first "
+                           "call's job in its current state; on a cache hit a new job with "
+                           "`cached: true`). `X-Cache` only when the request sent "
+                           "`X-Cache-Control`; `Age` only on a hit.", _schema("Job"),
+                           *_INVOKE_HEADERS, "X-Cache", "Age"),
+                "202": _ACCEPTED,
+                **_INVOKE_ERRORS,
+                "429": _error("429"),
+                "500": _error("500"),
+            },
+        },
+    ),
+    "/api/v1/functions/{ref}/invoke-async": _path(
+        "ref",
+        post={
+            "operationId": "invokeFunctionAsync", "tags": ["invocation"],
+            "summary": "Invoke asynchronously",
+            "description": "Same as `/invoke?async=true`: always 202 with a pending job; "
+                           "async work waits for a free slot rather than failing with 429 "
+                           "`CONCURRENCY_LIMIT` (a function's `rate_limit` still answers 429 "
+                           "`RATE_LIMITED`). `X-Cache-Control` is ignored." + _EXECUTE_NOTE,
+            "security": _EXECUTE,
+            "parameters": [_ref("parameters", "Idempotency-Key"),
+                           _ref("parameters", "X-Callback-URL")],
+            "requestBody": _INVOKE_BODY,
+            "responses": {"202": _ACCEPTED, **_INVOKE_ERRORS, "429": _error("429"),
+                          "500": _error("500")},
+        },
+    ),
+    "/api/v1/functions/{ref}/jobs": _path(
+        "ref",
+        get={
+            "operationId": "listFunctionJobs", "tags": ["jobs"], "summary": "A function's jobs",
+            "description": "Needs `read:functions`, `read:jobs`, `write:functions`, `admin` "
+                           "or any `execute:*` scope, else 403 (checked before the function "
+                           "is looked up). Callers without `read:jobs` or `admin` see only "
+                           "the jobs they created (same `iss` and `sub`). Newest first. A "
+                           "`before` that is not a job id of this function → 400.",
+            "security": _LIST_JOBS,
+            "parameters": [
+                _query("status", {"type": "string",
+                                  "enum": ["pending", "running", "success", "failed"]},
+                       "Only jobs in this status."),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 500,
+                                 "default": 50}, "Page size."),
+                _query("before", {"type": "string", "format": "uuid"},
+                       "A job id (`next_before` of the previous page): only older jobs. Not "
+                       "a UUID, or naming no job of this function → 400 "
+                       "(`details.parameter`)."),
+            ],
+            "responses": {"200": _ok("A page of jobs.", _schema("JobList")),
+                          "400": _error("400"), **_AUTHED_ERRORS, "404": _error("404"),
+                          "500": _error("500")},
+        },
+    ),
+    "/api/v1/jobs/{job_id}": _path(
+        "job_id",
+        get={
+            "operationId": "getJob", "tags": ["jobs"], "summary": "Get a job",
+            "description": "Any valid token. A job the caller did not create is 404 "
+                           "`JOB_NOT_FOUND` unless it has `read:jobs` or `admin`.",
+            "security": _ANY_TOKEN,
+            "responses": {"200": _ok("The job.", _schema("Job")), "401": _error("401"),
+                          "404": _error("404"), "500": _error("500")},
+        },
+    ),
+    "/api/v1/jobs/{job_id}/logs": _path(
+        "job_id",
+        get={
+            "operationId": "getJobLogs", "tags": ["jobs"], "summary": "A job's logs",
+            "description": "Any valid token, with the same visibility as `GET "
+                           "/api/v1/jobs/{job_id}`. What the function printed, in order.",
+            "security": _ANY_TOKEN,
+            "responses": {"200": _ok("The job's log lines.", _schema("JobLogs")),
+                          "401": _error("401"), "404": _error("404"), "500": _error("500")},
+        },
+    ),
+}
+
+
+_SESSION_ERRORS_NOTE = (
+    " Error bodies carry the session id as `request_id` (see `Error`)."
+)
+
+_SESSION_PATHS: dict[str, Any] = {
+    "/api/v1/initialize": _path(post={
+        "operationId": "initializeSession", "tags": ["sessions"], "summary": "Start a session",
+        "description": "Needs `execute:all`, `execute:<language>` of the function or `admin` "
+                       "(403, checked once the function is found). Pins the function's "
+                       "active version and warms a worker for it (best effort: a failure "
+                       "is logged, the session still returned); the session lives "
+                       "`FNGATE_SESSION_TTL_S` (default 7200 s) from creation, and an "
+                       "execute is not tied to one worker. 409 `CONFLICT` while the function "
+                       "has no successfully built version, or when the session id is another "
+                       "caller's, another function's, closed or expired; 400 "
+                       "`INVALID_RUNTIME` when its runtime is not installed here. Repeating "
+                       "an active id (`X-Request-ID`) as the same caller for the same "
+                       "function returns that session as it stands — `status: "
+                       "\"initialized\"` and its `expires_at` — without warming again.",
+        "security": _EXECUTE,
+        "parameters": [_ref("parameters", "Language-Title"),
+                       _ref("parameters", "SessionRequestID")],
+        "requestBody": {"required": False,
+                        "content": _json(_schema("InitializeRequest"))},
+        "responses": {
+            "200": _ok("The session.", _schema("InitializeResponse")),
+            "400": _error("400"), **_AUTHED_ERRORS, "404": _error("404"),
+            "409": _error("409"), "413": _error("413"), "500": _error("500"),
+        },
+    }),
+    "/api/v1/execute/{request_id}": _path(
+        "request_id",
+        post={
+            "operationId": "executeSession", "tags": ["sessions"],
+            "summary": "Run the session's function",
+            "description": "Runs the session's pinned version with `params` as the event and "
+                           "answers with the result; a failed run is an error status here "
+                           "(500 `RUNTIME_ERROR`, or the run's other error code such as "
+                           "`INTERNAL_ERROR`; 504 `TIMEOUT`), with `X-Job-ID`. Checked in "
+                           "order: the session is the caller's (`admin`: any) else 404 "
+                           "`SESSION_NOT_FOUND`; the body and `X-Cache-Control` (400); the "
+                           "pinned version still runnable (409 `CONFLICT`); the caller's "
+                           "execute scope for the function (403); the function's `rate_limit` "
+                           "(429 `RATE_LIMITED`); `params` against `schema.params` (400 "
+                           "`INVALID_PARAMS`, `details.errors`); the session still active, "
+                           "else 404 `SESSION_NOT_FOUND` (expired or closed). From there the "
+                           "execute counts, also when served from the cache, and a session "
+                           "with `retain_session: false` closes. The result cache is used by "
+                           "default (the function's `cache_ttl` and `cache_scope`); "
+                           "`X-Cache-Control` changes that per request. Session work waits "
+                           "for a free slot rather than failing with `CONCURRENCY_LIMIT`."
+                           + _SESSION_ERRORS_NOTE,
+            "security": _EXECUTE,
+            "parameters": [_ref("parameters", "X-Cache-Control")],
+            "requestBody": {"required": False, "content": _json(_schema("ExecuteRequest"))},
+            "responses": {
+                "200": _ok("The result. `X-Cache` always; `Age` on a hit; `X-Job-ID` "
+                           "always (a hit is recorded as a `cached` job, so function metrics "
+                           "count it).", _schema("ExecuteResponse"), "X-Cache", "Age",
+                           "X-Job-ID"),
+                "400": _error("400"), **_AUTHED_ERRORS, "404": _error("404"),
+                "409": _error("409"), "413": _error("413"), "429": _error("429"),
+                "500": {"description": "`RUNTIME_ERROR`: the run failed (`details.type` the "
+                                       "exception's class, `WorkerCrashed`, `OutOfMemory`, "
+                                       "`ResultTooLarge`, `InvalidResult`, `WorkerLost`; "
+                                       "also `message`, `stack_trace`, `line`, `column` "
+                                       "where known), with `X-Job-ID`; or `INTERNAL_ERROR`.",
+                        "headers": _headers("X-Job-ID"), "content": _json(_schema("Error"))},
+                "504": _error("504"),
+            },
+        },
+    ),
+    "/api/v1/sessions/{request_id}": _path(
+        "request_id",
+        get={
+            "operationId": "getSession", "tags": ["sessions"], "summary": "A session's state",
+            "description": "Any valid token; a session of another caller is 404 "
+                           "`SESSION_NOT_FOUND` unless the caller has `admin`. 200 also once "
+                           "it has expired or closed." + _SESSION_ERRORS_NOTE,
+            "security": _ANY_TOKEN,
+            "responses": {"200": _ok("The session.", _schema("Session")),
+                          "401": _error("401"), "404": _error("404"), "500": _error("500")},
+        },
+        delete={
+            "operationId": "deleteSession", "tags": ["sessions"], "summary": "Close a session",
+            "description": "Any valid token, with the visibility of `GET`. Closes it (it stays "
+                           "readable with `status: closed`); closing an ended session is 204 "
+                           "too." + _SESSION_ERRORS_NOTE,
+            "security": _ANY_TOKEN,
+            "responses": {"204": _ok("Closed.", None), "401": _error("401"),
+                          "404": _error("404"), "500": _error("500")},
+        },
+    ),
+}
+
+_TRIGGER_NOTE = (
+    " A change takes effect on every replica within 5 s. A field of the wrong type or value "
+    "→ 400 `INVALID_REQUEST` naming it in `details.field` (`type`, `enabled`, "
+    "`config.path`, `config.schedule`, `config.prefetch`, …). `queue` triggers need a "
+    "broker (`FNGATE_AMQP_URL`; 400 without one)."
+)
+
+_TRIGGER_PATHS: dict[str, Any] = {
+    "/api/v1/functions/{ref}/triggers": _path(
+        "ref",
+        get={
+            "operationId": "listTriggers", "tags": ["triggers"], "summary": "A function's triggers",
+            "description": "Needs `read:functions`, `write:functions` or `admin`.",
+            "security": _READ_CATALOG,
+            "responses": {"200": _ok("The triggers.", _schema("TriggerList")),
+                          **_AUTHED_ERRORS, "404": _error("404"), "500": _error("500")},
+        },
+        post={
+            "operationId": "createTrigger", "tags": ["triggers"], "summary": "Add a trigger",
+            "description": "Needs `write:functions` or `admin`. An HTTP trigger is served at "
+                           "`/fn<config.path>`; its path must be unique (409)." + _TRIGGER_NOTE,
+            "security": _WRITE,
+            "requestBody": {"required": True, "content": _json(_schema("TriggerCreate"))},
+            "responses": {"201": _ok("Created.", _schema("Trigger")), "400": _error("400"),
+                          **_AUTHED_ERRORS, "404": _error("404"), "409": _error("409"),
+                          "413": _error("413"), "500": _error("500")},
+        },
+    ),
+    "/api/v1/functions/{ref}/triggers/{trigger_id}": _path(
+        "ref", "trigger_id",
+        get={
+            "operationId": "getTrigger", "tags": ["triggers"], "summary": "Get a trigger",
+            "description": "Needs `read:functions`, `write:functions` or `admin`.",
+            "security": _READ_CATALOG,
+            "responses": {"200": _ok("The trigger.", _schema("Trigger")), **_AUTHED_ERRORS,
+                          "404": _error("404"), "500": _error("500")},
+        },
+        put={
+            "operationId": "updateTrigger", "tags": ["triggers"], "summary": "Update a trigger",
+            "description": "Needs `write:functions` or `admin`." + _TRIGGER_NOTE,
+            "security": _WRITE,
+            "requestBody": {"required": True, "content": _json(_schema("TriggerUpdate"))},
+            "responses": {"200": _ok("The updated trigger.", _schema("Trigger")),
+                          "400": _error("400"), **_AUTHED_ERRORS, "404": _error("404"),
+                          "409": _error("409"), "413": _error("413"), "500": _error("500")},
+        },
+        delete={
+            "operationId": "deleteTrigger", "tags": ["triggers"], "summary": "Delete a trigger",
+            "description": "Needs `write:functions` or `admin`.",
+            "security": _WRITE,
+            "responses": {"204": _ok("Deleted.", None), **_AUTHED_ERRORS,
+                          "404": _error("404"), "500": _error("500")},
+        },
+    ),
+}
+
+_FN_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _http_trigger_operation(method: str) -> dict[str, Any]:
+    return {
+        "operationId": f"callHttpTrigger{method.capitalize()}", "tags": ["triggers"],
+        "summary": f"Call an HTTP trigger ({method.upper()})",
+        "description": "Runs the function of the enabled HTTP trigger whose `config.path` is "
+                       "the rest of the path, synchronously, with the event `{method, path, "
+                       "headers, query, body, isBase64Encoded}`. A result object with "
+                       "`statusCode` becomes the response (`headers`, `body`; a non-string "
+                       "body is sent as JSON), anything else is sent as JSON with 200; "
+                       "`X-Job-ID` is set. No such trigger (or disabled) → 404 `NOT_FOUND`; "
+                       "a method the trigger does not list → 405 with `Allow`. A trigger "
+                       "with `public: false` needs `execute:all`, `execute:<language>` or "
+                       "`admin`, and its event has no `authorization` header; a public one "
+                       "needs no token. A failed run → 500 `RUNTIME_ERROR` / 504 `TIMEOUT`; "
+                       "an invalid `statusCode` → 500 `RUNTIME_ERROR` (`InvalidResult`).",
+        "security": [*_EXECUTE, {}],
+        "requestBody": {"required": False, "description": "Any body; JSON is parsed, other "
+                        "text passed as a string, anything else as base64.",
+                        "content": {"*/*": {"schema": {}}}},
+        "responses": {
+            "default": {"description": "What the function returned, with `X-Job-ID`.",
+                        "headers": _headers("X-Job-ID"), "content": {"*/*": {"schema": {}}}},
+            **_AUTHED_ERRORS, "404": _error("404"),
+            "405": {"description": "`INVALID_REQUEST`: a method the trigger does not accept.",
+                    "headers": _headers("Allow"),
+                    "content": _json(_schema("Error"))},
+            "409": _error("409"), "413": _error("413"), "429": _error("429"),
+            "500": _error("500"), "504": _error("504"),
+        },
+    }
+
+
+_FN_PATHS: dict[str, Any] = {
+    "/fn/{path}": _path("fn_path", **{m: _http_trigger_operation(m) for m in _FN_METHODS}),
+}
+
+
+def _limited(paths: dict[str, Any]) -> dict[str, Any]:
+    """Mark rate-limited operations: their class, 429 and 503, X-RateLimit on each response."""
+    for path, item in paths.items():
+        for method, operation in item.items():
+            # A template's {param} stands in for one path segment, as in a request.
+            klass = route_class(method.upper(), path) if method in _FN_METHODS else None
+            if klass is None:
+                continue
+            operation["x-rate-limit-class"] = klass
+            responses = operation["responses"]
+            responses.setdefault("429", _error("429"))
+            responses.setdefault("503", _error("503"))
+            for response in responses.values():
+                if "$ref" not in response:
+                    response["headers"].update(
+                        {name: _ref("headers", name) for name in _LIMIT_HEADERS})
+    return paths
+
+
+_TARGET_REFUSED = {
+    "description": "`INVALID_REQUEST`: a control character or bytes that are not UTF-8 in the "
+                   "percent-decoded path or a query parameter (`details.in`: `path` or "
+                   "`query`, with `details.parameter`), answered before routing.",
+    "headers": _headers(), "content": _error_content("BadRequest"),
+}
+
+
+def _guarded(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation may answer the request-target guard's 400 (a control character or
+    invalid UTF-8 in the path or a query parameter), whatever else it answers; it comes
+    before the rate limiter, so an unlimited operation's 400 has no X-RateLimit headers."""
+    for item in paths.values():
+        for method, operation in item.items():
+            if method in _FN_METHODS:
+                limited = "x-rate-limit-class" in operation
+                operation["responses"].setdefault(
+                    "400", _error("400") if limited else copy.deepcopy(_TARGET_REFUSED))
+    return paths
+
+
+_ALL_PATHS = _guarded(_limited({
+    **_PATHS, **VERSION_PATHS, **_SESSION_PATHS, **_TRIGGER_PATHS, **OBSERVABILITY_PATHS,
+    **WEBHOOK_PATHS, **PROJECT_PATHS, **_FN_PATHS}))
+
+_INFO_DESCRIPTION = """\
+fngate runs small functions behind one authenticated HTTP API. This document \
+describes the routes this gateway serves now; see API.md for the full contract.
+
+Conventions: bodies are JSON (UTF-8), `snake_case`; timestamps RFC 3339 UTC with `Z`; \
+durations are integer milliseconds unless named otherwise. A JSON request body (an event, \
+`params`, an HTTP trigger's JSON body included) may nest arrays and objects at most 128 \
+levels deep (`{"a": [1]}` is 2): deeper → 400 `INVALID_REQUEST` with \
+`details.max_depth: 128`, before anything runs. Every response carries \
+`X-Request-ID`. Errors share the `Error` body. Routing comes first: an unknown path is 404 \
+and a method a path does not serve is 405 (`MethodNotAllowed`), both without looking at the \
+token. A database outage answers 503 `UNAVAILABLE` with `Retry-After` on any `/api/v1` route.
+
+Before routing (and so before the token and rate limits), a request whose percent-decoded \
+path, or any percent-decoded query parameter name or value, holds a control character \
+(Unicode `Cc`: U+0000–U+001F, U+007F–U+009F) or bytes that are not UTF-8 answers 400 \
+`INVALID_REQUEST` (`details.in`: `path` or `query`, with `details.parameter`), on every path, \
+routed or not. The query of an HTTP trigger (`/fn/…`) is the function's input: there only NUL \
+and invalid UTF-8 are refused.
+
+## Rate limits
+
+Per caller, with a moving window: the caller is the verified token's `iss` + `sub`, else the \
+client IP (the socket peer, or the right-most untrusted `X-Forwarded-For` address behind a \
+proxy listed in `FNGATE_TRUSTED_PROXIES`). A request with a missing or invalid token counts \
+against its IP's unauthenticated limit before it gets its 401. A route's class is the first \
+that matches (each operation names it in `x-rate-limit-class`):
+
+| class | routes | authenticated | unauthenticated |
+|---|---|---|---|
+| `execute` | `/api/v1/initialize`, `/api/v1/execute/*`, `/api/v1/sessions/*`, \
+`…/invoke`, `…/invoke-async`, HTTP triggers (`/fn/*`) | 100/minute | 10/minute |
+| `write` | any other `POST`, `PUT`, `DELETE` (and `PATCH`) under `/api/v1` | 100/hour | 10/minute |
+| `read` | any other `GET` under `/api/v1` | 60/minute | 10/minute |
+| none | `/health`, `/ready`, `/status`, `/metrics`, `/openapi.json`, `OPTIONS`, unknown \
+paths (404) and wrong methods (405) | — | — |
+
+The defaults change with `FNGATE_RATE_LIMITS` \
+(`execute=100/minute|10/minute; read=60/minute|10/minute; write=100/hour|10/minute`, a class \
+left out keeps its default) or `off`. Every response of a limited route carries \
+`X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (epoch seconds); a \
+refusal is 429 `RATE_LIMITED` with `Retry-After` (seconds). A function's own `rate_limit` \
+(e.g. `1000/minute`, over all callers) is counted on `/invoke`, `/invoke-async`, session \
+executes and HTTP triggers, and answers 429 `RATE_LIMITED` (`details.scope: "function"`) \
+too. Counters live in memory, or in Redis when `FNGATE_REDIS_URL` is set so replicas share \
+them; if Redis does not answer, limits fail open (requests pass, `/health` reports \
+`rate_limiter: down`).
+
+## CORS
+
+Allowed origins come from `FNGATE_CORS_ORIGINS` (none by default; `*` allows any origin, \
+without credentials). A preflight (`OPTIONS` with `Origin` and \
+`Access-Control-Request-Method`) is answered before routing, authentication and rate limits, \
+on any path: from an allowed origin 200 with `Access-Control-Allow-Origin`, \
+`Access-Control-Allow-Methods: GET, POST, PUT, DELETE, OPTIONS`, \
+`Access-Control-Allow-Headers: Content-Type, Authorization, Language-Title, X-Request-ID, \
+X-Cache-Control, Idempotency-Key, Prefer, X-Callback-URL`, `Access-Control-Max-Age: 86400` \
+(and `Access-Control-Allow-Credentials: true` unless the origin list is `*`); from any other \
+origin 400 `INVALID_REQUEST` with no CORS headers. Other responses to an allowed origin \
+expose `X-Request-ID, X-Job-ID, X-Cache, Age, X-Function-Duration, X-Cold-Start, \
+X-Function-Error, Location, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, \
+X-RateLimit-Reset`; a disallowed origin gets no CORS headers. Preflights are not listed as \
+operations.
+
+## Result cache
+
+Session executes use the result cache by default and sync `/invoke` only when the request \
+sends `X-Cache-Control`. Results are keyed by function, version, its environment, the \
+canonical JSON of the params and, unless the function's `cache_scope` is `shared`, the \
+caller; a function with `cache_ttl: 0` is never cached and only successful runs are stored. \
+Responses say `X-Cache: HIT|MISS|BYPASS`, with `Age` on a hit."""
+
+_DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "fngate", "version": "", "description": _INFO_DESCRIPTION,
+             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
+    "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+    "tags": [
+        {"name": "functions", "description": "The function catalog."},
+        {"name": "invocation", "description": "Running functions."},
+        {"name": "jobs", "description": "Invocation records and their logs."},
+        {"name": "sessions", "description": "Initialize / execute sessions."},
+        {"name": "triggers", "description": "Triggers of a function, and HTTP triggers."},
+        {"name": "operations", "description": "Unauthenticated operator views."},
+        {"name": "provider", "description": "Capabilities and health for platforms that "
+                                            "schedule onto several providers."},
+        OBSERVABILITY_TAG,
+        WEBHOOK_TAG,
+        PROJECT_TAG,
+    ],
+    "paths": _ALL_PATHS,
+    "webhooks": OUTGOING_WEBHOOKS,
+    "components": {
+        "schemas": {**SCHEMAS, **VERSION_SCHEMAS, **OBSERVABILITY_SCHEMAS, **WEBHOOK_SCHEMAS,
+                    **PROJECT_SCHEMAS},
+        "responses": _RESPONSES,
+        "parameters": _PARAMETERS,
+        "headers": _HEADERS,
+        "securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                           "description": _SECURITY_DESCRIPTION},
+            "metricsToken": {"type": "http", "scheme": "bearer",
+                             "description": "The static `FNGATE_METRICS_TOKEN`, on `/metrics` "
+                                            "only, when configured."},
+        },
+    },
+}
+
+
+def build_openapi(version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document with ``info.version`` set; a fresh copy each call."""
+    document = copy.deepcopy(_DOCUMENT)
+    document["info"]["version"] = version
+    return document

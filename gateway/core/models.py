@@ -1,0 +1,295 @@
+"""Domain values: functions as stored, jobs, and the invocations that make jobs."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from executors.models import Network
+from gateway.core.jsoncodec import isoformat
+from gateway.core.quantities import render_cpu, render_memory
+
+__all__ = [
+    "FunctionRecord",
+    "Invocation",
+    "Job",
+    "JobStatus",
+    "TriggerKind",
+    "VersionRecord",
+    "BUILD_TO_STATUS",
+]
+
+JobStatus = Literal["pending", "running", "success", "failed"]
+TriggerKind = Literal["http", "invoke", "session", "cron", "queue"]
+
+BUILD_TO_STATUS = {"success": "ready", "building": "building", "failed": "failed"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VersionRecord:
+    """One version of a function's code."""
+
+    id: int
+    function_id: int
+    version: int
+    runtime: str
+    code: str
+    handler: str
+    dependencies: list[str]
+    build_status: str
+    build_log: str
+    created_at: dt.datetime
+    is_active: bool = False
+    # What it serves with and how its build went (0012_version_builds.sql):
+    resolved_dependencies: list[str] | None = None
+    build_duration_ms: int | None = None
+    build_finished_at: dt.datetime | None = None
+    rebuild_dependencies: list[str] | None = None
+    rebuild_status: str | None = None
+    rebuild_log: str | None = None
+    rebuild_started_at: dt.datetime | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        rebuild = None
+        if self.rebuild_status is not None:
+            rebuild = {
+                "status": self.rebuild_status,
+                "dependencies": list(self.rebuild_dependencies or []),
+                "build_log": self.rebuild_log,
+                "started_at": isoformat(self.rebuild_started_at),
+            }
+        return {
+            "id": self.id,
+            "function_id": self.function_id,
+            "version": self.version,
+            "code": self.code,
+            "handler": self.handler,
+            "dependencies": list(self.dependencies),
+            "build_status": self.build_status,
+            "build_log": self.build_log,
+            "build_duration_ms": self.build_duration_ms,
+            "build_finished_at": isoformat(self.build_finished_at),
+            "resolved_dependencies": (None if self.resolved_dependencies is None
+                                      else list(self.resolved_dependencies)),
+            "rebuild": rebuild,
+            "is_active": self.is_active,
+            "created_at": isoformat(self.created_at),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FunctionRecord:
+    """A function with its active version's code, as the store holds it."""
+
+    id: int
+    name: str
+    project: str
+    runtime: str
+    execution_type: str
+    description: str
+    environment: dict[str, str]
+    timeout_ms: int
+    memory_mb: int
+    max_concurrency: int
+    min_warm: int
+    cache_ttl: int
+    cache_scope: str
+    max_retries: int
+    rate_limit: str | None
+    schema: dict[str, Any] | None
+    examples: list[Any]
+    labels: dict[str, str]
+    active_version: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    # The worker's sandbox profile and CPU quota (0010_sandbox.sql):
+    network: Network = "egress"
+    ephemeral_storage_mb: int = 512
+    cpu_millis: int = 1000
+    # Of the active version:
+    code: str = ""
+    handler: str = "handler"
+    dependencies: list[str] = field(default_factory=list)
+    build_status: str = "success"
+    # The layered set the active version serves with; None: not recorded (see
+    # 0012_version_builds.sql), a run layers the lists as they are now.
+    resolved_dependencies: list[str] | None = None
+    # Of its project and the system, layered beneath its own (see gateway/projects.py):
+    project_status: str = "running"
+    inherited_environment: dict[str, str] = field(default_factory=dict)
+    inherited_dependencies: list[str] = field(default_factory=list)
+
+    @property
+    def project_stopped(self) -> bool:
+        return self.project_status == "stopped"
+
+    @property
+    def run_environment(self) -> dict[str, str]:
+        """The worker's environment: system, then project, then the function's own."""
+        return {**self.inherited_environment, **self.environment}
+
+    def run_dependencies(self, runtime: str, own: list[str]) -> list[str]:
+        """The union of the layers as they are now with ``own`` (what a new build of a
+        version with ``own`` dependencies installs)."""
+        from gateway.core.projects import layered_dependencies
+
+        return layered_dependencies(runtime, self.inherited_dependencies, own)
+
+    @property
+    def language(self) -> str:
+        return self.runtime
+
+    @property
+    def language_title(self) -> str:
+        return f"{self.runtime}-{self.name}"
+
+    @property
+    def status(self) -> str:
+        return BUILD_TO_STATUS.get(self.build_status, self.build_status)
+
+    @property
+    def endpoint(self) -> str:
+        return f"/api/v1/functions/{self.name}/invoke"
+
+    def pinned_to(self, version: VersionRecord) -> FunctionRecord:
+        """This function as it runs ``version`` (a session's pinned version)."""
+        return dataclasses.replace(
+            self, active_version=version.version, runtime=version.runtime, code=version.code,
+            handler=version.handler, dependencies=list(version.dependencies),
+            build_status=version.build_status,
+            resolved_dependencies=version.resolved_dependencies,
+        )
+
+    def to_api(self, *, reveal_environment: bool, include_code: bool = True) -> dict[str, Any]:
+        """The API's ``Function`` object; environment values masked unless revealed."""
+        env = (
+            dict(self.environment)
+            if reveal_environment
+            else {key: "***" for key in self.environment}
+        )
+        body: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "project": self.project,
+            "runtime": self.runtime,
+            "language": self.language,
+            "title": self.name,
+            "language_title": self.language_title,
+            "endpoint": self.endpoint,
+            "handler": self.handler,
+            "execution_type": self.execution_type,
+            "description": self.description,
+            "environment": env,
+            "dependencies": list(self.dependencies),
+            "timeout_ms": self.timeout_ms,
+            "memory_mb": self.memory_mb,
+            "network": self.network,
+            "ephemeral_storage_mb": self.ephemeral_storage_mb,
+            "cpu_millis": self.cpu_millis,
+            "resources": {"cpu": render_cpu(self.cpu_millis),
+                          "memory": render_memory(self.memory_mb)},
+            "max_concurrency": self.max_concurrency,
+            "min_warm": self.min_warm,
+            "cache_ttl": self.cache_ttl,
+            "cache_scope": self.cache_scope,
+            "max_retries": self.max_retries,
+            "rate_limit": self.rate_limit,
+            "schema": self.schema,
+            "examples": list(self.examples),
+            "labels": dict(self.labels),
+            "status": self.status,
+            "active_version": self.active_version,
+            "created_at": isoformat(self.created_at),
+            "updated_at": isoformat(self.updated_at),
+        }
+        if include_code:
+            body["code"] = self.code
+        return body
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Invocation:
+    """A request to run a function, from any trigger, as the dispatcher receives it."""
+
+    function: FunctionRecord
+    event: Any
+    trigger: TriggerKind
+    owner: str = ""  # "<iss>|<sub>" of the caller; "" for system triggers
+    subject: str | None = None
+    context: Mapping[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+    timeout_ms: int | None = None  # tighter than the function's own, e.g. a session's
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """One invocation's record."""
+
+    id: str
+    function_id: int
+    function_name: str
+    version: int
+    trigger: str
+    status: JobStatus
+    owner: str
+    subject: str | None
+    result: Any
+    error: dict[str, Any] | None
+    timestamp: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    duration: float | None
+    cold_start: bool
+    attempts: int
+    cached: bool
+    event: Any = None
+    context: dict[str, Any] = field(default_factory=dict)
+    lost_leases: int = 0
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Job:
+        return cls(
+            id=str(row["id"]),
+            function_id=row["function_id"],
+            function_name=row["function_name"],
+            version=row["version"],
+            trigger=row["trigger"],
+            status=row["status"],
+            owner=row["owner"],
+            subject=row["subject"],
+            result=row["result"],
+            error=row["error"],
+            timestamp=row["timestamp"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            duration=row["duration"],
+            cold_start=row["cold_start"],
+            attempts=row["attempts"],
+            cached=row["cached"],
+            event=row["event"],
+            context=row["context"] or {},
+            lost_leases=row["lost_leases"],
+        )
+
+    def to_api(self) -> dict[str, Any]:
+        """The API's ``Job`` object."""
+        return {
+            "id": self.id,
+            "function_id": self.function_id,
+            "function_name": self.function_name,
+            "version": self.version,
+            "trigger": self.trigger,
+            "status": self.status,
+            "result": self.result,
+            "error": self.error,
+            "timestamp": isoformat(self.timestamp),
+            "started_at": isoformat(self.started_at),
+            "finished_at": isoformat(self.finished_at),
+            "duration": None if self.duration is None else int(round(self.duration)),
+            "cold_start": self.cold_start,
+            "attempts": self.attempts,
+            "cached": self.cached,
+        }

@@ -1,0 +1,168 @@
+"""Claims pending jobs from PostgreSQL and runs them through the dispatcher.
+
+Woken by ``LISTEN fngate_jobs`` and, should a notification be missed, by a
+poll. Also hands expired leases (a replica that died) back to ``pending``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+
+from gateway.core.models import Job
+from gateway.services.dispatcher import Dispatcher, VersionCode
+from gateway.services.leases import LeaseKeeper
+from gateway.store.functions import FunctionStore
+from gateway.store.jobs import JOBS_CHANNEL, JobStore
+
+__all__ = ["JobRunner"]
+
+logger = logging.getLogger("fngate.jobs")
+
+
+class JobRunner:
+    """Runs up to ``capacity`` async jobs at once on this replica."""
+
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        jobs: JobStore,
+        functions: FunctionStore,
+        dispatcher: Dispatcher,
+        leases: LeaseKeeper,
+        capacity: int,
+        poll_s: float,
+    ) -> None:
+        self._dsn = dsn
+        self._jobs = jobs
+        self._functions = functions
+        self._dispatcher = dispatcher
+        self._leases = leases
+        self._capacity = capacity
+        self._poll_s = poll_s
+        self._wake = asyncio.Event()
+        self._tasks: dict[str, tuple[asyncio.Task[None], str]] = {}
+        self._listener: Any = None
+        self._accepting = True
+
+    @property
+    def running(self) -> int:
+        return len(self._tasks)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Claim and run jobs until cancelled."""
+        last_reap = 0.0
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                await self._ensure_listener()
+                if loop.time() - last_reap >= self._leases.heartbeat_s:
+                    last_reap = loop.time()
+                    await self._reap()
+                free = self._capacity - len(self._tasks)
+                claimed: list[tuple[Job, str]] = []
+                if free > 0 and self._accepting:
+                    claimed = await self._claim(free)
+                    for job, token in claimed:
+                        self._start(job, token)
+                if claimed and len(claimed) == free:
+                    await asyncio.sleep(0)
+                    continue
+                self._wake.clear()
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                # cancellation that arrives as the event fires, and the loop never stops.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._poll_s):
+                        await self._wake.wait()
+        finally:
+            await self._close_listener()
+
+    async def drain(self, grace_s: float) -> None:
+        """Stop claiming, let running jobs finish within ``grace_s``, hand back the rest."""
+        self._accepting = False
+        tasks = [t for t, _ in self._tasks.values()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace_s)
+        leftover = [(t, tok) for t, tok in self._tasks.values() if not t.done()]
+        for task, _ in leftover:
+            task.cancel()
+        if leftover:
+            await asyncio.gather(*(t for t, _ in leftover), return_exceptions=True)
+            tokens = [tok for _, tok in leftover]
+            try:
+                await self._jobs.release(tokens)
+            except Exception:
+                logger.exception("could not hand jobs back; their leases will expire")
+
+    async def _claim(self, limit: int) -> list[tuple[Job, str]]:
+        try:
+            claimed = await self._jobs.claim(limit, self._leases.lease_s)
+        except (OSError, asyncpg.PostgresError) as exc:
+            logger.warning("claiming jobs failed", extra={"error": repr(exc)})
+            return []
+        for _, token in claimed:
+            self._leases.hold(token)
+        return claimed
+
+    async def _reap(self) -> None:
+        try:
+            released = await self._jobs.release_expired()
+        except (OSError, asyncpg.PostgresError) as exc:
+            logger.warning("releasing expired leases failed", extra={"error": repr(exc)})
+            return
+        if released:
+            logger.info("expired leases released", extra={"jobs": released})
+
+    def _start(self, job: Job, token: str) -> None:
+        task = asyncio.create_task(self._run_one(job, token), name=f"job-{job.id}")
+        self._tasks[job.id] = (task, token)
+
+    async def _run_one(self, job: Job, token: str) -> None:
+        try:
+            # Cached by the store for a moment, and dropped on any change of it.
+            function = await self._functions.get(str(job.function_id))
+            version = None
+            if function is not None:
+                version = await self._version_code(job.function_id, job.version)
+            await self._dispatcher.run_claimed(job, token, function, version)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The lease is left to expire, so another runner takes the job over.
+            logger.exception("job run failed inside the gateway", extra={"job_id": job.id})
+        finally:
+            self._leases.drop(token)
+            self._tasks.pop(job.id, None)
+            self._wake.set()
+
+    async def _version_code(self, function_id: int, number: int) -> VersionCode | None:
+        """The code of a built version (cached by the store: it never changes)."""
+        record = await self._functions.built_version(function_id, number)
+        if record is None:
+            return None
+        return (record.runtime, record.code, record.handler, list(record.dependencies),
+                record.resolved_dependencies)
+
+    async def _ensure_listener(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        try:
+            # Owned (and so closed by _close_listener) from the moment it exists.
+            self._listener = await asyncpg.connect(self._dsn)
+            await self._listener.add_listener(JOBS_CHANNEL, lambda *_: self._wake.set())
+        except (OSError, asyncpg.PostgresError) as exc:
+            logger.warning("job LISTEN connection failed; polling", extra={"error": repr(exc)})
+
+    async def _close_listener(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None

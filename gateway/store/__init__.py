@@ -1,0 +1,1 @@
+"""PostgreSQL repositories (asyncpg) and the SQL migrations."""
