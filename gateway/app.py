@@ -25,7 +25,9 @@ from gateway.api.middleware import (
     RequestIdMiddleware,
     TargetGuardMiddleware,
 )
+from gateway.api.openapi import build_openapi
 from gateway.api.routes import all_routes
+from gateway.core.version import VERSION
 from gateway.services.builds import BuildManager
 from gateway.services.cache import PostgresResultCache, run_cleanup
 from gateway.services.changes import ChangeListener
@@ -105,8 +107,9 @@ def create_app(
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
 
-    return Starlette(
-        routes=all_routes(),
+    routes = all_routes()
+    app = Starlette(
+        routes=routes,
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(MetricsMiddleware, metrics=metrics),
@@ -119,6 +122,8 @@ def create_app(
         exception_handlers=exception_handlers,
         lifespan=lifespan,
     )
+    app.state.openapi = build_openapi(VERSION, routes)
+    return app
 
 
 async def _open(

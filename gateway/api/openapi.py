@@ -12,7 +12,10 @@ responses and paths, and assembles the document.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
+
+from starlette.routing import BaseRoute
 
 from gateway.api._openapi_observability import (
     OBSERVABILITY_PATHS,
@@ -34,11 +37,12 @@ from gateway.api._openapi_versions import VERSION_PATHS, VERSION_SCHEMAS
 from gateway.api._openapi_webhooks import (
     CALLBACK_URL_DESCRIPTION,
     OUTGOING_WEBHOOKS,
-    WEBHOOK_PATHS,
-    WEBHOOK_SCHEMAS,
     WEBHOOK_TAG,
 )
 from gateway.api.middleware.ratelimit import route_class
+from gateway.api.openapi_operations import operation_paths
+from gateway.api.operations import declared_operations
+from gateway.schemas.webhooks import WebhookDelivery
 
 __all__ = ["build_openapi", "ERROR_CODES"]
 
@@ -907,9 +911,12 @@ def _guarded(paths: dict[str, Any]) -> dict[str, Any]:
     return paths
 
 
-_ALL_PATHS = _guarded(_limited({
+_HAND_WRITTEN_PATHS = {
     **_PATHS, **VERSION_PATHS, **_SESSION_PATHS, **_TRIGGER_PATHS, **OBSERVABILITY_PATHS,
-    **WEBHOOK_PATHS, **PROJECT_PATHS, **_FN_PATHS}))
+    **PROJECT_PATHS, **_FN_PATHS}
+
+#: Models the document names outside an operation (the body of an outgoing webhook).
+_EXTRA_MODELS = (WebhookDelivery,)
 
 _INFO_DESCRIPTION = """\
 fngate runs small functions behind one authenticated HTTP API. This document \
@@ -1001,11 +1008,10 @@ _DOCUMENT: dict[str, Any] = {
         WEBHOOK_TAG,
         PROJECT_TAG,
     ],
-    "paths": _ALL_PATHS,
+    "paths": {},
     "webhooks": OUTGOING_WEBHOOKS,
     "components": {
-        "schemas": {**SCHEMAS, **VERSION_SCHEMAS, **OBSERVABILITY_SCHEMAS, **WEBHOOK_SCHEMAS,
-                    **PROJECT_SCHEMAS},
+        "schemas": {**SCHEMAS, **VERSION_SCHEMAS, **OBSERVABILITY_SCHEMAS, **PROJECT_SCHEMAS},
         "responses": _RESPONSES,
         "parameters": _PARAMETERS,
         "headers": _HEADERS,
@@ -1020,8 +1026,23 @@ _DOCUMENT: dict[str, Any] = {
 }
 
 
-def build_openapi(version: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document with ``info.version`` set; a fresh copy each call."""
+def build_openapi(version: str, routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``routes`` with ``info.version`` set; a fresh copy each
+    call. Operations declared with :func:`gateway.api.operations.operation` are written
+    from their declaration and models; the others come from the hand-written paths."""
     document = copy.deepcopy(_DOCUMENT)
     document["info"]["version"] = version
+    paths, schemas = operation_paths(declared_operations(routes), _EXTRA_MODELS)
+    hand_written = copy.deepcopy(_HAND_WRITTEN_PATHS)
+    for path, item in paths.items():
+        methods = set(item) & set(hand_written.get(path, {}))
+        if methods - {"parameters"}:
+            raise ValueError(f"{path}: {sorted(methods)} both declared and hand-written")
+    for path, item in hand_written.items():
+        paths.setdefault(path, {}).update(item)
+    document["paths"] = _guarded(_limited(paths))
+    clash = set(schemas) & set(document["components"]["schemas"])
+    if clash:
+        raise ValueError(f"schemas both generated and hand-written: {sorted(clash)}")
+    document["components"]["schemas"].update(schemas)
     return document

@@ -34,15 +34,9 @@ from gateway.store.functions import FunctionStore
 from gateway.store.jobs import JobStore
 from gateway.store.webhooks import Delivery, DeliveryOutcome, WebhookStore
 
-__all__ = ["EVENTS", "MAX_RETRIES", "DeliveryRetry", "WebhookService", "create_webhook_service"]
+__all__ = ["MAX_RETRIES", "DeliveryRetry", "WebhookService", "create_webhook_service"]
 
 logger = logging.getLogger("fngate.webhooks")
-
-#: The events a webhook may subscribe to (API.md, "Webhooks").
-EVENTS = (
-    "function.created", "function.deployed", "function.failed", "function.deleted",
-    "job.succeeded", "job.failed",
-)
 
 #: Retries after the first attempt.
 MAX_RETRIES = 5

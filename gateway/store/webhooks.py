@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from gateway.core.jsoncodec import isoformat
-
-__all__ = ["Delivery", "DeliveryOutcome", "WebhookRecord", "WebhookStore", "MASKED_SECRET"]
-
-MASKED_SECRET = "***"
+__all__ = ["Delivery", "DeliveryOutcome", "WebhookRecord", "WebhookStore"]
 
 DeliveryOutcome = Literal["delivered", "retry", "failed"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WebhookRecord:
-    """One registered webhook; its secret never leaves through ``to_api`` or ``repr``."""
+    """One registered webhook; its secret is kept out of ``repr`` (and of the API's Webhook)."""
 
     id: int
     url: str
@@ -32,16 +28,6 @@ class WebhookRecord:
         return cls(id=row["id"], url=row["url"], events=tuple(row["events"]),
                    secret=row["secret"], created_by=row["created_by"],
                    created_at=row["created_at"])
-
-    def to_api(self) -> dict[str, Any]:
-        """The API's ``Webhook``, with the secret masked."""
-        return {
-            "id": self.id,
-            "url": self.url,
-            "events": list(self.events),
-            "secret": MASKED_SECRET,
-            "created_at": isoformat(self.created_at),
-        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,7 +66,7 @@ class WebhookStore:
 
     # -- webhooks -----------------------------------------------------------------------
 
-    async def create(self, *, url: str, events: list[str], secret: str,
+    async def create(self, *, url: str, events: Sequence[str], secret: str,
                      created_by: str | None) -> WebhookRecord:
         row = await self._pool.fetchrow(
             "INSERT INTO webhooks (url, events, secret, created_by) VALUES ($1, $2, $3, $4)"

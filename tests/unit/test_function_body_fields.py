@@ -9,6 +9,7 @@ import pytest
 
 from config import Settings
 from gateway.api.openapi import build_openapi
+from gateway.api.routes import all_routes
 from gateway.core.errors import InvalidRequest
 from gateway.schemas.function_input import FUNCTION_FIELDS, REFUSED_FIELDS, parse_function
 from gateway.schemas.known_fields import reject_unknown
@@ -106,7 +107,7 @@ def test_the_004_resources_map_onto_the_sandbox_fields() -> None:
 
 
 def test_openapi_bodies_list_exactly_the_known_fields_and_refuse_others() -> None:
-    schemas = build_openapi("0")["components"]["schemas"]
+    schemas = build_openapi("0", all_routes())["components"]["schemas"]
     for name in ("FunctionCreate", "FunctionUpdate"):
         assert set(schemas[name]["properties"]) == FUNCTION_FIELDS, name
         assert schemas[name]["additionalProperties"] is False, name

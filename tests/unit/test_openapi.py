@@ -23,7 +23,7 @@ _LIMIT_HEADERS = {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Res
 
 
 def _document() -> dict[str, Any]:
-    return build_openapi("1.2.3")
+    return build_openapi("1.2.3", all_routes())
 
 
 def _walk(node: Any) -> Iterator[Any]:
@@ -97,9 +97,9 @@ def test_every_served_route_is_documented_and_nothing_else() -> None:
 
 
 def test_build_sets_the_version_and_returns_a_fresh_copy() -> None:
-    first = build_openapi("1.2.3")
+    first = build_openapi("1.2.3", all_routes())
     first["paths"].clear()
-    second = build_openapi("4.5.6")
+    second = build_openapi("4.5.6", all_routes())
     assert second["openapi"].startswith("3.1")
     assert second["info"]["version"] == "4.5.6"
     assert second["paths"]
@@ -212,15 +212,19 @@ def test_function_schema_has_every_field_the_model_renders() -> None:
 
 
 async def test_openapi_json_route_serves_the_document() -> None:
+    from starlette.applications import Starlette
     from starlette.requests import Request
 
     from gateway.core.jsoncodec import loads
 
-    scope = {"type": "http", "method": "GET", "path": "/openapi.json", "headers": []}
+    app = Starlette(routes=openapi.routes)
+    app.state.openapi = build_openapi(VERSION, all_routes())
+    scope = {"type": "http", "method": "GET", "path": "/openapi.json", "headers": [],
+             "app": app}
     response = await openapi.openapi_json(Request(scope))
     assert response.status_code == 200
     assert response.media_type == "application/json"
-    assert loads(bytes(response.body)) == build_openapi(VERSION)
+    assert loads(bytes(response.body)) == build_openapi(VERSION, all_routes())
 
 
 def test_every_api_operation_documents_503() -> None:

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from auth.scopes import ADMIN
 from gateway.api.context import services_of
+from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
-from gateway.api.routes._methods import methods_route
 from gateway.api.security import authenticate, require_scope
 from gateway.core.errors import InvalidRequest, NotFound
+from gateway.schemas.base import render
+from gateway.schemas.validation import parse
+from gateway.schemas.webhooks import DELIVERY_RULES, Webhook, WebhookCreate, WebhookList
 from gateway.services.outbound import UrlRefused, check_url
-from gateway.services.webhooks import EVENTS
+from gateway.store.webhooks import WebhookRecord
 
-__all__ = ["routes", "refused_url"]
+__all__ = ["routes", "refused_url", "webhook_view"]
 
-MAX_SECRET_LENGTH = 1024
+_ADMIN_NOTE = "Needs `admin`, else 403 `FORBIDDEN` (`details.required_scope: \"admin\"`). "
+
+_WEBHOOK_ID = {
+    "name": "webhook_id", "in": "path", "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    "description": "A webhook's id; anything else → 404 `NOT_FOUND`.",
+}
 
 
 def refused_url(exc: UrlRefused, **where: str) -> InvalidRequest:
@@ -27,52 +34,52 @@ def refused_url(exc: UrlRefused, **where: str) -> InvalidRequest:
     return InvalidRequest(str(exc), details={**where, "reason": exc.reason})
 
 
-def _parse(body: Any) -> tuple[str, list[str], str]:
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    url = body.get("url")
-    if not isinstance(url, str):
-        raise InvalidRequest("'url' is required and must be a string", details={"field": "url"})
-    events = body.get("events")
-    if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
-        raise InvalidRequest("'events' is required: a non-empty list of event names",
-                             details={"field": "events", "allowed": list(EVENTS)})
-    unknown = [e for e in events if e not in EVENTS]
-    if unknown:
-        raise InvalidRequest(f"unknown event '{unknown[0]}'",
-                             details={"field": "events", "allowed": list(EVENTS)})
-    secret = body.get("secret")
-    if not isinstance(secret, str) or not 1 <= len(secret) <= MAX_SECRET_LENGTH:
-        raise InvalidRequest(
-            f"'secret' is required: a string of 1 to {MAX_SECRET_LENGTH} characters",
-            details={"field": "secret"})
-    if "\x00" in secret or "\x00" in url:
-        raise InvalidRequest("the body contains a NUL character")
-    return url, list(dict.fromkeys(events)), secret
-
-
+@operation(
+    "POST", "/api/v1/webhooks", operation_id="createWebhook", tag="webhooks",
+    summary="Register a webhook",
+    description=_ADMIN_NOTE + "Events happening from then on are delivered as "
+                "`WebhookDelivery` bodies (see the `webhookDelivery` webhook of this "
+                "document). " + DELIVERY_RULES,
+    scopes=[ADMIN], body=WebhookCreate,
+    replies={201: Reply("Registered; the secret masked.", Webhook)},
+)
 async def create_webhook(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
     services = services_of(request)
-    url, events, secret = _parse(await read_json(request))
+    body = parse(WebhookCreate, await read_json(request))
     try:
-        url = await check_url(url, allow_private=services.settings.allow_private_callbacks)
+        url = await check_url(body.url, allow_private=services.settings.allow_private_callbacks)
     except UrlRefused as exc:
         raise refused_url(exc, field="url") from exc
-    webhook = await services.webhooks.store.create(url=url, events=events, secret=secret,
+    webhook = await services.webhooks.store.create(url=url, events=body.events,
+                                                   secret=body.secret,
                                                    created_by=principal.subject)
     await services.webhooks.refresh()
-    return JSONResponse(webhook.to_api(), status_code=201)
+    return JSONResponse(render(webhook_view(webhook)),
+                        status_code=201)
 
 
+@operation(
+    "GET", "/api/v1/webhooks", operation_id="listWebhooks", tag="webhooks",
+    summary="List webhooks", description=_ADMIN_NOTE + "Oldest first; secrets masked.",
+    scopes=[ADMIN], replies={200: Reply("The webhooks.", WebhookList)},
+)
 async def list_webhooks(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
     webhooks = await services_of(request).webhooks.store.list_all()
-    return JSONResponse({"webhooks": [w.to_api() for w in webhooks]})
+    return JSONResponse(render(WebhookList(webhooks=[webhook_view(w) for w in webhooks])))
 
 
+@operation(
+    "DELETE", "/api/v1/webhooks/{webhook_id}", operation_id="deleteWebhook", tag="webhooks",
+    summary="Delete a webhook",
+    description=_ADMIN_NOTE + "Its pending deliveries are dropped; one being sent at that "
+                "moment may still arrive.",
+    scopes=[ADMIN], parameters=[_WEBHOOK_ID], errors=[404],
+    replies={204: Reply("Deleted.")},
+)
 async def delete_webhook(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
@@ -87,11 +94,15 @@ async def delete_webhook(request: Request) -> Response:
     return Response(status_code=204)
 
 
+def webhook_view(webhook: WebhookRecord) -> Webhook:
+    """The API's Webhook: everything but the secret, which is never shown."""
+    return Webhook.model_validate({"id": webhook.id, "url": webhook.url,
+                                   "events": list(webhook.events),
+                                   "created_at": webhook.created_at})
+
+
 def _not_found(raw: str) -> NotFound:
     return NotFound(f"webhook '{raw}' does not exist")
 
 
-routes = [
-    methods_route("/api/v1/webhooks", {"GET": list_webhooks, "POST": create_webhook}),
-    methods_route("/api/v1/webhooks/{webhook_id}", {"DELETE": delete_webhook}),
-]
+routes = routes_of(list_webhooks, create_webhook, delete_webhook)

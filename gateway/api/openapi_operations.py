@@ -1,0 +1,109 @@
+"""The document's paths and component schemas, written from the declared operations
+(:mod:`gateway.api.operations`) and their pydantic models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
+from pydantic_core import CoreSchema
+
+from gateway.api.operations import Operation
+
+__all__ = ["operation_paths"]
+
+JSON = "application/json"
+
+# The shared error responses in components/responses, by status.
+_ERROR_RESPONSES = {
+    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+    405: "MethodNotAllowed", 409: "Conflict", 413: "PayloadTooLarge",
+    429: "TooManyRequests", 500: "InternalError", 503: "Unavailable", 504: "Timeout",
+}
+
+Mode = Literal["validation", "serialization"]
+
+
+class _Schemas(GenerateJsonSchema):
+    """pydantic's JSON Schema without the title it derives from each field's name."""
+
+    def field_title_should_be_set(self, schema: CoreSchema) -> bool:
+        return False
+
+
+def _ref(section: str, name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/{section}/{name}"}
+
+
+def operation_paths(
+    operations: Sequence[Operation], extra_models: Iterable[type[BaseModel]] = ()
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(paths, schemas)`` for ``operations``; ``extra_models`` are models the document
+    names elsewhere (an outgoing webhook's body)."""
+    wanted: dict[tuple[type[BaseModel], Mode], None] = {}
+    for op in operations:
+        if op.body is not None:
+            wanted[(op.body, "validation")] = None
+        for reply in op.replies.values():
+            if reply.model is not None:
+                wanted[(reply.model, "serialization")] = None
+    for model in extra_models:
+        wanted[(model, "serialization")] = None
+    refs, top = models_json_schema(list(wanted), ref_template="#/components/schemas/{model}",
+                                   schema_generator=_Schemas)
+    schemas: dict[str, Any] = top.get("$defs", {})
+    paths: dict[str, Any] = {}
+    for op in operations:
+        item = paths.setdefault(op.path, {"parameters": [_ref("parameters", "X-Request-ID")]})
+        item[op.method.lower()] = _operation(op, refs)
+    return paths, schemas
+
+
+def _operation(op: Operation, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "operationId": op.operation_id, "tags": [op.tag], "summary": op.summary,
+        "description": op.description, "security": _security(op.scopes),
+    }
+    if op.parameters:
+        document["parameters"] = [
+            _ref("parameters", p) if isinstance(p, str) else p for p in op.parameters
+        ]
+    if op.body is not None:
+        document["requestBody"] = {"required": op.body_required,
+                                   "content": {JSON: {"schema": refs[(op.body, "validation")]}}}
+    responses: dict[str, Any] = {}
+    for status, reply in sorted(op.replies.items()):
+        response: dict[str, Any] = {
+            "description": reply.description,
+            "headers": {name: _ref("headers", name) for name in ("X-Request-ID", *reply.headers)},
+        }
+        if reply.model is not None:
+            response["content"] = {JSON: {"schema": refs[(reply.model, "serialization")]}}
+        responses[str(status)] = response
+    for status in sorted(_errors(op)):
+        responses[str(status)] = _ref("responses", _ERROR_RESPONSES[status])
+    document["responses"] = responses
+    return document
+
+
+def _security(scopes: tuple[str, ...] | None) -> list[dict[str, list[str]]]:
+    if scopes is None:
+        return []  # no token needed
+    if not scopes:
+        return [{"bearerAuth": []}]  # any valid token
+    return [{"bearerAuth": [scope]} for scope in scopes]
+
+
+def _errors(op: Operation) -> set[int]:
+    """The operation's own errors and the ones its kind implies: a token (401, and 403 when
+    scopes are needed), a body (400, 413), and 500 everywhere."""
+    statuses = {*op.errors, 500}
+    if op.scopes is not None:
+        statuses.add(401)
+        if op.scopes:
+            statuses.add(403)
+    if op.body is not None:
+        statuses |= {400, 413}
+    return statuses

@@ -1,0 +1,110 @@
+"""Routes declared once with what the OpenAPI document says of them.
+
+An endpoint is decorated with :func:`operation` (method, path, scopes, request and
+response models, errors); :func:`routes_of` turns decorated endpoints into Starlette
+routes (one per path, so a 405 lists every method), and :mod:`gateway.api.openapi`
+reads the same declarations to write the document. Adding a route or a field therefore
+touches one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from gateway.api.routes._methods import methods_route
+
+__all__ = ["Endpoint", "Operation", "Reply", "declared_operations", "operation", "operation_of",
+           "routes_of"]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A success response: its description, JSON body model (None: no body) and the
+    names of its headers in ``components/headers``."""
+
+    description: str
+    model: type[BaseModel] | None = None
+    headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One method on one path, as the document describes it."""
+
+    method: str
+    path: str
+    operation_id: str
+    tag: str
+    summary: str
+    description: str
+    #: Alternatives of scopes that may call it (each one suffices); None: no token needed.
+    scopes: tuple[str, ...] | None
+    replies: dict[int, Reply]
+    #: Error statuses besides the ones every operation of its kind may answer.
+    errors: tuple[int, ...] = ()
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    #: Names in ``components/parameters`` or whole parameter objects.
+    parameters: tuple[str | dict[str, Any], ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def operation(method: str, path: str, *, operation_id: str, tag: str, summary: str,
+              description: str, scopes: Sequence[str] | None, replies: dict[int, Reply],
+              errors: Sequence[int] = (), body: type[BaseModel] | None = None,
+              body_required: bool = True,
+              parameters: Sequence[str | dict[str, Any]] = ()) -> Callable[[Endpoint], Endpoint]:
+    """Declare the endpoint it decorates as ``method path``."""
+    declared = Operation(
+        method=method.upper(), path=path, operation_id=operation_id, tag=tag,
+        summary=summary, description=description,
+        scopes=None if scopes is None else tuple(scopes), replies=dict(replies),
+        errors=tuple(errors), body=body, body_required=body_required,
+        parameters=tuple(parameters),
+    )
+
+    def attach(endpoint: Endpoint) -> Endpoint:
+        endpoint.operation = declared  # type: ignore[attr-defined]
+        return endpoint
+
+    return attach
+
+
+def operation_of(endpoint: Any) -> Operation | None:
+    """The declaration of a decorated endpoint, else None."""
+    found = getattr(endpoint, "operation", None)
+    return found if isinstance(found, Operation) else None
+
+
+def routes_of(*endpoints: Endpoint) -> list[BaseRoute]:
+    """One route per path of the decorated ``endpoints``, in their order; each route
+    keeps its operations (``route.operations``) for the document."""
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for endpoint in endpoints:
+        declared = operation_of(endpoint)
+        if declared is None:
+            raise TypeError(f"{endpoint.__name__} is not declared with @operation")
+        methods = by_path.setdefault(declared.path, {})
+        if declared.method in methods:
+            raise ValueError(f"{declared.method} {declared.path} is declared twice")
+        methods[declared.method] = endpoint
+    routes: list[BaseRoute] = []
+    for path, methods in by_path.items():
+        route = methods_route(path, methods)
+        route.operations = [operation_of(e) for e in methods.values()]  # type: ignore[attr-defined]
+        routes.append(route)
+    return routes
+
+
+def declared_operations(routes: Sequence[BaseRoute]) -> list[Operation]:
+    """Every operation declared on ``routes``, in route order."""
+    return [op for route in routes for op in getattr(route, "operations", ())]
