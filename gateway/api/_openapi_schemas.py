@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "ERROR_CODES",
     "JSON",
     "JSON_FORM_FIELDS",
     "MULTIPART",
@@ -26,16 +25,6 @@ MULTIPART = "multipart/form-data"
 #: A function's name (gateway.function_input.NAME_PATTERN) and a project's.
 _FUNCTION_NAME_PATTERN = "^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 _NAME_PATTERN = "^[a-z][a-z0-9-]{0,62}$"
-
-#: Every error code of API.md, as ``Error.error.code`` and ``Job.error.code`` carry them.
-ERROR_CODES = (
-    "INVALID_REQUEST", "INVALID_PARAMS", "INVALID_RUNTIME", "UNAUTHORIZED", "FORBIDDEN",
-    "NOT_FOUND", "FUNCTION_NOT_FOUND", "VERSION_NOT_FOUND", "TRIGGER_NOT_FOUND",
-    "PROJECT_NOT_FOUND", "JOB_NOT_FOUND", "SESSION_NOT_FOUND", "CONFLICT", "PROJECT_STOPPED",
-    "PAYLOAD_TOO_LARGE", "RATE_LIMITED", "CONCURRENCY_LIMIT", "RUNTIME_ERROR",
-    "INTERNAL_ERROR", "BUILD_FAILED", "UNAVAILABLE", "TIMEOUT",
-)
-
 
 def ref(section: str, name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/{section}/{name}"}
@@ -443,27 +432,6 @@ _VERSION = {
                  "resolved_dependencies", "rebuild", "is_active", "created_at"],
 }
 
-_ERROR_OBJECT = {
-    "type": "object",
-    "properties": {
-        "code": schema_ref("ErrorCode"),
-        "message": {"type": "string"},
-        "details": {
-            "type": "object",
-            "description": "Code-specific: `required_scope` (403), `field`, `parameter` or "
-                           "`header` (400), `errors` (`INVALID_PARAMS`), `limit`, "
-                           "`retry_after` and `route_class` or `scope: \"function\"` "
-                           "(`RATE_LIMITED`), `max_concurrency` (`CONCURRENCY_LIMIT`), `type`, "
-                           "`message`, `stack_trace`, `line`, `column` (`RUNTIME_ERROR`)…",
-            "properties": {
-                "errors": {"type": "array", "items": schema_ref("ParamError"),
-                           "description": "`INVALID_PARAMS`: every failure, sorted by path."},
-            },
-        },
-    },
-    "required": ["code", "message", "details"],
-}
-
 _JOB = {
     "type": "object",
     "description": "One invocation's record.",
@@ -678,18 +646,6 @@ _SESSION = {
                  "execution_count", "last_executed_at"],
 }
 
-_PARAM_ERROR = {
-    "type": "object",
-    "description": "One failure of `params` against the function's `schema.params`.",
-    "properties": {
-        "path": {"type": "string", "examples": ["$", "$.operation", "$.values[0]"],
-                 "description": "Where in `params`: `$` is the root, `.name` a property, "
-                                "`[i]` an array item."},
-        "message": {"type": "string"},
-    },
-    "required": ["path", "message"],
-}
-
 # -- triggers -----------------------------------------------------------------------------
 
 _HTTP_TRIGGER_CONFIG = {
@@ -872,28 +828,6 @@ SCHEMAS: dict[str, Any] = {
     "HttpTriggerConfig": _HTTP_TRIGGER_CONFIG,
     "CronTriggerConfig": _CRON_TRIGGER_CONFIG,
     "QueueTriggerConfig": _QUEUE_TRIGGER_CONFIG,
-    "ParamError": _PARAM_ERROR,
-    "ErrorCode": {"type": "string", "enum": list(ERROR_CODES)},
-    "ErrorObject": _ERROR_OBJECT,
-    "Error": {
-        "type": "object",
-        "description": "The body of every error response.",
-        "properties": {
-            "error": schema_ref("ErrorObject"),
-            "request_id": {"type": "string",
-                           "description": "The request's `X-Request-ID`; on "
-                                          "`/api/v1/execute/{request_id}` and "
-                                          "`/api/v1/sessions/{request_id}` the session id "
-                                          "from the path instead (not on a 413 refused by "
-                                          "its `Content-Length`, a 429 of the per-client "
-                                          "limit, a 503 or an unexpected 500: those carry "
-                                          "the `X-Request-ID`)."},
-        },
-        "required": ["error", "request_id"],
-        "examples": [{"error": {"code": "FUNCTION_NOT_FOUND",
-                                "message": "function 'calc' does not exist", "details": {}},
-                      "request_id": "f8c3de3d-1fea-4d7c-a8b0-29f63c4c3454"}],
-    },
     "Health": _HEALTH,
     "Capabilities": _CAPABILITIES,
     "ProviderHealth": {

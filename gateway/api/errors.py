@@ -4,7 +4,7 @@ exception handlers."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from starlette.exceptions import HTTPException
@@ -14,6 +14,7 @@ from starlette.types import Scope
 
 from gateway.api.responses import JSONResponse
 from gateway.core.errors import FngateError, Unavailable
+from gateway.schemas.errors import Error, ErrorCode, ErrorObject
 
 __all__ = ["error_body", "error_request_id", "error_response", "exception_handlers",
            "request_id_of"]
@@ -37,11 +38,16 @@ def error_request_id(scope: Scope) -> str:
 def error_body(
     code: str, message: str, details: dict[str, Any] | None, request_id: str
 ) -> dict[str, Any]:
-    """The error body of API.md."""
-    return {
-        "error": {"code": code, "message": message, "details": details or {}},
-        "request_id": request_id,
-    }
+    """The :class:`~gateway.schemas.errors.Error` body of an error, for the JSON encoder."""
+    # Built without validation and dumped in Python mode: an error renders whatever code it
+    # carries (a failed run's comes from the run) and its details as they are, left to the
+    # encoder as before.
+    body = Error.model_construct(
+        error=ErrorObject.model_construct(code=cast(ErrorCode, code), message=message,
+                                          details=details or {}),
+        request_id=request_id,
+    )
+    return body.model_dump()
 
 
 def error_response(exc: FngateError, request_id: str) -> Response:

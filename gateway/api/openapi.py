@@ -23,12 +23,8 @@ from gateway.api._openapi_observability import (
     OBSERVABILITY_TAG,
 )
 from gateway.api._openapi_projects import PROJECT_PATHS, PROJECT_SCHEMAS, PROJECT_TAG
-from gateway.api._openapi_schemas import (
-    ERROR_CODES,
-    JSON_FORM_FIELDS,
-    SCHEMAS,
-)
 from gateway.api._openapi_schemas import JSON as _JSON
+from gateway.api._openapi_schemas import JSON_FORM_FIELDS, SCHEMAS
 from gateway.api._openapi_schemas import MULTIPART as _MULTIPART
 from gateway.api._openapi_schemas import json_content as _json
 from gateway.api._openapi_schemas import ref as _ref
@@ -42,6 +38,7 @@ from gateway.api._openapi_webhooks import (
 from gateway.api.middleware.ratelimit import route_class
 from gateway.api.openapi_operations import operation_paths
 from gateway.api.operations import declared_operations
+from gateway.schemas.errors import ERROR_CODES, Error, ParamError
 from gateway.schemas.webhooks import WebhookDelivery
 
 __all__ = ["build_openapi", "ERROR_CODES"]
@@ -872,12 +869,16 @@ _FN_PATHS: dict[str, Any] = {
 
 
 def _limited(paths: dict[str, Any]) -> dict[str, Any]:
-    """Mark rate-limited operations: their class, 429 and 503, X-RateLimit on each response."""
+    """Mark rate-limited operations: their class, 429 and 503, X-RateLimit on each response;
+    the errors of the others carry no X-RateLimit headers."""
     for path, item in paths.items():
         for method, operation in item.items():
+            if method not in _FN_METHODS:
+                continue
             # A template's {param} stands in for one path segment, as in a request.
-            klass = route_class(method.upper(), path) if method in _FN_METHODS else None
+            klass = route_class(method.upper(), path)
             if klass is None:
+                _unlimited(operation["responses"])
                 continue
             operation["x-rate-limit-class"] = klass
             responses = operation["responses"]
@@ -888,6 +889,17 @@ def _limited(paths: dict[str, Any]) -> dict[str, Any]:
                     response["headers"].update(
                         {name: _ref("headers", name) for name in _LIMIT_HEADERS})
     return paths
+
+
+def _unlimited(responses: dict[str, Any]) -> None:
+    """The shared error responses of ``responses``, inlined without the X-RateLimit headers
+    the rate limiter adds (an operation it does not see answers without them)."""
+    for status, response in responses.items():
+        if "$ref" in response:
+            inlined = copy.deepcopy(_RESPONSES[response["$ref"].rsplit("/", 1)[1]])
+            for name in _LIMIT_HEADERS:
+                inlined["headers"].pop(name, None)
+            responses[status] = inlined
 
 
 _TARGET_REFUSED = {
@@ -915,8 +927,9 @@ _HAND_WRITTEN_PATHS = {
     **_PATHS, **VERSION_PATHS, **_SESSION_PATHS, **_TRIGGER_PATHS, **OBSERVABILITY_PATHS,
     **PROJECT_PATHS, **_FN_PATHS}
 
-#: Models the document names outside an operation (the body of an outgoing webhook).
-_EXTRA_MODELS = (WebhookDelivery,)
+#: Models the document names outside an operation: the body of an outgoing webhook, and
+#: the error body of the shared error responses (`ParamError` its `details.errors`).
+_EXTRA_MODELS = (WebhookDelivery, Error, ParamError)
 
 _INFO_DESCRIPTION = """\
 fngate runs small functions behind one authenticated HTTP API. This document \

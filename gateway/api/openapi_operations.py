@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from pydantic_core import CoreSchema
 
-from gateway.api.operations import Operation
+from gateway.api.operations import Operation, Text
 
 __all__ = ["operation_paths"]
 
@@ -47,8 +47,10 @@ def operation_paths(
         if op.body is not None:
             wanted[(op.body, "validation")] = None
         for reply in op.replies.values():
-            if reply.model is not None:
-                wanted[(reply.model, "serialization")] = None
+            events = reply.text.events if reply.text is not None else None
+            for model in (reply.model, events):
+                if model is not None:
+                    wanted[(model, "serialization")] = None
     for model in extra_models:
         wanted[(model, "serialization")] = None
     refs, top = models_json_schema(list(wanted), ref_template="#/components/schemas/{model}",
@@ -79,13 +81,31 @@ def _operation(op: Operation, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]
             "description": reply.description,
             "headers": {name: _ref("headers", name) for name in ("X-Request-ID", *reply.headers)},
         }
+        content: dict[str, Any] = {}
         if reply.model is not None:
-            response["content"] = {JSON: {"schema": refs[(reply.model, "serialization")]}}
+            content[JSON] = {"schema": refs[(reply.model, "serialization")]}
+        if reply.text is not None:
+            content[reply.text.media_type] = _text(reply.text, refs)
+        if content:
+            response["content"] = content
         responses[str(status)] = response
-    for status in sorted(_errors(op)):
+    for status in sorted(_errors(op) - set(op.replies)):
         responses[str(status)] = _ref("responses", _ERROR_RESPONSES[status])
     document["responses"] = responses
+    document.update(op.extra)
     return document
+
+
+def _text(text: Text, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if text.description:
+        schema["description"] = text.description
+    media: dict[str, Any] = {"schema": schema}
+    if text.events is not None:
+        # OpenAPI 3.1 cannot type the events of a stream; this names the model of each
+        # event's `data`.
+        media["x-event-data"] = refs[(text.events, "serialization")]
+    return media
 
 
 def _security(scopes: tuple[str, ...] | None) -> list[dict[str, list[str]]]:

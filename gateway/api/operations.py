@@ -20,20 +20,34 @@ from starlette.routing import BaseRoute
 
 from gateway.api.routes._methods import methods_route
 
-__all__ = ["Endpoint", "Operation", "Reply", "declared_operations", "operation", "operation_of",
-           "routes_of"]
+__all__ = ["Endpoint", "Operation", "Reply", "Text", "declared_operations", "operation",
+           "operation_of", "routes_of"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
+class Text:
+    """A body of text rather than JSON (a string in the document): its media type, what it
+    holds, and for a stream of Server-Sent Events the model of each event's data."""
+
+    media_type: str
+    description: str = ""
+    events: type[BaseModel] | None = None
+
+
+@dataclass(frozen=True)
 class Reply:
-    """A success response: its description, JSON body model (None: no body) and the
-    names of its headers in ``components/headers``."""
+    """A response: its description, JSON body model (None: no JSON body), a text body
+    instead of or beside it, and the names of its headers in ``components/headers``.
+
+    A reply with an error status replaces the shared error response of that status
+    (e.g. an ``Error`` body described for this operation alone)."""
 
     description: str
     model: type[BaseModel] | None = None
     headers: tuple[str, ...] = ()
+    text: Text | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,8 @@ class Operation:
     body_required: bool = True
     #: Names in ``components/parameters`` or whole parameter objects.
     parameters: tuple[str | dict[str, Any], ...] = ()
+    #: Keys of the operation object a declaration cannot say otherwise (e.g. the
+    #: ``security`` of a route with its own token scheme), written as they are.
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -62,14 +78,15 @@ def operation(method: str, path: str, *, operation_id: str, tag: str, summary: s
               description: str, scopes: Sequence[str] | None, replies: dict[int, Reply],
               errors: Sequence[int] = (), body: type[BaseModel] | None = None,
               body_required: bool = True,
-              parameters: Sequence[str | dict[str, Any]] = ()) -> Callable[[Endpoint], Endpoint]:
+              parameters: Sequence[str | dict[str, Any]] = (),
+              extra: dict[str, Any] | None = None) -> Callable[[Endpoint], Endpoint]:
     """Declare the endpoint it decorates as ``method path``."""
     declared = Operation(
         method=method.upper(), path=path, operation_id=operation_id, tag=tag,
         summary=summary, description=description,
         scopes=None if scopes is None else tuple(scopes), replies=dict(replies),
         errors=tuple(errors), body=body, body_required=body_required,
-        parameters=tuple(parameters),
+        parameters=tuple(parameters), extra=dict(extra or {}),
     )
 
     def attach(endpoint: Endpoint) -> Endpoint:
