@@ -475,17 +475,6 @@ _JOB_LIST = {
     "required": ["jobs", "next_before"],
 }
 
-_LOG_LINE = {
-    "type": "object",
-    "properties": {
-        "timestamp": TIMESTAMP,
-        "job_id": {"type": "string", "format": "uuid"},
-        "stream": {"type": "string", "enum": ["stdout", "stderr"]},
-        "message": {"type": "string"},
-    },
-    "required": ["timestamp", "job_id", "stream", "message"],
-}
-
 _COMPONENT_STATE = {"type": "string", "enum": ["ok", "down", "disabled"]}
 _RUNTIME_STATE = {**_COMPONENT_STATE,
                   "description": "`disabled`: not installed on this machine; `down`: its "
@@ -806,7 +795,6 @@ SCHEMAS: dict[str, Any] = {
     "Version": _VERSION,
     "Job": _JOB,
     "JobList": _JOB_LIST,
-    "LogLine": _LOG_LINE,
     "JobLogs": {
         "type": "object",
         "properties": {"logs": {"type": "array", "items": schema_ref("LogLine")}},

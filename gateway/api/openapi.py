@@ -17,11 +17,6 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
-from gateway.api._openapi_observability import (
-    OBSERVABILITY_PATHS,
-    OBSERVABILITY_SCHEMAS,
-    OBSERVABILITY_TAG,
-)
 from gateway.api._openapi_projects import PROJECT_PATHS, PROJECT_SCHEMAS, PROJECT_TAG
 from gateway.api._openapi_schemas import JSON as _JSON
 from gateway.api._openapi_schemas import JSON_FORM_FIELDS, SCHEMAS
@@ -924,7 +919,7 @@ def _guarded(paths: dict[str, Any]) -> dict[str, Any]:
 
 
 _HAND_WRITTEN_PATHS = {
-    **_PATHS, **VERSION_PATHS, **_SESSION_PATHS, **_TRIGGER_PATHS, **OBSERVABILITY_PATHS,
+    **_PATHS, **VERSION_PATHS, **_SESSION_PATHS, **_TRIGGER_PATHS,
     **PROJECT_PATHS, **_FN_PATHS}
 
 #: Models the document names outside an operation: the body of an outgoing webhook, and
@@ -1017,14 +1012,15 @@ _DOCUMENT: dict[str, Any] = {
         {"name": "operations", "description": "Unauthenticated operator views."},
         {"name": "provider", "description": "Capabilities and health for platforms that "
                                             "schedule onto several providers."},
-        OBSERVABILITY_TAG,
+        {"name": "observability",
+         "description": "A function's metrics, logs and audit events."},
         WEBHOOK_TAG,
         PROJECT_TAG,
     ],
     "paths": {},
     "webhooks": OUTGOING_WEBHOOKS,
     "components": {
-        "schemas": {**SCHEMAS, **VERSION_SCHEMAS, **OBSERVABILITY_SCHEMAS, **PROJECT_SCHEMAS},
+        "schemas": {**SCHEMAS, **VERSION_SCHEMAS, **PROJECT_SCHEMAS},
         "responses": _RESPONSES,
         "parameters": _PARAMETERS,
         "headers": _HEADERS,

@@ -10,20 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from gateway.core.jsoncodec import isoformat
+from gateway.core.events import EVENT_TYPES, EventType
 
 __all__ = ["EVENT_TYPES", "EventRecord", "EventStore", "EventType"]
-
-EventType = Literal[
-    "created", "updated", "deployed", "activated", "rolled_back", "build_failed",
-    "trigger_added", "trigger_removed", "deleted",
-]
-EVENT_TYPES: tuple[EventType, ...] = (
-    "created", "updated", "deployed", "activated", "rolled_back", "build_failed",
-    "trigger_added", "trigger_removed", "deleted",
-)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,18 +24,11 @@ class EventRecord:
     id: int
     function_id: int
     function_name: str
-    type: str
+    type: EventType
     description: str
     metadata: dict[str, Any] = field(default_factory=dict)
     actor: str | None
     created_at: dt.datetime
-
-    def to_api(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "type": self.type, "description": self.description,
-            "metadata": self.metadata, "actor": self.actor,
-            "created_at": isoformat(self.created_at),
-        }
 
 
 def _record(row: Mapping[str, Any]) -> EventRecord:

@@ -11,8 +11,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.core.jsoncodec import isoformat
-
 __all__ = ["LogStore", "StoredLine"]
 
 
@@ -25,10 +23,6 @@ class StoredLine:
     job_id: str
     stream: str
     message: str
-
-    def to_api(self) -> dict[str, Any]:
-        return {"timestamp": isoformat(self.timestamp), "job_id": self.job_id,
-                "stream": self.stream, "message": self.message}
 
 
 def _line(row: Any) -> StoredLine:

@@ -1,19 +1,28 @@
-"""Live log pub/sub, time query values and the metrics body, without I/O."""
+"""Live log pub/sub, time query values, and the metrics, log line and event bodies,
+without I/O."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
+from pydantic import ValidationError
 from starlette.requests import Request
 
 from config import Settings
 from executors.models import LogLine
 from gateway.api.routes._observe import query_bool, query_time
-from gateway.api.routes.function_metrics import render_metrics
+from gateway.api.routes.events import _event_view
+from gateway.api.routes.function_logs import _event, _stored
+from gateway.api.routes.function_metrics import metrics_view
 from gateway.core.errors import InvalidRequest
+from gateway.core.jsoncodec import dumps
 from gateway.core.models import FunctionRecord
+from gateway.schemas import logs
+from gateway.schemas.base import render
 from gateway.services.logstream import LogHub
+from gateway.store.events import EventRecord
+from gateway.store.logs import StoredLine
 from gateway.store.stats import JobStats
 
 
@@ -113,7 +122,7 @@ def test_metrics_body_rates_and_cost() -> None:
                      duration_p95=8.6, duration_p99=8.92, duration_sum_ms=20_000.0,
                      cpu_ms_avg=2.5, max_rss_bytes=1000)
     settings = Settings(price_per_gb_s=0.5, price_per_request=0.01)
-    body = render_metrics(stats, _function(2048), settings, current=2)
+    body = render(metrics_view(stats, _function(2048), settings, current=2, since=None))
     assert body["success_rate"] == 75.0 and body["error_rate"] == 0.25
     assert body["gb_seconds"] == 40.0
     assert body["cost_estimate"] == pytest.approx(40.0 * 0.5 + 5 * 0.01)
@@ -131,3 +140,44 @@ def test_log_retention_settings_come_from_the_environment() -> None:
     assert Settings().log_retention_max_lines == 100_000
     with pytest.raises(SettingsError):
         load({"FNGATE_LOG_RETENTION_MAX_LINES": "-1"}, toml_path="/nonexistent.toml")
+
+
+def test_metrics_since_renders_as_rfc_3339_with_milliseconds() -> None:
+    stats = JobStats(total=0, successful=0, failed=0, cold_starts=0, cache_hits=0, ran=0,
+                     duration_min=None, duration_max=None, duration_avg=None,
+                     duration_p50=None, duration_p95=None, duration_p99=None,
+                     duration_sum_ms=0.0, cpu_ms_avg=None, max_rss_bytes=None)
+    since = dt.datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
+    body = render(metrics_view(stats, _function(256), Settings(), current=0, since=since))
+    assert body["since"] == "2024-05-01T12:00:00.123Z"
+    assert body["success_rate"] == 0.0 and body["error_rate"] == 0.0
+    assert body["duration"] == dict.fromkeys(("min", "max", "avg", "p50", "p95", "p99"))
+    assert body["avg_execution_time"] is None and body["memory_usage"] is None
+
+
+def test_a_log_line_renders_as_before_in_json_and_as_an_event() -> None:
+    job_id = "f8c3de3d-1fea-4d7c-a8b0-29f63c4c3454"
+    stored = StoredLine(id=1, timestamp=dt.datetime(2024, 5, 1, 12, 0, 0, 5000, tzinfo=dt.UTC),
+                        job_id=job_id, stream="stderr", message="héllo \"x\"\n")
+    expected = {"timestamp": "2024-05-01T12:00:00.005Z", "job_id": job_id,
+                "stream": "stderr", "message": "héllo \"x\"\n"}
+    assert render(_stored(stored)) == expected
+    assert _event(_stored(stored)) == b"data: " + dumps(expected) + b"\n\n"
+
+
+def test_a_log_line_of_another_stream_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        logs.LogLine(timestamp=dt.datetime.now(dt.UTC),
+                     job_id="f8c3de3d-1fea-4d7c-a8b0-29f63c4c3454", stream="stdin", message="")
+
+
+def test_an_event_renders_as_before() -> None:
+    record = EventRecord(id=3, function_id=1, function_name="f", type="updated",
+                         description="function 'f' updated: memory_mb",
+                         metadata={"fields": ["memory_mb"], "nested": {"a": [1, None]}},
+                         actor=None, created_at=dt.datetime(2024, 1, 2, tzinfo=dt.UTC))
+    assert render(_event_view(record)) == {
+        "id": 3, "type": "updated", "description": "function 'f' updated: memory_mb",
+        "metadata": {"fields": ["memory_mb"], "nested": {"a": [1, None]}}, "actor": None,
+        "created_at": "2024-01-02T00:00:00.000Z",
+    }

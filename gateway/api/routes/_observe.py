@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from typing import Any
 
 from starlette.requests import Request
 
@@ -12,7 +13,13 @@ from auth import Principal, can_read_all_jobs
 from auth.scopes import READ_JOBS
 from gateway.core.errors import Forbidden, InvalidRequest
 
-__all__ = ["query_bool", "query_time", "query_uuid", "require_read_jobs"]
+__all__ = ["READ_JOBS_NOTE", "query_bool", "query_time", "query_uuid", "require_read_jobs",
+           "time_parameter"]
+
+#: How the three routes check their caller, for their descriptions.
+READ_JOBS_NOTE = ("Needs `read:jobs` or `admin`, else 403 `FORBIDDEN` "
+                  "(`details.required_scope: \"read:jobs\"`), checked before the function is "
+                  "looked up. ")
 
 _RELATIVE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -25,6 +32,15 @@ def require_read_jobs(principal: Principal, what: str) -> None:
     if not can_read_all_jobs(principal):
         raise Forbidden(f"reading a function's {what} needs the '{READ_JOBS}' scope",
                         details={"required_scope": READ_JOBS})
+
+
+def time_parameter(name: str, description: str) -> dict[str, Any]:
+    """The document's query parameter ``name`` read by :func:`query_time`."""
+    return {"name": name, "in": "query", "required": False, "schema": {"type": "string"},
+            "description": description + " An RFC 3339 timestamp (`2024-05-01T12:00:00Z`; "
+            "without an offset it is UTC) or a duration before now: a number and `ms`, `s`, "
+            "`m`, `h` or `d` (`15m`, `24h`, `7d`). Anything else → 400 `INVALID_REQUEST` "
+            "(`details.parameter`)."}
 
 
 def query_time(request: Request, name: str) -> dt.datetime | None:

@@ -8,19 +8,45 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
+from auth.scopes import ADMIN, READ_JOBS
 from gateway.api.context import services_of
+from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import query_int
 from gateway.api.routes._lookup import function_not_found
-from gateway.api.routes._observe import require_read_jobs
+from gateway.api.routes._observe import READ_JOBS_NOTE, require_read_jobs
 from gateway.api.security import authenticate
-from gateway.store.events import EventStore
+from gateway.schemas.base import render
+from gateway.schemas.events import Event, FunctionEvents
+from gateway.store.events import EventRecord, EventStore
 
 __all__ = ["routes"]
 
+_DESCRIPTION = READ_JOBS_NOTE + """\
+The function's audit trail, newest first: `created`, `updated` (`metadata.fields`: the \
+fields the update sent), `deployed` (a new version: `metadata.version`, `metadata.status`; \
+or a rebuild for new project or system dependencies: `metadata.rebuild`, \
+`metadata.dependencies`), `activated` (a version became active when its build succeeded), \
+`rolled_back`, `build_failed` (`metadata.build_log`: its end; `metadata.rebuild` when a \
+rebuild failed and the version kept serving with its previous build), `trigger_added`, \
+`trigger_removed` (`metadata.trigger_id`, `trigger_type`, `trigger_name`) and `deleted`. \
+Each is recorded in the transaction of its change. `actor` is the `sub` of the token that \
+made the change, null for what the gateway did on its own (a build resumed after a restart, \
+a rebuild). A deleted \
+function's trail stays readable by its id, or by its name while no function has that name."""
 
+_LIMIT = {"name": "limit", "in": "query", "required": False,
+          "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+          "description": "How many of the newest events. Outside 1..1000 → 400."}
+
+
+@operation(
+    "GET", "/api/v1/functions/{ref}/events", operation_id="getFunctionEvents",
+    tag="observability", summary="A function's audit events", description=_DESCRIPTION,
+    scopes=[READ_JOBS, ADMIN], parameters=["ref", _LIMIT], errors=[400, 404],
+    replies={200: Reply("The events, newest first.", FunctionEvents)},
+)
 async def function_events(request: Request) -> Response:
     principal = await authenticate(request)
     require_read_jobs(principal, "events")
@@ -33,7 +59,13 @@ async def function_events(request: Request) -> Response:
         raise function_not_found(ref)
     limit = query_int(request, "limit", 100, 1, 1000)
     records = await events.for_function(function_id, limit=limit)
-    return JSONResponse({"events": [e.to_api() for e in records]})
+    return JSONResponse(render(FunctionEvents(events=[_event_view(e) for e in records])))
 
 
-routes = [Route("/api/v1/functions/{ref}/events", function_events, methods=["GET"])]
+def _event_view(event: EventRecord) -> Event:
+    """The API's Event of a stored one."""
+    return Event(id=event.id, type=event.type, description=event.description,
+                 metadata=event.metadata, actor=event.actor, created_at=event.created_at)
+
+
+routes = routes_of(function_events)

@@ -20,16 +20,26 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 
+from auth.scopes import ADMIN, READ_JOBS
 from gateway.api.context import Services, services_of
+from gateway.api.operations import Reply, Text, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import query_int
 from gateway.api.routes._lookup import load_function
-from gateway.api.routes._observe import query_bool, query_time, query_uuid, require_read_jobs
+from gateway.api.routes._observe import (
+    READ_JOBS_NOTE,
+    query_bool,
+    query_time,
+    query_uuid,
+    require_read_jobs,
+    time_parameter,
+)
 from gateway.api.security import authenticate
 from gateway.core.errors import InvalidRequest, RateLimited
-from gateway.core.jsoncodec import dumps, isoformat
+from gateway.core.jsoncodec import dumps
+from gateway.schemas.base import render
+from gateway.schemas.logs import FunctionLogs, LogLine
 from gateway.services.logstream import LiveLine, LogSubscription
 from gateway.store.logs import LogStore, StoredLine
 
@@ -54,20 +64,70 @@ class _Filter:
                 and (self.until is None or timestamp < self.until))
 
 
-def _event(line: dict[str, Any]) -> bytes:
-    return b"data: " + dumps(line) + b"\n\n"
+def _event(line: LogLine) -> bytes:
+    return b"data: " + dumps(render(line)) + b"\n\n"
 
 
-def _live(item: LiveLine) -> tuple[dt.datetime, dict[str, Any]]:
-    timestamp = dt.datetime.fromtimestamp(item.line.timestamp, dt.UTC)
-    return timestamp, {"timestamp": isoformat(timestamp), "job_id": item.job_id,
-                       "stream": item.line.stream, "message": item.line.message}
+def _stored(line: StoredLine) -> LogLine:
+    return LogLine(timestamp=line.timestamp, job_id=line.job_id, stream=line.stream,
+                   message=line.message)
+
+
+def _live(item: LiveLine) -> LogLine:
+    return LogLine(timestamp=dt.datetime.fromtimestamp(item.line.timestamp, dt.UTC),
+                   job_id=item.job_id, stream=item.line.stream, message=item.line.message)
 
 
 # Live followers of one function per replica: each holds a queue and polls PostgreSQL.
 MAX_FOLLOWERS = 50
 
+_DESCRIPTION = READ_JOBS_NOTE + f"""\
+Without `follow`: the newest `limit` lines that match, oldest first (like `tail`), as \
+`{{"logs": [LogLine…]}}`. A line's `timestamp` is when the function printed it; lines are \
+stored when their job's attempt ends and kept for `FNGATE_LOG_RETENTION_DAYS` (default 7) \
+and, per function, the newest `FNGATE_LOG_RETENTION_MAX_LINES` (default 100000).
 
+With `follow=true`: `text/event-stream`. First those lines, then the lines printed so far \
+by runs still going on the replica that answers, then each new line as it is printed, one \
+`data: <LogLine JSON>` event each. Lines of runs on this replica arrive as they are \
+printed; lines of runs on other replicas arrive when their attempt ends (polled every \
+second). A comment (`: keep-alive`) is sent after 15 s without lines. The stream ends when \
+the client disconnects, when `until` passes, or — with `job_id` — once that job has \
+finished and its lines were sent (an unknown `job_id` ends it at once). A follower too slow \
+to read loses lines rather than slowing the function. At most {MAX_FOLLOWERS} followers per \
+function on one gateway: the next gets 429 `RATE_LIMITED` with `Retry-After`."""
+
+_PARAMETERS: list[str | dict[str, Any]] = [
+    "ref",
+    time_parameter("since", "Lines printed at or after."),
+    time_parameter("until", "Lines printed before (exclusive); must be later than `since` "
+                            "(400). With `follow`, the stream ends when it passes."),
+    {"name": "limit", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+     "description": "How many of the newest matching lines (with `follow`: of the backlog "
+                    "sent first). Outside 1..1000 or not an integer → 400."},
+    {"name": "job_id", "in": "query", "required": False,
+     "schema": {"type": "string", "format": "uuid"},
+     "description": "Only this job's lines. Not a UUID → 400."},
+    {"name": "follow", "in": "query", "required": False,
+     "schema": {"type": "boolean", "default": False},
+     "description": "`true` streams Server-Sent Events. `true`/`false`/`1`/`0`; anything "
+                    "else → 400."},
+]
+
+
+@operation(
+    "GET", "/api/v1/functions/{ref}/logs", operation_id="getFunctionLogs",
+    tag="observability", summary="A function's log lines, or a live stream of them",
+    description=_DESCRIPTION, scopes=[READ_JOBS, ADMIN], parameters=_PARAMETERS,
+    errors=[400, 404],
+    replies={200: Reply(
+        "The lines, or (with `follow=true`) the event stream.", FunctionLogs,
+        text=Text("text/event-stream",
+                  "`data: <LogLine as JSON>` events, and `: keep-alive` comments.",
+                  events=LogLine),
+    )},
+)
 async def function_logs(request: Request) -> Response:
     principal = await authenticate(request)
     require_read_jobs(principal, "logs")
@@ -84,7 +144,7 @@ async def function_logs(request: Request) -> Response:
     if not query_bool(request, "follow"):
         lines = await store.latest(function.id, since=since, until=until,
                                    job_id=wanted.job_id, limit=wanted.limit)
-        return JSONResponse({"logs": [line.to_api() for line in lines]})
+        return JSONResponse(render(FunctionLogs(logs=[_stored(line) for line in lines])))
     hub = services.dispatcher.live_logs
     if hub.subscribers(function.id) >= MAX_FOLLOWERS:
         raise RateLimited(
@@ -114,7 +174,7 @@ async def _stream(services: Services, store: LogStore, subscription: LogSubscrip
     cursor = start = await store.last_id(wanted.function_id)
     backlog = await store.latest(wanted.function_id, since=wanted.since, until=wanted.until,
                                  job_id=wanted.job_id, limit=wanted.limit, max_id=cursor)
-    chunk = b"".join(_event(line.to_api()) for line in backlog
+    chunk = b"".join(_event(_stored(line)) for line in backlog
                      if line.job_id not in subscription.live_jobs)
     chunk += _live_events(subscription.backlog, wanted)
     yield chunk or b": following\n\n"  # sends the headers at once
@@ -161,8 +221,8 @@ def _until_remaining(until: dt.datetime | None) -> float | None:
 def _live_events(items: list[LiveLine], wanted: _Filter) -> bytes:
     out = []
     for item in items:
-        timestamp, line = _live(item)
-        if wanted.admits(timestamp):
+        line = _live(item)
+        if wanted.admits(line.timestamp):
             out.append(_event(line))
     return b"".join(out)
 
@@ -181,7 +241,7 @@ def _stored_events(rows: list[StoredLine], sent: set[int], cursor: int, start: i
         cursor = max(cursor, row.id)
         if row.job_id in subscription.live_jobs or not wanted.admits(row.timestamp):
             continue
-        out.append(_event(row.to_api()))
+        out.append(_event(_stored(row)))
     floor = cursor - _LOOKBACK_IDS
     sent.difference_update([i for i in sent if i <= floor])
     return cursor, b"".join(out)
@@ -193,4 +253,4 @@ async def _job_finished(services: Services, job_id: uuid.UUID) -> bool:
     return job is None or job.status in ("success", "failed")
 
 
-routes = [Route("/api/v1/functions/{ref}/logs", function_logs, methods=["GET"])]
+routes = routes_of(function_logs)
