@@ -475,77 +475,6 @@ _JOB_LIST = {
     "required": ["jobs", "next_before"],
 }
 
-_COMPONENT_STATE = {"type": "string", "enum": ["ok", "down", "disabled"]}
-_RUNTIME_STATE = {**_COMPONENT_STATE,
-                  "description": "`disabled`: not installed on this machine; `down`: its "
-                                 "workers fail to start."}
-
-_ISOLATION = {
-    "type": "string", "enum": ["namespaces", "process"],
-    "description": "`namespaces`: every worker in its own bubblewrap sandbox; `process`: "
-                   "plain processes, set explicitly with `FNGATE_SANDBOX=process`.",
-}
-
-_HEALTH = {
-    "type": "object",
-    "properties": {
-        "status": {"type": "string", "enum": ["ok", "degraded", "down"],
-                   "description": "`down` when the database is down; `degraded` when the "
-                                  "broker, the scheduler, the rate limiter's storage or a "
-                                  "runtime is down."},
-        "version": {"type": "string"},
-        "components": {
-            "type": "object",
-            "properties": {
-                "database": _COMPONENT_STATE,
-                "broker": {**_COMPONENT_STATE,
-                           "description": "The queue consumers' connection; `disabled` "
-                                          "without `FNGATE_AMQP_URL`."},
-                "scheduler": _COMPONENT_STATE,
-                "rate_limiter": {**_COMPONENT_STATE,
-                                 "description": "`disabled` when limits are `off`; `down` "
-                                                "while Redis does not answer (limits fail "
-                                                "open)."},
-                "sandbox": {**_COMPONENT_STATE,
-                            "description": "`down` when the worker sandbox cannot be set up "
-                                           "here: no worker starts (see `sandbox.error`)."},
-                "runtimes": {
-                    "type": "object",
-                    "properties": {"python": _RUNTIME_STATE, "nodejs": _RUNTIME_STATE},
-                    "additionalProperties": _RUNTIME_STATE,
-                },
-            },
-            "required": ["database", "broker", "scheduler", "rate_limiter", "sandbox",
-                         "runtimes"],
-        },
-        "isolation": _ISOLATION,
-        "sandbox": {
-            "type": "object",
-            "description": "What the worker sandbox applies on this replica "
-                           "(docs/isolation.md).",
-            "properties": {
-                "isolation": _ISOLATION,
-                "status": {"type": "string", "enum": ["ok", "down"]},
-                "error": {"type": ["string", "null"],
-                          "description": "Why no worker can start, when `status` is `down`."},
-                "network_egress": {"type": "string",
-                                   "description": "`filtered`, or why `network: egress` "
-                                                  "functions cannot run here."},
-                "per_worker_uid": {"type": "boolean",
-                                   "description": "Each worker has a uid of its own (root)."},
-                "cpu_quota": {"type": "boolean",
-                              "description": "CPU quotas are enforced (cgroup cpu)."},
-                "memory_limit": {"type": "string", "enum": ["cgroup", "rss-watchdog"]},
-                "freezer": {"type": "boolean",
-                            "description": "Idle workers are frozen (cgroup freezer)."},
-            },
-            "required": ["isolation", "status", "error", "network_egress", "per_worker_uid",
-                         "cpu_quota", "memory_limit", "freezer"],
-        },
-    },
-    "required": ["status", "version", "components", "isolation", "sandbox"],
-}
-
 # -- sessions -----------------------------------------------------------------------------
 
 _SESSION_ID = {"type": "string", "format": "uuid", "description": "The session's id."}
@@ -751,41 +680,6 @@ _TRIGGER_UPDATE = {
     "properties": _TRIGGER_INPUT_PROPERTIES,
 }
 
-_CAPABILITIES = {
-    "type": "object",
-    "description": "What this gateway really offers, as configured and found on its machine.",
-    "properties": {
-        "name": {"type": "string", "const": "fngate"},
-        "version": {"type": "string"},
-        "supported_runtimes": {"type": "array", "items": {"type": "string"},
-                               "description": "Runtimes installed on this machine.",
-                               "examples": [["python", "nodejs"]]},
-        "supported_trigger_types": {
-            "type": "array", "items": {"type": "string", "enum": ["http", "cron", "queue"]},
-            "description": "`queue` only when a broker is configured (`FNGATE_AMQP_URL`)."},
-        "supports_async": {"type": "boolean", "const": True},
-        "supports_versioning": {"type": "boolean", "const": True},
-        "max_timeout_ms": {"type": "integer", "description": "`FNGATE_MAX_TIMEOUT_MS`."},
-        "max_memory_mb": {"type": "integer", "description": "`FNGATE_MAX_MEMORY_MB`."},
-        "max_payload_bytes": {"type": "integer", "description": "`FNGATE_MAX_BODY_BYTES`."},
-        "typical_cold_start_ms": {
-            "type": ["integer", "null"], "minimum": 0,
-            "description": "The median of the last 100 cold starts measured on this replica "
-                           "(the time handing a worker the function's code added to a "
-                           "successful run, or warming a session's worker); null before "
-                           "the first."},
-        "isolation": _ISOLATION,
-        "network_policies": {
-            "type": "array", "items": {"type": "string", "enum": ["egress", "none"]},
-            "description": "The `network` values functions can run with here (`egress` is "
-                           "unfiltered in `process` isolation)."},
-    },
-    "required": ["name", "version", "supported_runtimes", "supported_trigger_types",
-                 "supports_async", "supports_versioning", "max_timeout_ms", "max_memory_mb",
-                 "max_payload_bytes", "typical_cold_start_ms", "isolation",
-                 "network_policies"],
-}
-
 SCHEMAS: dict[str, Any] = {
     "Function": _FUNCTION,
     "FunctionCreate": _FUNCTION_CREATE,
@@ -816,33 +710,4 @@ SCHEMAS: dict[str, Any] = {
     "HttpTriggerConfig": _HTTP_TRIGGER_CONFIG,
     "CronTriggerConfig": _CRON_TRIGGER_CONFIG,
     "QueueTriggerConfig": _QUEUE_TRIGGER_CONFIG,
-    "Health": _HEALTH,
-    "Capabilities": _CAPABILITIES,
-    "ProviderHealth": {
-        "type": "object",
-        "properties": {"status": {"type": "string", "const": "healthy"}},
-        "required": ["status"],
-    },
-    "Ready": {
-        "type": "object",
-        "properties": {"status": {"type": "string", "enum": ["ready", "not_ready"]}},
-        "required": ["status"],
-    },
-    "Status": {
-        "type": "object",
-        "properties": {
-            "status": {"type": "string", "const": "running"},
-            "isolation": _ISOLATION,
-            "uptime_seconds": {"type": "integer", "minimum": 0},
-            "active_projects": {"type": "integer", "minimum": 0,
-                                "description": "Running (not stopped) projects that have"
-                                               " at least one function."},
-            "total_functions": {"type": "integer", "minimum": 0},
-            "warm_workers": {"type": "integer", "minimum": 0},
-            "memory_usage_bytes": {"type": "integer", "minimum": 0,
-                                   "description": "The gateway process's resident memory."},
-        },
-        "required": ["status", "isolation", "uptime_seconds", "active_projects",
-                     "total_functions", "warm_workers", "memory_usage_bytes"],
-    },
 }

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gateway.api.context import Services
+from gateway.schemas.health import HealthComponents, RuntimeStates
 from gateway.store.migrate import migrations_applied
 
 __all__ = ["ComponentStates", "State", "check_components", "database_ok", "ready"]
@@ -48,10 +49,11 @@ class ComponentStates:
         names += [f"runtimes.{rt}" for rt, state in self.runtimes.items() if state == "down"]
         return names
 
-    def to_api(self) -> dict[str, object]:
-        return {"database": self.database, "broker": self.broker, "scheduler": self.scheduler,
-                "rate_limiter": self.rate_limiter, "sandbox": self.sandbox,
-                "runtimes": dict(self.runtimes)}
+    def view(self) -> HealthComponents:
+        """The states as ``/health`` shows them under ``components``."""
+        return HealthComponents(database=self.database, broker=self.broker,
+                                scheduler=self.scheduler, rate_limiter=self.rate_limiter,
+                                sandbox=self.sandbox, runtimes=RuntimeStates(**self.runtimes))
 
 
 async def database_ok(services: Services, timeout_s: float = PROBE_TIMEOUT_S) -> bool:

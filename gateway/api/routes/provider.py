@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from gateway.api import probes
 from gateway.api.context import services_of
+from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.security import authenticate
 from gateway.core.errors import Unavailable
 from gateway.core.version import VERSION
+from gateway.schemas.base import render
+from gateway.schemas.provider import Capabilities, ProviderHealth
 
 __all__ = ["routes"]
 
@@ -20,6 +22,14 @@ __all__ = ["routes"]
 _TRIGGER_TYPES = ("http", "cron")
 
 
+@operation(
+    "GET", "/api/v1/provider/capabilities", operation_id="getProviderCapabilities",
+    tag="provider", summary="What this gateway offers",
+    description="Needs any valid token. Runtimes found on this machine, trigger types it can "
+                "run (`queue` only with a broker), its configured caps and the median of its "
+                "recent cold starts.",
+    scopes=[], replies={200: Reply("The capabilities.", Capabilities)},
+)
 async def capabilities(request: Request) -> Response:
     """Runtimes found on this machine, the trigger types it can run, its configured caps."""
     await authenticate(request)
@@ -27,22 +37,33 @@ async def capabilities(request: Request) -> Response:
     settings = services.settings
     runtimes = [rt for rt, found in services.pools.available_runtimes().items() if found]
     triggers = [*_TRIGGER_TYPES, *(("queue",) if settings.amqp_url else ())]
-    return JSONResponse({
-        "name": "fngate",
-        "version": VERSION,
-        "supported_runtimes": runtimes,
-        "supported_trigger_types": triggers,
-        "supports_async": True,
-        "supports_versioning": True,
-        "isolation": services.pools.sandbox.isolation,
-        "network_policies": services.pools.network_policies(),
-        "max_timeout_ms": settings.max_timeout_ms,
-        "max_memory_mb": settings.max_memory_mb,
-        "max_payload_bytes": settings.max_body_bytes,
-        "typical_cold_start_ms": services.metrics.typical_cold_start_ms(),
-    })
+    return JSONResponse(render(Capabilities(
+        name="fngate",
+        version=VERSION,
+        supported_runtimes=runtimes,
+        supported_trigger_types=triggers,
+        supports_async=True,
+        supports_versioning=True,
+        isolation=services.pools.sandbox.isolation,
+        network_policies=services.pools.network_policies(),
+        max_timeout_ms=settings.max_timeout_ms,
+        max_memory_mb=settings.max_memory_mb,
+        max_payload_bytes=settings.max_body_bytes,
+        typical_cold_start_ms=services.metrics.typical_cold_start_ms(),
+    )))
 
 
+@operation(
+    "GET", "/api/v1/provider/health", operation_id="getProviderHealth", tag="provider",
+    summary="Whether this gateway can serve",
+    description="Needs any valid token. 503 `UNAVAILABLE` when the database or a runtime "
+                "installed here is down (`details.down` names them, e.g. `[\"database\"]` or "
+                "`[\"runtimes.nodejs\"]`; `details.components` is the `components` object of "
+                "`/health`). A broker, scheduler or rate limiter that is down does not make it "
+                "unhealthy.",
+    scopes=[], errors=[503],
+    replies={200: Reply("`{\"status\": \"healthy\"}`.", ProviderHealth)},
+)
 async def provider_health(request: Request) -> Response:
     """``healthy``, or 503 ``UNAVAILABLE`` naming the database or enabled runtime that is down."""
     await authenticate(request)
@@ -51,11 +72,8 @@ async def provider_health(request: Request) -> Response:
             if name in ("database", "sandbox") or name.startswith("runtimes.")]
     if down:
         raise Unavailable(f"this gateway cannot serve: {', '.join(down)} down",
-                          details={"down": down, "components": components.to_api()})
-    return JSONResponse({"status": "healthy"})
+                          details={"down": down, "components": render(components.view())})
+    return JSONResponse(render(ProviderHealth(status="healthy")))
 
 
-routes = [
-    Route("/api/v1/provider/capabilities", capabilities, methods=["GET"]),
-    Route("/api/v1/provider/health", provider_health, methods=["GET"]),
-]
+routes = routes_of(capabilities, provider_health)
