@@ -399,14 +399,7 @@ _INVOKE_CACHE_NOTE = (
     "`RATE_LIMITED`)."
 )
 
-_PUBLIC: list[dict[str, list[str]]] = []
-
 _PATHS: dict[str, Any] = {
-    "/openapi.json": _path(get={
-        "operationId": "getOpenAPI", "tags": ["operations"], "summary": "This document",
-        "description": "Unauthenticated.", "security": _PUBLIC,
-        "responses": {"200": _ok("The OpenAPI 3.1 document.", {"type": "object"})},
-    }),
     "/api/v1/functions": _path(
         get={
             "operationId": "listFunctions", "tags": ["functions"], "summary": "List functions",

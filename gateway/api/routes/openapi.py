@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
+from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
+from gateway.schemas.openapi import OpenAPIDocument
 
 __all__ = ["routes", "openapi_json"]
 
 
+@operation(
+    "GET", "/openapi.json", operation_id="getOpenAPI", tag="operations",
+    summary="This document", description="Unauthenticated.", scopes=None,
+    replies={200: Reply("The OpenAPI 3.1 document.", OpenAPIDocument)},
+)
 async def openapi_json(request: Request) -> Response:
     """The document the app was built with (``app.state.openapi``), written once per
     process from its routes."""
+    # Served as built: wrapping it in its model would copy the whole document per request.
     return JSONResponse(request.app.state.openapi)
 
 
-routes = [Route("/openapi.json", openapi_json, methods=["GET"])]
+routes = routes_of(openapi_json)
