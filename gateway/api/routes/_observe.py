@@ -1,4 +1,5 @@
-"""Checks and query values shared by a function's metrics, logs and events routes."""
+"""Checks and query values shared by a function's metrics, logs and events routes, and
+what their descriptions say of them."""
 
 from __future__ import annotations
 
