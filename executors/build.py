@@ -614,13 +614,18 @@ def _drain_bounded(proc: subprocess.Popen[bytes]) -> bytes:
     fd = proc.stdout.fileno()
     buf = bytearray()
     dropped = False
-    while chunk := os.read(fd, 65536):
-        buf.extend(chunk)
-        if len(buf) > 2 * MAX_BUILD_LOG_BYTES:
-            del buf[: len(buf) - MAX_BUILD_LOG_BYTES]
-            dropped = True
-    proc.stdout.close()
-    proc.wait()
+    try:
+        while chunk := os.read(fd, 65536):
+            buf.extend(chunk)
+            if len(buf) > 2 * MAX_BUILD_LOG_BYTES:
+                del buf[: len(buf) - MAX_BUILD_LOG_BYTES]
+                dropped = True
+    except BaseException:
+        _killpg(proc.pid)  # unread, it could block on a full pipe and never exit
+        raise
+    finally:
+        proc.wait()  # reaped whatever happened: nothing else waits for it
+        proc.stdout.close()
     return (b"[... build log truncated ...]\n" if dropped else b"") + bytes(buf)
 
 

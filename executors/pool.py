@@ -335,6 +335,8 @@ class WorkerPools:
         runtime, network, storage_mb = profile
         command = self._commands[runtime]
         assert command is not None and self._base is not None
+        if self._closed:  # a pre-start that waited out its delay past close()
+            raise RuntimeError("worker pools are closed")
         if self.sandbox_error is not None:
             self._spawn_failed[runtime] = True
             raise WorkerFailed(f"the sandbox could not be set up: {self.sandbox_error}")

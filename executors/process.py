@@ -21,7 +21,9 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
+
+import uvloop
 
 from executors import limits, protocol, spawn
 from executors.limits import WorkerCgroup, WorkerUser
@@ -129,6 +131,19 @@ class _LineReader(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._partial:
             self._worker._on_stray(self._stream, self._partial.decode("utf-8", "replace"))
+
+
+def _pipe_file(loop: asyncio.AbstractEventLoop, fd: int, mode: Literal["rb", "wb"]) -> IO[bytes]:
+    """``fd`` as the file object a pipe transport of ``loop`` takes over, so that it is
+    closed exactly once.
+
+    uvloop's transports close the descriptor themselves (libuv), then close the file
+    object as well: a second close(2) of the number, which another thread may have been
+    given in between. The fork threads of :mod:`executors.spawn` open /dev/null and pipes
+    all the time; one of theirs closed under Popen made it fail after the fork, and
+    that child was left running, unreaped. So on uvloop the file object does not own the
+    descriptor; asyncio's transports close only the file object."""
+    return os.fdopen(fd, mode, buffering=0, closefd=not isinstance(loop, uvloop.Loop))
 
 
 def _host_pid_of(pids: frozenset[int], ns_pid: int) -> int:
@@ -318,30 +333,53 @@ class Worker:
             raise
         self.pid = self._popen.pid
         try:
-            self._pidfd = os.pidfd_open(self.pid)
-            loop.add_reader(self._pidfd, self._on_pidfd)
-        except OSError:
-            os.close(to_w)
-            for fd in (from_r, out_r, err_r):
+            self._watch_exit()
+            if self.cgroup is not None:
+                try:
+                    self.cgroup.add(self.pid)
+                except OSError as exc:
+                    # Never a silent downgrade: without its cgroup the worker has no pids
+                    # limit, CPU quota or freezer. The caller kills it; cleanup removes it.
+                    raise SandboxUnavailable(f"the worker's cgroup is unusable: {exc}") from exc
+        except BaseException:
+            for fd in (to_w, from_r, out_r, err_r):
                 os.close(fd)
             raise
-        if self.cgroup is not None:
-            try:
-                self.cgroup.add(self.pid)
-            except OSError as exc:
-                # Never a silent downgrade: without its cgroup the worker has no pids limit,
-                # CPU quota or freezer. The caller kills it; cleanup removes the cgroup.
-                raise SandboxUnavailable(f"the worker's cgroup is unusable: {exc}") from exc
-        self._writer, _ = await loop.connect_write_pipe(
-            asyncio.BaseProtocol, os.fdopen(to_w, "wb", buffering=0)
-        )
-        for fd, factory in (
-            (from_r, lambda: _FrameReader(self)),
-            (out_r, lambda: _LineReader(self, "stdout")),
-            (err_r, lambda: _LineReader(self, "stderr")),
-        ):
-            transport, _ = await loop.connect_read_pipe(factory, os.fdopen(fd, "rb", buffering=0))
-            self._readers.append(transport)
+        # A descriptor handed to a transport is the transport's to close, even when the
+        # connect fails; those not handed over yet (a cancelled start) are closed here.
+        unhanded = [to_w, from_r, out_r, err_r]
+        try:
+            self._writer, _ = await loop.connect_write_pipe(
+                asyncio.BaseProtocol, _pipe_file(loop, unhanded.pop(0), "wb")
+            )
+            for factory in (
+                lambda: _FrameReader(self),
+                lambda: _LineReader(self, "stdout"),
+                lambda: _LineReader(self, "stderr"),
+            ):
+                pipe = _pipe_file(loop, unhanded.pop(0), "rb")
+                transport, _ = await loop.connect_read_pipe(factory, pipe)
+                self._readers.append(transport)
+        finally:
+            for fd in unhanded:
+                os.close(fd)
+
+    def _watch_exit(self) -> None:
+        """Watch the process with a pidfd: its reader reaps it when it exits. Without one
+        nothing ever would (nor would :meth:`wait_closed` return), so then the process is
+        killed and reaped now, and the start fails."""
+        assert self._popen is not None
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+            asyncio.get_running_loop().add_reader(self._pidfd, self._on_pidfd)
+        except BaseException:
+            if self._pidfd >= 0:
+                os.close(self._pidfd)
+                self._pidfd = -1
+            self.kill()
+            self.returncode = self._popen.wait()  # SIGKILLed: at once
+            self._finish_exit()
+            raise
 
     def kill(self, reason: str = "killed") -> None:
         """SIGKILL the worker's process group (and anything left in its cgroup)."""

@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 __all__ = ["DEVNULL", "PIPE", "STDOUT", "run", "spawn", "start"]
 
@@ -36,6 +37,22 @@ def _identity(uid: int | None, gid: int | None) -> tuple[int | None, int | None,
     return uid, uid if gid is None else gid, []
 
 
+class _Popen(subprocess.Popen[bytes]):
+    """A Popen that never loses its child. Popen can fail after the fork, on a step of the
+    parent's own (closing its copy of /dev/null or of a pipe end, reading the exec status):
+    an EBADF there once another thread had closed that descriptor under it. The child then
+    runs on, in no one's hands, until the garbage collector finds the Popen. It is killed
+    and reaped here before the error goes on."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().__init__(*args, **kwargs)
+        except BaseException:
+            if getattr(self, "_child_created", False) and self.returncode is None:
+                _kill_and_reap(self)
+            raise
+
+
 def start(
     argv: Sequence[str],
     *,
@@ -51,7 +68,7 @@ def start(
     it and what it forked), stdin from /dev/null, as ``uid``/``gid`` when given (blocking:
     the fork; :func:`spawn` does it in a thread)."""
     user, group, extra_groups = _identity(uid, gid)
-    return subprocess.Popen(
+    return _Popen(
         list(argv),
         stdin=DEVNULL,
         stdout=stdout,
@@ -140,7 +157,13 @@ def _close_all(fds: Sequence[int]) -> None:
 def _kill_orphan(spawning: asyncio.Future[subprocess.Popen[bytes]]) -> None:
     if spawning.cancelled() or spawning.exception() is not None:
         return
-    popen = spawning.result()
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(popen.pid, signal.SIGKILL)
-    popen.wait()  # SIGKILLed: reaped at once
+    _kill_and_reap(spawning.result())
+
+
+def _kill_and_reap(popen: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the process and its group, and reap it (at once: nothing outlives SIGKILL)."""
+    # The process itself too: a child that failed early may not have its own group yet.
+    for kill in (os.killpg, os.kill):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            kill(popen.pid, signal.SIGKILL)
+    popen.wait()
