@@ -30,6 +30,7 @@ from gateway.services.builds import BuildManager
 from gateway.services.cache import PostgresResultCache, run_cleanup
 from gateway.services.changes import ChangeListener
 from gateway.services.dispatcher import Dispatcher, RetryPolicy
+from gateway.services.invocation import Invoker
 from gateway.services.job_runner import JobRunner
 from gateway.services.leases import LeaseKeeper
 from gateway.services.maintenance import LogRetention, run_maintenance
@@ -157,6 +158,9 @@ async def _open(
     await webhooks.start()
     stack.push_async_callback(webhooks.close)
     dispatcher.on_finished.append(webhooks.job_finished)
+    cache = PostgresResultCache(pool)
+    invoker = Invoker(dispatcher=dispatcher, limiter=limiter, cache=cache, metrics=metrics,
+                      webhooks=webhooks)
     builds = BuildManager(functions, pools, versions=VersionBuildStore(pool), metrics=metrics)
     builds.on_finished.append(webhooks.build_finished)
     stack.push_async_callback(builds.close)
@@ -174,8 +178,8 @@ async def _open(
     stack.push_async_callback(queues.close)
     return Services(
         settings=settings, pool=pool, dsn=dsn, verifier=verifier, functions=functions,
-        jobs=jobs, pools=pools, dispatcher=dispatcher, runner=runner, leases=leases,
-        builds=builds, sessions=SessionStore(pool), cache=PostgresResultCache(pool),
+        jobs=jobs, pools=pools, dispatcher=dispatcher, invoker=invoker, runner=runner,
+        leases=leases, builds=builds, sessions=SessionStore(pool), cache=cache,
         triggers=triggers,
         limiter=limiter, cron=cron, queues=queues, metrics=metrics, migrated=True,
         webhooks=webhooks, projects=projects,
