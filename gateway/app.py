@@ -171,7 +171,7 @@ async def _open(
     await cron.start()
     stack.push_async_callback(cron.close)
     queues = QueueService(amqp_url=settings.amqp_url, triggers=triggers, functions=functions,
-                          dispatcher=dispatcher, grace_s=settings.shutdown_grace_s,
+                          invoker=invoker, grace_s=settings.shutdown_grace_s,
                           on_outcome=metrics.queue_message,
                           paused_functions=projects.stopped_function_ids)
     queues.start()

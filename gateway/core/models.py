@@ -28,7 +28,7 @@ __all__ = [
 
 JobStatus = Literal["pending", "running", "success", "failed"]
 TriggerKind = Literal["http", "invoke", "session", "cron", "queue"]
-InvokeMode = Literal["sync", "async", "auto"]
+InvokeMode = Literal["sync", "async", "auto", "held"]
 CacheState = Literal["HIT", "MISS", "BYPASS"]
 
 BUILD_TO_STATUS = {"success": "ready", "building": "building", "failed": "failed"}
@@ -231,12 +231,23 @@ class Invocation:
     idempotency_key: str | None = None
     timeout_ms: int | None = None  # tighter than the function's own, e.g. a session's
     # How it runs: ``sync`` now, to its finished job; ``async`` recorded pending for the
-    # job runners; ``auto`` by the function's ``execution_type``.
+    # job runners; ``auto`` by the function's ``execution_type``; ``held`` now, to its
+    # final job, for a source that holds the work until then (a queue message).
     mode: InvokeMode = "sync"
     # What the result cache may do, for a sync run; None: the cache is not used.
     cache: CacheDirective | None = None
     # Where the finished job is POSTed; checked (scheme, address) by the entry point.
     callback_url: str | None = None
+    # ``held``: names the message across deliveries, so a delivery finds its job; and
+    # whether this delivery is a redelivery (a first one is a new message whatever its key).
+    source_key: str | None = None
+    redelivered: bool = True
+
+    def __post_init__(self) -> None:
+        if self.source_key is not None and self.mode != "held":
+            raise ValueError("source_key is for held invocations")
+        if self.mode == "held" and self.idempotency_key is not None:
+            raise ValueError("a held invocation is keyed by its source_key")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -246,8 +257,8 @@ class Invoked:
     job: Job
     # Recorded pending for the job runners (``async``), not run here: a 202.
     accepted: bool = False
-    # An earlier invocation made this job (an Idempotency-Key seen before), returned as
-    # it stands.
+    # An earlier invocation made this job (an Idempotency-Key seen before, a queue
+    # message delivered again), returned as it stands.
     duplicate: bool = False
     # The result cache's part in a sync run (None: not consulted), and a hit's age.
     cache: CacheState | None = None

@@ -2,9 +2,9 @@
 
 The invocation service (:mod:`gateway.services.invocation`) hands over an admitted
 :class:`Invocation`; the dispatcher records its :class:`Job` (bound to an idempotency
-key when it has one), applies the function's concurrency and retries, and runs it in
-a worker. Async jobs are run later, by a job runner, through
-:meth:`Dispatcher.run_claimed`.
+key or a queue message's key when it has one), applies the function's
+concurrency and retries, and runs it in a worker. Async jobs are run later, by a job
+runner, through :meth:`Dispatcher.run_claimed`.
 """
 
 from __future__ import annotations
@@ -354,32 +354,34 @@ class Dispatcher:
 
     # -- held (queue messages) ---------------------------------------------------------
 
-    async def run_held(self, inv: Invocation, *, source_key: str | None,
-                       redelivered: bool = True) -> Job:
+    async def run_held(self, inv: Invocation) -> tuple[Job, bool]:
         """Run work whose source holds it until it ends (a queue message), to its final job.
 
         The job is recorded ``running`` under a lease the heartbeat renews; the function's
         own failures are retried here with backoff up to ``max_retries``, so the source
-        settles once, by the final status. With ``source_key``, a delivery of the same
+        settles once, by the final status. With ``inv.source_key``, a delivery of the same
         message finds its job: a finished one is returned unrun, a live one is waited for,
-        and one whose runner was lost is taken over. A first delivery (``redelivered``
-        false) is a new message even when its key was seen before (a producer reusing ids,
-        a message moved back from the DLQ): the finished job lets go of the key.
+        and one whose runner was lost is taken over (each a duplicate, the second value).
+        A first delivery (``inv.redelivered`` false) is a new message even when its key
+        was seen before (a producer reusing ids, a message moved back from the DLQ): the
+        finished job lets go of the key.
         """
         function = inv.function
         new = self._new_job(inv)
         while True:
             job_id, token, existing = await self._jobs.start_keyed(
-                new, key=source_key, lease_s=self._leases.lease_s, fresh=not redelivered)
+                new, key=inv.source_key, lease_s=self._leases.lease_s,
+                fresh=not inv.redelivered)
             if token is not None:
                 break
             assert existing is not None
             if existing.status in ("success", "failed"):
-                return existing
+                return existing, True
             await asyncio.sleep(min(1.0, self._leases.heartbeat_s))
         self._leases.hold(token)
         try:
-            return await self._run_held(function, new, job_id, token, inv.timeout_ms)
+            job = await self._run_held(function, new, job_id, token, inv.timeout_ms)
+            return job, job_id != str(new.id)
         except BaseException:
             try:
                 await asyncio.shield(self._jobs.abandon(job_id, token, _REQUEUED))
