@@ -147,7 +147,9 @@ async def _open(
                   rate_limit_fail_open=lambda: limiter.failures_open)
     functions, jobs = FunctionStore(pool, cache_ttl_s=FUNCTION_CACHE_TTL_S), JobStore(pool)
     leases = LeaseKeeper(jobs, lease_s=settings.job_lease_s, heartbeat_s=settings.job_heartbeat_s)
-    dispatcher = Dispatcher(settings=settings, jobs=jobs, pools=pools, leases=leases,
+    triggers = TriggerStore(pool)
+    dispatcher = Dispatcher(settings=settings, jobs=jobs, triggers=triggers, pools=pools,
+                            leases=leases,
                             retry=retry or RetryPolicy(base_s=settings.retry_backoff_s),
                             metrics=metrics)
     runner = JobRunner(
@@ -165,9 +167,9 @@ async def _open(
     builds.on_finished.append(webhooks.build_finished)
     stack.push_async_callback(builds.close)
     await builds.resume()
-    triggers = TriggerStore(pool)
     projects = ProjectStore(pool)
-    cron = CronService(triggers=triggers, functions=functions, metrics=metrics)
+    cron = CronService(triggers=triggers, functions=functions, invoker=invoker,
+                       metrics=metrics)
     await cron.start()
     stack.push_async_callback(cron.close)
     queues = QueueService(amqp_url=settings.amqp_url, triggers=triggers, functions=functions,

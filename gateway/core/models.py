@@ -15,6 +15,7 @@ from gateway.core.quantities import render_cpu, render_memory
 
 __all__ = [
     "CacheState",
+    "CronFire",
     "FunctionRecord",
     "Invocation",
     "InvokeMode",
@@ -217,6 +218,14 @@ class FunctionRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CronFire:
+    """One scheduled time of a cron trigger, claimed by exactly one replica."""
+
+    trigger_id: int
+    scheduled_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Invocation:
     """A request to run a function, from any entry point, as the invocation service
     (``gateway.services.invocation.Invoker``) receives it: already parsed and checked,
@@ -242,10 +251,14 @@ class Invocation:
     # whether this delivery is a redelivery (a first one is a new message whatever its key).
     source_key: str | None = None
     redelivered: bool = True
+    # ``async``: the cron fire this job is; only the replica that claims it records one.
+    fire: CronFire | None = None
 
     def __post_init__(self) -> None:
         if self.source_key is not None and self.mode != "held":
             raise ValueError("source_key is for held invocations")
+        if self.fire is not None and (self.mode != "async" or self.idempotency_key):
+            raise ValueError("a cron fire is an async invocation without an idempotency key")
         if self.mode == "held" and self.idempotency_key is not None:
             raise ValueError("a held invocation is keyed by its source_key")
 
@@ -257,8 +270,8 @@ class Invoked:
     job: Job
     # Recorded pending for the job runners (``async``), not run here: a 202.
     accepted: bool = False
-    # An earlier invocation made this job (an Idempotency-Key seen before, a queue
-    # message delivered again), returned as it stands.
+    # An earlier invocation made this job (an Idempotency-Key seen before, a cron fire
+    # another replica claimed, a queue message delivered again), returned as it stands.
     duplicate: bool = False
     # The result cache's part in a sync run (None: not consulted), and a hit's age.
     cache: CacheState | None = None

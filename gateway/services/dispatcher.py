@@ -2,7 +2,7 @@
 
 The invocation service (:mod:`gateway.services.invocation`) hands over an admitted
 :class:`Invocation`; the dispatcher records its :class:`Job` (bound to an idempotency
-key or a queue message's key when it has one), applies the function's
+key, a cron fire or a queue message's key when it has one), applies the function's
 concurrency and retries, and runs it in a worker. Async jobs are run later, by a job
 runner, through :meth:`Dispatcher.run_claimed`.
 """
@@ -26,12 +26,13 @@ from config import Settings
 from executors import RuntimeUnavailable, WorkerPools
 from executors.models import CallContext, CodeSpec, ErrorInfo, ExecutionResult
 from gateway.core.errors import ConcurrencyLimit, Conflict, InvalidRuntime, NotFound, ProjectStopped
-from gateway.core.models import FunctionRecord, Invocation, Job
+from gateway.core.models import CronFire, FunctionRecord, Invocation, Job
 from gateway.services.concurrency import ConcurrencyGates, GateFull
 from gateway.services.leases import LeaseKeeper
 from gateway.services.logstream import LogHub
 from gateway.services.metrics import GatewayMetrics
 from gateway.store.jobs import JobStore, NewJob, Outcome
+from gateway.store.triggers import TriggerStore
 
 __all__ = ["Dispatcher", "RetryPolicy", "VersionCode", "code_spec", "job_error"]
 
@@ -117,6 +118,7 @@ class Dispatcher:
         *,
         settings: Settings,
         jobs: JobStore,
+        triggers: TriggerStore,
         pools: WorkerPools,
         leases: LeaseKeeper,
         retry: RetryPolicy | None = None,
@@ -124,6 +126,7 @@ class Dispatcher:
     ) -> None:
         self._settings = settings
         self._jobs = jobs
+        self._triggers = triggers
         self._pools = pools
         self._leases = leases
         self.retry = retry or RetryPolicy()
@@ -288,10 +291,14 @@ class Dispatcher:
         """Record an admitted invocation as a pending job for the job runners.
 
         Returns the job and whether it is a duplicate: the job of an idempotency key seen
-        before, as it stands.
+        before, or of a cron fire (``inv.fire``) another replica claimed, as it stands.
         """
         new = self._new_job(inv)
-        if inv.idempotency_key is not None:
+        if inv.fire is not None:
+            if not await self._triggers.claim_cron_fire(inv.fire.trigger_id,
+                                                        inv.fire.scheduled_at, new):
+                return await self._fired_job(inv.fire), True
+        elif inv.idempotency_key is not None:
             existing, _ = await self._bind_key(inv, new, running=False)
             if existing is not None:
                 return existing, True
@@ -304,6 +311,13 @@ class Dispatcher:
             subject=new.subject, result=None, error=None, timestamp=_now(), started_at=None,
             finished_at=None, duration=None, cold_start=False, attempts=0, cached=False,
         ), False
+
+    async def _fired_job(self, fire: CronFire) -> Job:
+        job_id = await self._triggers.cron_fire_job(fire.trigger_id, fire.scheduled_at)
+        job = None if job_id is None else await self._jobs.get(job_id)
+        if job is None:
+            raise NotFound("the job of this cron fire no longer exists", code="JOB_NOT_FOUND")
+        return job
 
     async def run_claimed(self, job: Job, token: str, function: FunctionRecord | None,
                           version_code: VersionCode | None) -> None:

@@ -1,9 +1,9 @@
 """The one invocation entry point: every way of running a function goes through it.
 
-``/invoke`` and ``/invoke-async``, session executes, HTTP triggers and queue messages
-each turn their input into an :class:`Invocation` (parsed and checked, nothing of HTTP
-or AMQP left in it) and call :meth:`Invoker.invoke`. It applies the invocation policy
-in one place and one order:
+``/invoke`` and ``/invoke-async``, session executes, HTTP triggers, queue messages and
+cron fires each turn their input into an :class:`Invocation` (parsed and checked, nothing
+of HTTP, cron or AMQP left in it) and call :meth:`Invoker.invoke`. It applies the
+invocation policy in one place and one order:
 
 1. the runnable check: project running, a built version, its runtime on this replica;
 2. the function's own ``rate_limit`` (entry points with a caller waiting: ``invoke``,
@@ -16,11 +16,11 @@ in one place and one order:
 5. by mode: ``sync`` looks up the result cache when a directive allows it (never with
    an idempotency key: the key's first job wins), runs the job (bound to its idempotency
    key) and stores a fresh success; ``async`` records a pending job (bound to its
-   idempotency key); ``held`` runs a queue message's job to its final state, keyed by
-   the message;
+   idempotency key, or to its cron fire, which one replica claims); ``held`` runs a queue
+   message's job to its final state, keyed by the message;
 6. the callback, when one is given: queued, never failing a job that is accepted or done.
 
-Accepted (``async``) jobs are run later by a job runner
+Accepted (``async``) jobs, a cron fire's among them, are run later by a job runner
 (:class:`gateway.services.job_runner.JobRunner`), which claims each and runs it with
 :meth:`Dispatcher.run_claimed` under its lease: everything above was applied when the job
 was accepted, so only running it (concurrency, retries, take-over) is left.
