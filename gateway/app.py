@@ -32,6 +32,7 @@ from gateway.services.builds import BuildManager
 from gateway.services.cache import PostgresResultCache, run_cleanup
 from gateway.services.changes import ChangeListener
 from gateway.services.dispatcher import Dispatcher, RetryPolicy
+from gateway.services.invocation import Invoker
 from gateway.services.job_runner import JobRunner
 from gateway.services.leases import LeaseKeeper
 from gateway.services.maintenance import LogRetention, run_maintenance
@@ -151,7 +152,9 @@ async def _open(
                   rate_limit_fail_open=lambda: limiter.failures_open)
     functions, jobs = FunctionStore(pool, cache_ttl_s=FUNCTION_CACHE_TTL_S), JobStore(pool)
     leases = LeaseKeeper(jobs, lease_s=settings.job_lease_s, heartbeat_s=settings.job_heartbeat_s)
-    dispatcher = Dispatcher(settings=settings, jobs=jobs, pools=pools, leases=leases,
+    triggers = TriggerStore(pool)
+    dispatcher = Dispatcher(settings=settings, jobs=jobs, triggers=triggers, pools=pools,
+                            leases=leases,
                             retry=retry or RetryPolicy(base_s=settings.retry_backoff_s),
                             metrics=metrics)
     runner = JobRunner(
@@ -162,25 +165,28 @@ async def _open(
     await webhooks.start()
     stack.push_async_callback(webhooks.close)
     dispatcher.on_finished.append(webhooks.job_finished)
+    cache = PostgresResultCache(pool)
+    invoker = Invoker(dispatcher=dispatcher, limiter=limiter, cache=cache, metrics=metrics,
+                      webhooks=webhooks)
     builds = BuildManager(functions, pools, versions=VersionBuildStore(pool), metrics=metrics)
     builds.on_finished.append(webhooks.build_finished)
     stack.push_async_callback(builds.close)
     await builds.resume()
-    triggers = TriggerStore(pool)
     projects = ProjectStore(pool)
-    cron = CronService(triggers=triggers, functions=functions, metrics=metrics)
+    cron = CronService(triggers=triggers, functions=functions, invoker=invoker,
+                       metrics=metrics)
     await cron.start()
     stack.push_async_callback(cron.close)
     queues = QueueService(amqp_url=settings.amqp_url, triggers=triggers, functions=functions,
-                          dispatcher=dispatcher, grace_s=settings.shutdown_grace_s,
+                          invoker=invoker, grace_s=settings.shutdown_grace_s,
                           on_outcome=metrics.queue_message,
                           paused_functions=projects.stopped_function_ids)
     queues.start()
     stack.push_async_callback(queues.close)
     return Services(
         settings=settings, pool=pool, dsn=dsn, verifier=verifier, functions=functions,
-        jobs=jobs, pools=pools, dispatcher=dispatcher, runner=runner, leases=leases,
-        builds=builds, sessions=SessionStore(pool), cache=PostgresResultCache(pool),
+        jobs=jobs, pools=pools, dispatcher=dispatcher, invoker=invoker, runner=runner,
+        leases=leases, builds=builds, sessions=SessionStore(pool), cache=cache,
         triggers=triggers,
         limiter=limiter, cron=cron, queues=queues, metrics=metrics, migrated=True,
         webhooks=webhooks, projects=projects,

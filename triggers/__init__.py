@@ -1,1 +1,1 @@
-"""Entry points that feed the dispatcher (HTTP routes, cron, RabbitMQ): issue 4."""
+"""Entry points that feed the invocation service (HTTP routes, cron, RabbitMQ): issue 4."""

@@ -1,10 +1,12 @@
 """Cron triggers: an APScheduler 3 job per enabled cron trigger, on every replica.
 
-Every replica schedules every enabled trigger. Each fire claims its exact scheduled
-time with ``TriggerStore.claim_cron_fire``, which inserts the fire and its pending job
-in one transaction: one replica wins, and its job runs through the job runner (lease,
-heartbeat, take-over, retries). The set of triggers is re-read every ``reload_s`` and
-diffed by ``(id, updated_at)``, so a change applies everywhere within seconds.
+Every replica schedules every enabled trigger. Each fire is an async invocation of the
+invocation service (``Invoker.invoke``) carrying its exact scheduled time: the service
+admits it and records its pending job with the fire's claim, in one transaction
+(``TriggerStore.claim_cron_fire``). One replica wins, and its job runs through the job
+runner (lease, heartbeat, take-over, retries). The set of triggers is re-read every
+``reload_s`` and diffed by ``(id, updated_at)``, so a change applies everywhere within
+seconds.
 """
 
 from __future__ import annotations
@@ -13,16 +15,17 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from gateway.core.errors import Conflict, InvalidRuntime, ProjectStopped
 from gateway.core.jsoncodec import isoformat
+from gateway.core.models import CronFire, Invocation
+from gateway.services.invocation import Invoker
 from gateway.services.metrics import GatewayMetrics
 from gateway.store.functions import FunctionStore
-from gateway.store.jobs import NewJob
 from gateway.store.triggers import TriggerRecord, TriggerStore
 from triggers.cron_schedule import (
     CronSchedule,
@@ -62,10 +65,11 @@ def _job_id(trigger_id: int) -> str:
 class CronService:
     """Schedules enabled cron triggers and claims each fire exactly once across replicas."""
 
-    def __init__(self, *, triggers: TriggerStore, functions: FunctionStore,
+    def __init__(self, *, triggers: TriggerStore, functions: FunctionStore, invoker: Invoker,
                  reload_s: float = 2.0, metrics: GatewayMetrics | None = None) -> None:
         self._triggers = triggers
         self._functions = functions
+        self._invoker = invoker
         self._metrics = metrics or GatewayMetrics()
         self._reload_s = reload_s
         self._scheduler: AsyncIOScheduler | None = None
@@ -216,27 +220,26 @@ class CronService:
         function = await self._functions.get_by_id(record.function_id)
         if function is None:
             return False
-        if function.project_stopped:
+        event = {"trigger": "cron", "schedule": schedule.expression,
+                 "scheduled_at": isoformat(scheduled), "payload": schedule.payload}
+        try:
+            invoked = await self._invoker.invoke(Invocation(
+                function=function, event=event, trigger="cron", mode="async",
+                fire=CronFire(trigger_id=record.id, scheduled_at=scheduled),
+            ))
+        except ProjectStopped:
             logger.info("cron trigger %s skipped at %s: project '%s' is stopped", record.id,
                         isoformat(scheduled), function.project)
             self._metrics.cron_fire(function.name, "skipped")
             return False
-        if function.active_version is None or function.build_status != "success":
-            logger.warning("cron trigger %s skipped at %s: function '%s' has no runnable"
-                           " version (status %s)", record.id, isoformat(scheduled),
-                           function.name, function.status)
+        except (Conflict, InvalidRuntime) as exc:  # not runnable (here): nothing claimed
+            logger.warning("cron trigger %s skipped at %s: %s", record.id,
+                           isoformat(scheduled), exc)
             self._metrics.cron_fire(function.name, "skipped")
             return False
-        job = NewJob(
-            id=uuid.uuid4(), function_id=function.id, function_name=function.name,
-            version=function.active_version, trigger="cron", owner="", subject=None,
-            event={"trigger": "cron", "schedule": schedule.expression,
-                   "scheduled_at": isoformat(scheduled), "payload": schedule.payload},
-            context={},
-        )
-        won = await self._triggers.claim_cron_fire(record.id, scheduled, job)
+        won = not invoked.duplicate
         self._metrics.cron_fire(function.name, "won" if won else "lost")
         if won:
             logger.info("cron trigger %s fired for %s: job %s", record.id,
-                        isoformat(scheduled), job.id)
+                        isoformat(scheduled), invoked.job.id)
         return won

@@ -17,12 +17,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.api.context import services_of
+from gateway.api.invocation import run_failed
 from gateway.api.responses import JSONResponse
 from gateway.api.security import authenticate, require_execute
 from gateway.core.errors import MethodNotAllowed, NotFound, RunFailed
 from gateway.core.models import Invocation
 from gateway.schemas.json_depth import loads_bounded
-from gateway.services.ratelimit import check_function_rate
 
 __all__ = ["routes", "build_event", "render_result"]
 
@@ -107,17 +107,13 @@ async def serve(request: Request) -> Response:
         principal = await authenticate(request)
         require_execute(principal, function.language)
         owner, subject = principal.key, principal.subject
-    await check_function_rate(services.limiter, function)
     event = build_event(request, await request.body(), path, strip_auth=not public)
-    job, _ = await services.dispatcher.invoke(Invocation(
+    invoked = await services.invoker.invoke(Invocation(
         function=function, event=event, trigger="http", owner=owner, subject=subject,
     ))
+    job = invoked.job
     if job.status != "success":
-        error = job.error or {}
-        code = str(error.get("code", "RUNTIME_ERROR"))
-        raise RunFailed(str(error.get("message", "the run failed")), code=code,
-                        status=504 if code == "TIMEOUT" else 500,
-                        details=dict(error.get("details") or {}), headers={"X-Job-ID": job.id})
+        raise run_failed(job)
     response = render_result(job.result)
     response.headers["X-Job-ID"] = job.id
     return response

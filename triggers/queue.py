@@ -1,11 +1,13 @@
 """Queue triggers: a RabbitMQ consumer per enabled queue trigger, on every replica.
 
 Each replica consumes every enabled trigger's queue with the trigger's prefetch, so the
-broker spreads messages over replicas. A message is acknowledged only after its job has
-finished: ``success`` acks it; ``failed`` (after the function's ``max_retries``, retried
-in place) copies it to ``<queue>.dlq`` with the error in its headers and then acks it
-(or rejects it without requeue when ``dead_letter`` is false, so the queue's own policy
-applies). A message with ``reply_to`` gets the finished Job back first.
+broker spreads messages over replicas. Each message is a ``held`` invocation of the
+invocation service (``Invoker.invoke``), keyed by the message. A message is
+acknowledged only after its job has finished: ``success`` acks it; ``failed`` (after
+the function's ``max_retries``, retried in place) copies it to ``<queue>.dlq`` with the
+error in its headers and then acks it (or rejects it without requeue when
+``dead_letter`` is false, so the queue's own policy applies). A message with
+``reply_to`` gets the finished Job back first.
 
 A message that carries a ``message_id`` is keyed by it: when it comes back (a consumer
 died, or the broker connection broke before the ack reached it), its job is found rather
@@ -32,9 +34,9 @@ from aio_pika.abc import (
 )
 from yarl import URL
 
-from gateway.core.errors import FngateError
+from gateway.core.errors import Conflict, InvalidRuntime, ProjectStopped
 from gateway.core.models import Invocation, Job
-from gateway.services.dispatcher import Dispatcher
+from gateway.services.invocation import Invoker
 from gateway.store.functions import FunctionStore
 from gateway.store.triggers import TriggerRecord, TriggerStore
 from triggers.queue_config import QueueConfig, QueueConfigError, queue_config_of
@@ -161,14 +163,14 @@ class QueueService:
     """Consumes every enabled queue trigger and settles each message by its job."""
 
     def __init__(self, *, amqp_url: str | None, triggers: TriggerStore,
-                 functions: FunctionStore, dispatcher: Dispatcher, reload_s: float = 2.0,
+                 functions: FunctionStore, invoker: Invoker, reload_s: float = 2.0,
                  grace_s: float = 10.0,
                  on_outcome: Callable[[str, Outcome], None] | None = None,
                  paused_functions: Callable[[], Awaitable[set[int]]] | None = None) -> None:
         self._url = amqp_url
         self._triggers = triggers
         self._functions = functions
-        self._dispatcher = dispatcher
+        self._invoker = invoker
         self._reload_s = reload_s
         self._grace_s = grace_s
         self._on_outcome = on_outcome
@@ -371,13 +373,19 @@ class QueueService:
         function = await self._functions.get(str(trigger.function_id))
         if function is None:
             return "requeue"  # deleted: its trigger goes with it, the message stays queued
-        if function.project_stopped:
+        key = f"{trigger.id}:{message.message_id}" if message.message_id else None
+        try:
+            invoked = await self._invoker.invoke(Invocation(
+                function=function, event=queue_event(config.queue, message), trigger="queue",
+                mode="held", source_key=key, redelivered=bool(message.redelivered),
+            ))
+        except ProjectStopped:
             # Its consumer is about to pause: the message waits in the queue, not the DLQ.
             await asyncio.sleep(1.0)
             return "requeue"
-        try:
-            self._dispatcher.check_runnable(function)
-        except FngateError as exc:
+        except (Conflict, InvalidRuntime) as exc:
+            # Refused by the runnable check, before any job exists (a runtime that
+            # vanishes in mid-run raises the same, and its message waits alike).
             if function.status == "build_failed":  # it will not run until changed
                 error = {"code": exc.code, "message": str(exc), "details": {}}
                 return await self._dead_letter(config, message, error, None)
@@ -385,12 +393,7 @@ class QueueService:
             # have it): the message waits in the queue.
             await asyncio.sleep(1.0)
             return "requeue"
-        key = f"{trigger.id}:{message.message_id}" if message.message_id else None
-        job = await self._dispatcher.run_held(
-            Invocation(function=function, event=queue_event(config.queue, message),
-                       trigger="queue"),
-            source_key=key, redelivered=bool(message.redelivered),
-        )
+        job = invoked.job
         self._failed_handling.pop(_message_key(message), None)
         if job.status not in ("success", "failed"):
             return "requeue"  # another delivery of it is running the job

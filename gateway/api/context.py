@@ -14,6 +14,7 @@ from executors import WorkerPools
 from gateway.services.builds import BuildManager
 from gateway.services.cache import ResultCache
 from gateway.services.dispatcher import Dispatcher
+from gateway.services.invocation import Invoker
 from gateway.services.job_runner import JobRunner
 from gateway.services.leases import LeaseKeeper
 from gateway.services.metrics import GatewayMetrics
@@ -45,6 +46,7 @@ class Services:
     cache: ResultCache
     pools: WorkerPools
     dispatcher: Dispatcher
+    invoker: Invoker
     runner: JobRunner
     leases: LeaseKeeper
     builds: BuildManager

@@ -9,12 +9,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from executors.models import Network
+from gateway.core.cache_directive import CacheDirective
 from gateway.core.jsoncodec import isoformat
 from gateway.core.quantities import render_cpu, render_memory
 
 __all__ = [
+    "CacheState",
+    "CronFire",
     "FunctionRecord",
     "Invocation",
+    "InvokeMode",
+    "Invoked",
     "Job",
     "JobStatus",
     "TriggerKind",
@@ -24,6 +29,8 @@ __all__ = [
 
 JobStatus = Literal["pending", "running", "success", "failed"]
 TriggerKind = Literal["http", "invoke", "session", "cron", "queue"]
+InvokeMode = Literal["sync", "async", "auto", "held"]
+CacheState = Literal["HIT", "MISS", "BYPASS"]
 
 BUILD_TO_STATUS = {"success": "ready", "building": "building", "failed": "failed"}
 
@@ -211,8 +218,18 @@ class FunctionRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CronFire:
+    """One scheduled time of a cron trigger, claimed by exactly one replica."""
+
+    trigger_id: int
+    scheduled_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Invocation:
-    """A request to run a function, from any trigger, as the dispatcher receives it."""
+    """A request to run a function, from any entry point, as the invocation service
+    (``gateway.services.invocation.Invoker``) receives it: already parsed and checked,
+    nothing of HTTP, cron or AMQP left in it."""
 
     function: FunctionRecord
     event: Any
@@ -222,6 +239,43 @@ class Invocation:
     context: Mapping[str, Any] = field(default_factory=dict)
     idempotency_key: str | None = None
     timeout_ms: int | None = None  # tighter than the function's own, e.g. a session's
+    # How it runs: ``sync`` now, to its finished job; ``async`` recorded pending for the
+    # job runners; ``auto`` by the function's ``execution_type``; ``held`` now, to its
+    # final job, for a source that holds the work until then (a queue message).
+    mode: InvokeMode = "sync"
+    # What the result cache may do, for a sync run; None: the cache is not used.
+    cache: CacheDirective | None = None
+    # Where the finished job is POSTed; checked (scheme, address) by the entry point.
+    callback_url: str | None = None
+    # ``held``: names the message across deliveries, so a delivery finds its job; and
+    # whether this delivery is a redelivery (a first one is a new message whatever its key).
+    source_key: str | None = None
+    redelivered: bool = True
+    # ``async``: the cron fire this job is; only the replica that claims it records one.
+    fire: CronFire | None = None
+
+    def __post_init__(self) -> None:
+        if self.source_key is not None and self.mode != "held":
+            raise ValueError("source_key is for held invocations")
+        if self.fire is not None and (self.mode != "async" or self.idempotency_key):
+            raise ValueError("a cron fire is an async invocation without an idempotency key")
+        if self.mode == "held" and self.idempotency_key is not None:
+            raise ValueError("a held invocation is keyed by its source_key")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Invoked:
+    """What an invocation came to, for its entry point to render."""
+
+    job: Job
+    # Recorded pending for the job runners (``async``), not run here: a 202.
+    accepted: bool = False
+    # An earlier invocation made this job (an Idempotency-Key seen before, a cron fire
+    # another replica claimed, a queue message delivered again), returned as it stands.
+    duplicate: bool = False
+    # The result cache's part in a sync run (None: not consulted), and a hit's age.
+    cache: CacheState | None = None
+    age_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

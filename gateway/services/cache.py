@@ -15,10 +15,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import orjson
 
+from gateway.core.cache_directive import CacheDirective
 from gateway.core.errors import InvalidRequest
 
 __all__ = [
@@ -37,35 +38,6 @@ logger = logging.getLogger("fngate.cache")
 _MAX_AGE = re.compile(r"max-age=([0-9]+)", re.ASCII)
 # Larger ages than this mean "any age": TTLs are capped by cache_ttl anyway.
 _MAX_AGE_CAP = 10**12
-
-
-@dataclass(frozen=True, slots=True)
-class CacheDirective:
-    """What a request allows the cache to do (``default`` when it says nothing)."""
-
-    mode: Literal["default", "no-cache", "no-store", "max-age"]
-    max_age: int | None = None
-
-    @property
-    def reads(self) -> bool:
-        """Whether a cached result may be served."""
-        return self.mode in ("default", "max-age")
-
-    @property
-    def writes(self) -> bool:
-        """Whether a fresh result may be stored."""
-        return self.mode != "no-store"
-
-    @property
-    def max_age_s(self) -> int | None:
-        """The oldest entry (seconds) a read may serve; None for any unexpired one."""
-        return self.max_age if self.mode == "max-age" else None
-
-    def ttl_s(self, cache_ttl: int) -> int:
-        """The TTL to store a fresh result with, given the function's ``cache_ttl``."""
-        if self.mode == "max-age" and self.max_age is not None:
-            return min(self.max_age, cache_ttl)
-        return cache_ttl
 
 
 def _invalid(message: str) -> InvalidRequest:

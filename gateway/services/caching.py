@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.core.models import FunctionRecord
+from gateway.core.models import CacheState, FunctionRecord
 from gateway.services.cache import CacheDirective, CachedResult, ResultCache, cache_key
 
 __all__ = ["CachePlan", "plan_cache"]
@@ -25,7 +25,7 @@ class CachePlan:
     max_age_s: float | None
 
     @property
-    def state(self) -> str:
+    def state(self) -> CacheState:
         return "MISS" if self.reads else "BYPASS"
 
     async def lookup(self, cache: ResultCache) -> CachedResult | None:

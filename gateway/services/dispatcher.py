@@ -1,7 +1,10 @@
-"""The one path from any entry point to an executor.
+"""The one path from the invocation service to an executor.
 
-A trigger hands over an :class:`Invocation`; the dispatcher applies the
-function's limits, records the :class:`Job` and runs it in a worker.
+The invocation service (:mod:`gateway.services.invocation`) hands over an admitted
+:class:`Invocation`; the dispatcher records its :class:`Job` (bound to an idempotency
+key, a cron fire or a queue message's key when it has one), applies the function's
+concurrency and retries, and runs it in a worker. Async jobs are run later, by a job
+runner, through :meth:`Dispatcher.run_claimed`.
 """
 
 from __future__ import annotations
@@ -23,13 +26,13 @@ from config import Settings
 from executors import RuntimeUnavailable, WorkerPools
 from executors.models import CallContext, CodeSpec, ErrorInfo, ExecutionResult
 from gateway.core.errors import ConcurrencyLimit, Conflict, InvalidRuntime, NotFound, ProjectStopped
-from gateway.core.models import FunctionRecord, Invocation, Job
-from gateway.schemas.params import validate_params
+from gateway.core.models import CronFire, FunctionRecord, Invocation, Job
 from gateway.services.concurrency import ConcurrencyGates, GateFull
 from gateway.services.leases import LeaseKeeper
 from gateway.services.logstream import LogHub
 from gateway.services.metrics import GatewayMetrics
 from gateway.store.jobs import JobStore, NewJob, Outcome
+from gateway.store.triggers import TriggerStore
 
 __all__ = ["Dispatcher", "RetryPolicy", "VersionCode", "code_spec", "job_error"]
 
@@ -115,6 +118,7 @@ class Dispatcher:
         *,
         settings: Settings,
         jobs: JobStore,
+        triggers: TriggerStore,
         pools: WorkerPools,
         leases: LeaseKeeper,
         retry: RetryPolicy | None = None,
@@ -122,6 +126,7 @@ class Dispatcher:
     ) -> None:
         self._settings = settings
         self._jobs = jobs
+        self._triggers = triggers
         self._pools = pools
         self._leases = leases
         self.retry = retry or RetryPolicy()
@@ -130,7 +135,7 @@ class Dispatcher:
         self.live_logs = LogHub()  # lines as they are printed, for followers
         self.on_finished: list[Callable[[Job], None]] = []
 
-    # -- checks shared by every entry point -------------------------------------------
+    # -- the check every invocation (and a session's warm-up) starts with -------------
 
     def check_runnable(self, function: FunctionRecord) -> None:
         """Refuse before any job exists: project stopped, not built, or runtime missing."""
@@ -146,15 +151,6 @@ class Dispatcher:
             )
         if not self._pools.available_runtimes().get(function.runtime, False):
             raise InvalidRuntime(f"runtime '{function.runtime}' is not installed on this gateway")
-
-    def admit(self, inv: Invocation) -> None:
-        """Refuse before any job exists: :meth:`check_runnable`, and for the entry points
-        whose event is the function's input (``/invoke``, ``/invoke-async``, session
-        executes) the event against ``schema.params`` (400 ``INVALID_PARAMS``). HTTP-trigger,
-        cron and queue events are the gateway's own envelopes and are not checked."""
-        self.check_runnable(inv.function)
-        if inv.trigger in _PARAMS_CHECKED:
-            validate_params(inv.function.schema, inv.event)
 
     def _new_job(self, inv: Invocation) -> NewJob:
         function = inv.function
@@ -175,16 +171,12 @@ class Dispatcher:
 
     # -- sync -------------------------------------------------------------------------
 
-    async def invoke(self, inv: Invocation, *, admitted: bool = False
-                     ) -> tuple[Job, ExecutionResult | None]:
-        """Run now and return the finished job (and the raw result when it ran here).
+    async def run_now(self, inv: Invocation) -> tuple[Job, ExecutionResult | None]:
+        """Run an admitted invocation now and return the finished job (and the raw result
+        when it ran here).
 
         With an idempotency key seen before, returns that job as it stands, unrun.
-        ``admitted``: the caller ran :meth:`admit` on ``inv`` already (before a cache
-        lookup), so it is not checked twice.
         """
-        if not admitted:
-            self.admit(inv)
         new = self._new_job(inv)
         if inv.idempotency_key is None:
             return await self._invoke_now(inv, new, None)
@@ -295,14 +287,21 @@ class Dispatcher:
 
     # -- async ------------------------------------------------------------------------
 
-    async def enqueue(self, inv: Invocation) -> Job:
-        """Record a pending job for the job runners and return it (after :meth:`admit`)."""
-        self.admit(inv)
+    async def enqueue(self, inv: Invocation) -> tuple[Job, bool]:
+        """Record an admitted invocation as a pending job for the job runners.
+
+        Returns the job and whether it is a duplicate: the job of an idempotency key seen
+        before, or of a cron fire (``inv.fire``) another replica claimed, as it stands.
+        """
         new = self._new_job(inv)
-        if inv.idempotency_key is not None:
+        if inv.fire is not None:
+            if not await self._triggers.claim_cron_fire(inv.fire.trigger_id,
+                                                        inv.fire.scheduled_at, new):
+                return await self._fired_job(inv.fire), True
+        elif inv.idempotency_key is not None:
             existing, _ = await self._bind_key(inv, new, running=False)
             if existing is not None:
-                return existing
+                return existing, True
         else:
             await self._jobs.insert_pending(new)
         # Built here rather than read back: a job runner may already have claimed it.
@@ -311,7 +310,14 @@ class Dispatcher:
             version=new.version, trigger=new.trigger, status="pending", owner=new.owner,
             subject=new.subject, result=None, error=None, timestamp=_now(), started_at=None,
             finished_at=None, duration=None, cold_start=False, attempts=0, cached=False,
-        )
+        ), False
+
+    async def _fired_job(self, fire: CronFire) -> Job:
+        job_id = await self._triggers.cron_fire_job(fire.trigger_id, fire.scheduled_at)
+        job = None if job_id is None else await self._jobs.get(job_id)
+        if job is None:
+            raise NotFound("the job of this cron fire no longer exists", code="JOB_NOT_FOUND")
+        return job
 
     async def run_claimed(self, job: Job, token: str, function: FunctionRecord | None,
                           version_code: VersionCode | None) -> None:
@@ -362,32 +368,34 @@ class Dispatcher:
 
     # -- held (queue messages) ---------------------------------------------------------
 
-    async def run_held(self, inv: Invocation, *, source_key: str | None,
-                       redelivered: bool = True) -> Job:
+    async def run_held(self, inv: Invocation) -> tuple[Job, bool]:
         """Run work whose source holds it until it ends (a queue message), to its final job.
 
         The job is recorded ``running`` under a lease the heartbeat renews; the function's
         own failures are retried here with backoff up to ``max_retries``, so the source
-        settles once, by the final status. With ``source_key``, a delivery of the same
+        settles once, by the final status. With ``inv.source_key``, a delivery of the same
         message finds its job: a finished one is returned unrun, a live one is waited for,
-        and one whose runner was lost is taken over. A first delivery (``redelivered``
-        false) is a new message even when its key was seen before (a producer reusing ids,
-        a message moved back from the DLQ): the finished job lets go of the key.
+        and one whose runner was lost is taken over (each a duplicate, the second value).
+        A first delivery (``inv.redelivered`` false) is a new message even when its key
+        was seen before (a producer reusing ids, a message moved back from the DLQ): the
+        finished job lets go of the key.
         """
         function = inv.function
         new = self._new_job(inv)
         while True:
             job_id, token, existing = await self._jobs.start_keyed(
-                new, key=source_key, lease_s=self._leases.lease_s, fresh=not redelivered)
+                new, key=inv.source_key, lease_s=self._leases.lease_s,
+                fresh=not inv.redelivered)
             if token is not None:
                 break
             assert existing is not None
             if existing.status in ("success", "failed"):
-                return existing
+                return existing, True
             await asyncio.sleep(min(1.0, self._leases.heartbeat_s))
         self._leases.hold(token)
         try:
-            return await self._run_held(function, new, job_id, token, inv.timeout_ms)
+            job = await self._run_held(function, new, job_id, token, inv.timeout_ms)
+            return job, job_id != str(new.id)
         except BaseException:
             try:
                 await asyncio.shield(self._jobs.abandon(job_id, token, _REQUEUED))
@@ -538,9 +546,6 @@ class Dispatcher:
             except Exception:  # a listener's fault must not fail the job
                 logger.exception("job listener failed", extra={"job_id": job.id})
 
-
-# Entry points whose event is the function's input, checked against ``schema.params``.
-_PARAMS_CHECKED = frozenset({"invoke", "session"})
 
 # Sync callers that get 429 CONCURRENCY_LIMIT when the wait queue is full.
 _CALLER_WAITS_BOUNDED = frozenset({"invoke", "http"})

@@ -1,5 +1,8 @@
 """Claims pending jobs from PostgreSQL and runs them through the dispatcher.
 
+The jobs are those the invocation service accepted (``/invoke-async``, async functions,
+cron fires): admitted and recorded there, so only running them is left.
+
 Woken by ``LISTEN fngate_jobs`` and, should a notification be missed, by a
 poll. Also hands expired leases (a replica that died) back to ``pending``.
 """

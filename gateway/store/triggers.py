@@ -159,6 +159,14 @@ class TriggerStore:
             await JobStore.insert_pending_on(conn, job)
         return True
 
+    async def cron_fire_job(self, trigger_id: int, scheduled_time: dt.datetime) -> str | None:
+        """The id of the job a claimed scheduled time inserted (a lost claim's winner)."""
+        value = await self._pool.fetchval(
+            "SELECT job_id FROM cron_fires WHERE trigger_id = $1 AND scheduled_time = $2",
+            trigger_id, scheduled_time,
+        )
+        return None if value is None else str(value)
+
     async def last_cron_fire(self, trigger_id: int) -> dt.datetime | None:
         """The latest scheduled time claimed for a trigger (for misfire handling)."""
         value: dt.datetime | None = await self._pool.fetchval(

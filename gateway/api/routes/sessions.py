@@ -13,16 +13,15 @@ from starlette.routing import Route
 
 from auth import ADMIN, Principal
 from gateway.api.context import Services, services_of
+from gateway.api.invocation import cache_directive, cache_headers, run_failed
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.routes._lookup import function_not_found
 from gateway.api.routes._methods import methods_route
 from gateway.api.security import authenticate, require_execute
-from gateway.core.errors import Conflict, InvalidRequest, NotFound, RunFailed
+from gateway.core.cache_directive import CacheDirective
+from gateway.core.errors import Conflict, InvalidRequest, NotFound
 from gateway.core.models import FunctionRecord, Invocation
-from gateway.services.cache import CacheDirective, parse_cache_control
-from gateway.services.caching import plan_cache
-from gateway.services.ratelimit import check_function_rate
 from gateway.store.sessions import SessionRecord
 
 __all__ = ["routes"]
@@ -164,55 +163,34 @@ async def execute(request: Request) -> Response:
     body = await read_json(request, empty={})
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object with 'params'")
-    params = body.get("params", {})
-    directive = parse_cache_control(request.headers.get("x-cache-control")) or _SESSION_DEFAULT
+    directive = cache_directive(request) or _SESSION_DEFAULT
     function = await _pinned_function(services, session)
     require_execute(principal, function.language)
-    services.dispatcher.check_runnable(function)  # a stopped project: 409, cached or not
-    await check_function_rate(services.limiter, function)
     invocation = Invocation(
-        function=function, event=params, trigger="session", owner=session.owner,
-        subject=principal.subject, timeout_ms=session.timeout_ms,
+        function=function, event=body.get("params", {}), trigger="session",
+        owner=session.owner, subject=principal.subject, timeout_ms=session.timeout_ms,
         context={k: v for k, v in session.context.items() if k not in ("timeout_ms",)},
+        cache=directive,
     )
-    services.dispatcher.admit(invocation)  # params against schema.params, as /invoke
-    if await services.sessions.begin_execute(session_id, session.owner) is None:
-        raise _session_not_found(session_id)
     started = time.perf_counter()
-    plan = plan_cache(function, params=params, owner=session.owner, directive=directive)
-    hit = await plan.lookup(services.cache)
-    services.metrics.cache_lookup(function.name, read=plan.reads, hit=hit is not None)
-    if hit is not None:
-        # Recorded as a cached job, so a function's metrics count its cache hits.
-        cached = await services.dispatcher.record_cached(invocation, hit.value)
-        return _executed(session, hit.value, cached=True, started=started,
-                         headers={"X-Cache": "HIT", "Age": str(int(hit.age_s)),
-                                  "X-Job-ID": cached.id})
-    job, _ = await services.dispatcher.invoke(invocation, admitted=True)
+
+    async def count_execute() -> None:  # once admitted: a refused execute is not counted
+        if await services.sessions.begin_execute(session_id, session.owner) is None:
+            raise _session_not_found(session_id)
+
+    invoked = await services.invoker.invoke(invocation, on_admitted=count_execute)
+    job = invoked.job
     if job.status != "success":
-        error = job.error or {}
-        code = str(error.get("code", "RUNTIME_ERROR"))
-        status = 504 if code == "TIMEOUT" else 500
-        raise RunFailed(str(error.get("message", "the run failed")), code=code,
-                        status=status, details=dict(error.get("details") or {}),
-                        headers={"X-Job-ID": job.id})
-    await plan.store(services.cache, function.id, job.result)
-    return _executed(session, job.result, cached=False, started=started,
-                     headers={"X-Cache": plan.state, "X-Job-ID": job.id},
-                     execution_ms=job.duration)
-
-
-def _executed(session: SessionRecord, result: Any, *, cached: bool, started: float,
-              headers: dict[str, str], execution_ms: float | None = None) -> Response:
-    if execution_ms is None:
-        execution_ms = (time.perf_counter() - started) * 1000
+        raise run_failed(job)
+    hit = invoked.cache == "HIT"
+    execution_ms = (time.perf_counter() - started) * 1000 if hit else job.duration
     return JSONResponse({
         "request_id": session.id,
         "language_title": session.language_title,
-        "execution_time": int(round(execution_ms)),
-        "cached": cached,
-        "result": result,
-    }, headers=headers)
+        "execution_time": int(round(execution_ms or 0)),
+        "cached": hit,
+        "result": job.result,
+    }, headers={**cache_headers(invoked), "X-Job-ID": job.id})
 
 
 async def get_session(request: Request) -> Response:
