@@ -395,8 +395,9 @@ _INVOKE_CACHE_NOTE = (
     "answered with 202 ignores the header without checking it). A hit answers 200 with a new "
     "job recorded without a run (`cached: true`, `attempts: 0`, `duration: 0`, "
     "`X-Function-Duration: 0.000`) and `X-Cache: HIT`, `Age`; an `Idempotency-Key` is not "
-    "recorded on a hit. A function's `rate_limit` is checked before the body is read (429 "
-    "`RATE_LIMITED`)."
+    "recorded on a hit. A function's `rate_limit` (429 `RATE_LIMITED`) is counted once the "
+    "request is read and the function found runnable, before the params check and any run: "
+    "a malformed request or a function that cannot run does not use it up."
 )
 
 _PATHS: dict[str, Any] = {
