@@ -15,6 +15,7 @@ from gateway.api.operations import Operation, Text
 __all__ = ["operation_paths"]
 
 JSON = "application/json"
+MULTIPART = "multipart/form-data"
 
 # The shared error responses in components/responses, by status.
 _ERROR_RESPONSES = {
@@ -46,6 +47,8 @@ def operation_paths(
     for op in operations:
         if op.body is not None:
             wanted[(op.body, "validation")] = None
+        if op.form is not None:
+            wanted[(op.form.model, "validation")] = None
         for reply in op.replies.values():
             events = reply.text.events if reply.text is not None else None
             for model in (reply.model, events):
@@ -75,11 +78,16 @@ def _operation(op: Operation, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]
     if op.body is not None:
         document["requestBody"] = {"required": op.body_required,
                                    "content": {JSON: {"schema": refs[(op.body, "validation")]}}}
+        if op.form is not None:
+            document["requestBody"]["content"][MULTIPART] = {
+                "schema": refs[(op.form.model, "validation")],
+                "encoding": {name: {"contentType": JSON} for name in op.form.json_fields},
+            }
     responses: dict[str, Any] = {}
     for status, reply in sorted(op.replies.items()):
         response: dict[str, Any] = {
             "description": reply.description,
-            "headers": {name: _ref("headers", name) for name in ("X-Request-ID", *reply.headers)},
+            "headers": dict(_header(h) for h in ("X-Request-ID", *reply.headers)),
         }
         content: dict[str, Any] = {}
         if reply.model is not None:
@@ -106,6 +114,11 @@ def _text(text: Text, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
         # event's `data`.
         media["x-event-data"] = refs[(text.events, "serialization")]
     return media
+
+
+def _header(header: str | tuple[str, str]) -> tuple[str, dict[str, str]]:
+    name, component = (header, header) if isinstance(header, str) else header
+    return name, _ref("headers", component)
 
 
 def _security(scopes: tuple[str, ...] | None) -> list[dict[str, list[str]]]:

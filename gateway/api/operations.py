@@ -20,8 +20,8 @@ from starlette.routing import BaseRoute
 
 from gateway.api.routes._methods import methods_route
 
-__all__ = ["Endpoint", "Operation", "Reply", "Text", "declared_operations", "operation",
-           "operation_of", "routes_of"]
+__all__ = ["Endpoint", "Form", "Operation", "Reply", "Text", "declared_operations",
+           "operation", "operation_of", "routes_of"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -39,15 +39,26 @@ class Text:
 @dataclass(frozen=True)
 class Reply:
     """A response: its description, JSON body model (None: no JSON body), a text body
-    instead of or beside it, and the names of its headers in ``components/headers``.
+    instead of or beside it, and its headers: names in ``components/headers``, or
+    ``(header, component)`` pairs where the component has another name
+    (``("Location", "FunctionLocation")``).
 
     A reply with an error status replaces the shared error response of that status
     (e.g. an ``Error`` body described for this operation alone)."""
 
     description: str
     model: type[BaseModel] | None = None
-    headers: tuple[str, ...] = ()
+    headers: tuple[str | tuple[str, str], ...] = ()
     text: Text | None = None
+
+
+@dataclass(frozen=True)
+class Form:
+    """A ``multipart/form-data`` request body accepted besides the JSON one: its model
+    and the fields it sends as JSON text (the others are plain text)."""
+
+    model: type[BaseModel]
+    json_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     body: type[BaseModel] | None = None
     body_required: bool = True
+    form: Form | None = None
     #: Names in ``components/parameters`` or whole parameter objects.
     parameters: tuple[str | dict[str, Any], ...] = ()
     #: Keys of the operation object a declaration cannot say otherwise (e.g. the
@@ -77,7 +89,7 @@ class Operation:
 def operation(method: str, path: str, *, operation_id: str, tag: str, summary: str,
               description: str, scopes: Sequence[str] | None, replies: dict[int, Reply],
               errors: Sequence[int] = (), body: type[BaseModel] | None = None,
-              body_required: bool = True,
+              body_required: bool = True, form: Form | None = None,
               parameters: Sequence[str | dict[str, Any]] = (),
               extra: dict[str, Any] | None = None) -> Callable[[Endpoint], Endpoint]:
     """Declare the endpoint it decorates as ``method path``."""
@@ -85,7 +97,7 @@ def operation(method: str, path: str, *, operation_id: str, tag: str, summary: s
         method=method.upper(), path=path, operation_id=operation_id, tag=tag,
         summary=summary, description=description,
         scopes=None if scopes is None else tuple(scopes), replies=dict(replies),
-        errors=tuple(errors), body=body, body_required=body_required,
+        errors=tuple(errors), body=body, body_required=body_required, form=form,
         parameters=tuple(parameters), extra=dict(extra or {}),
     )
 

@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from gateway.core.errors import FngateError, InvalidRequest, InvalidRuntime
 
-__all__ = ["MAX_ERRORS", "bad_value", "invalid", "parse"]
+__all__ = ["MAX_ERRORS", "bad_value", "bad_value_at", "invalid", "parse"]
 
 MAX_ERRORS = 20
+_MAX_KEY = 100
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -23,10 +24,11 @@ M = TypeVar("M", bound=BaseModel)
 _OWN_CODE: dict[str, type[FngateError]] = {"invalid_runtime": InvalidRuntime}
 
 
-def parse(model: type[M], data: Any) -> M:
-    """``data`` (decoded JSON) as ``model``, or the API's 400."""
+def parse(model: type[M], data: Any, *, context: dict[str, Any] | None = None) -> M:
+    """``data`` (decoded JSON) as ``model``, or the API's 400; ``context`` reaches the
+    model's validators (``ValidationInfo.context``), e.g. the settings a limit comes from."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise invalid(exc.errors(include_url=False)) from None
 
@@ -35,8 +37,18 @@ def bad_value(kind: str, message: str, **details: Any) -> PydanticCustomError:
     """An error for a custom validator to raise: ``kind`` becomes the pydantic error type
     (``invalid_runtime`` answers ``INVALID_RUNTIME``); ``details`` are added to the error
     body's ``details`` (e.g. ``allowed=[…]``)."""
-    return PydanticCustomError(kind, message.replace("{", "{{").replace("}", "}}"),
-                               {"details": details} if details else None)
+    # pydantic-core fills ``{key}`` for the keys of the context only, and never unescapes
+    # ``{{``: the message goes as it is (a ``{ref}`` in it stays).
+    return PydanticCustomError(kind, message, {"details": details} if details else None)
+
+
+def bad_value_at(loc: tuple[int | str, ...], value: Any, kind: str, message: str,
+                 **details: Any) -> ValidationError:
+    """Like :func:`bad_value`, for a validator to raise about a part of its value:
+    ``loc`` is appended to the validated value's own path (``("params",)`` raised by the
+    validator of ``schema`` reports ``schema.params``)."""
+    return ValidationError.from_exception_data("request body", [InitErrorDetails(
+        type=bad_value(kind, message, **details), loc=loc, input=value)])
 
 
 def invalid(errors: Sequence[ErrorDetails]) -> FngateError:
@@ -64,12 +76,15 @@ def _sentence(path: str, message: str) -> str:
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
-    """``("triggers", 0, "config", "path")`` → ``triggers[0].config.path``."""
+    """``("triggers", 0, "config", "path")`` → ``triggers[0].config.path``; a key longer
+    than ``_MAX_KEY`` is cut short (an unknown key is echoed: a 1 MiB one would be too)."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
+            if len(part) > _MAX_KEY:
+                part = part[:_MAX_KEY] + "…"
             out += f".{part}" if out else str(part)
     return out
 
