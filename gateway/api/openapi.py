@@ -19,12 +19,10 @@ from starlette.routing import BaseRoute
 
 from gateway.api._openapi_projects import PROJECT_PATHS, PROJECT_SCHEMAS, PROJECT_TAG
 from gateway.api._openapi_schemas import JSON as _JSON
-from gateway.api._openapi_schemas import JSON_FORM_FIELDS, SCHEMAS
-from gateway.api._openapi_schemas import MULTIPART as _MULTIPART
+from gateway.api._openapi_schemas import SCHEMAS
 from gateway.api._openapi_schemas import json_content as _json
 from gateway.api._openapi_schemas import ref as _ref
 from gateway.api._openapi_schemas import schema_ref as _schema
-from gateway.api._openapi_versions import VERSION_PATHS, VERSION_SCHEMAS
 from gateway.api._openapi_webhooks import (
     CALLBACK_URL_DESCRIPTION,
     OUTGOING_WEBHOOKS,
@@ -69,6 +67,8 @@ _HEADERS: dict[str, Any] = {
                  "schema": {"type": "string"}},
     "FunctionLocation": {"description": "`/api/v1/functions/{name}` of the new function.",
                          "required": True, "schema": {"type": "string"}},
+    "VersionsLocation": {"description": "Where the function's versions are listed.",
+                         "schema": {"type": "string"}},
     "Retry-After": {"description": "Seconds to wait before retrying: on a 429 until the "
                                    "limit's window frees a request (`1` for "
                                    "`CONCURRENCY_LIMIT`), on a 503 `5`.",
@@ -342,20 +342,6 @@ def _query(name: str, schema: dict[str, Any], description: str, **extra: Any) ->
             "description": description, **extra}
 
 
-_FUNCTION_BODY: dict[str, Any] = {
-    "required": True,
-    "content": {
-        _JSON: {"schema": _schema("FunctionCreate")},
-        _MULTIPART: {
-            "schema": _schema("FunctionForm"),
-            "encoding": {name: {"contentType": _JSON} for name in JSON_FORM_FIELDS},
-        },
-    },
-}
-
-_UPDATE_BODY = copy.deepcopy(_FUNCTION_BODY)
-_UPDATE_BODY["content"][_JSON]["schema"] = _schema("FunctionUpdate")
-
 _INVOKE_HEADERS = ("X-Job-ID", "X-Function-Duration", "X-Cold-Start", "X-Function-Error")
 
 _ACCEPTED = _ok(
@@ -401,83 +387,6 @@ _INVOKE_CACHE_NOTE = (
 )
 
 _PATHS: dict[str, Any] = {
-    "/api/v1/functions": _path(
-        get={
-            "operationId": "listFunctions", "tags": ["functions"], "summary": "List functions",
-            "description": "Needs `read:functions`, `write:functions` or `admin`. Functions "
-                           "without `code`, ordered by the store, one page at a time.",
-            "security": _READ_CATALOG,
-            "parameters": [
-                _query("page", {"type": "integer", "minimum": 1, "maximum": 1000000,
-                                "default": 1}, "1-based page number."),
-                _query("per_page", {"type": "integer", "minimum": 1, "maximum": 100,
-                                    "default": 20}, "Page size."),
-                _query("project", {"type": "string"}, "Only functions of this project."),
-                _query("language", {"type": "string", "examples": ["python", "nodejs"]},
-                       "Only functions of this runtime family; aliases are accepted, an "
-                       "unknown one → 400 `INVALID_RUNTIME`."),
-                _query("label", {"type": "array",
-                                 "items": {"type": "string", "pattern": "^[^:]+:.*$"}},
-                       "`key:value`; repeat for several labels (all must match).",
-                       style="form", explode=True),
-            ],
-            "responses": {"200": _ok("A page of functions.", _schema("FunctionList")),
-                          "400": _error("400"), **_AUTHED_ERRORS, "500": _error("500")},
-        },
-        post={
-            "operationId": "createFunction", "tags": ["functions"],
-            "summary": "Create a function",
-            "description": "Needs `write:functions` or `admin`. Creates the function and its "
-                           "version 1. With `dependencies` the response has `status: "
-                           "\"building\"` and the build runs in the background; invokes "
-                           "answer 409 until it succeeds (`failed` if it does not). Non-empty "
-                           "`triggers` → 400 (triggers come later). Unknown body fields are "
-                           "ignored.",
-            "security": _WRITE,
-            "requestBody": _FUNCTION_BODY,
-            "responses": {
-                "201": _ok("Created.", _schema("Function"),
-                           header_map={"Location": _ref("headers", "FunctionLocation")}),
-                "400": _error("400"), **_AUTHED_ERRORS, "409": _error("409"),
-                "413": _error("413"), "500": _error("500"),
-            },
-        },
-    ),
-    "/api/v1/functions/{ref}": _path(
-        "ref",
-        get={
-            "operationId": "getFunction", "tags": ["functions"], "summary": "Get a function",
-            "description": "Needs `read:functions`, `write:functions` or `admin`; environment "
-                           "values are `\"***\"` unless the caller has `write:functions` or "
-                           "`admin`.",
-            "security": _READ_CATALOG,
-            "responses": {"200": _ok("The function.", _schema("Function")), **_AUTHED_ERRORS,
-                          "404": _error("404"), "500": _error("500")},
-        },
-        put={
-            "operationId": "updateFunction", "tags": ["functions"],
-            "summary": "Update a function",
-            "description": "Needs `write:functions` or `admin`. Every field optional; a change "
-                           "to the code, handler, runtime or dependencies creates a new version "
-                           "and activates it (after its build, when it has dependencies); warm "
-                           "workers are dropped. Non-empty `triggers` → 400. Unknown body "
-                           "fields are ignored.",
-            "security": _WRITE,
-            "requestBody": _UPDATE_BODY,
-            "responses": {"200": _ok("The updated function.", _schema("Function")),
-                          "400": _error("400"), **_AUTHED_ERRORS, "404": _error("404"),
-                          "409": _error("409"), "413": _error("413"), "500": _error("500")},
-        },
-        delete={
-            "operationId": "deleteFunction", "tags": ["functions"],
-            "summary": "Delete a function",
-            "description": "Needs `write:functions` or `admin`. Removes its versions and warm "
-                           "workers; its jobs stay readable by id until retention removes them.",
-            "security": _WRITE,
-            "responses": {"204": _ok("Deleted.", None), **_AUTHED_ERRORS,
-                          "404": _error("404"), "500": _error("500")},
-        },
-    ),
     "/api/v1/functions/{ref}/invoke": _path(
         "ref",
         post={
@@ -829,7 +738,7 @@ def _guarded(paths: dict[str, Any]) -> dict[str, Any]:
 
 
 _HAND_WRITTEN_PATHS = {
-    **_PATHS, **VERSION_PATHS, **_SESSION_PATHS, **_TRIGGER_PATHS,
+    **_PATHS, **_SESSION_PATHS, **_TRIGGER_PATHS,
     **PROJECT_PATHS, **_FN_PATHS}
 
 #: Models the document names outside an operation: the body of an outgoing webhook, and
@@ -930,7 +839,7 @@ _DOCUMENT: dict[str, Any] = {
     "paths": {},
     "webhooks": OUTGOING_WEBHOOKS,
     "components": {
-        "schemas": {**SCHEMAS, **VERSION_SCHEMAS, **PROJECT_SCHEMAS},
+        "schemas": {**SCHEMAS, **PROJECT_SCHEMAS},
         "responses": _RESPONSES,
         "parameters": _PARAMETERS,
         "headers": _HEADERS,

@@ -11,7 +11,6 @@ from typing import Any, Literal
 from executors.models import Network
 from gateway.core.cache_directive import CacheDirective
 from gateway.core.jsoncodec import isoformat
-from gateway.core.quantities import render_cpu, render_memory
 
 __all__ = [
     "CacheState",
@@ -58,33 +57,6 @@ class VersionRecord:
     rebuild_status: str | None = None
     rebuild_log: str | None = None
     rebuild_started_at: dt.datetime | None = None
-
-    def to_api(self) -> dict[str, Any]:
-        rebuild = None
-        if self.rebuild_status is not None:
-            rebuild = {
-                "status": self.rebuild_status,
-                "dependencies": list(self.rebuild_dependencies or []),
-                "build_log": self.rebuild_log,
-                "started_at": isoformat(self.rebuild_started_at),
-            }
-        return {
-            "id": self.id,
-            "function_id": self.function_id,
-            "version": self.version,
-            "code": self.code,
-            "handler": self.handler,
-            "dependencies": list(self.dependencies),
-            "build_status": self.build_status,
-            "build_log": self.build_log,
-            "build_duration_ms": self.build_duration_ms,
-            "build_finished_at": isoformat(self.build_finished_at),
-            "resolved_dependencies": (None if self.resolved_dependencies is None
-                                      else list(self.resolved_dependencies)),
-            "rebuild": rebuild,
-            "is_active": self.is_active,
-            "created_at": isoformat(self.created_at),
-        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,52 +141,6 @@ class FunctionRecord:
             build_status=version.build_status,
             resolved_dependencies=version.resolved_dependencies,
         )
-
-    def to_api(self, *, reveal_environment: bool, include_code: bool = True) -> dict[str, Any]:
-        """The API's ``Function`` object; environment values masked unless revealed."""
-        env = (
-            dict(self.environment)
-            if reveal_environment
-            else {key: "***" for key in self.environment}
-        )
-        body: dict[str, Any] = {
-            "id": self.id,
-            "name": self.name,
-            "project": self.project,
-            "runtime": self.runtime,
-            "language": self.language,
-            "title": self.name,
-            "language_title": self.language_title,
-            "endpoint": self.endpoint,
-            "handler": self.handler,
-            "execution_type": self.execution_type,
-            "description": self.description,
-            "environment": env,
-            "dependencies": list(self.dependencies),
-            "timeout_ms": self.timeout_ms,
-            "memory_mb": self.memory_mb,
-            "network": self.network,
-            "ephemeral_storage_mb": self.ephemeral_storage_mb,
-            "cpu_millis": self.cpu_millis,
-            "resources": {"cpu": render_cpu(self.cpu_millis),
-                          "memory": render_memory(self.memory_mb)},
-            "max_concurrency": self.max_concurrency,
-            "min_warm": self.min_warm,
-            "cache_ttl": self.cache_ttl,
-            "cache_scope": self.cache_scope,
-            "max_retries": self.max_retries,
-            "rate_limit": self.rate_limit,
-            "schema": self.schema,
-            "examples": list(self.examples),
-            "labels": dict(self.labels),
-            "status": self.status,
-            "active_version": self.active_version,
-            "created_at": isoformat(self.created_at),
-            "updated_at": isoformat(self.updated_at),
-        }
-        if include_code:
-            body["code"] = self.code
-        return body
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,26 +1,45 @@
-"""Validation of function create/update bodies into column values, with clear 400s."""
+"""What a function's input values may be: names and patterns, limits, and the field types
+(constraints, validators, schema) the wire models of functions and versions are built
+from (:mod:`gateway.schemas.functions`, :mod:`gateway.schemas.versions`).
+
+Limits that come from the configuration (``FNGATE_MAX_TIMEOUT_MS`` …) are checked against
+the :class:`~config.Settings` in the validation context (``{"settings": …}``, the defaults
+without one); the document shows the default caps as ``maximum``.
+"""
 
 from __future__ import annotations
 
 import base64
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+)
+from typing_extensions import TypedDict
 
 from config import Settings
-from executors.models import NETWORKS
 from gateway.core import quantities
 from gateway.core.errors import InvalidRequest, InvalidRuntime
 from gateway.core.projects import dependency_pattern
-from gateway.schemas.known_fields import reject_unknown
 from gateway.schemas.params import check_local_refs
 from gateway.schemas.trigger_input import TriggerInput, parse_trigger
+from gateway.schemas.validation import bad_value, bad_value_at
 
-__all__ = ["FunctionInput", "parse_function", "normalize_runtime", "NAME_RE", "NAME_PATTERN",
-           "PROJECT_NAME_RE", "PROJECT_NAME_PATTERN",
-           "dependency_pattern", "ENV_KEY_RE", "MAX_CPU_MILLIS", "FUNCTION_FIELDS",
-           "REFUSED_FIELDS"]
+__all__ = [
+    "CPU_PATTERN", "ENV_KEY_RE", "MAX_CPU_MILLIS", "MEMORY_PATTERN", "NAME_PATTERN", "NAME_RE",
+    "PROJECT_NAME_PATTERN", "PROJECT_NAME_RE", "RUNTIMES", "CpuMillis", "CpuQuantity",
+    "Dependencies", "Environment", "EphemeralStorageMb", "Examples", "FunctionExample",
+    "FunctionSchemas", "Handler", "Labels", "MaxConcurrency", "MemoryMb", "MemoryQuantity",
+    "MinWarm", "Name", "NestedTriggers", "RateLimit", "Runtime", "Schemas", "SourceCode",
+    "TimeoutMs", "dependency_pattern", "normalize_runtime", "parse_triggers", "settings_of",
+]
 
 #: A function's name: Lambda's set, as the seeds write them (``myFunction``); unique
 #: case-insensitively (0011_function_names.sql).
@@ -29,368 +48,359 @@ NAME_RE = re.compile(NAME_PATTERN)
 #: A project's name (unchanged: lower case).
 PROJECT_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 PROJECT_NAME_RE = re.compile(PROJECT_NAME_PATTERN)
-ENV_KEY_RE = _ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_HANDLER_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+ENV_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+ENV_KEY_RE = re.compile(ENV_KEY_PATTERN)
+#: ``handler``, ``index.handler``, ``main.handler``: the part after the last dot names the
+#: function (``[\s\S]`` rather than ``.``: a newline before that dot is not the name's).
+HANDLER_PATTERN = r"^(?:[\s\S]*\.)?[A-Za-z_$][A-Za-z0-9_$]*$"
+# The forms gateway/core/quantities.py accepts.
+CPU_PATTERN = r"^(\d{1,9}m|\d{1,9}(\.\d{1,9})?|\.\d{1,9})$"
+MEMORY_PATTERN = r"^(\d{1,12}(\.\d{1,9})?|\.\d{1,9})(Ki|Mi|Gi|Ti|k|K|M|G|T)$"
+
+RUNTIMES = ("python", "nodejs")
 _PY_ALIAS = re.compile(r"^(python|py)(\d+(\.\d+)*)?$")
 _NODE_ALIAS = re.compile(r"^(nodejs|node)(\d+(\.\d+)*(\.x)?)?$")
 _LATER_RUNTIMES = ("go", "golang", "rust")
 
-_DEFAULTS: dict[str, Any] = {
-    "project": "default",
-    "execution_type": "sync",
-    "description": "",
-    "environment": {},
-    "timeout_ms": 30_000,
-    "memory_mb": 256,
-    "network": "egress",
-    "ephemeral_storage_mb": 512,
-    "cpu_millis": 1000,
-    "max_concurrency": 10,
-    "min_warm": 0,
-    "cache_ttl": 3600,
-    "cache_scope": "caller",
-    "max_retries": 0,
-    "rate_limit": None,
-    "schema": None,
-    "examples": [],
-    "labels": {},
-}
-_ALIASES = {"maxReplicas": "max_concurrency", "minReplicas": "min_warm"}
-#: Every field a create or update body may send: API.md's Function table and the input
-#: aliases the seed documents use (``source_code``, ``resources``, ``minReplicas``,
-#: ``maxReplicas``). Anything else is a 400 naming it.
-FUNCTION_FIELDS = frozenset({
-    "name", "runtime", "code", "source_code", "handler", "dependencies", "triggers",
-    "project", "execution_type", "description", "environment", "labels", "timeout_ms",
-    "memory_mb", "network", "ephemeral_storage_mb", "cpu_millis", "resources",
-    "max_concurrency", "min_warm", "cache_ttl", "cache_scope", "max_retries", "rate_limit",
-    "schema", "examples", *_ALIASES,
-})
-_READ_ONLY = "is set by the gateway and cannot be sent"
-#: Fields a client may know (from our responses or a seed document) that a body cannot
-#: set, with the reason the 400 gives.
-REFUSED_FIELDS = {
-    "image": "is not supported: custom images are not supported; send the source as "
-             "'code' or 'source_code' (and packages as 'dependencies')",
-    "secrets": "is not supported by this gateway yet: pass values in 'environment'",
-    **{key: _READ_ONLY for key in (
-        "id", "language", "title", "language_title", "endpoint", "status",
-        "active_version", "secret_names", "created_at", "updated_at")},
-}
 MIN_MEMORY_MB = 16
 MIN_EPHEMERAL_STORAGE_MB = 16
 # A quota above the machine's cores is no limit at all, not an error; a fixed cap keeps
 # what a body may say the same on every replica.
 MIN_CPU_MILLIS, MAX_CPU_MILLIS = 10, 64_000
+MAX_DEPENDENCIES = 100
+MAX_TRIGGERS_ON_CREATE = 20
+
+#: The caps a body is checked against without settings in the context, and the
+#: ``maximum`` the document shows.
+DEFAULT_SETTINGS = Settings()
 
 
-def normalize_runtime(value: Any) -> str:
-    """Map an accepted alias (``python3.11``, ``node``, ``nodejs18`` …) to its family."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidRequest("'runtime' must be a non-empty string", details={"field": "runtime"})
-    text = value.strip().lower()
-    if _PY_ALIAS.fullmatch(text):
+def settings_of(info: ValidationInfo) -> Settings:
+    """The settings of the validation context (the defaults without one)."""
+    settings = (info.context or {}).get("settings", DEFAULT_SETTINGS)
+    assert isinstance(settings, Settings)
+    return settings
+
+
+#: A function's name as a body sends it.
+Name = Annotated[str, Field(
+    pattern=NAME_PATTERN, examples=["myFunction", "my-function", "image_resize"],
+    description="Lambda's set: a letter, then letters, digits, `_` and `-` (64 at most). "
+                "Unique case-insensitively (`myFunction` and `MyFunction` are one name → 409 "
+                "`CONFLICT`); the case sent is kept (`title`, `language_title` = "
+                "`python-myFunction`). On update, a different name renames the function (a "
+                "change of case too). A name equal to another function's `language_title`, "
+                "case-insensitively, → 409 `CONFLICT`.",
+)]
+
+
+# -- runtime ------------------------------------------------------------------------------
+
+def _family(text: str) -> str | None:
+    lowered = text.strip().lower()
+    if _PY_ALIAS.fullmatch(lowered):
         return "python"
-    if _NODE_ALIAS.fullmatch(text):
+    if _NODE_ALIAS.fullmatch(lowered):
         return "nodejs"
-    if text in _LATER_RUNTIMES:
-        raise InvalidRuntime(f"runtime '{value}' is not supported yet",
-                             details={"supported": ["python", "nodejs"]})
-    raise InvalidRuntime(f"unknown runtime '{value}'", details={"supported": ["python", "nodejs"]})
-
-
-@dataclass(slots=True, kw_only=True)
-class FunctionInput:
-    """A validated body: in-place ``fields``, and the code parts when given."""
-
-    name: str | None = None
-    fields: dict[str, Any] = field(default_factory=dict)
-    code: str | None = None
-    handler: str | None = None
-    dependencies: list[str] | None = None
-    triggers: list[TriggerInput] = field(default_factory=list)
-
-    @property
-    def changes_code(self) -> bool:
-        return (
-            self.code is not None
-            or self.handler is not None
-            or self.dependencies is not None
-            or "runtime" in self.fields
-        )
-
-
-def _bad(field_name: str, message: str) -> InvalidRequest:
-    return InvalidRequest(f"'{field_name}' {message}", details={"field": field_name})
-
-
-def _int(body: dict[str, Any], key: str, lo: int, hi: int) -> int:
-    value = body[key]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(key, "must be an integer")
-    if not lo <= value <= hi:
-        raise _bad(key, f"must be between {lo} and {hi}")
-    return value
-
-
-def _str_map(body: dict[str, Any], key: str, key_re: re.Pattern[str] | None) -> dict[str, str]:
-    value = body[key]
-    if not isinstance(value, dict):
-        raise _bad(key, "must be an object of strings")
-    for k, v in value.items():
-        if not isinstance(v, str):
-            raise _bad(key, f"value of '{k}' must be a string")
-        if key_re is not None and not key_re.fullmatch(k):
-            raise _bad(key, f"has an invalid name '{k}'")
-    return dict(value)
-
-
-def _code(body: dict[str, Any]) -> str | None:
-    if body.get("code") is not None and body.get("source_code") is not None:
-        raise _bad("source_code", "cannot be given together with 'code'")
-    if "code" in body and body["code"] is not None:
-        if not isinstance(body["code"], str):
-            raise _bad("code", "must be a string")
-        return str(body["code"])
-    if "source_code" in body and body["source_code"] is not None:
-        raw = body["source_code"]
-        if not isinstance(raw, str):
-            raise _bad("source_code", "must be a base64 string")
-        try:
-            return base64.b64decode(raw, validate=True).decode("utf-8")
-        # binascii.Error and UnicodeDecodeError are ValueErrors, and so is base64's own
-        # refusal of a str with a non-ASCII character in it.
-        except ValueError as exc:
-            raise _bad("source_code", "is not valid base64 of UTF-8 text") from exc
     return None
 
 
-def _examples(value: Any) -> list[dict[str, Any]]:
-    """``[{"description", "request": {"params"}, "response": {"result"}}]``, each part
-    optional: the shape the OpenAPI document promises every rendered Function has."""
-    if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
-        raise _bad("examples", "must be an array of objects")
-    for index, example in enumerate(value):
-        if "description" in example and not isinstance(example["description"], str):
-            raise _bad(f"examples[{index}].description", "must be a string")
-        for part in ("request", "response"):
-            if part in example and not isinstance(example[part], dict):
-                raise _bad(f"examples[{index}].{part}", "must be an object")
-    return list(value)
+def _unsupported(value: str) -> str:
+    if value.strip().lower() in _LATER_RUNTIMES:
+        return f"runtime '{value}' is not supported yet"
+    return f"unknown runtime '{value}'"
 
 
-def _handler(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise _bad("handler", "must be a non-empty string")
-    name = value.rsplit(".", 1)[-1]
-    if not _HANDLER_RE.fullmatch(name):
-        raise _bad("handler", f"'{value}' does not name a function")
-    return name
+def normalize_runtime(value: Any) -> str:
+    """Map an accepted alias (``python3.11``, ``node``, ``nodejs18`` …) to its family, or
+    400 ``INVALID_RUNTIME`` (a query parameter's check; bodies use :data:`Runtime`)."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest("'runtime' must be a non-empty string", details={"field": "runtime"})
+    family = _family(value)
+    if family is None:
+        raise InvalidRuntime(_unsupported(value), details={"supported": list(RUNTIMES)})
+    return family
 
 
-def _dependencies(value: Any, runtime: str | None) -> list[str]:
+def _runtime(value: Any) -> Any:
+    if not isinstance(value, str) or not value.strip():
+        raise bad_value("runtime", "must be a non-empty string")
+    family = _family(value)
+    if family is None:
+        raise bad_value("invalid_runtime", _unsupported(value), supported=list(RUNTIMES))
+    return family
+
+
+#: A runtime as sent (an alias), stored as its family; unknown → ``INVALID_RUNTIME``.
+Runtime = Annotated[str, BeforeValidator(_runtime), Field(
+    examples=["python", "python3.11", "nodejs", "node", "nodejs18"],
+    description="`python` or `nodejs`, case-insensitive. Aliases (`py`, `python3`, "
+                "`python3.11`, `python39`, `node`, `nodejs18`, `nodejs18.x`, …) are "
+                "normalized to the family. `go`/`rust` or anything else → 400 "
+                "`INVALID_RUNTIME` (`details.supported`). On update, a change creates a new "
+                "version.",
+)]
+
+
+# -- code ---------------------------------------------------------------------------------
+
+def _decode(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        return base64.b64decode(raw, validate=True).decode("utf-8")
+    # binascii.Error and UnicodeDecodeError are ValueErrors, and so is base64's own
+    # refusal of a str with a non-ASCII character in it.
+    except ValueError:
+        raise bad_value("base64", "is not valid base64 of UTF-8 text") from None
+
+
+#: Base64 of UTF-8 source on the wire; the decoded text once validated.
+SourceCode = Annotated[str | None, AfterValidator(_decode),
+                       Field(json_schema_extra={"contentEncoding": "base64"})]
+
+#: An entry point, stored as the part after its last dot (``main.handler`` → ``handler``).
+Handler = Annotated[str, Field(min_length=1, pattern=HANDLER_PATTERN),
+                    AfterValidator(lambda name: name.rsplit(".", 1)[-1])]
+
+
+def _dependencies(value: Any, info: ValidationInfo) -> Any:
+    """Each specifier stripped and checked against the runtime's syntax: the body's own
+    ``runtime`` when it sends one (validated before), else the function's (context)."""
+    if value is None:
+        return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _bad("dependencies", "must be an array of strings")
+        raise bad_value("string_array", "must be an array of strings")
+    runtime = info.data.get("runtime") or (info.context or {}).get("runtime")
     pattern = dependency_pattern(runtime)
     for spec in value:
         if not pattern.fullmatch(spec.strip()):
-            raise _bad("dependencies", f"has '{spec}': only package names and version ranges "
-                       "are accepted (no options, URLs or paths)")
-    if len(value) > 100:
-        raise _bad("dependencies", "may list at most 100 packages")
-    return [v.strip() for v in value]
+            raise bad_value("dependency", f"contains '{spec}': only package names and "
+                                          "version ranges are accepted (no options, URLs or "
+                                          "paths)")
+    return [spec.strip() for spec in value]
 
 
-def _schema(value: Any) -> dict[str, Any] | None:
+#: pip requirement specifiers or npm ``name@range``; null is "not given".
+Dependencies = Annotated[Annotated[list[str], Field(max_length=MAX_DEPENDENCIES)] | None,
+                         BeforeValidator(_dependencies)]
+
+
+# -- maps ---------------------------------------------------------------------------------
+
+def _string_map(key_re: re.Pattern[str] | None) -> Callable[[Any], Any]:
+    """A JSON object of strings, each problem reported on the field as a whole."""
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise bad_value("string_map", "must be an object of strings")
+        for key, item in value.items():
+            if not isinstance(item, str):
+                raise bad_value("string_map", f"value of '{key}' must be a string")
+            if key_re is not None and not key_re.fullmatch(key):
+                raise bad_value("string_map", f"contains an invalid name '{key}'")
+        return value
+
+    return check
+
+
+# The key pattern is checked by the validator (pydantic would say ``patternProperties``,
+# which lets other keys through).
+Environment = Annotated[dict[str, str], BeforeValidator(_string_map(ENV_KEY_RE)),
+                        Field(json_schema_extra={"propertyNames": {"pattern": ENV_KEY_PATTERN}})]
+Labels = Annotated[dict[str, str], BeforeValidator(_string_map(None))]
+
+
+# -- limits -------------------------------------------------------------------------------
+
+def _capped(low: int, setting: str) -> Callable[[int, ValidationInfo], int]:
+    """The check of an integer from ``low`` up to the context's ``setting`` (never
+    clamped); ``low`` is the field's ``ge`` as well, so it reads in the message."""
+
+    def check(value: int, info: ValidationInfo) -> int:
+        cap: int = getattr(settings_of(info), setting)
+        if value > cap:
+            raise bad_value("capped", f"must be between {low} and {cap}")
+        return value
+
+    return check
+
+
+TimeoutMs = Annotated[int, Field(ge=1, json_schema_extra={
+    "maximum": DEFAULT_SETTINGS.max_timeout_ms}), AfterValidator(_capped(1, "max_timeout_ms"))]
+MemoryMb = Annotated[int, Field(ge=MIN_MEMORY_MB, json_schema_extra={
+    "maximum": DEFAULT_SETTINGS.max_memory_mb}),
+    AfterValidator(_capped(MIN_MEMORY_MB, "max_memory_mb"))]
+EphemeralStorageMb = Annotated[int, Field(ge=MIN_EPHEMERAL_STORAGE_MB, json_schema_extra={
+    "maximum": DEFAULT_SETTINGS.max_ephemeral_storage_mb}),
+    AfterValidator(_capped(MIN_EPHEMERAL_STORAGE_MB, "max_ephemeral_storage_mb"))]
+CpuMillis = Annotated[int, Field(ge=MIN_CPU_MILLIS, le=MAX_CPU_MILLIS)]
+MaxConcurrency = Annotated[int, Field(ge=1, le=1000)]
+MinWarm = Annotated[int, Field(ge=0, le=100)]
+
+
+def _rate(value: str | None) -> str | None:
+    from limits import parse
+
     if value is None:
         return None
-    if not isinstance(value, dict) or not set(value) <= {"params", "result"}:
-        raise _bad("schema", "must be an object with optional 'params' and 'result' JSON Schemas")
+    try:
+        parse(value)
+    except ValueError:
+        raise bad_value("rate", f"'{value}' is not a rate such as '1000/minute'") from None
+    return value
+
+
+RateLimit = Annotated[str | None, AfterValidator(_rate)]
+
+
+# -- resources ----------------------------------------------------------------------------
+
+def _cpu(value: Any) -> Any:
+    try:
+        millis = quantities.cpu_millis(value)
+    except ValueError as exc:
+        raise bad_value("quantity", str(exc)) from None
+    if not MIN_CPU_MILLIS <= millis <= MAX_CPU_MILLIS:
+        raise bad_value("quantity", f"must be between {MIN_CPU_MILLIS}m and {MAX_CPU_MILLIS}m")
+    return millis
+
+
+def _memory(value: Any, info: ValidationInfo) -> Any:
+    try:
+        mib = quantities.memory_mib(value)
+    except ValueError as exc:
+        raise bad_value("quantity", str(exc)) from None
+    cap = settings_of(info).max_memory_mb
+    if not MIN_MEMORY_MB <= mib <= cap:
+        raise bad_value("quantity", f"must be between {MIN_MEMORY_MB}Mi and {cap}Mi")
+    return mib
+
+
+#: Millicores, from ``"100m"``, ``"0.5"``, ``0.5`` or ``2``.
+CpuQuantity = Annotated[int, BeforeValidator(_cpu), WithJsonSchema({
+    "oneOf": [{"type": "string", "pattern": CPU_PATTERN}, {"type": "number"}],
+    "examples": ["100m", "0.5", 0.5, "2"],
+})]
+#: MiB, from ``"256Mi"``, ``"1Gi"``, ``"512M"``.
+MemoryQuantity = Annotated[int, BeforeValidator(_memory), WithJsonSchema({
+    "type": "string", "pattern": MEMORY_PATTERN, "examples": ["256Mi", "1Gi", "512M"],
+})]
+
+
+# -- schema and examples ------------------------------------------------------------------
+
+class FunctionSchemas(TypedDict, total=False):
+    """JSON Schemas (draft 2020-12) of the params and the result; each is checked to be a
+    valid schema on input, with references within itself only."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    params: dict[str, Any] | bool
+    result: dict[str, Any] | bool
+
+
+def _without_field(message: str, field: str) -> str:
+    """``'config.path' must be …`` → ``must be …``: the error's path names the field."""
+    return message.removeprefix(f"'{field}' ")
+
+
+def _schemas(value: Any) -> Any:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not set(value) <= {"params", "result"}:
+        raise bad_value("schema", "must be an object with optional 'params' and 'result' "
+                                  "JSON Schemas")
     for part, sub in value.items():
         if not isinstance(sub, (dict, bool)):
-            raise _bad("schema", f"'{part}' must be a JSON Schema object")
+            raise bad_value("schema", f"'{part}' must be a JSON Schema object")
         try:
             Draft202012Validator.check_schema(sub)
             check_local_refs(sub, part)
         except SchemaError as exc:
-            raise _bad("schema", f"'{part}' is not a valid JSON Schema: {exc.message}") from exc
-        except RecursionError as exc:  # under the body's depth bound, deeper than it can check
-            raise _bad("schema", f"'{part}' nests too deeply to be checked") from exc
-    return dict(value)
-
-
-def _rate_limit(value: Any) -> str | None:
-    if value is None:
-        return None
-    from limits import parse
-
-    if not isinstance(value, str):
-        raise _bad("rate_limit", "must be a string such as '1000/minute' or null")
-    try:
-        parse(value)
-    except ValueError as exc:
-        raise _bad("rate_limit", f"'{value}' is not a rate such as '1000/minute'") from exc
+            raise bad_value("schema", f"'{part}' is not a valid JSON Schema: "
+                                      f"{exc.message}") from None
+        except RecursionError:  # under the body's depth bound, deeper than it can check
+            raise bad_value("schema", f"'{part}' nests too deeply to be checked") from None
+        except InvalidRequest as exc:  # a reference outside the schema
+            details = {k: v for k, v in exc.details.items() if k != "field"}
+            raise bad_value_at((part,), sub, "schema_ref",
+                               _without_field(exc.message, f"schema.{part}"),
+                               **details) from None
     return value
 
 
-def _quantity(field_name: str, value: Any, parse: Callable[[object], int], lo: int, hi: int,
-              unit: str) -> int:
-    try:
-        amount = parse(value)
-    except ValueError as exc:
-        raise _bad(field_name, str(exc)) from exc
-    if not lo <= amount <= hi:
-        raise _bad(field_name, f"must be between {lo}{unit} and {hi}{unit}")
-    return amount
+Schemas = Annotated[FunctionSchemas | None, BeforeValidator(_schemas)]
 
 
-def _alias(f: dict[str, Any], column: str, field_name: str, value: int, unit: str) -> None:
-    """Set ``column`` from its alias ``field_name``; given both, they must agree."""
-    if column in f and f[column] != value:
-        raise _bad(field_name, f"is {value}{unit}, which disagrees with '{column}' ({f[column]})")
-    f[column] = value
+class FunctionExampleRequest(TypedDict, total=False):
+    """What a caller sends."""
+
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+
+    params: Any
 
 
-def _resources(raw: Any, settings: Settings, f: dict[str, Any]) -> None:
-    """``resources`` (``{"cpu": "100m", "memory": "256Mi"}``): aliases of ``cpu_millis``
-    and ``memory_mb``, so parsed after them."""
-    if not isinstance(raw, dict):
-        raise _bad("resources", "must be an object such as {\"cpu\": \"100m\", "
-                                "\"memory\": \"256Mi\"}")
-    for key in raw:
-        if key not in ("cpu", "memory"):
-            raise _bad(f"resources.{key}", "is not a resource: only 'cpu' and 'memory' are")
-    if "cpu" in raw:
-        millis = _quantity("resources.cpu", raw["cpu"], quantities.cpu_millis,
-                           MIN_CPU_MILLIS, MAX_CPU_MILLIS, "m")
-        _alias(f, "cpu_millis", "resources.cpu", millis, "m")
-    if "memory" in raw:
-        mib = _quantity("resources.memory", raw["memory"], quantities.memory_mib,
-                        MIN_MEMORY_MB, settings.max_memory_mb, "Mi")
-        _alias(f, "memory_mb", "resources.memory", mib, "Mi")
+class FunctionExampleResponse(TypedDict, total=False):
+    """What the function answers."""
+
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+
+    result: Any
 
 
-def _sandbox(body: dict[str, Any], settings: Settings, f: dict[str, Any]) -> None:
-    """The worker's sandbox profile and limits: network, storage, CPU and memory."""
-    if "memory_mb" in body:
-        f["memory_mb"] = _int(body, "memory_mb", MIN_MEMORY_MB, settings.max_memory_mb)
-    if "network" in body:
-        if not isinstance(body["network"], str) or body["network"] not in NETWORKS:
-            raise _bad("network", "must be 'egress' or 'none'")
-        f["network"] = body["network"]
-    if "ephemeral_storage_mb" in body:
-        f["ephemeral_storage_mb"] = _int(body, "ephemeral_storage_mb", MIN_EPHEMERAL_STORAGE_MB,
-                                         settings.max_ephemeral_storage_mb)
-    if "cpu_millis" in body:
-        f["cpu_millis"] = _int(body, "cpu_millis", MIN_CPU_MILLIS, MAX_CPU_MILLIS)
-    if body.get("resources") is not None:
-        _resources(body["resources"], settings, f)
+class FunctionExample(TypedDict, total=False):
+    """`{"description", "request": {"params"}, "response": {"result"}}`, each part optional."""
+
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+
+    description: str
+    request: FunctionExampleRequest
+    response: FunctionExampleResponse
 
 
-MAX_TRIGGERS_ON_CREATE = 20
+def _example_list(value: Any) -> Any:
+    if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
+        raise bad_value("examples", "must be an array of objects")
+    return value
 
 
-def _triggers(raw: Any, settings: Settings) -> list[TriggerInput]:
-    """The ``triggers`` of a create body, each validated as its own create would be."""
-    if not isinstance(raw, list) or len(raw) > MAX_TRIGGERS_ON_CREATE:
-        raise _bad("triggers", f"must be an array of at most {MAX_TRIGGERS_ON_CREATE} triggers")
-    parsed = []
+Examples = Annotated[list[FunctionExample], BeforeValidator(_example_list)]
+
+
+# -- triggers -----------------------------------------------------------------------------
+
+#: The ``triggers`` of a create body as sent (each a ``TriggerCreate``); read with
+#: :func:`parse_triggers`.
+NestedTriggers = Annotated[list[dict[str, Any]], Field(
+    max_length=MAX_TRIGGERS_ON_CREATE,
+    json_schema_extra={"items": {"$ref": "#/components/schemas/TriggerCreate"}})] | None
+
+
+def parse_triggers(triggers: list[dict[str, Any]] | None, settings: Settings
+                   ) -> list[TriggerInput]:
+    """Each trigger as ``POST …/triggers`` takes it
+    (:func:`gateway.schemas.trigger_input.parse_trigger`), their HTTP paths distinct;
+    raised from a validator of the body, errors name ``triggers[i].<field>``."""
+    parsed: list[TriggerInput] = []
     paths: set[str] = set()
-    for index, item in enumerate(raw):
+    for index, item in enumerate(triggers or ()):
         try:
             trigger = parse_trigger(item, settings)
         except InvalidRequest as exc:
-            field_name = f"triggers[{index}]"
-            inner = (exc.details or {}).get("field")
-            raise InvalidRequest(f"{field_name}: {exc.message}", details={
-                "field": f"{field_name}.{inner}" if inner else field_name}) from exc
+            inner = str(exc.details.get("field") or "")
+            details = {k: v for k, v in exc.details.items() if k != "field"}
+            loc = ("triggers", index, *(inner.split(".") if inner else ()))
+            raise bad_value_at(loc, item, "trigger", _without_field(exc.message, inner),
+                               **details) from None
         if trigger.http_path is not None:
             if trigger.http_path in paths:
-                raise _bad(f"triggers[{index}]",
-                           f"repeats the path '{trigger.http_path}' of another trigger")
+                raise bad_value_at(("triggers", index), item, "trigger",
+                                   f"repeats the path '{trigger.http_path}' of another "
+                                   "trigger")
             paths.add(trigger.http_path)
         parsed.append(trigger)
     return parsed
-
-
-def parse_function(body: Any, settings: Settings, *, creating: bool,
-                   current_runtime: str | None = None) -> FunctionInput:
-    """Validate a create (all required fields) or update (every field optional) body."""
-    if not isinstance(body, dict):
-        raise InvalidRequest("the body must be a JSON object")
-    reject_unknown(body, FUNCTION_FIELDS, refused=REFUSED_FIELDS)
-    for alias, column in _ALIASES.items():
-        if alias in body and column in body and body[alias] != body[column]:
-            raise _bad(alias, f"disagrees with '{column}' (it is an alias of it)")
-    body = {_ALIASES.get(k, k): v for k, v in body.items()}
-    out = FunctionInput()
-    if creating:
-        for required in ("name", "runtime"):
-            if body.get(required) is None:
-                raise _bad(required, "is required")
-        if body.get("code") is None and body.get("source_code") is None:
-            raise _bad("code", "is required (or 'source_code', base64)")
-    if "name" in body:
-        if not isinstance(body["name"], str) or not NAME_RE.fullmatch(body["name"]):
-            raise _bad("name", f"must match {NAME_PATTERN}")
-        out.name = body["name"]
-    if "runtime" in body:
-        out.fields["runtime"] = normalize_runtime(body["runtime"])
-    runtime = out.fields.get("runtime", current_runtime)
-    out.code = _code(body)
-    if "handler" in body:
-        out.handler = _handler(body["handler"])
-    if "dependencies" in body and body["dependencies"] is not None:
-        out.dependencies = _dependencies(body["dependencies"], runtime)
-    if body.get("triggers") is not None:
-        if not creating:
-            raise _bad("triggers", "are managed under /api/v1/functions/{ref}/triggers"
-                                   " once the function exists")
-        out.triggers = _triggers(body["triggers"], settings)
-    f = out.fields
-    if "project" in body:
-        if not isinstance(body["project"], str) or not PROJECT_NAME_RE.fullmatch(body["project"]):
-            raise _bad("project", f"must match {PROJECT_NAME_PATTERN}")
-        f["project"] = body["project"]
-    if "execution_type" in body:
-        if body["execution_type"] not in ("sync", "async"):
-            raise _bad("execution_type", "must be 'sync' or 'async'")
-        f["execution_type"] = body["execution_type"]
-    if "description" in body:
-        if not isinstance(body["description"], str):
-            raise _bad("description", "must be a string")
-        f["description"] = body["description"]
-    if "environment" in body:
-        f["environment"] = _str_map(body, "environment", _ENV_KEY_RE)
-    if "labels" in body:
-        f["labels"] = _str_map(body, "labels", None)
-    if "timeout_ms" in body:
-        f["timeout_ms"] = _int(body, "timeout_ms", 1, settings.max_timeout_ms)
-    _sandbox(body, settings, f)
-    if "max_concurrency" in body:
-        f["max_concurrency"] = _int(body, "max_concurrency", 1, 1000)
-    if "min_warm" in body:
-        f["min_warm"] = _int(body, "min_warm", 0, 100)
-    if "cache_ttl" in body:
-        f["cache_ttl"] = _int(body, "cache_ttl", 0, 30 * 86400)
-    if "cache_scope" in body:
-        if body["cache_scope"] not in ("caller", "shared"):
-            raise _bad("cache_scope", "must be 'caller' or 'shared'")
-        f["cache_scope"] = body["cache_scope"]
-    if "max_retries" in body:
-        f["max_retries"] = _int(body, "max_retries", 0, 20)
-    if "rate_limit" in body:
-        f["rate_limit"] = _rate_limit(body["rate_limit"])
-    if "schema" in body:
-        f["schema"] = _schema(body["schema"])
-    if "examples" in body:
-        f["examples"] = _examples(body["examples"])
-    if creating:
-        for key, default in _DEFAULTS.items():
-            f.setdefault(key, default)
-    if f.get("min_warm", 0) > f.get("max_concurrency", 1000):
-        raise _bad("min_warm", "cannot exceed max_concurrency")
-    return out

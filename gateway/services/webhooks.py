@@ -29,6 +29,8 @@ import httpx
 from config import Settings, load_or_create_secret
 from gateway.core.jsoncodec import dumps, isoformat
 from gateway.core.models import FunctionRecord, Job
+from gateway.schemas.base import render
+from gateway.schemas.function_view import function_view
 from gateway.services.outbound import BlockedAddress, outbound_client, sign
 from gateway.store.functions import FunctionStore
 from gateway.store.jobs import JobStore
@@ -129,7 +131,8 @@ class WebhookService:
     async def function_event(self, event: str, function: FunctionRecord,
                              **extra: Any) -> None:
         """Queue ``event`` about ``function`` for its subscribers (code and env values left out)."""
-        data = {**function.to_api(reveal_environment=False, include_code=False), **extra}
+        data = {**render(function_view(function, reveal_environment=False,
+                                       include_code=False)), **extra}
         if await self.store.enqueue_event(event, payload=data):
             self._wake.set()
 

@@ -103,4 +103,5 @@ async def test_a_schema_within_the_bound_but_too_deep_to_check_is_400(
         schema = {"not": schema}
     r = await create(client, name="deepschema", schema={"params": schema})
     error = assert_error(r, 400, "INVALID_REQUEST")["error"]
-    assert error["details"] == {"field": "schema"}
+    assert error["details"] == {"field": "schema", "errors": [
+        {"path": "schema", "message": "'params' nests too deeply to be checked"}]}

@@ -113,7 +113,9 @@ async def test_a_trigger_type_that_is_an_object_is_400_naming_it(
         "name": "typed", "runtime": "python", "code": "def handler(e):\n    return e\n",
         "triggers": [{"type": {}, "config": {"path": "/"}}]})
     assert assert_error(r, 400, "INVALID_REQUEST")["error"]["details"] == {
-        "field": "triggers[0].type"}
+        "field": "triggers[0].type", "errors": [{
+            "path": "triggers[0].type",
+            "message": "must be one of http, cron (alias schedule), queue"}]}
     await create(client, name="typed")
     r = await client.post("/api/v1/functions/typed/triggers", headers=WRITER,
                           json={"type": [], "config": {"path": "/"}})

@@ -7,13 +7,17 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
 from config import load
 from gateway.core.errors import InvalidRequest
 from gateway.core.models import FunctionRecord
-from gateway.schemas.function_input import parse_function
+from gateway.schemas.base import render
+from gateway.schemas.function_view import function_view
+from gateway.schemas.functions import FunctionCreate, FunctionUpdate
+from gateway.schemas.validation import parse
 from gateway.services.dispatcher import code_spec
 
 
@@ -22,29 +26,33 @@ def settings(tmp_path: Path) -> Any:
     return load({}, toml_path=tmp_path / "none.toml")
 
 
+def _update(body: Any, settings: Any) -> FunctionUpdate:
+    return parse(FunctionUpdate, body, context={"settings": settings})
+
+
 def test_create_defaults(settings: Any) -> None:
-    parsed = parse_function({"name": "f", "runtime": "python", "code": "x"}, settings,
-                            creating=True)
-    assert parsed.fields["network"] == "egress"
-    assert parsed.fields["ephemeral_storage_mb"] == 512
-    assert parsed.fields["cpu_millis"] == 1000 and parsed.fields["memory_mb"] == 256
+    columns = parse(FunctionCreate, {"name": "f", "runtime": "python", "code": "x"},
+                    context={"settings": settings}).columns()
+    assert columns["network"] == "egress"
+    assert columns["ephemeral_storage_mb"] == 512
+    assert columns["cpu_millis"] == 1000 and columns["memory_mb"] == 256
 
 
 def test_update_sets_only_what_was_sent(settings: Any) -> None:
-    parsed = parse_function({"resources": {"cpu": "0.25", "memory": "1Gi"}, "network": "none"},
-                            settings, creating=False)
-    assert parsed.fields == {"cpu_millis": 250, "memory_mb": 1024, "network": "none"}
+    parsed = _update({"resources": {"cpu": "0.25", "memory": "1Gi"}, "network": "none"},
+                     settings)
+    assert parsed.columns() == {"cpu_millis": 250, "memory_mb": 1024, "network": "none"}
     assert not parsed.changes_code
-    assert parse_function({"ephemeral_storage_mb": 64}, settings,
-                          creating=False).fields == {"ephemeral_storage_mb": 64}
+    assert _update({"ephemeral_storage_mb": 64}, settings).columns() == {
+        "ephemeral_storage_mb": 64}
 
 
 @pytest.mark.parametrize(("body", "field", "words"), [
     ({"network": "wifi"}, "network", "'egress' or 'none'"),
-    ({"ephemeral_storage_mb": 0}, "ephemeral_storage_mb", "between 16 and 10240"),
+    ({"ephemeral_storage_mb": 0}, "ephemeral_storage_mb", "greater than or equal to 16"),
     ({"ephemeral_storage_mb": 10241}, "ephemeral_storage_mb", "between 16 and 10240"),
     ({"ephemeral_storage_mb": "x"}, "ephemeral_storage_mb", "integer"),
-    ({"cpu_millis": 0}, "cpu_millis", "between 10 and 64000"),
+    ({"cpu_millis": 0}, "cpu_millis", "greater than or equal to 10"),
     ({"resources": {"cpu": "0"}}, "resources.cpu", "between 10m and 64000m"),
     ({"resources": {"cpu": "-1"}}, "resources.cpu", "CPU quantity"),
     ({"resources": {"cpu": "abc"}}, "resources.cpu", "CPU quantity"),
@@ -62,9 +70,9 @@ def test_update_sets_only_what_was_sent(settings: Any) -> None:
 def test_invalid_values_name_the_field(settings: Any, body: dict[str, Any], field: str,
                                        words: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        parse_function(body, settings, creating=False)
-    assert caught.value.details == {"field": field}
-    assert caught.value.message.startswith(f"'{field}' ") and words in caught.value.message
+        _update(body, settings)
+    assert caught.value.details == {"field": field, "errors": [{"path": field, "message": ANY}]}
+    assert caught.value.message.startswith(f"'{field}'") and words in caught.value.message
 
 
 def _record(**overrides: Any) -> FunctionRecord:
@@ -92,7 +100,8 @@ def test_code_spec_carries_the_sandbox_profile_and_cpu_quota() -> None:
 
 
 def test_the_function_renders_them_with_resources() -> None:
-    body = _record(cpu_millis=100, network="none").to_api(reveal_environment=True)
+    body = render(function_view(_record(cpu_millis=100, network="none"),
+                                reveal_environment=True))
     assert body["network"] == "none" and body["ephemeral_storage_mb"] == 512
     assert body["cpu_millis"] == 100
     assert body["resources"] == {"cpu": "100m", "memory": "128Mi"}

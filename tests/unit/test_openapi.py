@@ -148,23 +148,33 @@ def test_error_responses_cover_each_status() -> None:
         }
 
 
+def _given(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """A nullable property's schema when it is given (``anyOf: [schema, null]``)."""
+    options = [s for s in schema.get("anyOf", [schema]) if s != {"type": "null"}]
+    assert len(options) == 1, schema
+    given: dict[str, Any] = options[0]
+    return _resolve(document, given["$ref"]) if "$ref" in given else given
+
+
 def test_function_create_mirrors_the_input_limits() -> None:
-    props = _document()["components"]["schemas"]["FunctionCreate"]["properties"]
+    document = _document()
+    props = document["components"]["schemas"]["FunctionCreate"]["properties"]
     from gateway.schemas.function_input import NAME_PATTERN, PROJECT_NAME_PATTERN
 
     assert props["name"]["pattern"] == NAME_PATTERN == "^[A-Za-z][A-Za-z0-9_-]{0,63}$"
     assert props["project"]["pattern"] == PROJECT_NAME_PATTERN
     assert (props["timeout_ms"]["minimum"], props["timeout_ms"]["maximum"]) == (1, 300000)
     assert (props["memory_mb"]["minimum"], props["memory_mb"]["maximum"]) == (16, 2048)
-    assert props["dependencies"]["maxItems"] == 100
-    assert props["triggers"]["maxItems"] == 20
+    assert _given(document, props["dependencies"])["maxItems"] == 100
+    assert _given(document, props["triggers"])["maxItems"] == 20
 
 
 def test_function_create_mirrors_the_sandbox_limits() -> None:
     from gateway.core.quantities import cpu_millis, memory_mib
     from gateway.schemas.function_input import MAX_CPU_MILLIS
 
-    props = _document()["components"]["schemas"]["FunctionCreate"]["properties"]
+    document = _document()
+    props = document["components"]["schemas"]["FunctionCreate"]["properties"]
     assert props["network"]["enum"] == ["egress", "none"]
     assert props["network"]["default"] == "egress"
     storage = props["ephemeral_storage_mb"]
@@ -172,8 +182,9 @@ def test_function_create_mirrors_the_sandbox_limits() -> None:
     assert storage["maximum"] == Settings().max_ephemeral_storage_mb
     assert (props["cpu_millis"]["minimum"], props["cpu_millis"]["maximum"]) == (
         10, MAX_CPU_MILLIS)
-    cpu_pattern = props["resources"]["properties"]["cpu"]["oneOf"][0]["pattern"]
-    memory_pattern = props["resources"]["properties"]["memory"]["pattern"]
+    resources = _given(document, props["resources"])["properties"]
+    cpu_pattern = resources["cpu"]["oneOf"][0]["pattern"]
+    memory_pattern = resources["memory"]["pattern"]
     for text in ("100m", "0.5", ".5", "2", "abc", "1.5x", "-1", "1e3", "1.5m"):
         assert bool(re.search(cpu_pattern, text)) == _parses(cpu_millis, text), text
     for text in ("256Mi", "1Gi", "512M", "1.5Gi", "12Qi", "256", "1gi", "-1Gi"):
@@ -192,6 +203,8 @@ def test_function_schema_has_every_field_the_model_renders() -> None:
     import datetime as dt
 
     from gateway.core.models import FunctionRecord, Job
+    from gateway.schemas.base import render
+    from gateway.schemas.function_view import function_view
 
     now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     record = FunctionRecord(
@@ -207,7 +220,8 @@ def test_function_schema_has_every_field_the_model_renders() -> None:
         cold_start=False, attempts=1, cached=False,
     )
     schemas = _document()["components"]["schemas"]
-    assert set(record.to_api(reveal_environment=True)) == set(schemas["Function"]["properties"])
+    rendered = render(function_view(record, reveal_environment=True))
+    assert set(rendered) == set(schemas["Function"]["properties"])
     assert set(job.to_api()) == set(schemas["Job"]["required"])
 
 

@@ -9,8 +9,9 @@ import pytest
 
 from config import load
 from gateway.core.errors import InvalidParams, InvalidRequest
-from gateway.schemas.function_input import parse_function
+from gateway.schemas.functions import FunctionCreate
 from gateway.schemas.params import check_local_refs, validate_params
+from gateway.schemas.validation import parse
 
 OBJECT = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
 
@@ -19,7 +20,7 @@ def _function(tmp_path: Path, params_schema: Any) -> Any:
     settings = load({}, toml_path=tmp_path / "none.toml", data_dir=str(tmp_path))
     body = {"name": "f", "runtime": "python", "code": "def handler(e):\n    return e\n",
             "schema": {"params": params_schema}}
-    return parse_function(body, settings, creating=True)
+    return parse(FunctionCreate, body, context={"settings": settings})
 
 
 def test_a_local_ref_is_followed() -> None:
@@ -42,7 +43,9 @@ def test_saving_a_schema_with_a_ref_outside_itself_is_refused(tmp_path: Path, re
         _function(tmp_path, nested)
     assert info.value.status == 400 and info.value.code == "INVALID_REQUEST"
     assert "only references within the schema" in info.value.message
-    assert info.value.details == {"field": "schema.params", "ref": ref}
+    assert info.value.details == {"field": "schema.params", "ref": ref, "errors": [
+        {"path": "schema.params", "message": f"has $ref {ref!r}: only references within the "
+                                             "schema (starting with '#') are allowed"}]}
 
 
 def test_a_dynamic_ref_outside_the_schema_is_refused_too() -> None:
@@ -55,7 +58,7 @@ def test_local_refs_and_ref_shaped_data_are_accepted(tmp_path: Path) -> None:
               "enum": [{"$ref": "http://example.com/"}],
               "properties": {"$ref": {"const": {"$ref": "x.json"}}}}
     parsed = _function(tmp_path, schema)
-    assert parsed.fields["schema"] == {"params": schema}
+    assert parsed.columns()["schema"] == {"params": schema}
 
 
 @pytest.mark.parametrize("schema", [

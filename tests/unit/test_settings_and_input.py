@@ -8,7 +8,9 @@ import pytest
 
 from config import SettingsError, load, load_or_create_secret
 from gateway.core.errors import InvalidRequest, InvalidRuntime
-from gateway.schemas.function_input import normalize_runtime, parse_function
+from gateway.schemas.function_input import normalize_runtime
+from gateway.schemas.functions import FunctionUpdate
+from gateway.schemas.validation import parse
 
 
 def test_environment_overrides_toml(tmp_path: Path) -> None:
@@ -58,11 +60,15 @@ def test_unknown_runtimes(value: object) -> None:
 
 def test_update_body_is_all_optional_and_aliases_apply(tmp_path: Path) -> None:
     s = load({}, toml_path=tmp_path / "none.toml")
-    parsed = parse_function({"maxReplicas": 3, "minReplicas": 1}, s, creating=False)
-    assert parsed.fields == {"max_concurrency": 3, "min_warm": 1}
+
+    def update(body: object) -> FunctionUpdate:
+        return parse(FunctionUpdate, body, context={"settings": s})
+
+    parsed = update({"maxReplicas": 3, "minReplicas": 1})
+    assert parsed.columns() == {"max_concurrency": 3, "min_warm": 1}
     assert not parsed.changes_code
-    assert parse_function({"handler": "main.run"}, s, creating=False).handler == "run"
+    assert update({"handler": "main.run"}).handler == "run"
     with pytest.raises(InvalidRequest):
-        parse_function({"max_concurrency": True}, s, creating=False)
+        update({"max_concurrency": True})
     with pytest.raises(InvalidRequest):
-        parse_function([], s, creating=False)
+        update([])

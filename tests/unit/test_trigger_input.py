@@ -11,10 +11,16 @@ import pytest
 
 from config.settings import Settings
 from gateway.core.errors import InvalidRequest
-from gateway.schemas.function_input import parse_function
+from gateway.schemas.functions import FunctionCreate
 from gateway.schemas.trigger_input import TriggerInput, parse_trigger
+from gateway.schemas.validation import parse
 
 SETTINGS = Settings(amqp_url="amqp://guest:guest@127.0.0.1:5672/")
+
+
+def create_function(body: Any) -> FunctionCreate:
+    return parse(FunctionCreate, body, context={"settings": SETTINGS})
+
 
 VALID: dict[str, dict[str, Any]] = {
     "http": {"type": "http", "name": "t", "enabled": True,
@@ -86,8 +92,8 @@ def test_the_same_on_an_update_merged_over_the_current_trigger(kind: str) -> Non
 def test_the_same_in_the_triggers_of_a_function_create(kind: str) -> None:
     base = {"name": "f", "runtime": "python", "code": "def handler(e):\n    return e\n"}
     for field, body in _mutations(VALID[kind]):
-        _outcome(lambda b=body: parse_function({**base, "triggers": [b]}, SETTINGS,
-                                               creating=True), field, "triggers[0].")
+        _outcome(lambda b=body: create_function({**base, "triggers": [b]}), field,
+                 "triggers[0].")
 
 
 @pytest.mark.parametrize("value", [{}, [], 1, True, None, 1.5, "smtp", ""])
@@ -96,15 +102,16 @@ def test_a_trigger_type_that_is_not_a_known_string_is_400_on_type(value: Any) ->
         parse_trigger({"type": value, "config": {"path": "/"}}, SETTINGS)
     assert info.value.details == {"field": "type"}
     with pytest.raises(InvalidRequest) as info:
-        parse_function({"name": "f", "runtime": "python", "code": "x",
-                        "triggers": [{"type": value, "config": {"path": "/"}}]},
-                       SETTINGS, creating=True)
-    assert info.value.details == {"field": "triggers[0].type"}
+        create_function({"name": "f", "runtime": "python", "code": "x",
+                         "triggers": [{"type": value, "config": {"path": "/"}}]})
+    assert info.value.details == {"field": "triggers[0].type", "errors": [
+        {"path": "triggers[0].type",
+         "message": "must be one of http, cron (alias schedule), queue"}]}
 
 
 @pytest.mark.parametrize("value", [[], 1, True, None, "x"])
 def test_a_trigger_that_is_not_an_object_is_400_naming_it(value: Any) -> None:
     with pytest.raises(InvalidRequest) as info:
-        parse_function({"name": "f", "runtime": "python", "code": "x", "triggers": [value]},
-                       SETTINGS, creating=True)
-    assert info.value.details == {"field": "triggers[0]"}
+        create_function({"name": "f", "runtime": "python", "code": "x", "triggers": [value]})
+    assert info.value.details == {"field": "triggers[0]", "errors": [
+        {"path": "triggers[0]", "message": "must be a JSON object"}]}

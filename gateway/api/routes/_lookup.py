@@ -1,19 +1,21 @@
-"""What several routes look up and render the same way: a function by its reference, a
-trigger with its next cron fire."""
+"""What several routes look up and render the same way: a function by its reference and as
+a caller sees it, a trigger with its next cron fire."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
+from auth import Principal, can_manage
 from gateway.api.context import Services
 from gateway.core.errors import NotFound
 from gateway.core.jsoncodec import isoformat
 from gateway.core.models import FunctionRecord
+from gateway.schemas.function_view import Function, function_view
 from gateway.store.triggers import TriggerRecord
 from triggers.cron_schedule import next_run_at
 
-__all__ = ["function_not_found", "load_function", "render_trigger"]
+__all__ = ["function_not_found", "load_function", "render_trigger", "show_function"]
 
 
 def function_not_found(ref: str) -> NotFound:
@@ -25,6 +27,14 @@ async def load_function(services: Services, ref: str) -> FunctionRecord:
     if function is None:
         raise function_not_found(ref)
     return function
+
+
+def show_function(function: FunctionRecord, principal: Principal, *,
+                  include_code: bool = True) -> Function:
+    """The Function ``principal`` sees: environment values only to those who manage
+    functions (``write:functions``, ``admin``)."""
+    return function_view(function, reveal_environment=can_manage(principal),
+                         include_code=include_code)
 
 
 def render_trigger(trigger: TriggerRecord) -> dict[str, Any]:

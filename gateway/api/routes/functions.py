@@ -5,27 +5,70 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from pydantic import MISSING
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
 from auth import Principal, can_manage, has_scope
-from auth.scopes import READ_FUNCTIONS, WRITE_FUNCTIONS
-from gateway.api.context import services_of
+from auth.scopes import ADMIN, READ_FUNCTIONS, WRITE_FUNCTIONS
+from gateway.api.context import Services, services_of
+from gateway.api.operations import Form, Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import has_nul, query_int, read_json, refuse_nul
-from gateway.api.routes._lookup import function_not_found, load_function, render_trigger
-from gateway.api.routes._methods import methods_route
+from gateway.api.routes._lookup import (
+    function_not_found,
+    load_function,
+    render_trigger,
+    show_function,
+)
 from gateway.api.security import authenticate, require_scope
 from gateway.core.errors import Forbidden, InvalidRequest
-from gateway.core.models import FunctionRecord
-from gateway.schemas.function_input import FunctionInput, normalize_runtime, parse_function
+from gateway.schemas.base import render
+from gateway.schemas.function_input import normalize_runtime
+from gateway.schemas.function_view import Function, FunctionCreated, FunctionList
+from gateway.schemas.functions import (
+    FORM_INTEGER_FIELDS,
+    FORM_JSON_FIELDS,
+    FunctionCreate,
+    FunctionForm,
+    FunctionUpdate,
+)
 from gateway.schemas.json_depth import loads_bounded
+from gateway.schemas.validation import parse
 from gateway.services import audit
 from gateway.store.functions import NewVersion, VersionChange
 from gateway.store.triggers import TriggerRecord, TriggerStore
 
-__all__ = ["routes"]
+__all__ = ["READ_NOTE", "READ_SCOPES", "WRITE_NOTE", "WRITE_SCOPES", "routes"]
+
+READ_SCOPES = [READ_FUNCTIONS, WRITE_FUNCTIONS, ADMIN]
+WRITE_SCOPES = [WRITE_FUNCTIONS, ADMIN]
+READ_NOTE = "Needs `read:functions`, `write:functions` or `admin`. "
+WRITE_NOTE = "Needs `write:functions` or `admin`. "
+
+_FORM = Form(FunctionForm, FORM_JSON_FIELDS)
+_LOCATION = ("Location", "FunctionLocation")
+
+
+def _query(name: str, schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description, **extra}
+
+
+_LIST_PARAMETERS = [
+    _query("page", {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 1},
+           "1-based page number."),
+    _query("per_page", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+           "Page size."),
+    _query("project", {"type": "string"}, "Only functions of this project."),
+    _query("language", {"type": "string", "examples": ["python", "nodejs"]},
+           "Only functions of this runtime family; aliases are accepted, an unknown one → 400 "
+           "`INVALID_RUNTIME`."),
+    _query("label", {"type": "array", "items": {"type": "string", "pattern": "^[^:]+:.*$"}},
+           "`key:value`; repeat for several labels (all must match).",
+           style="form", explode=True),
+]
 
 
 def _require_read(principal: Principal) -> None:
@@ -34,10 +77,14 @@ def _require_read(principal: Principal) -> None:
                         details={"required_scope": READ_FUNCTIONS})
 
 
-def _render(function: FunctionRecord, principal: Principal, *, include_code: bool = True) -> Any:
-    return function.to_api(reveal_environment=can_manage(principal), include_code=include_code)
-
-
+@operation(
+    "GET", "/api/v1/functions", operation_id="listFunctions", tag="functions",
+    summary="List functions",
+    description=READ_NOTE + "Functions without `code`, ordered by the store, one page at a "
+                "time.",
+    scopes=READ_SCOPES, parameters=_LIST_PARAMETERS, errors=[400],
+    replies={200: Reply("A page of functions.", FunctionList)},
+)
 async def list_functions(request: Request) -> Response:
     principal = await authenticate(request)
     _require_read(principal)
@@ -58,13 +105,14 @@ async def list_functions(request: Request) -> Response:
         project=request.query_params.get("project") or None, language=language,
         labels=labels, page=page, per_page=per_page,
     )
-    return JSONResponse({
-        "total": total, "page": page, "per_page": per_page,
-        "functions": [_render(f, principal, include_code=False) for f in functions],
-    })
+    return JSONResponse(render(FunctionList(
+        total=total, page=page, per_page=per_page,
+        functions=[show_function(f, principal, include_code=False) for f in functions])))
 
 
 async def _read_function_body(request: Request) -> Any:
+    """The JSON body, or a multipart form decoded to the same shape (integers from decimal
+    text, JSON fields parsed, ``requirements`` as ``dependencies``)."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         return await read_json(request)
@@ -85,7 +133,7 @@ async def _read_function_body(request: Request) -> Any:
                 if has_nul(value):
                     raise InvalidRequest(f"form field '{key}' contains a NUL character",
                                          details={"field": key})
-                body[key] = value if key == "requirements" else _form_value(key, value)
+                body[key] = _form_value(key, value)
     if "requirements" in body:
         if "dependencies" in body:
             raise InvalidRequest("give either 'requirements' or 'dependencies', not both",
@@ -100,15 +148,8 @@ def _requirement_lines(text: str) -> list[str]:
             if line.strip() and not line.strip().startswith("#")]
 
 
-_FORM_JSON = {"environment", "labels", "schema", "examples", "dependencies", "triggers",
-              "resources"}
-_FORM_INT = {"timeout_ms", "memory_mb", "ephemeral_storage_mb", "cpu_millis",
-             "max_concurrency", "min_warm", "cache_ttl", "max_retries", "maxReplicas",
-             "minReplicas"}
-
-
 def _form_value(key: str, value: str) -> Any:
-    if key in _FORM_JSON:
+    if key in FORM_JSON_FIELDS:
         try:
             parsed = loads_bounded(value.encode(), what=f"form field '{key}'")
         except orjson.JSONDecodeError as exc:
@@ -116,7 +157,7 @@ def _form_value(key: str, value: str) -> Any:
                                  details={"field": key}) from exc
         refuse_nul(parsed, f"form field '{key}'", {"field": key})
         return parsed
-    if key in _FORM_INT:
+    if key in FORM_INTEGER_FIELDS:
         try:
             return int(value)
         except ValueError as exc:
@@ -124,33 +165,50 @@ def _form_value(key: str, value: str) -> Any:
     return value
 
 
+def _context(services: Services, runtime: str | None = None) -> dict[str, Any]:
+    """What a body's validators read: the limits, and the runtime its dependencies follow."""
+    return {"settings": services.settings, "runtime": runtime}
+
+
+@operation(
+    "POST", "/api/v1/functions", operation_id="createFunction", tag="functions",
+    summary="Create a function",
+    description=WRITE_NOTE + "Creates the function and its version 1. With `dependencies` the "
+                "response has `status: \"building\"` and the build runs in the background; "
+                "invokes answer 409 until it succeeds (`failed` if it does not). `triggers` are "
+                "created with it, in the same transaction. Unknown body fields → 400 naming "
+                "them.",
+    scopes=WRITE_SCOPES, body=FunctionCreate, form=_FORM, errors=[409],
+    replies={201: Reply("Created (with `triggers` when the body had some).", FunctionCreated,
+                        headers=(_LOCATION,))},
+)
 async def create_function(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
-    body = await _read_function_body(request)
-    parsed = parse_function(body, services.settings, creating=True)
-    assert parsed.name is not None and parsed.code is not None
-    version = NewVersion(
-        runtime=parsed.fields["runtime"], code=parsed.code, handler=parsed.handler or "handler",
-        dependencies=parsed.dependencies or [],
-    )
+    body = parse(FunctionCreate, await _read_function_body(request),
+                 context=_context(services))
+    source = body.source
+    assert source is not None  # the model requires one
+    version = NewVersion(runtime=body.runtime, code=source, handler=body.handler,
+                         dependencies=body.dependencies or [])
+    fields = body.columns()
     created: list[TriggerRecord] = []
 
     async def add_triggers(conn: Any, function_id: int) -> None:
-        for t in parsed.triggers:
+        for t in body.nested_triggers:
             created.append(await TriggerStore.insert_on(
                 conn, function_id, name=t.name, type=t.type, enabled=t.enabled,
                 config=t.config, http_path=t.http_path))
 
-    record = audit.function_created(parsed.name, version.runtime, principal.subject,
+    record = audit.function_created(body.name, version.runtime, principal.subject,
                                     building=version.needs_build, triggers=lambda: created)
 
     async def add_triggers_and_record(conn: Any, function_id: int) -> None:
         await add_triggers(conn, function_id)
         await record(conn, function_id)
 
-    function_id = await services.functions.create(parsed.name, parsed.fields, version,
+    function_id = await services.functions.create(body.name, fields, version,
                                                   also=add_triggers_and_record)
     if version.needs_build:
         services.builds.schedule(function_id, 1, version.runtime, version.dependencies,
@@ -160,54 +218,62 @@ async def create_function(request: Request) -> Response:
     function = await services.functions.get_by_id(function_id)
     assert function is not None
     await services.webhooks.function_created(function)
-    body = _render(function, principal)
-    if parsed.triggers:
-        body["triggers"] = [render_trigger(t) for t in created]
-    return JSONResponse(body, status_code=201,
+    shown = FunctionCreated(**dict(show_function(function, principal)), triggers=(
+        [render_trigger(t) for t in created] if body.nested_triggers else MISSING))
+    return JSONResponse(render(shown), status_code=201,
                         headers={"Location": f"/api/v1/functions/{function.name}"})
 
 
+@operation(
+    "GET", "/api/v1/functions/{ref}", operation_id="getFunction", tag="functions",
+    summary="Get a function",
+    description="Needs `read:functions`, `write:functions` or `admin`; environment values are "
+                "`\"***\"` unless the caller has `write:functions` or `admin`.",
+    scopes=READ_SCOPES, parameters=["ref"], errors=[404],
+    replies={200: Reply("The function.", Function)},
+)
 async def get_function(request: Request) -> Response:
     principal = await authenticate(request)
     _require_read(principal)
     function = await load_function(services_of(request), request.path_params["ref"])
-    return JSONResponse(_render(function, principal))
+    return JSONResponse(render(show_function(function, principal)))
 
 
-def _sent_fields(parsed: FunctionInput) -> set[str]:
-    """The fields an update sent (for its audit event)."""
-    sent = set(parsed.fields)
-    for name, value in (("name", parsed.name), ("code", parsed.code),
-                        ("handler", parsed.handler), ("dependencies", parsed.dependencies)):
-        if value is not None:
-            sent.add(name)
-    return sent
-
-
-def _version_change(parsed: FunctionInput) -> VersionChange | None:
-    if not parsed.changes_code:
+def _version_change(body: FunctionUpdate) -> VersionChange | None:
+    if not body.changes_code:
         return None
     return VersionChange(
-        runtime=parsed.fields.get("runtime"), code=parsed.code, handler=parsed.handler,
-        dependencies=parsed.dependencies,
+        runtime=None if body.runtime is MISSING else body.runtime, code=body.source,
+        handler=body.handler if "handler" in body.model_fields_set else None,
+        dependencies=body.dependencies,
     )
 
 
+@operation(
+    "PUT", "/api/v1/functions/{ref}", operation_id="updateFunction", tag="functions",
+    summary="Update a function",
+    description=WRITE_NOTE + "Every field optional; a change to the code, handler, runtime or "
+                "dependencies creates a new version and activates it (after its build, when it "
+                "has dependencies); warm workers are dropped. Non-null `triggers` → 400 "
+                "(manage them under `…/triggers`). Unknown body fields → 400 naming them.",
+    scopes=WRITE_SCOPES, parameters=["ref"], body=FunctionUpdate, form=_FORM,
+    errors=[404, 409],
+    replies={200: Reply("The updated function.", Function)},
+)
 async def update_function(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
     ref = request.path_params["ref"]
     current = await load_function(services, ref)
-    body = await _read_function_body(request)
-    parsed = parse_function(body, services.settings, creating=False,
-                            current_runtime=current.runtime)
-    rename = parsed.name if parsed.name not in (None, current.name) else None
-    change = _version_change(parsed)
+    body = parse(FunctionUpdate, await _read_function_body(request),
+                 context=_context(services, current.runtime))
+    rename = body.name if body.name not in (MISSING, current.name) else None
+    change = _version_change(body)
     record = audit.function_updated(current.id, rename or current.name, principal.subject,
-                                    fields=_sent_fields(parsed))
+                                    fields=body.sent())
     exists, number, version = await services.functions.update(
-        current.id, parsed.fields, change, rename=rename, also=record
+        current.id, body.columns(), change, rename=rename, also=record
     )
     if not exists:
         raise function_not_found(ref)
@@ -224,9 +290,17 @@ async def update_function(request: Request) -> Response:
         raise function_not_found(ref)
     if version is not None and not version.needs_build:
         await services.webhooks.function_event("function.deployed", function, version=number)
-    return JSONResponse(_render(function, principal))
+    return JSONResponse(render(show_function(function, principal)))
 
 
+@operation(
+    "DELETE", "/api/v1/functions/{ref}", operation_id="deleteFunction", tag="functions",
+    summary="Delete a function",
+    description=WRITE_NOTE + "Removes its versions and warm workers; its jobs stay readable by "
+                "id until retention removes them.",
+    scopes=WRITE_SCOPES, parameters=["ref"], errors=[404],
+    replies={204: Reply("Deleted.")},
+)
 async def delete_function(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, WRITE_FUNCTIONS)
@@ -241,9 +315,5 @@ async def delete_function(request: Request) -> Response:
     return Response(status_code=204)
 
 
-routes = [
-    methods_route("/api/v1/functions", {"GET": list_functions, "POST": create_function}),
-    methods_route("/api/v1/functions/{ref}", {
-        "GET": get_function, "PUT": update_function, "DELETE": delete_function,
-    }),
-]
+routes = routes_of(list_functions, create_function, get_function, update_function,
+                   delete_function)
