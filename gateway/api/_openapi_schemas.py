@@ -74,15 +74,6 @@ def error_refs(*statuses: str) -> dict[str, Any]:
     return {status: ref("responses", RESPONSE_NAMES[status]) for status in statuses}
 
 
-def ok_response(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A success response with ``X-Request-ID`` and, when given, a JSON body."""
-    response: dict[str, Any] = {"description": description,
-                                "headers": {"X-Request-ID": ref("headers", "X-Request-ID")}}
-    if schema is not None:
-        response["content"] = json_content(schema)
-    return response
-
-
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"oneOf": [schema, {"type": "null"}]}
 

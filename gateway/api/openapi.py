@@ -22,7 +22,7 @@ from gateway.api._openapi_observability import (
     OBSERVABILITY_SCHEMAS,
     OBSERVABILITY_TAG,
 )
-from gateway.api._openapi_projects import PROJECT_PATHS, PROJECT_SCHEMAS, PROJECT_TAG
+from gateway.api._openapi_projects import PROJECT_TAG
 from gateway.api._openapi_schemas import (
     ERROR_CODES,
     JSON_FORM_FIELDS,
@@ -856,8 +856,7 @@ def _guarded(paths: dict[str, Any]) -> dict[str, Any]:
 
 
 _HAND_WRITTEN_PATHS = {
-    **_PATHS, **VERSION_PATHS, **_SESSION_PATHS, **OBSERVABILITY_PATHS,
-    **PROJECT_PATHS, **_FN_PATHS}
+    **_PATHS, **VERSION_PATHS, **_SESSION_PATHS, **OBSERVABILITY_PATHS, **_FN_PATHS}
 
 #: Models the document names outside an operation (the body of an outgoing webhook).
 _EXTRA_MODELS = (WebhookDelivery,)
@@ -955,7 +954,7 @@ _DOCUMENT: dict[str, Any] = {
     "paths": {},
     "webhooks": OUTGOING_WEBHOOKS,
     "components": {
-        "schemas": {**SCHEMAS, **VERSION_SCHEMAS, **OBSERVABILITY_SCHEMAS, **PROJECT_SCHEMAS},
+        "schemas": {**SCHEMAS, **VERSION_SCHEMAS, **OBSERVABILITY_SCHEMAS},
         "responses": _RESPONSES,
         "parameters": _PARAMETERS,
         "headers": _HEADERS,

@@ -30,7 +30,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from gateway.schemas.base import RequestModel, ResponseModel, Timestamp
-from gateway.schemas.validation import bad_value
+from gateway.schemas.validation import bad_value, error_at
 from triggers.cron_schedule import TriggerConfigError, parse_cron_config
 from triggers.queue_config import (
     DEFAULT_PREFETCH,
@@ -325,8 +325,8 @@ class TriggerUpdate(RootModel[Annotated[HttpTriggerUpdate | CronTriggerUpdate | 
             return data  # not an object: said by the model itself
         sent = data.get("type")
         if isinstance(sent, str) and _KINDS.get(sent, current.type) != current.type:
-            raise _error(("type",), "cannot change; delete the trigger and create another",
-                         data)
+            raise error_at(("type",), bad_value(
+                "type_changed", "cannot change; delete the trigger and create another"), sent)
         return {"type": current.type, "name": current.name, "enabled": current.enabled,
                 "config": current.config, **data}
 
@@ -387,21 +387,14 @@ class TriggerList(ResponseModel):
 
 # -- errors --------------------------------------------------------------------------------
 
-def _error(loc: tuple[str | int, ...], message: str, data: Any,
-           kind: str = "invalid_trigger") -> ValidationError:
-    """One error at ``loc`` (relative to where the raising validator runs)."""
-    return ValidationError.from_exception_data(
-        "trigger", [InitErrorDetails(type=bad_value(kind, message), loc=loc, input=data)])
-
-
 def _refused(exc: TriggerConfigError | QueueConfigError, data: Any) -> ValidationError:
     """A config checker's refusal at the field it names (``config.prefetch``: the config's
     ``prefetch``; ``config``: the config itself)."""
     field = exc.field.removeprefix("config").removeprefix(".")
     # The 400 puts the field's name before the message itself.
     message = str(exc).removeprefix(f"'{exc.field}' ")
-    return _error(tuple(field.split(".")) if field else (), message, data,
-                  kind="invalid_config")
+    return error_at(tuple(field.split(".")) if field else (),
+                    bad_value("invalid_config", message), data)
 
 
 def _untagged(handler: ModelWrapValidatorHandler[R], data: Any) -> R:

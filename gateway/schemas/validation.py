@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from gateway.core.errors import FngateError, InvalidRequest, InvalidRuntime
 
-__all__ = ["MAX_ERRORS", "bad_value", "invalid", "parse"]
+__all__ = ["MAX_ERRORS", "bad_value", "error_at", "invalid", "parse"]
 
 MAX_ERRORS = 20
 
@@ -40,6 +40,14 @@ def bad_value(kind: str, message: str, **details: Any) -> PydanticCustomError:
     body's ``details`` (e.g. ``allowed=[…]``)."""
     return PydanticCustomError(kind, message.replace("{", "{{").replace("}", "}}"),
                                {"details": details} if details else None)
+
+
+def error_at(loc: tuple[str | int, ...], error: PydanticCustomError,
+             value: Any) -> ValidationError:
+    """``error`` (a :func:`bad_value`) at ``loc`` below where the validator raising it runs:
+    how a model validator names one of the fields (``("quotas",)``) it refuses."""
+    return ValidationError.from_exception_data(
+        "body", [InitErrorDetails(type=error, loc=loc, input=value)])
 
 
 def invalid(errors: Sequence[ErrorDetails]) -> FngateError:
