@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from config import Settings
-from gateway.schemas.triggers import HTTP_METHODS, TriggerCreate, TriggerInput
+from gateway.schemas.trigger_configs import HTTP_METHODS
+from gateway.schemas.triggers import TriggerCreate, TriggerInput
 from gateway.schemas.validation import parse
 
 __all__ = ["TriggerInput", "parse_trigger", "HTTP_METHODS"]

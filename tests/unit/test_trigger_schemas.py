@@ -11,13 +11,8 @@ from pydantic import BaseModel, ValidationError
 
 from config.settings import Settings
 from gateway.core.errors import InvalidRequest
-from gateway.schemas.triggers import (
-    CronTriggerConfig,
-    QueueTriggerConfig,
-    TriggerCreate,
-    TriggerInput,
-    TriggerUpdate,
-)
+from gateway.schemas.trigger_configs import CronTriggerConfig, QueueTriggerConfig
+from gateway.schemas.triggers import TriggerCreate, TriggerInput, TriggerUpdate
 from gateway.schemas.validation import parse
 from gateway.store.triggers import TriggerRecord
 from triggers.cron_schedule import MISFIRE_POLICIES

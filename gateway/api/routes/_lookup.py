@@ -10,15 +10,12 @@ from gateway.api.context import Services
 from gateway.core.errors import NotFound
 from gateway.core.models import FunctionRecord
 from gateway.schemas.base import render
-from gateway.schemas.triggers import (
-    CronTrigger,
+from gateway.schemas.trigger_configs import (
     CronTriggerConfig,
-    HttpTrigger,
     HttpTriggerConfig,
-    QueueTrigger,
     QueueTriggerConfig,
-    Trigger,
 )
+from gateway.schemas.triggers import CronTrigger, HttpTrigger, QueueTrigger, Trigger
 from gateway.store.triggers import TriggerRecord
 from triggers.cron_schedule import next_run_at
 
