@@ -33,7 +33,7 @@ from gateway.schemas.projects import (
 from gateway.schemas.validation import parse
 from gateway.store.projects import ProjectRecord, mask
 
-__all__ = ["routes", "project_not_found"]
+__all__ = ["routes", "project_not_found", "project_view"]
 
 _NAME_RE = re.compile(PROJECT_NAME_PATTERN)
 _READERS = [READ_FUNCTIONS, WRITE_FUNCTIONS, ADMIN]
@@ -63,7 +63,7 @@ def _require_read(principal: Principal) -> None:
 
 
 def _name(request: Request) -> str:
-    """The project named by the path; a name no project can have is none there."""
+    """The project name in the path; one no project can have is a 404 without a lookup."""
     name: str = request.path_params["name"]
     if not _NAME_RE.fullmatch(name):
         raise project_not_found(name)
