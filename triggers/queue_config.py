@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["QueueConfig", "QueueConfigError", "parse_queue_config", "queue_config_of",
-           "DLQ_SUFFIX", "MAX_PREFETCH"]
+           "DEFAULT_PREFETCH", "DLQ_SUFFIX", "MAX_PREFETCH", "NAME_PATTERN"]
 
 DLQ_SUFFIX = ".dlq"
 MAX_PREFETCH = 1000
 DEFAULT_PREFETCH = 10
 _KEYS = {"queue", "exchange", "routing_key", "prefetch", "dead_letter"}
 # AMQP short strings: up to 255 bytes; keep names printable and free of spaces.
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.:/@-]{1,240}$")
+NAME_PATTERN = r"^[A-Za-z0-9_.:/@-]{1,240}$"
+_NAME_RE = re.compile(NAME_PATTERN)
 
 
 class QueueConfigError(ValueError):

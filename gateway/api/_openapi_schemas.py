@@ -57,15 +57,6 @@ def error_refs(*statuses: str) -> dict[str, Any]:
     return {status: ref("responses", RESPONSE_NAMES[status]) for status in statuses}
 
 
-def ok_response(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A success response with ``X-Request-ID`` and, when given, a JSON body."""
-    response: dict[str, Any] = {"description": description,
-                                "headers": {"X-Request-ID": ref("headers", "X-Request-ID")}}
-    if schema is not None:
-        response["content"] = json_content(schema)
-    return response
-
-
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"oneOf": [schema, {"type": "null"}]}
 
@@ -207,121 +198,6 @@ _SESSION = {
                  "execution_count", "last_executed_at"],
 }
 
-# -- triggers -----------------------------------------------------------------------------
-
-_HTTP_TRIGGER_CONFIG = {
-    "type": "object",
-    "title": "http",
-    "properties": {
-        "path": {"type": "string", "pattern": "^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$",
-                 "examples": ["/hello"],
-                 "description": "Served at `/fn<path>`; unique across triggers (409); a "
-                                "trailing `/` is dropped; no `//`."},
-        "methods": {"type": "array", "minItems": 1, "default": ["GET", "POST"],
-                    "items": {"type": "string",
-                              "enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
-                    "description": "Case-insensitive on input, stored upper-case. A single "
-                                   "`method` string is accepted too."},
-        "public": {"type": "boolean", "default": False,
-                   "description": "True: callable without a token."},
-    },
-    "required": ["path"],
-}
-
-_CRON_TRIGGER_CONFIG = {
-    "type": "object",
-    "title": "cron",
-    "properties": {
-        "schedule": {"type": "string", "examples": ["*/5 * * * *"],
-                     "description": "A cron expression (an optional sixth leading field is "
-                                    "seconds); `cron` is accepted as an alias. Invalid → 400."},
-        "timezone": {"type": "string", "default": "UTC",
-                     "description": "An IANA name; unknown → 400."},
-        "payload": {"default": {}, "description": "Part of the event of each fire."},
-        "misfire": {"type": "string", "enum": ["run_once", "skip"], "default": "run_once"},
-    },
-    "required": ["schedule"],
-}
-
-_QUEUE_TRIGGER_CONFIG = {
-    "type": "object",
-    "title": "queue",
-    "description": "Consumed from RabbitMQ (`FNGATE_AMQP_URL`; without it → 400) by every "
-                   "replica. The queue is declared durable (an existing one is used as it "
-                   "is). A message is acknowledged only after its job finished: success → "
-                   "ack; failure after `max_retries` (retried in place, with backoff) → "
-                   "copied to `<queue>.dlq` with `x-fngate-error-code`, `x-fngate-error` and "
-                   "`x-fngate-job-id` headers, then acknowledged. A message with `reply_to` "
-                   "gets the finished Job (JSON) with its `correlation_id` first. A message's "
-                   "`message_id` keys its job: a redelivery finds the job instead of running "
-                   "it twice. The event: `{trigger: \"queue\", queue, routing_key, message_id, "
-                   "correlation_id, redelivered, headers, body}` (`body` parsed as JSON when it "
-                   "is JSON, else text, else base64 with `isBase64Encoded: true`).",
-    "properties": {
-        "queue": {"type": "string", "pattern": "^[A-Za-z0-9_.:/@-]{1,240}$",
-                  "examples": ["orders"],
-                  "description": "Not `amq.*`, not ending in `.dlq`."},
-        "exchange": {"type": "string", "default": "",
-                     "description": "When set, the queue is bound to it (declared as a "
-                                    "durable topic exchange if it does not exist)."},
-        "routing_key": {"type": "string", "default": "",
-                        "description": "The binding key; empty → the queue's name. Needs "
-                                       "`exchange`."},
-        "prefetch": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10,
-                     "description": "Unacknowledged messages per replica."},
-        "dead_letter": {"type": "boolean", "default": True,
-                        "description": "False: a failed message is rejected without requeue "
-                                       "(the queue's own dead-letter policy applies)."},
-    },
-    "required": ["queue"],
-}
-
-_TRIGGER = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "function_id": {"type": "integer"},
-        "name": {"type": ["string", "null"]},
-        "type": {"type": "string", "enum": ["http", "cron", "queue"]},
-        "enabled": {"type": "boolean"},
-        "config": {"oneOf": [schema_ref("HttpTriggerConfig"),
-                             schema_ref("CronTriggerConfig"),
-                             schema_ref("QueueTriggerConfig")],
-                   "description": "As normalized on input (defaults filled in)."},
-        "created_at": TIMESTAMP,
-        "updated_at": TIMESTAMP,
-        "next_run_at": {**nullable(TIMESTAMP),
-                        "description": "Cron triggers only: the next fire (UTC); null while "
-                                       "disabled."},
-    },
-    "required": ["id", "function_id", "name", "type", "enabled", "config", "created_at",
-                 "updated_at"],
-}
-
-_TRIGGER_INPUT_PROPERTIES: dict[str, Any] = {
-    "type": {"type": "string", "enum": ["http", "cron", "schedule", "queue"],
-             "description": "`schedule` is an alias of `cron`. `queue` needs a broker "
-                            "(`FNGATE_AMQP_URL`); without one → 400 saying so."},
-    "name": {"type": ["string", "null"], "maxLength": 200},
-    "enabled": {"type": "boolean", "default": True},
-    "config": {"oneOf": [schema_ref("HttpTriggerConfig"), schema_ref("CronTriggerConfig"),
-                         schema_ref("QueueTriggerConfig")]},
-}
-
-_TRIGGER_CREATE = {
-    "type": "object",
-    "description": "Body of `POST /api/v1/functions/{ref}/triggers`.",
-    "properties": _TRIGGER_INPUT_PROPERTIES,
-    "required": ["type"],
-}
-
-_TRIGGER_UPDATE = {
-    "type": "object",
-    "description": "Body of `PUT …/triggers/{trigger_id}`: merged over the trigger (`name`, "
-                   "`enabled`, `config` keep their value when omitted; a given `config` "
-                   "replaces the whole config). `type` cannot change (400).",
-    "properties": _TRIGGER_INPUT_PROPERTIES,
-}
 
 SCHEMAS: dict[str, Any] = {
     "Job": _JOB,
@@ -336,15 +212,4 @@ SCHEMAS: dict[str, Any] = {
     "ExecuteRequest": _EXECUTE_REQUEST,
     "ExecuteResponse": _EXECUTE_RESPONSE,
     "Session": _SESSION,
-    "Trigger": _TRIGGER,
-    "TriggerCreate": _TRIGGER_CREATE,
-    "TriggerUpdate": _TRIGGER_UPDATE,
-    "TriggerList": {
-        "type": "object",
-        "properties": {"triggers": {"type": "array", "items": schema_ref("Trigger")}},
-        "required": ["triggers"],
-    },
-    "HttpTriggerConfig": _HTTP_TRIGGER_CONFIG,
-    "CronTriggerConfig": _CRON_TRIGGER_CONFIG,
-    "QueueTriggerConfig": _QUEUE_TRIGGER_CONFIG,
 }

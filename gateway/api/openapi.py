@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
-from gateway.api._openapi_projects import PROJECT_PATHS, PROJECT_SCHEMAS, PROJECT_TAG
+from gateway.api._openapi_projects import PROJECT_TAG
 from gateway.api._openapi_schemas import JSON as _JSON
 from gateway.api._openapi_schemas import SCHEMAS
 from gateway.api._openapi_schemas import json_content as _json
@@ -586,62 +586,6 @@ _SESSION_PATHS: dict[str, Any] = {
     ),
 }
 
-_TRIGGER_NOTE = (
-    " A change takes effect on every replica within 5 s. A field of the wrong type or value "
-    "→ 400 `INVALID_REQUEST` naming it in `details.field` (`type`, `enabled`, "
-    "`config.path`, `config.schedule`, `config.prefetch`, …). `queue` triggers need a "
-    "broker (`FNGATE_AMQP_URL`; 400 without one)."
-)
-
-_TRIGGER_PATHS: dict[str, Any] = {
-    "/api/v1/functions/{ref}/triggers": _path(
-        "ref",
-        get={
-            "operationId": "listTriggers", "tags": ["triggers"], "summary": "A function's triggers",
-            "description": "Needs `read:functions`, `write:functions` or `admin`.",
-            "security": _READ_CATALOG,
-            "responses": {"200": _ok("The triggers.", _schema("TriggerList")),
-                          **_AUTHED_ERRORS, "404": _error("404"), "500": _error("500")},
-        },
-        post={
-            "operationId": "createTrigger", "tags": ["triggers"], "summary": "Add a trigger",
-            "description": "Needs `write:functions` or `admin`. An HTTP trigger is served at "
-                           "`/fn<config.path>`; its path must be unique (409)." + _TRIGGER_NOTE,
-            "security": _WRITE,
-            "requestBody": {"required": True, "content": _json(_schema("TriggerCreate"))},
-            "responses": {"201": _ok("Created.", _schema("Trigger")), "400": _error("400"),
-                          **_AUTHED_ERRORS, "404": _error("404"), "409": _error("409"),
-                          "413": _error("413"), "500": _error("500")},
-        },
-    ),
-    "/api/v1/functions/{ref}/triggers/{trigger_id}": _path(
-        "ref", "trigger_id",
-        get={
-            "operationId": "getTrigger", "tags": ["triggers"], "summary": "Get a trigger",
-            "description": "Needs `read:functions`, `write:functions` or `admin`.",
-            "security": _READ_CATALOG,
-            "responses": {"200": _ok("The trigger.", _schema("Trigger")), **_AUTHED_ERRORS,
-                          "404": _error("404"), "500": _error("500")},
-        },
-        put={
-            "operationId": "updateTrigger", "tags": ["triggers"], "summary": "Update a trigger",
-            "description": "Needs `write:functions` or `admin`." + _TRIGGER_NOTE,
-            "security": _WRITE,
-            "requestBody": {"required": True, "content": _json(_schema("TriggerUpdate"))},
-            "responses": {"200": _ok("The updated trigger.", _schema("Trigger")),
-                          "400": _error("400"), **_AUTHED_ERRORS, "404": _error("404"),
-                          "409": _error("409"), "413": _error("413"), "500": _error("500")},
-        },
-        delete={
-            "operationId": "deleteTrigger", "tags": ["triggers"], "summary": "Delete a trigger",
-            "description": "Needs `write:functions` or `admin`.",
-            "security": _WRITE,
-            "responses": {"204": _ok("Deleted.", None), **_AUTHED_ERRORS,
-                          "404": _error("404"), "500": _error("500")},
-        },
-    ),
-}
-
 _FN_METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -738,8 +682,7 @@ def _guarded(paths: dict[str, Any]) -> dict[str, Any]:
 
 
 _HAND_WRITTEN_PATHS = {
-    **_PATHS, **_SESSION_PATHS, **_TRIGGER_PATHS,
-    **PROJECT_PATHS, **_FN_PATHS}
+    **_PATHS, **_SESSION_PATHS, **_FN_PATHS}
 
 #: Models the document names outside an operation: the body of an outgoing webhook, and
 #: the error body of the shared error responses (`ParamError` its `details.errors`).
@@ -839,7 +782,7 @@ _DOCUMENT: dict[str, Any] = {
     "paths": {},
     "webhooks": OUTGOING_WEBHOOKS,
     "components": {
-        "schemas": {**SCHEMAS, **PROJECT_SCHEMAS},
+        "schemas": dict(SCHEMAS),
         "responses": _RESPONSES,
         "parameters": _PARAMETERS,
         "headers": _HEADERS,

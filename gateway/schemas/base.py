@@ -38,6 +38,7 @@ class ResponseModel(BaseModel):
 R = TypeVar("R", bound=ResponseModel)
 
 
-def render(model: ResponseModel) -> Any:
-    """The JSON-ready value of a response model (datetimes as RFC 3339 strings)."""
+def render(model: BaseModel) -> Any:
+    """The JSON-ready value of a response model, or of a request model a reply echoes
+    (datetimes as RFC 3339 strings)."""
     return model.model_dump(mode="json", by_alias=True)

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -24,9 +24,11 @@ M = TypeVar("M", bound=BaseModel)
 _OWN_CODE: dict[str, type[FngateError]] = {"invalid_runtime": InvalidRuntime}
 
 
-def parse(model: type[M], data: Any, *, context: dict[str, Any] | None = None) -> M:
-    """``data`` (decoded JSON) as ``model``, or the API's 400; ``context`` reaches the
-    model's validators (``ValidationInfo.context``), e.g. the settings a limit comes from."""
+def parse(model: type[M], data: Any, *, context: Mapping[str, Any] | None = None) -> M:
+    """``data`` (decoded JSON) as ``model``, or the API's 400. ``context`` is what the
+    model's validators need beyond the body (``info.context``), by name: ``settings`` (the
+    gateway's :class:`config.Settings`), ``current`` (the stored value an update merges
+    over)."""
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
@@ -71,7 +73,7 @@ def _sentence(path: str, message: str) -> str:
     """``'url' must be a string``, ``'events': unknown event 'x'``, ``the request body …``."""
     if not path:
         return f"the request body {message}"
-    joined = message.split(" ", 1)[0] in ("is", "must", "contains", "should")
+    joined = message.split(" ", 1)[0] in ("is", "must", "contains", "should", "cannot", "needs")
     return f"'{path}' {message}" if joined else f"'{path}': {message}"
 
 

@@ -10,7 +10,6 @@ from typing import Any, Literal
 import asyncpg
 
 from gateway.core.errors import Conflict
-from gateway.core.jsoncodec import isoformat
 from gateway.store.functions import notify_change
 
 __all__ = ["ProjectRecord", "ProjectStore", "SYSTEM_ID"]
@@ -34,20 +33,6 @@ class ProjectRecord:
     created_at: dt.datetime
     updated_at: dt.datetime
     functions: list[str] = field(default_factory=list)
-
-    def to_api(self, *, reveal_environment: bool) -> dict[str, Any]:
-        """The API's project; environment values masked unless revealed."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "description": self.description,
-            "status": self.status,
-            "functions": list(self.functions),
-            "environment": mask(self.environment, reveal=reveal_environment),
-            "dependencies": list(self.dependencies),
-            "created_at": isoformat(self.created_at),
-            "updated_at": isoformat(self.updated_at),
-        }
 
 
 def mask(environment: Mapping[str, str], *, reveal: bool) -> dict[str, str]:

@@ -10,7 +10,6 @@ from typing import Any
 import asyncpg
 
 from gateway.core.errors import Conflict
-from gateway.core.jsoncodec import isoformat
 from gateway.store.functions import notify_change
 from gateway.store.jobs import JobStore, NewJob
 
@@ -37,19 +36,6 @@ class TriggerRecord:
             enabled=row["enabled"], config=row["config"] or {}, created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
-
-    def to_api(self, **extra: Any) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "function_id": self.function_id,
-            "name": self.name,
-            "type": self.type,
-            "enabled": self.enabled,
-            "config": dict(self.config),
-            "created_at": isoformat(self.created_at),
-            "updated_at": isoformat(self.updated_at),
-            **extra,
-        }
 
 
 class TriggerStore:

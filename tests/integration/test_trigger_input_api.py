@@ -19,6 +19,7 @@ from tests.integration.test_functions_api import WRITER, assert_error, create
 from tests.integration.test_queue_triggers import AMQP_URL
 
 ODD_VALUES: list[Any] = [{}, [], 1, True, None, "x"]
+_TYPE_RULE = "must be one of http, cron (alias schedule), queue"
 
 
 def _valid(queue: str) -> dict[str, dict[str, Any]]:
@@ -119,13 +120,15 @@ async def test_a_trigger_type_that_is_an_object_is_400_naming_it(
     await create(client, name="typed")
     r = await client.post("/api/v1/functions/typed/triggers", headers=WRITER,
                           json={"type": [], "config": {"path": "/"}})
-    assert assert_error(r, 400, "INVALID_REQUEST")["error"]["details"] == {"field": "type"}
+    assert assert_error(r, 400, "INVALID_REQUEST")["error"]["details"] == {
+        "field": "type", "errors": [{"path": "type", "message": _TYPE_RULE}]}
     r = await client.post("/api/v1/functions/typed/triggers", headers=WRITER,
                           json={"type": "http", "config": {"path": "/typed"}})
     assert r.status_code == 201, r.text
     r = await client.put(f"/api/v1/functions/typed/triggers/{r.json()['id']}", headers=WRITER,
                          json={"type": {"http": 1}})
-    assert assert_error(r, 400, "INVALID_REQUEST")["error"]["details"] == {"field": "type"}
+    assert assert_error(r, 400, "INVALID_REQUEST")["error"]["details"] == {
+        "field": "type", "errors": [{"path": "type", "message": _TYPE_RULE}]}
 
 
 async def test_unknown_trigger_fields_are_400_naming_the_field(
@@ -150,6 +153,7 @@ async def test_unknown_trigger_fields_are_400_naming_the_field(
     assert r.status_code == 201, r.text
     r = await client.put(f"/api/v1/functions/strict/triggers/{r.json()['id']}",
                          headers=WRITER, json={"enabled": False, "evil": 1})
-    assert assert_error(r, 400, "INVALID_REQUEST")["error"]["details"] == {"field": "evil"}
+    assert assert_error(r, 400, "INVALID_REQUEST")["error"]["details"] == {
+        "field": "evil", "errors": [{"path": "evil", "message": "is not a known field"}]}
     r = await client.get("/api/v1/functions/strict/triggers", headers=WRITER)
     assert [t["enabled"] for t in r.json()["triggers"]] == [True]

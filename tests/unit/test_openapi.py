@@ -305,6 +305,7 @@ def test_cache_control_examples_parse() -> None:
 def test_session_schemas_have_every_field_the_code_renders() -> None:
     import datetime as dt
 
+    from gateway.api.routes._lookup import render_trigger
     from gateway.store.sessions import SessionRecord
     from gateway.store.triggers import TriggerRecord
 
@@ -324,9 +325,14 @@ def test_session_schemas_have_every_field_the_code_renders() -> None:
     assert schemas["ExecuteResponse"]["properties"]["execution_time"]["type"] == "integer"
     context = schemas["InitializeRequest"]["properties"]["context"]["properties"]
     assert set(context) == {"environment", "user_id", "timeout_ms", "retain_session"}
-    trigger = TriggerRecord(
-        id=1, function_id=1, name=None, type="http", enabled=True,
-        config={"path": "/hello", "methods": ["GET"], "public": False},
-        created_at=now, updated_at=now,
-    )
-    assert set(trigger.to_api()) == set(schemas["Trigger"]["required"])
+    configs = {"http": {"path": "/hello", "methods": ["GET"], "public": False},
+               "cron": {"schedule": "* * * * *", "timezone": "UTC", "payload": {},
+                        "misfire": "run_once"},
+               "queue": {"queue": "q", "exchange": "", "routing_key": "", "prefetch": 10,
+                         "dead_letter": True}}
+    for kind, config in configs.items():
+        trigger = TriggerRecord(id=1, function_id=1, name=None, type=kind, enabled=True,
+                                config=config, created_at=now, updated_at=now)
+        variant = schemas[f"{kind.capitalize()}Trigger"]
+        assert set(render_trigger(trigger)) == set(variant["required"]), kind
+        assert set(config) == set(schemas[f"{kind.capitalize()}TriggerConfig"]["properties"])

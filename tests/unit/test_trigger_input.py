@@ -13,6 +13,7 @@ from config.settings import Settings
 from gateway.core.errors import InvalidRequest
 from gateway.schemas.functions import FunctionCreate
 from gateway.schemas.trigger_input import TriggerInput, parse_trigger
+from gateway.schemas.triggers import TriggerUpdate
 from gateway.schemas.validation import parse
 
 SETTINGS = Settings(amqp_url="amqp://guest:guest@127.0.0.1:5672/")
@@ -82,10 +83,7 @@ def test_any_field_of_any_type_is_a_trigger_or_a_400_naming_the_field(kind: str)
 def test_the_same_on_an_update_merged_over_the_current_trigger(kind: str) -> None:
     current = parse_trigger(VALID[kind], SETTINGS)
     for field, body in _mutations(VALID[kind]):
-        merged = {"name": current.name, "enabled": current.enabled, "config": current.config,
-                  **body}
-        _outcome(lambda b=merged: parse_trigger(b, SETTINGS, current_type=current.type),
-                 field)
+        _outcome(lambda b=body: parse(TriggerUpdate, b, context={"current": current}), field)
 
 
 @pytest.mark.parametrize("kind", sorted(VALID))
@@ -100,7 +98,8 @@ def test_the_same_in_the_triggers_of_a_function_create(kind: str) -> None:
 def test_a_trigger_type_that_is_not_a_known_string_is_400_on_type(value: Any) -> None:
     with pytest.raises(InvalidRequest) as info:
         parse_trigger({"type": value, "config": {"path": "/"}}, SETTINGS)
-    assert info.value.details == {"field": "type"}
+    assert info.value.details == {"field": "type", "errors": [
+        {"path": "type", "message": "must be one of http, cron (alias schedule), queue"}]}
     with pytest.raises(InvalidRequest) as info:
         create_function({"name": "f", "runtime": "python", "code": "x",
                          "triggers": [{"type": value, "config": {"path": "/"}}]})

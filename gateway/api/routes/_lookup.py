@@ -9,13 +9,20 @@ from typing import Any
 from auth import Principal, can_manage
 from gateway.api.context import Services
 from gateway.core.errors import NotFound
-from gateway.core.jsoncodec import isoformat
 from gateway.core.models import FunctionRecord
+from gateway.schemas.base import render
 from gateway.schemas.function_view import Function, function_view
+from gateway.schemas.trigger_configs import (
+    CronTriggerConfig,
+    HttpTriggerConfig,
+    QueueTriggerConfig,
+)
+from gateway.schemas.triggers import CronTrigger, HttpTrigger, QueueTrigger, Trigger
 from gateway.store.triggers import TriggerRecord
 from triggers.cron_schedule import next_run_at
 
-__all__ = ["function_not_found", "load_function", "render_trigger", "show_function"]
+__all__ = ["function_not_found", "load_function", "render_trigger", "show_function",
+           "trigger_view"]
 
 
 def function_not_found(ref: str) -> NotFound:
@@ -37,10 +44,32 @@ def show_function(function: FunctionRecord, principal: Principal, *,
                          include_code=include_code)
 
 
-def render_trigger(trigger: TriggerRecord) -> dict[str, Any]:
-    """The API's Trigger; cron triggers also show ``next_run_at`` (UTC)."""
-    extra: dict[str, Any] = {}
-    if trigger.type == "cron":
-        nxt = next_run_at(trigger.config, dt.datetime.now(dt.UTC)) if trigger.enabled else None
-        extra["next_run_at"] = isoformat(nxt)
-    return trigger.to_api(**extra)
+def trigger_view(trigger: TriggerRecord) -> Trigger:
+    """The API's Trigger; a cron trigger also shows ``next_run_at`` (UTC, null while
+    disabled)."""
+    # Stored configs were checked on the way in: shown as they are, not checked again.
+    view: HttpTrigger | CronTrigger | QueueTrigger
+    if trigger.type == "http":
+        view = HttpTrigger(
+            id=trigger.id, function_id=trigger.function_id, name=trigger.name, type="http",
+            enabled=trigger.enabled, config=HttpTriggerConfig.model_construct(**trigger.config),
+            created_at=trigger.created_at, updated_at=trigger.updated_at)
+    elif trigger.type == "cron":
+        next_run = next_run_at(trigger.config, dt.datetime.now(dt.UTC)) \
+            if trigger.enabled else None
+        view = CronTrigger(
+            id=trigger.id, function_id=trigger.function_id, name=trigger.name, type="cron",
+            enabled=trigger.enabled, config=CronTriggerConfig.model_construct(**trigger.config),
+            created_at=trigger.created_at, updated_at=trigger.updated_at,
+            next_run_at=next_run)
+    else:
+        view = QueueTrigger(
+            id=trigger.id, function_id=trigger.function_id, name=trigger.name, type="queue",
+            enabled=trigger.enabled, config=QueueTriggerConfig.model_construct(**trigger.config),
+            created_at=trigger.created_at, updated_at=trigger.updated_at)
+    return Trigger(view)
+
+
+def render_trigger(trigger: TriggerRecord) -> Any:
+    """:func:`trigger_view`, rendered."""
+    return render(trigger_view(trigger))

@@ -1,46 +1,54 @@
 """``/api/v1/projects`` and the system environment and dependencies.
 
 Reading projects is part of the catalog (``read:functions``; environment values masked
-unless the caller holds ``write:functions`` or ``admin``); changing them, and anything of
-the system layer, needs ``admin``.
+unless the caller holds ``admin``); changing them, and anything of the system layer,
+needs ``admin``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from auth import Principal, can_manage, has_scope
-from auth.scopes import ADMIN, READ_FUNCTIONS
+from auth.scopes import ADMIN, READ_FUNCTIONS, WRITE_FUNCTIONS
 from gateway.api.context import Services, services_of
+from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
-from gateway.api.routes._methods import methods_route
 from gateway.api.security import authenticate, require_scope
-from gateway.core.errors import Forbidden, InvalidRequest, NotFound
-from gateway.schemas.function_input import (
-    ENV_KEY_RE,
+from gateway.core.errors import Forbidden, NotFound
+from gateway.schemas.base import render
+from gateway.schemas.projects import (
     PROJECT_NAME_PATTERN,
-    PROJECT_NAME_RE,
-    dependency_pattern,
+    DependenciesData,
+    EnvironmentData,
+    Project,
+    ProjectCreate,
+    ProjectList,
 )
-from gateway.schemas.known_fields import reject_unknown
+from gateway.schemas.validation import parse
 from gateway.store.projects import ProjectRecord, mask
 
-__all__ = ["routes", "project_not_found"]
+__all__ = ["routes", "project_not_found", "project_view"]
 
-MAX_DESCRIPTION = 4096
-MAX_DEPENDENCIES = 100
-MAX_VARIABLES = 1000
-_CREATE_FIELDS = ("name", "description", "environment", "dependencies")
-_CREATE_REFUSED = {
-    "quotas": "are not supported by this gateway yet (no project quota is enforced)",
-    "status": "is set with POST /api/v1/projects/{name}/start or /stop",
-    **{key: "is set by the gateway and cannot be sent"
-       for key in ("id", "functions", "created_at", "updated_at")},
+_NAME_RE = re.compile(PROJECT_NAME_PATTERN)
+_READERS = [READ_FUNCTIONS, WRITE_FUNCTIONS, ADMIN]
+_ADMIN_NOTE = "Needs `admin`, else 403 `FORBIDDEN` (`details.required_scope: \"admin\"`). "
+_READ_NOTE = ("Needs `read:functions`, `write:functions` or `admin`; environment values are "
+              "`\"***\"` unless the caller holds `admin`. ")
+_ENV_PUT_NOTE = ("Applies to new runs at once on this replica and within seconds on the "
+                 "others.")
+_DEPENDENCIES_PUT_NOTE = (
+    "The functions it changes are rebuilt in the background and keep serving with their "
+    "current build until the new one is ready (see the tag's description); the same list "
+    "again retries a failed rebuild.")
+_NAME = {
+    "name": "name", "in": "path", "required": True, "schema": {"type": "string"},
+    "description": "The project's name; an unknown one → 404 `PROJECT_NOT_FOUND`.",
 }
 
 
@@ -54,119 +62,123 @@ def _require_read(principal: Principal) -> None:
                         details={"required_scope": READ_FUNCTIONS})
 
 
-def _bad(field: str, message: str) -> InvalidRequest:
-    return InvalidRequest(f"'{field}' {message}", details={"field": field})
-
-
-def _environment(value: Any, field: str) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise _bad(field, "must be an object of strings")
-    if len(value) > MAX_VARIABLES:
-        raise _bad(field, f"may hold at most {MAX_VARIABLES} variables")
-    for key, item in value.items():
-        if not ENV_KEY_RE.fullmatch(key):
-            raise _bad(field, f"has an invalid variable name '{key}'")
-        if not isinstance(item, str):
-            raise _bad(field, f"value of '{key}' must be a string")
-    return dict(value)
-
-
-def _dependencies(value: Any, field: str) -> list[str]:
-    """Specifiers for either runtime: each applies to the runtimes whose syntax it fits."""
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _bad(field, "must be an array of strings")
-    if len(value) > MAX_DEPENDENCIES:
-        raise _bad(field, f"may list at most {MAX_DEPENDENCIES} packages")
-    specs = [v.strip() for v in value]
-    for spec in specs:
-        if not (dependency_pattern("python").fullmatch(spec)
-                or dependency_pattern("nodejs").fullmatch(spec)):
-            raise _bad(field, f"has '{spec}': only package names and version ranges are "
-                       "accepted (no options, URLs or paths)")
-    return list(dict.fromkeys(specs))
-
-
-async def _data(request: Request) -> Any:
-    body = await read_json(request)
-    if not isinstance(body, dict) or "data" not in body:
-        raise InvalidRequest("the request body must be a JSON object with 'data'",
-                             details={"field": "data"})
-    reject_unknown(body, ("data",))
-    return body["data"]
+def _name(request: Request) -> str:
+    """The project name in the path; one no project can have is a 404 without a lookup."""
+    name: str = request.path_params["name"]
+    if not _NAME_RE.fullmatch(name):
+        raise project_not_found(name)
+    return name
 
 
 async def _load(services: Services, name: str) -> ProjectRecord:
-    project = await services.projects.get(name) if PROJECT_NAME_RE.fullmatch(name) else None
+    project = await services.projects.get(name)
     if project is None:
         raise project_not_found(name)
     return project
 
 
-async def _changed(services: Services, project: ProjectRecord, field: str = "status") -> None:
+async def _update(services: Services, name: str, **values: Any) -> ProjectRecord:
+    project = await services.projects.update(name, **values)
+    if project is None:
+        raise project_not_found(name)
+    return project
+
+
+async def _changed(services: Services, project: ProjectRecord, *,
+                   dependencies: bool = False) -> None:
     """Apply a change on this replica at once (others follow the NOTIFY within seconds):
     functions are re-read, queue consumers re-check; the project's warm workers go, except
     for a dependency change: its functions keep serving with their builds while the new
     set builds in the background, and each swaps when its build is ready."""
     services.functions.forget()
     services.queues.poke("project", project.id)
-    if field == "dependencies":
+    if dependencies:
         await services.builds.rebuild_changed(project=project.name)
         return
     for function_id in await services.projects.function_ids(project.name):
         await services.pools.drop_function(function_id)
 
 
-def _render(project: ProjectRecord, principal: Principal) -> dict[str, Any]:
-    # Projects are admin's (API.md's scope table): only admin sees their values.
-    return project.to_api(reveal_environment=has_scope(principal, ADMIN))
+async def _system_changed(services: Services, *, dependencies: bool = False) -> None:
+    """As :func:`_changed`, for every function."""
+    services.functions.forget()
+    if dependencies:
+        await services.builds.rebuild_changed()
+        return
+    for function_id in await services.projects.function_ids():
+        await services.pools.drop_function(function_id)
 
 
+def project_view(project: ProjectRecord, principal: Principal) -> Project:
+    """The API's Project; only admin sees environment values (API.md's scope table)."""
+    return Project(
+        id=project.id, name=project.name, description=project.description,
+        status=project.status, functions=list(project.functions),
+        environment=mask(project.environment, reveal=has_scope(principal, ADMIN)),
+        dependencies=list(project.dependencies),
+        created_at=project.created_at, updated_at=project.updated_at)
+
+
+# -- projects ------------------------------------------------------------------------------
+
+@operation(
+    "GET", "/api/v1/projects", operation_id="listProjects", tag="projects",
+    summary="List projects", description=_READ_NOTE + "By name.", scopes=_READERS,
+    replies={200: Reply("The projects.", ProjectList)},
+)
 async def list_projects(request: Request) -> Response:
     principal = await authenticate(request)
     _require_read(principal)
     projects = await services_of(request).projects.list_all()
-    return JSONResponse({"projects": [_render(p, principal) for p in projects]})
+    return JSONResponse(render(ProjectList(projects=[project_view(p, principal)
+                                                     for p in projects])))
 
 
+@operation(
+    "POST", "/api/v1/projects", operation_id="createProject", tag="projects",
+    summary="Create a project",
+    description=_ADMIN_NOTE + "A new project is `running`. A name in use → 409 `CONFLICT`; a "
+                "bad name, environment or dependency → 400.",
+    scopes=[ADMIN], body=ProjectCreate, errors=[409],
+    replies={201: Reply("Created (values revealed).", Project)},
+)
 async def create_project(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    reject_unknown(body, _CREATE_FIELDS, refused=_CREATE_REFUSED)
-    name = body.get("name")
-    if not isinstance(name, str) or not PROJECT_NAME_RE.fullmatch(name):
-        raise _bad("name", f"is required and must match {PROJECT_NAME_PATTERN}")
-    description = body.get("description")
-    if description is None:
-        description = ""
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
-        raise _bad("description", f"must be a string of at most {MAX_DESCRIPTION} characters")
-    raw_env, raw_deps = body.get("environment"), body.get("dependencies")
-    environment = _environment({} if raw_env is None else raw_env, "environment")
-    dependencies = _dependencies([] if raw_deps is None else raw_deps, "dependencies")
-    services = services_of(request)
-    project = await services.projects.create(name, description=description,
-                                             environment=environment,
-                                             dependencies=dependencies)
-    return JSONResponse(_render(project, principal), status_code=201,
-                        headers={"Location": f"/api/v1/projects/{name}"})
+    body = parse(ProjectCreate, await read_json(request))
+    project = await services_of(request).projects.create(
+        body.name, description=body.description, environment=body.environment,
+        dependencies=body.dependencies)
+    return JSONResponse(render(project_view(project, principal)), status_code=201,
+                        headers={"Location": f"/api/v1/projects/{project.name}"})
 
 
+@operation(
+    "GET", "/api/v1/projects/{name}", operation_id="getProject", tag="projects",
+    summary="Get a project",
+    description=_READ_NOTE + "With `status` and the names of its functions.",
+    scopes=_READERS, parameters=[_NAME], errors=[404],
+    replies={200: Reply("The project.", Project)},
+)
 async def get_project(request: Request) -> Response:
     principal = await authenticate(request)
     _require_read(principal)
-    project = await _load(services_of(request), request.path_params["name"])
-    return JSONResponse(_render(project, principal))
+    project = await _load(services_of(request), _name(request))
+    return JSONResponse(render(project_view(project, principal)))
 
 
+@operation(
+    "DELETE", "/api/v1/projects/{name}", operation_id="deleteProject", tag="projects",
+    summary="Delete a project",
+    description=_ADMIN_NOTE + "Only an empty one: while it has functions → 409 `CONFLICT`.",
+    scopes=[ADMIN], parameters=[_NAME], errors=[404, 409], replies={204: Reply("Deleted.")},
+)
 async def delete_project(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
     services = services_of(request)
-    name = request.path_params["name"]
-    if not PROJECT_NAME_RE.fullmatch(name) or not await services.projects.delete(name):
+    name = _name(request)
+    if not await services.projects.delete(name):
         raise project_not_found(name)
     services.functions.forget()
     return Response(status_code=204)
@@ -176,117 +188,180 @@ async def _set_status(request: Request, status: str) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
     services = services_of(request)
-    name = request.path_params["name"]
-    project = await services.projects.update(name, status=status) \
-        if PROJECT_NAME_RE.fullmatch(name) else None
-    if project is None:
-        raise project_not_found(name)
+    project = await _update(services, _name(request), status=status)
     await _changed(services, project)
-    return JSONResponse(_render(project, principal))
+    return JSONResponse(render(project_view(project, principal)))
 
 
+@operation(
+    "POST", "/api/v1/projects/{name}/start", operation_id="startProject", tag="projects",
+    summary="Start a project",
+    description=_ADMIN_NOTE + "Its functions run again, cron fires are claimed again and "
+                "queue consumers resume. Starting a running project changes nothing.",
+    scopes=[ADMIN], parameters=[_NAME], errors=[404],
+    replies={200: Reply("The project.", Project)},
+)
 async def start_project(request: Request) -> Response:
     return await _set_status(request, "running")
 
 
+@operation(
+    "POST", "/api/v1/projects/{name}/stop", operation_id="stopProject", tag="projects",
+    summary="Stop a project",
+    description=_ADMIN_NOTE + "Its functions answer 409 `PROJECT_STOPPED`, its cron fires "
+                "are skipped, its queue consumers pause and its idle warm workers end. Jobs "
+                "accepted before stay and run.",
+    scopes=[ADMIN], parameters=[_NAME], errors=[404],
+    replies={200: Reply("The project.", Project)},
+)
 async def stop_project(request: Request) -> Response:
     return await _set_status(request, "stopped")
 
 
+# -- a project's layers --------------------------------------------------------------------
+
+@operation(
+    "GET", "/api/v1/projects/{name}/env", operation_id="getProjectEnvironment",
+    tag="projects", summary="Project environment",
+    description=_READ_NOTE + "The project's environment as `{\"data\": …}`.",
+    scopes=_READERS, parameters=[_NAME], errors=[404],
+    replies={200: Reply("The environment.", EnvironmentData)},
+)
 async def get_project_env(request: Request) -> Response:
     principal = await authenticate(request)
     _require_read(principal)
-    project = await _load(services_of(request), request.path_params["name"])
-    return JSONResponse({"data": mask(project.environment, reveal=has_scope(principal, ADMIN))})
+    project = await _load(services_of(request), _name(request))
+    return JSONResponse(render(EnvironmentData(
+        data=mask(project.environment, reveal=has_scope(principal, ADMIN)))))
 
 
-async def _put_layer(request: Request, field: str,
-                     parse: Callable[[Any, str], Any]) -> ProjectRecord:
-    """Replace a project's ``environment`` or ``dependencies`` with the parsed ``data``."""
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    services = services_of(request)
-    name = request.path_params["name"]
-    await _load(services, name)
-    data = await _data(request)
-    project = await services.projects.update(name, **{field: parse(data, "data")})
-    if project is None:
-        raise project_not_found(name)
-    await _changed(services, project, field)
-    return project
-
-
+@operation(
+    "PUT", "/api/v1/projects/{name}/env", operation_id="setProjectEnvironment",
+    tag="projects", summary="Replace the project environment",
+    description=_ADMIN_NOTE + "Replaces the project's environment whole; answers it as "
+                "stored (values revealed). " + _ENV_PUT_NOTE,
+    scopes=[ADMIN], body=EnvironmentData, parameters=[_NAME], errors=[404],
+    replies={200: Reply("The environment as stored.", EnvironmentData)},
+)
 async def put_project_env(request: Request) -> Response:
-    project = await _put_layer(request, "environment", _environment)
-    return JSONResponse({"data": dict(project.environment)})
+    services, name = await _project_to_change(request)
+    body = parse(EnvironmentData, await read_json(request))
+    project = await _update(services, name, environment=body.data)
+    await _changed(services, project)
+    return JSONResponse(render(EnvironmentData(data=dict(project.environment))))
 
 
+@operation(
+    "GET", "/api/v1/projects/{name}/dependencies", operation_id="getProjectDependencies",
+    tag="projects", summary="Project dependencies",
+    description=_READ_NOTE + "The project's dependencies as `{\"data\": …}`.",
+    scopes=_READERS, parameters=[_NAME], errors=[404],
+    replies={200: Reply("The dependencies.", DependenciesData)},
+)
 async def get_project_dependencies(request: Request) -> Response:
     principal = await authenticate(request)
     _require_read(principal)
-    project = await _load(services_of(request), request.path_params["name"])
-    return JSONResponse({"data": list(project.dependencies)})
+    project = await _load(services_of(request), _name(request))
+    return JSONResponse(render(DependenciesData(data=list(project.dependencies))))
 
 
+@operation(
+    "PUT", "/api/v1/projects/{name}/dependencies", operation_id="setProjectDependencies",
+    tag="projects", summary="Replace the project dependencies",
+    description=_ADMIN_NOTE + "Replaces the project's dependencies whole; answers it as "
+                "stored (values revealed). " + _DEPENDENCIES_PUT_NOTE,
+    scopes=[ADMIN], body=DependenciesData, parameters=[_NAME], errors=[404],
+    replies={200: Reply("The dependencies as stored.", DependenciesData)},
+)
 async def put_project_dependencies(request: Request) -> Response:
-    project = await _put_layer(request, "dependencies", _dependencies)
-    return JSONResponse({"data": list(project.dependencies)})
+    services, name = await _project_to_change(request)
+    body = parse(DependenciesData, await read_json(request))
+    project = await _update(services, name, dependencies=body.data)
+    await _changed(services, project, dependencies=True)
+    return JSONResponse(render(DependenciesData(data=list(project.dependencies))))
 
 
-async def _system_changed(services: Services, field: str) -> None:
-    """As :func:`_changed`, for every function."""
-    services.functions.forget()
-    if field == "dependencies":
-        await services.builds.rebuild_changed()
-        return
-    for function_id in await services.projects.function_ids():
-        await services.pools.drop_function(function_id)
+async def _project_to_change(request: Request) -> tuple[Services, str]:
+    """An admin's request on an existing project (404 before its body is read)."""
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    services = services_of(request)
+    name = _name(request)
+    await _load(services, name)
+    return services, name
 
 
+# -- the system layer ----------------------------------------------------------------------
+
+_SYSTEM = "the system (every function's, beneath its project's)"
+
+
+@operation(
+    "GET", "/api/v1/env/system", operation_id="getSystemEnvironment", tag="projects",
+    summary="System environment",
+    description=_ADMIN_NOTE + "The system (every function's, beneath its project's) "
+                "environment as `{\"data\": …}`.",
+    scopes=[ADMIN], replies={200: Reply("The environment.", EnvironmentData)},
+)
 async def get_system_env(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
     environment, _ = await services_of(request).projects.system()
-    return JSONResponse({"data": environment})
+    return JSONResponse(render(EnvironmentData(data=environment)))
 
 
-async def _put_system_layer(request: Request, field: str,
-                            parse: Callable[[Any, str], Any]) -> Response:
-    """Replace the system ``environment`` or ``dependencies`` with the parsed ``data``."""
+@operation(
+    "PUT", "/api/v1/env/system", operation_id="setSystemEnvironment", tag="projects",
+    summary="Replace the system environment",
+    description=_ADMIN_NOTE + f"Replaces {_SYSTEM} environment whole; answers it as stored "
+                "(values revealed). " + _ENV_PUT_NOTE,
+    scopes=[ADMIN], body=EnvironmentData,
+    replies={200: Reply("The environment as stored.", EnvironmentData)},
+)
+async def put_system_env(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
     services = services_of(request)
-    value = parse(await _data(request), "data")
-    await services.projects.set_system(**{field: value})
-    await _system_changed(services, field)
-    return JSONResponse({"data": value})
+    body = parse(EnvironmentData, await read_json(request))
+    await services.projects.set_system(environment=body.data)
+    await _system_changed(services)
+    return JSONResponse(render(body))
 
 
-async def put_system_env(request: Request) -> Response:
-    return await _put_system_layer(request, "environment", _environment)
-
-
+@operation(
+    "GET", "/api/v1/dependencies/system", operation_id="getSystemDependencies",
+    tag="projects", summary="System dependencies",
+    description=_ADMIN_NOTE + "The system (every function's, beneath its project's) "
+                "dependencies as `{\"data\": …}`.",
+    scopes=[ADMIN], replies={200: Reply("The dependencies.", DependenciesData)},
+)
 async def get_system_dependencies(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
     _, dependencies = await services_of(request).projects.system()
-    return JSONResponse({"data": dependencies})
+    return JSONResponse(render(DependenciesData(data=dependencies)))
 
 
+@operation(
+    "PUT", "/api/v1/dependencies/system", operation_id="setSystemDependencies",
+    tag="projects", summary="Replace the system dependencies",
+    description=_ADMIN_NOTE + f"Replaces {_SYSTEM} dependencies whole; answers it as stored "
+                "(values revealed). " + _DEPENDENCIES_PUT_NOTE,
+    scopes=[ADMIN], body=DependenciesData,
+    replies={200: Reply("The dependencies as stored.", DependenciesData)},
+)
 async def put_system_dependencies(request: Request) -> Response:
-    return await _put_system_layer(request, "dependencies", _dependencies)
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    services = services_of(request)
+    body = parse(DependenciesData, await read_json(request))
+    await services.projects.set_system(dependencies=body.data)
+    await _system_changed(services, dependencies=True)
+    return JSONResponse(render(body))
 
 
-routes = [
-    methods_route("/api/v1/projects", {"GET": list_projects, "POST": create_project}),
-    methods_route("/api/v1/projects/{name}", {"GET": get_project, "DELETE": delete_project}),
-    methods_route("/api/v1/projects/{name}/start", {"POST": start_project}),
-    methods_route("/api/v1/projects/{name}/stop", {"POST": stop_project}),
-    methods_route("/api/v1/projects/{name}/env", {"GET": get_project_env,
-                                                  "PUT": put_project_env}),
-    methods_route("/api/v1/projects/{name}/dependencies", {
-        "GET": get_project_dependencies, "PUT": put_project_dependencies}),
-    methods_route("/api/v1/env/system", {"GET": get_system_env, "PUT": put_system_env}),
-    methods_route("/api/v1/dependencies/system", {
-        "GET": get_system_dependencies, "PUT": put_system_dependencies}),
-]
+routes = routes_of(
+    list_projects, create_project, get_project, delete_project, start_project, stop_project,
+    get_project_env, put_project_env, get_project_dependencies, put_project_dependencies,
+    get_system_env, put_system_env, get_system_dependencies, put_system_dependencies,
+)

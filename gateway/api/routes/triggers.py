@@ -1,4 +1,4 @@
-"""``/api/v1/functions/{ref}/triggers``: create, list, update and delete triggers."""
+"""``/api/v1/functions/{ref}/triggers``: a function's HTTP, cron and queue triggers."""
 
 from __future__ import annotations
 
@@ -6,20 +6,35 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from auth import Principal, can_manage, has_scope
-from auth.scopes import READ_FUNCTIONS, WRITE_FUNCTIONS
+from auth.scopes import ADMIN, READ_FUNCTIONS, WRITE_FUNCTIONS
 from gateway.api.context import services_of
+from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
-from gateway.api.routes._lookup import load_function, render_trigger
-from gateway.api.routes._methods import methods_route
+from gateway.api.routes._lookup import load_function, trigger_view
 from gateway.api.security import authenticate, require_scope
 from gateway.core.errors import Forbidden, NotFound
 from gateway.core.models import FunctionRecord
-from gateway.schemas.trigger_input import parse_trigger
+from gateway.schemas.base import render
+from gateway.schemas.triggers import Trigger, TriggerCreate, TriggerList, TriggerUpdate
+from gateway.schemas.validation import parse
 from gateway.services import audit
 from gateway.store.triggers import TriggerRecord
 
-__all__ = ["routes", "render_trigger"]
+__all__ = ["routes"]
+
+_TRIGGERS = "/api/v1/functions/{ref}/triggers"
+_TRIGGER = "/api/v1/functions/{ref}/triggers/{trigger_id}"
+_READERS = [READ_FUNCTIONS, WRITE_FUNCTIONS, ADMIN]
+_WRITERS = [WRITE_FUNCTIONS, ADMIN]
+_READ_NOTE = "Needs `read:functions`, `write:functions` or `admin`."
+_WRITE_NOTE = "Needs `write:functions` or `admin`."
+_CHANGE_NOTE = (
+    " A change takes effect on every replica within 5 s. A field of the wrong type or value "
+    "→ 400 `INVALID_REQUEST` naming it in `details.field` (`type`, `enabled`, "
+    "`config.path`, `config.schedule`, `config.prefetch`, …). `queue` triggers need a "
+    "broker (`FNGATE_AMQP_URL`; 400 without one)."
+)
 
 
 def _trigger_id(request: Request) -> int:
@@ -35,30 +50,43 @@ def _require_read(principal: Principal) -> None:
                         details={"required_scope": READ_FUNCTIONS})
 
 
+@operation(
+    "GET", _TRIGGERS, operation_id="listTriggers", tag="triggers",
+    summary="A function's triggers", description=_READ_NOTE, scopes=_READERS,
+    parameters=["ref"], errors=[404], replies={200: Reply("The triggers.", TriggerList)},
+)
 async def list_triggers(request: Request) -> Response:
     principal = await authenticate(request)
     _require_read(principal)
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
     triggers = await services.triggers.for_function(function.id)
-    return JSONResponse({"triggers": [render_trigger(t) for t in triggers]})
+    return JSONResponse(render(TriggerList(triggers=[trigger_view(t) for t in triggers])))
 
 
+@operation(
+    "POST", _TRIGGERS, operation_id="createTrigger", tag="triggers", summary="Add a trigger",
+    description=_WRITE_NOTE + " An HTTP trigger is served at `/fn<config.path>`; its path "
+                "must be unique (409)." + _CHANGE_NOTE,
+    scopes=_WRITERS, body=TriggerCreate, parameters=["ref"], errors=[404, 409],
+    replies={201: Reply("Created.", Trigger)},
+)
 async def create_trigger(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
-    parsed = parse_trigger(await read_json(request), services.settings)
+    body = parse(TriggerCreate, await read_json(request), context={"settings": services.settings})
+    new = body.root.stored()
     trigger = await services.triggers.create(
-        function.id, name=parsed.name, type=parsed.type, enabled=parsed.enabled,
-        config=parsed.config, http_path=parsed.http_path,
+        function.id, name=new.name, type=new.type, enabled=new.enabled, config=new.config,
+        http_path=new.http_path,
         also=audit.trigger_added(function.id, function.name, principal.subject),
     )
-    return JSONResponse(render_trigger(trigger), status_code=201)
+    return JSONResponse(render(trigger_view(trigger)), status_code=201)
 
 
-async def _current_of(request: Request) -> tuple[FunctionRecord, TriggerRecord]:
+async def _current(request: Request) -> tuple[FunctionRecord, TriggerRecord]:
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
     trigger = await services.triggers.get(_trigger_id(request), function.id)
@@ -68,53 +96,54 @@ async def _current_of(request: Request) -> tuple[FunctionRecord, TriggerRecord]:
     return function, trigger
 
 
-async def _current(request: Request) -> tuple[int, TriggerRecord]:
-    function, trigger = await _current_of(request)
-    return function.id, trigger
-
-
+@operation(
+    "GET", _TRIGGER, operation_id="getTrigger", tag="triggers", summary="Get a trigger",
+    description=_READ_NOTE, scopes=_READERS, parameters=["ref", "trigger_id"], errors=[404],
+    replies={200: Reply("The trigger.", Trigger)},
+)
 async def get_trigger(request: Request) -> Response:
     principal = await authenticate(request)
     _require_read(principal)
     _, trigger = await _current(request)
-    return JSONResponse(render_trigger(trigger))
+    return JSONResponse(render(trigger_view(trigger)))
 
 
+@operation(
+    "PUT", _TRIGGER, operation_id="updateTrigger", tag="triggers", summary="Update a trigger",
+    description=_WRITE_NOTE + _CHANGE_NOTE, scopes=_WRITERS, body=TriggerUpdate,
+    parameters=["ref", "trigger_id"], errors=[404, 409],
+    replies={200: Reply("The updated trigger.", Trigger)},
+)
 async def update_trigger(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
-    function_id, current = await _current(request)
-    body = await read_json(request)
-    if isinstance(body, dict):
-        merged = {"name": current.name, "enabled": current.enabled,
-                  "config": current.config, **body}
-    else:
-        merged = body
-    parsed = parse_trigger(merged, services.settings, current_type=current.type)
+    function, current = await _current(request)
+    body = parse(TriggerUpdate, await read_json(request), context={"current": current})
+    changed = body.root.stored()
     trigger = await services.triggers.update(
-        current.id, function_id, name=parsed.name, enabled=parsed.enabled,
-        config=parsed.config, http_path=parsed.http_path,
+        current.id, function.id, name=changed.name, enabled=changed.enabled,
+        config=changed.config, http_path=changed.http_path,
     )
     if trigger is None:
         raise NotFound(f"trigger '{current.id}' does not exist", code="TRIGGER_NOT_FOUND")
-    return JSONResponse(render_trigger(trigger))
+    return JSONResponse(render(trigger_view(trigger)))
 
 
+@operation(
+    "DELETE", _TRIGGER, operation_id="deleteTrigger", tag="triggers",
+    summary="Delete a trigger", description=_WRITE_NOTE, scopes=_WRITERS,
+    parameters=["ref", "trigger_id"], errors=[404], replies={204: Reply("Deleted.")},
+)
 async def delete_trigger(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
-    function, current = await _current_of(request)
+    function, current = await _current(request)
     await services.triggers.delete(
         current.id, function.id,
         also=audit.trigger_removed(function.id, function.name, current, principal.subject))
     return Response(status_code=204)
 
 
-routes = [
-    methods_route("/api/v1/functions/{ref}/triggers",
-                  {"GET": list_triggers, "POST": create_trigger}),
-    methods_route("/api/v1/functions/{ref}/triggers/{trigger_id}",
-                  {"GET": get_trigger, "PUT": update_trigger, "DELETE": delete_trigger}),
-]
+routes = routes_of(list_triggers, create_trigger, get_trigger, update_trigger, delete_trigger)

@@ -1,0 +1,145 @@
+"""Wire models of projects and of the environment and dependency layers (a project's and
+the system's) beneath every function's own."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from gateway.core.projects import dependency_pattern
+from gateway.schemas.base import RequestModel, ResponseModel, Timestamp
+from gateway.schemas.validation import bad_value, bad_value_at
+
+__all__ = [
+    "ENV_NAME_PATTERN", "MAX_DEPENDENCIES", "MAX_DESCRIPTION", "MAX_VARIABLES",
+    "PROJECT_NAME_PATTERN", "Dependencies", "DependenciesData",
+    "Environment", "EnvironmentData", "Project", "ProjectCreate", "ProjectList",
+]
+
+#: A project's name (lower case; functions name theirs in ``project``).
+PROJECT_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+#: An environment variable's name.
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+MAX_VARIABLES = 1000
+MAX_DEPENDENCIES = 100
+MAX_DESCRIPTION = 4096
+
+_ENV_NAME_RE = re.compile(ENV_NAME_PATTERN)
+
+
+def _variable_names(variables: Any) -> Any:
+    if isinstance(variables, dict):
+        for name in variables:
+            if not _ENV_NAME_RE.fullmatch(name):
+                raise bad_value("invalid_variable_name", f"has an invalid variable name '{name}'")
+    return variables
+
+
+def _package_spec(spec: str) -> str:
+    spec = spec.strip()
+    if not (dependency_pattern("python").fullmatch(spec)
+            or dependency_pattern("nodejs").fullmatch(spec)):
+        raise bad_value("invalid_dependency",
+                        f"must be a package name with optional version ranges (no options, "
+                        f"URLs or paths), not '{spec}'")
+    return spec
+
+
+def _unique(specs: list[str]) -> list[str]:
+    return list(dict.fromkeys(specs))
+
+
+#: Variables by name, as a function runs with them. (A pattern on the key type would be
+#: written as ``patternProperties``, which lets other names through: ``propertyNames``.)
+Environment = Annotated[
+    dict[str, str],
+    Field(max_length=MAX_VARIABLES,
+          json_schema_extra={"propertyNames": {"pattern": ENV_NAME_PATTERN}}),
+    BeforeValidator(_variable_names),
+]
+
+#: Packages for either runtime: each applies to the functions whose runtime's syntax it
+#: fits (``lodash@^4`` to Node.js, ``requests>=2`` to Python, a bare name to both).
+Dependencies = Annotated[
+    list[Annotated[str, AfterValidator(_package_spec),
+                   Field(description="A pip requirement (`requests>=2,<3`) or an npm spec "
+                                     "(`lodash@^4`): names and version ranges only; options, "
+                                     "URLs, paths → 400.")]],
+    Field(max_length=MAX_DEPENDENCIES, description="Duplicates are dropped."),
+    AfterValidator(_unique),
+]
+
+# Fields a client may know (from a Project) that a create cannot set, and why.
+_REFUSED = {
+    "quotas": "is not supported by this gateway yet (no project quota is enforced)",
+    "status": "is set with POST /api/v1/projects/{name}/start or /stop",
+    **{key: "is set by the gateway and cannot be sent"
+       for key in ("id", "functions", "created_at", "updated_at")},
+}
+
+
+class ProjectCreate(RequestModel):
+    """Body of `POST /api/v1/projects`. Any other field → 400 `INVALID_REQUEST` naming it
+    (`details.field`); `quotas` is refused: no project quota is enforced yet."""
+
+    name: str = Field(pattern=PROJECT_NAME_PATTERN)
+    description: str = Field(default="", max_length=MAX_DESCRIPTION)
+    environment: Environment = Field(default={})
+    dependencies: Dependencies = Field(default=[])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refused(cls, body: Any) -> Any:
+        if isinstance(body, dict):
+            for key in body:
+                if key in _REFUSED:
+                    raise bad_value_at((key,), body[key], "refused_field", _REFUSED[key])
+        return body
+
+    @field_validator("description", "environment", "dependencies", mode="before")
+    @classmethod
+    def _null_is_the_default(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            assert info.field_name is not None
+            return cls.model_fields[info.field_name].get_default(call_default_factory=True)
+        return value
+
+
+class Project(ResponseModel):
+    """A project, with the names of its functions."""
+
+    id: int
+    name: str = Field(pattern=PROJECT_NAME_PATTERN)
+    description: str
+    status: Literal["running", "stopped"]
+    functions: list[str] = Field(description="Names of the project's functions, sorted.")
+    environment: Environment = Field(description="Values masked (`\"***\"`) unless the "
+                                                 "caller holds `admin`.")
+    dependencies: list[str]
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ProjectList(ResponseModel):
+    projects: list[Project]
+
+
+class EnvironmentData(RequestModel):
+    """An environment layer; `PUT` replaces it whole."""
+
+    data: Environment
+
+
+class DependenciesData(RequestModel):
+    """A dependency layer; `PUT` replaces it whole."""
+
+    data: Dependencies
