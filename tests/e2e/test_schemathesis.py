@@ -1,5 +1,6 @@
 """Schemathesis over the gateway's own ``/openapi.json``: no request it generates from the
-document makes ``fngate serve`` answer a server error.
+document makes ``fngate serve`` answer a server error, and every answer conforms to the
+document (status, content type, headers, body schema).
 
 A bounded run (a few examples per operation, no coverage or stateful phase) against the
 e2e tier's gateway with rate limits off, seeded with a function of each runtime, a
@@ -27,6 +28,13 @@ from tests.e2e.serve import Gateway
 
 PY_CODE = "def handler(event):\n    return {'ok': True}\n"
 JS_CODE = "exports.handler = async (event) => ({ok: true});\n"
+
+#: No server error, and every response as the document says: its status is one the
+#: operation lists, its content type, headers and body match what it declares.
+CHECKS = ",".join((
+    "not_a_server_error", "status_code_conformance", "content_type_conformance",
+    "response_headers_conformance", "response_schema_conformance",
+))
 
 
 def _schemathesis() -> str:
@@ -94,7 +102,7 @@ def test_no_generated_request_gets_a_server_error(
     argv = [
         script, "--config-file", str(config), "run", server.url + "/openapi.json",
         "--header", f"Authorization: {headers['Authorization']}",
-        "--checks", "not_a_server_error", "--phases", "examples,fuzzing",
+        "--checks", CHECKS, "--phases", "examples,fuzzing",
         "--max-examples", "20", "--seed", "1", "--workers", "1",
         "--request-timeout", "30", "--no-shrink",
     ]
