@@ -142,9 +142,12 @@ async def test_a_worker_closes_its_pipes_once_on_uvloop(
         def close(self) -> None:
             fd = -1 if self.closed else self.fileno()
             if fd >= 0 and not _is_open(fd):  # the loop closed it: the number is free
+                # Another thread's open, given that number; being the lowest free one,
+                # it is often what memfd_create returns (dup3 onto itself is EINVAL).
                 other = os.memfd_create("fngate-test-taken")
-                os.dup2(other, fd, inheritable=False)  # another thread's open, given it
-                os.close(other)
+                if other != fd:
+                    os.dup2(other, fd, inheritable=False)
+                    os.close(other)
                 taken[fd] = os.fstat(fd).st_ino
             super().close()
 
