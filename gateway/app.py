@@ -38,6 +38,7 @@ from gateway.services.leases import LeaseKeeper
 from gateway.services.maintenance import LogRetention, run_maintenance
 from gateway.services.metrics import GatewayMetrics
 from gateway.services.ratelimit import RateLimiter
+from gateway.services.triggers import TriggerService
 from gateway.services.webhooks import create_webhook_service
 from gateway.store.builds import VersionBuildStore
 from gateway.store.embedded import EmbeddedPostgres
@@ -190,6 +191,7 @@ async def _open(
         triggers=triggers,
         limiter=limiter, cron=cron, queues=queues, metrics=metrics, migrated=True,
         webhooks=webhooks, projects=projects,
+        trigger_service=TriggerService(triggers),
     )
 
 
