@@ -18,6 +18,7 @@ from gateway.services.invocation import Invoker
 from gateway.services.job_runner import JobRunner
 from gateway.services.leases import LeaseKeeper
 from gateway.services.metrics import GatewayMetrics
+from gateway.services.projects import ProjectService
 from gateway.services.ratelimit import RateLimiter
 from gateway.services.triggers import TriggerService
 from gateway.services.webhooks import WebhookService
@@ -60,6 +61,7 @@ class Services:
     migrated: bool = False
     started_at: float = field(default_factory=time.time)
     trigger_service: TriggerService
+    project_service: ProjectService
 
 
 def services_of(request: Request) -> Services:
