@@ -37,7 +37,9 @@ from gateway.services.job_runner import JobRunner
 from gateway.services.leases import LeaseKeeper
 from gateway.services.maintenance import LogRetention, run_maintenance
 from gateway.services.metrics import GatewayMetrics
+from gateway.services.projects import ProjectService
 from gateway.services.ratelimit import RateLimiter
+from gateway.services.triggers import TriggerService
 from gateway.services.webhooks import create_webhook_service
 from gateway.store.builds import VersionBuildStore
 from gateway.store.embedded import EmbeddedPostgres
@@ -190,6 +192,10 @@ async def _open(
         triggers=triggers,
         limiter=limiter, cron=cron, queues=queues, metrics=metrics, migrated=True,
         webhooks=webhooks, projects=projects,
+        trigger_service=TriggerService(triggers),
+        # This replica's queue consumers re-check a project it changed at once.
+        project_service=ProjectService(store=projects, functions=functions, builds=builds,
+                                       pools=pools, changed=queues.poke),
     )
 
 

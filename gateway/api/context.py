@@ -18,7 +18,9 @@ from gateway.services.invocation import Invoker
 from gateway.services.job_runner import JobRunner
 from gateway.services.leases import LeaseKeeper
 from gateway.services.metrics import GatewayMetrics
+from gateway.services.projects import ProjectService
 from gateway.services.ratelimit import RateLimiter
+from gateway.services.triggers import TriggerService
 from gateway.services.webhooks import WebhookService
 from gateway.store.functions import FunctionStore
 from gateway.store.jobs import JobStore
@@ -58,6 +60,8 @@ class Services:
     projects: ProjectStore
     migrated: bool = False
     started_at: float = field(default_factory=time.time)
+    trigger_service: TriggerService
+    project_service: ProjectService
 
 
 def services_of(request: Request) -> Services:

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 import httpcore
 import httpx
 
+from gateway.core.errors import InvalidRequest
 from gateway.core.version import VERSION
 
 __all__ = [
@@ -46,6 +47,10 @@ class UrlRefused(ValueError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+    def invalid_request(self, **where: str) -> InvalidRequest:
+        """The 400 saying so; ``where`` names what held the URL (``field="url"``…)."""
+        return InvalidRequest(str(self), details={**where, "reason": self.reason})
 
 
 class BlockedAddress(Exception):

@@ -27,16 +27,25 @@ import asyncpg
 import httpx
 
 from config import Settings, load_or_create_secret
+from gateway.core.errors import NotFound
 from gateway.core.jsoncodec import dumps, isoformat
 from gateway.core.models import FunctionRecord, Job
 from gateway.schemas.base import render
 from gateway.schemas.function_view import function_view
-from gateway.services.outbound import BlockedAddress, outbound_client, sign
+from gateway.schemas.webhooks import WebhookCreate
+from gateway.services.outbound import (
+    BlockedAddress,
+    UrlRefused,
+    check_url,
+    outbound_client,
+    sign,
+)
 from gateway.store.functions import FunctionStore
 from gateway.store.jobs import JobStore
-from gateway.store.webhooks import Delivery, DeliveryOutcome, WebhookStore
+from gateway.store.webhooks import Delivery, DeliveryOutcome, WebhookRecord, WebhookStore
 
-__all__ = ["MAX_RETRIES", "DeliveryRetry", "WebhookService", "create_webhook_service"]
+__all__ = ["MAX_RETRIES", "DeliveryRetry", "WebhookService", "create_webhook_service",
+           "webhook_not_found"]
 
 logger = logging.getLogger("fngate.webhooks")
 
@@ -67,6 +76,11 @@ def create_webhook_service(settings: Settings, *, pool: Any, jobs: JobStore,
     )
 
 
+def webhook_not_found(webhook: object) -> NotFound:
+    """The 404 for a webhook that does not exist."""
+    return NotFound(f"webhook '{webhook}' does not exist")
+
+
 class DeliveryRetry:
     """Exponential backoff between attempts: ``base_s · 2^(n-1)``, at most ``cap_s``."""
 
@@ -84,7 +98,8 @@ class DeliveryRetry:
 
 
 class WebhookService:
-    """Queues webhook events and callbacks, and runs this replica's delivery loop."""
+    """Registers webhooks, queues their events and callbacks, and runs this replica's
+    delivery loop."""
 
     def __init__(
         self,
@@ -104,6 +119,7 @@ class WebhookService:
         self._jobs = jobs
         self._functions = functions
         self._callback_secret = callback_secret
+        self._allow_private = allow_private
         self._timeout_s = timeout_s
         self.retry = retry
         self._poll_s = poll_s
@@ -117,6 +133,31 @@ class WebhookService:
         self._awaited: set[str] = set()
         self._sending: dict[asyncio.Task[None], Delivery] = {}
         self._queueing: set[asyncio.Task[Any]] = set()
+
+    # -- registering ------------------------------------------------------------------
+
+    async def register(self, body: WebhookCreate, *, actor: str | None) -> WebhookRecord:
+        """Store a webhook whose URL passes :func:`check_url` (InvalidRequest naming
+        ``details.field: "url"`` and the ``reason`` otherwise); events happening from now
+        on are delivered to it."""
+        try:
+            url = await check_url(body.url, allow_private=self._allow_private)
+        except UrlRefused as exc:
+            raise exc.invalid_request(field="url") from exc
+        webhook = await self.store.create(url=url, events=body.events, secret=body.secret,
+                                          created_by=actor)
+        await self.refresh()
+        return webhook
+
+    async def registered(self) -> list[WebhookRecord]:
+        """Every webhook, oldest first."""
+        return await self.store.list_all()
+
+    async def remove(self, webhook_id: int) -> None:
+        """Delete a webhook and its pending deliveries; NotFound when there is none."""
+        if not await self.store.delete(webhook_id):
+            raise webhook_not_found(webhook_id)
+        await self.refresh()
 
     # -- queueing ---------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import asyncpg
 from gateway.core.errors import Conflict
 from gateway.store.functions import notify_change
 
-__all__ = ["ProjectRecord", "ProjectStore", "SYSTEM_ID"]
+__all__ = ["ProjectRecord", "ProjectStatus", "ProjectStore", "SYSTEM_ID"]
 
 # The change announced for the system row: ``system:0``.
 SYSTEM_ID = 0

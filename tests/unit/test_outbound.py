@@ -11,6 +11,7 @@ import ipaddress
 import httpx
 import pytest
 
+from gateway.core.errors import InvalidRequest
 from gateway.schemas.webhooks import EVENTS
 from gateway.services.outbound import BlockedAddress, UrlRefused, address_allowed, check_url, sign
 from gateway.services.outbound import outbound_client as make_client
@@ -123,3 +124,11 @@ def test_openapi_documents_the_webhook_object_and_events() -> None:
     assert "X-Callback-URL" in document["components"]["parameters"]
     assert "not available" not in document["components"]["parameters"]["X-Callback-URL"][
         "description"]
+
+
+def test_a_refused_url_is_a_400_naming_where_it_was_and_why() -> None:
+    error = UrlRefused("the URL must be http or https", reason="scheme").invalid_request(
+        header="X-Callback-URL")
+    assert isinstance(error, InvalidRequest) and error.status == 400
+    assert error.message == "the URL must be http or https"
+    assert error.details == {"header": "X-Callback-URL", "reason": "scheme"}

@@ -7,23 +7,19 @@ needs ``admin``.
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from auth import Principal, can_manage, has_scope
 from auth.scopes import ADMIN, READ_FUNCTIONS, WRITE_FUNCTIONS
-from gateway.api.context import Services, services_of
+from gateway.api.context import services_of
 from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.security import authenticate, require_scope
-from gateway.core.errors import Forbidden, NotFound
+from gateway.core.errors import Forbidden
 from gateway.schemas.base import render
 from gateway.schemas.projects import (
-    PROJECT_NAME_PATTERN,
     DependenciesData,
     EnvironmentData,
     Project,
@@ -33,9 +29,8 @@ from gateway.schemas.projects import (
 from gateway.schemas.validation import parse
 from gateway.store.projects import ProjectRecord, mask
 
-__all__ = ["routes", "project_not_found", "project_view"]
+__all__ = ["routes", "project_view"]
 
-_NAME_RE = re.compile(PROJECT_NAME_PATTERN)
 _READERS = [READ_FUNCTIONS, WRITE_FUNCTIONS, ADMIN]
 _ADMIN_NOTE = "Needs `admin`, else 403 `FORBIDDEN` (`details.required_scope: \"admin\"`). "
 _READ_NOTE = ("Needs `read:functions`, `write:functions` or `admin`; environment values are "
@@ -52,10 +47,6 @@ _NAME = {
 }
 
 
-def project_not_found(name: str) -> NotFound:
-    return NotFound(f"project '{name}' does not exist", code="PROJECT_NOT_FOUND")
-
-
 def _require_read(principal: Principal) -> None:
     if not (has_scope(principal, READ_FUNCTIONS) or can_manage(principal)):
         raise Forbidden("this needs the 'read:functions' scope",
@@ -63,50 +54,8 @@ def _require_read(principal: Principal) -> None:
 
 
 def _name(request: Request) -> str:
-    """The project name in the path; one no project can have is a 404 without a lookup."""
     name: str = request.path_params["name"]
-    if not _NAME_RE.fullmatch(name):
-        raise project_not_found(name)
     return name
-
-
-async def _load(services: Services, name: str) -> ProjectRecord:
-    project = await services.projects.get(name)
-    if project is None:
-        raise project_not_found(name)
-    return project
-
-
-async def _update(services: Services, name: str, **values: Any) -> ProjectRecord:
-    project = await services.projects.update(name, **values)
-    if project is None:
-        raise project_not_found(name)
-    return project
-
-
-async def _changed(services: Services, project: ProjectRecord, *,
-                   dependencies: bool = False) -> None:
-    """Apply a change on this replica at once (others follow the NOTIFY within seconds):
-    functions are re-read, queue consumers re-check; the project's warm workers go, except
-    for a dependency change: its functions keep serving with their builds while the new
-    set builds in the background, and each swaps when its build is ready."""
-    services.functions.forget()
-    services.queues.poke("project", project.id)
-    if dependencies:
-        await services.builds.rebuild_changed(project=project.name)
-        return
-    for function_id in await services.projects.function_ids(project.name):
-        await services.pools.drop_function(function_id)
-
-
-async def _system_changed(services: Services, *, dependencies: bool = False) -> None:
-    """As :func:`_changed`, for every function."""
-    services.functions.forget()
-    if dependencies:
-        await services.builds.rebuild_changed()
-        return
-    for function_id in await services.projects.function_ids():
-        await services.pools.drop_function(function_id)
 
 
 def project_view(project: ProjectRecord, principal: Principal) -> Project:
@@ -129,7 +78,7 @@ def project_view(project: ProjectRecord, principal: Principal) -> Project:
 async def list_projects(request: Request) -> Response:
     principal = await authenticate(request)
     _require_read(principal)
-    projects = await services_of(request).projects.list_all()
+    projects = await services_of(request).project_service.list_all()
     return JSONResponse(render(ProjectList(projects=[project_view(p, principal)
                                                      for p in projects])))
 
@@ -146,9 +95,7 @@ async def create_project(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
     body = parse(ProjectCreate, await read_json(request))
-    project = await services_of(request).projects.create(
-        body.name, description=body.description, environment=body.environment,
-        dependencies=body.dependencies)
+    project = await services_of(request).project_service.create(body)
     return JSONResponse(render(project_view(project, principal)), status_code=201,
                         headers={"Location": f"/api/v1/projects/{project.name}"})
 
@@ -163,7 +110,7 @@ async def create_project(request: Request) -> Response:
 async def get_project(request: Request) -> Response:
     principal = await authenticate(request)
     _require_read(principal)
-    project = await _load(services_of(request), _name(request))
+    project = await services_of(request).project_service.get(_name(request))
     return JSONResponse(render(project_view(project, principal)))
 
 
@@ -176,21 +123,8 @@ async def get_project(request: Request) -> Response:
 async def delete_project(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
-    services = services_of(request)
-    name = _name(request)
-    if not await services.projects.delete(name):
-        raise project_not_found(name)
-    services.functions.forget()
+    await services_of(request).project_service.delete(_name(request))
     return Response(status_code=204)
-
-
-async def _set_status(request: Request, status: str) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    services = services_of(request)
-    project = await _update(services, _name(request), status=status)
-    await _changed(services, project)
-    return JSONResponse(render(project_view(project, principal)))
 
 
 @operation(
@@ -202,7 +136,10 @@ async def _set_status(request: Request, status: str) -> Response:
     replies={200: Reply("The project.", Project)},
 )
 async def start_project(request: Request) -> Response:
-    return await _set_status(request, "running")
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    project = await services_of(request).project_service.start(_name(request))
+    return JSONResponse(render(project_view(project, principal)))
 
 
 @operation(
@@ -215,7 +152,10 @@ async def start_project(request: Request) -> Response:
     replies={200: Reply("The project.", Project)},
 )
 async def stop_project(request: Request) -> Response:
-    return await _set_status(request, "stopped")
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    project = await services_of(request).project_service.stop(_name(request))
+    return JSONResponse(render(project_view(project, principal)))
 
 
 # -- a project's layers --------------------------------------------------------------------
@@ -230,7 +170,7 @@ async def stop_project(request: Request) -> Response:
 async def get_project_env(request: Request) -> Response:
     principal = await authenticate(request)
     _require_read(principal)
-    project = await _load(services_of(request), _name(request))
+    project = await services_of(request).project_service.get(_name(request))
     return JSONResponse(render(EnvironmentData(
         data=mask(project.environment, reveal=has_scope(principal, ADMIN)))))
 
@@ -244,10 +184,12 @@ async def get_project_env(request: Request) -> Response:
     replies={200: Reply("The environment as stored.", EnvironmentData)},
 )
 async def put_project_env(request: Request) -> Response:
-    services, name = await _project_to_change(request)
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    name, projects = _name(request), services_of(request).project_service
+    await projects.get(name)  # an unknown project is a 404 whatever the body
     body = parse(EnvironmentData, await read_json(request))
-    project = await _update(services, name, environment=body.data)
-    await _changed(services, project)
+    project = await projects.set_environment(name, body.data)
     return JSONResponse(render(EnvironmentData(data=dict(project.environment))))
 
 
@@ -261,7 +203,7 @@ async def put_project_env(request: Request) -> Response:
 async def get_project_dependencies(request: Request) -> Response:
     principal = await authenticate(request)
     _require_read(principal)
-    project = await _load(services_of(request), _name(request))
+    project = await services_of(request).project_service.get(_name(request))
     return JSONResponse(render(DependenciesData(data=list(project.dependencies))))
 
 
@@ -274,21 +216,13 @@ async def get_project_dependencies(request: Request) -> Response:
     replies={200: Reply("The dependencies as stored.", DependenciesData)},
 )
 async def put_project_dependencies(request: Request) -> Response:
-    services, name = await _project_to_change(request)
-    body = parse(DependenciesData, await read_json(request))
-    project = await _update(services, name, dependencies=body.data)
-    await _changed(services, project, dependencies=True)
-    return JSONResponse(render(DependenciesData(data=list(project.dependencies))))
-
-
-async def _project_to_change(request: Request) -> tuple[Services, str]:
-    """An admin's request on an existing project (404 before its body is read)."""
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
-    services = services_of(request)
-    name = _name(request)
-    await _load(services, name)
-    return services, name
+    name, projects = _name(request), services_of(request).project_service
+    await projects.get(name)  # an unknown project is a 404 whatever the body
+    body = parse(DependenciesData, await read_json(request))
+    project = await projects.set_dependencies(name, body.data)
+    return JSONResponse(render(DependenciesData(data=list(project.dependencies))))
 
 
 # -- the system layer ----------------------------------------------------------------------
@@ -306,7 +240,7 @@ _SYSTEM = "the system (every function's, beneath its project's)"
 async def get_system_env(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
-    environment, _ = await services_of(request).projects.system()
+    environment = await services_of(request).project_service.system_environment()
     return JSONResponse(render(EnvironmentData(data=environment)))
 
 
@@ -321,11 +255,9 @@ async def get_system_env(request: Request) -> Response:
 async def put_system_env(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
-    services = services_of(request)
     body = parse(EnvironmentData, await read_json(request))
-    await services.projects.set_system(environment=body.data)
-    await _system_changed(services)
-    return JSONResponse(render(body))
+    environment = await services_of(request).project_service.set_system_environment(body.data)
+    return JSONResponse(render(EnvironmentData(data=environment)))
 
 
 @operation(
@@ -338,7 +270,7 @@ async def put_system_env(request: Request) -> Response:
 async def get_system_dependencies(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
-    _, dependencies = await services_of(request).projects.system()
+    dependencies = await services_of(request).project_service.system_dependencies()
     return JSONResponse(render(DependenciesData(data=dependencies)))
 
 
@@ -353,11 +285,10 @@ async def get_system_dependencies(request: Request) -> Response:
 async def put_system_dependencies(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
-    services = services_of(request)
     body = parse(DependenciesData, await read_json(request))
-    await services.projects.set_system(dependencies=body.data)
-    await _system_changed(services, dependencies=True)
-    return JSONResponse(render(body))
+    dependencies = await services_of(request).project_service.set_system_dependencies(
+        body.data)
+    return JSONResponse(render(DependenciesData(data=dependencies)))
 
 
 routes = routes_of(

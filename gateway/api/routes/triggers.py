@@ -13,13 +13,11 @@ from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.routes._lookup import load_function, trigger_view
 from gateway.api.security import authenticate, require_scope
-from gateway.core.errors import Forbidden, NotFound
-from gateway.core.models import FunctionRecord
+from gateway.core.errors import Forbidden
 from gateway.schemas.base import render
 from gateway.schemas.triggers import Trigger, TriggerCreate, TriggerList, TriggerUpdate
 from gateway.schemas.validation import parse
-from gateway.services import audit
-from gateway.store.triggers import TriggerRecord
+from gateway.services.triggers import trigger_not_found
 
 __all__ = ["routes"]
 
@@ -38,9 +36,10 @@ _CHANGE_NOTE = (
 
 
 def _trigger_id(request: Request) -> int:
+    """The trigger id in the path; one no trigger can have is a 404 without a lookup."""
     raw = request.path_params["trigger_id"]
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
-        raise NotFound(f"trigger '{raw}' does not exist", code="TRIGGER_NOT_FOUND")
+        raise trigger_not_found(raw)
     return int(raw)
 
 
@@ -60,7 +59,7 @@ async def list_triggers(request: Request) -> Response:
     _require_read(principal)
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
-    triggers = await services.triggers.for_function(function.id)
+    triggers = await services.trigger_service.for_function(function)
     return JSONResponse(render(TriggerList(triggers=[trigger_view(t) for t in triggers])))
 
 
@@ -75,25 +74,11 @@ async def create_trigger(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
+    # The function first: an unknown one is a 404 whatever the body.
     function = await load_function(services, request.path_params["ref"])
     body = parse(TriggerCreate, await read_json(request), context={"settings": services.settings})
-    new = body.root.stored()
-    trigger = await services.triggers.create(
-        function.id, name=new.name, type=new.type, enabled=new.enabled, config=new.config,
-        http_path=new.http_path,
-        also=audit.trigger_added(function.id, function.name, principal.subject),
-    )
+    trigger = await services.trigger_service.create(function, body, actor=principal.subject)
     return JSONResponse(render(trigger_view(trigger)), status_code=201)
-
-
-async def _current(request: Request) -> tuple[FunctionRecord, TriggerRecord]:
-    services = services_of(request)
-    function = await load_function(services, request.path_params["ref"])
-    trigger = await services.triggers.get(_trigger_id(request), function.id)
-    if trigger is None:
-        raise NotFound(f"trigger '{request.path_params['trigger_id']}' does not exist",
-                       code="TRIGGER_NOT_FOUND")
-    return function, trigger
 
 
 @operation(
@@ -104,7 +89,9 @@ async def _current(request: Request) -> tuple[FunctionRecord, TriggerRecord]:
 async def get_trigger(request: Request) -> Response:
     principal = await authenticate(request)
     _require_read(principal)
-    _, trigger = await _current(request)
+    services = services_of(request)
+    function = await load_function(services, request.path_params["ref"])
+    trigger = await services.trigger_service.get(function, _trigger_id(request))
     return JSONResponse(render(trigger_view(trigger)))
 
 
@@ -118,15 +105,11 @@ async def update_trigger(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
-    function, current = await _current(request)
+    function = await load_function(services, request.path_params["ref"])
+    # The body is checked over the stored trigger (an omitted field keeps its value).
+    current = await services.trigger_service.get(function, _trigger_id(request))
     body = parse(TriggerUpdate, await read_json(request), context={"current": current})
-    changed = body.root.stored()
-    trigger = await services.triggers.update(
-        current.id, function.id, name=changed.name, enabled=changed.enabled,
-        config=changed.config, http_path=changed.http_path,
-    )
-    if trigger is None:
-        raise NotFound(f"trigger '{current.id}' does not exist", code="TRIGGER_NOT_FOUND")
+    trigger = await services.trigger_service.update(current, body)
     return JSONResponse(render(trigger_view(trigger)))
 
 
@@ -139,10 +122,9 @@ async def delete_trigger(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
-    function, current = await _current(request)
-    await services.triggers.delete(
-        current.id, function.id,
-        also=audit.trigger_removed(function.id, function.name, current, principal.subject))
+    function = await load_function(services, request.path_params["ref"])
+    await services.trigger_service.delete(function, _trigger_id(request),
+                                          actor=principal.subject)
     return Response(status_code=204)
 
 

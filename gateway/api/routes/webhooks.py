@@ -11,11 +11,12 @@ from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.security import authenticate, require_scope
-from gateway.core.errors import InvalidRequest, NotFound
+from gateway.core.errors import InvalidRequest
 from gateway.schemas.base import render
 from gateway.schemas.validation import parse
 from gateway.schemas.webhooks import DELIVERY_RULES, Webhook, WebhookCreate, WebhookList
-from gateway.services.outbound import UrlRefused, check_url
+from gateway.services.outbound import UrlRefused
+from gateway.services.webhooks import webhook_not_found
 from gateway.store.webhooks import WebhookRecord
 
 __all__ = ["routes", "refused_url", "webhook_view"]
@@ -31,7 +32,7 @@ _WEBHOOK_ID = {
 
 def refused_url(exc: UrlRefused, **where: str) -> InvalidRequest:
     """The 400 for a callback or webhook URL the gateway will not send to."""
-    return InvalidRequest(str(exc), details={**where, "reason": exc.reason})
+    return exc.invalid_request(**where)
 
 
 @operation(
@@ -46,18 +47,9 @@ def refused_url(exc: UrlRefused, **where: str) -> InvalidRequest:
 async def create_webhook(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
-    services = services_of(request)
     body = parse(WebhookCreate, await read_json(request))
-    try:
-        url = await check_url(body.url, allow_private=services.settings.allow_private_callbacks)
-    except UrlRefused as exc:
-        raise refused_url(exc, field="url") from exc
-    webhook = await services.webhooks.store.create(url=url, events=body.events,
-                                                   secret=body.secret,
-                                                   created_by=principal.subject)
-    await services.webhooks.refresh()
-    return JSONResponse(render(webhook_view(webhook)),
-                        status_code=201)
+    webhook = await services_of(request).webhooks.register(body, actor=principal.subject)
+    return JSONResponse(render(webhook_view(webhook)), status_code=201)
 
 
 @operation(
@@ -68,7 +60,7 @@ async def create_webhook(request: Request) -> Response:
 async def list_webhooks(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
-    webhooks = await services_of(request).webhooks.store.list_all()
+    webhooks = await services_of(request).webhooks.registered()
     return JSONResponse(render(WebhookList(webhooks=[webhook_view(w) for w in webhooks])))
 
 
@@ -83,14 +75,7 @@ async def list_webhooks(request: Request) -> Response:
 async def delete_webhook(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
-    services = services_of(request)
-    raw = request.path_params["webhook_id"]
-    # Digits only and within bigint, else it cannot name a webhook.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
-        raise _not_found(raw)
-    if not await services.webhooks.store.delete(int(raw)):
-        raise _not_found(raw)
-    await services.webhooks.refresh()
+    await services_of(request).webhooks.remove(_webhook_id(request))
     return Response(status_code=204)
 
 
@@ -101,8 +86,12 @@ def webhook_view(webhook: WebhookRecord) -> Webhook:
                                    "created_at": webhook.created_at})
 
 
-def _not_found(raw: str) -> NotFound:
-    return NotFound(f"webhook '{raw}' does not exist")
+def _webhook_id(request: Request) -> int:
+    raw = request.path_params["webhook_id"]
+    # Digits only and within bigint, else it cannot name a webhook.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise webhook_not_found(raw)
+    return int(raw)
 
 
 routes = routes_of(list_webhooks, create_webhook, delete_webhook)
