@@ -14,6 +14,7 @@ from executors import WorkerPools
 from gateway.services.builds import BuildManager
 from gateway.services.cache import ResultCache
 from gateway.services.dispatcher import Dispatcher
+from gateway.services.functions import FunctionService
 from gateway.services.invocation import Invoker
 from gateway.services.job_runner import JobRunner
 from gateway.services.leases import LeaseKeeper
@@ -58,6 +59,7 @@ class Services:
     projects: ProjectStore
     migrated: bool = False
     started_at: float = field(default_factory=time.time)
+    function_service: FunctionService
 
 
 def services_of(request: Request) -> Services:
