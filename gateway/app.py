@@ -32,6 +32,7 @@ from gateway.services.builds import BuildManager
 from gateway.services.cache import PostgresResultCache, run_cleanup
 from gateway.services.changes import ChangeListener
 from gateway.services.dispatcher import Dispatcher, RetryPolicy
+from gateway.services.functions import FunctionService
 from gateway.services.invocation import Invoker
 from gateway.services.job_runner import JobRunner
 from gateway.services.leases import LeaseKeeper
@@ -196,6 +197,8 @@ async def _open(
         # This replica's queue consumers re-check a project it changed at once.
         project_service=ProjectService(store=projects, functions=functions, builds=builds,
                                        pools=pools, changed=queues.poke),
+        function_service=FunctionService(functions=functions, builds=builds, pools=pools,
+                                         cache=cache, metrics=metrics, webhooks=webhooks),
     )
 
 

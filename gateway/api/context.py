@@ -14,6 +14,7 @@ from executors import WorkerPools
 from gateway.services.builds import BuildManager
 from gateway.services.cache import ResultCache
 from gateway.services.dispatcher import Dispatcher
+from gateway.services.functions import FunctionService
 from gateway.services.invocation import Invoker
 from gateway.services.job_runner import JobRunner
 from gateway.services.leases import LeaseKeeper
@@ -62,6 +63,7 @@ class Services:
     started_at: float = field(default_factory=time.time)
     trigger_service: TriggerService
     project_service: ProjectService
+    function_service: FunctionService
 
 
 def services_of(request: Request) -> Services:

@@ -14,7 +14,7 @@ from gateway.core.models import FunctionRecord, VersionRecord
 from gateway.core.projects import layered_dependencies
 
 __all__ = ["FunctionStore", "NewVersion", "VersionChange", "CHANGES_CHANNEL", "notify_change",
-           "version_not_found"]
+           "function_not_found", "version_not_found"]
 
 CHANGES_CHANNEL = "fngate_changes"
 
@@ -673,6 +673,10 @@ async def _ensure_project(conn: Any, name: str) -> None:
         name)
     if created is not None:
         await notify_change(conn, "project", int(created))
+
+
+def function_not_found(ref: str) -> NotFound:
+    return NotFound(f"function '{ref}' does not exist", code="FUNCTION_NOT_FOUND")
 
 
 def version_not_found(name: str, version: object) -> NotFound:

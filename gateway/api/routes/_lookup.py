@@ -8,7 +8,6 @@ from typing import Any
 
 from auth import Principal, can_manage
 from gateway.api.context import Services
-from gateway.core.errors import NotFound
 from gateway.core.models import FunctionRecord
 from gateway.schemas.base import render
 from gateway.schemas.function_view import Function, function_view
@@ -18,15 +17,12 @@ from gateway.schemas.trigger_configs import (
     QueueTriggerConfig,
 )
 from gateway.schemas.triggers import CronTrigger, HttpTrigger, QueueTrigger, Trigger
+from gateway.store.functions import function_not_found
 from gateway.store.triggers import TriggerRecord
 from triggers.cron_schedule import next_run_at
 
 __all__ = ["function_not_found", "load_function", "render_trigger", "show_function",
            "trigger_view"]
-
-
-def function_not_found(ref: str) -> NotFound:
-    return NotFound(f"function '{ref}' does not exist", code="FUNCTION_NOT_FOUND")
 
 
 async def load_function(services: Services, ref: str) -> FunctionRecord:

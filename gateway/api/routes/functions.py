@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from pydantic import MISSING
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -15,30 +13,21 @@ from auth.scopes import ADMIN, READ_FUNCTIONS, WRITE_FUNCTIONS
 from gateway.api.context import Services, services_of
 from gateway.api.operations import Form, Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
-from gateway.api.routes._body import has_nul, query_int, read_json, refuse_nul
-from gateway.api.routes._lookup import (
-    function_not_found,
-    load_function,
-    render_trigger,
-    show_function,
-)
+from gateway.api.routes._body import query_int
+from gateway.api.routes._function_body import read_function_body
+from gateway.api.routes._lookup import load_function, render_trigger, show_function
 from gateway.api.security import authenticate, require_scope
 from gateway.core.errors import Forbidden, InvalidRequest
 from gateway.schemas.base import render
 from gateway.schemas.function_input import normalize_runtime
 from gateway.schemas.function_view import Function, FunctionCreated, FunctionList
 from gateway.schemas.functions import (
-    FORM_INTEGER_FIELDS,
     FORM_JSON_FIELDS,
     FunctionCreate,
     FunctionForm,
     FunctionUpdate,
 )
-from gateway.schemas.json_depth import loads_bounded
 from gateway.schemas.validation import parse
-from gateway.services import audit
-from gateway.store.functions import NewVersion, VersionChange
-from gateway.store.triggers import TriggerRecord, TriggerStore
 
 __all__ = ["READ_NOTE", "READ_SCOPES", "WRITE_NOTE", "WRITE_SCOPES", "routes"]
 
@@ -88,12 +77,25 @@ def _require_read(principal: Principal) -> None:
 async def list_functions(request: Request) -> Response:
     principal = await authenticate(request)
     _require_read(principal)
-    services = services_of(request)
     page = query_int(request, "page", 1, 1, 1_000_000)
     per_page = query_int(request, "per_page", 20, 1, 100)
+    total, functions = await services_of(request).functions.list_page(
+        project=request.query_params.get("project") or None, language=_language(request),
+        labels=_labels(request), page=page, per_page=per_page,
+    )
+    return JSONResponse(render(FunctionList(
+        total=total, page=page, per_page=per_page,
+        functions=[show_function(f, principal, include_code=False) for f in functions])))
+
+
+def _language(request: Request) -> str | None:
+    """The ``language`` filter as its runtime family (an alias resolved)."""
     language = request.query_params.get("language") or None
-    if language is not None:
-        language = normalize_runtime(language)
+    return None if language is None else normalize_runtime(language)
+
+
+def _labels(request: Request) -> dict[str, str]:
+    """The ``label`` filters (``key:value``, repeated)."""
     labels: dict[str, str] = {}
     for raw in request.query_params.getlist("label"):
         key, sep, value = raw.partition(":")
@@ -101,68 +103,7 @@ async def list_functions(request: Request) -> Response:
             raise InvalidRequest("query parameter 'label' must look like key:value",
                                  details={"parameter": "label"})
         labels[key] = value
-    total, functions = await services.functions.list_page(
-        project=request.query_params.get("project") or None, language=language,
-        labels=labels, page=page, per_page=per_page,
-    )
-    return JSONResponse(render(FunctionList(
-        total=total, page=page, per_page=per_page,
-        functions=[show_function(f, principal, include_code=False) for f in functions])))
-
-
-async def _read_function_body(request: Request) -> Any:
-    """The JSON body, or a multipart form decoded to the same shape (integers from decimal
-    text, JSON fields parsed, ``requirements`` as ``dependencies``)."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        return await read_json(request)
-    body: dict[str, Any] = {}
-    async with request.form() as form:
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                try:
-                    text = (await value.read()).decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise InvalidRequest(f"uploaded file '{key}' is not UTF-8 text",
-                                         details={"field": key}) from exc
-                if has_nul(text):
-                    raise InvalidRequest(f"uploaded file '{key}' contains a NUL character",
-                                         details={"field": key})
-                body[key] = text
-            else:
-                if has_nul(value):
-                    raise InvalidRequest(f"form field '{key}' contains a NUL character",
-                                         details={"field": key})
-                body[key] = _form_value(key, value)
-    if "requirements" in body:
-        if "dependencies" in body:
-            raise InvalidRequest("give either 'requirements' or 'dependencies', not both",
-                                 details={"field": "requirements"})
-        body["dependencies"] = _requirement_lines(body.pop("requirements"))
-    return body
-
-
-def _requirement_lines(text: str) -> list[str]:
-    """A requirements file (an upload or a text field): one specifier a line, # comments."""
-    return [line.strip() for line in text.splitlines()
-            if line.strip() and not line.strip().startswith("#")]
-
-
-def _form_value(key: str, value: str) -> Any:
-    if key in FORM_JSON_FIELDS:
-        try:
-            parsed = loads_bounded(value.encode(), what=f"form field '{key}'")
-        except orjson.JSONDecodeError as exc:
-            raise InvalidRequest(f"form field '{key}' must be JSON",
-                                 details={"field": key}) from exc
-        refuse_nul(parsed, f"form field '{key}'", {"field": key})
-        return parsed
-    if key in FORM_INTEGER_FIELDS:
-        try:
-            return int(value)
-        except ValueError as exc:
-            raise InvalidRequest(f"'{key}' must be an integer", details={"field": key}) from exc
-    return value
+    return labels
 
 
 def _context(services: Services, runtime: str | None = None) -> dict[str, Any]:
@@ -186,42 +127,12 @@ async def create_function(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
-    body = parse(FunctionCreate, await _read_function_body(request),
-                 context=_context(services))
-    source = body.source
-    assert source is not None  # the model requires one
-    version = NewVersion(runtime=body.runtime, code=source, handler=body.handler,
-                         dependencies=body.dependencies or [])
-    fields = body.columns()
-    created: list[TriggerRecord] = []
-
-    async def add_triggers(conn: Any, function_id: int) -> None:
-        for t in body.nested_triggers:
-            created.append(await TriggerStore.insert_on(
-                conn, function_id, name=t.name, type=t.type, enabled=t.enabled,
-                config=t.config, http_path=t.http_path))
-
-    record = audit.function_created(body.name, version.runtime, principal.subject,
-                                    building=version.needs_build, triggers=lambda: created)
-
-    async def add_triggers_and_record(conn: Any, function_id: int) -> None:
-        await add_triggers(conn, function_id)
-        await record(conn, function_id)
-
-    function_id = await services.functions.create(body.name, fields, version,
-                                                  also=add_triggers_and_record)
-    if version.needs_build:
-        services.builds.schedule(function_id, 1, version.runtime, version.dependencies,
-                                 actor=principal.subject)
-    else:  # its project's or the system's dependencies, if any, are built in the background
-        await services.builds.follow_layers(function_id)
-    function = await services.functions.get_by_id(function_id)
-    assert function is not None
-    await services.webhooks.function_created(function)
-    shown = FunctionCreated(**dict(show_function(function, principal)), triggers=(
-        [render_trigger(t) for t in created] if body.nested_triggers else MISSING))
+    body = parse(FunctionCreate, await read_function_body(request), context=_context(services))
+    created = await services.function_service.create(body, actor=principal.subject)
+    shown = FunctionCreated(**dict(show_function(created.function, principal)), triggers=(
+        [render_trigger(t) for t in created.triggers] if body.nested_triggers else MISSING))
     return JSONResponse(render(shown), status_code=201,
-                        headers={"Location": f"/api/v1/functions/{function.name}"})
+                        headers={"Location": f"/api/v1/functions/{created.function.name}"})
 
 
 @operation(
@@ -239,16 +150,6 @@ async def get_function(request: Request) -> Response:
     return JSONResponse(render(show_function(function, principal)))
 
 
-def _version_change(body: FunctionUpdate) -> VersionChange | None:
-    if not body.changes_code:
-        return None
-    return VersionChange(
-        runtime=None if body.runtime is MISSING else body.runtime, code=body.source,
-        handler=body.handler if "handler" in body.model_fields_set else None,
-        dependencies=body.dependencies,
-    )
-
-
 @operation(
     "PUT", "/api/v1/functions/{ref}", operation_id="updateFunction", tag="functions",
     summary="Update a function",
@@ -264,32 +165,10 @@ async def update_function(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
-    ref = request.path_params["ref"]
-    current = await load_function(services, ref)
-    body = parse(FunctionUpdate, await _read_function_body(request),
+    current = await load_function(services, request.path_params["ref"])
+    body = parse(FunctionUpdate, await read_function_body(request),
                  context=_context(services, current.runtime))
-    rename = body.name if body.name not in (MISSING, current.name) else None
-    change = _version_change(body)
-    record = audit.function_updated(current.id, rename or current.name, principal.subject,
-                                    fields=body.sent())
-    exists, number, version = await services.functions.update(
-        current.id, body.columns(), change, rename=rename, also=record
-    )
-    if not exists:
-        raise function_not_found(ref)
-    if rename is not None:
-        services.metrics.forget_function(current.name)
-    if version is not None and number is not None and version.needs_build:
-        services.builds.schedule(current.id, number, version.runtime, version.dependencies,
-                                 actor=principal.subject)
-    await services.pools.drop_function(current.id)
-    # A new version without a build of its own, or a move to another project: its layers.
-    await services.builds.follow_layers(current.id)
-    function = await services.functions.get_by_id(current.id)
-    if function is None:
-        raise function_not_found(ref)
-    if version is not None and not version.needs_build:
-        await services.webhooks.function_event("function.deployed", function, version=number)
+    function = await services.function_service.update(current, body, actor=principal.subject)
     return JSONResponse(render(show_function(function, principal)))
 
 
@@ -306,12 +185,7 @@ async def delete_function(request: Request) -> Response:
     require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
-    await services.functions.delete(
-        function.id, also=audit.function_deleted(function.id, function.name, principal.subject))
-    services.metrics.forget_function(function.name)
-    await services.pools.drop_function(function.id)
-    await services.cache.drop_function(function.id)
-    await services.webhooks.function_event("function.deleted", function)
+    await services.function_service.delete(function, actor=principal.subject)
     return Response(status_code=204)
 
 

@@ -8,17 +8,16 @@ active version; invocations already running finish on theirs.
 
 from __future__ import annotations
 
-from pydantic import MISSING
 from starlette.requests import Request
 from starlette.responses import Response
 
 from auth import Principal, can_manage, has_scope
 from auth.scopes import READ_FUNCTIONS, WRITE_FUNCTIONS
-from gateway.api.context import Services, services_of
+from gateway.api.context import services_of
 from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
-from gateway.api.routes._lookup import function_not_found, load_function, show_function
+from gateway.api.routes._lookup import load_function, show_function
 from gateway.api.routes.functions import READ_NOTE, READ_SCOPES, WRITE_NOTE, WRITE_SCOPES
 from gateway.api.security import authenticate, require_scope
 from gateway.core.errors import Forbidden
@@ -27,8 +26,7 @@ from gateway.schemas.base import render
 from gateway.schemas.function_view import Function
 from gateway.schemas.validation import parse
 from gateway.schemas.versions import Version, VersionCreate, VersionList, version_view
-from gateway.services import audit
-from gateway.store.functions import VersionChange, version_not_found
+from gateway.store.functions import version_not_found
 
 __all__ = ["routes"]
 
@@ -56,20 +54,6 @@ def _require_read(principal: Principal) -> None:
     if not (has_scope(principal, READ_FUNCTIONS) or can_manage(principal)):
         raise Forbidden("this needs the 'read:functions' scope",
                         details={"required_scope": READ_FUNCTIONS})
-
-
-async def _activated(services: Services, function_id: int, ref: str,
-                     number: int) -> FunctionRecord:
-    """After an activation committed: warm workers of the old version go, and
-    ``function.deployed`` is queued, and the version is built for the dependency layers
-    as they are now if they changed since it was built. Returns the function as it is now."""
-    await services.pools.drop_function(function_id)
-    await services.builds.follow_layers(function_id)
-    function = await services.functions.get_by_id(function_id)
-    if function is None:
-        raise function_not_found(ref)
-    await services.webhooks.function_event("function.deployed", function, version=number)
-    return function
 
 
 @operation(
@@ -107,28 +91,11 @@ async def create_version(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
-    ref = request.path_params["ref"]
-    function = await load_function(services, ref)
+    function = await load_function(services, request.path_params["ref"])
     body = parse(VersionCreate, await read_json(request, empty={}),
                  context={"settings": services.settings, "runtime": function.runtime})
-    change = VersionChange(code=body.source,
-                           handler=None if body.handler is MISSING else body.handler,
-                           dependencies=body.dependencies)
-    added = await services.functions.add_version(
-        function.id, change, activate=body.activate, expected_number=body.version,
-        also=audit.version_added(function.id, principal.subject, activate=body.activate))
-    if added is None:
-        raise function_not_found(ref)
-    number, version, activated = added
-    # Read before the build starts, so the answer says ``building`` when it built.
-    created = await services.functions.get_version(function.id, number)
-    if version.needs_build:
-        services.builds.schedule(function.id, number, version.runtime, version.dependencies,
-                                 actor=principal.subject)
-    if activated:
-        await _activated(services, function.id, ref, number)
-    if created is None:  # deleted meanwhile
-        raise function_not_found(ref)
+    created = await services.function_service.add_version(function, body,
+                                                          actor=principal.subject)
     return JSONResponse(render(version_view(created)), status_code=201, headers={
         "Location": f"/api/v1/functions/{function.name}/versions"})
 
@@ -137,28 +104,6 @@ def _version_number(function: FunctionRecord, raw: str) -> int:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
         raise version_not_found(function.name, raw)
     return int(raw)
-
-
-async def _activate(request: Request, version: str | None) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, WRITE_FUNCTIONS)
-    services = services_of(request)
-    ref = request.path_params["ref"]
-    function = await load_function(services, ref)
-    number = None if version is None else _version_number(function, version)
-    result = await services.functions.activate_version(
-        function.id, number,
-        also=audit.version_activated(function.id, principal.subject, rollback=number is None))
-    if result is None:
-        raise function_not_found(ref)
-    previous, now = result
-    if previous == now:
-        current = await services.functions.get_by_id(function.id)
-        if current is None:
-            raise function_not_found(ref)
-    else:
-        current = await _activated(services, function.id, ref, now)
-    return JSONResponse(render(show_function(current, principal)))
 
 
 @operation(
@@ -173,7 +118,14 @@ async def _activate(request: Request, version: str | None) -> Response:
     replies={200: Reply("The function, now on that version.", Function)},
 )
 async def activate_version(request: Request) -> Response:
-    return await _activate(request, request.path_params["version"])
+    principal = await authenticate(request)
+    require_scope(principal, WRITE_FUNCTIONS)
+    services = services_of(request)
+    function = await load_function(services, request.path_params["ref"])
+    number = _version_number(function, request.path_params["version"])
+    activated = await services.function_service.activate_version(function, number,
+                                                                 actor=principal.subject)
+    return JSONResponse(render(show_function(activated, principal)))
 
 
 @operation(
@@ -187,7 +139,12 @@ async def activate_version(request: Request) -> Response:
     replies={200: Reply("The function, now on the earlier version.", Function)},
 )
 async def rollback(request: Request) -> Response:
-    return await _activate(request, None)
+    principal = await authenticate(request)
+    require_scope(principal, WRITE_FUNCTIONS)
+    services = services_of(request)
+    function = await load_function(services, request.path_params["ref"])
+    rolled_back = await services.function_service.rollback(function, actor=principal.subject)
+    return JSONResponse(render(show_function(rolled_back, principal)))
 
 
 routes = routes_of(list_versions, create_version, activate_version, rollback)
