@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from auth import AuthError, Principal, can_execute, has_scope
+from auth import AuthError, Principal, can_execute, can_manage, has_scope
+from auth.scopes import READ_FUNCTIONS
 from gateway.api.context import services_of
 from gateway.core.errors import Forbidden, Unauthorized
 
-__all__ = ["authenticate", "require_scope", "require_execute"]
+__all__ = ["authenticate", "require_catalog_read", "require_execute", "require_scope"]
 
 
 async def authenticate(request: Request) -> Principal:
@@ -26,6 +27,14 @@ def require_scope(principal: Principal, scope: str) -> None:
     """403 ``FORBIDDEN`` naming the missing scope."""
     if not has_scope(principal, scope):
         raise Forbidden(f"this needs the '{scope}' scope", details={"required_scope": scope})
+
+
+def require_catalog_read(principal: Principal) -> None:
+    """403 unless the caller may read the catalog: ``read:functions``, or a scope that
+    manages it (``write:functions``, ``admin``)."""
+    if not (has_scope(principal, READ_FUNCTIONS) or can_manage(principal)):
+        raise Forbidden("this needs the 'read:functions' scope",
+                        details={"required_scope": READ_FUNCTIONS})
 
 
 def require_execute(principal: Principal, language: str) -> None:

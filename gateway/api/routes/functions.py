@@ -8,7 +8,6 @@ from pydantic import MISSING
 from starlette.requests import Request
 from starlette.responses import Response
 
-from auth import Principal, can_manage, has_scope
 from auth.scopes import ADMIN, READ_FUNCTIONS, WRITE_FUNCTIONS
 from gateway.api.context import Services, services_of
 from gateway.api.operations import Form, Reply, operation, routes_of
@@ -16,8 +15,8 @@ from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import query_int
 from gateway.api.routes._function_body import read_function_body
 from gateway.api.routes._lookup import load_function, render_trigger, show_function
-from gateway.api.security import authenticate, require_scope
-from gateway.core.errors import Forbidden, InvalidRequest
+from gateway.api.security import authenticate, require_catalog_read, require_scope
+from gateway.core.errors import InvalidRequest
 from gateway.schemas.base import render
 from gateway.schemas.function_input import normalize_runtime
 from gateway.schemas.function_view import Function, FunctionCreated, FunctionList
@@ -60,11 +59,6 @@ _LIST_PARAMETERS = [
 ]
 
 
-def _require_read(principal: Principal) -> None:
-    if not (has_scope(principal, READ_FUNCTIONS) or can_manage(principal)):
-        raise Forbidden("this needs the 'read:functions' scope",
-                        details={"required_scope": READ_FUNCTIONS})
-
 
 @operation(
     "GET", "/api/v1/functions", operation_id="listFunctions", tag="functions",
@@ -76,7 +70,7 @@ def _require_read(principal: Principal) -> None:
 )
 async def list_functions(request: Request) -> Response:
     principal = await authenticate(request)
-    _require_read(principal)
+    require_catalog_read(principal)
     page = query_int(request, "page", 1, 1, 1_000_000)
     per_page = query_int(request, "per_page", 20, 1, 100)
     total, functions = await services_of(request).functions.list_page(
@@ -145,7 +139,7 @@ async def create_function(request: Request) -> Response:
 )
 async def get_function(request: Request) -> Response:
     principal = await authenticate(request)
-    _require_read(principal)
+    require_catalog_read(principal)
     function = await load_function(services_of(request), request.path_params["ref"])
     return JSONResponse(render(show_function(function, principal)))
 

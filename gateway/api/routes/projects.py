@@ -10,14 +10,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from auth import Principal, can_manage, has_scope
+from auth import Principal, has_scope
 from auth.scopes import ADMIN, READ_FUNCTIONS, WRITE_FUNCTIONS
 from gateway.api.context import services_of
 from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
-from gateway.api.security import authenticate, require_scope
-from gateway.core.errors import Forbidden
+from gateway.api.security import authenticate, require_catalog_read, require_scope
 from gateway.schemas.base import render
 from gateway.schemas.projects import (
     DependenciesData,
@@ -47,11 +46,6 @@ _NAME = {
 }
 
 
-def _require_read(principal: Principal) -> None:
-    if not (has_scope(principal, READ_FUNCTIONS) or can_manage(principal)):
-        raise Forbidden("this needs the 'read:functions' scope",
-                        details={"required_scope": READ_FUNCTIONS})
-
 
 def _name(request: Request) -> str:
     name: str = request.path_params["name"]
@@ -77,7 +71,7 @@ def project_view(project: ProjectRecord, principal: Principal) -> Project:
 )
 async def list_projects(request: Request) -> Response:
     principal = await authenticate(request)
-    _require_read(principal)
+    require_catalog_read(principal)
     projects = await services_of(request).project_service.list_all()
     return JSONResponse(render(ProjectList(projects=[project_view(p, principal)
                                                      for p in projects])))
@@ -109,7 +103,7 @@ async def create_project(request: Request) -> Response:
 )
 async def get_project(request: Request) -> Response:
     principal = await authenticate(request)
-    _require_read(principal)
+    require_catalog_read(principal)
     project = await services_of(request).project_service.get(_name(request))
     return JSONResponse(render(project_view(project, principal)))
 
@@ -169,7 +163,7 @@ async def stop_project(request: Request) -> Response:
 )
 async def get_project_env(request: Request) -> Response:
     principal = await authenticate(request)
-    _require_read(principal)
+    require_catalog_read(principal)
     project = await services_of(request).project_service.get(_name(request))
     return JSONResponse(render(EnvironmentData(
         data=mask(project.environment, reveal=has_scope(principal, ADMIN)))))
@@ -202,7 +196,7 @@ async def put_project_env(request: Request) -> Response:
 )
 async def get_project_dependencies(request: Request) -> Response:
     principal = await authenticate(request)
-    _require_read(principal)
+    require_catalog_read(principal)
     project = await services_of(request).project_service.get(_name(request))
     return JSONResponse(render(DependenciesData(data=list(project.dependencies))))
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from auth import Principal, can_manage, has_scope
 from auth.scopes import ADMIN, READ_FUNCTIONS, WRITE_FUNCTIONS
 from gateway.api.context import services_of
 from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.routes._lookup import load_function, trigger_view
-from gateway.api.security import authenticate, require_scope
-from gateway.core.errors import Forbidden
+from gateway.api.security import authenticate, require_catalog_read, require_scope
 from gateway.schemas.base import render
 from gateway.schemas.triggers import Trigger, TriggerCreate, TriggerList, TriggerUpdate
 from gateway.schemas.validation import parse
@@ -43,11 +41,6 @@ def _trigger_id(request: Request) -> int:
     return int(raw)
 
 
-def _require_read(principal: Principal) -> None:
-    if not (has_scope(principal, READ_FUNCTIONS) or can_manage(principal)):
-        raise Forbidden("this needs the 'read:functions' scope",
-                        details={"required_scope": READ_FUNCTIONS})
-
 
 @operation(
     "GET", _TRIGGERS, operation_id="listTriggers", tag="triggers",
@@ -56,7 +49,7 @@ def _require_read(principal: Principal) -> None:
 )
 async def list_triggers(request: Request) -> Response:
     principal = await authenticate(request)
-    _require_read(principal)
+    require_catalog_read(principal)
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
     triggers = await services.trigger_service.for_function(function)
@@ -88,7 +81,7 @@ async def create_trigger(request: Request) -> Response:
 )
 async def get_trigger(request: Request) -> Response:
     principal = await authenticate(request)
-    _require_read(principal)
+    require_catalog_read(principal)
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
     trigger = await services.trigger_service.get(function, _trigger_id(request))

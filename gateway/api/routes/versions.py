@@ -11,16 +11,14 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from auth import Principal, can_manage, has_scope
-from auth.scopes import READ_FUNCTIONS, WRITE_FUNCTIONS
+from auth.scopes import WRITE_FUNCTIONS
 from gateway.api.context import services_of
 from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.routes._lookup import load_function, show_function
 from gateway.api.routes.functions import READ_NOTE, READ_SCOPES, WRITE_NOTE, WRITE_SCOPES
-from gateway.api.security import authenticate, require_scope
-from gateway.core.errors import Forbidden
+from gateway.api.security import authenticate, require_catalog_read, require_scope
 from gateway.core.models import FunctionRecord
 from gateway.schemas.base import render
 from gateway.schemas.function_view import Function
@@ -50,11 +48,6 @@ _VERSION_NUMBER = {
 }
 
 
-def _require_read(principal: Principal) -> None:
-    if not (has_scope(principal, READ_FUNCTIONS) or can_manage(principal)):
-        raise Forbidden("this needs the 'read:functions' scope",
-                        details={"required_scope": READ_FUNCTIONS})
-
 
 @operation(
     "GET", "/api/v1/functions/{ref}/versions", operation_id="listVersions", tag="functions",
@@ -66,7 +59,7 @@ def _require_read(principal: Principal) -> None:
 )
 async def list_versions(request: Request) -> Response:
     principal = await authenticate(request)
-    _require_read(principal)
+    require_catalog_read(principal)
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
     versions = await services.functions.list_versions(function.id)
