@@ -243,7 +243,11 @@ async def test_saving_a_schema_with_a_remote_ref_is_400(client: httpx.AsyncClien
         "schema": {"params": {"$ref": "http://169.254.169.254/latest/meta-data"}}})
     body = assert_error(r, 400, "INVALID_REQUEST")
     assert body["error"]["details"] == {
-        "field": "schema.params", "ref": "http://169.254.169.254/latest/meta-data"}
+        "field": "schema.params", "ref": "http://169.254.169.254/latest/meta-data",
+        "errors": [{"path": "schema.params",
+                    "message": "has $ref 'http://169.254.169.254/latest/meta-data': only "
+                               "references within the schema (starting with '#') are "
+                               "allowed"}]}
     await _echo(client)
     r = await client.put("/api/v1/functions/echo", headers=WRITER,
                          json={"schema": {"result": {"$ref": "https://example.com/r.json"}}})
