@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -61,9 +62,19 @@ def operation_paths(
     schemas: dict[str, Any] = top.get("$defs", {})
     paths: dict[str, Any] = {}
     for op in operations:
-        item = paths.setdefault(op.path, {"parameters": [_ref("parameters", "X-Request-ID")]})
+        item = paths.setdefault(_template(op.path),
+                                {"parameters": [_ref("parameters", "X-Request-ID")]})
         item[op.method.lower()] = _operation(op, refs)
     return paths, schemas
+
+
+def _template(path: str) -> str:
+    """The document's path template of a route's path: ``/fn/{path:path}`` → ``/fn/{path}``
+    (a Starlette converter is the route's business)."""
+    return _CONVERTER.sub(r"{\1}", path)
+
+
+_CONVERTER = re.compile(r"\{(\w+):\w+\}")
 
 
 def _operation(op: Operation, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
@@ -76,22 +87,25 @@ def _operation(op: Operation, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]
             _ref("parameters", p) if isinstance(p, str) else p for p in op.parameters
         ]
     if op.body is not None:
-        document["requestBody"] = {"required": op.body_required,
-                                   "content": {JSON: {"schema": refs[(op.body, "validation")]}}}
+        document["requestBody"] = {
+            "required": op.body_required,
+            "content": {op.body_media_type: {"schema": refs[(op.body, "validation")]}},
+        }
         if op.form is not None:
             document["requestBody"]["content"][MULTIPART] = {
                 "schema": refs[(op.form.model, "validation")],
                 "encoding": {name: {"contentType": JSON} for name in op.form.json_fields},
             }
     responses: dict[str, Any] = {}
-    for status, reply in sorted(op.replies.items()):
+    # "default" after the numbered statuses, as the three-digit ones sort among themselves.
+    for status, reply in sorted(op.replies.items(), key=lambda item: str(item[0])):
         response: dict[str, Any] = {
             "description": reply.description,
             "headers": dict(_header(h) for h in ("X-Request-ID", *reply.headers)),
         }
         content: dict[str, Any] = {}
         if reply.model is not None:
-            content[JSON] = {"schema": refs[(reply.model, "serialization")]}
+            content[reply.media_type] = {"schema": refs[(reply.model, "serialization")]}
         if reply.text is not None:
             content[reply.text.media_type] = _text(reply.text, refs)
         if content:

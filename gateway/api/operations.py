@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -20,10 +20,16 @@ from starlette.routing import BaseRoute
 
 from gateway.api.routes._methods import methods_route
 
-__all__ = ["Endpoint", "Form", "Operation", "Reply", "Text", "declared_operations",
-           "operation", "operation_of", "routes_of"]
+__all__ = ["JSON", "Endpoint", "Form", "Operation", "Reply", "Status", "Text",
+           "declared_operations", "operation", "operation_of", "routes_of"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+JSON = "application/json"
+
+#: A response's status, or ``"default"``: any status the others do not name (what an HTTP
+#: trigger's function chooses).
+Status = int | Literal["default"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,8 @@ class Reply:
     """A response: its description, JSON body model (None: no JSON body), a text body
     instead of or beside it, and its headers: names in ``components/headers``, or
     ``(header, component)`` pairs where the component has another name
-    (``("Location", "FunctionLocation")``).
+    (``("Location", "FunctionLocation")``). ``media_type`` is the one the model describes
+    (``*/*`` for a body that may be anything, described by a model of ``Any``).
 
     A reply with an error status replaces the shared error response of that status
     (e.g. an ``Error`` body described for this operation alone)."""
@@ -50,6 +57,7 @@ class Reply:
     model: type[BaseModel] | None = None
     headers: tuple[str | tuple[str, str], ...] = ()
     text: Text | None = None
+    media_type: str = JSON
 
 
 @dataclass(frozen=True)
@@ -73,11 +81,13 @@ class Operation:
     description: str
     #: Alternatives of scopes that may call it (each one suffices); None: no token needed.
     scopes: tuple[str, ...] | None
-    replies: dict[int, Reply]
+    replies: dict[Status, Reply]
     #: Error statuses besides the ones every operation of its kind may answer.
     errors: tuple[int, ...] = ()
     body: type[BaseModel] | None = None
     body_required: bool = True
+    #: The media type ``body`` describes (``*/*``: any body, described by a model of ``Any``).
+    body_media_type: str = JSON
     form: Form | None = None
     #: Names in ``components/parameters`` or whole parameter objects.
     parameters: tuple[str | dict[str, Any], ...] = ()
@@ -87,9 +97,10 @@ class Operation:
 
 
 def operation(method: str, path: str, *, operation_id: str, tag: str, summary: str,
-              description: str, scopes: Sequence[str] | None, replies: dict[int, Reply],
+              description: str, scopes: Sequence[str] | None, replies: dict[Status, Reply],
               errors: Sequence[int] = (), body: type[BaseModel] | None = None,
-              body_required: bool = True, form: Form | None = None,
+              body_required: bool = True, body_media_type: str = JSON,
+              form: Form | None = None,
               parameters: Sequence[str | dict[str, Any]] = (),
               extra: dict[str, Any] | None = None) -> Callable[[Endpoint], Endpoint]:
     """Declare the endpoint it decorates as ``method path``."""
@@ -97,7 +108,8 @@ def operation(method: str, path: str, *, operation_id: str, tag: str, summary: s
         method=method.upper(), path=path, operation_id=operation_id, tag=tag,
         summary=summary, description=description,
         scopes=None if scopes is None else tuple(scopes), replies=dict(replies),
-        errors=tuple(errors), body=body, body_required=body_required, form=form,
+        errors=tuple(errors), body=body, body_required=body_required,
+        body_media_type=body_media_type, form=form,
         parameters=tuple(parameters), extra=dict(extra or {}),
     )
 
