@@ -35,7 +35,9 @@ from aio_pika.abc import (
 from yarl import URL
 
 from gateway.core.errors import Conflict, InvalidRuntime, ProjectStopped
+from gateway.core.jsoncodec import dumps
 from gateway.core.models import Invocation, Job
+from gateway.schemas.jobs import render_job
 from gateway.services.invocation import Invoker
 from gateway.store.functions import FunctionStore
 from gateway.store.triggers import TriggerRecord, TriggerStore
@@ -407,7 +409,8 @@ class QueueService:
         assert self._publisher is not None and message.reply_to
         try:
             await self._publisher.default_exchange.publish(
-                reply_message(job, message.correlation_id), routing_key=message.reply_to)
+                reply_message(job, dumps(render_job(job)), message.correlation_id),
+                routing_key=message.reply_to)
         except Exception as exc:  # the caller went away: the job still counts
             logger.warning("reply to %s failed", message.reply_to, extra={"error": repr(exc)})
 

@@ -78,9 +78,10 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-def reply_message(job: Job, correlation_id: str | None) -> Message:
-    """The finished job, sent to a message's ``reply_to`` with its correlation id."""
-    return Message(orjson.dumps(job.to_api()), content_type=JSON,
+def reply_message(job: Job, body: bytes, correlation_id: str | None) -> Message:
+    """The finished job (``body``: its JSON), sent to a message's ``reply_to`` with its
+    correlation id."""
+    return Message(body, content_type=JSON,
                    correlation_id=correlation_id,
                    headers={"x-fngate-job-id": job.id, "x-fngate-status": job.status})
 

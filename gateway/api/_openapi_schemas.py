@@ -66,49 +66,6 @@ TIMESTAMP = {"type": "string", "format": "date-time",
 
 # -- schemas ------------------------------------------------------------------------------
 
-_JOB = {
-    "type": "object",
-    "description": "One invocation's record.",
-    "properties": {
-        "id": {"type": "string", "format": "uuid"},
-        "function_id": {"type": "integer"},
-        "function_name": {"type": "string"},
-        "version": {"type": "integer"},
-        "trigger": {"type": "string", "enum": ["http", "invoke", "session", "cron", "queue"]},
-        "status": {"type": "string", "enum": ["pending", "running", "success", "failed"]},
-        "result": {"description": "The function's return value (any JSON), or null."},
-        "error": {**nullable(schema_ref("ErrorObject")),
-                  "description": "Set when `status` is `failed`: `RUNTIME_ERROR` (with "
-                                 "`details.type`: the exception's class, `WorkerCrashed`, "
-                                 "`OutOfMemory`, `ResultTooLarge`, `InvalidResult`, "
-                                 "`WorkerLost`), `TIMEOUT`, …"},
-        "timestamp": {**TIMESTAMP, "description": "When the job was requested."},
-        "started_at": nullable(TIMESTAMP),
-        "finished_at": nullable(TIMESTAMP),
-        "duration": {"type": ["integer", "null"], "minimum": 0,
-                     "description": "Run time in integer milliseconds; null until finished."},
-        "cold_start": {"type": "boolean"},
-        "attempts": {"type": "integer", "minimum": 0},
-        "cached": {"type": "boolean",
-                   "description": "True for a sync `/invoke` answered from the result cache: "
-                                  "the job is recorded without a run (`attempts` 0, "
-                                  "`duration` 0, `cold_start` false)."},
-    },
-    "required": ["id", "function_id", "function_name", "version", "trigger", "status",
-                 "result", "error", "timestamp", "started_at", "finished_at", "duration",
-                 "cold_start", "attempts", "cached"],
-}
-
-_JOB_LIST = {
-    "type": "object",
-    "properties": {
-        "jobs": {"type": "array", "items": schema_ref("Job"), "description": "Newest first."},
-        "next_before": {"type": ["string", "null"], "format": "uuid",
-                        "description": "Pass as `before` for the next page; null on the last."},
-    },
-    "required": ["jobs", "next_before"],
-}
-
 # -- sessions -----------------------------------------------------------------------------
 
 _SESSION_ID = {"type": "string", "format": "uuid", "description": "The session's id."}
@@ -200,13 +157,6 @@ _SESSION = {
 
 
 SCHEMAS: dict[str, Any] = {
-    "Job": _JOB,
-    "JobList": _JOB_LIST,
-    "JobLogs": {
-        "type": "object",
-        "properties": {"logs": {"type": "array", "items": schema_ref("LogLine")}},
-        "required": ["logs"],
-    },
     "InitializeRequest": _INITIALIZE_REQUEST,
     "InitializeResponse": _INITIALIZE_RESPONSE,
     "ExecuteRequest": _EXECUTE_REQUEST,

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from auth.scopes import ADMIN, EXECUTE_ALL, execute_scope_for
+from executors.models import RUNTIMES
 from gateway.core.cache_directive import CacheDirective
 from gateway.core.errors import InvalidRequest, RunFailed
 from gateway.core.models import Invoked, InvokeMode, Job
 from gateway.services.cache import parse_cache_control
 
 __all__ = [
+    "EXECUTE_SCOPES",
     "cache_directive",
     "cache_headers",
     "idempotency_key",
@@ -19,6 +22,10 @@ __all__ = [
     "job_headers",
     "run_failed",
 ]
+
+#: The scopes that may run a function, each one enough for some: `execute:all`, each
+#: runtime's own (`execute:python`), `admin`.
+EXECUTE_SCOPES = (EXECUTE_ALL, *(execute_scope_for(r) for r in RUNTIMES), ADMIN)
 
 _TRUE = ("1", "true", "yes")
 _FALSE = ("0", "false", "no")

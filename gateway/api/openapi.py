@@ -321,8 +321,6 @@ _READ_CATALOG = _scopes("read:functions", "write:functions", "admin")
 _WRITE = _scopes("write:functions", "admin")
 _EXECUTE = _scopes("execute:all", "execute:python", "execute:nodejs", "admin")
 _ANY_TOKEN: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-_LIST_JOBS = _scopes("read:functions", "read:jobs", "write:functions", "admin", "execute:all",
-                     "execute:python", "execute:nodejs")
 
 _AUTHED_ERRORS = {"401": _error("401"), "403": _error("403")}
 
@@ -335,160 +333,6 @@ def _path(*parameters: str, **operations: dict[str, Any]) -> dict[str, Any]:
     }
     item.update(operations)
     return item
-
-
-def _query(name: str, schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema,
-            "description": description, **extra}
-
-
-_INVOKE_HEADERS = ("X-Job-ID", "X-Function-Duration", "X-Cold-Start", "X-Function-Error")
-
-_ACCEPTED = _ok(
-    "Accepted: the job, `pending` (with a repeated `Idempotency-Key`, the first call's job in "
-    "its current state). `X-Function-Duration`, `X-Cold-Start` and `X-Function-Error` appear "
-    "only when that job has already finished.",
-    _schema("Job"), *_INVOKE_HEADERS, "Location",
-)
-
-_INVOKE_BODY = {
-    "required": False,
-    "description": "The event: any JSON, nested at most 128 levels deep (deeper → 400 "
-                   "`INVALID_REQUEST`, `details.max_depth`). An empty body is `{}`; a body "
-                   "that is not JSON → 400. "
-                   "When the function has `schema.params`, the event must satisfy it: else "
-                   "400 `INVALID_PARAMS` with `details.errors` (`[{path, message}]`), the same "
-                   "check and answer as `/execute`, made before any job exists (async and "
-                   "idempotent calls too). HTTP-trigger, cron and queue events are the "
-                   "gateway's envelopes and are not checked.",
-    "content": {_JSON: {"schema": {}}},
-}
-
-_INVOKE_ERRORS = {
-    "400": _error("400"), **_AUTHED_ERRORS, "404": _error("404"), "409": _error("409"),
-    "413": _error("413"),
-}
-
-_EXECUTE_NOTE = (
-    " Needs `execute:all`, `execute:<language>` of the function (`execute:python`, "
-    "`execute:nodejs`) or `admin`. Checks the function is runnable (409 `CONFLICT` while it has "
-    "no successfully built active version; 400 `INVALID_RUNTIME` when its runtime is not "
-    "installed here). A refused `X-Callback-URL` → 400 before anything runs."
-)
-
-_INVOKE_CACHE_NOTE = (
-    " Result cache: only a sync call that sends `X-Cache-Control` reads or writes it (a call "
-    "answered with 202 ignores the header without checking it). A hit answers 200 with a new "
-    "job recorded without a run (`cached: true`, `attempts: 0`, `duration: 0`, "
-    "`X-Function-Duration: 0.000`) and `X-Cache: HIT`, `Age`; an `Idempotency-Key` is not "
-    "recorded on a hit. A function's `rate_limit` (429 `RATE_LIMITED`) is counted once the "
-    "request is read and the function found runnable, before the params check and any run: "
-    "a malformed request or a function that cannot run does not use it up."
-)
-
-_PATHS: dict[str, Any] = {
-    "/api/v1/functions/{ref}/invoke": _path(
-        "ref",
-        post={
-            "operationId": "invokeFunction", "tags": ["invocation"], "summary": "Invoke",
-            "description": "Runs the function with the body as its event. It answers 202 with "
-                           "a pending job when `?async=true`, `Prefer: respond-async`, or the "
-                           "function's `execution_type` is `async`; `?async=true|false` "
-                           "overrides `execution_type` either way. Otherwise it waits: 200 with "
-                           "the finished job, also when the run failed (`status: failed`, "
-                           "`error` set, header `X-Function-Error`). Error statuses apply only "
-                           "when no run happened." + _EXECUTE_NOTE + _INVOKE_CACHE_NOTE,
-            "security": _EXECUTE,
-            "parameters": [
-                _query("async", {"type": "string",
-                                 "enum": ["true", "false", "1", "0", "yes", "no"]},
-                       "Overrides the function's `execution_type` (and `Prefer`); any other "
-                       "value → 400."),
-                _ref("parameters", "Prefer"),
-                _ref("parameters", "Idempotency-Key"),
-                _ref("parameters", "X-Callback-URL"),
-                _ref("parameters", "X-Cache-Control"),
-            ],
-            "requestBody": _INVOKE_BODY,
-            "responses": {
-                "200": _ok("The finished job (with a repeated `Idempotency-Key`, the first "
-                           "call's job in its current state; on a cache hit a new job with "
-                           "`cached: true`). `X-Cache` only when the request sent "
-                           "`X-Cache-Control`; `Age` only on a hit.", _schema("Job"),
-                           *_INVOKE_HEADERS, "X-Cache", "Age"),
-                "202": _ACCEPTED,
-                **_INVOKE_ERRORS,
-                "429": _error("429"),
-                "500": _error("500"),
-            },
-        },
-    ),
-    "/api/v1/functions/{ref}/invoke-async": _path(
-        "ref",
-        post={
-            "operationId": "invokeFunctionAsync", "tags": ["invocation"],
-            "summary": "Invoke asynchronously",
-            "description": "Same as `/invoke?async=true`: always 202 with a pending job; "
-                           "async work waits for a free slot rather than failing with 429 "
-                           "`CONCURRENCY_LIMIT` (a function's `rate_limit` still answers 429 "
-                           "`RATE_LIMITED`). `X-Cache-Control` is ignored." + _EXECUTE_NOTE,
-            "security": _EXECUTE,
-            "parameters": [_ref("parameters", "Idempotency-Key"),
-                           _ref("parameters", "X-Callback-URL")],
-            "requestBody": _INVOKE_BODY,
-            "responses": {"202": _ACCEPTED, **_INVOKE_ERRORS, "429": _error("429"),
-                          "500": _error("500")},
-        },
-    ),
-    "/api/v1/functions/{ref}/jobs": _path(
-        "ref",
-        get={
-            "operationId": "listFunctionJobs", "tags": ["jobs"], "summary": "A function's jobs",
-            "description": "Needs `read:functions`, `read:jobs`, `write:functions`, `admin` "
-                           "or any `execute:*` scope, else 403 (checked before the function "
-                           "is looked up). Callers without `read:jobs` or `admin` see only "
-                           "the jobs they created (same `iss` and `sub`). Newest first. A "
-                           "`before` that is not a job id of this function → 400.",
-            "security": _LIST_JOBS,
-            "parameters": [
-                _query("status", {"type": "string",
-                                  "enum": ["pending", "running", "success", "failed"]},
-                       "Only jobs in this status."),
-                _query("limit", {"type": "integer", "minimum": 1, "maximum": 500,
-                                 "default": 50}, "Page size."),
-                _query("before", {"type": "string", "format": "uuid"},
-                       "A job id (`next_before` of the previous page): only older jobs. Not "
-                       "a UUID, or naming no job of this function → 400 "
-                       "(`details.parameter`)."),
-            ],
-            "responses": {"200": _ok("A page of jobs.", _schema("JobList")),
-                          "400": _error("400"), **_AUTHED_ERRORS, "404": _error("404"),
-                          "500": _error("500")},
-        },
-    ),
-    "/api/v1/jobs/{job_id}": _path(
-        "job_id",
-        get={
-            "operationId": "getJob", "tags": ["jobs"], "summary": "Get a job",
-            "description": "Any valid token. A job the caller did not create is 404 "
-                           "`JOB_NOT_FOUND` unless it has `read:jobs` or `admin`.",
-            "security": _ANY_TOKEN,
-            "responses": {"200": _ok("The job.", _schema("Job")), "401": _error("401"),
-                          "404": _error("404"), "500": _error("500")},
-        },
-    ),
-    "/api/v1/jobs/{job_id}/logs": _path(
-        "job_id",
-        get={
-            "operationId": "getJobLogs", "tags": ["jobs"], "summary": "A job's logs",
-            "description": "Any valid token, with the same visibility as `GET "
-                           "/api/v1/jobs/{job_id}`. What the function printed, in order.",
-            "security": _ANY_TOKEN,
-            "responses": {"200": _ok("The job's log lines.", _schema("JobLogs")),
-                          "401": _error("401"), "404": _error("404"), "500": _error("500")},
-        },
-    ),
-}
 
 
 _SESSION_ERRORS_NOTE = (
@@ -681,8 +525,7 @@ def _guarded(paths: dict[str, Any]) -> dict[str, Any]:
     return paths
 
 
-_HAND_WRITTEN_PATHS = {
-    **_PATHS, **_SESSION_PATHS, **_FN_PATHS}
+_HAND_WRITTEN_PATHS = {**_SESSION_PATHS, **_FN_PATHS}
 
 #: Models the document names outside an operation: the body of an outgoing webhook, and
 #: the error body of the shared error responses (`ParamError` its `details.errors`).

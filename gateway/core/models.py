@@ -10,7 +10,6 @@ from typing import Any, Literal
 
 from executors.models import Network
 from gateway.core.cache_directive import CacheDirective
-from gateway.core.jsoncodec import isoformat
 
 __all__ = [
     "CacheState",
@@ -253,23 +252,3 @@ class Job:
             context=row["context"] or {},
             lost_leases=row["lost_leases"],
         )
-
-    def to_api(self) -> dict[str, Any]:
-        """The API's ``Job`` object."""
-        return {
-            "id": self.id,
-            "function_id": self.function_id,
-            "function_name": self.function_name,
-            "version": self.version,
-            "trigger": self.trigger,
-            "status": self.status,
-            "result": self.result,
-            "error": self.error,
-            "timestamp": isoformat(self.timestamp),
-            "started_at": isoformat(self.started_at),
-            "finished_at": isoformat(self.finished_at),
-            "duration": None if self.duration is None else int(round(self.duration)),
-            "cold_start": self.cold_start,
-            "attempts": self.attempts,
-            "cached": self.cached,
-        }

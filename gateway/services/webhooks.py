@@ -32,6 +32,7 @@ from gateway.core.jsoncodec import dumps, isoformat
 from gateway.core.models import FunctionRecord, Job
 from gateway.schemas.base import render
 from gateway.schemas.function_view import function_view
+from gateway.schemas.jobs import render_job
 from gateway.schemas.webhooks import WebhookCreate
 from gateway.services.outbound import (
     BlockedAddress,
@@ -355,7 +356,7 @@ class WebhookService:
             job = await self._jobs.get(delivery.job_id)
             if job is None:
                 return None
-            data = job.to_api()
+            data = render_job(job)
         if delivery.kind == "callback":
             return dumps(data)
         return dumps({"event": delivery.event, "created_at": isoformat(delivery.created_at),

@@ -3,28 +3,55 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from auth import Principal, can_manage, can_read_all_jobs, has_scope
-from auth.scopes import EXECUTE_PREFIX, READ_FUNCTIONS
+from auth.scopes import EXECUTE_PREFIX, READ_FUNCTIONS, READ_JOBS, WRITE_FUNCTIONS
 from gateway.api.context import services_of
+from gateway.api.invocation import EXECUTE_SCOPES
+from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import query_int
 from gateway.api.routes._lookup import load_function
 from gateway.api.security import authenticate
 from gateway.core.errors import Forbidden, InvalidRequest, NotFound
-from gateway.core.jsoncodec import isoformat
-from gateway.core.models import Job
+from gateway.core.models import Job as JobRecord
+from gateway.schemas.base import render
+from gateway.schemas.jobs import (
+    JOB_STATUSES,
+    Job,
+    JobList,
+    JobLogs,
+    job_view,
+    render_job,
+    render_job_list,
+)
+from gateway.schemas.logs import LogLine
 
 __all__ = ["routes"]
 
-_STATUSES = ("pending", "running", "success", "failed")
+_VISIBILITY = ("A job the caller did not create is 404 `JOB_NOT_FOUND` unless it has "
+               "`read:jobs` or `admin`.")
+
+_LIST_PARAMETERS: list[str | dict[str, Any]] = [
+    "ref",
+    {"name": "status", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": list(JOB_STATUSES)},
+     "description": "Only jobs in this status."},
+    {"name": "limit", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+     "description": "Page size."},
+    {"name": "before", "in": "query", "required": False,
+     "schema": {"type": "string", "format": "uuid"},
+     "description": "A job id (`next_before` of the previous page): only older jobs. Not a "
+                    "UUID, or naming no job of this function → 400 (`details.parameter`)."},
+]
 
 
-async def _visible_job(request: Request, principal: Principal) -> Job:
+async def _visible_job(request: Request, principal: Principal) -> JobRecord:
     job_id = request.path_params["job_id"]
     job = await services_of(request).jobs.get(job_id)
     if job is None or not (job.owner == principal.key or can_read_all_jobs(principal)):
@@ -32,21 +59,31 @@ async def _visible_job(request: Request, principal: Principal) -> Job:
     return job
 
 
+@operation(
+    "GET", "/api/v1/jobs/{job_id}", operation_id="getJob", tag="jobs", summary="Get a job",
+    description="Any valid token. " + _VISIBILITY,
+    scopes=[], parameters=["job_id"], errors=[404],
+    replies={200: Reply("The job.", Job)},
+)
 async def get_job(request: Request) -> Response:
     principal = await authenticate(request)
     job = await _visible_job(request, principal)
-    return JSONResponse(job.to_api())
+    return JSONResponse(render_job(job))
 
 
+@operation(
+    "GET", "/api/v1/jobs/{job_id}/logs", operation_id="getJobLogs", tag="jobs",
+    summary="A job's logs",
+    description="Any valid token, with the same visibility as `GET /api/v1/jobs/{job_id}`. "
+                "What the function printed, in order.",
+    scopes=[], parameters=["job_id"], errors=[404],
+    replies={200: Reply("The job's log lines.", JobLogs)},
+)
 async def get_job_logs(request: Request) -> Response:
     principal = await authenticate(request)
     job = await _visible_job(request, principal)
     rows = await services_of(request).jobs.logs(job.id)
-    return JSONResponse({"logs": [
-        {"timestamp": isoformat(r["timestamp"]), "job_id": str(r["job_id"]),
-         "stream": r["stream"], "message": r["message"]}
-        for r in rows
-    ]})
+    return JSONResponse(render(JobLogs(logs=[LogLine(**row) for row in rows])))
 
 
 def _may_list_jobs(principal: Principal) -> bool:
@@ -58,6 +95,18 @@ def _may_list_jobs(principal: Principal) -> bool:
     )
 
 
+@operation(
+    "GET", "/api/v1/functions/{ref}/jobs", operation_id="listFunctionJobs", tag="jobs",
+    summary="A function's jobs",
+    description="Needs `read:functions`, `read:jobs`, `write:functions`, `admin` or any "
+                "`execute:*` scope, else 403 (checked before the function is looked up). "
+                "Callers without `read:jobs` or `admin` see only the jobs they created (same "
+                "`iss` and `sub`). Newest first. A `before` that is not a job id of this "
+                "function → 400.",
+    scopes=[READ_FUNCTIONS, READ_JOBS, WRITE_FUNCTIONS, *EXECUTE_SCOPES],
+    parameters=_LIST_PARAMETERS, errors=[400, 404],
+    replies={200: Reply("A page of jobs.", JobList)},
+)
 async def list_function_jobs(request: Request) -> Response:
     principal = await authenticate(request)
     if not _may_list_jobs(principal):
@@ -67,9 +116,10 @@ async def list_function_jobs(request: Request) -> Response:
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
     status = request.query_params.get("status") or None
-    if status is not None and status not in _STATUSES:
-        raise InvalidRequest(f"query parameter 'status' must be one of {', '.join(_STATUSES)}",
-                             details={"parameter": "status"})
+    if status is not None and status not in JOB_STATUSES:
+        raise InvalidRequest(
+            f"query parameter 'status' must be one of {', '.join(JOB_STATUSES)}",
+            details={"parameter": "status"})
     limit = query_int(request, "limit", 50, 1, 500)
     before = request.query_params.get("before") or None
     if before is not None:
@@ -86,11 +136,8 @@ async def list_function_jobs(request: Request) -> Response:
         raise InvalidRequest("query parameter 'before' names no job of this function",
                              details={"parameter": "before"})
     next_before = jobs[-1].id if len(jobs) == limit else None
-    return JSONResponse({"jobs": [j.to_api() for j in jobs], "next_before": next_before})
+    page = JobList(jobs=[job_view(j) for j in jobs], next_before=next_before)
+    return JSONResponse(render_job_list(page))
 
 
-routes = [
-    Route("/api/v1/jobs/{job_id}", get_job, methods=["GET"]),
-    Route("/api/v1/jobs/{job_id}/logs", get_job_logs, methods=["GET"]),
-    Route("/api/v1/functions/{ref}/jobs", list_function_jobs, methods=["GET"]),
-]
+routes = routes_of(get_job, get_job_logs, list_function_jobs)
