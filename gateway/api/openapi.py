@@ -320,7 +320,6 @@ def _scopes(*alternatives: str) -> list[dict[str, list[str]]]:
 _READ_CATALOG = _scopes("read:functions", "write:functions", "admin")
 _WRITE = _scopes("write:functions", "admin")
 _EXECUTE = _scopes("execute:all", "execute:python", "execute:nodejs", "admin")
-_ANY_TOKEN: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 _AUTHED_ERRORS = {"401": _error("401"), "403": _error("403")}
 
@@ -334,101 +333,6 @@ def _path(*parameters: str, **operations: dict[str, Any]) -> dict[str, Any]:
     item.update(operations)
     return item
 
-
-_SESSION_ERRORS_NOTE = (
-    " Error bodies carry the session id as `request_id` (see `Error`)."
-)
-
-_SESSION_PATHS: dict[str, Any] = {
-    "/api/v1/initialize": _path(post={
-        "operationId": "initializeSession", "tags": ["sessions"], "summary": "Start a session",
-        "description": "Needs `execute:all`, `execute:<language>` of the function or `admin` "
-                       "(403, checked once the function is found). Pins the function's "
-                       "active version and warms a worker for it (best effort: a failure "
-                       "is logged, the session still returned); the session lives "
-                       "`FNGATE_SESSION_TTL_S` (default 7200 s) from creation, and an "
-                       "execute is not tied to one worker. 409 `CONFLICT` while the function "
-                       "has no successfully built version, or when the session id is another "
-                       "caller's, another function's, closed or expired; 400 "
-                       "`INVALID_RUNTIME` when its runtime is not installed here. Repeating "
-                       "an active id (`X-Request-ID`) as the same caller for the same "
-                       "function returns that session as it stands — `status: "
-                       "\"initialized\"` and its `expires_at` — without warming again.",
-        "security": _EXECUTE,
-        "parameters": [_ref("parameters", "Language-Title"),
-                       _ref("parameters", "SessionRequestID")],
-        "requestBody": {"required": False,
-                        "content": _json(_schema("InitializeRequest"))},
-        "responses": {
-            "200": _ok("The session.", _schema("InitializeResponse")),
-            "400": _error("400"), **_AUTHED_ERRORS, "404": _error("404"),
-            "409": _error("409"), "413": _error("413"), "500": _error("500"),
-        },
-    }),
-    "/api/v1/execute/{request_id}": _path(
-        "request_id",
-        post={
-            "operationId": "executeSession", "tags": ["sessions"],
-            "summary": "Run the session's function",
-            "description": "Runs the session's pinned version with `params` as the event and "
-                           "answers with the result; a failed run is an error status here "
-                           "(500 `RUNTIME_ERROR`, or the run's other error code such as "
-                           "`INTERNAL_ERROR`; 504 `TIMEOUT`), with `X-Job-ID`. Checked in "
-                           "order: the session is the caller's (`admin`: any) else 404 "
-                           "`SESSION_NOT_FOUND`; the body and `X-Cache-Control` (400); the "
-                           "pinned version still runnable (409 `CONFLICT`); the caller's "
-                           "execute scope for the function (403); the function's `rate_limit` "
-                           "(429 `RATE_LIMITED`); `params` against `schema.params` (400 "
-                           "`INVALID_PARAMS`, `details.errors`); the session still active, "
-                           "else 404 `SESSION_NOT_FOUND` (expired or closed). From there the "
-                           "execute counts, also when served from the cache, and a session "
-                           "with `retain_session: false` closes. The result cache is used by "
-                           "default (the function's `cache_ttl` and `cache_scope`); "
-                           "`X-Cache-Control` changes that per request. Session work waits "
-                           "for a free slot rather than failing with `CONCURRENCY_LIMIT`."
-                           + _SESSION_ERRORS_NOTE,
-            "security": _EXECUTE,
-            "parameters": [_ref("parameters", "X-Cache-Control")],
-            "requestBody": {"required": False, "content": _json(_schema("ExecuteRequest"))},
-            "responses": {
-                "200": _ok("The result. `X-Cache` always; `Age` on a hit; `X-Job-ID` "
-                           "always (a hit is recorded as a `cached` job, so function metrics "
-                           "count it).", _schema("ExecuteResponse"), "X-Cache", "Age",
-                           "X-Job-ID"),
-                "400": _error("400"), **_AUTHED_ERRORS, "404": _error("404"),
-                "409": _error("409"), "413": _error("413"), "429": _error("429"),
-                "500": {"description": "`RUNTIME_ERROR`: the run failed (`details.type` the "
-                                       "exception's class, `WorkerCrashed`, `OutOfMemory`, "
-                                       "`ResultTooLarge`, `InvalidResult`, `WorkerLost`; "
-                                       "also `message`, `stack_trace`, `line`, `column` "
-                                       "where known), with `X-Job-ID`; or `INTERNAL_ERROR`.",
-                        "headers": _headers("X-Job-ID"), "content": _json(_schema("Error"))},
-                "504": _error("504"),
-            },
-        },
-    ),
-    "/api/v1/sessions/{request_id}": _path(
-        "request_id",
-        get={
-            "operationId": "getSession", "tags": ["sessions"], "summary": "A session's state",
-            "description": "Any valid token; a session of another caller is 404 "
-                           "`SESSION_NOT_FOUND` unless the caller has `admin`. 200 also once "
-                           "it has expired or closed." + _SESSION_ERRORS_NOTE,
-            "security": _ANY_TOKEN,
-            "responses": {"200": _ok("The session.", _schema("Session")),
-                          "401": _error("401"), "404": _error("404"), "500": _error("500")},
-        },
-        delete={
-            "operationId": "deleteSession", "tags": ["sessions"], "summary": "Close a session",
-            "description": "Any valid token, with the visibility of `GET`. Closes it (it stays "
-                           "readable with `status: closed`); closing an ended session is 204 "
-                           "too." + _SESSION_ERRORS_NOTE,
-            "security": _ANY_TOKEN,
-            "responses": {"204": _ok("Closed.", None), "401": _error("401"),
-                          "404": _error("404"), "500": _error("500")},
-        },
-    ),
-}
 
 _FN_METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -525,7 +429,7 @@ def _guarded(paths: dict[str, Any]) -> dict[str, Any]:
     return paths
 
 
-_HAND_WRITTEN_PATHS = {**_SESSION_PATHS, **_FN_PATHS}
+_HAND_WRITTEN_PATHS = {**_FN_PATHS}
 
 #: Models the document names outside an operation: the body of an outgoing webhook, and
 #: the error body of the shared error responses (`ParamError` its `details.errors`).

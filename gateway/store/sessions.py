@@ -11,7 +11,6 @@ from typing import Any
 
 import asyncpg
 
-from gateway.core.jsoncodec import isoformat
 from gateway.store.batches import BatchWriter
 
 __all__ = ["SessionRecord", "SessionStore"]
@@ -48,17 +47,6 @@ class SessionRecord:
             expires_at=row["expires_at"], execution_count=row["execution_count"],
             last_executed_at=row["last_executed_at"],
         )
-
-    def to_api(self) -> dict[str, Any]:
-        return {
-            "request_id": self.id,
-            "language_title": self.language_title,
-            "status": self.status,
-            "created_at": isoformat(self.created_at),
-            "expires_at": isoformat(self.expires_at),
-            "execution_count": self.execution_count,
-            "last_executed_at": isoformat(self.last_executed_at),
-        }
 
 
 _COLUMNS = "*, (expires_at <= now()) AS expired"

@@ -87,7 +87,8 @@ async def test_timeout_ms_out_of_bounds_is_400(client: httpx.AsyncClient,
     r = await client.post("/api/v1/initialize", json={"context": {"timeout_ms": timeout_ms}},
                           headers={**ALICE, **TITLE})
     body = assert_error(r, 400, "INVALID_REQUEST")
-    assert body["error"]["details"] == {"field": "context.timeout_ms"}
+    assert body["error"]["details"] == {"field": "context.timeout_ms", "errors": [
+        {"path": "context.timeout_ms", "message": "must be an integer between 1 and 300000"}]}
     assert "between 1 and 300000" in body["error"]["message"]
 
 

@@ -307,6 +307,8 @@ def test_session_schemas_have_every_field_the_code_renders() -> None:
     import datetime as dt
 
     from gateway.api.routes._lookup import render_trigger
+    from gateway.api.routes.sessions import session_view
+    from gateway.schemas.base import render
     from gateway.store.sessions import SessionRecord
     from gateway.store.triggers import TriggerRecord
 
@@ -318,13 +320,13 @@ def test_session_schemas_have_every_field_the_code_renders() -> None:
         execution_count=0, last_executed_at=None,
     )
     schemas = _document()["components"]["schemas"]
-    assert set(session.to_api()) == set(schemas["Session"]["required"])
+    assert set(render(session_view(session))) == set(schemas["Session"]["required"])
     assert set(schemas["Session"]["properties"]["status"]["enum"]) == {
         "active", "expired", "closed"}
     assert schemas["ExecuteResponse"]["required"] == [
         "request_id", "language_title", "execution_time", "cached", "result"]
     assert schemas["ExecuteResponse"]["properties"]["execution_time"]["type"] == "integer"
-    context = schemas["InitializeRequest"]["properties"]["context"]["properties"]
+    context = schemas["SessionContext"]["properties"]
     assert set(context) == {"environment", "user_id", "timeout_ms", "retain_session"}
     configs = {"http": {"path": "/hello", "methods": ["GET"], "public": False},
                "cron": {"schedule": "* * * * *", "timezone": "UTC", "payload": {},
