@@ -14,19 +14,43 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from gateway.api.context import services_of
-from gateway.api.invocation import run_failed
+from gateway.api.invocation import EXECUTE_SCOPES, run_failed
+from gateway.api.operations import Endpoint, Reply, Status, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.security import authenticate, require_execute
 from gateway.core.errors import MethodNotAllowed, NotFound, RunFailed
 from gateway.core.models import Invocation
+from gateway.schemas.errors import Error
+from gateway.schemas.http_calls import HttpTriggerBody, HttpTriggerOutput
 from gateway.schemas.json_depth import loads_bounded
 
 __all__ = ["routes", "build_event", "render_result"]
 
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+_DESCRIPTION = (
+    "Runs the function of the enabled HTTP trigger whose `config.path` is the rest of the "
+    "path, synchronously, with the event `{method, path, headers, query, body, "
+    "isBase64Encoded}`. A result object with `statusCode` becomes the response (`headers`, "
+    "`body`; a non-string body is sent as JSON), anything else is sent as JSON with 200; "
+    "`X-Job-ID` is set. No such trigger (or disabled) → 404 `NOT_FOUND`; a method the "
+    "trigger does not list → 405 with `Allow`. A trigger with `public: false` needs "
+    "`execute:all`, `execute:<language>` or `admin`, and its event has no `authorization` "
+    "header; a public one needs no token. A failed run → 500 `RUNTIME_ERROR` / 504 "
+    "`TIMEOUT`; an invalid `statusCode` → 500 `RUNTIME_ERROR` (`InvalidResult`)."
+)
+
+_REPLIES: dict[Status, Reply] = {
+    "default": Reply("What the function returned, with `X-Job-ID`.", HttpTriggerOutput,
+                     headers=("X-Job-ID",), media_type="*/*"),
+    405: Reply("`INVALID_REQUEST`: a method the trigger does not accept.", Error,
+               headers=("Allow",)),
+}
+
+# A public trigger needs no token (the empty alternative), a private one an execute scope.
+_SECURITY = [*({"bearerAuth": [scope]} for scope in EXECUTE_SCOPES), {}]
 
 
 def _decode_body(raw: bytes, content_type: str) -> tuple[Any, bool]:
@@ -119,4 +143,21 @@ async def serve(request: Request) -> Response:
     return response
 
 
-routes = [Route("/fn/{path:path}", serve, methods=_ALL_METHODS)]
+def _declared(method: str) -> Endpoint:
+    """``serve`` declared as ``method /fn/{path}`` (one operation per method)."""
+
+    @operation(
+        method, "/fn/{path:path}", operation_id=f"callHttpTrigger{method.capitalize()}",
+        tag="triggers", summary=f"Call an HTTP trigger ({method})", description=_DESCRIPTION,
+        scopes=EXECUTE_SCOPES, body=HttpTriggerBody, body_required=False,
+        body_media_type="*/*", parameters=["fn_path"], errors=[404, 409, 429, 504],
+        replies=dict(_REPLIES), extra={"security": _SECURITY},
+    )
+    async def call(request: Request) -> Response:
+        return await serve(request)
+
+    call.__name__ = f"call_http_trigger_{method.lower()}"
+    return call
+
+
+routes = routes_of(*(_declared(method) for method in _ALL_METHODS))

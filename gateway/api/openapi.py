@@ -4,9 +4,10 @@ The document is plain data built once at import; :func:`build_openapi` hands
 out a fresh copy with the version filled in. It describes what the code does,
 including the choices API.md leaves open, so a change to a route's behaviour
 belongs here too (``tests/unit/test_openapi.py`` checks that paths and methods
-match ``gateway.api.routes.all_routes()``). The component schemas live in
-:mod:`gateway.api._openapi_schemas`; this module holds the headers, parameters,
-responses and paths, and assembles the document.
+match ``gateway.api.routes.all_routes()``). Paths and component schemas are
+written from the operations declared on the routes and their models
+(:mod:`gateway.api.openapi_operations`); this module holds the shared headers,
+parameters and responses, and assembles the document.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from starlette.routing import BaseRoute
 
 from gateway.api._openapi_projects import PROJECT_TAG
 from gateway.api._openapi_schemas import JSON as _JSON
-from gateway.api._openapi_schemas import SCHEMAS
 from gateway.api._openapi_schemas import json_content as _json
 from gateway.api._openapi_schemas import ref as _ref
 from gateway.api._openapi_schemas import schema_ref as _schema
@@ -280,16 +280,6 @@ def _error(status: str) -> dict[str, Any]:
     return _ref("responses", _ERROR_RESPONSES[status][0])
 
 
-def _ok(description: str, schema: dict[str, Any] | None, *headers: str,
-        header_map: dict[str, Any] | None = None) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description, "headers": _headers(*headers)}
-    if header_map:
-        response["headers"].update(header_map)
-    if schema is not None:
-        response["content"] = _json(schema)
-    return response
-
-
 _SECURITY_DESCRIPTION = """\
 `Authorization: Bearer <JWT>`. Claims: `sub` and `exp` required; `exp`, `nbf` and `iat` must \
 be JSON numbers (a numeric string or a boolean → 401); `scope` (space-separated; a \
@@ -313,65 +303,7 @@ job; others get 404, never 403. The scopes an operation accepts are listed in it
 (alternatives) and its description."""
 
 
-def _scopes(*alternatives: str) -> list[dict[str, list[str]]]:
-    return [{"bearerAuth": [scope]} for scope in alternatives]
-
-
-_READ_CATALOG = _scopes("read:functions", "write:functions", "admin")
-_WRITE = _scopes("write:functions", "admin")
-_EXECUTE = _scopes("execute:all", "execute:python", "execute:nodejs", "admin")
-
-_AUTHED_ERRORS = {"401": _error("401"), "403": _error("403")}
-
-# -- paths --------------------------------------------------------------------------------
-
-
-def _path(*parameters: str, **operations: dict[str, Any]) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "parameters": [_ref("parameters", p) for p in ("X-Request-ID", *parameters)],
-    }
-    item.update(operations)
-    return item
-
-
 _FN_METHODS = ("get", "post", "put", "patch", "delete")
-
-
-def _http_trigger_operation(method: str) -> dict[str, Any]:
-    return {
-        "operationId": f"callHttpTrigger{method.capitalize()}", "tags": ["triggers"],
-        "summary": f"Call an HTTP trigger ({method.upper()})",
-        "description": "Runs the function of the enabled HTTP trigger whose `config.path` is "
-                       "the rest of the path, synchronously, with the event `{method, path, "
-                       "headers, query, body, isBase64Encoded}`. A result object with "
-                       "`statusCode` becomes the response (`headers`, `body`; a non-string "
-                       "body is sent as JSON), anything else is sent as JSON with 200; "
-                       "`X-Job-ID` is set. No such trigger (or disabled) → 404 `NOT_FOUND`; "
-                       "a method the trigger does not list → 405 with `Allow`. A trigger "
-                       "with `public: false` needs `execute:all`, `execute:<language>` or "
-                       "`admin`, and its event has no `authorization` header; a public one "
-                       "needs no token. A failed run → 500 `RUNTIME_ERROR` / 504 `TIMEOUT`; "
-                       "an invalid `statusCode` → 500 `RUNTIME_ERROR` (`InvalidResult`).",
-        "security": [*_EXECUTE, {}],
-        "requestBody": {"required": False, "description": "Any body; JSON is parsed, other "
-                        "text passed as a string, anything else as base64.",
-                        "content": {"*/*": {"schema": {}}}},
-        "responses": {
-            "default": {"description": "What the function returned, with `X-Job-ID`.",
-                        "headers": _headers("X-Job-ID"), "content": {"*/*": {"schema": {}}}},
-            **_AUTHED_ERRORS, "404": _error("404"),
-            "405": {"description": "`INVALID_REQUEST`: a method the trigger does not accept.",
-                    "headers": _headers("Allow"),
-                    "content": _json(_schema("Error"))},
-            "409": _error("409"), "413": _error("413"), "429": _error("429"),
-            "500": _error("500"), "504": _error("504"),
-        },
-    }
-
-
-_FN_PATHS: dict[str, Any] = {
-    "/fn/{path}": _path("fn_path", **{m: _http_trigger_operation(m) for m in _FN_METHODS}),
-}
 
 
 def _limited(paths: dict[str, Any]) -> dict[str, Any]:
@@ -428,8 +360,6 @@ def _guarded(paths: dict[str, Any]) -> dict[str, Any]:
                     "400", _error("400") if limited else copy.deepcopy(_TARGET_REFUSED))
     return paths
 
-
-_HAND_WRITTEN_PATHS = {**_FN_PATHS}
 
 #: Models the document names outside an operation: the body of an outgoing webhook, and
 #: the error body of the shared error responses (`ParamError` its `details.errors`).
@@ -529,7 +459,7 @@ _DOCUMENT: dict[str, Any] = {
     "paths": {},
     "webhooks": OUTGOING_WEBHOOKS,
     "components": {
-        "schemas": dict(SCHEMAS),
+        "schemas": {},
         "responses": _RESPONSES,
         "parameters": _PARAMETERS,
         "headers": _HEADERS,
@@ -546,21 +476,11 @@ _DOCUMENT: dict[str, Any] = {
 
 def build_openapi(version: str, routes: Sequence[BaseRoute]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``routes`` with ``info.version`` set; a fresh copy each
-    call. Operations declared with :func:`gateway.api.operations.operation` are written
-    from their declaration and models; the others come from the hand-written paths."""
+    call. Its operations and component schemas are written from the operations declared
+    on ``routes`` (:func:`gateway.api.operations.operation`) and their models."""
     document = copy.deepcopy(_DOCUMENT)
     document["info"]["version"] = version
     paths, schemas = operation_paths(declared_operations(routes), _EXTRA_MODELS)
-    hand_written = copy.deepcopy(_HAND_WRITTEN_PATHS)
-    for path, item in paths.items():
-        methods = set(item) & set(hand_written.get(path, {}))
-        if methods - {"parameters"}:
-            raise ValueError(f"{path}: {sorted(methods)} both declared and hand-written")
-    for path, item in hand_written.items():
-        paths.setdefault(path, {}).update(item)
     document["paths"] = _guarded(_limited(paths))
-    clash = set(schemas) & set(document["components"]["schemas"])
-    if clash:
-        raise ValueError(f"schemas both generated and hand-written: {sorted(clash)}")
-    document["components"]["schemas"].update(schemas)
+    document["components"]["schemas"] = schemas
     return document
