@@ -367,7 +367,8 @@ _EXTRA_MODELS = (WebhookDelivery, Error, ParamError)
 
 _INFO_DESCRIPTION = """\
 fngate runs small functions behind one authenticated HTTP API. This document \
-describes the routes this gateway serves now; see API.md for the full contract.
+describes the routes this gateway serves now; `docs/api.md` in the repository is the \
+prose reference.
 
 Conventions: bodies are JSON (UTF-8), `snake_case`; timestamps RFC 3339 UTC with `Z`; \
 durations are integer milliseconds unless named otherwise. A JSON request body (an event, \
