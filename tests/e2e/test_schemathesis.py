@@ -8,7 +8,8 @@ project, an HTTP trigger, a job and a session, so that path parameters name real
 resources. Operations that change or delete a function aim at a function of their own,
 so the others keep a runnable one (a failed run of it would be a documented 500).
 Skips with the reason when schemathesis is not installed (the ``dev`` extra), and fails
-under ``CI=true``.
+under ``CI=true``. A longer run: ``FNGATE_FUZZ_EXAMPLES=100 FNGATE_FUZZ_TIMEOUT_S=1800``
+(examples per operation, and the time it may take); ``pytest -s`` prints its summary.
 """
 
 from __future__ import annotations
@@ -103,12 +104,15 @@ def test_no_generated_request_gets_a_server_error(
         script, "--config-file", str(config), "run", server.url + "/openapi.json",
         "--header", f"Authorization: {headers['Authorization']}",
         "--checks", CHECKS, "--phases", "examples,fuzzing",
-        "--max-examples", "20", "--seed", "1", "--workers", "1",
+        "--max-examples", os.environ.get("FNGATE_FUZZ_EXAMPLES", "20"), "--seed", "1",
+        "--workers", "1",
         "--request-timeout", "30", "--no-shrink",
     ]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=150,
+    done = subprocess.run(argv, capture_output=True, text=True,
+                          timeout=int(os.environ.get("FNGATE_FUZZ_TIMEOUT_S", "150")),
                           cwd=server.root, env={**os.environ, "NO_COLOR": "1"})
     assert done.returncode == 0, (
         done.stdout[-12000:] + done.stderr[-4000:] + "\n--- gateway log ---\n"
         + server.log_tail())
     assert "Tested: " in done.stdout and " 0 generated" not in done.stdout, done.stdout
+    print(done.stdout[-3000:])  # the summary, for a longer run (FNGATE_FUZZ_EXAMPLES)
