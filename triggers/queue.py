@@ -388,7 +388,7 @@ class QueueService:
         except (Conflict, InvalidRuntime) as exc:
             # Refused by the runnable check, before any job exists (a runtime that
             # vanishes in mid-run raises the same, and its message waits alike).
-            if function.status == "build_failed":  # it will not run until changed
+            if function.status == "failed":  # its build failed: no run until it changes
                 error = {"code": exc.code, "message": str(exc), "details": {}}
                 return await self._dead_letter(config, message, error, None)
             # Still building, or its runtime is missing on this replica (another may

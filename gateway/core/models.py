@@ -95,7 +95,7 @@ class FunctionRecord:
     # The layered set the active version serves with; None: not recorded (see
     # 0012_version_builds.sql), a run layers the lists as they are now.
     resolved_dependencies: list[str] | None = None
-    # Of its project and the system, layered beneath its own (see gateway/projects.py):
+    # Of its project and the system, layered beneath its own (see gateway/core/projects.py):
     project_status: str = "running"
     inherited_environment: dict[str, str] = field(default_factory=dict)
     inherited_dependencies: list[str] = field(default_factory=list)

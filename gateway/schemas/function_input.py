@@ -301,8 +301,9 @@ class FunctionSchemas(TypedDict, total=False):
 
 
 def _without_field(message: str, field: str) -> str:
-    """``'config.path' must be …`` → ``must be …``: the error's path names the field."""
-    return message.removeprefix(f"'{field}' ")
+    """``'config.path' must be …`` or ``'config.schedule': invalid …`` → the message alone:
+    the error's path names the field."""
+    return message.removeprefix(f"'{field}': ").removeprefix(f"'{field}' ")
 
 
 def _schemas(value: Any) -> Any:

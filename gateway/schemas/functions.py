@@ -150,7 +150,7 @@ class _FunctionFields(RequestModel):
         "sync", description="How `/invoke` answers by default; `?async=` and "
                             "`Prefer: respond-async` override it per request.")
     description: str = ""
-    environment: Environment = Field(
+    environment: Environment = Field(repr=False,
         default={}, description="Variables of the function's workers.")
     labels: Labels = Field(default={})
     timeout_ms: TimeoutMs = Field(

@@ -84,11 +84,19 @@ def job_view(job: JobRecord) -> Job:
     return Job(
         id=job.id, function_id=job.function_id, function_name=job.function_name,
         version=job.version, trigger=job.trigger, status=job.status, result=job.result,
-        error=None if error is None else ErrorObject(**error),
+        error=None if error is None else _error_object(error),
         timestamp=job.timestamp, started_at=job.started_at, finished_at=job.finished_at,
         duration=None if job.duration is None else int(round(job.duration)),
         cold_start=job.cold_start, attempts=job.attempts, cached=job.cached,
     )
+
+
+def _error_object(error: dict[str, Any]) -> ErrorObject:
+    """A stored job's error as it was recorded, not checked again: one odd row (a code
+    this version does not know, no details) must not fail every read of it."""
+    return ErrorObject.model_construct(code=error.get("code", "RUNTIME_ERROR"),
+                                       message=str(error.get("message", "")),
+                                       details=error.get("details") or {})
 
 
 def render_job(job: JobRecord) -> dict[str, Any]:

@@ -93,7 +93,7 @@ class ProjectCreate(RequestModel):
 
     name: str = Field(pattern=PROJECT_NAME_PATTERN)
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
-    environment: Environment = Field(default={})
+    environment: Environment = Field(default={}, repr=False)
     dependencies: Dependencies = Field(default=[])
 
     @model_validator(mode="before")
@@ -136,7 +136,7 @@ class ProjectList(ResponseModel):
 class EnvironmentData(RequestModel):
     """An environment layer; `PUT` replaces it whole."""
 
-    data: Environment
+    data: Environment = Field(repr=False)
 
 
 class DependenciesData(RequestModel):

@@ -278,9 +278,8 @@ def _untagged(handler: ModelWrapValidatorHandler[_M], data: Any) -> _M:
             else:
                 if loc and loc[0] in _KINDS:
                     loc = loc[1:]
-                # The same error again (type, message, details), by its rendered message.
-                kind = PydanticCustomError(
-                    error["type"], error["msg"].replace("{", "{{").replace("}", "}}"),
-                    error.get("ctx"))
+                # The same error again (type, message, details), by its rendered message
+                # (pydantic-core never unescapes ``{{``: the message goes as it is).
+                kind = PydanticCustomError(error["type"], error["msg"], error.get("ctx"))
             errors.append(InitErrorDetails(type=kind, loc=loc, input=error["input"]))
         raise ValidationError.from_exception_data(exc.title, errors) from None

@@ -60,7 +60,7 @@ class WebhookCreate(RequestModel):
         description="Duplicates are dropped; an unknown event → 400 (`details.allowed` lists "
                     "the events).",
     )
-    secret: str = Field(min_length=1, max_length=1024,
+    secret: str = Field(min_length=1, max_length=1024, repr=False,
                         description="The HMAC-SHA256 key of `X-Fngate-Signature`. Stored; "
                                     "never returned or logged.")
 

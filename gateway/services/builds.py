@@ -4,7 +4,7 @@ A version with dependencies is stored as ``building``; its build runs here and
 records ``success`` (activating the version unless a newer one is active) or
 ``failed`` with the build log and its duration. A successful build records the set the
 version serves with: the system's, its project's and its own dependencies, layered
-(gateway/projects.py). Runs install exactly that set.
+(gateway/core/projects.py). Runs install exactly that set.
 
 When a project's or the system's dependencies change, :meth:`BuildManager.rebuild_changed`
 rebuilds the serving versions whose layered set changed, in the background: they keep

@@ -80,7 +80,7 @@ def _active_code(function: FunctionRecord) -> VersionCode:
 
 def _installs(function: FunctionRecord, version_code: VersionCode) -> list[str]:
     """The dependency set a run installs: the one recorded for the version (layers changed
-    since are rebuilt in the background, gateway/builds.py), else the layers as now."""
+    since are rebuilt in the background, gateway/services/builds.py), else the layers as now."""
     runtime, _code, _handler, own, resolved = version_code
     if resolved is not None:
         return list(resolved)

@@ -1,7 +1,7 @@
 """Repository for a function's log lines (``job_logs``): queries, following, retention.
 
 Lines land in ``job_logs`` when their job's attempt ends (see :mod:`gateway.store.jobs`);
-lines of runs still going on this replica come from :mod:`gateway.api.context.logstream`.
+lines of runs still going on this replica come from :mod:`gateway.services.logstream`.
 """
 
 from __future__ import annotations

@@ -53,3 +53,32 @@ def test_every_error_class_has_a_code_of_the_contract() -> None:
     codes = {cls.code for cls in classes if isinstance(cls, type)}
     assert codes <= set(ERROR_CODES)
     assert len(ERROR_CODES) == len(set(ERROR_CODES)) == 22
+
+
+def test_models_holding_secrets_keep_them_out_of_repr() -> None:
+    from gateway.schemas.functions import FunctionCreate
+    from gateway.schemas.projects import EnvironmentData
+    from gateway.schemas.webhooks import WebhookCreate
+
+    shown = [
+        repr(WebhookCreate(url="http://x", events=["job.failed"], secret="hunter2")),
+        repr(FunctionCreate.model_validate({"name": "f", "runtime": "python", "code": "x",
+                                            "environment": {"KEY": "hunter2"}})),
+        repr(EnvironmentData(data={"KEY": "hunter2"})),
+    ]
+    assert not any("hunter2" in text for text in shown), shown
+
+
+def test_a_stored_job_error_renders_as_recorded_even_when_odd() -> None:
+    import datetime as dt
+
+    from gateway.core.models import Job
+    from gateway.schemas.jobs import render_job
+
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    job = Job(id="00000000-0000-0000-0000-000000000001", function_id=1, function_name="f",
+              version=1, trigger="invoke", status="failed", result=None,
+              error={"code": "SOMETHING_OLD", "message": "m"}, timestamp=at, owner="o",
+              subject="s", started_at=at, finished_at=at, duration=1.0, cold_start=False,
+              attempts=1, cached=False)
+    assert render_job(job)["error"] == {"code": "SOMETHING_OLD", "message": "m", "details": {}}

@@ -94,7 +94,8 @@ async def initialize(request: Request) -> Response:
         raise function_not_found(title)
     require_execute(principal, function.language)
     settings = services.settings
-    body = parse(InitializeRequest, await read_json(request, empty={}),
+    raw = await read_json(request, empty={})
+    body = parse(InitializeRequest, {} if raw is None else raw,  # null: no body, as ever
                  context={"settings": settings})
     context = (body.context or SessionContext()).stored(settings.max_timeout_ms)
     services.dispatcher.check_runnable(function)
