@@ -173,6 +173,39 @@ async def test_a_failing_function_lands_its_message_in_the_dlq_after_retries(
     await channel.close()
 
 
+async def test_a_message_for_a_function_whose_build_failed_is_dead_lettered(
+    queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str
+) -> None:
+    """It will not run until the function changes: the DLQ, not a requeue every second."""
+    async with running_app(queue_settings()) as client:
+        r = await create(client, name="unbuilt", code=ECHO_EVENT,
+                         dependencies=["fngate-no-such-package-0"])
+        assert r.status_code == 201, r.text
+
+        async def build_failed() -> bool:
+            got = await client.get("/api/v1/functions/unbuilt", headers=WRITER)
+            return bool(got.json()["status"] == "failed")
+
+        await wait_for(build_failed, timeout_s=120)
+        trigger = await add_queue_trigger(client, "unbuilt", {"queue": queue_name})
+        await wait_for(lambda: trigger["id"] in consuming(client), timeout_s=5)
+        await publish(amqp, queue_name, {"n": 1}, message_id="unbuilt-1")
+
+        async def dead_lettered() -> bool:
+            return await message_count(amqp, queue_name + ".dlq") == 1
+
+        await wait_for(dead_lettered, timeout_s=15)
+    assert await message_count(amqp, queue_name) == 0
+    assert await queue_jobs(database_url) == []  # refused before any job existed
+    channel = await amqp.channel()
+    message = await (await channel.declare_queue(queue_name + ".dlq", passive=True)).get(
+        timeout=5)
+    assert message is not None and message.message_id == "unbuilt-1"
+    assert message.headers["x-fngate-error-code"] == "CONFLICT"
+    await message.ack()
+    await channel.close()
+
+
 async def test_without_dead_letter_a_failed_message_is_rejected_not_copied(
     queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str
 ) -> None:
