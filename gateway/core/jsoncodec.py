@@ -28,10 +28,11 @@ def isoformat(value: dt.datetime | None) -> str | None:
     """RFC 3339 in UTC with a ``Z`` suffix (millisecond precision), or None."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    elif value.utcoffset():
-        value = value.astimezone(dt.UTC)
-    # Formatted by hand: strftime costs several times more on the invoke path.
-    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
-            f"{value.minute:02d}:{value.second:02d}.{value.microsecond // 1000:03d}Z")
+    if value.tzinfo is not dt.UTC:  # what asyncpg gives
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        elif value.utcoffset():
+            value = value.astimezone(dt.UTC)
+    # C's isoformat, "+00:00" cut off: a third less than formatting by hand, and several
+    # times less than strftime, on the path of every response.
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"

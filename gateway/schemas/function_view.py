@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import MISSING, ConfigDict, Field
 
 from executors.models import Network
+from gateway.core.jsoncodec import isoformat
 from gateway.core.models import FunctionRecord
 from gateway.core.quantities import render_cpu, render_memory
 from gateway.schemas.base import ResponseModel, Timestamp
@@ -97,7 +98,7 @@ def function_view(function: FunctionRecord, *, reveal_environment: bool,
     of lists (and of webhook deliveries)."""
     environment = (dict(function.environment) if reveal_environment
                    else dict.fromkeys(function.environment, "***"))
-    return Function(
+    return Function.trusted(
         id=function.id, name=function.name, project=function.project,
         runtime=function.runtime, language=function.language,
         title=function.name, language_title=function.language_title,
@@ -107,13 +108,13 @@ def function_view(function: FunctionRecord, *, reveal_environment: bool,
         dependencies=list(function.dependencies), timeout_ms=function.timeout_ms,
         memory_mb=function.memory_mb, network=function.network,
         ephemeral_storage_mb=function.ephemeral_storage_mb, cpu_millis=function.cpu_millis,
-        resources=FunctionResources(cpu=render_cpu(function.cpu_millis),
-                                    memory=render_memory(function.memory_mb)),
+        resources=FunctionResources.trusted(cpu=render_cpu(function.cpu_millis),
+                                            memory=render_memory(function.memory_mb)),
         max_concurrency=function.max_concurrency, min_warm=function.min_warm,
         cache_ttl=function.cache_ttl, cache_scope=function.cache_scope,
         max_retries=function.max_retries, rate_limit=function.rate_limit,
         json_schema=function.schema, examples=list(function.examples), labels=dict(function.labels),
         status=function.status, active_version=function.active_version,
-        created_at=function.created_at, updated_at=function.updated_at,
+        created_at=isoformat(function.created_at), updated_at=isoformat(function.updated_at),
         code=function.code if include_code else MISSING,
     )

@@ -3,12 +3,13 @@ log lines, and the event ``/invoke`` takes."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
-from pydantic import Field, RootModel, WithJsonSchema
+from pydantic import Field, RootModel
 
+from gateway.core.jsoncodec import isoformat
 from gateway.core.models import Job as JobRecord
-from gateway.schemas.base import ResponseModel, Timestamp
+from gateway.schemas.base import ResponseModel, Timestamp, UuidText
 from gateway.schemas.errors import ErrorObject
 from gateway.schemas.logs import LogLine
 from gateway.schemas.results import render_with_result
@@ -16,9 +17,6 @@ from gateway.schemas.results import render_with_result
 __all__ = ["JOB_STATUSES", "InvokeEvent", "Job", "JobList", "JobLogs", "UuidText",
            "job_view", "render_job", "render_job_list"]
 
-#: A UUID the gateway holds as text in its own records (a job's or a session's id):
-#: rendered as it is rather than parsed into a ``uuid.UUID`` and printed again.
-UuidText = Annotated[str, WithJsonSchema({"type": "string", "format": "uuid"})]
 
 JobStatus = Literal["pending", "running", "success", "failed"]
 
@@ -79,13 +77,12 @@ class JobLogs(ResponseModel):
 def job_view(job: JobRecord) -> Job:
     """The API's Job of a stored job (its owner, event and context are not shown)."""
     error = job.error
-    # The plain constructor checks the few small fields (it costs less than
-    # model_construct, which runs in Python); the result is typed Any, so never walked.
-    return Job(
+    return Job.trusted(
         id=job.id, function_id=job.function_id, function_name=job.function_name,
         version=job.version, trigger=job.trigger, status=job.status, result=job.result,
         error=None if error is None else _error_object(error),
-        timestamp=job.timestamp, started_at=job.started_at, finished_at=job.finished_at,
+        timestamp=isoformat(job.timestamp), started_at=isoformat(job.started_at),
+        finished_at=isoformat(job.finished_at),
         duration=None if job.duration is None else int(round(job.duration)),
         cold_start=job.cold_start, attempts=job.attempts, cached=job.cached,
     )
@@ -94,7 +91,7 @@ def job_view(job: JobRecord) -> Job:
 def _error_object(error: dict[str, Any]) -> ErrorObject:
     """A stored job's error as it was recorded, not checked again: one odd row (a code
     this version does not know, no details) must not fail every read of it."""
-    return ErrorObject.model_construct(code=error.get("code", "RUNTIME_ERROR"),
+    return ErrorObject.trusted(code=error.get("code", "RUNTIME_ERROR"),
                                        message=str(error.get("message", "")),
                                        details=error.get("details") or {})
 
@@ -106,7 +103,7 @@ def render_job(job: JobRecord) -> dict[str, Any]:
 
 def render_job_list(page: JobList) -> dict[str, Any]:
     """``render(page)``, each job's result as it is."""
-    body = page.model_dump(mode="json", exclude=_JOBS)
+    body = page.model_dump(by_alias=True, exclude=_JOBS)
     return {"jobs": [render_with_result(job) for job in page.jobs], **body}
 
 

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Literal
 
 from pydantic import Field
 
-from gateway.schemas.base import ResponseModel, Timestamp
+from gateway.schemas.base import ResponseModel, Timestamp, UuidText
 
 __all__ = ["FunctionLogs", "LogLine"]
 
@@ -17,7 +16,7 @@ class LogLine(ResponseModel):
     """One line a function printed."""
 
     timestamp: Timestamp
-    job_id: uuid.UUID = Field(description="The job whose run printed it.")
+    job_id: UuidText = Field(description="The job whose run printed it.")
     stream: Literal["stdout", "stderr"]
     message: str
 

@@ -18,7 +18,7 @@ def render_with_result(model: ResponseModel) -> dict[str, Any]:
     pydantic rebuilds every dict and list of an ``Any`` value (a result may be megabytes:
     ~8x orjson's own time on 1 MB), only for orjson to walk it again when the body is
     encoded; the bytes come out the same."""
-    body = model.model_dump(mode="json", exclude=_RESULT)
+    body = model.model_dump(by_alias=True, exclude=_RESULT)
     result = model.result  # type: ignore[attr-defined]
     return {key: result if key == "result" else body[key] for key in _keys(type(model))}
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import MISSING, ConfigDict, Field, model_validator
 
+from gateway.core.jsoncodec import isoformat
 from gateway.core.models import VersionRecord
 from gateway.schemas.base import RequestModel, ResponseModel, Timestamp
 from gateway.schemas.function_input import Dependencies, Handler, SourceCode
@@ -127,16 +128,17 @@ def version_view(version: VersionRecord) -> Version:
     """The API's Version, with its pending rebuild when there is one."""
     rebuild = None
     if version.rebuild_status is not None:
-        rebuild = VersionRebuild(
+        rebuild = VersionRebuild.trusted(
             status=version.rebuild_status,
             dependencies=list(version.rebuild_dependencies or []),
-            build_log=version.rebuild_log, started_at=version.rebuild_started_at)
-    return Version(
+            build_log=version.rebuild_log, started_at=isoformat(version.rebuild_started_at))
+    return Version.trusted(
         id=version.id, function_id=version.function_id, version=version.version,
         code=version.code, handler=version.handler, dependencies=list(version.dependencies),
         build_status=version.build_status,
         build_log=version.build_log, build_duration_ms=version.build_duration_ms,
-        build_finished_at=version.build_finished_at,
+        build_finished_at=isoformat(version.build_finished_at),
         resolved_dependencies=(None if version.resolved_dependencies is None
                                else list(version.resolved_dependencies)),
-        rebuild=rebuild, is_active=version.is_active, created_at=version.created_at)
+        rebuild=rebuild, is_active=version.is_active,
+        created_at=isoformat(version.created_at))

@@ -73,9 +73,9 @@ def _stored(line: StoredLine) -> LogLine:
                    message=line.message)
 
 
-def _live(item: LiveLine) -> LogLine:
-    return LogLine(timestamp=dt.datetime.fromtimestamp(item.line.timestamp, dt.UTC),
-                   job_id=item.job_id, stream=item.line.stream, message=item.line.message)
+def _live(item: LiveLine, moment: dt.datetime) -> LogLine:
+    return LogLine(timestamp=moment, job_id=item.job_id, stream=item.line.stream,
+                   message=item.line.message)
 
 
 # Live followers of one function per replica: each holds a queue and polls PostgreSQL.
@@ -221,9 +221,9 @@ def _until_remaining(until: dt.datetime | None) -> float | None:
 def _live_events(items: list[LiveLine], wanted: _Filter) -> bytes:
     out = []
     for item in items:
-        line = _live(item)
-        if wanted.admits(line.timestamp):
-            out.append(_event(line))
+        moment = dt.datetime.fromtimestamp(item.line.timestamp, dt.UTC)
+        if wanted.admits(moment):
+            out.append(_event(_live(item, moment)))
     return b"".join(out)
 
 

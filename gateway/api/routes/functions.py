@@ -17,7 +17,6 @@ from gateway.api.routes._function_body import read_function_body
 from gateway.api.routes._lookup import load_function, render_trigger, show_function
 from gateway.api.security import authenticate, require_catalog_read, require_scope
 from gateway.core.errors import InvalidRequest
-from gateway.schemas.base import render
 from gateway.schemas.function_input import normalize_runtime
 from gateway.schemas.function_view import Function, FunctionCreated, FunctionList
 from gateway.schemas.functions import (
@@ -77,9 +76,9 @@ async def list_functions(request: Request) -> Response:
         project=request.query_params.get("project") or None, language=_language(request),
         labels=_labels(request), page=page, per_page=per_page,
     )
-    return JSONResponse(render(FunctionList(
+    return JSONResponse(FunctionList(
         total=total, page=page, per_page=per_page,
-        functions=[show_function(f, principal, include_code=False) for f in functions])))
+        functions=[show_function(f, principal, include_code=False) for f in functions]))
 
 
 def _language(request: Request) -> str | None:
@@ -125,7 +124,7 @@ async def create_function(request: Request) -> Response:
     created = await services.function_service.create(body, actor=principal.subject)
     shown = FunctionCreated(**dict(show_function(created.function, principal)), triggers=(
         [render_trigger(t) for t in created.triggers] if body.nested_triggers else MISSING))
-    return JSONResponse(render(shown), status_code=201,
+    return JSONResponse(shown, status_code=201,
                         headers={"Location": f"/api/v1/functions/{created.function.name}"})
 
 
@@ -141,7 +140,7 @@ async def get_function(request: Request) -> Response:
     principal = await authenticate(request)
     require_catalog_read(principal)
     function = await load_function(services_of(request), request.path_params["ref"])
-    return JSONResponse(render(show_function(function, principal)))
+    return JSONResponse(show_function(function, principal))
 
 
 @operation(
@@ -163,7 +162,7 @@ async def update_function(request: Request) -> Response:
     body = parse(FunctionUpdate, await read_function_body(request),
                  context=_context(services, current.runtime))
     function = await services.function_service.update(current, body, actor=principal.subject)
-    return JSONResponse(render(show_function(function, principal)))
+    return JSONResponse(show_function(function, principal))
 
 
 @operation(

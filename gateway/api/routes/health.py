@@ -13,7 +13,6 @@ from gateway.api.context import services_of
 from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.core.version import VERSION
-from gateway.schemas.base import render
 from gateway.schemas.health import Health, Ready, SandboxStatus, Status
 
 __all__ = ["routes"]
@@ -33,7 +32,7 @@ async def health(request: Request) -> Response:
     body = Health(status=status, version=VERSION, components=components.view(),
                   isolation=services.pools.sandbox.isolation,
                   sandbox=SandboxStatus(**services.pools.sandbox_status()))
-    return JSONResponse(render(body), status_code=503 if status == "down" else 200)
+    return JSONResponse(body, status_code=503 if status == "down" else 200)
 
 
 @operation(
@@ -46,8 +45,8 @@ async def health(request: Request) -> Response:
 )
 async def ready(request: Request) -> Response:
     if await probes.ready(services_of(request)):
-        return JSONResponse(render(Ready(status="ready")))
-    return JSONResponse(render(Ready(status="not_ready")), status_code=503)
+        return JSONResponse(Ready(status="ready"))
+    return JSONResponse(Ready(status="not_ready"), status_code=503)
 
 
 def _rss_bytes() -> int:
@@ -66,7 +65,7 @@ def _rss_bytes() -> int:
 async def status(request: Request) -> Response:
     services = services_of(request)
     functions, projects = await services.functions.totals()
-    return JSONResponse(render(Status(
+    return JSONResponse(Status(
         status="running",
         isolation=services.pools.sandbox.isolation,
         uptime_seconds=max(0, int(time.time() - services.started_at)),
@@ -74,7 +73,7 @@ async def status(request: Request) -> Response:
         total_functions=functions,
         warm_workers=sum(services.pools.warm_worker_count().values()),
         memory_usage_bytes=_rss_bytes(),
-    )))
+    ))
 
 
 routes = routes_of(health, ready, status)

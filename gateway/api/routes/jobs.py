@@ -19,7 +19,6 @@ from gateway.api.routes._lookup import load_function
 from gateway.api.security import authenticate
 from gateway.core.errors import Forbidden, InvalidRequest, NotFound
 from gateway.core.models import Job as JobRecord
-from gateway.schemas.base import render
 from gateway.schemas.jobs import (
     JOB_STATUSES,
     Job,
@@ -83,7 +82,7 @@ async def get_job_logs(request: Request) -> Response:
     principal = await authenticate(request)
     job = await _visible_job(request, principal)
     rows = await services_of(request).jobs.logs(job.id)
-    return JSONResponse(render(JobLogs(logs=[LogLine(**row) for row in rows])))
+    return JSONResponse(JobLogs(logs=[LogLine(**row) for row in rows]))
 
 
 def _may_list_jobs(principal: Principal) -> bool:

@@ -37,7 +37,7 @@ async def capabilities(request: Request) -> Response:
     settings = services.settings
     runtimes = [rt for rt, found in services.pools.available_runtimes().items() if found]
     triggers = [*_TRIGGER_TYPES, *(("queue",) if settings.amqp_url else ())]
-    return JSONResponse(render(Capabilities(
+    return JSONResponse(Capabilities(
         name="fngate",
         version=VERSION,
         supported_runtimes=runtimes,
@@ -50,7 +50,7 @@ async def capabilities(request: Request) -> Response:
         max_memory_mb=settings.max_memory_mb,
         max_payload_bytes=settings.max_body_bytes,
         typical_cold_start_ms=services.metrics.typical_cold_start_ms(),
-    )))
+    ))
 
 
 @operation(
@@ -73,7 +73,7 @@ async def provider_health(request: Request) -> Response:
     if down:
         raise Unavailable(f"this gateway cannot serve: {', '.join(down)} down",
                           details={"down": down, "components": render(components.view())})
-    return JSONResponse(render(ProviderHealth(status="healthy")))
+    return JSONResponse(ProviderHealth(status="healthy"))
 
 
 routes = routes_of(capabilities, provider_health)

@@ -12,7 +12,6 @@ from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.routes._lookup import load_function, trigger_view
 from gateway.api.security import authenticate, require_catalog_read, require_scope
-from gateway.schemas.base import render
 from gateway.schemas.triggers import Trigger, TriggerCreate, TriggerList, TriggerUpdate
 from gateway.schemas.validation import parse
 from gateway.services.triggers import trigger_not_found
@@ -53,7 +52,7 @@ async def list_triggers(request: Request) -> Response:
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
     triggers = await services.trigger_service.for_function(function)
-    return JSONResponse(render(TriggerList(triggers=[trigger_view(t) for t in triggers])))
+    return JSONResponse(TriggerList(triggers=[trigger_view(t) for t in triggers]))
 
 
 @operation(
@@ -71,7 +70,7 @@ async def create_trigger(request: Request) -> Response:
     function = await load_function(services, request.path_params["ref"])
     body = parse(TriggerCreate, await read_json(request), context={"settings": services.settings})
     trigger = await services.trigger_service.create(function, body, actor=principal.subject)
-    return JSONResponse(render(trigger_view(trigger)), status_code=201)
+    return JSONResponse(trigger_view(trigger), status_code=201)
 
 
 @operation(
@@ -85,7 +84,7 @@ async def get_trigger(request: Request) -> Response:
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
     trigger = await services.trigger_service.get(function, _trigger_id(request))
-    return JSONResponse(render(trigger_view(trigger)))
+    return JSONResponse(trigger_view(trigger))
 
 
 @operation(
@@ -103,7 +102,7 @@ async def update_trigger(request: Request) -> Response:
     current = await services.trigger_service.get(function, _trigger_id(request))
     body = parse(TriggerUpdate, await read_json(request), context={"current": current})
     trigger = await services.trigger_service.update(current, body)
-    return JSONResponse(render(trigger_view(trigger)))
+    return JSONResponse(trigger_view(trigger))
 
 
 @operation(

@@ -20,7 +20,6 @@ from gateway.api.routes._lookup import load_function, show_function
 from gateway.api.routes.functions import READ_NOTE, READ_SCOPES, WRITE_NOTE, WRITE_SCOPES
 from gateway.api.security import authenticate, require_catalog_read, require_scope
 from gateway.core.models import FunctionRecord
-from gateway.schemas.base import render
 from gateway.schemas.function_view import Function
 from gateway.schemas.validation import parse
 from gateway.schemas.versions import Version, VersionCreate, VersionList, version_view
@@ -63,7 +62,7 @@ async def list_versions(request: Request) -> Response:
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
     versions = await services.functions.list_versions(function.id)
-    return JSONResponse(render(VersionList(versions=[version_view(v) for v in versions])))
+    return JSONResponse(VersionList(versions=[version_view(v) for v in versions]))
 
 
 @operation(
@@ -89,7 +88,7 @@ async def create_version(request: Request) -> Response:
                  context={"settings": services.settings, "runtime": function.runtime})
     created = await services.function_service.add_version(function, body,
                                                           actor=principal.subject)
-    return JSONResponse(render(version_view(created)), status_code=201, headers={
+    return JSONResponse(version_view(created), status_code=201, headers={
         "Location": f"/api/v1/functions/{function.name}/versions"})
 
 
@@ -118,7 +117,7 @@ async def activate_version(request: Request) -> Response:
     number = _version_number(function, request.path_params["version"])
     activated = await services.function_service.activate_version(function, number,
                                                                  actor=principal.subject)
-    return JSONResponse(render(show_function(activated, principal)))
+    return JSONResponse(show_function(activated, principal))
 
 
 @operation(
@@ -137,7 +136,7 @@ async def rollback(request: Request) -> Response:
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
     rolled_back = await services.function_service.rollback(function, actor=principal.subject)
-    return JSONResponse(render(show_function(rolled_back, principal)))
+    return JSONResponse(show_function(rolled_back, principal))
 
 
 routes = routes_of(list_versions, create_version, activate_version, rollback)

@@ -12,7 +12,6 @@ from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.security import authenticate, require_scope
 from gateway.core.errors import InvalidRequest
-from gateway.schemas.base import render
 from gateway.schemas.validation import parse
 from gateway.schemas.webhooks import DELIVERY_RULES, Webhook, WebhookCreate, WebhookList
 from gateway.services.outbound import UrlRefused
@@ -49,7 +48,7 @@ async def create_webhook(request: Request) -> Response:
     require_scope(principal, ADMIN)
     body = parse(WebhookCreate, await read_json(request))
     webhook = await services_of(request).webhooks.register(body, actor=principal.subject)
-    return JSONResponse(render(webhook_view(webhook)), status_code=201)
+    return JSONResponse(webhook_view(webhook), status_code=201)
 
 
 @operation(
@@ -61,7 +60,7 @@ async def list_webhooks(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
     webhooks = await services_of(request).webhooks.registered()
-    return JSONResponse(render(WebhookList(webhooks=[webhook_view(w) for w in webhooks])))
+    return JSONResponse(WebhookList(webhooks=[webhook_view(w) for w in webhooks]))
 
 
 @operation(
