@@ -40,6 +40,7 @@ from gateway.services.maintenance import LogRetention, run_maintenance
 from gateway.services.metrics import GatewayMetrics
 from gateway.services.projects import ProjectService
 from gateway.services.ratelimit import RateLimiter
+from gateway.services.sessions import SessionService
 from gateway.services.triggers import TriggerService
 from gateway.services.webhooks import create_webhook_service
 from gateway.store.builds import VersionBuildStore
@@ -186,10 +187,11 @@ async def _open(
                           paused_functions=projects.stopped_function_ids)
     queues.start()
     stack.push_async_callback(queues.close)
+    sessions = SessionStore(pool)
     return Services(
         settings=settings, pool=pool, dsn=dsn, verifier=verifier, functions=functions,
         jobs=jobs, pools=pools, dispatcher=dispatcher, invoker=invoker, runner=runner,
-        leases=leases, builds=builds, sessions=SessionStore(pool), cache=cache,
+        leases=leases, builds=builds, sessions=sessions, cache=cache,
         triggers=triggers,
         limiter=limiter, cron=cron, queues=queues, metrics=metrics, migrated=True,
         webhooks=webhooks, projects=projects,
@@ -199,6 +201,10 @@ async def _open(
                                        pools=pools, changed=queues.poke),
         function_service=FunctionService(functions=functions, builds=builds, pools=pools,
                                          cache=cache, metrics=metrics, webhooks=webhooks),
+        session_service=SessionService(store=sessions, functions=functions,
+                                       dispatcher=dispatcher, invoker=invoker,
+                                       ttl_s=settings.session_ttl_s,
+                                       max_timeout_ms=settings.max_timeout_ms),
     )
 
 

@@ -21,6 +21,7 @@ from gateway.services.leases import LeaseKeeper
 from gateway.services.metrics import GatewayMetrics
 from gateway.services.projects import ProjectService
 from gateway.services.ratelimit import RateLimiter
+from gateway.services.sessions import SessionService
 from gateway.services.triggers import TriggerService
 from gateway.services.webhooks import WebhookService
 from gateway.store.functions import FunctionStore
@@ -64,6 +65,7 @@ class Services:
     trigger_service: TriggerService
     project_service: ProjectService
     function_service: FunctionService
+    session_service: SessionService
 
 
 def services_of(request: Request) -> Services:
