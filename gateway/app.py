@@ -36,6 +36,7 @@ from gateway.services.functions import FunctionService
 from gateway.services.invocation import Invoker
 from gateway.services.job_runner import JobRunner
 from gateway.services.leases import LeaseKeeper
+from gateway.services.logs import LogService
 from gateway.services.maintenance import LogRetention, run_maintenance
 from gateway.services.metrics import GatewayMetrics
 from gateway.services.projects import ProjectService
@@ -47,6 +48,7 @@ from gateway.store.builds import VersionBuildStore
 from gateway.store.embedded import EmbeddedPostgres
 from gateway.store.functions import FunctionStore
 from gateway.store.jobs import JobStore
+from gateway.store.logs import LogStore
 from gateway.store.migrate import migrate
 from gateway.store.pool import create_pool
 from gateway.store.projects import ProjectStore
@@ -205,6 +207,9 @@ async def _open(
                                        dispatcher=dispatcher, invoker=invoker,
                                        ttl_s=settings.session_ttl_s,
                                        max_timeout_ms=settings.max_timeout_ms),
+        log_service=LogService(store=LogStore(pool), jobs=jobs, hub=dispatcher.live_logs,
+                               poll_s=settings.log_follow_poll_s,
+                               keepalive_s=settings.log_follow_keepalive_s),
     )
 
 

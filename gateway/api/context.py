@@ -18,6 +18,7 @@ from gateway.services.functions import FunctionService
 from gateway.services.invocation import Invoker
 from gateway.services.job_runner import JobRunner
 from gateway.services.leases import LeaseKeeper
+from gateway.services.logs import LogService
 from gateway.services.metrics import GatewayMetrics
 from gateway.services.projects import ProjectService
 from gateway.services.ratelimit import RateLimiter
@@ -66,6 +67,7 @@ class Services:
     project_service: ProjectService
     function_service: FunctionService
     session_service: SessionService
+    log_service: LogService
 
 
 def services_of(request: Request) -> Services:
