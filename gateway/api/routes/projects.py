@@ -7,6 +7,10 @@ needs ``admin``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -26,6 +30,7 @@ from gateway.schemas.projects import (
     ProjectList,
 )
 from gateway.schemas.validation import parse
+from gateway.services.projects import ProjectService
 from gateway.store.projects import ProjectRecord, mask
 
 __all__ = ["routes", "project_view"]
@@ -83,7 +88,8 @@ async def list_projects(request: Request) -> Response:
     description=_ADMIN_NOTE + "A new project is `running`. A name in use → 409 `CONFLICT`; a "
                 "bad name, environment or dependency → 400.",
     scopes=[ADMIN], body=ProjectCreate, errors=[409],
-    replies={201: Reply("Created (values revealed).", Project)},
+    replies={201: Reply("Created (values revealed).", Project,
+                        headers=(("Location", "ProjectLocation"),))},
 )
 async def create_project(request: Request) -> Response:
     principal = await authenticate(request)
@@ -152,7 +158,67 @@ async def stop_project(request: Request) -> Response:
     return JSONResponse(render(project_view(project, principal)))
 
 
-# -- a project's layers --------------------------------------------------------------------
+# -- the layers: a project's, the system's ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Layer:
+    """A layer (environment or dependencies) as its routes read and replace it: its body
+    model, what of a project is shown (``reveal``: the values, else as the caller may see
+    them), and the service's calls for the project's layer and the system's."""
+
+    model: type[EnvironmentData] | type[DependenciesData]
+    shown: Callable[[ProjectRecord, bool], Any]
+    set_project: Callable[[ProjectService, str, Any], Awaitable[ProjectRecord]]
+    system: Callable[[ProjectService], Awaitable[Any]]
+    set_system: Callable[[ProjectService, Any], Awaitable[Any]]
+
+
+_ENVIRONMENT = _Layer(
+    model=EnvironmentData,
+    shown=lambda project, reveal: mask(project.environment, reveal=reveal),
+    set_project=ProjectService.set_environment, system=ProjectService.system_environment,
+    set_system=ProjectService.set_system_environment,
+)
+_DEPENDENCIES = _Layer(
+    model=DependenciesData, shown=lambda project, _: list(project.dependencies),
+    set_project=ProjectService.set_dependencies, system=ProjectService.system_dependencies,
+    set_system=ProjectService.set_system_dependencies,
+)
+
+
+async def _get_project_layer(request: Request, layer: _Layer) -> Response:
+    principal = await authenticate(request)
+    require_catalog_read(principal)
+    project = await services_of(request).project_service.get(_name(request))
+    return JSONResponse(render(layer.model(data=layer.shown(project,
+                                                            has_scope(principal, ADMIN)))))
+
+
+async def _put_project_layer(request: Request, layer: _Layer) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    name, projects = _name(request), services_of(request).project_service
+    await projects.get(name)  # an unknown project is a 404 whatever the body
+    body = parse(layer.model, await read_json(request))
+    project = await layer.set_project(projects, name, body.data)
+    return JSONResponse(render(layer.model(data=layer.shown(project, True))))
+
+
+async def _get_system_layer(request: Request, layer: _Layer) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    data = await layer.system(services_of(request).project_service)
+    return JSONResponse(render(layer.model(data=data)))
+
+
+async def _put_system_layer(request: Request, layer: _Layer) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    body = parse(layer.model, await read_json(request))
+    data = await layer.set_system(services_of(request).project_service, body.data)
+    return JSONResponse(render(layer.model(data=data)))
+
 
 @operation(
     "GET", "/api/v1/projects/{name}/env", operation_id="getProjectEnvironment",
@@ -162,11 +228,7 @@ async def stop_project(request: Request) -> Response:
     replies={200: Reply("The environment.", EnvironmentData)},
 )
 async def get_project_env(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_catalog_read(principal)
-    project = await services_of(request).project_service.get(_name(request))
-    return JSONResponse(render(EnvironmentData(
-        data=mask(project.environment, reveal=has_scope(principal, ADMIN)))))
+    return await _get_project_layer(request, _ENVIRONMENT)
 
 
 @operation(
@@ -178,13 +240,7 @@ async def get_project_env(request: Request) -> Response:
     replies={200: Reply("The environment as stored.", EnvironmentData)},
 )
 async def put_project_env(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    name, projects = _name(request), services_of(request).project_service
-    await projects.get(name)  # an unknown project is a 404 whatever the body
-    body = parse(EnvironmentData, await read_json(request))
-    project = await projects.set_environment(name, body.data)
-    return JSONResponse(render(EnvironmentData(data=dict(project.environment))))
+    return await _put_project_layer(request, _ENVIRONMENT)
 
 
 @operation(
@@ -195,10 +251,7 @@ async def put_project_env(request: Request) -> Response:
     replies={200: Reply("The dependencies.", DependenciesData)},
 )
 async def get_project_dependencies(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_catalog_read(principal)
-    project = await services_of(request).project_service.get(_name(request))
-    return JSONResponse(render(DependenciesData(data=list(project.dependencies))))
+    return await _get_project_layer(request, _DEPENDENCIES)
 
 
 @operation(
@@ -210,16 +263,8 @@ async def get_project_dependencies(request: Request) -> Response:
     replies={200: Reply("The dependencies as stored.", DependenciesData)},
 )
 async def put_project_dependencies(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    name, projects = _name(request), services_of(request).project_service
-    await projects.get(name)  # an unknown project is a 404 whatever the body
-    body = parse(DependenciesData, await read_json(request))
-    project = await projects.set_dependencies(name, body.data)
-    return JSONResponse(render(DependenciesData(data=list(project.dependencies))))
+    return await _put_project_layer(request, _DEPENDENCIES)
 
-
-# -- the system layer ----------------------------------------------------------------------
 
 _SYSTEM = "the system (every function's, beneath its project's)"
 
@@ -232,10 +277,7 @@ _SYSTEM = "the system (every function's, beneath its project's)"
     scopes=[ADMIN], replies={200: Reply("The environment.", EnvironmentData)},
 )
 async def get_system_env(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    environment = await services_of(request).project_service.system_environment()
-    return JSONResponse(render(EnvironmentData(data=environment)))
+    return await _get_system_layer(request, _ENVIRONMENT)
 
 
 @operation(
@@ -247,11 +289,7 @@ async def get_system_env(request: Request) -> Response:
     replies={200: Reply("The environment as stored.", EnvironmentData)},
 )
 async def put_system_env(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    body = parse(EnvironmentData, await read_json(request))
-    environment = await services_of(request).project_service.set_system_environment(body.data)
-    return JSONResponse(render(EnvironmentData(data=environment)))
+    return await _put_system_layer(request, _ENVIRONMENT)
 
 
 @operation(
@@ -262,10 +300,7 @@ async def put_system_env(request: Request) -> Response:
     scopes=[ADMIN], replies={200: Reply("The dependencies.", DependenciesData)},
 )
 async def get_system_dependencies(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    dependencies = await services_of(request).project_service.system_dependencies()
-    return JSONResponse(render(DependenciesData(data=dependencies)))
+    return await _get_system_layer(request, _DEPENDENCIES)
 
 
 @operation(
@@ -277,12 +312,7 @@ async def get_system_dependencies(request: Request) -> Response:
     replies={200: Reply("The dependencies as stored.", DependenciesData)},
 )
 async def put_system_dependencies(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    body = parse(DependenciesData, await read_json(request))
-    dependencies = await services_of(request).project_service.set_system_dependencies(
-        body.data)
-    return JSONResponse(render(DependenciesData(data=dependencies)))
+    return await _put_system_layer(request, _DEPENDENCIES)
 
 
 routes = routes_of(
