@@ -28,10 +28,12 @@ from gateway.api.middleware import (
 from gateway.api.openapi import build_openapi
 from gateway.api.routes import all_routes
 from gateway.core.version import VERSION
+from gateway.services.audit_trail import AuditTrail
 from gateway.services.builds import BuildManager
 from gateway.services.cache import PostgresResultCache, run_cleanup
 from gateway.services.changes import ChangeListener
 from gateway.services.dispatcher import Dispatcher, RetryPolicy
+from gateway.services.function_stats import FunctionStats
 from gateway.services.functions import FunctionService
 from gateway.services.invocation import Invoker
 from gateway.services.job_runner import JobRunner
@@ -41,11 +43,13 @@ from gateway.services.maintenance import LogRetention, run_maintenance
 from gateway.services.metrics import GatewayMetrics
 from gateway.services.projects import ProjectService
 from gateway.services.ratelimit import RateLimiter
+from gateway.services.scrape import MetricsScrape
 from gateway.services.sessions import SessionService
 from gateway.services.triggers import TriggerService
 from gateway.services.webhooks import create_webhook_service
 from gateway.store.builds import VersionBuildStore
 from gateway.store.embedded import EmbeddedPostgres
+from gateway.store.events import EventStore
 from gateway.store.functions import FunctionStore
 from gateway.store.jobs import JobStore
 from gateway.store.logs import LogStore
@@ -53,6 +57,7 @@ from gateway.store.migrate import migrate
 from gateway.store.pool import create_pool
 from gateway.store.projects import ProjectStore
 from gateway.store.sessions import SessionStore
+from gateway.store.stats import StatsStore
 from gateway.store.triggers import TriggerStore
 from triggers.cron import CronService
 from triggers.queue import QueueService
@@ -210,6 +215,10 @@ async def _open(
         log_service=LogService(store=LogStore(pool), jobs=jobs, hub=dispatcher.live_logs,
                                poll_s=settings.log_follow_poll_s,
                                keepalive_s=settings.log_follow_keepalive_s),
+        audit_trail=AuditTrail(events=EventStore(pool), functions=functions),
+        function_stats=FunctionStats(store=StatsStore(pool), gates=dispatcher.gates,
+                                     settings=settings),
+        scrape=MetricsScrape(metrics=metrics, jobs=jobs, functions=functions),
     )
 
 
