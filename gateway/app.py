@@ -28,28 +28,36 @@ from gateway.api.middleware import (
 from gateway.api.openapi import build_openapi
 from gateway.api.routes import all_routes
 from gateway.core.version import VERSION
+from gateway.services.audit_trail import AuditTrail
 from gateway.services.builds import BuildManager
 from gateway.services.cache import PostgresResultCache, run_cleanup
 from gateway.services.changes import ChangeListener
 from gateway.services.dispatcher import Dispatcher, RetryPolicy
+from gateway.services.function_stats import FunctionStats
 from gateway.services.functions import FunctionService
 from gateway.services.invocation import Invoker
 from gateway.services.job_runner import JobRunner
 from gateway.services.leases import LeaseKeeper
+from gateway.services.logs import LogService
 from gateway.services.maintenance import LogRetention, run_maintenance
 from gateway.services.metrics import GatewayMetrics
 from gateway.services.projects import ProjectService
 from gateway.services.ratelimit import RateLimiter
+from gateway.services.scrape import MetricsScrape
+from gateway.services.sessions import SessionService
 from gateway.services.triggers import TriggerService
 from gateway.services.webhooks import create_webhook_service
 from gateway.store.builds import VersionBuildStore
 from gateway.store.embedded import EmbeddedPostgres
+from gateway.store.events import EventStore
 from gateway.store.functions import FunctionStore
 from gateway.store.jobs import JobStore
+from gateway.store.logs import LogStore
 from gateway.store.migrate import migrate
 from gateway.store.pool import create_pool
 from gateway.store.projects import ProjectStore
 from gateway.store.sessions import SessionStore
+from gateway.store.stats import StatsStore
 from gateway.store.triggers import TriggerStore
 from triggers.cron import CronService
 from triggers.queue import QueueService
@@ -186,10 +194,11 @@ async def _open(
                           paused_functions=projects.stopped_function_ids)
     queues.start()
     stack.push_async_callback(queues.close)
+    sessions = SessionStore(pool)
     return Services(
         settings=settings, pool=pool, dsn=dsn, verifier=verifier, functions=functions,
         jobs=jobs, pools=pools, dispatcher=dispatcher, invoker=invoker, runner=runner,
-        leases=leases, builds=builds, sessions=SessionStore(pool), cache=cache,
+        leases=leases, builds=builds, sessions=sessions, cache=cache,
         triggers=triggers,
         limiter=limiter, cron=cron, queues=queues, metrics=metrics, migrated=True,
         webhooks=webhooks, projects=projects,
@@ -199,6 +208,17 @@ async def _open(
                                        pools=pools, changed=queues.poke),
         function_service=FunctionService(functions=functions, builds=builds, pools=pools,
                                          cache=cache, metrics=metrics, webhooks=webhooks),
+        session_service=SessionService(store=sessions, functions=functions,
+                                       dispatcher=dispatcher, invoker=invoker,
+                                       ttl_s=settings.session_ttl_s,
+                                       max_timeout_ms=settings.max_timeout_ms),
+        log_service=LogService(store=LogStore(pool), jobs=jobs, hub=dispatcher.live_logs,
+                               poll_s=settings.log_follow_poll_s,
+                               keepalive_s=settings.log_follow_keepalive_s),
+        audit_trail=AuditTrail(events=EventStore(pool), functions=functions),
+        function_stats=FunctionStats(store=StatsStore(pool), gates=dispatcher.gates,
+                                     settings=settings),
+        scrape=MetricsScrape(metrics=metrics, jobs=jobs, functions=functions),
     )
 
 

@@ -11,16 +11,21 @@ from starlette.requests import Request
 from auth import TokenVerifier
 from config import Settings
 from executors import WorkerPools
+from gateway.services.audit_trail import AuditTrail
 from gateway.services.builds import BuildManager
 from gateway.services.cache import ResultCache
 from gateway.services.dispatcher import Dispatcher
+from gateway.services.function_stats import FunctionStats
 from gateway.services.functions import FunctionService
 from gateway.services.invocation import Invoker
 from gateway.services.job_runner import JobRunner
 from gateway.services.leases import LeaseKeeper
+from gateway.services.logs import LogService
 from gateway.services.metrics import GatewayMetrics
 from gateway.services.projects import ProjectService
 from gateway.services.ratelimit import RateLimiter
+from gateway.services.scrape import MetricsScrape
+from gateway.services.sessions import SessionService
 from gateway.services.triggers import TriggerService
 from gateway.services.webhooks import WebhookService
 from gateway.store.functions import FunctionStore
@@ -64,6 +69,11 @@ class Services:
     trigger_service: TriggerService
     project_service: ProjectService
     function_service: FunctionService
+    session_service: SessionService
+    log_service: LogService
+    audit_trail: AuditTrail
+    function_stats: FunctionStats
+    scrape: MetricsScrape
 
 
 def services_of(request: Request) -> Services:

@@ -67,6 +67,8 @@ _HEADERS: dict[str, Any] = {
                  "schema": {"type": "string"}},
     "FunctionLocation": {"description": "`/api/v1/functions/{name}` of the new function.",
                          "required": True, "schema": {"type": "string"}},
+    "ProjectLocation": {"description": "`/api/v1/projects/{name}` of the new project.",
+                        "required": True, "schema": {"type": "string"}},
     "VersionsLocation": {"description": "Where the function's versions are listed.",
                          "schema": {"type": "string"}},
     "Retry-After": {"description": "Seconds to wait before retrying: on a 429 until the "

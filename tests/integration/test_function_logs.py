@@ -133,10 +133,10 @@ async def test_unknown_function_is_a_404_and_scope_a_403(client: httpx.AsyncClie
 
 async def test_too_many_followers_is_a_429(client: httpx.AsyncClient,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from gateway.api.routes import function_logs
+    from gateway.services import logs
 
     await create(client, name="printer", code=PRINTS)
-    monkeypatch.setattr(function_logs, "MAX_FOLLOWERS", 0)
+    monkeypatch.setattr(logs, "MAX_FOLLOWERS", 0)
     r = await client.get("/api/v1/functions/printer/logs?follow=true", headers=OPS)
     body = assert_error(r, 429, "RATE_LIMITED")
     assert body["error"]["details"] == {"max_followers": 0}

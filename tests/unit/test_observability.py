@@ -13,13 +13,14 @@ from config import Settings
 from executors.models import LogLine
 from gateway.api.routes._observe import query_bool, query_time
 from gateway.api.routes.events import _event_view
-from gateway.api.routes.function_logs import _event, _stored
-from gateway.api.routes.function_metrics import metrics_view
+from gateway.api.routes.function_logs import _event
 from gateway.core.errors import InvalidRequest
 from gateway.core.jsoncodec import dumps
 from gateway.core.models import FunctionRecord
 from gateway.schemas import logs
 from gateway.schemas.base import render
+from gateway.services.function_stats import metrics_view
+from gateway.services.logs import stored_line as _stored
 from gateway.services.logstream import LogHub
 from gateway.store.events import EventRecord
 from gateway.store.logs import StoredLine

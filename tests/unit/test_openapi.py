@@ -295,6 +295,15 @@ def test_cache_headers_on_execute_and_invoke() -> None:
         assert {"X-Cache", "Age"} <= set(operation["responses"]["200"]["headers"]), path
 
 
+def test_creates_document_their_location_header() -> None:
+    document = _document()
+    for path, component in (("/api/v1/functions", "FunctionLocation"),
+                            ("/api/v1/projects", "ProjectLocation")):
+        headers = document["paths"][path]["post"]["responses"]["201"]["headers"]
+        assert headers["Location"] == {"$ref": f"#/components/headers/{component}"}, path
+        assert _resolve(document, headers["Location"]["$ref"])["required"] is True
+
+
 def test_cache_control_examples_parse() -> None:
     from gateway.services.cache import parse_cache_control
 

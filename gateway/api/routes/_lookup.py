@@ -8,6 +8,7 @@ from typing import Any
 
 from auth import Principal, can_manage
 from gateway.api.context import Services
+from gateway.core.jsoncodec import isoformat
 from gateway.core.models import FunctionRecord
 from gateway.schemas.base import render
 from gateway.schemas.function_view import Function, function_view
@@ -46,23 +47,23 @@ def trigger_view(trigger: TriggerRecord) -> Trigger:
     # Stored configs were checked on the way in: shown as they are, not checked again.
     view: HttpTrigger | CronTrigger | QueueTrigger
     if trigger.type == "http":
-        view = HttpTrigger(
+        view = HttpTrigger.trusted(
             id=trigger.id, function_id=trigger.function_id, name=trigger.name, type="http",
             enabled=trigger.enabled, config=HttpTriggerConfig.model_construct(**trigger.config),
-            created_at=trigger.created_at, updated_at=trigger.updated_at)
+            created_at=isoformat(trigger.created_at), updated_at=isoformat(trigger.updated_at))
     elif trigger.type == "cron":
         next_run = next_run_at(trigger.config, dt.datetime.now(dt.UTC)) \
             if trigger.enabled else None
-        view = CronTrigger(
+        view = CronTrigger.trusted(
             id=trigger.id, function_id=trigger.function_id, name=trigger.name, type="cron",
             enabled=trigger.enabled, config=CronTriggerConfig.model_construct(**trigger.config),
-            created_at=trigger.created_at, updated_at=trigger.updated_at,
-            next_run_at=next_run)
+            created_at=isoformat(trigger.created_at), updated_at=isoformat(trigger.updated_at),
+            next_run_at=isoformat(next_run))
     else:
-        view = QueueTrigger(
+        view = QueueTrigger.trusted(
             id=trigger.id, function_id=trigger.function_id, name=trigger.name, type="queue",
             enabled=trigger.enabled, config=QueueTriggerConfig.model_construct(**trigger.config),
-            created_at=trigger.created_at, updated_at=trigger.updated_at)
+            created_at=isoformat(trigger.created_at), updated_at=isoformat(trigger.updated_at))
     return Trigger(view)
 
 

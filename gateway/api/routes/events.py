@@ -14,12 +14,11 @@ from gateway.api.context import services_of
 from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import query_int
-from gateway.api.routes._lookup import function_not_found
 from gateway.api.routes._observe import READ_JOBS_NOTE, require_read_jobs
 from gateway.api.security import authenticate
-from gateway.schemas.base import render
+from gateway.core.jsoncodec import isoformat
 from gateway.schemas.events import Event, FunctionEvents
-from gateway.store.events import EventRecord, EventStore
+from gateway.store.events import EventRecord
 
 __all__ = ["routes"]
 
@@ -50,22 +49,17 @@ _LIMIT = {"name": "limit", "in": "query", "required": False,
 async def function_events(request: Request) -> Response:
     principal = await authenticate(request)
     require_read_jobs(principal, "events")
-    services = services_of(request)
-    ref = request.path_params["ref"]
-    events = EventStore(services.pool)
-    function = await services.functions.get(ref)
-    function_id = function.id if function is not None else await events.deleted_function_id(ref)
-    if function_id is None:
-        raise function_not_found(ref)
-    limit = query_int(request, "limit", 100, 1, 1000)
-    records = await events.for_function(function_id, limit=limit)
-    return JSONResponse(render(FunctionEvents(events=[_event_view(e) for e in records])))
+    trail = services_of(request).audit_trail
+    function_id = await trail.function_id(request.path_params["ref"])
+    records = await trail.events(function_id, limit=query_int(request, "limit", 100, 1, 1000))
+    return JSONResponse(FunctionEvents(events=[_event_view(e) for e in records]))
 
 
 def _event_view(event: EventRecord) -> Event:
     """The API's Event of a stored one."""
-    return Event(id=event.id, type=event.type, description=event.description,
-                 metadata=event.metadata, actor=event.actor, created_at=event.created_at)
+    return Event.trusted(id=event.id, type=event.type, description=event.description,
+                         metadata=event.metadata, actor=event.actor,
+                         created_at=isoformat(event.created_at))
 
 
 routes = routes_of(function_events)

@@ -1,19 +1,12 @@
-"""``GET /api/v1/functions/{ref}/metrics``: a function's invocation statistics.
-
-Counts, rates and durations are aggregated in PostgreSQL from the function's
-finished jobs (every replica's); ``concurrency.current`` is this replica's runs in
-flight, as ``max_concurrency`` limits each replica.
-"""
+"""``GET /api/v1/functions/{ref}/metrics``: a function's invocation statistics
+(:mod:`gateway.services.function_stats` computes them)."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from auth.scopes import ADMIN, READ_JOBS
-from config import Settings
 from gateway.api.context import services_of
 from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
@@ -25,17 +18,9 @@ from gateway.api.routes._observe import (
     time_parameter,
 )
 from gateway.api.security import authenticate
-from gateway.core.models import FunctionRecord
-from gateway.schemas.base import render
-from gateway.schemas.function_metrics import (
-    FunctionMetrics,
-    FunctionMetricsConcurrency,
-    FunctionMetricsDurations,
-    FunctionMetricsInvocations,
-)
-from gateway.store.stats import JobStats, StatsStore
+from gateway.schemas.function_metrics import FunctionMetrics
 
-__all__ = ["metrics_view", "routes"]
+__all__ = ["routes"]
 
 _DESCRIPTION = READ_JOBS_NOTE + """\
 Aggregated in PostgreSQL from the function's finished jobs (`success` or `failed`, \
@@ -59,38 +44,6 @@ runs × `FNGATE_PRICE_PER_REQUEST` (cache hits cost nothing).
 - `since`: the window's start as applied, or null."""
 
 
-def _ms(value: float | None) -> float | None:
-    return None if value is None else round(float(value), 3)
-
-
-def metrics_view(stats: JobStats, function: FunctionRecord, settings: Settings, *,
-                 current: int, since: dt.datetime | None) -> FunctionMetrics:
-    """The API's metrics from the aggregates (pure; rates are 0 with no invocations)."""
-    total = stats.total
-    gb_seconds = stats.duration_sum_ms / 1000 * function.memory_mb / 1024
-    return FunctionMetrics(
-        invocations=FunctionMetricsInvocations(total=total, successful=stats.successful,
-                                               failed=stats.failed),
-        success_rate=stats.successful / total * 100 if total else 0.0,
-        error_rate=stats.failed / total if total else 0.0,
-        cold_starts=stats.cold_starts,
-        cache_hits=stats.cache_hits,
-        avg_execution_time=_ms(stats.duration_avg),
-        duration=FunctionMetricsDurations(
-            min=_ms(stats.duration_min), max=_ms(stats.duration_max),
-            avg=_ms(stats.duration_avg), p50=_ms(stats.duration_p50),
-            p95=_ms(stats.duration_p95), p99=_ms(stats.duration_p99),
-        ),
-        cpu_usage=_ms(stats.cpu_ms_avg),
-        memory_usage=stats.max_rss_bytes,
-        concurrency=FunctionMetricsConcurrency(current=current, max=function.max_concurrency),
-        gb_seconds=gb_seconds,
-        cost_estimate=gb_seconds * settings.price_per_gb_s
-        + stats.ran * settings.price_per_request,
-        since=since,
-    )
-
-
 @operation(
     "GET", "/api/v1/functions/{ref}/metrics", operation_id="getFunctionMetrics",
     tag="observability", summary="A function's invocation statistics",
@@ -103,11 +56,9 @@ async def function_metrics(request: Request) -> Response:
     require_read_jobs(principal, "metrics")
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"])
-    since = query_time(request, "since")
-    stats = await StatsStore(services.pool).job_stats(function.id, since=since)
-    metrics = metrics_view(stats, function, services.settings, since=since,
-                           current=services.dispatcher.gates.current(function.id))
-    return JSONResponse(render(metrics))
+    metrics = await services.function_stats.metrics(function,
+                                                    since=query_time(request, "since"))
+    return JSONResponse(metrics)
 
 
 routes = routes_of(function_metrics)

@@ -7,6 +7,10 @@ needs ``admin``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,7 +21,7 @@ from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.security import authenticate, require_catalog_read, require_scope
-from gateway.schemas.base import render
+from gateway.core.jsoncodec import isoformat
 from gateway.schemas.projects import (
     DependenciesData,
     EnvironmentData,
@@ -26,6 +30,7 @@ from gateway.schemas.projects import (
     ProjectList,
 )
 from gateway.schemas.validation import parse
+from gateway.services.projects import ProjectService
 from gateway.store.projects import ProjectRecord, mask
 
 __all__ = ["routes", "project_view"]
@@ -54,12 +59,12 @@ def _name(request: Request) -> str:
 
 def project_view(project: ProjectRecord, principal: Principal) -> Project:
     """The API's Project; only admin sees environment values (API.md's scope table)."""
-    return Project(
+    return Project.trusted(
         id=project.id, name=project.name, description=project.description,
         status=project.status, functions=list(project.functions),
         environment=mask(project.environment, reveal=has_scope(principal, ADMIN)),
         dependencies=list(project.dependencies),
-        created_at=project.created_at, updated_at=project.updated_at)
+        created_at=isoformat(project.created_at), updated_at=isoformat(project.updated_at))
 
 
 # -- projects ------------------------------------------------------------------------------
@@ -73,8 +78,8 @@ async def list_projects(request: Request) -> Response:
     principal = await authenticate(request)
     require_catalog_read(principal)
     projects = await services_of(request).project_service.list_all()
-    return JSONResponse(render(ProjectList(projects=[project_view(p, principal)
-                                                     for p in projects])))
+    return JSONResponse(ProjectList(projects=[project_view(p, principal)
+                                                     for p in projects]))
 
 
 @operation(
@@ -83,14 +88,15 @@ async def list_projects(request: Request) -> Response:
     description=_ADMIN_NOTE + "A new project is `running`. A name in use → 409 `CONFLICT`; a "
                 "bad name, environment or dependency → 400.",
     scopes=[ADMIN], body=ProjectCreate, errors=[409],
-    replies={201: Reply("Created (values revealed).", Project)},
+    replies={201: Reply("Created (values revealed).", Project,
+                        headers=(("Location", "ProjectLocation"),))},
 )
 async def create_project(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
     body = parse(ProjectCreate, await read_json(request))
     project = await services_of(request).project_service.create(body)
-    return JSONResponse(render(project_view(project, principal)), status_code=201,
+    return JSONResponse(project_view(project, principal), status_code=201,
                         headers={"Location": f"/api/v1/projects/{project.name}"})
 
 
@@ -105,7 +111,7 @@ async def get_project(request: Request) -> Response:
     principal = await authenticate(request)
     require_catalog_read(principal)
     project = await services_of(request).project_service.get(_name(request))
-    return JSONResponse(render(project_view(project, principal)))
+    return JSONResponse(project_view(project, principal))
 
 
 @operation(
@@ -133,7 +139,7 @@ async def start_project(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
     project = await services_of(request).project_service.start(_name(request))
-    return JSONResponse(render(project_view(project, principal)))
+    return JSONResponse(project_view(project, principal))
 
 
 @operation(
@@ -149,10 +155,70 @@ async def stop_project(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
     project = await services_of(request).project_service.stop(_name(request))
-    return JSONResponse(render(project_view(project, principal)))
+    return JSONResponse(project_view(project, principal))
 
 
-# -- a project's layers --------------------------------------------------------------------
+# -- the layers: a project's, the system's ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Layer:
+    """A layer (environment or dependencies) as its routes read and replace it: its body
+    model, what of a project is shown (``reveal``: the values, else as the caller may see
+    them), and the service's calls for the project's layer and the system's."""
+
+    model: type[EnvironmentData] | type[DependenciesData]
+    shown: Callable[[ProjectRecord, bool], Any]
+    set_project: Callable[[ProjectService, str, Any], Awaitable[ProjectRecord]]
+    system: Callable[[ProjectService], Awaitable[Any]]
+    set_system: Callable[[ProjectService, Any], Awaitable[Any]]
+
+
+_ENVIRONMENT = _Layer(
+    model=EnvironmentData,
+    shown=lambda project, reveal: mask(project.environment, reveal=reveal),
+    set_project=ProjectService.set_environment, system=ProjectService.system_environment,
+    set_system=ProjectService.set_system_environment,
+)
+_DEPENDENCIES = _Layer(
+    model=DependenciesData, shown=lambda project, _: list(project.dependencies),
+    set_project=ProjectService.set_dependencies, system=ProjectService.system_dependencies,
+    set_system=ProjectService.set_system_dependencies,
+)
+
+
+async def _get_project_layer(request: Request, layer: _Layer) -> Response:
+    principal = await authenticate(request)
+    require_catalog_read(principal)
+    project = await services_of(request).project_service.get(_name(request))
+    return JSONResponse(layer.model(data=layer.shown(project,
+                                                            has_scope(principal, ADMIN))))
+
+
+async def _put_project_layer(request: Request, layer: _Layer) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    name, projects = _name(request), services_of(request).project_service
+    await projects.get(name)  # an unknown project is a 404 whatever the body
+    body = parse(layer.model, await read_json(request))
+    project = await layer.set_project(projects, name, body.data)
+    return JSONResponse(layer.model(data=layer.shown(project, True)))
+
+
+async def _get_system_layer(request: Request, layer: _Layer) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    data = await layer.system(services_of(request).project_service)
+    return JSONResponse(layer.model(data=data))
+
+
+async def _put_system_layer(request: Request, layer: _Layer) -> Response:
+    principal = await authenticate(request)
+    require_scope(principal, ADMIN)
+    body = parse(layer.model, await read_json(request))
+    data = await layer.set_system(services_of(request).project_service, body.data)
+    return JSONResponse(layer.model(data=data))
+
 
 @operation(
     "GET", "/api/v1/projects/{name}/env", operation_id="getProjectEnvironment",
@@ -162,11 +228,7 @@ async def stop_project(request: Request) -> Response:
     replies={200: Reply("The environment.", EnvironmentData)},
 )
 async def get_project_env(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_catalog_read(principal)
-    project = await services_of(request).project_service.get(_name(request))
-    return JSONResponse(render(EnvironmentData(
-        data=mask(project.environment, reveal=has_scope(principal, ADMIN)))))
+    return await _get_project_layer(request, _ENVIRONMENT)
 
 
 @operation(
@@ -178,13 +240,7 @@ async def get_project_env(request: Request) -> Response:
     replies={200: Reply("The environment as stored.", EnvironmentData)},
 )
 async def put_project_env(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    name, projects = _name(request), services_of(request).project_service
-    await projects.get(name)  # an unknown project is a 404 whatever the body
-    body = parse(EnvironmentData, await read_json(request))
-    project = await projects.set_environment(name, body.data)
-    return JSONResponse(render(EnvironmentData(data=dict(project.environment))))
+    return await _put_project_layer(request, _ENVIRONMENT)
 
 
 @operation(
@@ -195,10 +251,7 @@ async def put_project_env(request: Request) -> Response:
     replies={200: Reply("The dependencies.", DependenciesData)},
 )
 async def get_project_dependencies(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_catalog_read(principal)
-    project = await services_of(request).project_service.get(_name(request))
-    return JSONResponse(render(DependenciesData(data=list(project.dependencies))))
+    return await _get_project_layer(request, _DEPENDENCIES)
 
 
 @operation(
@@ -210,16 +263,8 @@ async def get_project_dependencies(request: Request) -> Response:
     replies={200: Reply("The dependencies as stored.", DependenciesData)},
 )
 async def put_project_dependencies(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    name, projects = _name(request), services_of(request).project_service
-    await projects.get(name)  # an unknown project is a 404 whatever the body
-    body = parse(DependenciesData, await read_json(request))
-    project = await projects.set_dependencies(name, body.data)
-    return JSONResponse(render(DependenciesData(data=list(project.dependencies))))
+    return await _put_project_layer(request, _DEPENDENCIES)
 
-
-# -- the system layer ----------------------------------------------------------------------
 
 _SYSTEM = "the system (every function's, beneath its project's)"
 
@@ -232,10 +277,7 @@ _SYSTEM = "the system (every function's, beneath its project's)"
     scopes=[ADMIN], replies={200: Reply("The environment.", EnvironmentData)},
 )
 async def get_system_env(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    environment = await services_of(request).project_service.system_environment()
-    return JSONResponse(render(EnvironmentData(data=environment)))
+    return await _get_system_layer(request, _ENVIRONMENT)
 
 
 @operation(
@@ -247,11 +289,7 @@ async def get_system_env(request: Request) -> Response:
     replies={200: Reply("The environment as stored.", EnvironmentData)},
 )
 async def put_system_env(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    body = parse(EnvironmentData, await read_json(request))
-    environment = await services_of(request).project_service.set_system_environment(body.data)
-    return JSONResponse(render(EnvironmentData(data=environment)))
+    return await _put_system_layer(request, _ENVIRONMENT)
 
 
 @operation(
@@ -262,10 +300,7 @@ async def put_system_env(request: Request) -> Response:
     scopes=[ADMIN], replies={200: Reply("The dependencies.", DependenciesData)},
 )
 async def get_system_dependencies(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    dependencies = await services_of(request).project_service.system_dependencies()
-    return JSONResponse(render(DependenciesData(data=dependencies)))
+    return await _get_system_layer(request, _DEPENDENCIES)
 
 
 @operation(
@@ -277,12 +312,7 @@ async def get_system_dependencies(request: Request) -> Response:
     replies={200: Reply("The dependencies as stored.", DependenciesData)},
 )
 async def put_system_dependencies(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    body = parse(DependenciesData, await read_json(request))
-    dependencies = await services_of(request).project_service.set_system_dependencies(
-        body.data)
-    return JSONResponse(render(DependenciesData(data=dependencies)))
+    return await _put_system_layer(request, _DEPENDENCIES)
 
 
 routes = routes_of(

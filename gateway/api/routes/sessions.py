@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-import time
 import uuid
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from auth import ADMIN, Principal
-from gateway.api.context import Services, services_of
+from gateway.api.context import services_of
 from gateway.api.invocation import EXECUTE_SCOPES, cache_directive, cache_headers, run_failed
 from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
-from gateway.api.routes._lookup import function_not_found
 from gateway.api.security import authenticate, require_execute
-from gateway.core.cache_directive import CacheDirective
-from gateway.core.errors import Conflict, InvalidRequest, NotFound
-from gateway.core.models import FunctionRecord, Invocation
-from gateway.schemas.base import render
+from gateway.core.errors import InvalidRequest
+from gateway.core.jsoncodec import isoformat
 from gateway.schemas.errors import Error
 from gateway.schemas.results import render_with_result
 from gateway.schemas.sessions import (
@@ -29,26 +23,17 @@ from gateway.schemas.sessions import (
     InitializeRequest,
     InitializeResponse,
     Session,
-    SessionContext,
 )
 from gateway.schemas.validation import parse
 from gateway.store.sessions import SessionRecord
 
 __all__ = ["routes", "session_view"]
 
-logger = logging.getLogger("fngate.sessions")
-
-_SESSION_DEFAULT = CacheDirective(mode="default")
-
 _ERRORS_NOTE = " Error bodies carry the session id as `request_id` (see `Error`)."
 
 
-def _session_not_found(session_id: str) -> NotFound:
-    return NotFound(f"session '{session_id}' does not exist or has ended",
-                    code="SESSION_NOT_FOUND")
-
-
 def _session_id(request: Request) -> uuid.UUID:
+    """The new session's id: ``X-Request-ID`` when it is a UUID, else a fresh one."""
     raw = request.headers.get("x-request-id")
     if raw:
         try:
@@ -56,10 +41,6 @@ def _session_id(request: Request) -> uuid.UUID:
         except ValueError:
             pass
     return uuid.uuid4()
-
-
-def _visible(session: SessionRecord | None, principal: Principal) -> bool:
-    return session is not None and (session.owner == principal.key or ADMIN in principal.scopes)
 
 
 @operation(
@@ -87,67 +68,15 @@ async def initialize(request: Request) -> Response:
         raise InvalidRequest("the Language-Title header is required",
                              details={"header": "Language-Title"})
     services = services_of(request)
-    function = await services.functions.get(title)
-    # A name or language_title (as refs, case-insensitively), not an id.
-    if function is None or title.lower() not in (function.language_title.lower(),
-                                                 function.name.lower()):
-        raise function_not_found(title)
+    function = await services.session_service.function_titled(title)
     require_execute(principal, function.language)
-    settings = services.settings
     raw = await read_json(request, empty={})
     body = parse(InitializeRequest, {} if raw is None else raw,  # null: no body, as ever
-                 context={"settings": settings})
-    context = (body.context or SessionContext()).stored(settings.max_timeout_ms)
-    services.dispatcher.check_runnable(function)
-    session_id = _session_id(request)
-    created, session = await services.sessions.create(
-        session_id=session_id, owner=principal.key, function_id=function.id,
-        language_title=function.language_title, version=int(function.active_version or 0),
-        context=context, timeout_ms=int(context["timeout_ms"]),
-        retain_session=bool(context.get("retain_session", True)),
-        ttl_s=settings.session_ttl_s,
-    )
-    if not created:
-        _check_reinitialize(session, principal, function)
-    else:
-        await _warm(services, function, session)
-    return JSONResponse(render(InitializeResponse(request_id=session.id,
-                                                  expires_at=session.expires_at)))
-
-
-def _check_reinitialize(session: SessionRecord, principal: Principal,
-                        function: FunctionRecord) -> None:
-    """Initializing an existing id returns it only for its owner, function, and while active."""
-    if session.owner != principal.key:
-        raise Conflict(f"session id '{session.id}' is taken by another caller")
-    if session.function_id != function.id:
-        raise Conflict(f"session '{session.id}' exists for {session.language_title}",
-                       details={"language_title": session.language_title})
-    if session.status != "active":
-        raise Conflict(f"session '{session.id}' is {session.status}; initialize a new id",
-                       details={"status": session.status})
-
-
-async def _warm(services: Services, function: FunctionRecord, session: SessionRecord) -> None:
-    """Best effort: the session exists either way, and an execute starts a worker itself."""
-    try:
-        await services.dispatcher.warm(function)
-    except Exception:
-        logger.warning("warming a worker for a new session failed", exc_info=True,
-                       extra={"session_id": session.id, "function": function.name})
-
-
-async def _pinned_function(services: Services, session: SessionRecord) -> FunctionRecord:
-    # Both cached: the function for a moment (dropped on any change), the built version
-    # for good (its code never changes).
-    function = await services.functions.get(str(session.function_id))
-    version = None
-    if function is not None:
-        version = await services.functions.built_version(session.function_id, session.version)
-    if function is None or version is None:
-        raise Conflict("the session's function version is no longer runnable",
-                       details={"version": session.version})
-    return function.pinned_to(version)
+                 context={"settings": services.settings})
+    session = await services.session_service.initialize(
+        function, body, session_id=_session_id(request), caller=principal)
+    return JSONResponse(InitializeResponse(request_id=session.id,
+                                                  expires_at=session.expires_at))
 
 
 @operation(
@@ -183,38 +112,23 @@ async def _pinned_function(services: Services, session: SessionRecord) -> Functi
 async def execute(request: Request) -> Response:
     session_id = request.path_params["request_id"]
     principal = await authenticate(request)
-    services = services_of(request)
-    # Cached: only what never changes is used before begin_execute checks the rest.
-    session = await services.sessions.get_cached(session_id)
-    if session is None or not _visible(session, principal):
-        raise _session_not_found(session_id)
+    sessions = services_of(request).session_service
+    # Checked in the order the description gives: each step may refuse.
+    session = await sessions.for_execute(session_id, principal)
     body = parse(ExecuteRequest, await read_json(request, empty={}))
-    directive = cache_directive(request) or _SESSION_DEFAULT
-    function = await _pinned_function(services, session)
+    directive = cache_directive(request)
+    function = await sessions.pinned_function(session)
     require_execute(principal, function.language)
-    invocation = Invocation(
-        function=function, event=body.params, trigger="session",
-        owner=session.owner, subject=principal.subject, timeout_ms=session.timeout_ms,
-        context={k: v for k, v in session.context.items() if k not in ("timeout_ms",)},
-        cache=directive,
-    )
-    started = time.perf_counter()
-
-    async def count_execute() -> None:  # once admitted: a refused execute is not counted
-        if await services.sessions.begin_execute(session_id, session.owner) is None:
-            raise _session_not_found(session_id)
-
-    invoked = await services.invoker.invoke(invocation, on_admitted=count_execute)
-    job = invoked.job
+    executed = await sessions.execute(session_id, session, function, params=body.params,
+                                      cache=directive, caller=principal)
+    job = executed.invoked.job
     if job.status != "success":
         raise run_failed(job)
-    hit = invoked.cache == "HIT"
-    execution_ms = (time.perf_counter() - started) * 1000 if hit else job.duration
     answer = ExecuteResponse(request_id=session.id, language_title=session.language_title,
-                             execution_time=int(round(execution_ms or 0)), cached=hit,
-                             result=job.result)
+                             execution_time=executed.execution_ms,
+                             cached=executed.invoked.cache == "HIT", result=job.result)
     return JSONResponse(render_with_result(answer),
-                        headers={**cache_headers(invoked), "X-Job-ID": job.id})
+                        headers={**cache_headers(executed.invoked), "X-Job-ID": job.id})
 
 
 @operation(
@@ -229,10 +143,8 @@ async def execute(request: Request) -> Response:
 async def get_session(request: Request) -> Response:
     session_id = request.path_params["request_id"]
     principal = await authenticate(request)
-    session = await services_of(request).sessions.get(session_id)
-    if session is None or not _visible(session, principal):
-        raise _session_not_found(session_id)
-    return JSONResponse(render(session_view(session)))
+    session = await services_of(request).session_service.get(session_id, principal)
+    return JSONResponse(session_view(session))
 
 
 @operation(
@@ -246,20 +158,17 @@ async def get_session(request: Request) -> Response:
 async def delete_session(request: Request) -> Response:
     session_id = request.path_params["request_id"]
     principal = await authenticate(request)
-    services = services_of(request)
-    session = await services.sessions.get(session_id)
-    if session is None or not _visible(session, principal):
-        raise _session_not_found(session_id)
-    await services.sessions.close(session_id)
+    await services_of(request).session_service.close(session_id, principal)
     return Response(status_code=204)
 
 
 def session_view(session: SessionRecord) -> Session:
     """The API's Session: its state, not its owner, function or context."""
-    return Session(request_id=session.id, language_title=session.language_title,
-                   status=session.status, created_at=session.created_at,
-                   expires_at=session.expires_at, execution_count=session.execution_count,
-                   last_executed_at=session.last_executed_at)
+    return Session.trusted(
+        request_id=session.id, language_title=session.language_title, status=session.status,
+        created_at=isoformat(session.created_at), expires_at=isoformat(session.expires_at),
+        execution_count=session.execution_count,
+        last_executed_at=isoformat(session.last_executed_at))
 
 
 routes = routes_of(initialize, execute, get_session, delete_session)

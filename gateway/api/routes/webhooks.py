@@ -12,6 +12,7 @@ from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.security import authenticate, require_scope
 from gateway.core.errors import InvalidRequest
+from gateway.core.jsoncodec import isoformat
 from gateway.schemas.validation import parse
 from gateway.schemas.webhooks import DELIVERY_RULES, Webhook, WebhookCreate, WebhookList
 from gateway.services.outbound import UrlRefused
@@ -80,9 +81,8 @@ async def delete_webhook(request: Request) -> Response:
 
 def webhook_view(webhook: WebhookRecord) -> Webhook:
     """The API's Webhook: everything but the secret, which is never shown."""
-    return Webhook.model_validate({"id": webhook.id, "url": webhook.url,
-                                   "events": list(webhook.events),
-                                   "created_at": webhook.created_at})
+    return Webhook.trusted(id=webhook.id, url=webhook.url, events=list(webhook.events),
+                           secret="***", created_at=isoformat(webhook.created_at))
 
 
 def _webhook_id(request: Request) -> int:
