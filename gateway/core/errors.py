@@ -20,6 +20,7 @@ __all__ = [
     "ProjectStopped",
     "RateLimited",
     "RunFailed",
+    "RuntimeLost",
     "Unauthorized",
     "Unavailable",
 ]
@@ -57,6 +58,11 @@ class InvalidParams(FngateError):
 
 class InvalidRuntime(FngateError):
     code, status = "INVALID_RUNTIME", 400
+
+
+class RuntimeLost(InvalidRuntime):
+    """``INVALID_RUNTIME`` once a run has begun: the runtime passed the runnable check and
+    then was not there to run it (a queue message counts it as a handling failure)."""
 
 
 class Unauthorized(FngateError):
