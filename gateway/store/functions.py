@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from gateway.core.errors import Conflict, InvalidRequest, NotFound
+from gateway.core.identifiers import numeric_id
 from gateway.core.models import FunctionRecord, VersionRecord
 from gateway.core.projects import layered_dependencies
 
@@ -161,8 +162,9 @@ class FunctionStore:
             self._cache[ref] = entry
 
     async def _read(self, ref: str) -> FunctionRecord | None:
-        if ref.isascii() and ref.isdigit() and len(ref) <= 18:
-            row = await self._pool.fetchrow(_SELECT + "WHERE f.id = $1", int(ref))
+        function_id = numeric_id(ref)
+        if function_id is not None:
+            row = await self._pool.fetchrow(_SELECT + "WHERE f.id = $1", function_id)
             if row is not None:
                 return _record(row)
         # Case-insensitive, as names are unique (0011_function_names.sql): at most one
