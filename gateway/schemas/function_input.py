@@ -27,14 +27,15 @@ from typing_extensions import TypedDict
 from config import Settings
 from gateway.core import quantities
 from gateway.core.errors import InvalidRequest, InvalidRuntime
+from gateway.core.identifiers import ENV_NAME_PATTERN, ENV_NAME_RE
 from gateway.core.projects import dependency_pattern
 from gateway.schemas.params import check_local_refs
 from gateway.schemas.trigger_input import TriggerInput, parse_trigger
 from gateway.schemas.validation import bad_value, bad_value_at
 
 __all__ = [
-    "CPU_PATTERN", "ENV_KEY_RE", "MAX_CPU_MILLIS", "MEMORY_PATTERN", "NAME_PATTERN", "NAME_RE",
-    "PROJECT_NAME_PATTERN", "PROJECT_NAME_RE", "RUNTIMES", "CpuMillis", "CpuQuantity",
+    "CPU_PATTERN", "MAX_CPU_MILLIS", "MEMORY_PATTERN", "NAME_PATTERN", "RUNTIMES", "CpuMillis",
+    "CpuQuantity",
     "Dependencies", "Environment", "EphemeralStorageMb", "Examples", "FunctionExample",
     "FunctionSchemas", "Handler", "Labels", "MaxConcurrency", "MemoryMb", "MemoryQuantity",
     "MinWarm", "Name", "NestedTriggers", "RateLimit", "Runtime", "Schemas", "SourceCode",
@@ -44,12 +45,6 @@ __all__ = [
 #: A function's name: Lambda's set, as the seeds write them (``myFunction``); unique
 #: case-insensitively (0011_function_names.sql).
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
-NAME_RE = re.compile(NAME_PATTERN)
-#: A project's name (unchanged: lower case).
-PROJECT_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
-PROJECT_NAME_RE = re.compile(PROJECT_NAME_PATTERN)
-ENV_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
-ENV_KEY_RE = re.compile(ENV_KEY_PATTERN)
 #: ``handler``, ``index.handler``, ``main.handler``: the part after the last dot names the
 #: function (``[\s\S]`` rather than ``.``: a newline before that dot is not the name's).
 HANDLER_PATTERN = r"^(?:[\s\S]*\.)?[A-Za-z_$][A-Za-z0-9_$]*$"
@@ -206,8 +201,8 @@ def _string_map(key_re: re.Pattern[str] | None) -> Callable[[Any], Any]:
 
 # The key pattern is checked by the validator (pydantic would say ``patternProperties``,
 # which lets other keys through).
-Environment = Annotated[dict[str, str], BeforeValidator(_string_map(ENV_KEY_RE)),
-                        Field(json_schema_extra={"propertyNames": {"pattern": ENV_KEY_PATTERN}})]
+Environment = Annotated[dict[str, str], BeforeValidator(_string_map(ENV_NAME_RE)),
+                        Field(json_schema_extra={"propertyNames": {"pattern": ENV_NAME_PATTERN}})]
 Labels = Annotated[dict[str, str], BeforeValidator(_string_map(None))]
 
 

@@ -24,9 +24,9 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from executors.models import Network
+from gateway.core.identifiers import PROJECT_NAME_PATTERN
 from gateway.schemas.base import RequestModel
 from gateway.schemas.function_input import (
-    PROJECT_NAME_PATTERN,
     CpuMillis,
     CpuQuantity,
     Dependencies,
