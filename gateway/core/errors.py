@@ -23,6 +23,7 @@ __all__ = [
     "RuntimeLost",
     "Unauthorized",
     "Unavailable",
+    "project_not_found",
 ]
 
 
@@ -125,3 +126,8 @@ class Unavailable(FngateError):
     def __init__(self, message: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.headers.setdefault("Retry-After", "5")
+
+
+def project_not_found(name: object) -> NotFound:
+    """The 404 for a project that does not exist."""
+    return NotFound(f"project '{name}' does not exist", code="PROJECT_NOT_FOUND")

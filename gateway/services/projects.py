@@ -11,7 +11,7 @@ serving with their current builds meanwhile.
 from __future__ import annotations
 
 from executors import WorkerPools
-from gateway.core.errors import NotFound
+from gateway.core.errors import project_not_found
 from gateway.core.identifiers import PROJECT_NAME_RE
 from gateway.schemas.projects import ProjectCreate
 from gateway.services.builds import BuildManager
@@ -19,12 +19,7 @@ from gateway.services.changes import Subscriber
 from gateway.store.functions import FunctionStore
 from gateway.store.projects import ProjectRecord, ProjectStatus, ProjectStore
 
-__all__ = ["ProjectService", "project_not_found"]
-
-
-def project_not_found(name: str) -> NotFound:
-    """The 404 for a project that does not exist."""
-    return NotFound(f"project '{name}' does not exist", code="PROJECT_NOT_FOUND")
+__all__ = ["ProjectService"]
 
 
 class ProjectService:
