@@ -11,15 +11,13 @@ from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.security import authenticate, require_scope
-from gateway.core.errors import InvalidRequest
 from gateway.schemas.base import render
 from gateway.schemas.validation import parse
 from gateway.schemas.webhooks import DELIVERY_RULES, Webhook, WebhookCreate, WebhookList
-from gateway.services.outbound import UrlRefused
 from gateway.services.webhooks import webhook_not_found
 from gateway.store.webhooks import WebhookRecord
 
-__all__ = ["routes", "refused_url", "webhook_view"]
+__all__ = ["routes", "webhook_view"]
 
 _ADMIN_NOTE = "Needs `admin`, else 403 `FORBIDDEN` (`details.required_scope: \"admin\"`). "
 
@@ -28,11 +26,6 @@ _WEBHOOK_ID = {
     "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
     "description": "A webhook's id; anything else → 404 `NOT_FOUND`.",
 }
-
-
-def refused_url(exc: UrlRefused, **where: str) -> InvalidRequest:
-    """The 400 for a callback or webhook URL the gateway will not send to."""
-    return exc.invalid_request(**where)
 
 
 @operation(
