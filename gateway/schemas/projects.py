@@ -17,7 +17,7 @@ from pydantic import (
 from gateway.core.identifiers import ENV_NAME_PATTERN, ENV_NAME_RE, PROJECT_NAME_PATTERN
 from gateway.core.projects import dependency_pattern
 from gateway.schemas.base import RequestModel, ResponseModel, Timestamp
-from gateway.schemas.validation import bad_value, bad_value_at
+from gateway.schemas.validation import bad_value, refuse
 
 __all__ = [
     "MAX_DEPENDENCIES", "MAX_DESCRIPTION", "MAX_VARIABLES", "Dependencies", "DependenciesData",
@@ -92,11 +92,7 @@ class ProjectCreate(RequestModel):
     @model_validator(mode="before")
     @classmethod
     def _refused(cls, body: Any) -> Any:
-        if isinstance(body, dict):
-            for key in body:
-                if key in _REFUSED:
-                    raise bad_value_at((key,), body[key], "refused_field", _REFUSED[key])
-        return body
+        return refuse(body, _REFUSED)
 
     @field_validator("description", "environment", "dependencies", mode="before")
     @classmethod

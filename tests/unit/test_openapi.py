@@ -172,7 +172,7 @@ def test_function_create_mirrors_the_input_limits() -> None:
 
 def test_function_create_mirrors_the_sandbox_limits() -> None:
     from gateway.core.quantities import cpu_millis, memory_mib
-    from gateway.schemas.function_input import MAX_CPU_MILLIS
+    from gateway.schemas.function_limits import MAX_CPU_MILLIS
 
     document = _document()
     props = document["components"]["schemas"]["FunctionCreate"]["properties"]
