@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ENV_NAME_PATTERN", "ENV_NAME_RE", "ID_DIGITS", "PROJECT_NAME_PATTERN",
+__all__ = ["ENV_NAME_PATTERN", "ENV_NAME_RE", "ID_DIGITS", "ID_PATTERN", "PROJECT_NAME_PATTERN",
            "PROJECT_NAME_RE", "numeric_id"]
 
 #: A project's name (lower case; functions name theirs in ``project``).
@@ -17,6 +17,8 @@ ENV_NAME_RE = re.compile(ENV_NAME_PATTERN)
 
 #: The most digits of a numeric id: any such number fits a PostgreSQL ``bigint``.
 ID_DIGITS = 18
+#: What :func:`numeric_id` reads, as a path parameter's schema says it.
+ID_PATTERN = f"^[0-9]{{1,{ID_DIGITS}}}$"
 
 
 def numeric_id(text: str, *, digits: int = ID_DIGITS) -> int | None:

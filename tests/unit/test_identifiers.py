@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from gateway.core.identifiers import ENV_NAME_RE, PROJECT_NAME_RE, numeric_id
+from gateway.core.identifiers import ENV_NAME_RE, ID_PATTERN, PROJECT_NAME_RE, numeric_id
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -15,6 +17,8 @@ from gateway.core.identifiers import ENV_NAME_RE, PROJECT_NAME_RE, numeric_id
 def test_numeric_id_reads_ascii_digits_within_bigint_only(text: str,
                                                           expected: int | None) -> None:
     assert numeric_id(text) == expected
+    # The document's pattern of an id parameter says the same.
+    assert (re.fullmatch(ID_PATTERN, text) is not None) == (expected is not None)
 
 
 def test_numeric_id_takes_a_smaller_bound() -> None:
