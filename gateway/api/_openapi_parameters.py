@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.api._openapi_webhooks import CALLBACK_URL_DESCRIPTION
+from gateway.api.middleware.request_id import REQUEST_ID_PATTERN
 from gateway.core.identifiers import ID_PATTERN
 
 __all__ = ["PARAMETERS"]
@@ -58,7 +59,7 @@ PARAMETERS: dict[str, Any] = {
     },
     "SessionRequestID": {
         "name": "X-Request-ID", "in": "header", "required": False,
-        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+        "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN},
         "description": "Echoed as usual; when it is a UUID it also becomes the session's id. "
                        "The same caller initializing an active id again for the same "
                        "function gets that session back as it stands; another caller, "
@@ -67,7 +68,7 @@ PARAMETERS: dict[str, Any] = {
     },
     "X-Request-ID": {
         "name": "X-Request-ID", "in": "header", "required": False,
-        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+        "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN},
         "description": "Echoed in the response and error bodies; an invalid value is replaced "
                        "by a new UUID, not refused.",
     },
