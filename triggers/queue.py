@@ -34,7 +34,7 @@ from aio_pika.abc import (
 )
 from yarl import URL
 
-from gateway.core.errors import Conflict, InvalidRuntime, ProjectStopped
+from gateway.core.errors import Conflict, InvalidRuntime, ProjectStopped, RuntimeLost
 from gateway.core.jsoncodec import dumps
 from gateway.core.models import Invocation, Job
 from gateway.schemas.jobs import render_job
@@ -385,9 +385,12 @@ class QueueService:
             # Its consumer is about to pause: the message waits in the queue, not the DLQ.
             await asyncio.sleep(1.0)
             return "requeue"
+        except RuntimeLost:
+            # The runtime vanished in mid-run (its job was let go): a handling failure,
+            # requeued and dead-lettered after MAX_HANDLING_FAILURES like the others.
+            raise
         except (Conflict, InvalidRuntime) as exc:
-            # Refused by the runnable check, before any job exists (a runtime that
-            # vanishes in mid-run raises the same, and its message waits alike).
+            # Refused by the runnable check, before any job exists.
             if function.status == "failed":  # its build failed: no run until it changes
                 error = {"code": exc.code, "message": str(exc), "details": {}}
                 return await self._dead_letter(config, message, error, None)

@@ -1,13 +1,13 @@
-"""``$ref`` helpers of the hand-written parts of the OpenAPI document (package-private; see
+"""``$ref`` and content helpers of the OpenAPI document (package-private; see
 :mod:`gateway.api.openapi`). The component schemas are generated from the wire models."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["JSON", "json_content", "ref", "schema_ref"]
+from gateway.api.operations import JSON
 
-JSON = "application/json"
+__all__ = ["JSON", "json_content", "ref", "schema_ref"]
 
 
 def ref(section: str, name: str) -> dict[str, Any]:

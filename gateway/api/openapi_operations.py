@@ -11,19 +11,13 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from pydantic_core import CoreSchema
 
+from gateway.api._openapi_responses import error
+from gateway.api._openapi_schemas import JSON, ref
 from gateway.api.operations import Operation, Text
 
 __all__ = ["operation_paths"]
 
-JSON = "application/json"
 MULTIPART = "multipart/form-data"
-
-# The shared error responses in components/responses, by status.
-_ERROR_RESPONSES = {
-    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-    405: "MethodNotAllowed", 409: "Conflict", 413: "PayloadTooLarge",
-    429: "TooManyRequests", 500: "InternalError", 503: "Unavailable", 504: "Timeout",
-}
 
 Mode = Literal["validation", "serialization"]
 
@@ -33,10 +27,6 @@ class _Schemas(GenerateJsonSchema):
 
     def field_title_should_be_set(self, schema: CoreSchema) -> bool:
         return False
-
-
-def _ref(section: str, name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/{section}/{name}"}
 
 
 def operation_paths(
@@ -63,7 +53,7 @@ def operation_paths(
     paths: dict[str, Any] = {}
     for op in operations:
         item = paths.setdefault(_template(op.path),
-                                {"parameters": [_ref("parameters", "X-Request-ID")]})
+                                {"parameters": [ref("parameters", "X-Request-ID")]})
         item[op.method.lower()] = _operation(op, refs)
     return paths, schemas
 
@@ -84,7 +74,7 @@ def _operation(op: Operation, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]
     }
     if op.parameters:
         document["parameters"] = [
-            _ref("parameters", p) if isinstance(p, str) else p for p in op.parameters
+            ref("parameters", p) if isinstance(p, str) else p for p in op.parameters
         ]
     if op.body is not None:
         document["requestBody"] = {
@@ -112,7 +102,7 @@ def _operation(op: Operation, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]
             response["content"] = content
         responses[str(status)] = response
     for status in sorted(_errors(op) - set(op.replies)):
-        responses[str(status)] = _ref("responses", _ERROR_RESPONSES[status])
+        responses[str(status)] = error(status)
     document["responses"] = responses
     document.update(op.extra)
     return document
@@ -132,7 +122,7 @@ def _text(text: Text, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
 
 def _header(header: str | tuple[str, str]) -> tuple[str, dict[str, str]]:
     name, component = (header, header) if isinstance(header, str) else header
-    return name, _ref("headers", component)
+    return name, ref("headers", component)
 
 
 def _security(scopes: tuple[str, ...] | None) -> list[dict[str, list[str]]]:

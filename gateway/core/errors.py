@@ -20,8 +20,10 @@ __all__ = [
     "ProjectStopped",
     "RateLimited",
     "RunFailed",
+    "RuntimeLost",
     "Unauthorized",
     "Unavailable",
+    "project_not_found",
 ]
 
 
@@ -57,6 +59,11 @@ class InvalidParams(FngateError):
 
 class InvalidRuntime(FngateError):
     code, status = "INVALID_RUNTIME", 400
+
+
+class RuntimeLost(InvalidRuntime):
+    """``INVALID_RUNTIME`` once a run has begun: the runtime passed the runnable check and
+    then was not there to run it (a queue message counts it as a handling failure)."""
 
 
 class Unauthorized(FngateError):
@@ -119,3 +126,8 @@ class Unavailable(FngateError):
     def __init__(self, message: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.headers.setdefault("Retry-After", "5")
+
+
+def project_not_found(name: object) -> NotFound:
+    """The 404 for a project that does not exist."""
+    return NotFound(f"project '{name}' does not exist", code="PROJECT_NOT_FOUND")

@@ -1,86 +1,41 @@
-"""What a function's input values may be: names and patterns, limits, and the field types
-(constraints, validators, schema) the wire models of functions and versions are built
-from (:mod:`gateway.schemas.functions`, :mod:`gateway.schemas.versions`).
-
-Limits that come from the configuration (``FNGATE_MAX_TIMEOUT_MS`` …) are checked against
-the :class:`~config.Settings` in the validation context (``{"settings": …}``, the defaults
-without one); the document shows the default caps as ``maximum``.
+"""What a function's other input values may be: its name and runtime, its environment and
+labels, its params and result schemas and examples, and the triggers a create nests.
+Its code is :mod:`gateway.schemas.function_code`, its resources
+:mod:`gateway.schemas.function_limits`; the wire models of functions
+(:mod:`gateway.schemas.functions`) are built from the three.
 """
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    WithJsonSchema,
-)
+from pydantic import BeforeValidator, ConfigDict, Field
 from typing_extensions import TypedDict
 
 from config import Settings
-from gateway.core import quantities
 from gateway.core.errors import InvalidRequest, InvalidRuntime
-from gateway.core.projects import dependency_pattern
+from gateway.core.identifiers import ENV_NAME_PATTERN, ENV_NAME_RE
 from gateway.schemas.params import check_local_refs
 from gateway.schemas.trigger_input import TriggerInput, parse_trigger
 from gateway.schemas.validation import bad_value, bad_value_at
 
 __all__ = [
-    "CPU_PATTERN", "ENV_KEY_RE", "MAX_CPU_MILLIS", "MEMORY_PATTERN", "NAME_PATTERN", "NAME_RE",
-    "PROJECT_NAME_PATTERN", "PROJECT_NAME_RE", "RUNTIMES", "CpuMillis", "CpuQuantity",
-    "Dependencies", "Environment", "EphemeralStorageMb", "Examples", "FunctionExample",
-    "FunctionSchemas", "Handler", "Labels", "MaxConcurrency", "MemoryMb", "MemoryQuantity",
-    "MinWarm", "Name", "NestedTriggers", "RateLimit", "Runtime", "Schemas", "SourceCode",
-    "TimeoutMs", "dependency_pattern", "normalize_runtime", "parse_triggers", "settings_of",
+    "MAX_TRIGGERS_ON_CREATE", "NAME_PATTERN", "RUNTIMES", "Environment", "Examples",
+    "FunctionExample", "FunctionSchemas", "Labels", "Name", "NestedTriggers", "Runtime",
+    "Schemas", "normalize_runtime", "parse_triggers",
 ]
 
 #: A function's name: Lambda's set, as the seeds write them (``myFunction``); unique
 #: case-insensitively (0011_function_names.sql).
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
-NAME_RE = re.compile(NAME_PATTERN)
-#: A project's name (unchanged: lower case).
-PROJECT_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
-PROJECT_NAME_RE = re.compile(PROJECT_NAME_PATTERN)
-ENV_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
-ENV_KEY_RE = re.compile(ENV_KEY_PATTERN)
-#: ``handler``, ``index.handler``, ``main.handler``: the part after the last dot names the
-#: function (``[\s\S]`` rather than ``.``: a newline before that dot is not the name's).
-HANDLER_PATTERN = r"^(?:[\s\S]*\.)?[A-Za-z_$][A-Za-z0-9_$]*$"
-# The forms gateway/core/quantities.py accepts.
-CPU_PATTERN = r"^(\d{1,9}m|\d{1,9}(\.\d{1,9})?|\.\d{1,9})$"
-MEMORY_PATTERN = r"^(\d{1,12}(\.\d{1,9})?|\.\d{1,9})(Ki|Mi|Gi|Ti|k|K|M|G|T)$"
 
 RUNTIMES = ("python", "nodejs")
 _PY_ALIAS = re.compile(r"^(python|py)(\d+(\.\d+)*)?$")
 _NODE_ALIAS = re.compile(r"^(nodejs|node)(\d+(\.\d+)*(\.x)?)?$")
 _LATER_RUNTIMES = ("go", "golang", "rust")
-
-MIN_MEMORY_MB = 16
-MIN_EPHEMERAL_STORAGE_MB = 16
-# A quota above the machine's cores is no limit at all, not an error; a fixed cap keeps
-# what a body may say the same on every replica.
-MIN_CPU_MILLIS, MAX_CPU_MILLIS = 10, 64_000
-MAX_DEPENDENCIES = 100
 MAX_TRIGGERS_ON_CREATE = 20
-
-#: The caps a body is checked against without settings in the context, and the
-#: ``maximum`` the document shows.
-DEFAULT_SETTINGS = Settings()
-
-
-def settings_of(info: ValidationInfo) -> Settings:
-    """The settings of the validation context (the defaults without one)."""
-    settings = (info.context or {}).get("settings", DEFAULT_SETTINGS)
-    assert isinstance(settings, Settings)
-    return settings
-
 
 #: A function's name as a body sends it.
 Name = Annotated[str, Field(
@@ -142,50 +97,6 @@ Runtime = Annotated[str, BeforeValidator(_runtime), Field(
 )]
 
 
-# -- code ---------------------------------------------------------------------------------
-
-def _decode(raw: str | None) -> str | None:
-    if raw is None:
-        return None
-    try:
-        return base64.b64decode(raw, validate=True).decode("utf-8")
-    # binascii.Error and UnicodeDecodeError are ValueErrors, and so is base64's own
-    # refusal of a str with a non-ASCII character in it.
-    except ValueError:
-        raise bad_value("base64", "is not valid base64 of UTF-8 text") from None
-
-
-#: Base64 of UTF-8 source on the wire; the decoded text once validated.
-SourceCode = Annotated[str | None, AfterValidator(_decode),
-                       Field(json_schema_extra={"contentEncoding": "base64"})]
-
-#: An entry point, stored as the part after its last dot (``main.handler`` → ``handler``).
-Handler = Annotated[str, Field(min_length=1, pattern=HANDLER_PATTERN),
-                    AfterValidator(lambda name: name.rsplit(".", 1)[-1])]
-
-
-def _dependencies(value: Any, info: ValidationInfo) -> Any:
-    """Each specifier stripped and checked against the runtime's syntax: the body's own
-    ``runtime`` when it sends one (validated before), else the function's (context)."""
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise bad_value("string_array", "must be an array of strings")
-    runtime = info.data.get("runtime") or (info.context or {}).get("runtime")
-    pattern = dependency_pattern(runtime)
-    for spec in value:
-        if not pattern.fullmatch(spec.strip()):
-            raise bad_value("dependency", f"contains '{spec}': only package names and "
-                                          "version ranges are accepted (no options, URLs or "
-                                          "paths)")
-    return [spec.strip() for spec in value]
-
-
-#: pip requirement specifiers or npm ``name@range``; null is "not given".
-Dependencies = Annotated[Annotated[list[str], Field(max_length=MAX_DEPENDENCIES)] | None,
-                         BeforeValidator(_dependencies)]
-
-
 # -- maps ---------------------------------------------------------------------------------
 
 def _string_map(key_re: re.Pattern[str] | None) -> Callable[[Any], Any]:
@@ -206,86 +117,9 @@ def _string_map(key_re: re.Pattern[str] | None) -> Callable[[Any], Any]:
 
 # The key pattern is checked by the validator (pydantic would say ``patternProperties``,
 # which lets other keys through).
-Environment = Annotated[dict[str, str], BeforeValidator(_string_map(ENV_KEY_RE)),
-                        Field(json_schema_extra={"propertyNames": {"pattern": ENV_KEY_PATTERN}})]
+Environment = Annotated[dict[str, str], BeforeValidator(_string_map(ENV_NAME_RE)),
+                        Field(json_schema_extra={"propertyNames": {"pattern": ENV_NAME_PATTERN}})]
 Labels = Annotated[dict[str, str], BeforeValidator(_string_map(None))]
-
-
-# -- limits -------------------------------------------------------------------------------
-
-def _capped(low: int, setting: str) -> Callable[[int, ValidationInfo], int]:
-    """The check of an integer from ``low`` up to the context's ``setting`` (never
-    clamped); ``low`` is the field's ``ge`` as well, so it reads in the message."""
-
-    def check(value: int, info: ValidationInfo) -> int:
-        cap: int = getattr(settings_of(info), setting)
-        if value > cap:
-            raise bad_value("capped", f"must be between {low} and {cap}")
-        return value
-
-    return check
-
-
-TimeoutMs = Annotated[int, Field(ge=1, json_schema_extra={
-    "maximum": DEFAULT_SETTINGS.max_timeout_ms}), AfterValidator(_capped(1, "max_timeout_ms"))]
-MemoryMb = Annotated[int, Field(ge=MIN_MEMORY_MB, json_schema_extra={
-    "maximum": DEFAULT_SETTINGS.max_memory_mb}),
-    AfterValidator(_capped(MIN_MEMORY_MB, "max_memory_mb"))]
-EphemeralStorageMb = Annotated[int, Field(ge=MIN_EPHEMERAL_STORAGE_MB, json_schema_extra={
-    "maximum": DEFAULT_SETTINGS.max_ephemeral_storage_mb}),
-    AfterValidator(_capped(MIN_EPHEMERAL_STORAGE_MB, "max_ephemeral_storage_mb"))]
-CpuMillis = Annotated[int, Field(ge=MIN_CPU_MILLIS, le=MAX_CPU_MILLIS)]
-MaxConcurrency = Annotated[int, Field(ge=1, le=1000)]
-MinWarm = Annotated[int, Field(ge=0, le=100)]
-
-
-def _rate(value: str | None) -> str | None:
-    from limits import parse
-
-    if value is None:
-        return None
-    try:
-        parse(value)
-    except ValueError:
-        raise bad_value("rate", f"'{value}' is not a rate such as '1000/minute'") from None
-    return value
-
-
-RateLimit = Annotated[str | None, AfterValidator(_rate)]
-
-
-# -- resources ----------------------------------------------------------------------------
-
-def _cpu(value: Any) -> Any:
-    try:
-        millis = quantities.cpu_millis(value)
-    except ValueError as exc:
-        raise bad_value("quantity", str(exc)) from None
-    if not MIN_CPU_MILLIS <= millis <= MAX_CPU_MILLIS:
-        raise bad_value("quantity", f"must be between {MIN_CPU_MILLIS}m and {MAX_CPU_MILLIS}m")
-    return millis
-
-
-def _memory(value: Any, info: ValidationInfo) -> Any:
-    try:
-        mib = quantities.memory_mib(value)
-    except ValueError as exc:
-        raise bad_value("quantity", str(exc)) from None
-    cap = settings_of(info).max_memory_mb
-    if not MIN_MEMORY_MB <= mib <= cap:
-        raise bad_value("quantity", f"must be between {MIN_MEMORY_MB}Mi and {cap}Mi")
-    return mib
-
-
-#: Millicores, from ``"100m"``, ``"0.5"``, ``0.5`` or ``2``.
-CpuQuantity = Annotated[int, BeforeValidator(_cpu), WithJsonSchema({
-    "oneOf": [{"type": "string", "pattern": CPU_PATTERN}, {"type": "number"}],
-    "examples": ["100m", "0.5", 0.5, "2"],
-})]
-#: MiB, from ``"256Mi"``, ``"1Gi"``, ``"512M"``.
-MemoryQuantity = Annotated[int, BeforeValidator(_memory), WithJsonSchema({
-    "type": "string", "pattern": MEMORY_PATTERN, "examples": ["256Mi", "1Gi", "512M"],
-})]
 
 
 # -- schema and examples ------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
@@ -24,36 +23,36 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from executors.models import Network
+from gateway.core.identifiers import PROJECT_NAME_PATTERN
 from gateway.schemas.base import RequestModel
+from gateway.schemas.function_code import Dependencies, Handler, SourceCode, SourceInput
 from gateway.schemas.function_input import (
-    PROJECT_NAME_PATTERN,
+    Environment,
+    Examples,
+    Labels,
+    Name,
+    NestedTriggers,
+    Runtime,
+    Schemas,
+    parse_triggers,
+)
+from gateway.schemas.function_limits import (
     CpuMillis,
     CpuQuantity,
-    Dependencies,
-    Environment,
     EphemeralStorageMb,
-    Examples,
-    Handler,
-    Labels,
     MaxConcurrency,
     MemoryMb,
     MemoryQuantity,
     MinWarm,
-    Name,
-    NestedTriggers,
     RateLimit,
-    Runtime,
-    Schemas,
-    SourceCode,
     TimeoutMs,
-    parse_triggers,
     settings_of,
 )
 from gateway.schemas.trigger_input import TriggerInput
-from gateway.schemas.validation import bad_value, bad_value_at
+from gateway.schemas.validation import bad_value, bad_value_at, refuse
 
 __all__ = ["FORM_INTEGER_FIELDS", "FORM_JSON_FIELDS", "REFUSED_FIELDS", "FunctionCreate",
-           "FunctionForm", "FunctionUpdate", "refuse"]
+           "FunctionForm", "FunctionUpdate"]
 
 _READ_ONLY = "is set by the gateway and cannot be sent"
 #: Fields a client may know (from our responses or a seed document) that a body cannot
@@ -76,16 +75,6 @@ _NOTES = (
     "`ephemeral_storage_mb` and `cpu_millis` out of range are 400s, not clamped. Every "
     "problem is listed in `details.errors`."
 )
-
-
-def refuse(data: Any, refused: Mapping[str, str]) -> Any:
-    """400 naming the first key of ``data`` that ``refused`` holds, with its reason: a
-    field the API knows but a body cannot set (checked before anything else)."""
-    if isinstance(data, dict):
-        for key in data:
-            if key in refused:
-                raise bad_value_at((key,), data[key], "refused_field", refused[key])
-    return data
 
 
 class FunctionResourcesInput(RequestModel):
@@ -111,7 +100,7 @@ class FunctionResourcesInput(RequestModel):
         return data
 
 
-class _FunctionFields(RequestModel):
+class _FunctionFields(SourceInput):
     """The fields of a create or update body (an update sends any of them)."""
 
     # Wire names only: ``schema`` and the aliases are not accepted by attribute name.
@@ -217,12 +206,8 @@ class _FunctionFields(RequestModel):
         self._triggers = parse_triggers(self.triggers, settings_of(info))
         return self
 
-    @model_validator(mode="after")
-    def _one_source(self) -> Self:
-        if self.code is not None and self.source_code is not None:
-            raise bad_value_at(("source_code",), None, "source",
-                               "must not be given together with 'code'")
-        return self
+    # After the triggers' check, as it always ran.
+    _one_source = model_validator(mode="after")(SourceInput._check_one_source)
 
     @model_validator(mode="after")
     def _resolve_aliases(self) -> Self:
@@ -257,11 +242,6 @@ class _FunctionFields(RequestModel):
     def nested_triggers(self) -> list[TriggerInput]:
         """The ``triggers`` sent, validated (a create's; none on an update)."""
         return self._triggers
-
-    @property
-    def source(self) -> str | None:
-        """The source text sent, as ``code`` or decoded from ``source_code``."""
-        return self.code if self.code is not None else self.source_code
 
     def columns(self) -> dict[str, Any]:
         """The stored values this body sets (every one on a create, defaults included)."""

@@ -3,7 +3,6 @@ the system's) beneath every function's own."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -15,31 +14,25 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.core.identifiers import ENV_NAME_PATTERN, ENV_NAME_RE, PROJECT_NAME_PATTERN
 from gateway.core.projects import dependency_pattern
 from gateway.schemas.base import RequestModel, ResponseModel, Timestamp
-from gateway.schemas.validation import bad_value, bad_value_at
+from gateway.schemas.validation import bad_value, refuse
 
 __all__ = [
-    "ENV_NAME_PATTERN", "MAX_DEPENDENCIES", "MAX_DESCRIPTION", "MAX_VARIABLES",
-    "PROJECT_NAME_PATTERN", "Dependencies", "DependenciesData",
+    "MAX_DEPENDENCIES", "MAX_DESCRIPTION", "MAX_VARIABLES", "Dependencies", "DependenciesData",
     "Environment", "EnvironmentData", "Project", "ProjectCreate", "ProjectList",
 ]
 
-#: A project's name (lower case; functions name theirs in ``project``).
-PROJECT_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
-#: An environment variable's name.
-ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 MAX_VARIABLES = 1000
 MAX_DEPENDENCIES = 100
 MAX_DESCRIPTION = 4096
-
-_ENV_NAME_RE = re.compile(ENV_NAME_PATTERN)
 
 
 def _variable_names(variables: Any) -> Any:
     if isinstance(variables, dict):
         for name in variables:
-            if not _ENV_NAME_RE.fullmatch(name):
+            if not ENV_NAME_RE.fullmatch(name):
                 raise bad_value("invalid_variable_name", f"has an invalid variable name '{name}'")
     return variables
 
@@ -99,11 +92,7 @@ class ProjectCreate(RequestModel):
     @model_validator(mode="before")
     @classmethod
     def _refused(cls, body: Any) -> Any:
-        if isinstance(body, dict):
-            for key in body:
-                if key in _REFUSED:
-                    raise bad_value_at((key,), body[key], "refused_field", _REFUSED[key])
-        return body
+        return refuse(body, _REFUSED)
 
     @field_validator("description", "environment", "dependencies", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from gateway.schemas.base import RequestModel, ResponseModel, Timestamp
-from gateway.schemas.function_input import settings_of
+from gateway.schemas.function_limits import settings_of
 from gateway.schemas.jobs import UuidText
 from gateway.schemas.validation import bad_value
 

@@ -12,7 +12,7 @@ from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from gateway.core.errors import FngateError, InvalidRequest, InvalidRuntime
 
-__all__ = ["MAX_ERRORS", "bad_value", "bad_value_at", "invalid", "parse"]
+__all__ = ["MAX_ERRORS", "bad_value", "bad_value_at", "invalid", "parse", "refuse"]
 
 MAX_ERRORS = 20
 _MAX_KEY = 100
@@ -51,6 +51,17 @@ def bad_value_at(loc: tuple[int | str, ...], value: Any, kind: str, message: str
     validator of ``schema`` reports ``schema.params``)."""
     return ValidationError.from_exception_data("request body", [InitErrorDetails(
         type=bad_value(kind, message, **details), loc=loc, input=value)])
+
+
+def refuse(data: Any, refused: Mapping[str, str]) -> Any:
+    """400 naming the first key of ``data`` that ``refused`` holds, with its reason: a
+    field the API knows but a body cannot set (for a ``before`` model validator, so it is
+    checked before anything else)."""
+    if isinstance(data, dict):
+        for key in data:
+            if key in refused:
+                raise bad_value_at((key,), data[key], "refused_field", refused[key])
+    return data
 
 
 def invalid(errors: Sequence[ErrorDetails]) -> FngateError:

@@ -7,16 +7,16 @@ context={"settings": s, "runtime": r})``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
 from pydantic import MISSING, ConfigDict, Field, model_validator
 
 from gateway.core.jsoncodec import isoformat
 from gateway.core.models import VersionRecord
-from gateway.schemas.base import RequestModel, ResponseModel, Timestamp
-from gateway.schemas.function_input import Dependencies, Handler, SourceCode
-from gateway.schemas.functions import REFUSED_FIELDS, refuse
-from gateway.schemas.validation import bad_value_at
+from gateway.schemas.base import ResponseModel, Timestamp
+from gateway.schemas.function_code import Dependencies, Handler, SourceCode, SourceInput
+from gateway.schemas.functions import REFUSED_FIELDS
+from gateway.schemas.validation import refuse
 
 __all__ = ["MAX_VERSION", "Version", "VersionCreate", "VersionList", "VersionRebuild",
            "version_view"]
@@ -29,7 +29,7 @@ _REFUSED = {
 }
 
 
-class VersionCreate(RequestModel):
+class VersionCreate(SourceInput):
     """Body of `POST /api/v1/functions/{ref}/versions`; an empty body is `{}`. Omitted fields
     keep the value of the newest version that did not fail its build (as
     `PUT /api/v1/functions/{ref}` merges), so `{}` copies it. `runtime` → 400 (change it with
@@ -67,17 +67,7 @@ class VersionCreate(RequestModel):
     def _refused(cls, data: Any) -> Any:
         return refuse(data, _REFUSED)
 
-    @model_validator(mode="after")
-    def _one_source(self) -> Self:
-        if self.code is not None and self.source_code is not None:
-            raise bad_value_at(("source_code",), None, "source",
-                               "must not be given together with 'code'")
-        return self
-
-    @property
-    def source(self) -> str | None:
-        """The source text sent, as ``code`` or decoded from ``source_code``."""
-        return self.code if self.code is not None else self.source_code
+    _one_source = model_validator(mode="after")(SourceInput._check_one_source)
 
 
 class VersionRebuild(ResponseModel):

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import asyncpg
 
+from gateway.core.identifiers import numeric_id
 from gateway.store.functions import CHANGES_CHANNEL
 
 __all__ = ["ChangeListener", "Subscriber", "parse_change"]
@@ -35,9 +36,10 @@ def _set(event: asyncio.Event, *_: object) -> None:
 def parse_change(payload: str) -> tuple[str, int | None]:
     """``"trigger:12"`` → ``("trigger", 12)``; anything unreadable means everything."""
     kind, _, ident = payload.partition(":")
-    if not kind or not ident.isdigit():
+    number = numeric_id(ident)
+    if not kind or number is None:
         return EVERYTHING, None
-    return kind, int(ident)
+    return kind, number
 
 
 class ChangeListener:

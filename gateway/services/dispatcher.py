@@ -25,7 +25,14 @@ import orjson
 from config import Settings
 from executors import RuntimeUnavailable, WorkerPools
 from executors.models import CallContext, CodeSpec, ErrorInfo, ExecutionResult
-from gateway.core.errors import ConcurrencyLimit, Conflict, InvalidRuntime, NotFound, ProjectStopped
+from gateway.core.errors import (
+    ConcurrencyLimit,
+    Conflict,
+    InvalidRuntime,
+    NotFound,
+    ProjectStopped,
+    RuntimeLost,
+)
 from gateway.core.models import CronFire, FunctionRecord, Invocation, Job
 from gateway.services.concurrency import ConcurrencyGates, GateFull
 from gateway.services.leases import LeaseKeeper
@@ -280,7 +287,7 @@ class Dispatcher:
         try:
             cold = await self._pools.warm(spec)
         except RuntimeUnavailable as exc:
-            raise InvalidRuntime(str(exc)) from exc
+            raise RuntimeLost(str(exc)) from exc
         if cold:
             self.metrics.cold_start_observed(spec.runtime, time.perf_counter() - began)
         return cold
@@ -510,7 +517,7 @@ class Dispatcher:
                 result = await self._pools.run(spec, event, ctx, timeout_ms=timeout_ms,
                                                on_log=on_log)
         except RuntimeUnavailable as exc:
-            raise InvalidRuntime(str(exc)) from exc
+            raise RuntimeLost(str(exc)) from exc
         if result.cold_start and result.ok:
             # The worker times the call alone; the rest of the wait was the cold start.
             overhead = time.perf_counter() - handed_over - result.duration_ms / 1000

@@ -10,24 +10,16 @@ serving with their current builds meanwhile.
 
 from __future__ import annotations
 
-import re
-
 from executors import WorkerPools
-from gateway.core.errors import NotFound
-from gateway.schemas.projects import PROJECT_NAME_PATTERN, ProjectCreate
+from gateway.core.errors import project_not_found
+from gateway.core.identifiers import PROJECT_NAME_RE
+from gateway.schemas.projects import ProjectCreate
 from gateway.services.builds import BuildManager
 from gateway.services.changes import Subscriber
 from gateway.store.functions import FunctionStore
 from gateway.store.projects import ProjectRecord, ProjectStatus, ProjectStore
 
-__all__ = ["ProjectService", "project_not_found"]
-
-_NAME_RE = re.compile(PROJECT_NAME_PATTERN)
-
-
-def project_not_found(name: str) -> NotFound:
-    """The 404 for a project that does not exist."""
-    return NotFound(f"project '{name}' does not exist", code="PROJECT_NOT_FOUND")
+__all__ = ["ProjectService"]
 
 
 class ProjectService:
@@ -54,7 +46,7 @@ class ProjectService:
     async def get(self, name: str) -> ProjectRecord:
         """The project; NotFound (``PROJECT_NOT_FOUND``) otherwise."""
         # A name no project can have is not looked up.
-        project = await self._store.get(name) if _NAME_RE.fullmatch(name) else None
+        project = await self._store.get(name) if PROJECT_NAME_RE.fullmatch(name) else None
         if project is None:
             raise project_not_found(name)
         return project
@@ -67,7 +59,7 @@ class ProjectService:
 
     async def delete(self, name: str) -> None:
         """Remove an empty project; Conflict while it has functions, NotFound if unknown."""
-        if not _NAME_RE.fullmatch(name) or not await self._store.delete(name):
+        if not PROJECT_NAME_RE.fullmatch(name) or not await self._store.delete(name):
             raise project_not_found(name)
         self._functions.forget()
 
@@ -98,7 +90,7 @@ class ProjectService:
         return project
 
     async def _update(self, name: str, **values: object) -> ProjectRecord:
-        project = await self._store.update(name, **values) if _NAME_RE.fullmatch(name) \
+        project = await self._store.update(name, **values) if PROJECT_NAME_RE.fullmatch(name) \
             else None
         if project is None:
             raise project_not_found(name)

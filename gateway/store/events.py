@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.core.events import EVENT_TYPES, EventType
+from gateway.core.identifiers import numeric_id
 
 __all__ = ["EVENT_TYPES", "EventRecord", "EventStore", "EventType"]
 
@@ -79,10 +80,11 @@ class EventStore:
         Lets a deleted function's history stay readable: a live function always wins,
         since callers try this only when ``ref`` resolves to none.
         """
-        if ref.isascii() and ref.isdigit() and len(ref) <= 18:
+        function_id = numeric_id(ref)
+        if function_id is not None:
             found = await self._pool.fetchval(
                 "SELECT function_id FROM function_events WHERE function_id = $1"
-                " AND type = 'deleted' LIMIT 1", int(ref))
+                " AND type = 'deleted' LIMIT 1", function_id)
             if found is not None:
                 return int(found)
         found = await self._pool.fetchval(

@@ -9,7 +9,8 @@ from typing import Any
 
 import asyncpg
 
-from gateway.core.errors import Conflict, InvalidRequest, NotFound
+from gateway.core.errors import Conflict, InvalidRequest, NotFound, project_not_found
+from gateway.core.identifiers import numeric_id
 from gateway.core.models import FunctionRecord, VersionRecord
 from gateway.core.projects import layered_dependencies
 
@@ -161,8 +162,9 @@ class FunctionStore:
             self._cache[ref] = entry
 
     async def _read(self, ref: str) -> FunctionRecord | None:
-        if ref.isascii() and ref.isdigit() and len(ref) <= 18:
-            row = await self._pool.fetchrow(_SELECT + "WHERE f.id = $1", int(ref))
+        function_id = numeric_id(ref)
+        if function_id is not None:
+            row = await self._pool.fetchrow(_SELECT + "WHERE f.id = $1", function_id)
             if row is not None:
                 return _record(row)
         # Case-insensitive, as names are unique (0011_function_names.sql): at most one
@@ -286,7 +288,7 @@ class FunctionStore:
             except asyncpg.UniqueViolationError as exc:
                 raise Conflict(f"function name '{name}' is already in use") from exc
             except asyncpg.ForeignKeyViolationError as exc:
-                raise _project_not_found(fields.get("project")) from exc
+                raise project_not_found(fields.get("project")) from exc
             await self._insert_version(conn, function_id, 1, version)
             await conn.execute(
                 "UPDATE functions SET active_version = 1 WHERE id = $1", function_id
@@ -370,7 +372,7 @@ class FunctionStore:
             except asyncpg.UniqueViolationError as exc:
                 raise Conflict(f"function name '{rename}' is already in use") from exc
             except asyncpg.ForeignKeyViolationError as exc:
-                raise _project_not_found(fields.get("project")) from exc
+                raise project_not_found(fields.get("project")) from exc
             if also is not None:
                 await also(conn, new_version)
             await notify_change(conn, "function", function_id)
@@ -682,10 +684,6 @@ def function_not_found(ref: str) -> NotFound:
 def version_not_found(name: str, version: object) -> NotFound:
     return NotFound(f"version {version} of function '{name}' does not exist",
                     code="VERSION_NOT_FOUND")
-
-
-def _project_not_found(name: object) -> NotFound:
-    return NotFound(f"project '{name}' does not exist", code="PROJECT_NOT_FOUND")
 
 
 async def _lock_for_activation(conn: Any, function_id: int) -> Any:

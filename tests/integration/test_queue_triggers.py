@@ -19,10 +19,12 @@ import asyncpg
 import httpx
 import pytest
 
+from executors import RuntimeUnavailable, WorkerPools
 from tests.conftest import need_service, running_app, wait_for
 from tests.e2e.serve import clean_env, fngate_argv, free_port, wait_ready
 from tests.integration.test_functions_api import WRITER, create
 from tests.tcp_proxy import TcpProxy
+from triggers.queue import MAX_HANDLING_FAILURES
 
 AMQP_URL = os.environ.get("FNGATE_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 ECHO_EVENT = "def handler(event):\n    return event\n"
@@ -202,6 +204,42 @@ async def test_a_message_for_a_function_whose_build_failed_is_dead_lettered(
         timeout=5)
     assert message is not None and message.message_id == "unbuilt-1"
     assert message.headers["x-fngate-error-code"] == "CONFLICT"
+    await message.ack()
+    await channel.close()
+
+
+async def test_a_run_that_loses_its_runtime_is_dead_lettered_after_the_handling_cap(
+    queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The runnable check passes, then the run finds no runtime: a handling failure like
+    the others, requeued and dead-lettered after MAX_HANDLING_FAILURES, not circled."""
+    runs = 0
+
+    async def runtime_gone(*_: Any, **__: Any) -> Any:
+        nonlocal runs
+        runs += 1
+        raise RuntimeUnavailable("runtime 'python' is not available on this machine")
+
+    async with running_app(queue_settings()) as client:
+        assert (await create(client, name="lost", code=ECHO_EVENT)).status_code == 201
+        monkeypatch.setattr(WorkerPools, "run", runtime_gone)
+        trigger = await add_queue_trigger(client, "lost", {"queue": queue_name})
+        await wait_for(lambda: trigger["id"] in consuming(client), timeout_s=5)
+        await publish(amqp, queue_name, {"n": 1}, message_id="lost-1")
+
+        async def dead_lettered() -> bool:
+            return await message_count(amqp, queue_name + ".dlq") == 1
+
+        await wait_for(dead_lettered, timeout_s=MAX_HANDLING_FAILURES * 2 + 10)
+        assert runs == MAX_HANDLING_FAILURES
+    assert await message_count(amqp, queue_name) == 0
+    channel = await amqp.channel()
+    message = await (await channel.declare_queue(queue_name + ".dlq", passive=True)).get(
+        timeout=5)
+    assert message is not None and message.message_id == "lost-1"
+    assert message.headers["x-fngate-error-code"] == "INTERNAL_ERROR"
+    assert "is not available" in message.headers["x-fngate-error"]
     await message.ack()
     await channel.close()
 

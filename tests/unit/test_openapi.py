@@ -159,7 +159,8 @@ def _given(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 def test_function_create_mirrors_the_input_limits() -> None:
     document = _document()
     props = document["components"]["schemas"]["FunctionCreate"]["properties"]
-    from gateway.schemas.function_input import NAME_PATTERN, PROJECT_NAME_PATTERN
+    from gateway.core.identifiers import PROJECT_NAME_PATTERN
+    from gateway.schemas.function_input import NAME_PATTERN
 
     assert props["name"]["pattern"] == NAME_PATTERN == "^[A-Za-z][A-Za-z0-9_-]{0,63}$"
     assert props["project"]["pattern"] == PROJECT_NAME_PATTERN
@@ -171,7 +172,7 @@ def test_function_create_mirrors_the_input_limits() -> None:
 
 def test_function_create_mirrors_the_sandbox_limits() -> None:
     from gateway.core.quantities import cpu_millis, memory_mib
-    from gateway.schemas.function_input import MAX_CPU_MILLIS
+    from gateway.schemas.function_limits import MAX_CPU_MILLIS
 
     document = _document()
     props = document["components"]["schemas"]["FunctionCreate"]["properties"]

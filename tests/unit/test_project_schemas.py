@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from gateway.core.errors import InvalidRequest
+from gateway.core.identifiers import ENV_NAME_PATTERN
 from gateway.schemas.projects import (
-    ENV_NAME_PATTERN,
     MAX_DEPENDENCIES,
     DependenciesData,
     EnvironmentData,

@@ -7,9 +7,11 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RequestIdMiddleware", "valid_request_id"]
+__all__ = ["REQUEST_ID_PATTERN", "RequestIdMiddleware", "valid_request_id"]
 
-_VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+#: A client's ``X-Request-ID`` that is kept (anything else is replaced, not refused).
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+_VALID = re.compile(REQUEST_ID_PATTERN)
 # API.md: on /execute/{request_id} and /sessions/{request_id} an error body's request_id
 # is the session id from the path, whichever layer answers (rate limit, body limit, 405…).
 _SESSION_PATH = re.compile(r"/api/v1/(?:execute|sessions)/([^/]+)")

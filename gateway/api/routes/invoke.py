@@ -20,7 +20,6 @@ from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.routes._lookup import load_function
-from gateway.api.routes.webhooks import refused_url
 from gateway.api.security import authenticate, require_execute
 from gateway.core.models import Invocation
 from gateway.schemas.jobs import InvokeEvent, Job, render_job
@@ -89,7 +88,7 @@ async def _callback_url(request: Request, settings: Settings) -> str | None:
     try:
         return await check_url(raw, allow_private=settings.allow_private_callbacks)
     except UrlRefused as exc:
-        raise refused_url(exc, header="X-Callback-URL") from exc
+        raise exc.invalid_request(header="X-Callback-URL") from exc
 
 
 @operation(

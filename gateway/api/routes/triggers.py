@@ -12,6 +12,7 @@ from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.routes._lookup import load_function, trigger_view
 from gateway.api.security import authenticate, require_catalog_read, require_scope
+from gateway.core.identifiers import numeric_id
 from gateway.schemas.triggers import Trigger, TriggerCreate, TriggerList, TriggerUpdate
 from gateway.schemas.validation import parse
 from gateway.services.triggers import trigger_not_found
@@ -35,9 +36,10 @@ _CHANGE_NOTE = (
 def _trigger_id(request: Request) -> int:
     """The trigger id in the path; one no trigger can have is a 404 without a lookup."""
     raw = request.path_params["trigger_id"]
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+    trigger_id = numeric_id(raw)
+    if trigger_id is None:
         raise trigger_not_found(raw)
-    return int(raw)
+    return trigger_id
 
 
 

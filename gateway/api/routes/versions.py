@@ -19,6 +19,7 @@ from gateway.api.routes._body import read_json
 from gateway.api.routes._lookup import load_function, show_function
 from gateway.api.routes.functions import READ_NOTE, READ_SCOPES, WRITE_NOTE, WRITE_SCOPES
 from gateway.api.security import authenticate, require_catalog_read, require_scope
+from gateway.core.identifiers import numeric_id
 from gateway.core.models import FunctionRecord
 from gateway.schemas.function_view import Function
 from gateway.schemas.validation import parse
@@ -93,9 +94,10 @@ async def create_version(request: Request) -> Response:
 
 
 def _version_number(function: FunctionRecord, raw: str) -> int:
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+    number = numeric_id(raw, digits=9)  # versions are integers
+    if number is None:
         raise version_not_found(function.name, raw)
-    return int(raw)
+    return number
 
 
 @operation(

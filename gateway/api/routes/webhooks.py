@@ -11,28 +11,22 @@ from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.security import authenticate, require_scope
-from gateway.core.errors import InvalidRequest
+from gateway.core.identifiers import ID_PATTERN, numeric_id
 from gateway.core.jsoncodec import isoformat
 from gateway.schemas.validation import parse
 from gateway.schemas.webhooks import DELIVERY_RULES, Webhook, WebhookCreate, WebhookList
-from gateway.services.outbound import UrlRefused
 from gateway.services.webhooks import webhook_not_found
 from gateway.store.webhooks import WebhookRecord
 
-__all__ = ["routes", "refused_url", "webhook_view"]
+__all__ = ["routes", "webhook_view"]
 
 _ADMIN_NOTE = "Needs `admin`, else 403 `FORBIDDEN` (`details.required_scope: \"admin\"`). "
 
 _WEBHOOK_ID = {
     "name": "webhook_id", "in": "path", "required": True,
-    "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    "schema": {"type": "string", "pattern": ID_PATTERN},
     "description": "A webhook's id; anything else → 404 `NOT_FOUND`.",
 }
-
-
-def refused_url(exc: UrlRefused, **where: str) -> InvalidRequest:
-    """The 400 for a callback or webhook URL the gateway will not send to."""
-    return exc.invalid_request(**where)
 
 
 @operation(
@@ -87,10 +81,10 @@ def webhook_view(webhook: WebhookRecord) -> Webhook:
 
 def _webhook_id(request: Request) -> int:
     raw = request.path_params["webhook_id"]
-    # Digits only and within bigint, else it cannot name a webhook.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+    webhook_id = numeric_id(raw)
+    if webhook_id is None:
         raise webhook_not_found(raw)
-    return int(raw)
+    return webhook_id
 
 
 routes = routes_of(list_webhooks, create_webhook, delete_webhook)
