@@ -37,6 +37,7 @@ from gateway.services.function_stats import FunctionStats
 from gateway.services.functions import FunctionService
 from gateway.services.invocation import Invoker
 from gateway.services.job_runner import JobRunner
+from gateway.services.jobs import JobService
 from gateway.services.leases import LeaseKeeper
 from gateway.services.logs import LogService
 from gateway.services.maintenance import LogRetention, run_maintenance
@@ -212,6 +213,7 @@ async def _open(
                                        dispatcher=dispatcher, invoker=invoker,
                                        ttl_s=settings.session_ttl_s,
                                        max_timeout_ms=settings.max_timeout_ms),
+        job_service=JobService(store=jobs),
         log_service=LogService(store=LogStore(pool), jobs=jobs, hub=dispatcher.live_logs,
                                poll_s=settings.log_follow_poll_s,
                                keepalive_s=settings.log_follow_keepalive_s),

@@ -19,6 +19,7 @@ from gateway.services.function_stats import FunctionStats
 from gateway.services.functions import FunctionService
 from gateway.services.invocation import Invoker
 from gateway.services.job_runner import JobRunner
+from gateway.services.jobs import JobService
 from gateway.services.leases import LeaseKeeper
 from gateway.services.logs import LogService
 from gateway.services.metrics import GatewayMetrics
@@ -70,6 +71,7 @@ class Services:
     project_service: ProjectService
     function_service: FunctionService
     session_service: SessionService
+    job_service: JobService
     log_service: LogService
     audit_trail: AuditTrail
     function_stats: FunctionStats

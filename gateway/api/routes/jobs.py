@@ -8,8 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from auth import Principal, can_manage, can_read_all_jobs, has_scope
-from auth.scopes import EXECUTE_PREFIX, READ_FUNCTIONS, READ_JOBS, WRITE_FUNCTIONS
+from auth.scopes import READ_FUNCTIONS, READ_JOBS, WRITE_FUNCTIONS
 from gateway.api.context import services_of
 from gateway.api.invocation import EXECUTE_SCOPES
 from gateway.api.operations import Reply, operation, routes_of
@@ -17,8 +16,7 @@ from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import query_int
 from gateway.api.routes._lookup import load_function
 from gateway.api.security import authenticate
-from gateway.core.errors import Forbidden, InvalidRequest, NotFound
-from gateway.core.models import Job as JobRecord
+from gateway.core.errors import InvalidRequest
 from gateway.schemas.jobs import (
     JOB_STATUSES,
     Job,
@@ -50,14 +48,6 @@ _LIST_PARAMETERS: list[str | dict[str, Any]] = [
 ]
 
 
-async def _visible_job(request: Request, principal: Principal) -> JobRecord:
-    job_id = request.path_params["job_id"]
-    job = await services_of(request).jobs.get(job_id)
-    if job is None or not (job.owner == principal.key or can_read_all_jobs(principal)):
-        raise NotFound(f"job '{job_id}' does not exist", code="JOB_NOT_FOUND")
-    return job
-
-
 @operation(
     "GET", "/api/v1/jobs/{job_id}", operation_id="getJob", tag="jobs", summary="Get a job",
     description="Any valid token. " + _VISIBILITY,
@@ -66,7 +56,8 @@ async def _visible_job(request: Request, principal: Principal) -> JobRecord:
 )
 async def get_job(request: Request) -> Response:
     principal = await authenticate(request)
-    job = await _visible_job(request, principal)
+    job = await services_of(request).job_service.visible(request.path_params["job_id"],
+                                                         principal)
     return JSONResponse(render_job(job))
 
 
@@ -80,18 +71,9 @@ async def get_job(request: Request) -> Response:
 )
 async def get_job_logs(request: Request) -> Response:
     principal = await authenticate(request)
-    job = await _visible_job(request, principal)
-    rows = await services_of(request).jobs.logs(job.id)
+    rows = await services_of(request).job_service.logs(request.path_params["job_id"],
+                                                       principal)
     return JSONResponse(JobLogs(logs=[LogLine(**row) for row in rows]))
-
-
-def _may_list_jobs(principal: Principal) -> bool:
-    return (
-        has_scope(principal, READ_FUNCTIONS)
-        or can_read_all_jobs(principal)
-        or can_manage(principal)
-        or any(s.startswith(EXECUTE_PREFIX) for s in principal.scopes)
-    )
 
 
 @operation(
@@ -108,11 +90,8 @@ def _may_list_jobs(principal: Principal) -> bool:
 )
 async def list_function_jobs(request: Request) -> Response:
     principal = await authenticate(request)
-    if not _may_list_jobs(principal):
-        # Checked before the function is looked up, so no scope cannot probe names.
-        raise Forbidden("listing a function's jobs needs 'read:functions', 'read:jobs' or an"
-                        " execute scope", details={"required_scope": READ_FUNCTIONS})
     services = services_of(request)
+    services.job_service.check_may_list(principal)
     function = await load_function(services, request.path_params["ref"])
     status = request.query_params.get("status") or None
     if status is not None and status not in JOB_STATUSES:
@@ -127,16 +106,10 @@ async def list_function_jobs(request: Request) -> Response:
         except ValueError as exc:
             raise InvalidRequest("query parameter 'before' must be a job id",
                                  details={"parameter": "before"}) from exc
-    owner = None if can_read_all_jobs(principal) else principal.key
-    jobs = await services.jobs.list_for_function(
-        function.id, status=status, limit=limit, before=before, owner=owner
-    )
-    if jobs is None:
-        raise InvalidRequest("query parameter 'before' names no job of this function",
-                             details={"parameter": "before"})
-    next_before = jobs[-1].id if len(jobs) == limit else None
-    page = JobList(jobs=[job_view(j) for j in jobs], next_before=next_before)
-    return JSONResponse(render_job_list(page))
+    page = await services.job_service.page(function.id, principal, status=status,
+                                           limit=limit, before=before)
+    return JSONResponse(render_job_list(JobList(jobs=[job_view(j) for j in page.jobs],
+                                                next_before=page.next_before)))
 
 
 routes = routes_of(get_job, get_job_logs, list_function_jobs)
