@@ -86,6 +86,11 @@ class Settings:
     # this many lines, are pruned in the background; 0 turns a limit off.
     log_retention_days: float = 7.0
     log_retention_max_lines: int = 100_000
+    # Finished jobs (success/failed) and their log lines: deleted once finished this many
+    # days ago (fractions allowed), and per function beyond the newest this many. A job an
+    # unexpired Idempotency-Key or an undelivered callback/webhook event needs is kept.
+    job_retention_days: float = 7.0
+    job_retention_per_function: int = 10_000
     # How often a log follower (?follow=true) polls for lines of other replicas, and how
     # long a quiet stream waits before a keep-alive comment.
     log_follow_poll_s: float = 1.0
@@ -185,6 +190,10 @@ def load(
     return settings
 
 
+# A century: beyond it the cut-off is no longer a PostgreSQL interval.
+_MAX_RETENTION_DAYS = 36_500
+
+
 def _validate(s: Settings) -> None:
     if s.mode not in ("development", "production"):
         raise SettingsError(f"FNGATE_MODE must be development or production, not {s.mode!r}")
@@ -215,6 +224,14 @@ def _validate(s: Settings) -> None:
         raise SettingsError("webhook timeout, backoff and poll interval must be positive")
     if s.log_retention_days < 0 or s.log_retention_max_lines < 0:
         raise SettingsError("log retention limits must be 0 (off) or positive")
+    if not 0 < s.job_retention_days <= _MAX_RETENTION_DAYS:  # also refuses NaN
+        raise SettingsError(
+            f"FNGATE_JOB_RETENTION_DAYS must be a positive number of days up to"
+            f" {_MAX_RETENTION_DAYS} (fractions allowed, e.g. 0.5), not {s.job_retention_days!r}")
+    if s.job_retention_per_function < 1:
+        raise SettingsError(
+            f"FNGATE_JOB_RETENTION_PER_FUNCTION must be at least 1,"
+            f" not {s.job_retention_per_function!r}")
 
 
 def _parse_uid_range(text: str) -> tuple[int, int]:

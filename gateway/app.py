@@ -40,7 +40,7 @@ from gateway.services.job_runner import JobRunner
 from gateway.services.jobs import JobService
 from gateway.services.leases import LeaseKeeper
 from gateway.services.logs import LogService
-from gateway.services.maintenance import LogRetention, run_maintenance
+from gateway.services.maintenance import JobRetention, LogRetention, run_maintenance
 from gateway.services.metrics import GatewayMetrics
 from gateway.services.projects import ProjectService
 from gateway.services.ratelimit import RateLimiter
@@ -235,9 +235,13 @@ def _start_loops(
         "result-cache-cleanup": run_cleanup(services.cache),
         "changes-listener": ChangeListener(services.dsn, [
             services.functions.forget, services.cron.poke, services.queues.poke]).run(),
-        "maintenance": run_maintenance(services.pool, logs=LogRetention(
-            max_age_days=services.settings.log_retention_days,
-            max_lines=services.settings.log_retention_max_lines)),
+        "maintenance": run_maintenance(
+            services.pool,
+            logs=LogRetention(max_age_days=services.settings.log_retention_days,
+                              max_lines=services.settings.log_retention_max_lines),
+            jobs=JobRetention(max_age_days=services.settings.job_retention_days,
+                              max_per_function=services.settings.job_retention_per_function),
+            on_pruned=services.metrics.pruned),
     }
     loops["webhook-deliveries"] = services.webhooks.run()
     if run_jobs:

@@ -39,6 +39,7 @@ __all__ = [
     "CacheResult",
     "CronOutcome",
     "GatewayMetrics",
+    "PrunedKind",
     "QueueOutcome",
 ]
 
@@ -54,6 +55,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 QueueOutcome = Literal["ack", "dlq", "requeue"]
 CronOutcome = Literal["won", "lost", "skipped"]
 CacheResult = Literal["hit", "miss", "bypass"]
+#: What a maintenance round deletes (gateway/services/maintenance.py counts these).
+PrunedKind = Literal["idempotency_keys", "sessions", "jobs_by_age", "jobs_by_count",
+                     "job_log_lines", "log_lines_by_age", "log_lines_by_count"]
 
 _M = TypeVar("_M", bound=MetricWrapperBase)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
@@ -102,6 +106,10 @@ class GatewayMetrics:
         self._cron_fires = Counter(
             "fngate_cron_fires", "Cron fires by claim outcome (won here, lost to another "
             "replica, skipped: nothing runnable).", ["function", "outcome"], registry=r)
+        self._pruned = Counter(
+            "fngate_pruned_rows", "Rows this replica's maintenance deleted, by kind (jobs "
+            "by age or count per function, the log lines of those jobs, log lines past "
+            "their own retention, idempotency keys, sessions).", ["kind"], registry=r)
         self._build_duration = Histogram(
             "fngate_build_duration_seconds", "Dependency builds of function versions.",
             ["runtime"], buckets=BUILD_BUCKETS, registry=r)
@@ -135,6 +143,13 @@ class GatewayMetrics:
 
     def set_jobs_pending(self, count: int) -> None:
         self._jobs_pending.set(count)
+
+    def pruned(self, counts: Mapping[str, int]) -> None:
+        """One maintenance round's deletions, by kind; kinds outside the set are refused."""
+        for kind, count in counts.items():
+            _check(kind, PrunedKind)
+            if count:
+                self._pruned.labels(kind).inc(count)
 
     # -- HTTP -------------------------------------------------------------------------------
 
