@@ -39,6 +39,9 @@ function's own `rate_limit`), `fngate_rate_limit_fail_open_total`.
 - `fngate_queue_messages_total{queue,outcome}` (`ack`, `dlq`, `requeue`), \
 `fngate_cron_fires_total{function,outcome}` (`won`, `lost` to another replica, `skipped`).
 - `fngate_build_duration_seconds{runtime}`.
+- `fngate_pruned_rows_total{kind}`: rows this replica's maintenance deleted (`jobs_by_age`, \
+`jobs_by_count`, `job_log_lines`, `log_lines_by_age`, `log_lines_by_count`, \
+`idempotency_keys`, `sessions`).
 
 Durations are histograms with buckets from 0.5 ms to 30 s (builds: 0.1 s to 10 min). The \
 series of a deleted or renamed function are removed."""
