@@ -143,9 +143,11 @@ class JobRetentionStore:
 async def _unlock(conn: Any) -> None:
     # Pooled connections are released without a reset (gateway/store/pool.py): a lock
     # left behind would stop every later round on every replica. A connection that cannot
-    # say so is closed, which lets go of the lock.
+    # unlock (a round cancelled mid-statement leaves it busy) is closed, which lets go of
+    # the lock; the round's own exception, if any, is the one that propagates.
     try:
         await conn.execute("SELECT pg_advisory_unlock($1)", JOB_RETENTION_LOCK)
-    except BaseException:
+    except BaseException as exc:
         conn.terminate()
-        raise
+        if not isinstance(exc, Exception):
+            raise
