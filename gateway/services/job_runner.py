@@ -22,9 +22,12 @@ from gateway.services.leases import LeaseKeeper
 from gateway.store.functions import FunctionStore
 from gateway.store.jobs import JOBS_CHANNEL, JobStore
 
-__all__ = ["JobRunner"]
+__all__ = ["JobRunner", "SETTLE_WAIT_S"]
 
 logger = logging.getLogger("fngate.jobs")
+
+# How long a shutdown waits, after the grace, for outcomes already being written.
+SETTLE_WAIT_S = 15.0
 
 
 class JobRunner:
@@ -89,21 +92,35 @@ class JobRunner:
             await self._close_listener()
 
     async def drain(self, grace_s: float) -> None:
-        """Stop claiming, let running jobs finish within ``grace_s``, hand back the rest."""
+        """Stop claiming, let running jobs finish within ``grace_s``, hand back the rest.
+
+        Each job is either settled or handed back, never both: a run still running after
+        the grace is cancelled and released; one whose outcome is already being written
+        (settling) is let finish writing, up to ``SETTLE_WAIT_S`` more, and not released,
+        since a release committed first would make a finished job pending again.
+        """
         self._accepting = False
         tasks = [t for t, _ in self._tasks.values()]
         if tasks:
             await asyncio.wait(tasks, timeout=grace_s)
         leftover = [(t, tok) for t, tok in self._tasks.values() if not t.done()]
-        for task, _ in leftover:
+        # Decided with no await in between: a task marks itself settling before its
+        # first write, so a cancelled one is cancelled before it writes anything.
+        settling = [t for t, tok in leftover if self._leases.is_settling(tok)]
+        running = [(t, tok) for t, tok in leftover if not self._leases.is_settling(tok)]
+        for task, _ in running:
             task.cancel()
-        if leftover:
-            await asyncio.gather(*(t for t, _ in leftover), return_exceptions=True)
-            tokens = [tok for _, tok in leftover]
+        if running:
+            await asyncio.gather(*(t for t, _ in running), return_exceptions=True)
             try:
-                await self._jobs.release(tokens)
+                await self._jobs.release([tok for _, tok in running])
             except Exception:
                 logger.exception("could not hand jobs back; their leases will expire")
+        if settling:
+            _, late = await asyncio.wait(settling, timeout=SETTLE_WAIT_S)
+            if late:
+                logger.warning("outcomes still being written at shutdown; their leases"
+                               " will expire", extra={"jobs": len(late)})
 
     async def _claim(self, limit: int) -> list[tuple[Job, str]]:
         try:
