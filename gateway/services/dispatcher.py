@@ -235,6 +235,7 @@ class Dispatcher:
                 outcome, lambda o: self._jobs.insert_finished(new, o, result.logs))
         else:
             stored = False
+            self._leases.settle(token)
 
             async def finish(o: Outcome) -> None:
                 nonlocal stored
@@ -445,6 +446,7 @@ class Dispatcher:
             await self._jobs.note_failed_attempt(job_id, token, outcome.error, result.logs)
             await asyncio.sleep(delay)
         stored = False
+        self._leases.settle(token)
 
         async def finish(o: Outcome) -> None:
             nonlocal stored

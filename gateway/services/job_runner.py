@@ -4,7 +4,8 @@ The jobs are those the invocation service accepted (``/invoke-async``, async fun
 cron fires): admitted and recorded there, so only running them is left.
 
 Woken by ``LISTEN fngate_jobs`` and, should a notification be missed, by a
-poll. Also hands expired leases (a replica that died) back to ``pending``.
+poll. Also hands expired leases (a replica that died) back to ``pending``, and
+cancels a run here whose lease the heartbeat found lost.
 """
 
 from __future__ import annotations
@@ -128,8 +129,6 @@ class JobRunner:
         except (OSError, asyncpg.PostgresError) as exc:
             logger.warning("claiming jobs failed", extra={"error": repr(exc)})
             return []
-        for _, token in claimed:
-            self._leases.hold(token)
         return claimed
 
     async def _reap(self) -> None:
@@ -144,6 +143,14 @@ class JobRunner:
     def _start(self, job: Job, token: str) -> None:
         task = asyncio.create_task(self._run_one(job, token), name=f"job-{job.id}")
         self._tasks[job.id] = (task, token)
+        # Lost (reaped, maybe claimed by another replica): stop the run, whose outcome
+        # would be refused anyway, so the worker is free and the job runs in one place.
+        self._leases.hold(token, on_lost=lambda: self._lost(job.id, task))
+
+    @staticmethod
+    def _lost(job_id: str, task: asyncio.Task[None]) -> None:
+        logger.warning("job lease lost; its run here is cancelled", extra={"job_id": job_id})
+        task.cancel()
 
     async def _run_one(self, job: Job, token: str) -> None:
         try:
