@@ -3,9 +3,10 @@
 The jobs are those the invocation service accepted (``/invoke-async``, async functions,
 cron fires): admitted and recorded there, so only running them is left.
 
-Woken by ``LISTEN fngate_jobs`` and, should a notification be missed, by a
-poll. Also hands expired leases (a replica that died) back to ``pending``, and
-cancels a run here whose lease the heartbeat found lost.
+Woken by ``LISTEN fngate_jobs`` (:class:`JobListener`, reconnecting with backoff)
+and, should a notification be missed, by a poll. Also hands expired leases (a replica
+that died) back to ``pending``, and cancels a run here whose lease the heartbeat found
+lost.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 import asyncpg
 
 from gateway.core.models import Job
 from gateway.services.dispatcher import Dispatcher, VersionCode
+from gateway.services.job_listener import JobListener
 from gateway.services.leases import LeaseKeeper
 from gateway.store.functions import FunctionStore
-from gateway.store.jobs import JOBS_CHANNEL, JobStore
+from gateway.store.jobs import JobStore
 
 __all__ = ["JobRunner", "SETTLE_WAIT_S"]
 
@@ -44,8 +45,8 @@ class JobRunner:
         leases: LeaseKeeper,
         capacity: int,
         poll_s: float,
+        listener: JobListener | None = None,
     ) -> None:
-        self._dsn = dsn
         self._jobs = jobs
         self._functions = functions
         self._dispatcher = dispatcher
@@ -54,7 +55,7 @@ class JobRunner:
         self._poll_s = poll_s
         self._wake = asyncio.Event()
         self._tasks: dict[str, tuple[asyncio.Task[None], str]] = {}
-        self._listener: Any = None
+        self._listener = listener or JobListener(dsn, self._wake.set)
         self._accepting = True
 
     @property
@@ -68,9 +69,9 @@ class JobRunner:
         """Claim and run jobs until cancelled."""
         last_reap = 0.0
         loop = asyncio.get_running_loop()
+        listening = asyncio.create_task(self._listener.run(), name="job-listener")
         try:
             while True:
-                await self._ensure_listener()
                 if loop.time() - last_reap >= self._leases.heartbeat_s:
                     last_reap = loop.time()
                     await self._reap()
@@ -90,7 +91,9 @@ class JobRunner:
                     async with asyncio.timeout(self._poll_s):
                         await self._wake.wait()
         finally:
-            await self._close_listener()
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
 
     async def drain(self, grace_s: float) -> None:
         """Stop claiming, let running jobs finish within ``grace_s``, hand back the rest.
@@ -177,19 +180,3 @@ class JobRunner:
             return None
         return (record.runtime, record.code, record.handler, list(record.dependencies),
                 record.resolved_dependencies)
-
-    async def _ensure_listener(self) -> None:
-        if self._listener is not None and not self._listener.is_closed():
-            return
-        try:
-            # Owned (and so closed by _close_listener) from the moment it exists.
-            self._listener = await asyncpg.connect(self._dsn)
-            await self._listener.add_listener(JOBS_CHANNEL, lambda *_: self._wake.set())
-        except (OSError, asyncpg.PostgresError) as exc:
-            logger.warning("job LISTEN connection failed; polling", extra={"error": repr(exc)})
-
-    async def _close_listener(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()
-            self._listener = None
