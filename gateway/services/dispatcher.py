@@ -235,6 +235,7 @@ class Dispatcher:
                 outcome, lambda o: self._jobs.insert_finished(new, o, result.logs))
         else:
             stored = False
+            self._leases.settle(token)
 
             async def finish(o: Outcome) -> None:
                 nonlocal stored
@@ -328,8 +329,13 @@ class Dispatcher:
 
     async def run_claimed(self, job: Job, token: str, function: FunctionRecord | None,
                           version_code: VersionCode | None) -> None:
-        """Run a job a job runner claimed, and record its outcome under its lease."""
+        """Run a job a job runner claimed, and record its outcome under its lease.
+
+        The lease is marked settling before any write of the outcome, so a shutdown lets
+        that write finish instead of handing the job back beside it.
+        """
         if function is None or version_code is None:
+            self._leases.settle(token)
             await self._jobs.fail_now(job.id, token, {
                 "code": "FUNCTION_NOT_FOUND",
                 "message": f"function '{job.function_name}' version {job.version} no longer exists",
@@ -349,6 +355,7 @@ class Dispatcher:
                                                         timeout_ms)
         finally:
             gate.release()
+        self._leases.settle(token)
         outcome = _outcome(result, started, finished)
         if not result.ok:
             failures = job.attempts - job.lost_leases
@@ -439,6 +446,7 @@ class Dispatcher:
             await self._jobs.note_failed_attempt(job_id, token, outcome.error, result.logs)
             await asyncio.sleep(delay)
         stored = False
+        self._leases.settle(token)
 
         async def finish(o: Outcome) -> None:
             nonlocal stored

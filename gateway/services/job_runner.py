@@ -3,8 +3,10 @@
 The jobs are those the invocation service accepted (``/invoke-async``, async functions,
 cron fires): admitted and recorded there, so only running them is left.
 
-Woken by ``LISTEN fngate_jobs`` and, should a notification be missed, by a
-poll. Also hands expired leases (a replica that died) back to ``pending``.
+Woken by ``LISTEN fngate_jobs`` (:class:`JobListener`, reconnecting with backoff)
+and, should a notification be missed, by a poll. Also hands expired leases (a replica
+that died) back to ``pending``, and cancels a run here whose lease the heartbeat found
+lost.
 """
 
 from __future__ import annotations
@@ -12,19 +14,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 import asyncpg
 
 from gateway.core.models import Job
 from gateway.services.dispatcher import Dispatcher, VersionCode
+from gateway.services.job_listener import JobListener
 from gateway.services.leases import LeaseKeeper
 from gateway.store.functions import FunctionStore
-from gateway.store.jobs import JOBS_CHANNEL, JobStore
+from gateway.store.jobs import JobStore
 
-__all__ = ["JobRunner"]
+__all__ = ["JobRunner", "SETTLE_WAIT_S"]
 
 logger = logging.getLogger("fngate.jobs")
+
+# How long a shutdown waits, after the grace, for outcomes already being written.
+SETTLE_WAIT_S = 15.0
 
 
 class JobRunner:
@@ -40,8 +45,8 @@ class JobRunner:
         leases: LeaseKeeper,
         capacity: int,
         poll_s: float,
+        listener: JobListener | None = None,
     ) -> None:
-        self._dsn = dsn
         self._jobs = jobs
         self._functions = functions
         self._dispatcher = dispatcher
@@ -50,7 +55,7 @@ class JobRunner:
         self._poll_s = poll_s
         self._wake = asyncio.Event()
         self._tasks: dict[str, tuple[asyncio.Task[None], str]] = {}
-        self._listener: Any = None
+        self._listener = listener or JobListener(dsn, self._wake.set)
         self._accepting = True
 
     @property
@@ -64,9 +69,9 @@ class JobRunner:
         """Claim and run jobs until cancelled."""
         last_reap = 0.0
         loop = asyncio.get_running_loop()
+        listening = asyncio.create_task(self._listener.run(), name="job-listener")
         try:
             while True:
-                await self._ensure_listener()
                 if loop.time() - last_reap >= self._leases.heartbeat_s:
                     last_reap = loop.time()
                     await self._reap()
@@ -86,24 +91,40 @@ class JobRunner:
                     async with asyncio.timeout(self._poll_s):
                         await self._wake.wait()
         finally:
-            await self._close_listener()
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
 
     async def drain(self, grace_s: float) -> None:
-        """Stop claiming, let running jobs finish within ``grace_s``, hand back the rest."""
+        """Stop claiming, let running jobs finish within ``grace_s``, hand back the rest.
+
+        Each job is either settled or handed back, never both: a run still running after
+        the grace is cancelled and released; one whose outcome is already being written
+        (settling) is let finish writing, up to ``SETTLE_WAIT_S`` more, and not released,
+        since a release committed first would make a finished job pending again.
+        """
         self._accepting = False
         tasks = [t for t, _ in self._tasks.values()]
         if tasks:
             await asyncio.wait(tasks, timeout=grace_s)
         leftover = [(t, tok) for t, tok in self._tasks.values() if not t.done()]
-        for task, _ in leftover:
+        # Decided with no await in between: a task marks itself settling before its
+        # first write, so a cancelled one is cancelled before it writes anything.
+        settling = [t for t, tok in leftover if self._leases.is_settling(tok)]
+        running = [(t, tok) for t, tok in leftover if not self._leases.is_settling(tok)]
+        for task, _ in running:
             task.cancel()
-        if leftover:
-            await asyncio.gather(*(t for t, _ in leftover), return_exceptions=True)
-            tokens = [tok for _, tok in leftover]
+        if running:
+            await asyncio.gather(*(t for t, _ in running), return_exceptions=True)
             try:
-                await self._jobs.release(tokens)
+                await self._jobs.release([tok for _, tok in running])
             except Exception:
                 logger.exception("could not hand jobs back; their leases will expire")
+        if settling:
+            _, late = await asyncio.wait(settling, timeout=SETTLE_WAIT_S)
+            if late:
+                logger.warning("outcomes still being written at shutdown; their leases"
+                               " will expire", extra={"jobs": len(late)})
 
     async def _claim(self, limit: int) -> list[tuple[Job, str]]:
         try:
@@ -111,8 +132,6 @@ class JobRunner:
         except (OSError, asyncpg.PostgresError) as exc:
             logger.warning("claiming jobs failed", extra={"error": repr(exc)})
             return []
-        for _, token in claimed:
-            self._leases.hold(token)
         return claimed
 
     async def _reap(self) -> None:
@@ -127,6 +146,14 @@ class JobRunner:
     def _start(self, job: Job, token: str) -> None:
         task = asyncio.create_task(self._run_one(job, token), name=f"job-{job.id}")
         self._tasks[job.id] = (task, token)
+        # Lost (reaped, maybe claimed by another replica): stop the run, whose outcome
+        # would be refused anyway, so the worker is free and the job runs in one place.
+        self._leases.hold(token, on_lost=lambda: self._lost(job.id, task))
+
+    @staticmethod
+    def _lost(job_id: str, task: asyncio.Task[None]) -> None:
+        logger.warning("job lease lost; its run here is cancelled", extra={"job_id": job_id})
+        task.cancel()
 
     async def _run_one(self, job: Job, token: str) -> None:
         try:
@@ -153,19 +180,3 @@ class JobRunner:
             return None
         return (record.runtime, record.code, record.handler, list(record.dependencies),
                 record.resolved_dependencies)
-
-    async def _ensure_listener(self) -> None:
-        if self._listener is not None and not self._listener.is_closed():
-            return
-        try:
-            # Owned (and so closed by _close_listener) from the moment it exists.
-            self._listener = await asyncpg.connect(self._dsn)
-            await self._listener.add_listener(JOBS_CHANNEL, lambda *_: self._wake.set())
-        except (OSError, asyncpg.PostgresError) as exc:
-            logger.warning("job LISTEN connection failed; polling", extra={"error": repr(exc)})
-
-    async def _close_listener(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()
-            self._listener = None

@@ -363,17 +363,19 @@ class JobStore:
         )
         return [(Job.from_row(r), str(r["lease_token"])) for r in rows]
 
-    async def heartbeat(self, tokens: Sequence[str], lease_s: float) -> int:
-        """Extend the leases this replica holds; returns how many still held."""
+    async def heartbeat(self, tokens: Sequence[str], lease_s: float) -> set[str]:
+        """Extend the leases this replica holds; returns the tokens still held (a token
+        missing was reaped or taken over, or its job was finished meanwhile)."""
         if not tokens:
-            return 0
-        status = await self._pool.execute(
+            return set()
+        rows = await self._pool.fetch(
             "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $2)"
-            " WHERE lease_token = ANY($1::uuid[]) AND status = 'running'",
+            " WHERE lease_token = ANY($1::uuid[]) AND status = 'running'"
+            " RETURNING lease_token",
             [uuid.UUID(t) for t in tokens],
             lease_s,
         )
-        return int(status.split()[-1])
+        return {str(r["lease_token"]) for r in rows}
 
     async def finish(self, job_id: str, token: str, outcome: Outcome,
                      logs: Sequence[LogLine]) -> bool:
