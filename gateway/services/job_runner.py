@@ -76,6 +76,9 @@ class JobRunner:
                     last_reap = loop.time()
                     await self._reap()
                 free = self._capacity - len(self._tasks)
+                # Cleared before the claim: a job announced while it runs wakes the next
+                # wait at once instead of waiting for the poll.
+                self._wake.clear()
                 claimed: list[tuple[Job, str]] = []
                 if free > 0 and self._accepting:
                     claimed = await self._claim(free)
@@ -84,7 +87,6 @@ class JobRunner:
                 if claimed and len(claimed) == free:
                     await asyncio.sleep(0)
                     continue
-                self._wake.clear()
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
                 # cancellation that arrives as the event fires, and the loop never stops.
                 with contextlib.suppress(TimeoutError):

@@ -1,0 +1,55 @@
+"""JobRunner's wake-up: a job announced while the runner is claiming is claimed next,
+not after the poll interval (the wake is cleared before the claim, not after it)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from gateway.services.job_runner import JobRunner
+from tests.conftest import wait_for
+
+
+class _Listener:
+    async def run(self) -> None:
+        await asyncio.Event().wait()
+
+
+class _Leases:
+    heartbeat_s = 3600.0
+    lease_s = 60.0
+
+
+class _Jobs:
+    """Claims nothing; the first claim is where a notification arrives."""
+
+    def __init__(self) -> None:
+        self.claims = 0
+        self.runner: JobRunner | None = None
+
+    async def claim(self, limit: int, lease_s: float) -> list[Any]:
+        self.claims += 1
+        if self.claims == 1:
+            assert self.runner is not None
+            self.runner.wake()  # a job committed while this claim's query ran
+        return []
+
+    async def release_expired(self) -> int:
+        return 0
+
+
+async def test_a_job_announced_during_a_claim_is_claimed_without_waiting_for_the_poll(
+) -> None:
+    jobs = _Jobs()
+    runner = JobRunner(dsn="", jobs=jobs, functions=None, dispatcher=None,  # type: ignore[arg-type]
+                       leases=_Leases(), capacity=4, poll_s=3600.0,  # type: ignore[arg-type]
+                       listener=_Listener())  # type: ignore[arg-type]
+    jobs.runner = runner
+    running = asyncio.create_task(runner.run())
+    try:
+        await wait_for(lambda: jobs.claims >= 2, timeout_s=10)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
