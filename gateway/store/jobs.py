@@ -102,6 +102,25 @@ _INSERT_FINISHED_MANY = (
 )
 
 
+# Bind an idempotency key to a new job; a binding older than 24 hours is taken over.
+# On a conflict the existing row is locked even when it is not updated (PostgreSQL's
+# ON CONFLICT DO UPDATE locks every conflicting row), so _READ_KEY in the same
+# transaction finds it.
+_BIND_KEY = (
+    "INSERT INTO idempotency_keys (owner, function_id, key, request_hash, job_id)"
+    " VALUES ($1, $2, $3, $4, $5)"
+    " ON CONFLICT (owner, function_id, key) DO UPDATE"
+    "   SET created_at = now(), request_hash = EXCLUDED.request_hash,"
+    "       job_id = EXCLUDED.job_id"
+    "   WHERE idempotency_keys.created_at < now() - interval '24 hours'"
+    " RETURNING job_id"
+)
+_READ_KEY = (
+    "SELECT job_id, request_hash FROM idempotency_keys"
+    " WHERE owner = $1 AND function_id = $2 AND key = $3"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _FinishedRow:
     args: tuple[Any, ...]  # the parameters of _INSERT_FINISHED
@@ -268,26 +287,19 @@ class JobStore:
         item is the lease token ("" for a pending job); otherwise the stored request hash.
         """
         token = uuid.uuid4() if running_lease_s is not None else None
-        async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                "INSERT INTO idempotency_keys (owner, function_id, key, request_hash, job_id)"
-                " VALUES ($1, $2, $3, $4, $5)"
-                " ON CONFLICT (owner, function_id, key) DO UPDATE"
-                "   SET created_at = now(), request_hash = EXCLUDED.request_hash,"
-                "       job_id = EXCLUDED.job_id"
-                "   WHERE idempotency_keys.created_at < now() - interval '24 hours'"
-                " RETURNING job_id",
-                job.owner, job.function_id, key, request_hash, job.id,
-            )
-            if row is not None:
-                await self._insert(conn, job, token, running_lease_s)
-                return True, str(job.id), "" if token is None else str(token)
-        existing = await self._pool.fetchrow(
-            "SELECT job_id, request_hash FROM idempotency_keys"
-            " WHERE owner = $1 AND function_id = $2 AND key = $3",
-            job.owner, job.function_id, key,
-        )
-        return False, str(existing["job_id"]), existing["request_hash"]
+        while True:
+            async with self._pool.acquire() as conn, conn.transaction():
+                row = await conn.fetchrow(_BIND_KEY, job.owner, job.function_id, key,
+                                          request_hash, job.id)
+                if row is not None:
+                    await self._insert(conn, job, token, running_lease_s)
+                    return True, str(job.id), "" if token is None else str(token)
+                # Read the binding in the same transaction: the conflict locked the row,
+                # so neither pruning nor a forgotten binding can remove it before we read.
+                existing = await conn.fetchrow(_READ_KEY, job.owner, job.function_id, key)
+            if existing is not None:
+                return False, str(existing["job_id"]), existing["request_hash"]
+            # Not reachable while the lock holds; were the row gone, binding again is right.
 
     async def forget_idempotent(self, job: NewJob, key: str) -> None:
         """Undo a key's binding and its job when no run happened (e.g. a 429)."""
