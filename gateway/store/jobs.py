@@ -16,7 +16,7 @@ from typing import Any
 
 from executors.models import LogLine
 from gateway.core.models import Job
-from gateway.store.batches import BatchWriter
+from gateway.store.batches import BatchWriter, JsonRow, json_rows
 
 __all__ = ["JobStore", "JOBS_CHANNEL", "NewJob", "Outcome", "MAX_LOST_LEASES"]
 
@@ -121,12 +121,21 @@ _READ_KEY = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _FinishedRow:
-    args: tuple[Any, ...]  # the parameters of _INSERT_FINISHED
-    job_id: uuid.UUID
-    function_id: int
-    logs: Sequence[LogLine]
+def _log_bytes(logs: Sequence[LogLine]) -> int:
+    return sum(len(line.message) for line in logs)
+
+
+class _FinishedRow(JsonRow):
+    """The parameters of _INSERT_FINISHED (a row of _INSERT_FINISHED_MANY) and its logs."""
+
+    __slots__ = ("job_id", "function_id", "logs")
+
+    def __init__(self, args: tuple[Any, ...], job_id: uuid.UUID, function_id: int,
+                 logs: Sequence[LogLine]) -> None:
+        super().__init__(_FINISHED_FIELDS, args, extra_bytes=_log_bytes(logs))
+        self.job_id = job_id
+        self.function_id = function_id
+        self.logs = logs
 
 
 _FINISH_FIELDS = ("id", "token", "status", "result", "error", "finished_at", "duration",
@@ -171,10 +180,14 @@ _START_KEYED_MANY = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _FinishRow:
-    args: tuple[Any, ...]  # the parameters of _FINISH
-    logs: Sequence[LogLine]
+class _FinishRow(JsonRow):
+    """The parameters of _FINISH (a row of _FINISH_MANY) and its logs."""
+
+    __slots__ = ("logs",)
+
+    def __init__(self, args: tuple[Any, ...], logs: Sequence[LogLine]) -> None:
+        super().__init__(_FINISH_FIELDS, args, extra_bytes=_log_bytes(logs))
+        self.logs = logs
 
 
 _FINISH = (
@@ -190,9 +203,11 @@ class JobStore:
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
-        self._finished = BatchWriter(self._insert_finished_many, self._insert_finished_one)
-        self._finishes = BatchWriter(self._finish_many, self._finish_one)
-        self._starts = BatchWriter(self._start_many, self._start_one)
+        # Each batch bounded in bytes too (MAX_BATCH_BYTES): results and events are large.
+        self._finished = BatchWriter(self._insert_finished_many, self._insert_finished_one,
+                                     size=JsonRow.size)
+        self._finishes = BatchWriter(self._finish_many, self._finish_one, size=JsonRow.size)
+        self._starts = BatchWriter(self._start_many, self._start_one, size=JsonRow.size)
 
     async def insert_finished(
         self, job: NewJob, outcome: Outcome, logs: Sequence[LogLine], attempts: int = 1
@@ -217,7 +232,7 @@ class JobStore:
             await self._write_logs(conn, row.job_id, row.function_id, row.logs)
 
     async def _insert_finished_many(self, rows: Sequence[_FinishedRow]) -> list[None]:
-        batch = [dict(zip(_FINISHED_FIELDS, row.args, strict=True)) for row in rows]
+        batch = json_rows(rows)
         if not any(row.logs for row in rows):
             await self._pool.execute(_INSERT_FINISHED_MANY, batch)
             return [None] * len(rows)
@@ -409,7 +424,7 @@ class JobStore:
         return True
 
     async def _finish_many(self, rows: Sequence[_FinishRow]) -> list[bool]:
-        batch = [dict(zip(_FINISH_FIELDS, row.args, strict=True)) for row in rows]
+        batch = json_rows(rows)
         async with self._pool.acquire() as conn, conn.transaction():
             # By id and token: a runner that lost its lease may finish in the same batch
             # as the one that took the job over; only the holder's row was updated.
@@ -483,9 +498,9 @@ class JobStore:
         """
         token = uuid.uuid4()
         # One statement for the usual case, a new message; concurrent ones share it.
-        created = await self._starts.write((
+        created = await self._starts.write(JsonRow(_START_FIELDS, (
             job.id, job.function_id, job.function_name, job.version, job.trigger,
-            job.owner, job.subject, job.event, job.context, token, lease_s, key))
+            job.owner, job.subject, job.event, job.context, token, lease_s, key)))
         if created:
             return str(job.id), str(token), None
         if fresh:
@@ -511,13 +526,12 @@ class JobStore:
             return await self.start_keyed(job, key=key, lease_s=lease_s)
         return str(row["id"]), None, Job.from_row(row)
 
-    async def _start_one(self, args: tuple[Any, ...]) -> bool:
-        return bool(await self._pool.fetchval(_START_KEYED, *args))
+    async def _start_one(self, row: JsonRow) -> bool:
+        return bool(await self._pool.fetchval(_START_KEYED, *row.args))
 
-    async def _start_many(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
-        batch = [dict(zip(_START_FIELDS, args, strict=True)) for args in rows]
-        created = {r["id"] for r in await self._pool.fetch(_START_KEYED_MANY, batch)}
-        return [args[0] in created for args in rows]
+    async def _start_many(self, rows: Sequence[JsonRow]) -> list[bool]:
+        created = {r["id"] for r in await self._pool.fetch(_START_KEYED_MANY, json_rows(rows))}
+        return [row.args[0] in created for row in rows]
 
     async def note_failed_attempt(self, job_id: str, token: str, error: dict[str, Any],
                                   logs: Sequence[LogLine]) -> bool:
