@@ -17,6 +17,7 @@ from typing import Any
 from executors.models import LogLine
 from gateway.core.models import Job
 from gateway.store.batches import BatchWriter, JsonRow, json_rows
+from gateway.store.webhooks import enqueue_callback_on
 
 __all__ = ["JobStore", "JOBS_CHANNEL", "NewJob", "Outcome", "MAX_LOST_LEASES"]
 
@@ -242,13 +243,16 @@ class JobStore:
                                     _log_records(row.job_id, row.function_id, row.logs)])
         return [None] * len(rows)
 
-    async def insert_pending(self, job: NewJob, *, running_lease_s: float | None = None) -> str:
-        """Insert a job that runs later (``pending``), or now under a lease (``running``).
+    async def insert_pending(self, job: NewJob, *, running_lease_s: float | None = None,
+                             callback_url: str | None = None) -> str:
+        """Insert a job that runs later (``pending``), or now under a lease (``running``),
+        with its ``callback_url`` delivery in the same transaction.
 
         Returns the lease token when ``running_lease_s`` is given, else "".
         """
         token = uuid.uuid4() if running_lease_s is not None else None
-        if token is None:  # one statement (its own transaction): insert and wake runners
+        if token is None and callback_url is None:
+            # One statement (its own transaction): insert and wake runners.
             await self._pool.execute(
                 "WITH job AS (INSERT INTO jobs (id, function_id, function_name, version,"
                 " trigger, status, owner, subject, event, context)"
@@ -260,7 +264,14 @@ class JobStore:
             return ""
         async with self._pool.acquire() as conn, conn.transaction():
             await self._insert(conn, job, token, running_lease_s)
-        return str(token)
+            if callback_url is not None:
+                await enqueue_callback_on(conn, job.id, callback_url)
+        return "" if token is None else str(token)
+
+    async def add_callback(self, job_id: str | uuid.UUID, url: str) -> None:
+        """Queue ``url``'s delivery of a job that exists, or is about to be recorded: it
+        waits until the job has finished (a job that never appears is pruned with it)."""
+        await enqueue_callback_on(self._pool, job_id, url)
 
     async def _insert(
         self, conn: Any, job: NewJob, token: uuid.UUID | None, lease_s: float | None
@@ -295,8 +306,10 @@ class JobStore:
         key: str,
         request_hash: str,
         running_lease_s: float | None,
+        callback_url: str | None = None,
     ) -> tuple[bool, str, str | None]:
-        """Bind ``key`` to a new job, or find the job it is bound to.
+        """Bind ``key`` to a new job, or find the job it is bound to. A new job is written
+        with its ``callback_url`` delivery in the same transaction.
 
         Returns ``(created, job_id, stored_hash_or_lease_token)``: when created, the third
         item is the lease token ("" for a pending job); otherwise the stored request hash.
@@ -308,6 +321,8 @@ class JobStore:
                                           request_hash, job.id)
                 if row is not None:
                     await self._insert(conn, job, token, running_lease_s)
+                    if callback_url is not None:
+                        await enqueue_callback_on(conn, job.id, callback_url)
                     return True, str(job.id), "" if token is None else str(token)
                 # Read the binding in the same transaction: the conflict locked the row,
                 # so neither pruning nor a forgotten binding can remove it before we read.
@@ -325,6 +340,8 @@ class JobStore:
                 job.owner, job.function_id, key, job.id,
             )
             await conn.execute("DELETE FROM jobs WHERE id = $1", job.id)
+            await conn.execute("DELETE FROM webhook_deliveries WHERE job_id = $1"
+                               " AND kind = 'callback'", job.id)
 
     async def get(self, job_id: str) -> Job | None:
         try:
