@@ -252,7 +252,7 @@ class Worker:
             worker._uid_lease = lease
         except BaseException:
             if workdir is not None:
-                limits.remove_workdir(workdir)
+                limits.remove_workdir(workdir)  # just made, still empty: a syscall or two
             if cgroup is not None:
                 cgroup.remove()
             if lease is not None:
@@ -438,7 +438,8 @@ class Worker:
             for transport in self._readers:
                 transport.close()
             if self.workdir is not None:
-                limits.remove_workdir(self.workdir)
+                # Whatever the call left there, maybe many files: not on the event loop.
+                await asyncio.to_thread(limits.remove_workdir, self.workdir)
             if self.cgroup is not None:
                 for _ in range(100):
                     if self.cgroup.remove():
@@ -613,7 +614,10 @@ class Worker:
 
     async def _watch_rss(self) -> None:
         while self.alive:
-            if limits.rss_of_group(self.pid) > self._watchdog_limit:
+            # A /proc read per process of the tree, every period, for every such worker:
+            # in a thread, so the event loop never waits on it.
+            rss = await asyncio.to_thread(limits.rss_of_group, self.pid)
+            if self.alive and rss > self._watchdog_limit:
                 self._oom_by_watchdog = True
                 self.kill("OutOfMemory")
                 return

@@ -183,9 +183,13 @@ class Dispatcher:
         when it ran here).
 
         With an idempotency key seen before, returns that job as it stands, unrun.
+        ``inv.callback_url`` is queued before the run (with the key's binding, in its
+        transaction), so a failure to queue it fails the call before anything runs.
         """
         new = self._new_job(inv)
         if inv.idempotency_key is None:
+            if inv.callback_url is not None:
+                await self._jobs.add_callback(new.id, inv.callback_url)
             return await self._invoke_now(inv, new, None)
         existing, token = await self._bind_key(inv, new, running=True)
         if existing is not None:
@@ -254,6 +258,8 @@ class Dispatcher:
     async def record_cached(self, inv: Invocation, value: Any) -> Job:
         """Record a sync invocation answered from the result cache (no run)."""
         new = self._new_job(inv)
+        if inv.callback_url is not None:
+            await self._jobs.add_callback(new.id, inv.callback_url)
         now = _now()
         outcome = Outcome(status="success", result=value, error=None, started_at=now,
                           finished_at=now, duration=0.0, cold_start=False, cached=True)
@@ -300,6 +306,8 @@ class Dispatcher:
 
         Returns the job and whether it is a duplicate: the job of an idempotency key seen
         before, or of a cron fire (``inv.fire``) another replica claimed, as it stands.
+        ``inv.callback_url`` is written in the job's own transaction: no job is accepted
+        whose callback was not queued.
         """
         new = self._new_job(inv)
         if inv.fire is not None:
@@ -311,7 +319,7 @@ class Dispatcher:
             if existing is not None:
                 return existing, True
         else:
-            await self._jobs.insert_pending(new)
+            await self._jobs.insert_pending(new, callback_url=inv.callback_url)
         # Built here rather than read back: a job runner may already have claimed it.
         return Job(
             id=str(new.id), function_id=new.function_id, function_name=new.function_name,
@@ -539,6 +547,7 @@ class Dispatcher:
         created, job_id, extra = await self._jobs.insert_idempotent(
             new, key=inv.idempotency_key, request_hash=digest,
             running_lease_s=self._leases.lease_s if running else None,
+            callback_url=inv.callback_url,
         )
         if created:
             if running and extra:
@@ -551,6 +560,10 @@ class Dispatcher:
         if job is None:
             raise NotFound("the job of this Idempotency-Key no longer exists",
                            code="JOB_NOT_FOUND")
+        if inv.callback_url is not None:
+            # The key's job (at most one callback each): a failure here fails the replay,
+            # which is safe to repeat.
+            await self._jobs.add_callback(job.id, inv.callback_url)
         return job, None
 
     def _finished(self, job: Job) -> None:

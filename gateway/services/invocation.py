@@ -18,7 +18,9 @@ invocation policy in one place and one order:
    key) and stores a fresh success; ``async`` records a pending job (bound to its
    idempotency key, or to its cron fire, which one replica claims); ``held`` runs a queue
    message's job to its final state, keyed by the message;
-6. the callback, when one is given: queued, never failing a job that is accepted or done.
+6. the callback, when one is given: written by the dispatcher with the job (an accepted
+   job in its own transaction; a sync run's before it runs), so a callback that cannot be
+   queued fails the invocation instead of being lost; here the delivery loop is told.
 
 Accepted (``async``) jobs, a cron fire's among them, are run later by a job runner
 (:class:`gateway.services.job_runner.JobRunner`), which claims each and runs it with
@@ -29,11 +31,10 @@ was accepted, so only running it (concurrency, retries, take-over) is left.
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from gateway.core.models import Invocation, Invoked, Job, TriggerKind
+from gateway.core.models import Invocation, Invoked, TriggerKind
 from gateway.schemas.params import validate_params
 from gateway.services.cache import ResultCache
 from gateway.services.caching import plan_cache
@@ -43,8 +44,6 @@ from gateway.services.ratelimit import RateLimiter, check_function_rate
 from gateway.services.webhooks import WebhookService
 
 __all__ = ["Invoker"]
-
-logger = logging.getLogger("fngate.invoke")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +101,7 @@ class Invoker:
         else:
             invoked = await self._run_now(inv)
         if inv.callback_url is not None:
-            await self._queue_callback(invoked.job, inv.callback_url)
+            self._webhooks.callback_queued(invoked.job)
         return invoked
 
     async def _admit(self, inv: Invocation) -> None:
@@ -134,11 +133,3 @@ class Invoker:
             await plan.store(self._cache, function.id, job.result)
         return Invoked(job=job, duplicate=ran is None, cache=plan.state)
 
-    async def _queue_callback(self, job: Job, url: str) -> None:
-        """Queue the job's delivery to ``url`` (sent once it has finished)."""
-        try:
-            await self._webhooks.queue_callback(job, url)
-        except Exception:
-            # The job is accepted (or done): an error now would make the client invoke
-            # again and run it twice. The missing callback is logged instead.
-            logger.exception("queueing the callback of job %s failed", job.id)

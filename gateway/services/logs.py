@@ -4,7 +4,8 @@ A follow gives the newest lines that match, then the lines printed so far by run
 going on this replica, then every new line as functions print it: from this replica's
 runs at once (:mod:`gateway.services.logstream`), from other replicas' runs when their
 attempt ends (polled from ``job_logs``). It ends when ``until`` passes, or once the job
-it is limited to has finished; its reader ends it otherwise by closing it.
+it is limited to has finished; its reader ends it otherwise by closing it. A follow holds
+its live-line subscription only while it is being iterated.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from gateway.core.errors import RateLimited
@@ -86,24 +88,34 @@ class LogService:
 
     def follow(self, function: FunctionRecord,
                query: LogQuery) -> AsyncGenerator[LogBatch, None]:
-        """Follow the function's lines (module doc), from now: its live lines are caught
-        from this call on. 429 ``RATE_LIMITED`` when it has :data:`MAX_FOLLOWERS` already
-        on this replica. Close what it returns when done with it."""
+        """Follow the function's lines (module doc) once iterated. 429 ``RATE_LIMITED`` here,
+        before any line, when it has :data:`MAX_FOLLOWERS` already on this replica (a cap
+        checked when asked, so requests in flight together may pass it by a few).
+
+        The follow subscribes to the live lines when first iterated and lets go however it
+        ends; one never iterated holds nothing. Close what it returns when done with it.
+        """
         if self._hub.subscribers(function.id) >= MAX_FOLLOWERS:
             raise RateLimited(
                 f"function '{function.name}' already has {MAX_FOLLOWERS} log followers on"
                 " this gateway; try again later", details={"max_followers": MAX_FOLLOWERS},
                 headers={"Retry-After": "5"})
-        subscription = self._hub.subscribe(
-            function.id, None if query.job_id is None else str(query.job_id))
-        return self._follow(subscription, query)
+        return self._follow(function.id, query)
 
-    async def _follow(self, subscription: LogSubscription,
+    async def _follow(self, function_id: int,
                       query: LogQuery) -> AsyncGenerator[LogBatch, None]:
-        """The batches; closing the subscription however it ends (a reader gone included)."""
+        """The batches; closing the subscription however it ends (a reader gone included).
+
+        Subscribing here rather than in :meth:`follow` loses no line: lines of runs still
+        going come as the subscription's backlog, those of runs that ended meanwhile are
+        stored, read as the backlog or by the polls.
+        """
+        subscription = self._hub.subscribe(
+            function_id, None if query.job_id is None else str(query.job_id))
         try:
-            async for batch in self._batches(subscription, query):
-                yield batch
+            async with aclosing(self._batches(subscription, query)) as batches:
+                async for batch in batches:
+                    yield batch
         finally:
             subscription.close()
 

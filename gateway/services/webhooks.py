@@ -9,6 +9,9 @@ attempt. A non-2xx answer or a network error is retried with exponential
 backoff up to :data:`MAX_RETRIES` times; delivery is at least once, and
 ``X-Fngate-Delivery`` lets a receiver drop duplicates.
 
+A callback's row is written by the dispatcher with its job (an accepted job's in the
+same transaction); :meth:`WebhookService.callback_queued` only wakes the loop for it.
+
 Webhook bodies are ``{"event", "created_at", "data"}``; a callback's body is
 the finished Job. Both are signed ``X-Fngate-Signature: sha256=<hex HMAC of
 the body>``, webhooks with their own secret, callbacks with the gateway's.
@@ -211,13 +214,13 @@ class WebhookService:
                                                  created_at=job.finished_at),
                         f"webhook-{event}")
 
-    async def queue_callback(self, job: Job, url: str) -> None:
-        """POST the job to ``url`` once it has finished (at once if it has)."""
+    def callback_queued(self, job: Job) -> None:
+        """The job's callback was queued (with the job, by the dispatcher): send it as soon
+        as the job has finished (at once if it has)."""
         if job.status not in ("success", "failed"):
             if len(self._awaited) >= _MAX_AWAITED:
                 self._awaited.clear()  # jobs that ended elsewhere; the poll finds theirs
             self._awaited.add(job.id)
-        await self.store.enqueue_callback(job.id, url)
         self._wake.set()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:

@@ -16,7 +16,8 @@ from typing import Any
 
 from executors.models import LogLine
 from gateway.core.models import Job
-from gateway.store.batches import BatchWriter
+from gateway.store.batches import BatchWriter, JsonRow, json_rows
+from gateway.store.webhooks import enqueue_callback_on
 
 __all__ = ["JobStore", "JOBS_CHANNEL", "NewJob", "Outcome", "MAX_LOST_LEASES"]
 
@@ -102,12 +103,40 @@ _INSERT_FINISHED_MANY = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _FinishedRow:
-    args: tuple[Any, ...]  # the parameters of _INSERT_FINISHED
-    job_id: uuid.UUID
-    function_id: int
-    logs: Sequence[LogLine]
+# Bind an idempotency key to a new job; a binding older than 24 hours is taken over.
+# On a conflict the existing row is locked even when it is not updated (PostgreSQL's
+# ON CONFLICT DO UPDATE locks every conflicting row), so _READ_KEY in the same
+# transaction finds it.
+_BIND_KEY = (
+    "INSERT INTO idempotency_keys (owner, function_id, key, request_hash, job_id)"
+    " VALUES ($1, $2, $3, $4, $5)"
+    " ON CONFLICT (owner, function_id, key) DO UPDATE"
+    "   SET created_at = now(), request_hash = EXCLUDED.request_hash,"
+    "       job_id = EXCLUDED.job_id"
+    "   WHERE idempotency_keys.created_at < now() - interval '24 hours'"
+    " RETURNING job_id"
+)
+_READ_KEY = (
+    "SELECT job_id, request_hash FROM idempotency_keys"
+    " WHERE owner = $1 AND function_id = $2 AND key = $3"
+)
+
+
+def _log_bytes(logs: Sequence[LogLine]) -> int:
+    return sum(len(line.message) for line in logs)
+
+
+class _FinishedRow(JsonRow):
+    """The parameters of _INSERT_FINISHED (a row of _INSERT_FINISHED_MANY) and its logs."""
+
+    __slots__ = ("job_id", "function_id", "logs")
+
+    def __init__(self, args: tuple[Any, ...], job_id: uuid.UUID, function_id: int,
+                 logs: Sequence[LogLine]) -> None:
+        super().__init__(_FINISHED_FIELDS, args, extra_bytes=_log_bytes(logs))
+        self.job_id = job_id
+        self.function_id = function_id
+        self.logs = logs
 
 
 _FINISH_FIELDS = ("id", "token", "status", "result", "error", "finished_at", "duration",
@@ -152,10 +181,14 @@ _START_KEYED_MANY = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _FinishRow:
-    args: tuple[Any, ...]  # the parameters of _FINISH
-    logs: Sequence[LogLine]
+class _FinishRow(JsonRow):
+    """The parameters of _FINISH (a row of _FINISH_MANY) and its logs."""
+
+    __slots__ = ("logs",)
+
+    def __init__(self, args: tuple[Any, ...], logs: Sequence[LogLine]) -> None:
+        super().__init__(_FINISH_FIELDS, args, extra_bytes=_log_bytes(logs))
+        self.logs = logs
 
 
 _FINISH = (
@@ -171,9 +204,11 @@ class JobStore:
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
-        self._finished = BatchWriter(self._insert_finished_many, self._insert_finished_one)
-        self._finishes = BatchWriter(self._finish_many, self._finish_one)
-        self._starts = BatchWriter(self._start_many, self._start_one)
+        # Each batch bounded in bytes too (MAX_BATCH_BYTES): results and events are large.
+        self._finished = BatchWriter(self._insert_finished_many, self._insert_finished_one,
+                                     size=JsonRow.size)
+        self._finishes = BatchWriter(self._finish_many, self._finish_one, size=JsonRow.size)
+        self._starts = BatchWriter(self._start_many, self._start_one, size=JsonRow.size)
 
     async def insert_finished(
         self, job: NewJob, outcome: Outcome, logs: Sequence[LogLine], attempts: int = 1
@@ -198,7 +233,7 @@ class JobStore:
             await self._write_logs(conn, row.job_id, row.function_id, row.logs)
 
     async def _insert_finished_many(self, rows: Sequence[_FinishedRow]) -> list[None]:
-        batch = [dict(zip(_FINISHED_FIELDS, row.args, strict=True)) for row in rows]
+        batch = json_rows(rows)
         if not any(row.logs for row in rows):
             await self._pool.execute(_INSERT_FINISHED_MANY, batch)
             return [None] * len(rows)
@@ -208,13 +243,16 @@ class JobStore:
                                     _log_records(row.job_id, row.function_id, row.logs)])
         return [None] * len(rows)
 
-    async def insert_pending(self, job: NewJob, *, running_lease_s: float | None = None) -> str:
-        """Insert a job that runs later (``pending``), or now under a lease (``running``).
+    async def insert_pending(self, job: NewJob, *, running_lease_s: float | None = None,
+                             callback_url: str | None = None) -> str:
+        """Insert a job that runs later (``pending``), or now under a lease (``running``),
+        with its ``callback_url`` delivery in the same transaction.
 
         Returns the lease token when ``running_lease_s`` is given, else "".
         """
         token = uuid.uuid4() if running_lease_s is not None else None
-        if token is None:  # one statement (its own transaction): insert and wake runners
+        if token is None and callback_url is None:
+            # One statement (its own transaction): insert and wake runners.
             await self._pool.execute(
                 "WITH job AS (INSERT INTO jobs (id, function_id, function_name, version,"
                 " trigger, status, owner, subject, event, context)"
@@ -226,7 +264,14 @@ class JobStore:
             return ""
         async with self._pool.acquire() as conn, conn.transaction():
             await self._insert(conn, job, token, running_lease_s)
-        return str(token)
+            if callback_url is not None:
+                await enqueue_callback_on(conn, job.id, callback_url)
+        return "" if token is None else str(token)
+
+    async def add_callback(self, job_id: str | uuid.UUID, url: str) -> None:
+        """Queue ``url``'s delivery of a job that exists, or is about to be recorded: it
+        waits until the job has finished (a job that never appears is pruned with it)."""
+        await enqueue_callback_on(self._pool, job_id, url)
 
     async def _insert(
         self, conn: Any, job: NewJob, token: uuid.UUID | None, lease_s: float | None
@@ -261,33 +306,30 @@ class JobStore:
         key: str,
         request_hash: str,
         running_lease_s: float | None,
+        callback_url: str | None = None,
     ) -> tuple[bool, str, str | None]:
-        """Bind ``key`` to a new job, or find the job it is bound to.
+        """Bind ``key`` to a new job, or find the job it is bound to. A new job is written
+        with its ``callback_url`` delivery in the same transaction.
 
         Returns ``(created, job_id, stored_hash_or_lease_token)``: when created, the third
         item is the lease token ("" for a pending job); otherwise the stored request hash.
         """
         token = uuid.uuid4() if running_lease_s is not None else None
-        async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                "INSERT INTO idempotency_keys (owner, function_id, key, request_hash, job_id)"
-                " VALUES ($1, $2, $3, $4, $5)"
-                " ON CONFLICT (owner, function_id, key) DO UPDATE"
-                "   SET created_at = now(), request_hash = EXCLUDED.request_hash,"
-                "       job_id = EXCLUDED.job_id"
-                "   WHERE idempotency_keys.created_at < now() - interval '24 hours'"
-                " RETURNING job_id",
-                job.owner, job.function_id, key, request_hash, job.id,
-            )
-            if row is not None:
-                await self._insert(conn, job, token, running_lease_s)
-                return True, str(job.id), "" if token is None else str(token)
-        existing = await self._pool.fetchrow(
-            "SELECT job_id, request_hash FROM idempotency_keys"
-            " WHERE owner = $1 AND function_id = $2 AND key = $3",
-            job.owner, job.function_id, key,
-        )
-        return False, str(existing["job_id"]), existing["request_hash"]
+        while True:
+            async with self._pool.acquire() as conn, conn.transaction():
+                row = await conn.fetchrow(_BIND_KEY, job.owner, job.function_id, key,
+                                          request_hash, job.id)
+                if row is not None:
+                    await self._insert(conn, job, token, running_lease_s)
+                    if callback_url is not None:
+                        await enqueue_callback_on(conn, job.id, callback_url)
+                    return True, str(job.id), "" if token is None else str(token)
+                # Read the binding in the same transaction: the conflict locked the row,
+                # so neither pruning nor a forgotten binding can remove it before we read.
+                existing = await conn.fetchrow(_READ_KEY, job.owner, job.function_id, key)
+            if existing is not None:
+                return False, str(existing["job_id"]), existing["request_hash"]
+            # Not reachable while the lock holds; were the row gone, binding again is right.
 
     async def forget_idempotent(self, job: NewJob, key: str) -> None:
         """Undo a key's binding and its job when no run happened (e.g. a 429)."""
@@ -298,6 +340,8 @@ class JobStore:
                 job.owner, job.function_id, key, job.id,
             )
             await conn.execute("DELETE FROM jobs WHERE id = $1", job.id)
+            await conn.execute("DELETE FROM webhook_deliveries WHERE job_id = $1"
+                               " AND kind = 'callback'", job.id)
 
     async def get(self, job_id: str) -> Job | None:
         try:
@@ -399,7 +443,7 @@ class JobStore:
         return True
 
     async def _finish_many(self, rows: Sequence[_FinishRow]) -> list[bool]:
-        batch = [dict(zip(_FINISH_FIELDS, row.args, strict=True)) for row in rows]
+        batch = json_rows(rows)
         async with self._pool.acquire() as conn, conn.transaction():
             # By id and token: a runner that lost its lease may finish in the same batch
             # as the one that took the job over; only the holder's row was updated.
@@ -473,9 +517,9 @@ class JobStore:
         """
         token = uuid.uuid4()
         # One statement for the usual case, a new message; concurrent ones share it.
-        created = await self._starts.write((
+        created = await self._starts.write(JsonRow(_START_FIELDS, (
             job.id, job.function_id, job.function_name, job.version, job.trigger,
-            job.owner, job.subject, job.event, job.context, token, lease_s, key))
+            job.owner, job.subject, job.event, job.context, token, lease_s, key)))
         if created:
             return str(job.id), str(token), None
         if fresh:
@@ -501,13 +545,12 @@ class JobStore:
             return await self.start_keyed(job, key=key, lease_s=lease_s)
         return str(row["id"]), None, Job.from_row(row)
 
-    async def _start_one(self, args: tuple[Any, ...]) -> bool:
-        return bool(await self._pool.fetchval(_START_KEYED, *args))
+    async def _start_one(self, row: JsonRow) -> bool:
+        return bool(await self._pool.fetchval(_START_KEYED, *row.args))
 
-    async def _start_many(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
-        batch = [dict(zip(_START_FIELDS, args, strict=True)) for args in rows]
-        created = {r["id"] for r in await self._pool.fetch(_START_KEYED_MANY, batch)}
-        return [args[0] in created for args in rows]
+    async def _start_many(self, rows: Sequence[JsonRow]) -> list[bool]:
+        created = {r["id"] for r in await self._pool.fetch(_START_KEYED_MANY, json_rows(rows))}
+        return [row.args[0] in created for row in rows]
 
     async def note_failed_attempt(self, job_id: str, token: str, error: dict[str, Any],
                                   logs: Sequence[LogLine]) -> bool:

@@ -7,7 +7,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Delivery", "DeliveryOutcome", "WebhookRecord", "WebhookStore"]
+__all__ = ["Delivery", "DeliveryOutcome", "WebhookRecord", "WebhookStore",
+           "enqueue_callback_on"]
+
+
+async def enqueue_callback_on(conn: Any, job_id: Any, url: str) -> None:
+    """Queue the ``X-Callback-URL`` delivery of a job, waiting until the job has finished
+    (at most one per job), on ``conn``: a connection inside the transaction that writes the
+    job, or the pool for a job that exists already."""
+    await conn.execute(
+        "INSERT INTO webhook_deliveries (kind, url, event, job_id, status)"
+        " VALUES ('callback', $1, 'job.finished', $2, 'waiting')"
+        " ON CONFLICT (job_id) WHERE kind = 'callback' DO NOTHING",
+        url, job_id,
+    )
 
 DeliveryOutcome = Literal["delivered", "retry", "failed"]
 
@@ -101,15 +114,6 @@ class WebhookStore:
             event, payload, job_id, created_at,
         )
         return int(status.split()[-1])
-
-    async def enqueue_callback(self, job_id: str, url: str) -> None:
-        """A callback that waits for its job to finish (at most one per job)."""
-        await self._pool.execute(
-            "INSERT INTO webhook_deliveries (kind, url, event, job_id, status)"
-            " VALUES ('callback', $1, 'job.finished', $2, 'waiting')"
-            " ON CONFLICT (job_id) WHERE kind = 'callback' DO NOTHING",
-            url, job_id,
-        )
 
     async def promote_callbacks(self) -> int:
         """Make the callbacks of finished jobs due; returns how many."""

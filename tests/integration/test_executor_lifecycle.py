@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import os
 import shutil
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -250,6 +251,43 @@ async def test_rss_watchdog_kills_memory_hog_without_cgroups(
             assert (await p.run(spec(runtime), {}, ctx(), timeout_ms=5000)).ok
     finally:
         await p.close()
+
+
+async def test_workdir_removal_and_rss_polls_run_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The RSS watchdog's /proc reads and the removal of a worker's directory run in a
+    thread: the event loop's thread never calls them."""
+    import executors.limits as limits
+
+    loop_thread = threading.get_ident()
+    calls: dict[str, list[bool]] = {"rss": [], "rmtree": []}
+    real_rss, real_remove = limits.rss_of_group, limits.remove_workdir
+
+    def rss(pid: int) -> int:
+        calls["rss"].append(threading.get_ident() == loop_thread)
+        return real_rss(pid)
+
+    def remove(path: Path) -> None:
+        calls["rmtree"].append(threading.get_ident() == loop_thread)
+        real_remove(path)
+
+    monkeypatch.setattr(limits, "rss_of_group", rss)
+    monkeypatch.setattr(limits, "remove_workdir", remove)
+    monkeypatch.setattr(CgroupRoot, "detect", classmethod(lambda cls, name="fngate": None))
+    p = WorkerPools(make_settings(tmp_path, prewarm_per_runtime=0, sandbox="process"))
+    await p.start()
+    try:
+        r = await p.run(spec("python", memory_mb=256), {}, ctx(), timeout_ms=5000)
+        assert r.ok, r.error
+        dirs = [w.workdir for w in p._all if w.workdir is not None]
+        assert dirs
+        assert await eventually(lambda: len(calls["rss"]) >= 2)
+    finally:
+        await p.close()
+    assert not any(d.exists() for d in dirs)
+    assert calls["rss"] and calls["rmtree"], calls
+    assert not any(calls["rss"]) and not any(calls["rmtree"]), calls
 
 
 async def test_missing_runtime_raises_runtime_unavailable(

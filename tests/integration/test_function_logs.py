@@ -264,6 +264,58 @@ async def test_a_follower_gets_lines_while_the_function_still_runs(
     assert hub.subscribers(function_id) == 0
 
 
+@pytest.mark.parametrize("spec_version", ["2.1", "2.4"])
+async def test_a_follower_gone_before_the_first_chunk_leaves_no_subscription(
+    client: httpx.AsyncClient, spec_version: str,
+) -> None:
+    """The client disconnects before the response starts: with ASGI 2.1 Starlette sees the
+    disconnect first and cancels the stream before it is iterated; with 2.4 sending the
+    response start fails. Either way the follow's subscription is let go."""
+    created = await create(client, name="printer", code=PRINTS)
+    function_id = created.json()["id"]
+    hub = client.app.state.services.dispatcher.live_logs  # type: ignore[attr-defined]
+    app = client.app  # type: ignore[attr-defined]
+    stream = _EventStream(app, "/api/v1/functions/printer/logs?follow=true", OPS)
+    stream._scope["asgi"]["spec_version"] = spec_version
+    stream._gone.set()  # every receive after the request says the client is gone
+    started: list[int] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            started.append(message["status"])
+            raise OSError("connection reset by peer")
+
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(app(stream._scope, stream._receive, send), 10)
+    if spec_version == "2.4":
+        assert started == [200]
+    assert hub.subscribers(function_id) == 0
+
+
+async def test_a_follower_gone_after_the_first_chunk_leaves_no_subscription(
+    client: httpx.AsyncClient,
+) -> None:
+    """Sending the first chunk fails (ASGI 2.4: the client is gone): the follow, paused at
+    that chunk, is closed with the response, not whenever it is garbage collected."""
+    created = await create(client, name="printer", code=PRINTS)
+    function_id = created.json()["id"]
+    hub = client.app.state.services.dispatcher.live_logs  # type: ignore[attr-defined]
+    app = client.app  # type: ignore[attr-defined]
+    stream = _EventStream(app, "/api/v1/functions/printer/logs?follow=true", OPS)
+    stream._scope["asgi"]["spec_version"] = "2.4"
+    subscribed: list[int] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            subscribed.append(hub.subscribers(function_id))
+            raise OSError("connection reset by peer")
+
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(app(stream._scope, stream._receive, send), 10)
+    assert subscribed == [1]
+    assert hub.subscribers(function_id) == 0
+
+
 async def test_a_follower_first_gets_the_backlog_then_lines_of_other_replicas(
     client: httpx.AsyncClient, database_url: str,
 ) -> None:

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -351,24 +350,3 @@ async def test_the_entry_points_own_step_runs_once_admitted_and_can_refuse(
     assert steps == ["admitted"] and invoked.job.result == {"n": 2}
 
 
-async def test_a_callback_that_cannot_be_queued_does_not_fail_the_invocation(
-    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture,
-) -> None:
-    assert (await create(client, name="cb", code=ECHO_EVENT)).status_code == 201
-    function = await _function(client, "cb")
-    webhooks = client.app.state.services.webhooks  # type: ignore[attr-defined]
-
-    async def broken(job: Any, url: str) -> None:
-        raise RuntimeError("callback store down")
-
-    webhooks.queue_callback = broken
-    try:
-        with caplog.at_level(logging.ERROR, logger="fngate.invoke"):
-            for mode in ("sync", "async"):
-                invoked = await _invoker(client).invoke(Invocation(
-                    function=function, event={}, trigger="invoke", mode=mode,
-                    callback_url="https://example.com/hook"))
-                assert invoked.job.status in ("pending", "success")
-    finally:
-        del webhooks.queue_callback
-    assert sum("queueing the callback" in r.getMessage() for r in caplog.records) == 2

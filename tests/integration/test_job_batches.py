@@ -124,3 +124,24 @@ async def test_a_lost_lease_finishing_beside_its_taker_is_refused(store: JobStor
     lines = [r["message"] for r in await store._pool.fetch(
         "SELECT message FROM job_logs WHERE job_id = $1", uuid.UUID(job_id))]
     assert lines == ["new runner"]
+
+
+async def test_large_results_are_split_into_batches_bounded_in_bytes(store: JobStore) -> None:
+    """Results of 3 MiB each: at most two share a batch (MAX_BATCH_BYTES, 8 MiB), where
+    a count bound alone would send all of them in one parameter; every row is stored."""
+    sizes = _spy(store._finished)
+    big = "x" * (3 * 1024 * 1024)
+    jobs = [_job(n) for n in range(7)]
+    now = dt.datetime.now(dt.UTC)
+
+    def outcome(n: int) -> Outcome:
+        return Outcome(status="success", result={"n": n, "data": big}, error=None,
+                       started_at=now, finished_at=now, duration=1.0, cold_start=False)
+
+    await asyncio.gather(*(store.insert_finished(job, outcome(n), [])
+                           for n, job in enumerate(jobs)))
+    assert sizes and max(sizes) == 2, sizes
+    stored = await store._pool.fetch(
+        "SELECT id, result->>'n' AS n, length(result->>'data') AS size FROM jobs")
+    assert sorted((r["id"], int(r["n"]), r["size"]) for r in stored) == sorted(
+        (job.id, n, len(big)) for n, job in enumerate(jobs))

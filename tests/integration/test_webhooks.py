@@ -516,6 +516,58 @@ async def test_an_idempotent_replay_does_not_call_back_twice(app: httpx.AsyncCli
         assert len(receiver.requests) == 1
 
 
+_FAIL_CALLBACKS = """
+CREATE FUNCTION test_refuse_callbacks() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'callback store down'; END $$;
+CREATE TRIGGER test_refuse_callbacks BEFORE INSERT ON webhook_deliveries
+FOR EACH ROW WHEN (NEW.kind = 'callback') EXECUTE FUNCTION test_refuse_callbacks();
+"""
+
+
+@pytest.mark.parametrize(("path", "key", "status"), [
+    ("invoke-async", None, 202),
+    ("invoke-async", "k-async", 202),
+    ("invoke", None, 200),
+    ("invoke", "k-sync", 200),
+])
+async def test_a_callback_that_cannot_be_queued_fails_the_call_and_records_no_job(
+    app: httpx.AsyncClient, database_url: str, path: str, key: str | None, status: int,
+) -> None:
+    """The callback's row cannot be written (a fault of PostgreSQL's, injected with a
+    trigger): the call answers our 500 body, and no job was accepted or run, instead of a
+    202 whose callback never comes. Once the fault is gone the same call succeeds and its
+    callback arrives."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with receiving() as receiver:
+            assert (await create(app, name="calc", code=FAILS_ON_DEMAND)).status_code == 201
+            headers = {**WRITER, "X-Callback-URL": receiver.url}
+            if key is not None:
+                headers["Idempotency-Key"] = key
+            await conn.execute(_FAIL_CALLBACKS)
+            # A 500 re-raises inside the app; this client reports it as the response only.
+            transport = httpx.ASGITransport(app=app.app,  # type: ignore[attr-defined]
+                                            raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as raw:
+                r = await raw.post(f"/api/v1/functions/calc/{path}", json={"n": 1},
+                                   headers=headers)
+            assert_error(r, 500, "INTERNAL_ERROR")
+            assert "callback store down" not in r.text
+            assert await conn.fetchval("SELECT count(*) FROM jobs") == 0
+            await conn.execute("DROP TRIGGER test_refuse_callbacks ON webhook_deliveries")
+            r = await app.post(f"/api/v1/functions/calc/{path}", json={"n": 1},
+                               headers=headers)
+            assert r.status_code == status, r.text
+            await wait_for(lambda: receiver.requests)
+            [got] = receiver.requests
+        assert got.json()["id"] == r.json()["id"]
+        assert got.json()["result"] == {"echo": {"n": 1}}
+    finally:
+        await conn.close()
+
+
 @pytest.mark.parametrize("path", ["invoke", "invoke-async"])
 @pytest.mark.parametrize(("url", "reason"), [
     ("http://127.0.0.1:9/cb", "private_address"),

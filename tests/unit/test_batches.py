@@ -129,3 +129,14 @@ async def test_a_row_queued_as_the_writer_finishes_is_still_written() -> None:
     # The writer task has returned but its done-callback may not have run yet.
     await asyncio.wait_for(asyncio.gather(writer.write(2), writer.write(3)), timeout=2)
     assert sorted(store.rows) == [1, 2, 3]
+
+
+async def test_batches_are_bounded_in_bytes_and_a_large_row_goes_alone() -> None:
+    store = _Store()
+    sizes = {0: 1, 1: 4, 2: 4, 3: 4, 4: 20, 5: 1, 6: 1}
+    writer = BatchWriter(store.many, store.one, size=sizes.__getitem__, max_batch_bytes=10)
+    head, tasks = await _behind_a_held_row(store, writer, 0, range(1, 7))
+    store.gate.set()
+    await asyncio.gather(head, *tasks)
+    # 4 + 4 fit in 10 bytes, a third does not; 20 is over the bound on its own.
+    assert store.batches == [[1, 2], [5, 6]] and store.singles == [0, 3, 4]

@@ -84,11 +84,19 @@ async def test_a_follow_starts_with_stored_then_live_lines_and_closes_its_subscr
         publish(RunLine(timestamp=NOW.timestamp(), stream="stderr", message="live"))
         stored = [_stored(1, str(JOB), "stored"), _stored(2, LIVE_JOB, "stored live")]
         follow = _service(hub, stored).follow(_function(), _query())
-        assert hub.subscribers(1) == 1
         first = await anext(follow)
+        assert hub.subscribers(1) == 1
         # A running job's stored copies are skipped: its lines come live.
         assert [line.message for line in first or []] == ["stored", "live"]
         await follow.aclose()
+    assert hub.subscribers(1) == 0
+
+
+async def test_a_follow_never_iterated_holds_no_subscription() -> None:
+    hub = LogHub()
+    follow = _service(hub, []).follow(_function(), _query())
+    assert hub.subscribers(1) == 0
+    await follow.aclose()
     assert hub.subscribers(1) == 0
 
 

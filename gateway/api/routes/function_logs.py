@@ -10,17 +10,17 @@ named by ``job_id`` has finished.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from auth.scopes import ADMIN, READ_JOBS
 from gateway.api.context import services_of
 from gateway.api.operations import Reply, Text, operation, routes_of
-from gateway.api.responses import JSONResponse
+from gateway.api.responses import ClosingStreamingResponse, JSONResponse
 from gateway.api.routes._body import query_int
 from gateway.api.routes._lookup import load_function
 from gateway.api.routes._observe import (
@@ -110,11 +110,12 @@ async def function_logs(request: Request) -> Response:
         lines = await services.log_service.latest(query)
         return JSONResponse(FunctionLogs(logs=lines))
     batches = services.log_service.follow(function, query)
-    return StreamingResponse(_events(batches), media_type="text/event-stream",
-                             headers=_SSE_HEADERS)
+    # Closed however the response ends, so the follow lets go of its subscription.
+    return ClosingStreamingResponse(_events(batches), media_type="text/event-stream",
+                                    headers=_SSE_HEADERS)
 
 
-async def _events(batches: AsyncGenerator[LogBatch, None]) -> AsyncIterator[bytes]:
+async def _events(batches: AsyncGenerator[LogBatch, None]) -> AsyncGenerator[bytes, None]:
     """The follow as Server-Sent Events: a ``data:`` event per line, ``: keep-alive`` when
     it is quiet; the first chunk at once (``: following`` when it has no lines), so the
     headers go out. Closing it (the client gone) closes the follow."""
