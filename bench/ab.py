@@ -1,0 +1,128 @@
+"""Two checkouts of fngate side by side: the same requests, in alternating rounds.
+
+    python -m bench.ab OLD_TREE NEW_TREE [--rounds 8] [--requests 300] [PATH ...]
+
+Each tree must hold an installed checkout (``OLD_TREE/.venv/bin/fngate``; make one with
+``git worktree add /tmp/old <commit>`` and ``python3 -m venv .venv && .venv/bin/pip
+install -e .`` inside it). Each gateway gets its own database on the PostgreSQL of
+``FNGATE_BENCH_PG`` (default ``postgresql://postgres@127.0.0.1/test``), rate limits off,
+and the same 25 functions. Then, for each path (default: the first page of the function
+list and one function), rounds of sequential GETs alternate between the two, which one
+goes first alternating too, so load from elsewhere falls on both alike. It prints the
+median over rounds of each round's p50, and NEW/OLD: the figure for "no worse than
+before" claims (1.00 is the same; below is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+_PG = os.environ.get("FNGATE_BENCH_PG", "postgresql://postgres@127.0.0.1/test")
+_PATHS = ["/api/v1/functions?per_page=20", "/api/v1/functions/f3"]
+_CODE = "def handler(event, context):\n    return event\n"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _fresh_database(name: str) -> str:
+    conn = await asyncpg.connect(_PG)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {name}")
+    finally:
+        await conn.close()
+    return _PG.rsplit("/", 1)[0] + "/" + name
+
+
+@contextlib.contextmanager
+def _gateway(label: str, tree: Path) -> Iterator[httpx.Client]:
+    """``fngate serve`` of ``tree`` on a database of its own, with 25 functions."""
+    fngate = str(tree / ".venv" / "bin" / "fngate")
+    env = {**os.environ, "FNGATE_RATE_LIMITS": "off",
+           "FNGATE_DATABASE_URL": asyncio.run(_fresh_database(f"fngate_ab_{label}"))}
+    data = tempfile.mkdtemp(prefix=f"fngate-ab-{label}-")
+    token = subprocess.run([fngate, "token", "--data-dir", data, "--sub", "ab", "--scope",
+                            "admin"], env=env, capture_output=True, text=True,
+                           check=True).stdout.strip()
+    port = _port()
+    proc = subprocess.Popen([fngate, "serve", "--data-dir", data, "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                          headers={"Authorization": f"Bearer {token}"}) as client:
+            _ready(client, proc)
+            for i in range(25):
+                client.post("/api/v1/functions", json={
+                    "name": f"f{i}", "runtime": "python", "code": _CODE,
+                    "environment": {"A": "1"}, "labels": {"team": "ab"},
+                }).raise_for_status()
+            yield client
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _ready(client: httpx.Client, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"fngate serve exited with {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if client.get("/ready").status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError("fngate serve was not ready within 120 s")
+
+
+def _round_p50_ms(client: httpx.Client, path: str, requests: int) -> float:
+    latencies = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        client.get(path).raise_for_status()
+        latencies.append(time.perf_counter() - started)
+    return statistics.median(latencies) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("old", type=Path)
+    parser.add_argument("new", type=Path)
+    parser.add_argument("paths", nargs="*", default=_PATHS)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    with _gateway("old", args.old) as old, _gateway("new", args.new) as new:
+        pair = {"old": old, "new": new}
+        figures: dict[tuple[str, str], list[float]] = {(k, p): [] for k in pair
+                                                       for p in args.paths}
+        for i in range(args.rounds):
+            for label in (("old", "new") if i % 2 == 0 else ("new", "old")):
+                for path in args.paths:
+                    figures[(label, path)].append(
+                        _round_p50_ms(pair[label], path, args.requests))
+    for path in args.paths:
+        old_ms = statistics.median(figures[("old", path)])
+        new_ms = statistics.median(figures[("new", path)])
+        print(f"{path}: old p50 {old_ms:.3f} ms, new p50 {new_ms:.3f} ms, "
+              f"new/old {new_ms / old_ms:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
