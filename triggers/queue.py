@@ -27,12 +27,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-import aio_pika
 import aiormq
 from aio_pika.abc import (
-    AbstractChannel,
     AbstractIncomingMessage,
-    AbstractQueue,
     AbstractRobustConnection,
 )
 from yarl import URL
@@ -46,8 +43,9 @@ from gateway.services.invocation import Invoker
 from gateway.store.functions import FunctionStore
 from gateway.store.triggers import TriggerRecord, TriggerStore
 from triggers.queue_config import QueueConfig, QueueConfigError, queue_config_of
+from triggers.queue_consumer import BrokerConnection, QueueConsumer
 from triggers.queue_message import dead_letter_message, queue_event, reply_message
-from triggers.queue_publish import QueuePublisher, declare_queue
+from triggers.queue_publish import QueuePublisher
 from triggers.queue_retry import (
     attempt_of,
     retry_message,
@@ -75,93 +73,6 @@ def _message_key(message: AbstractIncomingMessage) -> str:
     return "body:" + digest.hexdigest()
 
 
-class _Consumer:
-    """One trigger's channel, queue and consumer, and the messages it is working on."""
-
-    def __init__(self, trigger: TriggerRecord, config: QueueConfig,
-                 handle: Callable[[_Consumer, AbstractIncomingMessage], Any]) -> None:
-        self.trigger = trigger
-        self.config = config
-        self._handle = handle
-        self.channel: AbstractChannel | None = None
-        self._queue: AbstractQueue | None = None
-        self._tag: str | None = None
-        self.inflight: set[asyncio.Task[None]] = set()
-
-    async def start(self, connection: AbstractRobustConnection) -> None:
-        config = self.config
-        await declare_queue(connection, config.queue)
-        if config.dead_letter:
-            await declare_queue(connection, config.dead_letter_queue)
-        await declare_queue(connection, retry_queue_of(config.queue),
-                            retry_queue_arguments(config.queue))
-        self.channel = await connection.channel()
-        await self.channel.set_qos(prefetch_count=config.prefetch)
-        self._queue = await self.channel.declare_queue(config.queue, passive=True)
-        if config.exchange:
-            exchange = await _ensure_exchange(connection, self.channel, config.exchange)
-            await self._queue.bind(exchange, routing_key=config.binding_key)
-        self._tag = await self._queue.consume(self._on_message, no_ack=False)
-
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        # Run apart from aiormq's delivery task: a broken channel cancels those, and the
-        # job must finish (its message comes back and finds it by its key).
-        task = asyncio.create_task(self._handle(self, message),
-                                   name=f"queue-{self.trigger.id}-message")
-        self.inflight.add(task)
-        task.add_done_callback(self.inflight.discard)
-
-    async def stop(self, grace_s: float | None) -> None:
-        """Stop taking messages, let in-flight ones finish, requeue what is left."""
-        if self._queue is not None and self._tag is not None:
-            with contextlib.suppress(Exception):
-                await self._queue.cancel(self._tag)
-        if self.inflight:
-            await asyncio.wait(list(self.inflight), timeout=grace_s)  # None: until done
-        leftover = list(self.inflight)
-        for task in leftover:
-            task.cancel()
-        await asyncio.gather(*leftover, return_exceptions=True)
-        if self.channel is not None:
-            with contextlib.suppress(Exception):
-                await self.channel.close()
-
-
-class BrokerConnection(aio_pika.RobustConnection):
-    """aio-pika's robust connection, whose finalizer acts only on its own running loop.
-
-    The library's ``__del__`` hands a new ``close()`` coroutine to ``ensure_future``; when
-    the garbage collector runs in another thread (the resolver's executor), nothing can
-    run it and it is never awaited. Every connection here is closed explicitly, so the
-    finalizer is only a last resort, taken where it can work.
-    """
-
-    def __del__(self) -> None:
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        if running is self.loop:
-            super().__del__()
-
-
-async def _ensure_exchange(connection: AbstractRobustConnection, channel: AbstractChannel,
-                           name: str) -> aio_pika.abc.AbstractExchange:
-    """The named exchange; declared as a durable topic exchange when it does not exist."""
-    probe = await connection.channel(publisher_confirms=False)
-    try:
-        await probe.get_exchange(name, ensure=True)
-        exists = True
-    except aiormq.exceptions.ChannelNotFoundEntity:
-        exists = False
-    finally:
-        with contextlib.suppress(Exception):
-            await probe.close()
-    if exists:
-        return await channel.get_exchange(name, ensure=False)
-    return await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, durable=True)
-
-
 class QueueService:
     """Consumes every enabled queue trigger and settles each message by its job."""
 
@@ -182,11 +93,11 @@ class QueueService:
         self._paused_functions = paused_functions
         self._connection: AbstractRobustConnection | None = None
         self._publisher: QueuePublisher | None = None
-        self._consumers: dict[int, _Consumer] = {}
+        self._consumers: dict[int, QueueConsumer] = {}
         self._broken: dict[int, Any] = {}  # trigger id -> updated_at of a config that failed
         self._task: asyncio.Task[None] | None = None
         self._stopping: set[asyncio.Task[None]] = set()
-        self._retired: set[_Consumer] = set()  # stopped by a reload, jobs still running
+        self._retired: set[QueueConsumer] = set()  # stopped by a reload, jobs still running
         # Handling failures per message (a poison message: dead-lettered after a few).
         self._failed_handling: dict[str, int] = {}
         self._reload_lock = asyncio.Lock()
@@ -266,7 +177,7 @@ class QueueService:
         if kind in ("trigger", "function", "project", "*"):
             self._poked.set()
 
-    async def _retire(self, consumer: _Consumer) -> None:
+    async def _retire(self, consumer: QueueConsumer) -> None:
         try:
             await consumer.stop(None)
         finally:
@@ -310,7 +221,7 @@ class QueueService:
             logger.error("queue trigger %s has an invalid config: %s", record.id, exc)
             self._broken[record.id] = record.updated_at
             return
-        consumer = _Consumer(record, config, self._handle)
+        consumer = QueueConsumer(record, config, self._handle)
         try:
             await consumer.start(self._connection)
         except Exception as exc:
@@ -330,7 +241,7 @@ class QueueService:
 
     # -- messages -----------------------------------------------------------------
 
-    async def _handle(self, consumer: _Consumer, message: AbstractIncomingMessage) -> None:
+    async def _handle(self, consumer: QueueConsumer, message: AbstractIncomingMessage) -> None:
         config = consumer.config
         try:
             outcome = await self._process(consumer, message)
@@ -343,7 +254,7 @@ class QueueService:
         if self._on_outcome is not None:
             self._on_outcome(config.queue, outcome)
 
-    async def _failed_handling_of(self, consumer: _Consumer, message: AbstractIncomingMessage,
+    async def _failed_handling_of(self, consumer: QueueConsumer, message: AbstractIncomingMessage,
                                   exc: Exception) -> Outcome:
         """The gateway itself failed on a message: requeue it, dead-letter it after a few.
 
@@ -373,7 +284,7 @@ class QueueService:
             await asyncio.sleep(1.0)
             return "requeue"
 
-    async def _process(self, consumer: _Consumer, message: AbstractIncomingMessage) -> Outcome:
+    async def _process(self, consumer: QueueConsumer, message: AbstractIncomingMessage) -> Outcome:
         trigger, config = consumer.trigger, consumer.config
         # The store's cache: no query per message, dropped on any change of it.
         function = await self._functions.get(str(trigger.function_id))
