@@ -20,11 +20,12 @@ from typing import Any
 from aio_pika import DeliveryMode, Message
 from aio_pika.abc import AbstractIncomingMessage
 
+from triggers.queue_config import RETRY_SUFFIX
+
 __all__ = ["ATTEMPT_HEADER", "RETRY_SUFFIX", "attempt_of", "retry_message",
            "retry_queue_arguments", "retry_queue_of"]
 
 ATTEMPT_HEADER = "x-fngate-attempt"
-RETRY_SUFFIX = ".fngate.retry"
 # Headers the broker adds on dead-lettering; a copy starts without the last round's.
 _BROKER_HEADERS = ("x-first-death-exchange", "x-first-death-queue", "x-first-death-reason")
 

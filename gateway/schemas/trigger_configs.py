@@ -121,7 +121,7 @@ class QueueTriggerConfig(RequestModel):
     is JSON, else text, else base64 with `isBase64Encoded: true`)."""
 
     queue: str = Field(pattern=NAME_PATTERN, examples=["orders"],
-                       description="Not `amq.*`, not ending in `.dlq`.")
+                       description="Not `amq.*`, not ending in `.dlq` or `.fngate.retry`.")
     exchange: str = Field(default="",
                           description="When set, the queue is bound to it (declared as a "
                                       "durable topic exchange if it does not exist).")

@@ -12,6 +12,7 @@ from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 from pamqp.header import ContentHeader
 
+from triggers.queue_config import QueueConfigError, parse_queue_config
 from triggers.queue_retry import (
     ATTEMPT_HEADER,
     attempt_of,
@@ -58,3 +59,9 @@ def test_the_delay_queue_dead_letters_back_to_its_source() -> None:
     assert retry_queue_of("orders") == "orders.fngate.retry"
     assert retry_queue_arguments("orders") == {"x-dead-letter-exchange": "",
                                                "x-dead-letter-routing-key": "orders"}
+
+
+def test_a_delay_queue_cannot_be_a_trigger_s_queue() -> None:
+    with pytest.raises(QueueConfigError, match="retry delay queue") as refused:
+        parse_queue_config({"queue": "orders.fngate.retry"})
+    assert refused.value.field == "config.queue"
