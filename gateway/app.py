@@ -191,6 +191,7 @@ async def _open(
     stack.push_async_callback(cron.close)
     queues = QueueService(amqp_url=settings.amqp_url, triggers=triggers, functions=functions,
                           invoker=invoker, grace_s=settings.shutdown_grace_s,
+                          retry=dispatcher.retry,
                           on_outcome=metrics.queue_message,
                           paused_functions=projects.stopped_function_ids)
     queues.start()

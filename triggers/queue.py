@@ -2,12 +2,15 @@
 
 Each replica consumes every enabled trigger's queue with the trigger's prefetch, so the
 broker spreads messages over replicas. Each message is a ``held`` invocation of the
-invocation service (``Invoker.invoke``), keyed by the message. A message is
-acknowledged only after its job has finished: ``success`` acks it; ``failed`` (after
-the function's ``max_retries``, retried in place) copies it to ``<queue>.dlq`` with the
-error in its headers and then acks it (or rejects it without requeue when
-``dead_letter`` is false, so the queue's own policy applies). A message with
-``reply_to`` gets the finished Job back first.
+invocation service (``Invoker.invoke``), keyed by the message and its attempt. A message
+is acknowledged only after its job has finished: ``success`` acks it; ``failed`` with
+retries left (the function's ``max_retries``) puts a copy in the delay queue
+``<queue>.fngate.retry`` that comes back after the backoff (``triggers.queue_retry``),
+then acks it; ``failed`` on the last attempt copies it to ``<queue>.dlq`` with the error
+in its headers and then acks it (or rejects it without requeue when ``dead_letter`` is
+false, so the queue's own policy applies). A message for a deleted function, or one whose
+build failed, goes to the DLQ the same way. A message with ``reply_to`` gets each
+finished Job back.
 
 A message that carries a ``message_id`` is keyed by it: when it comes back (a consumer
 died, or the broker connection broke before the ack reached it), its job is found rather
@@ -24,32 +27,38 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-import aio_pika
 import aiormq
 from aio_pika.abc import (
-    AbstractChannel,
     AbstractIncomingMessage,
-    AbstractQueue,
     AbstractRobustConnection,
 )
 from yarl import URL
 
 from gateway.core.errors import Conflict, InvalidRuntime, ProjectStopped, RuntimeLost
 from gateway.core.jsoncodec import dumps
-from gateway.core.models import Invocation, Job
+from gateway.core.models import Invocation
 from gateway.schemas.jobs import render_job
+from gateway.services.dispatcher import RetryPolicy
 from gateway.services.invocation import Invoker
 from gateway.store.functions import FunctionStore
 from gateway.store.triggers import TriggerRecord, TriggerStore
 from triggers.queue_config import QueueConfig, QueueConfigError, queue_config_of
+from triggers.queue_consumer import BrokerConnection, QueueConsumer
 from triggers.queue_message import dead_letter_message, queue_event, reply_message
+from triggers.queue_publish import QueuePublisher
+from triggers.queue_retry import (
+    attempt_of,
+    retry_message,
+    retry_queue_arguments,
+    retry_queue_of,
+)
 
 __all__ = ["BrokerConnection", "QueueService"]
 
 logger = logging.getLogger("fngate.queue")
 
-# Outcome of one message: ack | dlq | requeue (the metric's label values).
-Outcome = Literal["ack", "dlq", "requeue"]
+# Outcome of one message: ack | retry | dlq | requeue (the metric's label values).
+Outcome = Literal["ack", "retry", "dlq", "requeue"]
 _FAILURES_DOWN = 3
 # Times the gateway may fail on one message before it goes to the DLQ.
 MAX_HANDLING_FAILURES = 5
@@ -64,127 +73,31 @@ def _message_key(message: AbstractIncomingMessage) -> str:
     return "body:" + digest.hexdigest()
 
 
-class _Consumer:
-    """One trigger's channel, queue and consumer, and the messages it is working on."""
-
-    def __init__(self, trigger: TriggerRecord, config: QueueConfig,
-                 handle: Callable[[_Consumer, AbstractIncomingMessage], Any]) -> None:
-        self.trigger = trigger
-        self.config = config
-        self._handle = handle
-        self.channel: AbstractChannel | None = None
-        self._queue: AbstractQueue | None = None
-        self._tag: str | None = None
-        self.inflight: set[asyncio.Task[None]] = set()
-
-    async def start(self, connection: AbstractRobustConnection) -> None:
-        config = self.config
-        await _declare_queue(connection, config.queue)
-        if config.dead_letter:
-            await _declare_queue(connection, config.dead_letter_queue)
-        self.channel = await connection.channel()
-        await self.channel.set_qos(prefetch_count=config.prefetch)
-        self._queue = await self.channel.declare_queue(config.queue, passive=True)
-        if config.exchange:
-            exchange = await _ensure_exchange(connection, self.channel, config.exchange)
-            await self._queue.bind(exchange, routing_key=config.binding_key)
-        self._tag = await self._queue.consume(self._on_message, no_ack=False)
-
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        # Run apart from aiormq's delivery task: a broken channel cancels those, and the
-        # job must finish (its message comes back and finds it by its key).
-        task = asyncio.create_task(self._handle(self, message),
-                                   name=f"queue-{self.trigger.id}-message")
-        self.inflight.add(task)
-        task.add_done_callback(self.inflight.discard)
-
-    async def stop(self, grace_s: float | None) -> None:
-        """Stop taking messages, let in-flight ones finish, requeue what is left."""
-        if self._queue is not None and self._tag is not None:
-            with contextlib.suppress(Exception):
-                await self._queue.cancel(self._tag)
-        if self.inflight:
-            await asyncio.wait(list(self.inflight), timeout=grace_s)  # None: until done
-        leftover = list(self.inflight)
-        for task in leftover:
-            task.cancel()
-        await asyncio.gather(*leftover, return_exceptions=True)
-        if self.channel is not None:
-            with contextlib.suppress(Exception):
-                await self.channel.close()
-
-
-class BrokerConnection(aio_pika.RobustConnection):
-    """aio-pika's robust connection, whose finalizer acts only on its own running loop.
-
-    The library's ``__del__`` hands a new ``close()`` coroutine to ``ensure_future``; when
-    the garbage collector runs in another thread (the resolver's executor), nothing can
-    run it and it is never awaited. Every connection here is closed explicitly, so the
-    finalizer is only a last resort, taken where it can work.
-    """
-
-    def __del__(self) -> None:
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        if running is self.loop:
-            super().__del__()
-
-
-async def _declare_queue(connection: AbstractRobustConnection, name: str) -> None:
-    """Declare a durable queue; an existing one with other arguments is used as it is."""
-    channel = await connection.channel(publisher_confirms=False)
-    try:
-        await channel.declare_queue(name, durable=True)
-    except aiormq.exceptions.ChannelPreconditionFailed:
-        logger.info("queue %s exists with other arguments; consuming it as it is", name)
-    finally:
-        with contextlib.suppress(Exception):
-            await channel.close()
-
-
-async def _ensure_exchange(connection: AbstractRobustConnection, channel: AbstractChannel,
-                           name: str) -> aio_pika.abc.AbstractExchange:
-    """The named exchange; declared as a durable topic exchange when it does not exist."""
-    probe = await connection.channel(publisher_confirms=False)
-    try:
-        await probe.get_exchange(name, ensure=True)
-        exists = True
-    except aiormq.exceptions.ChannelNotFoundEntity:
-        exists = False
-    finally:
-        with contextlib.suppress(Exception):
-            await probe.close()
-    if exists:
-        return await channel.get_exchange(name, ensure=False)
-    return await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, durable=True)
-
-
 class QueueService:
     """Consumes every enabled queue trigger and settles each message by its job."""
 
     def __init__(self, *, amqp_url: str | None, triggers: TriggerStore,
                  functions: FunctionStore, invoker: Invoker, reload_s: float = 2.0,
-                 grace_s: float = 10.0,
+                 grace_s: float = 10.0, retry: RetryPolicy | None = None,
                  on_outcome: Callable[[str, Outcome], None] | None = None,
                  paused_functions: Callable[[], Awaitable[set[int]]] | None = None) -> None:
         self._url = amqp_url
         self._triggers = triggers
         self._functions = functions
         self._invoker = invoker
+        self._retry = retry or RetryPolicy()
         self._reload_s = reload_s
         self._grace_s = grace_s
         self._on_outcome = on_outcome
         # Ids of functions whose consumers pause (their project is stopped).
         self._paused_functions = paused_functions
         self._connection: AbstractRobustConnection | None = None
-        self._publisher: AbstractChannel | None = None
-        self._consumers: dict[int, _Consumer] = {}
+        self._publisher: QueuePublisher | None = None
+        self._consumers: dict[int, QueueConsumer] = {}
         self._broken: dict[int, Any] = {}  # trigger id -> updated_at of a config that failed
         self._task: asyncio.Task[None] | None = None
         self._stopping: set[asyncio.Task[None]] = set()
-        self._retired: set[_Consumer] = set()  # stopped by a reload, jobs still running
+        self._retired: set[QueueConsumer] = set()  # stopped by a reload, jobs still running
         # Handling failures per message (a poison message: dead-lettered after a few).
         self._failed_handling: dict[str, int] = {}
         self._reload_lock = asyncio.Lock()
@@ -237,7 +150,8 @@ class QueueService:
             try:
                 await connection.connect()
                 # Unroutable publishes (a deleted DLQ) raise instead of vanishing.
-                self._publisher = await connection.channel(on_return_raises=True)
+                self._publisher = QueuePublisher(
+                    connection, await connection.channel(on_return_raises=True))
             except BaseException as exc:
                 with contextlib.suppress(Exception):
                     await connection.close()
@@ -263,7 +177,7 @@ class QueueService:
         if kind in ("trigger", "function", "project", "*"):
             self._poked.set()
 
-    async def _retire(self, consumer: _Consumer) -> None:
+    async def _retire(self, consumer: QueueConsumer) -> None:
         try:
             await consumer.stop(None)
         finally:
@@ -307,7 +221,7 @@ class QueueService:
             logger.error("queue trigger %s has an invalid config: %s", record.id, exc)
             self._broken[record.id] = record.updated_at
             return
-        consumer = _Consumer(record, config, self._handle)
+        consumer = QueueConsumer(record, config, self._handle)
         try:
             await consumer.start(self._connection)
         except Exception as exc:
@@ -327,7 +241,7 @@ class QueueService:
 
     # -- messages -----------------------------------------------------------------
 
-    async def _handle(self, consumer: _Consumer, message: AbstractIncomingMessage) -> None:
+    async def _handle(self, consumer: QueueConsumer, message: AbstractIncomingMessage) -> None:
         config = consumer.config
         try:
             outcome = await self._process(consumer, message)
@@ -340,7 +254,7 @@ class QueueService:
         if self._on_outcome is not None:
             self._on_outcome(config.queue, outcome)
 
-    async def _failed_handling_of(self, consumer: _Consumer, message: AbstractIncomingMessage,
+    async def _failed_handling_of(self, consumer: QueueConsumer, message: AbstractIncomingMessage,
                                   exc: Exception) -> Outcome:
         """The gateway itself failed on a message: requeue it, dead-letter it after a few.
 
@@ -363,23 +277,34 @@ class QueueService:
                  "message": f"the gateway could not handle this message: {exc!r}"[:500],
                  "details": {}}
         try:
-            return await self._dead_letter(consumer.config, message, error, None)
+            return await self._dead_letter(consumer.config, message, error, None,
+                                           reason="handling_failed")
         except Exception as dlq_exc:
             logger.error("dead-lettering a poison message failed: %r", dlq_exc)
             await asyncio.sleep(1.0)
             return "requeue"
 
-    async def _process(self, consumer: _Consumer, message: AbstractIncomingMessage) -> Outcome:
+    async def _process(self, consumer: QueueConsumer, message: AbstractIncomingMessage) -> Outcome:
         trigger, config = consumer.trigger, consumer.config
         # The store's cache: no query per message, dropped on any change of it.
         function = await self._functions.get(str(trigger.function_id))
         if function is None:
-            return "requeue"  # deleted: its trigger goes with it, the message stays queued
-        key = f"{trigger.id}:{message.message_id}" if message.message_id else None
+            # Deleted (its trigger goes with it, at the next reload): it will never run,
+            # and requeued it would come straight back.
+            error = {"code": "FUNCTION_NOT_FOUND",
+                     "message": f"function {trigger.function_id} was deleted", "details": {}}
+            return await self._dead_letter(config, message, error, None,
+                                           reason="function_deleted")
+        attempt = attempt_of(message)
+        key = None
+        if message.message_id:  # each attempt is its own job, found again by its key
+            key = f"{trigger.id}:{message.message_id}"
+            key += f":{attempt}" if attempt > 1 else ""
         try:
             invoked = await self._invoker.invoke(Invocation(
                 function=function, event=queue_event(config.queue, message), trigger="queue",
                 mode="held", source_key=key, redelivered=bool(message.redelivered),
+                attempt=attempt,
             ))
         except ProjectStopped:
             # Its consumer is about to pause: the message waits in the queue, not the DLQ.
@@ -393,7 +318,8 @@ class QueueService:
             # Refused by the runnable check, before any job exists.
             if function.status == "failed":  # its build failed: no run until it changes
                 error = {"code": exc.code, "message": str(exc), "details": {}}
-                return await self._dead_letter(config, message, error, None)
+                return await self._dead_letter(config, message, error, None,
+                                               reason="build_failed")
             # Still building, or its runtime is missing on this replica (another may
             # have it): the message waits in the queue.
             await asyncio.sleep(1.0)
@@ -402,42 +328,44 @@ class QueueService:
         self._failed_handling.pop(_message_key(message), None)
         if job.status not in ("success", "failed"):
             return "requeue"  # another delivery of it is running the job
+        delay = None
+        if job.status == "failed":
+            delay = self._retry.delay(failures=attempt, max_retries=function.max_retries)
+        if delay is not None:
+            # Confirmed in the delay queue before the ack: never lost, never held.
+            assert self._publisher is not None
+            await self._publisher.publish(
+                retry_message(message, attempt=attempt + 1, delay_s=delay),
+                retry_queue_of(config.queue), arguments=retry_queue_arguments(config.queue))
+            return "retry"
         if message.reply_to:
-            await self._reply(message, job)
+            assert self._publisher is not None
+            await self._publisher.reply(
+                reply_message(job, dumps(render_job(job)), message.correlation_id),
+                message.reply_to)
         if job.status == "success":
             return "ack"
-        return await self._dead_letter(config, message, job.error or {}, job.id)
-
-    async def _reply(self, message: AbstractIncomingMessage, job: Job) -> None:
-        assert self._publisher is not None and message.reply_to
-        try:
-            await self._publisher.default_exchange.publish(
-                reply_message(job, dumps(render_job(job)), message.correlation_id),
-                routing_key=message.reply_to)
-        except Exception as exc:  # the caller went away: the job still counts
-            logger.warning("reply to %s failed", message.reply_to, extra={"error": repr(exc)})
+        return await self._dead_letter(config, message, job.error or {}, job.id,
+                                       reason="failed")
 
     async def _dead_letter(self, config: QueueConfig, message: AbstractIncomingMessage,
-                           error: dict[str, Any], job_id: str | None) -> Outcome:
+                           error: dict[str, Any], job_id: str | None, *,
+                           reason: str) -> Outcome:
+        """Copy ``message`` to the DLQ with why (confirmed; a failure goes up and the
+        message is requeued, never lost), or leave it to the queue's own policy."""
         if config.dead_letter:
-            assert self._publisher is not None and self._connection is not None
-            copy = dead_letter_message(message, queue=config.queue, error=error, job_id=job_id)
-            try:
-                await self._publisher.default_exchange.publish(
-                    copy, routing_key=config.dead_letter_queue)
-            except aio_pika.exceptions.DeliveryError:
-                # Unroutable: the DLQ was deleted. Declare it again; if the copy still
-                # fails, the error goes up and the message is requeued, never lost.
-                await _declare_queue(self._connection, config.dead_letter_queue)
-                await self._publisher.default_exchange.publish(
-                    copy, routing_key=config.dead_letter_queue)
+            assert self._publisher is not None
+            await self._publisher.publish(
+                dead_letter_message(message, queue=config.queue, error=error, job_id=job_id,
+                                    reason=reason, attempt=attempt_of(message)),
+                config.dead_letter_queue)
         return "dlq"
 
     @staticmethod
     async def _settle(message: AbstractIncomingMessage, outcome: Outcome, *,
                       copied_to_dlq: bool) -> None:
         try:
-            if outcome == "ack" or (outcome == "dlq" and copied_to_dlq):
+            if outcome in ("ack", "retry") or (outcome == "dlq" and copied_to_dlq):
                 await message.ack()
             elif outcome == "dlq":  # no dead_letter: the queue's own policy applies
                 await message.reject(requeue=False)

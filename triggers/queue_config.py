@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["QueueConfig", "QueueConfigError", "parse_queue_config", "queue_config_of",
-           "DEFAULT_PREFETCH", "DLQ_SUFFIX", "MAX_PREFETCH", "NAME_PATTERN"]
+           "DEFAULT_PREFETCH", "DLQ_SUFFIX", "MAX_PREFETCH", "NAME_PATTERN", "RETRY_SUFFIX"]
 
 DLQ_SUFFIX = ".dlq"
+RETRY_SUFFIX = ".fngate.retry"  # the delay queue of triggers.queue_retry
 MAX_PREFETCH = 1000
 DEFAULT_PREFETCH = 10
 _KEYS = {"queue", "exchange", "routing_key", "prefetch", "dead_letter"}
@@ -76,6 +77,9 @@ def parse_queue_config(config: dict[str, Any]) -> dict[str, Any]:
     if queue.endswith(DLQ_SUFFIX):
         raise QueueConfigError(f"'config.queue' cannot be a dead-letter queue "
                                f"('{DLQ_SUFFIX}')", field="config.queue")
+    if queue.endswith(RETRY_SUFFIX):
+        raise QueueConfigError(f"'config.queue' cannot be a retry delay queue "
+                               f"('{RETRY_SUFFIX}')", field="config.queue")
     exchange = _name(config, "exchange", required=False)
     routing_key = config.get("routing_key", "")
     if routing_key is None:

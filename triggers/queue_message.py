@@ -87,11 +87,17 @@ def reply_message(job: Job, body: bytes, correlation_id: str | None) -> Message:
 
 
 def dead_letter_message(message: AbstractIncomingMessage, *, queue: str,
-                        error: dict[str, Any], job_id: str | None) -> Message:
-    """A copy of a message that failed for good, with why it failed in its headers."""
+                        error: dict[str, Any], job_id: str | None, reason: str,
+                        attempt: int) -> Message:
+    """A copy of a message that failed for good, with why it failed in its headers:
+    ``x-fngate-reason`` (``failed``: its runs failed; ``function_deleted``,
+    ``build_failed``, ``handling_failed``), ``x-fngate-attempt`` (the runs it had), the
+    error's code and message, and the last job's id."""
     headers = dict(message.headers or {})
     headers.update({
         "x-fngate-queue": queue,
+        "x-fngate-reason": reason,
+        "x-fngate-attempt": attempt,
         "x-fngate-error-code": str(error.get("code", "RUNTIME_ERROR")),
         "x-fngate-error": str(error.get("message", ""))[:1000],
     })

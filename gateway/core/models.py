@@ -176,6 +176,9 @@ class Invocation:
     # whether this delivery is a redelivery (a first one is a new message whatever its key).
     source_key: str | None = None
     redelivered: bool = True
+    # ``held``: which run of its message this is (the source counts them and schedules
+    # the retries; the job records it in ``attempts``).
+    attempt: int = 1
     # ``async``: the cron fire this job is; only the replica that claims it records one.
     fire: CronFire | None = None
 
@@ -184,6 +187,8 @@ class Invocation:
             raise ValueError("source_key is for held invocations")
         if self.fire is not None and (self.mode != "async" or self.idempotency_key):
             raise ValueError("a cron fire is an async invocation without an idempotency key")
+        if self.attempt < 1 or (self.attempt != 1 and self.mode != "held"):
+            raise ValueError("attempt is a held invocation's run, from 1")
         if self.mode == "held" and self.idempotency_key is not None:
             raise ValueError("a held invocation is keyed by its source_key")
 

@@ -107,17 +107,21 @@ class CronTriggerConfig(RequestModel):
 class QueueTriggerConfig(RequestModel):
     """A queue trigger's config. Consumed from RabbitMQ (`FNGATE_AMQP_URL`; without it →
     400) by every replica. The queue is declared durable (an existing one is used as it
-    is). A message is acknowledged only after its job finished: success → ack; failure
-    after `max_retries` (retried in place, with backoff) → copied to `<queue>.dlq` with
+    is). A message is acknowledged only after its job finished: success → ack; a failure
+    with retries left (`max_retries`) → a copy waits out the backoff in
+    `<queue>.fngate.retry` (its next run counted in `x-fngate-attempt`), then the message
+    is acknowledged; the copy comes back to the queue as the next run, its own job. The
+    last failure → copied to `<queue>.dlq` with `x-fngate-reason`, `x-fngate-attempt`,
     `x-fngate-error-code`, `x-fngate-error` and `x-fngate-job-id` headers, then
-    acknowledged. A message with `reply_to` gets the finished Job (JSON) with its
-    `correlation_id` first. A message's `message_id` keys its job: a redelivery finds the
-    job instead of running it twice. The event: `{trigger: "queue", queue, routing_key,
+    acknowledged (a message for a deleted function too, reason `function_deleted`). A
+    message with `reply_to` gets the final Job (JSON) with its `correlation_id` first. A
+    message's `message_id` (with its attempt) keys its job: a redelivery finds the job
+    instead of running it twice. The event: `{trigger: "queue", queue, routing_key,
     message_id, correlation_id, redelivered, headers, body}` (`body` parsed as JSON when it
     is JSON, else text, else base64 with `isBase64Encoded: true`)."""
 
     queue: str = Field(pattern=NAME_PATTERN, examples=["orders"],
-                       description="Not `amq.*`, not ending in `.dlq`.")
+                       description="Not `amq.*`, not ending in `.dlq` or `.fngate.retry`.")
     exchange: str = Field(default="",
                           description="When set, the queue is bound to it (declared as a "
                                       "durable topic exchange if it does not exist).")

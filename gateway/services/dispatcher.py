@@ -393,9 +393,10 @@ class Dispatcher:
     async def run_held(self, inv: Invocation) -> tuple[Job, bool]:
         """Run work whose source holds it until it ends (a queue message), to its final job.
 
-        The job is recorded ``running`` under a lease the heartbeat renews; the function's
-        own failures are retried here with backoff up to ``max_retries``, so the source
-        settles once, by the final status. With ``inv.source_key``, a delivery of the same
+        The job is recorded ``running`` under a lease the heartbeat renews, and run once:
+        the source schedules a failed run's retries (``self.retry`` says when) without
+        holding the work, and names the run in ``inv.attempt``, which the job records in
+        ``attempts``. With ``inv.source_key``, a delivery of the same
         message finds its job: a finished one is returned unrun, a live one is waited for,
         and one whose runner was lost is taken over (each a duplicate, the second value).
         A first delivery (``inv.redelivered`` false) is a new message even when its key
@@ -407,7 +408,7 @@ class Dispatcher:
         while True:
             job_id, token, existing = await self._jobs.start_keyed(
                 new, key=inv.source_key, lease_s=self._leases.lease_s,
-                fresh=not inv.redelivered)
+                fresh=not inv.redelivered, attempt=inv.attempt)
             if token is not None:
                 break
             assert existing is not None
@@ -416,7 +417,8 @@ class Dispatcher:
             await asyncio.sleep(min(1.0, self._leases.heartbeat_s))
         self._leases.hold(token)
         try:
-            job = await self._run_held(function, new, job_id, token, inv.timeout_ms)
+            job = await self._run_held(function, new, job_id, token, inv.timeout_ms,
+                                       inv.attempt)
             return job, job_id != str(new.id)
         except BaseException:
             try:
@@ -429,30 +431,19 @@ class Dispatcher:
             self._leases.drop(token)
 
     async def _run_held(self, function: FunctionRecord, new: NewJob, job_id: str, token: str,
-                        requested_timeout_ms: int | None) -> Job:
+                        requested_timeout_ms: int | None, attempt: int) -> Job:
         if job_id != str(new.id):
             new = dataclasses.replace(new, id=uuid.UUID(job_id))
         code = _active_code(function)
         timeout_ms = self._timeout_ms(function, requested_timeout_ms)
         gate = self.gates.gate(function.id, function.max_concurrency)
-        failures = 0
-        while True:
-            await gate.acquire()  # queue work waits instead of failing
-            try:
-                result, started, finished = await self._run(function, code, new, new.event,
-                                                            timeout_ms)
-            finally:
-                gate.release()
-            outcome = _outcome(result, started, finished)
-            if result.ok:
-                break
-            failures += 1
-            delay = self.retry.delay(failures=failures, max_retries=function.max_retries)
-            if delay is None:
-                break
-            assert outcome.error is not None
-            await self._jobs.note_failed_attempt(job_id, token, outcome.error, result.logs)
-            await asyncio.sleep(delay)
+        await gate.acquire()  # queue work waits instead of failing
+        try:
+            result, started, finished = await self._run(function, code, new, new.event,
+                                                        timeout_ms)
+        finally:
+            gate.release()
+        outcome = _outcome(result, started, finished)
         stored = False
         self._leases.settle(token)
 
@@ -461,8 +452,9 @@ class Dispatcher:
             stored = await self._jobs.finish(job_id, token, o, result.logs)
 
         outcome = await self._store_unless_unstorable(outcome, finish)
-        if stored and failures == 0 and job_id == str(new.id):
-            job: Job | None = _finished_job(new, outcome)  # one try: as stored, no read
+        if stored and job_id == str(new.id):
+            # A new row: as stored, no read.
+            job: Job | None = _finished_job(new, outcome, attempts=attempt)
         else:
             job = await self._jobs.get(job_id)
         if job is None:

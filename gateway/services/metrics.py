@@ -52,7 +52,7 @@ BUILD_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 UNMATCHED_ROUTE = "<unmatched>"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-QueueOutcome = Literal["ack", "dlq", "requeue"]
+QueueOutcome = Literal["ack", "retry", "dlq", "requeue"]
 CronOutcome = Literal["won", "lost", "skipped"]
 CacheResult = Literal["hit", "miss", "bypass"]
 #: What a maintenance round deletes (gateway/services/maintenance.py counts these).

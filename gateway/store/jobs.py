@@ -159,23 +159,25 @@ _START_KEYED = (
     "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
     " owner, subject, event, context, started_at, attempts, lease_token,"
     " lease_expires_at, source_key) VALUES ($1,$2,$3,$4,$5,'running',$6,$7,$8,$9,"
-    " now(), 1, $10, now() + make_interval(secs => $11), $12)"
+    " now(), $13, $10, now() + make_interval(secs => $11), $12)"
     " ON CONFLICT (source_key) WHERE source_key IS NOT NULL DO NOTHING"
     " RETURNING true"
 )
 _START_FIELDS = ("id", "function_id", "function_name", "version", "trigger", "owner",
-                 "subject", "event", "context", "lease_token", "lease_s", "source_key")
+                 "subject", "event", "context", "lease_token", "lease_s", "source_key",
+                 "attempts")
 # _START_KEYED for many jobs at once; returns the ids that were inserted.
 _START_KEYED_MANY = (
     "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
     " owner, subject, event, context, started_at, attempts, lease_token,"
     " lease_expires_at, source_key)"
     " SELECT id, function_id, function_name, version, trigger, 'running', owner, subject,"
-    " event, coalesce(context, '{}'), now(), 1, lease_token,"
+    " event, coalesce(context, '{}'), now(), attempts, lease_token,"
     " now() + make_interval(secs => lease_s), source_key"
     " FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, function_id bigint,"
     " function_name text, version int, trigger text, owner text, subject text,"
-    " event jsonb, context jsonb, lease_token uuid, lease_s float8, source_key text)"
+    " event jsonb, context jsonb, lease_token uuid, lease_s float8, source_key text,"
+    " attempts int)"
     " ON CONFLICT (source_key) WHERE source_key IS NOT NULL DO NOTHING"
     " RETURNING id"
 )
@@ -508,8 +510,11 @@ class JobStore:
         return [str(r["id"]) for r in rows]
 
     async def start_keyed(self, job: NewJob, *, key: str | None, lease_s: float,
-                          fresh: bool = False) -> tuple[str, str | None, Job | None]:
+                          fresh: bool = False,
+                          attempt: int = 1) -> tuple[str, str | None, Job | None]:
         """Start a queue job under a lease, or find the job its message already has.
+
+        A new row records ``attempt`` (which run of its message it is) in ``attempts``.
 
         Returns ``(job id, token, None)`` to run it: a new row, or one whose runner was
         lost (its lease ran out) taken over. Returns ``(job id, None, job)`` when the keyed
@@ -519,7 +524,7 @@ class JobStore:
         # One statement for the usual case, a new message; concurrent ones share it.
         created = await self._starts.write(JsonRow(_START_FIELDS, (
             job.id, job.function_id, job.function_name, job.version, job.trigger,
-            job.owner, job.subject, job.event, job.context, token, lease_s, key)))
+            job.owner, job.subject, job.event, job.context, token, lease_s, key, attempt)))
         if created:
             return str(job.id), str(token), None
         if fresh:
@@ -528,7 +533,8 @@ class JobStore:
                 "UPDATE jobs SET source_key = NULL WHERE source_key = $1"
                 " AND status IN ('success', 'failed')", key)
             if released.endswith(" 1"):
-                return await self.start_keyed(job, key=key, lease_s=lease_s)
+                return await self.start_keyed(job, key=key, lease_s=lease_s,
+                                              attempt=attempt)
         async with self._pool.acquire() as conn, conn.transaction():
             taken = await conn.fetchrow(
                 "UPDATE jobs SET lease_token = $2,"
@@ -542,7 +548,7 @@ class JobStore:
                 return str(taken["id"]), str(token), None
             row = await conn.fetchrow("SELECT * FROM jobs WHERE source_key = $1", key)
         if row is None:  # finished and pruned between the two statements: run it again
-            return await self.start_keyed(job, key=key, lease_s=lease_s)
+            return await self.start_keyed(job, key=key, lease_s=lease_s, attempt=attempt)
         return str(row["id"]), None, Job.from_row(row)
 
     async def _start_one(self, row: JsonRow) -> bool:
@@ -551,21 +557,6 @@ class JobStore:
     async def _start_many(self, rows: Sequence[JsonRow]) -> list[bool]:
         created = {r["id"] for r in await self._pool.fetch(_START_KEYED_MANY, json_rows(rows))}
         return [row.args[0] in created for row in rows]
-
-    async def note_failed_attempt(self, job_id: str, token: str, error: dict[str, Any],
-                                  logs: Sequence[LogLine]) -> bool:
-        """Record a failed try of a job retried in place (queue jobs) and count the next."""
-        ident = uuid.UUID(job_id)
-        async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                "UPDATE jobs SET error = $3, attempts = attempts + 1"
-                " WHERE id = $1 AND lease_token = $2 RETURNING function_id",
-                ident, uuid.UUID(token), error,
-            )
-            if row is None:
-                return False
-            await self._write_logs(conn, ident, row["function_id"], logs)
-        return True
 
     async def abandon(self, job_id: str, token: str, error: dict[str, Any]) -> None:
         """Let go of a queue job whose message went back to the queue unfinished.

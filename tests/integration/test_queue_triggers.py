@@ -45,11 +45,11 @@ async def amqp() -> AsyncIterator[aio_pika.abc.AbstractConnection]:
 
 @pytest.fixture
 async def queue_name(amqp: aio_pika.abc.AbstractConnection) -> AsyncIterator[str]:
-    """A queue of this test's own; deleted (with its DLQ) afterwards."""
+    """A queue of this test's own; deleted (with its DLQ and delay queue) afterwards."""
     name = f"fngate-test-{uuid.uuid4().hex[:10]}"
     yield name
     channel = await amqp.channel()
-    for queue in (name, name + ".dlq"):
+    for queue in (name, name + ".dlq", name + ".fngate.retry"):
         with contextlib.suppress(Exception):
             await channel.queue_delete(queue)
     with contextlib.suppress(Exception):
@@ -158,11 +158,11 @@ async def test_a_failing_function_lands_its_message_in_the_dlq_after_retries(
             return await message_count(amqp, queue_name + ".dlq") == 1
 
         await wait_for(dead_lettered, timeout_s=30)
-    jobs = await queue_jobs(database_url)
-    assert len(jobs) == 1 and jobs[0]["status"] == "failed"
-    assert jobs[0]["attempts"] == 3
-    assert "no: bad" in jobs[0]["error"]
+    jobs = await queue_jobs(database_url)  # one job per attempt, each numbered
+    assert [(j["status"], j["attempts"]) for j in jobs] == [("failed", n) for n in (1, 2, 3)]
+    assert "no: bad" in jobs[2]["error"]
     assert await message_count(amqp, queue_name) == 0
+    assert await message_count(amqp, queue_name + ".fngate.retry") == 0
     channel = await amqp.channel()
     dlq = await channel.declare_queue(queue_name + ".dlq", passive=True)
     message = await dlq.get(timeout=5)
@@ -170,7 +170,9 @@ async def test_a_failing_function_lands_its_message_in_the_dlq_after_retries(
     assert json.loads(message.body) == "bad"
     assert message.message_id == "poison-1"
     assert message.headers["x-fngate-error-code"] == "RUNTIME_ERROR"
-    assert message.headers["x-fngate-job-id"] == str(jobs[0]["id"])
+    assert message.headers["x-fngate-reason"] == "failed"
+    assert message.headers["x-fngate-attempt"] == 3
+    assert message.headers["x-fngate-job-id"] == str(jobs[2]["id"])
     await message.ack()
     await channel.close()
 
@@ -204,6 +206,7 @@ async def test_a_message_for_a_function_whose_build_failed_is_dead_lettered(
         timeout=5)
     assert message is not None and message.message_id == "unbuilt-1"
     assert message.headers["x-fngate-error-code"] == "CONFLICT"
+    assert message.headers["x-fngate-reason"] == "build_failed"
     await message.ack()
     await channel.close()
 

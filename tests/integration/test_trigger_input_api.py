@@ -103,7 +103,7 @@ async def test_queue_trigger_fields_of_any_type_never_answer_500(
         connection = await aio_pika.connect(AMQP_URL)
         async with connection:
             channel = await connection.channel()
-            for name in (queue, queue + ".dlq"):
+            for name in (queue, queue + ".dlq", queue + ".fngate.retry"):
                 with contextlib.suppress(Exception):
                     await channel.queue_delete(name)
 
