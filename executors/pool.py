@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import config
 from config.capacity import resolve_max_workers
-from executors import limits
+from executors import eviction, limits
 from executors.budget import CapacityExhausted, WorkerBudget, WorkerCapacity
 from executors.build import Builder
 from executors.limits import CgroupRoot, WorkerUser
@@ -384,19 +384,9 @@ class WorkerPools:
         self._idle.setdefault(worker.spec.key, []).append(worker)
 
     def _evict_idle(self, keep_key: str) -> None:
-        """End one idle worker not of ``keep_key`` to make room: a pre-started one first,
-        then the least recently used warm one above its function's ``min_warm``, then any."""
-        candidates: list[tuple[int, float, Worker]] = [
-            (0, w.last_used, w) for ws in self._generic.values() for w in ws if w.alive]
-        for key, idle in self._idle.items():
-            if key == keep_key:
-                continue
-            spare = len(idle) - (idle[0].spec.min_warm if idle[0].spec is not None else 0)
-            for i, w in enumerate(idle):  # least recently used first
-                if w.alive:
-                    candidates.append((1 if i < spare else 2, w.last_used, w))
-        if candidates:
-            _, _, victim = min(candidates, key=lambda c: (c[0], c[1]))
+        """End one idle worker not of ``keep_key`` (:func:`executors.eviction.to_evict`)."""
+        victim = eviction.to_evict(self._generic.values(), self._idle, self._busy, keep_key)
+        if victim is not None:
             self._unlist(victim)  # nobody takes it now; its slot frees once it is reaped
             self._evicted.add(victim)
             victim.kill("evicted")
@@ -519,21 +509,6 @@ class WorkerPools:
                 logger.exception("worker reaper failed")
 
     def _reap(self, cutoff: float) -> None:
-        busy_per_key: dict[str, int] = {}
-        for worker in self._busy:
-            if worker.spec is not None:
-                busy_per_key[worker.spec.key] = busy_per_key.get(worker.spec.key, 0) + 1
-        for key in list(self._idle):
-            idle = self._idle[key]
-            keep = idle[0].spec.min_warm if idle and idle[0].spec is not None else 0
-            alive = len(idle) + busy_per_key.get(key, 0)
-            # Oldest first: the most recently used ones are the ones worth keeping.
-            for worker in list(idle):
-                if alive <= keep:
-                    break
-                if worker.last_used < cutoff:
-                    idle.remove(worker)
-                    worker.kill("idle")
-                    alive -= 1
-            if not idle:
-                del self._idle[key]
+        for worker in eviction.expired(self._idle, self._busy, cutoff):
+            self._unlist(worker)
+            worker.kill("idle")

@@ -4,12 +4,14 @@ hand-out order (slots and handed-over workers, bounds, cancellation)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 import executors.budget
 from config import Settings, SettingsError, load
 from config.capacity import default_max_workers, resolve_max_workers
+from executors import CodeSpec, eviction
 from executors.budget import CapacityExhausted, WorkerBudget
 
 GIB = 1024**3
@@ -132,3 +134,37 @@ async def test_what_a_cancelled_waiter_was_handed_is_passed_on() -> None:
     with pytest.raises(asyncio.CancelledError):
         await slotted
     assert budget.waiting == 0 and budget.live == 0
+
+
+class _Idle:
+    """What the eviction choice reads of a worker."""
+
+    def __init__(self, key: int | None, last_used: float, min_warm: int = 0) -> None:
+        self.alive = True
+        self.last_used = last_used
+        self.spec = None if key is None else CodeSpec(
+            function_id=key, function_name="f", version=1, runtime="python", code="",
+            min_warm=min_warm)
+
+
+def test_eviction_ends_a_pre_started_worker_then_a_spare_warm_one_then_any() -> None:
+    pre = _Idle(None, 5.0)
+    kept = _Idle(1, 1.0, min_warm=1)  # the oldest, but its function's only warm worker
+    spare_old, spare_new = _Idle(2, 2.0), _Idle(2, 3.0)
+    mine = _Idle(3, 0.5)
+    idle: dict[str, list[Any]] = {"1:1": [kept], "2:1": [spare_old, spare_new],
+                                  "3:1": [mine]}
+    assert eviction.to_evict([[pre]], idle, [], keep_key="3:1") is pre
+    assert eviction.to_evict([], idle, [], keep_key="3:1") is spare_old
+    idle.pop("2:1")
+    assert eviction.to_evict([], idle, [], keep_key="3:1") is kept  # the cap comes first
+    assert eviction.to_evict([], {"3:1": [mine]}, [], keep_key="3:1") is None
+
+
+def test_the_reaper_keeps_min_warm_counting_busy_workers() -> None:
+    busy = _Idle(1, 0.0, min_warm=1)
+    old = _Idle(1, 1.0, min_warm=1)
+    assert old.spec is not None
+    key = old.spec.key
+    assert eviction.expired({key: [old]}, [busy], cutoff=2.0) == [old]
+    assert eviction.expired({key: [old]}, [], cutoff=2.0) == []
