@@ -24,8 +24,8 @@ import pytest_asyncio
 
 import config
 from executors import CallContext, CapacityExhausted, CodeSpec, WorkerPools, spawn
-from tests.conftest import running_app
-from tests.integration.test_functions_api import create
+from tests.conftest import running_app, wait_for
+from tests.integration.test_functions_api import assert_error, create
 from tests.integration.test_invoke_api import finished_job, invoke
 
 CAP = 3
@@ -97,7 +97,7 @@ async def test_a_burst_over_many_functions_stays_within_the_worker_cap(
         pools: WorkerPools = client.app.state.services.pools  # type: ignore[attr-defined]
         names = [f"capped{i}" for i in range(FUNCTIONS)]
         for name in names:
-            r = await create(client, name=name, code=SLEEPY, timeout_ms=1000)
+            r = await create(client, name=name, code=SLEEPY, timeout_ms=3000)
             assert r.status_code == 201, r.text
         stop = asyncio.Event()
         in_pools = pool_peak(pools, stop)
@@ -139,6 +139,25 @@ async def test_a_burst_over_many_functions_stays_within_the_worker_cap(
         body = (await client.get("/status")).json()
         assert body["max_workers"] == CAP and body["workers_waiting"] == 0
         assert (await client.get("/health")).json()["status"] == "ok"
+
+
+async def test_a_sync_call_that_gets_no_worker_in_its_timeout_is_429_concurrency_limit(
+    settings_factory: Callable[..., Any],
+) -> None:
+    async with running_app(settings_factory(max_workers=1, prewarm_per_runtime=0)) as client:
+        pools: WorkerPools = client.app.state.services.pools  # type: ignore[attr-defined]
+        for name, timeout_ms in (("holder", 10_000), ("latecomer", 1000)):
+            r = await create(client, name=name, code=SLEEPY, timeout_ms=timeout_ms)
+            assert r.status_code == 201, r.text
+        holding = asyncio.create_task(invoke(client, "holder", {"s": 3}))
+        await wait_for(lambda: len(pools._busy) == 1)  # the one worker runs "holder"
+        r = await invoke(client, "latecomer", {}, headers={"Idempotency-Key": "late-1"})
+        body = assert_error(r, 429, "CONCURRENCY_LIMIT")
+        assert r.headers["retry-after"] == "1" and body["error"]["details"]["max_workers"] == 1
+        assert (await holding).json()["status"] == "success"
+        # Refused before it ran: the key is not spent, and the retry runs.
+        r = await invoke(client, "latecomer", {}, headers={"Idempotency-Key": "late-1"})
+        assert r.status_code == 200 and r.json()["status"] == "success", r.text
 
 
 # --- the pools alone -----------------------------------------------------------------
