@@ -97,6 +97,9 @@ class Settings:
     log_follow_keepalive_s: float = 15.0
     # Executor tuning (not in the public table; documented in README).
     prewarm_per_runtime: int = 2
+    # Live worker processes of this replica at most (pre-started, warm and busy alike);
+    # None: derived from memory and cores (config/capacity.py).
+    max_workers: int | None = None
     max_log_bytes: int = 64 * 1024
     max_result_bytes: int = 6 * 1024 * 1024
     job_lease_s: float = 30.0
@@ -128,7 +131,9 @@ class Settings:
         return ("HS256",)
 
 
-_INT_FIELDS = {f.name for f in dataclasses.fields(Settings) if f.type in ("int",)}
+_INT_FIELDS = {
+    f.name for f in dataclasses.fields(Settings) if f.type in ("int", "int | None")
+}
 _FLOAT_FIELDS = {f.name for f in dataclasses.fields(Settings) if f.type in ("float",)}
 _BOOL_FIELDS = {f.name for f in dataclasses.fields(Settings) if f.type in ("bool",)}
 _TUPLE_FIELDS = {f.name for f in dataclasses.fields(Settings) if f.type.startswith("tuple")}
@@ -228,6 +233,10 @@ def _validate(s: Settings) -> None:
         raise SettingsError(
             f"FNGATE_JOB_RETENTION_DAYS must be a positive number of days up to"
             f" {_MAX_RETENTION_DAYS} (fractions allowed, e.g. 0.5), not {s.job_retention_days!r}")
+    if s.max_workers is not None and s.max_workers < 1:
+        raise SettingsError(
+            f"FNGATE_MAX_WORKERS must be at least 1 (unset: derived from memory and cores),"
+            f" not {s.max_workers!r}")
     if s.job_retention_per_function < 1:
         raise SettingsError(
             f"FNGATE_JOB_RETENTION_PER_FUNCTION must be at least 1,"

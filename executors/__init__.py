@@ -1,5 +1,6 @@
 """Worker pools that run functions in isolated, pre-started worker processes."""
 
+from executors.budget import CapacityExhausted
 from executors.build import Builder, BuildResult
 from executors.models import (
     CallContext,
@@ -14,6 +15,7 @@ __all__ = [
     "BuildResult",
     "Builder",
     "CallContext",
+    "CapacityExhausted",
     "CodeSpec",
     "ErrorInfo",
     "ExecutionResult",

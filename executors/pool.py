@@ -1,11 +1,16 @@
 """Worker pools: warm workers per function version, generic pre-started ones, scale to zero.
 
-``run()`` never queues (the dispatcher limits concurrency per function): it
-takes the most recently used idle warm worker of ``spec.key``, else hands the
-code to a pre-started generic worker of the runtime (a cold start of a few
-ms) and refills the generic pool in the background, else spawns a worker.
+``run()`` takes the most recently used idle warm worker of ``spec.key``, else
+hands the code to a pre-started generic worker of the runtime (a cold start of
+a few ms) and refills the generic pool in the background, else spawns a worker.
 An idle reaper ends warm workers idle longer than ``worker_idle_ttl_s``,
 keeping ``spec.min_warm`` per key.
+
+Every worker holds a slot of the replica's :class:`~executors.budget.WorkerBudget`
+(``FNGATE_MAX_WORKERS``). A call that would spawn past it ends an idle worker of
+another function (or a pre-started one) to make room and waits, up to the time
+its caller allows, for the slot or for a worker of its own function to come
+free; then :class:`~executors.budget.CapacityExhausted`.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import config
-from executors import limits
+from config.capacity import resolve_max_workers
+from executors import eviction, limits
+from executors.budget import CapacityExhausted, WorkerBudget, WorkerCapacity
 from executors.build import Builder
 from executors.limits import CgroupRoot, WorkerUser
 from executors.models import (
@@ -43,7 +50,7 @@ from executors.setup import prepare_sandbox
 _Profile = tuple[Runtime, Network, int]
 DEFAULT_STORAGE_MB = 512
 
-__all__ = ["RuntimeUnavailable", "WorkerPools"]
+__all__ = ["CapacityExhausted", "RuntimeUnavailable", "WorkerPools"]
 
 logger = logging.getLogger("fngate.executors")
 
@@ -85,6 +92,11 @@ class WorkerPools:
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
         self._builds: Path | None = None
+        # Slots for live workers; the limit is resolved in start() (it may read the host).
+        self.budget: WorkerBudget[Worker] = WorkerBudget(
+            settings.max_workers or 1, unclaimed=self._release)
+        # Ended to make room for a waiting call, not reaped yet: each frees one slot soon.
+        self._evicted: set[Worker] = set()
         # Dependency builds (``pools.builder.build(runtime, deps).path`` → CodeSpec).
         self.builder = Builder(settings)
 
@@ -93,6 +105,7 @@ class WorkerPools:
     async def start(self) -> None:
         """Detect runtimes, prepare user and cgroups, pre-start generic workers, start reaping."""
         s = self._settings
+        self.budget.limit = await asyncio.to_thread(resolve_max_workers, s.max_workers)
         self._cgroups = await asyncio.to_thread(CgroupRoot.detect)
         if self._cgroups is not None:
             # Before any uid is handed out: a crashed gateway's workers (frozen ones never
@@ -123,6 +136,7 @@ class WorkerPools:
                 "worker_user": self._user.name,
                 "isolation": self.sandbox.isolation,
                 "egress": self.sandbox.egress_unavailable or "filtered",
+                "max_workers": self.budget.limit,
             },
         )
         if self._cgroups is None or self._cgroups.cpu is None:
@@ -199,6 +213,10 @@ class WorkerPools:
                 counts[worker.runtime] += 1
         return counts
 
+    def worker_capacity(self) -> WorkerCapacity:
+        """The cap on live workers, how many are live (or starting), and calls waiting."""
+        return self.budget.capacity()
+
     # --- running -------------------------------------------------------------
 
     async def run(
@@ -209,21 +227,23 @@ class WorkerPools:
         *,
         timeout_ms: int,
         on_log: Callable[[LogLine], None] | None = None,
+        wait_s: float | None = None,
     ) -> ExecutionResult:
-        """Run ``spec`` once on a worker of its own; user faults come back as a failed result."""
+        """Run ``spec`` once on a worker of its own; user faults come back as a failed result.
+
+        At the worker cap, waits up to ``wait_s`` (None: as long as it takes) for a
+        worker, then raises :class:`CapacityExhausted`.
+        """
         s = self._settings
-        worker = self._take_idle(spec.key)
-        cold = worker is None
-        if worker is None:
-            try:
-                worker = await self._take_generic(spec)
-            except (WorkerFailed, OSError, SandboxUnavailable) as exc:
-                # Not the user's fault, and never silent: the run fails saying why.
-                return ExecutionResult(
-                    failure="RUNTIME_ERROR",
-                    error=ErrorInfo(type="WorkerStartFailed", message=str(exc)),
-                    cold_start=True,
-                )
+        try:
+            worker, cold = await self._acquire(spec, wait_s)
+        except (WorkerFailed, OSError, SandboxUnavailable) as exc:
+            # Not the user's fault, and never silent: the run fails saying why.
+            return ExecutionResult(
+                failure="RUNTIME_ERROR",
+                error=ErrorInfo(type="WorkerStartFailed", message=str(exc)),
+                cold_start=True,
+            )
         worker.busy = True
         self._busy.add(worker)
         try:
@@ -244,11 +264,16 @@ class WorkerPools:
             self._release(worker)
         return result
 
-    async def warm(self, spec: CodeSpec) -> bool:
-        """Make sure an idle warm worker exists for ``spec.key``; True if one was cold-started."""
+    async def warm(self, spec: CodeSpec, *, wait_s: float | None = _WARM_TIMEOUT_S) -> bool:
+        """Make sure an idle warm worker exists for ``spec.key``; True if one was cold-started.
+
+        At the worker cap, waits up to ``wait_s`` like :meth:`run`."""
         if any(w.alive for w in self._idle.get(spec.key, ())):
             return False
-        worker = await self._take_generic(spec)
+        worker, cold = await self._acquire(spec, wait_s)
+        if not cold:  # handed over by a call of the same function as it ended
+            self._release(worker)
+            return False
         worker.busy = True
         try:
             await worker.specialize(
@@ -292,7 +317,27 @@ class WorkerPools:
         self._idle.pop(key, None)
         return None
 
-    async def _take_generic(self, spec: CodeSpec) -> Worker:
+    async def _acquire(self, spec: CodeSpec, wait_s: float | None) -> tuple[Worker, bool]:
+        """A worker for ``spec`` and whether it is cold (not yet specialized): an idle
+        warm one, a pre-started one, a new one within the budget, else whichever of a
+        slot or a warm worker of ``spec.key`` comes first within ``wait_s``."""
+        worker = self._take_idle(spec.key)
+        if worker is not None:
+            return worker, False
+        profile = self._profile(spec)
+        worker = self._take_prestarted(profile)
+        if worker is None:
+            if not self.budget.try_take():
+                if self.budget.waiting >= len(self._evicted):  # no room coming for this one
+                    self._evict_idle(spec.key)
+                handed = await self.budget.wait(spec.key, wait_s)
+                if handed is not None:
+                    return handed, False
+            self._refill(profile)
+            worker = await self._spawn_in_slot(profile)
+        return worker, True
+
+    def _profile(self, spec: CodeSpec) -> _Profile:
         if self._closed:
             raise RuntimeError("worker pools are closed")
         runtime = spec.runtime
@@ -310,6 +355,9 @@ class WorkerPools:
             # At most runtimes × networks profiles stay pre-started; other sizes (any of
             # 16…max a tenant may pick) are started on demand and never pinned.
             self._wanted.add(profile)
+        return profile
+
+    def _take_prestarted(self, profile: _Profile) -> Worker | None:
         generic = self._generic.setdefault(profile, [])
         while generic:
             worker = generic.pop()
@@ -318,18 +366,41 @@ class WorkerPools:
                 # call that took this worker finish before its replacement starts.
                 self._refill(profile, delay_s=REFILL_DELAY_S)
                 return worker
-        self._refill(profile)
-        return await self._spawn(profile)
+        return None
 
     def _release(self, worker: Worker) -> None:
         if not worker.alive or worker.retire or self._closed or worker.spec is None:
             worker.kill("retired")
             return
         worker.last_used = time.monotonic()
+        if self.budget.hand_over(worker.spec.key, worker):
+            return
+        if self.budget.waiting > len(self._evicted):
+            # Calls wait for a slot: this one's, once its process is gone.
+            self._evicted.add(worker)
+            worker.kill("evicted")
+            return
         worker.pause()
         self._idle.setdefault(worker.spec.key, []).append(worker)
 
+    def _evict_idle(self, keep_key: str) -> None:
+        """End one idle worker not of ``keep_key`` (:func:`executors.eviction.to_evict`)."""
+        victim = eviction.to_evict(self._generic.values(), self._idle, self._busy, keep_key)
+        if victim is not None:
+            self._unlist(victim)  # nobody takes it now; its slot frees once it is reaped
+            self._evicted.add(victim)
+            victim.kill("evicted")
+
     # --- spawning ---------------------------------------------------------------
+
+    async def _spawn_in_slot(self, profile: _Profile) -> Worker:
+        """Spawn a worker in a budget slot the caller holds; the slot is given back when
+        the worker's process is reaped, or at once if the spawn fails."""
+        try:
+            return await self._spawn(profile)
+        except BaseException:
+            self.budget.release()
+            raise
 
     async def _spawn(self, profile: _Profile) -> Worker:
         runtime, network, storage_mb = profile
@@ -362,15 +433,22 @@ class WorkerPools:
             raise
         self._spawn_failed[runtime] = False
         worker.profile = profile
-        self._all.add(worker)
         if self._closed:
             worker.kill("closed")
             raise RuntimeError("worker pools are closed")
+        self._all.add(worker)  # from here its slot is given back when it is reaped
         return worker
 
     def _forget(self, worker: Worker) -> None:
-        self._all.discard(worker)
+        """A worker's process was reaped: drop it everywhere and free its slot."""
+        if worker in self._all:
+            self._all.discard(worker)
+            self.budget.release()
         self._busy.discard(worker)
+        self._evicted.discard(worker)
+        self._unlist(worker)
+
+    def _unlist(self, worker: Worker) -> None:
         generic = self._generic.get(worker.profile, []) if worker.profile else []
         if worker in generic:
             generic.remove(worker)
@@ -400,7 +478,9 @@ class WorkerPools:
         try:
             if delay_s:
                 await asyncio.sleep(delay_s)
-            worker = await self._spawn(profile)
+            if not self.budget.try_take():
+                return  # at the cap: pre-started workers wait for room (the reaper retries)
+            worker = await self._spawn_in_slot(profile)
         except (WorkerFailed, OSError, RuntimeError) as exc:
             if not self._closed:
                 logger.warning("could not pre-start a %s worker: %s", profile[0], exc)
@@ -429,21 +509,6 @@ class WorkerPools:
                 logger.exception("worker reaper failed")
 
     def _reap(self, cutoff: float) -> None:
-        busy_per_key: dict[str, int] = {}
-        for worker in self._busy:
-            if worker.spec is not None:
-                busy_per_key[worker.spec.key] = busy_per_key.get(worker.spec.key, 0) + 1
-        for key in list(self._idle):
-            idle = self._idle[key]
-            keep = idle[0].spec.min_warm if idle and idle[0].spec is not None else 0
-            alive = len(idle) + busy_per_key.get(key, 0)
-            # Oldest first: the most recently used ones are the ones worth keeping.
-            for worker in list(idle):
-                if alive <= keep:
-                    break
-                if worker.last_used < cutoff:
-                    idle.remove(worker)
-                    worker.kill("idle")
-                    alive -= 1
-            if not idle:
-                del self._idle[key]
+        for worker in eviction.expired(self._idle, self._busy, cutoff):
+            self._unlist(worker)
+            worker.kill("idle")

@@ -97,4 +97,9 @@ class Status(ResponseModel):
                                                    "at least one function.")
     total_functions: int = Field(ge=0)
     warm_workers: int = Field(ge=0)
+    live_workers: int = Field(ge=0, description="Worker processes alive or starting on this "
+                                                "replica: pre-started, warm and busy.")
+    max_workers: int = Field(ge=1, description="FNGATE_MAX_WORKERS: the cap on live_workers "
+                                               "(set, or derived from memory and cores).")
+    workers_waiting: int = Field(ge=0, description="Calls waiting for a worker at the cap.")
     memory_usage_bytes: int = Field(ge=0, description="The gateway process's resident memory.")

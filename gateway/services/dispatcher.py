@@ -23,7 +23,7 @@ import asyncpg
 import orjson
 
 from config import Settings
-from executors import RuntimeUnavailable, WorkerPools
+from executors import CapacityExhausted, RuntimeUnavailable, WorkerPools
 from executors.models import CallContext, CodeSpec, ErrorInfo, ExecutionResult
 from gateway.core.errors import (
     ConcurrencyLimit,
@@ -214,8 +214,11 @@ class Dispatcher:
         function = inv.function
         gate = self.gates.gate(function.id, function.max_concurrency)
         timeout_ms = self._timeout_ms(function, inv.timeout_ms)
+        # A caller that waits gets its timeout, at most, for a slot and then a worker.
+        deadline = (time.monotonic() + timeout_ms / 1000
+                    if inv.trigger in _CALLER_WAITS_BOUNDED else None)
         try:
-            if inv.trigger in _CALLER_WAITS_BOUNDED:
+            if deadline is not None:
                 await gate.acquire(
                     max_waiters=10 * function.max_concurrency, timeout_s=timeout_ms / 1000
                 )
@@ -229,8 +232,11 @@ class Dispatcher:
                 headers={"Retry-After": "1"},
             ) from exc
         try:
+            wait_s = None if deadline is None else max(0.0, deadline - time.monotonic())
             result, started, finished = await self._run(
-                function, _active_code(function), new, inv.event, timeout_ms)
+                function, _active_code(function), new, inv.event, timeout_ms, wait_s=wait_s)
+        except CapacityExhausted as exc:
+            raise self._at_worker_cap(function) from exc
         finally:
             gate.release()
         outcome = _outcome(result, started, finished)
@@ -295,6 +301,8 @@ class Dispatcher:
             cold = await self._pools.warm(spec)
         except RuntimeUnavailable as exc:
             raise RuntimeLost(str(exc)) from exc
+        except CapacityExhausted as exc:
+            raise self._at_worker_cap(function) from exc
         if cold:
             self.metrics.cold_start_observed(spec.runtime, time.perf_counter() - began)
         return cold
@@ -465,6 +473,17 @@ class Dispatcher:
 
     # -- internals --------------------------------------------------------------------
 
+    def _at_worker_cap(self, function: FunctionRecord) -> ConcurrencyLimit:
+        """A sync call (or a session's warm-up) got no worker in time: the replica is at
+        FNGATE_MAX_WORKERS with every worker busy."""
+        limit = self._pools.budget.limit
+        return ConcurrencyLimit(
+            f"every worker process of this gateway is busy (FNGATE_MAX_WORKERS {limit});"
+            f" no worker came free for function '{function.name}' in time",
+            details={"max_workers": limit},
+            headers={"Retry-After": "1"},
+        )
+
     def _timeout_ms(self, function: FunctionRecord, requested: Any) -> int:
         timeout = min(function.timeout_ms, self._settings.max_timeout_ms)
         if isinstance(requested, int) and requested > 0:
@@ -498,8 +517,11 @@ class Dispatcher:
                                stack_trace=built.log[-4000:])
 
     async def _run(self, function: FunctionRecord, version_code: VersionCode, job: NewJob,
-                   event: Any, timeout_ms: int
+                   event: Any, timeout_ms: int, *, wait_s: float | None = None
                    ) -> tuple[ExecutionResult, dt.datetime, dt.datetime]:
+        """Run the job in a worker. At the worker cap, waits ``wait_s`` for one (None: as
+        long as it takes: async, queue and session work waits instead of failing), then
+        :class:`CapacityExhausted`."""
         started = _now()
         runtime, code, handler, _own, _resolved = version_code
         path, build_error = await self._dependencies_path(runtime,
@@ -523,7 +545,7 @@ class Dispatcher:
             with self.metrics.inflight(function.name), \
                     self.live_logs.run(function.id, str(job.id)) as on_log:
                 result = await self._pools.run(spec, event, ctx, timeout_ms=timeout_ms,
-                                               on_log=on_log)
+                                               on_log=on_log, wait_s=wait_s)
         except RuntimeUnavailable as exc:
             raise RuntimeLost(str(exc)) from exc
         if result.cold_start and result.ok:

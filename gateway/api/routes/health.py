@@ -65,6 +65,7 @@ def _rss_bytes() -> int:
 async def status(request: Request) -> Response:
     services = services_of(request)
     functions, projects = await services.functions.totals()
+    capacity = services.pools.worker_capacity()
     return JSONResponse(Status(
         status="running",
         isolation=services.pools.sandbox.isolation,
@@ -72,6 +73,9 @@ async def status(request: Request) -> Response:
         active_projects=projects,
         total_functions=functions,
         warm_workers=sum(services.pools.warm_worker_count().values()),
+        live_workers=capacity.live,
+        max_workers=capacity.max,
+        workers_waiting=capacity.waiting,
         memory_usage_bytes=_rss_bytes(),
     ))
 
