@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
 __all__ = ["ConcurrencyGates", "Gate", "GateFull"]
 
@@ -20,10 +21,11 @@ class GateFull(Exception):
 class Gate:
     """At most ``capacity`` holders at once; the rest wait first come, first served."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, on_free: Callable[[], None] | None = None) -> None:
         self.capacity = max(1, capacity)
         self.active = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
+        self._on_free = on_free
 
     @property
     def waiting(self) -> int:
@@ -77,6 +79,8 @@ class Gate:
                 fut.set_result(None)  # the slot moves over; ``active`` is unchanged
                 return
         self.active -= 1
+        if self._on_free is not None:
+            self._on_free()
 
 
 class ConcurrencyGates:
@@ -84,14 +88,28 @@ class ConcurrencyGates:
 
     def __init__(self) -> None:
         self._gates: dict[int, Gate] = {}
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_free(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` whenever a slot of any gate falls free (no one waited for it)."""
+        self._listeners.append(callback)
+
+    def _freed(self) -> None:
+        for callback in self._listeners:
+            callback()
 
     def gate(self, function_id: int, capacity: int) -> Gate:
         gate = self._gates.get(function_id)
         if gate is None:
-            gate = self._gates[function_id] = Gate(capacity)
+            gate = self._gates[function_id] = Gate(capacity, self._freed)
         elif gate.capacity != capacity:
             gate.resize(capacity)
         return gate
+
+    def in_use(self) -> dict[int, int]:
+        """Per function id, the slots held plus those waited for (gates in use only)."""
+        return {function_id: gate.active + gate.waiting
+                for function_id, gate in self._gates.items() if gate.active or gate.waiting}
 
     def current(self, function_id: int) -> int:
         gate = self._gates.get(function_id)

@@ -359,6 +359,8 @@ class Dispatcher:
             })
             return
         timeout_ms = self._timeout_ms(function, job.context.get("timeout_ms"))
+        # No await before the gate holds or queues this job: the job runner counts it
+        # as at the gate from this call on (JobRunner._in_use).
         gate = self.gates.gate(function.id, function.max_concurrency)
         await gate.acquire()  # async work waits instead of failing
         try:

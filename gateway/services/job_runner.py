@@ -7,6 +7,11 @@ Woken by ``LISTEN fngate_jobs`` (:class:`JobListener`, reconnecting with backoff
 and, should a notification be missed, by a poll. Also hands expired leases (a replica
 that died) back to ``pending``, and cancels a run here whose lease the heartbeat found
 lost.
+
+A claim takes only jobs whose function has a free slot here (its ``max_concurrency``
+less what this replica's gate for it holds or is waited for, less the jobs claimed but
+not yet at the gate), so a backlog of one narrow function never fills the runner while
+other functions' jobs wait; a slot falling free wakes the runner.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 
 import asyncpg
 
@@ -57,6 +63,9 @@ class JobRunner:
         self._tasks: dict[str, tuple[asyncio.Task[None], str]] = {}
         self._listener = listener or JobListener(dsn, self._wake.set)
         self._accepting = True
+        # Per function id, the jobs claimed here that have not reached its gate yet.
+        self._unstarted: Counter[int] = Counter()
+        dispatcher.gates.on_free(self.wake)
 
     @property
     def running(self) -> int:
@@ -130,11 +139,22 @@ class JobRunner:
 
     async def _claim(self, limit: int) -> list[tuple[Job, str]]:
         try:
-            claimed = await self._jobs.claim(limit, self._leases.lease_s)
+            claimed = await self._jobs.claim(limit, self._leases.lease_s, self._in_use())
         except (OSError, asyncpg.PostgresError) as exc:
             logger.warning("claiming jobs failed", extra={"error": repr(exc)})
             return []
         return claimed
+
+    def _in_use(self) -> dict[int, int]:
+        """Per function id, the slots taken here: held, waited for, or claimed for."""
+        in_use = Counter(self._dispatcher.gates.in_use())
+        in_use.update(self._unstarted)
+        return dict(in_use)
+
+    def _at_gate(self, function_id: int) -> None:
+        self._unstarted[function_id] -= 1
+        if self._unstarted[function_id] <= 0:
+            del self._unstarted[function_id]
 
     async def _reap(self) -> None:
         try:
@@ -148,6 +168,7 @@ class JobRunner:
     def _start(self, job: Job, token: str) -> None:
         task = asyncio.create_task(self._run_one(job, token), name=f"job-{job.id}")
         self._tasks[job.id] = (task, token)
+        self._unstarted[job.function_id] += 1
         # Lost (reaped, maybe claimed by another replica): stop the run, whose outcome
         # would be refused anyway, so the worker is free and the job runs in one place.
         self._leases.hold(token, on_lost=lambda: self._lost(job.id, task))
@@ -158,12 +179,17 @@ class JobRunner:
         task.cancel()
 
     async def _run_one(self, job: Job, token: str) -> None:
+        unstarted = True
         try:
             # Cached by the store for a moment, and dropped on any change of it.
             function = await self._functions.get(str(job.function_id))
             version = None
             if function is not None:
                 version = await self._version_code(job.function_id, job.version)
+            # run_claimed reaches the gate (holds or waits on it, counted there by
+            # in_use) before its first await: from here on the gate counts this job.
+            self._at_gate(job.function_id)
+            unstarted = False
             await self._dispatcher.run_claimed(job, token, function, version)
         except asyncio.CancelledError:
             raise
@@ -171,6 +197,8 @@ class JobRunner:
             # The lease is left to expire, so another runner takes the job over.
             logger.exception("job run failed inside the gateway", extra={"job_id": job.id})
         finally:
+            if unstarted:
+                self._at_gate(job.function_id)
             self._leases.drop(token)
             self._tasks.pop(job.id, None)
             self._wake.set()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,6 +198,34 @@ _FINISH = (
     " duration = $7, cold_start = $8, cached = $9, cpu_ms = $10,"
     " max_rss_bytes = $11, lease_token = NULL, lease_expires_at = NULL"
     " WHERE id = $1 AND lease_token = $2 RETURNING function_id"
+)
+
+
+# The claim. FOR UPDATE SKIP LOCKED cannot go with a window function, so the candidates
+# (each function's oldest due jobs, as many as it has free slots: greatest(1, …) as its
+# gate has; round-robin across functions by rank) are picked first, then locked.
+# A job whose function was deleted (jobs carry no foreign key) counts against ``limit``
+# only, and its run fails it.
+_CLAIM = (
+    "WITH used AS ("
+    "  SELECT * FROM unnest($3::bigint[], $4::int[]) AS u(function_id, n)),"
+    " ranked AS ("
+    "  SELECT id, function_id, run_after,"
+    "    row_number() OVER (PARTITION BY function_id ORDER BY run_after, id) AS rank"
+    "  FROM jobs WHERE status = 'pending' AND run_after <= now()),"
+    " candidates AS ("
+    "  SELECT r.id FROM ranked r"
+    "  LEFT JOIN functions f ON f.id = r.function_id"
+    "  LEFT JOIN used u ON u.function_id = r.function_id"
+    "  WHERE r.rank <= greatest(1, coalesce(f.max_concurrency, $1)) - coalesce(u.n, 0)"
+    "  ORDER BY r.rank, r.run_after LIMIT $1)"
+    " UPDATE jobs j SET status = 'running', lease_token = gen_random_uuid(),"
+    "   lease_expires_at = now() + make_interval(secs => $2),"
+    "   attempts = j.attempts + 1, started_at = coalesce(j.started_at, now())"
+    " WHERE j.id IN ("
+    "  SELECT id FROM jobs WHERE id IN (SELECT id FROM candidates)"
+    "   AND status = 'pending' AND run_after <= now() FOR UPDATE SKIP LOCKED)"
+    " RETURNING j.*"
 )
 
 
@@ -394,19 +422,18 @@ class JobStore:
         )
         return [dict(r) for r in rows]
 
-    async def claim(self, limit: int, lease_s: float) -> list[tuple[Job, str]]:
-        """Take up to ``limit`` due pending jobs under a fresh lease each."""
+    async def claim(self, limit: int, lease_s: float,
+                    in_use: Mapping[int, int] | None = None) -> list[tuple[Job, str]]:
+        """Take up to ``limit`` due pending jobs under a fresh lease each.
+
+        At most ``max_concurrency - in_use[function_id]`` jobs of each function (a
+        function missing from ``in_use`` has none in use), so a function whose slots are
+        all taken here does not fill the runner with jobs that would only wait for them.
+        Each function's oldest first, taken round-robin across functions.
+        """
+        used = in_use or {}
         rows = await self._pool.fetch(
-            "WITH due AS ("
-            "  SELECT id FROM jobs WHERE status = 'pending' AND run_after <= now()"
-            "  ORDER BY run_after LIMIT $1 FOR UPDATE SKIP LOCKED)"
-            " UPDATE jobs j SET status = 'running', lease_token = gen_random_uuid(),"
-            "   lease_expires_at = now() + make_interval(secs => $2),"
-            "   attempts = j.attempts + 1, started_at = coalesce(j.started_at, now())"
-            " FROM due WHERE j.id = due.id RETURNING j.*",
-            limit,
-            lease_s,
-        )
+            _CLAIM, limit, lease_s, list(used.keys()), list(used.values()))
         return [(Job.from_row(r), str(r["lease_token"])) for r in rows]
 
     async def heartbeat(self, tokens: Sequence[str], lease_s: float) -> set[str]:

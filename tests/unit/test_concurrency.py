@@ -77,3 +77,20 @@ async def test_resize_wakes_waiters() -> None:
     assert gates.gate(7, 2) is gate
     await asyncio.wait_for(waiter, 1)
     assert gates.current(7) == 2
+
+
+async def test_in_use_counts_holders_and_waiters_and_a_free_slot_is_announced() -> None:
+    gates = ConcurrencyGates()
+    freed: list[int] = []
+    gates.on_free(lambda: freed.append(1))
+    gate = gates.gate(3, 1)
+    gates.gate(4, 2)  # a gate nobody uses is not listed
+    await gate.acquire()
+    waiter = asyncio.create_task(gate.acquire())
+    await asyncio.sleep(0.01)
+    assert gates.in_use() == {3: 2}
+    gate.release()  # handed to the waiter: no slot fell free
+    await waiter
+    assert gates.in_use() == {3: 1} and freed == []
+    gate.release()
+    assert gates.in_use() == {} and freed == [1]

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+from gateway.services.concurrency import ConcurrencyGates
 from gateway.services.job_runner import JobRunner
 from tests.conftest import wait_for
 
@@ -21,6 +22,10 @@ class _Leases:
     lease_s = 60.0
 
 
+class _Dispatcher:
+    gates = ConcurrencyGates()
+
+
 class _Jobs:
     """Claims nothing; the first claim is where a notification arrives."""
 
@@ -28,7 +33,7 @@ class _Jobs:
         self.claims = 0
         self.runner: JobRunner | None = None
 
-    async def claim(self, limit: int, lease_s: float) -> list[Any]:
+    async def claim(self, limit: int, lease_s: float, in_use: Any = None) -> list[Any]:
         self.claims += 1
         if self.claims == 1:
             assert self.runner is not None
@@ -42,7 +47,8 @@ class _Jobs:
 async def test_a_job_announced_during_a_claim_is_claimed_without_waiting_for_the_poll(
 ) -> None:
     jobs = _Jobs()
-    runner = JobRunner(dsn="", jobs=jobs, functions=None, dispatcher=None,  # type: ignore[arg-type]
+    runner = JobRunner(dsn="", jobs=jobs, functions=None,  # type: ignore[arg-type]
+                       dispatcher=_Dispatcher(),  # type: ignore[arg-type]
                        leases=_Leases(), capacity=4, poll_s=3600.0,  # type: ignore[arg-type]
                        listener=_Listener())  # type: ignore[arg-type]
     jobs.runner = runner
