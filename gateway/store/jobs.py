@@ -201,24 +201,39 @@ _FINISH = (
 )
 
 
-# The claim. FOR UPDATE SKIP LOCKED cannot go with a window function, so the candidates
-# (each function's oldest due jobs, as many as it has free slots: greatest(1, …) as its
-# gate has; round-robin across functions by rank) are picked first, then locked.
-# A job whose function was deleted (jobs carry no foreign key) counts against ``limit``
+# The claim. Each function with pending jobs (walked one index probe at a time on
+# jobs_pending_by_function) offers its oldest due jobs, as many as it has free slots:
+# max_concurrency, floored at 1 as its gate is, less what is in use here ($3/$4). They
+# are ranked within their function and taken round-robin across functions by rank, up to
+# $1; then locked FOR UPDATE SKIP LOCKED (which cannot go with the window function) and
+# leased. A job whose function was deleted (jobs carry no foreign key) counts against $1
 # only, and its run fails it.
 _CLAIM = (
-    "WITH used AS ("
+    "WITH RECURSIVE fns AS ("
+    "  (SELECT function_id FROM jobs WHERE status = 'pending'"
+    "   ORDER BY function_id LIMIT 1)"
+    "  UNION ALL"
+    "  SELECT (SELECT j.function_id FROM jobs j WHERE j.status = 'pending'"
+    "          AND j.function_id > fns.function_id ORDER BY j.function_id LIMIT 1)"
+    "  FROM fns WHERE fns.function_id IS NOT NULL),"
+    " used AS ("
     "  SELECT * FROM unnest($3::bigint[], $4::int[]) AS u(function_id, n)),"
-    " ranked AS ("
-    "  SELECT id, function_id, run_after,"
-    "    row_number() OVER (PARTITION BY function_id ORDER BY run_after, id) AS rank"
-    "  FROM jobs WHERE status = 'pending' AND run_after <= now()),"
+    " free AS ("
+    "  SELECT fns.function_id,"
+    "    least($1, greatest(1, coalesce(f.max_concurrency, $1)) - coalesce(u.n, 0)) AS slots"
+    "  FROM fns LEFT JOIN functions f ON f.id = fns.function_id"
+    "  LEFT JOIN used u ON u.function_id = fns.function_id"
+    "  WHERE fns.function_id IS NOT NULL),"
+    " offered AS ("
+    "  SELECT free.function_id, o.id, o.run_after FROM free, LATERAL ("
+    "    SELECT id, run_after FROM jobs WHERE function_id = free.function_id"
+    "    AND status = 'pending' AND run_after <= now()"
+    "    ORDER BY run_after LIMIT free.slots) o"
+    "  WHERE free.slots > 0),"
     " candidates AS ("
-    "  SELECT r.id FROM ranked r"
-    "  LEFT JOIN functions f ON f.id = r.function_id"
-    "  LEFT JOIN used u ON u.function_id = r.function_id"
-    "  WHERE r.rank <= greatest(1, coalesce(f.max_concurrency, $1)) - coalesce(u.n, 0)"
-    "  ORDER BY r.rank, r.run_after LIMIT $1)"
+    "  SELECT id FROM (SELECT id, run_after, row_number() OVER"
+    "    (PARTITION BY function_id ORDER BY run_after, id) AS rank FROM offered) r"
+    "  ORDER BY rank, run_after LIMIT $1)"
     " UPDATE jobs j SET status = 'running', lease_token = gen_random_uuid(),"
     "   lease_expires_at = now() + make_interval(secs => $2),"
     "   attempts = j.attempts + 1, started_at = coalesce(j.started_at, now())"
