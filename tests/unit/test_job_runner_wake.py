@@ -23,7 +23,8 @@ class _Leases:
 
 
 class _Dispatcher:
-    gates = ConcurrencyGates()
+    def __init__(self) -> None:
+        self.gates = ConcurrencyGates()
 
 
 class _Jobs:
@@ -55,6 +56,48 @@ async def test_a_job_announced_during_a_claim_is_claimed_without_waiting_for_the
     running = asyncio.create_task(runner.run())
     try:
         await wait_for(lambda: jobs.claims >= 2, timeout_s=10)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+class _BusyJobs:
+    """Every pending job's function is at its limit here: claims take nothing."""
+
+    def __init__(self) -> None:
+        self.claims = 0
+        self.in_use: Any = None
+
+    async def claim(self, limit: int, lease_s: float, in_use: Any = None) -> list[Any]:
+        self.claims += 1
+        self.in_use = in_use
+        return []
+
+    async def release_expired(self) -> int:
+        return 0
+
+
+async def test_busy_functions_do_not_make_the_runner_spin_and_a_freed_slot_wakes_it(
+) -> None:
+    jobs = _BusyJobs()
+    dispatcher = _Dispatcher()
+    gate = dispatcher.gates.gate(5, 1)
+    await gate.acquire()  # function 5's one slot is taken (a sync call, say)
+    runner = JobRunner(dsn="", jobs=jobs, functions=None,  # type: ignore[arg-type]
+                       dispatcher=dispatcher,  # type: ignore[arg-type]
+                       leases=_Leases(), capacity=4, poll_s=3600.0,  # type: ignore[arg-type]
+                       listener=_Listener())  # type: ignore[arg-type]
+    running = asyncio.create_task(runner.run())
+    try:
+        await wait_for(lambda: jobs.claims == 1, timeout_s=10)
+        assert jobs.in_use == {5: 1}
+        for _ in range(50):  # the runner waits for a wake or the poll, not claims again
+            await asyncio.sleep(0)
+        assert jobs.claims == 1
+        gate.release()
+        await wait_for(lambda: jobs.claims == 2, timeout_s=10)
+        assert jobs.in_use == {}
     finally:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
