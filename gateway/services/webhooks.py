@@ -1,8 +1,10 @@
 """Webhook events and ``X-Callback-URL`` callbacks: queued in PostgreSQL, sent in the background.
 
-Where something happens (a route, a build, the dispatcher's ``on_finished``)
-a delivery row is written; nothing waits for the receiver. A loop on every
-replica claims due rows (``FOR UPDATE SKIP LOCKED`` plus a lease, so no two
+Where something happens (a route, a build) a delivery row is written; nothing waits
+for the receiver. A job's ``job.succeeded|failed`` rows are written by the job store in
+the statement that gives the job its final state (a transactional outbox: no crash can
+commit the one without the other); the dispatcher's ``on_finished`` only wakes the loop.
+A loop on every replica claims due rows (``FOR UPDATE SKIP LOCKED`` plus a lease, so no two
 replicas send the same one and a dead replica's sends are taken over), POSTs
 them through the guarded client of :mod:`gateway.services.outbound`, and records each
 attempt. A non-2xx answer or a network error is retried with exponential
@@ -202,17 +204,16 @@ class WebhookService:
         await self.function_event(event, function, version=version)
 
     def job_finished(self, job: Job) -> None:
-        """The dispatcher's ``on_finished`` listener: queue ``job.succeeded|failed``."""
+        """The dispatcher's ``on_finished`` listener: send the job's callback and its
+        ``job.succeeded|failed`` deliveries now. The job store wrote them with the job's
+        final state (same statement); this only wakes the loop, which would otherwise find
+        them on its next poll (as it does those of jobs other replicas finish)."""
         if job.status not in ("success", "failed"):
             return
-        if job.id in self._awaited:
+        event = "job.succeeded" if job.status == "success" else "job.failed"
+        if job.id in self._awaited or event in self._job_events:
             self._awaited.discard(job.id)
             self._wake.set()
-        event = "job.succeeded" if job.status == "success" else "job.failed"
-        if event in self._job_events:
-            self._spawn(self.store.enqueue_event(event, job_id=job.id,
-                                                 created_at=job.finished_at),
-                        f"webhook-{event}")
 
     def callback_queued(self, job: Job) -> None:
         """The job's callback was queued (with the job, by the dispatcher): send it as soon

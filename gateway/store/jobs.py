@@ -17,7 +17,7 @@ from typing import Any
 from executors.models import LogLine
 from gateway.core.models import Job
 from gateway.store.batches import BatchWriter, JsonRow, json_rows
-from gateway.store.webhooks import enqueue_callback_on
+from gateway.store.webhooks import enqueue_callback_on, with_job_events
 
 __all__ = ["JobStore", "JOBS_CHANNEL", "NewJob", "Outcome", "MAX_LOST_LEASES"]
 
@@ -73,11 +73,15 @@ async def _copy_logs(conn: Any, records: list[Any]) -> None:
     if records:
         await conn.copy_records_to_table("job_logs", records=records, columns=_LOG_COLUMNS)
 
-_INSERT_FINISHED = (
+# Every statement that gives a job its final state queues the job's webhook events with
+# it (with_job_events), batches included.
+_INSERT_FINISHED = with_job_events(
     "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
     " owner, subject, context, result, error, timestamp, started_at, finished_at,"
     " duration, cold_start, attempts, cached, cpu_ms, max_rss_bytes)"
     " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$12,$13,$14,$15,$16,$17,$18,$19)"
+    " RETURNING id, status, finished_at",
+    "SELECT count(*) FROM done",
 )
 
 # The parameters of _INSERT_FINISHED by name, as the rows of _INSERT_FINISHED_MANY.
@@ -88,7 +92,7 @@ _FINISHED_FIELDS = (
 )
 # Many rows at once (see BatchWriter), as one JSON array: orjson encodes a batch in one
 # call, where array parameters cost the gateway a Python check per element.
-_INSERT_FINISHED_MANY = (
+_INSERT_FINISHED_MANY = with_job_events(
     "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
     " owner, subject, context, result, error, timestamp, started_at, finished_at,"
     " duration, cold_start, attempts, cached, cpu_ms, max_rss_bytes)"
@@ -100,6 +104,8 @@ _INSERT_FINISHED_MANY = (
     " context jsonb, result jsonb, error jsonb, started_at timestamptz,"
     " finished_at timestamptz, duration float8, cold_start bool, attempts int, cached bool,"
     " cpu_ms float8, max_rss_bytes bigint)"
+    " RETURNING id, status, finished_at",
+    "SELECT count(*) FROM done",
 )
 
 
@@ -142,7 +148,7 @@ class _FinishedRow(JsonRow):
 _FINISH_FIELDS = ("id", "token", "status", "result", "error", "finished_at", "duration",
                   "cold_start", "cached", "cpu_ms", "max_rss_bytes")
 # _FINISH for many jobs at once; returns the ids whose lease held.
-_FINISH_MANY = (
+_FINISH_MANY = with_job_events(
     "UPDATE jobs SET status = r.status, result = r.result, error = r.error,"
     " finished_at = r.finished_at, duration = r.duration, cold_start = r.cold_start,"
     " cached = r.cached, cpu_ms = r.cpu_ms, max_rss_bytes = r.max_rss_bytes,"
@@ -151,7 +157,8 @@ _FINISH_MANY = (
     " result jsonb, error jsonb, finished_at timestamptz, duration float8,"
     " cold_start bool, cached bool, cpu_ms float8, max_rss_bytes bigint)"
     " WHERE jobs.id = r.id AND jobs.lease_token = r.token"
-    " RETURNING jobs.id, r.token, jobs.function_id"
+    " RETURNING jobs.id, r.token, jobs.function_id, jobs.status, jobs.finished_at",
+    "SELECT id, token, function_id FROM done",
 )
 
 
@@ -193,11 +200,12 @@ class _FinishRow(JsonRow):
         self.logs = logs
 
 
-_FINISH = (
+_FINISH = with_job_events(
     "UPDATE jobs SET status = $3, result = $4, error = $5, finished_at = $6,"
     " duration = $7, cold_start = $8, cached = $9, cpu_ms = $10,"
     " max_rss_bytes = $11, lease_token = NULL, lease_expires_at = NULL"
-    " WHERE id = $1 AND lease_token = $2 RETURNING function_id"
+    " WHERE id = $1 AND lease_token = $2 RETURNING id, status, finished_at, function_id",
+    "SELECT function_id FROM done",
 )
 
 
@@ -522,7 +530,7 @@ class JobStore:
         one is taken over by that delivery (``start_keyed``); one without a key, or whose
         message never came back within an hour, is failed here.
         """
-        rows = await self._pool.fetch(
+        rows = await self._pool.fetch(with_job_events(
             "UPDATE jobs SET lost_leases = lost_leases + 1, lease_token = NULL,"
             "  lease_expires_at = NULL, run_after = now(),"
             "  status = CASE WHEN trigger = 'queue' OR lost_leases + 1 >= $1"
@@ -533,7 +541,8 @@ class JobStore:
             " WHERE status = 'running' AND lease_token IS NOT NULL AND lease_expires_at < now()"
             "  AND (trigger <> 'queue' OR source_key IS NULL"
             "       OR lease_expires_at < now() - interval '1 hour')"
-            " RETURNING id, status",
+            " RETURNING id, status, finished_at",
+            "SELECT id, status FROM done"),
             MAX_LOST_LEASES,
             {
                 "code": "RUNTIME_ERROR",
@@ -606,25 +615,27 @@ class JobStore:
         A keyed job stays ``running`` with its lease ended, for the redelivery to take
         over; one without a key is failed with ``error`` (its message runs as a new job).
         """
-        await self._pool.execute(
+        await self._pool.execute(with_job_events(
             "UPDATE jobs SET lease_expires_at = now(),"
             "  lease_token = CASE WHEN source_key IS NULL THEN NULL ELSE lease_token END,"
             "  status = CASE WHEN source_key IS NULL THEN 'failed' ELSE status END,"
             "  finished_at = CASE WHEN source_key IS NULL THEN now() END,"
             "  error = CASE WHEN source_key IS NULL THEN $3::jsonb ELSE error END"
-            " WHERE id = $1 AND lease_token = $2",
+            " WHERE id = $1 AND lease_token = $2 RETURNING id, status, finished_at",
+            "SELECT count(*) FROM done"),
             uuid.UUID(job_id), uuid.UUID(token), error,
         )
 
     async def fail_now(self, job_id: str, token: str, error: dict[str, Any]) -> bool:
         """Fail a claimed job without running it (function gone, version missing…)."""
-        status = await self._pool.execute(
+        failed = await self._pool.fetchval(with_job_events(
             "UPDATE jobs SET status = 'failed', error = $3, finished_at = now(),"
             " lease_token = NULL, lease_expires_at = NULL"
-            " WHERE id = $1 AND lease_token = $2",
+            " WHERE id = $1 AND lease_token = $2 RETURNING id, status, finished_at",
+            "SELECT count(*) FROM done"),
             uuid.UUID(job_id), uuid.UUID(token), error,
         )
-        return bool(status.endswith(" 1"))
+        return bool(failed)
 
     async def release(self, tokens: Sequence[str]) -> int:
         """Hand unfinished jobs back to ``pending`` at once (a clean shutdown)."""

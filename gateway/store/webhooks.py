@@ -8,7 +8,30 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = ["Delivery", "DeliveryOutcome", "WebhookRecord", "WebhookStore",
-           "enqueue_callback_on"]
+           "enqueue_callback_on", "with_job_events"]
+
+
+# The job events of the jobs a statement has just finished (its rows, as the CTE ``done``
+# with ``id, status, finished_at``): one pending delivery per webhook subscribed to the
+# event, read from ``webhooks`` inside the statement. Job events carry no payload: the
+# job is rendered when the delivery is sent.
+_JOB_EVENT_DELIVERIES = (
+    "INSERT INTO webhook_deliveries (webhook_id, kind, url, event, job_id, created_at)"
+    " SELECT w.id, 'webhook', w.url, e.event, d.id, coalesce(d.finished_at, now())"
+    " FROM done d CROSS JOIN LATERAL (SELECT CASE d.status WHEN 'success'"
+    "   THEN 'job.succeeded' ELSE 'job.failed' END AS event) e"
+    " JOIN webhooks w ON e.event = ANY (w.events)"
+    " WHERE d.status IN ('success', 'failed')"
+)
+
+
+def with_job_events(statement: str, then: str) -> str:
+    """``statement`` (an INSERT or UPDATE of jobs ``RETURNING id, status, finished_at``
+    and what ``then`` reads) with the job events of the jobs it finished queued in the
+    same statement, so in the same transaction (a transactional outbox): a job's final
+    state is never committed without them. ``then`` selects the result from ``done``."""
+    return (f"WITH done AS ({statement}),"
+            f" job_events AS ({_JOB_EVENT_DELIVERIES}) {then}")
 
 
 async def enqueue_callback_on(conn: Any, job_id: Any, url: str) -> None:
