@@ -10,13 +10,29 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from executors.models import LogLine
 from gateway.core.models import Job
 from gateway.store.batches import BatchWriter, JsonRow, json_rows
+from gateway.store.job_statements import (
+    BIND_KEY,
+    CLAIM,
+    FINISH,
+    FINISH_MANY,
+    INSERT_FINISHED,
+    INSERT_FINISHED_MANY,
+    READ_KEY,
+    START_FIELDS,
+    START_KEYED,
+    START_KEYED_MANY,
+    FinishedRow,
+    FinishRow,
+    copy_logs,
+    log_records,
+)
 from gateway.store.webhooks import enqueue_callback_on, with_job_events
 
 __all__ = ["JobStore", "JOBS_CHANNEL", "NewJob", "Outcome", "MAX_LOST_LEASES"]
@@ -56,202 +72,6 @@ class Outcome:
     max_rss_bytes: int | None = None
 
 
-def _log_records(job_id: uuid.UUID, function_id: int, logs: Iterable[LogLine]) -> list[Any]:
-    # PostgreSQL text cannot hold NUL: printed NULs are shown as U+FFFD.
-    return [
-        (job_id, function_id, dt.datetime.fromtimestamp(line.timestamp, dt.UTC), line.stream,
-         line.message.replace("\x00", "\ufffd"))
-        for line in logs
-    ]
-
-
-_LOG_COLUMNS = ["job_id", "function_id", "timestamp", "stream", "message"]
-
-
-async def _copy_logs(conn: Any, records: list[Any]) -> None:
-    """Write ``_log_records`` rows on ``conn`` (nothing to do without any)."""
-    if records:
-        await conn.copy_records_to_table("job_logs", records=records, columns=_LOG_COLUMNS)
-
-# Every statement that gives a job its final state queues the job's webhook events with
-# it (with_job_events), batches included.
-_INSERT_FINISHED = with_job_events(
-    "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
-    " owner, subject, context, result, error, timestamp, started_at, finished_at,"
-    " duration, cold_start, attempts, cached, cpu_ms, max_rss_bytes)"
-    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$12,$13,$14,$15,$16,$17,$18,$19)"
-    " RETURNING id, status, finished_at",
-    "SELECT count(*) FROM done",
-)
-
-# The parameters of _INSERT_FINISHED by name, as the rows of _INSERT_FINISHED_MANY.
-_FINISHED_FIELDS = (
-    "id", "function_id", "function_name", "version", "trigger", "status", "owner",
-    "subject", "context", "result", "error", "started_at", "finished_at", "duration",
-    "cold_start", "attempts", "cached", "cpu_ms", "max_rss_bytes",
-)
-# Many rows at once (see BatchWriter), as one JSON array: orjson encodes a batch in one
-# call, where array parameters cost the gateway a Python check per element.
-_INSERT_FINISHED_MANY = with_job_events(
-    "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
-    " owner, subject, context, result, error, timestamp, started_at, finished_at,"
-    " duration, cold_start, attempts, cached, cpu_ms, max_rss_bytes)"
-    " SELECT id, function_id, function_name, version, trigger, status, owner, subject,"
-    " coalesce(context, '{}'), result, error, started_at, started_at, finished_at, duration,"
-    " cold_start, attempts, cached, cpu_ms, max_rss_bytes"
-    " FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, function_id bigint,"
-    " function_name text, version int, trigger text, status text, owner text, subject text,"
-    " context jsonb, result jsonb, error jsonb, started_at timestamptz,"
-    " finished_at timestamptz, duration float8, cold_start bool, attempts int, cached bool,"
-    " cpu_ms float8, max_rss_bytes bigint)"
-    " RETURNING id, status, finished_at",
-    "SELECT count(*) FROM done",
-)
-
-
-# Bind an idempotency key to a new job; a binding older than 24 hours is taken over.
-# On a conflict the existing row is locked even when it is not updated (PostgreSQL's
-# ON CONFLICT DO UPDATE locks every conflicting row), so _READ_KEY in the same
-# transaction finds it.
-_BIND_KEY = (
-    "INSERT INTO idempotency_keys (owner, function_id, key, request_hash, job_id)"
-    " VALUES ($1, $2, $3, $4, $5)"
-    " ON CONFLICT (owner, function_id, key) DO UPDATE"
-    "   SET created_at = now(), request_hash = EXCLUDED.request_hash,"
-    "       job_id = EXCLUDED.job_id"
-    "   WHERE idempotency_keys.created_at < now() - interval '24 hours'"
-    " RETURNING job_id"
-)
-_READ_KEY = (
-    "SELECT job_id, request_hash FROM idempotency_keys"
-    " WHERE owner = $1 AND function_id = $2 AND key = $3"
-)
-
-
-def _log_bytes(logs: Sequence[LogLine]) -> int:
-    return sum(len(line.message) for line in logs)
-
-
-class _FinishedRow(JsonRow):
-    """The parameters of _INSERT_FINISHED (a row of _INSERT_FINISHED_MANY) and its logs."""
-
-    __slots__ = ("job_id", "function_id", "logs")
-
-    def __init__(self, args: tuple[Any, ...], job_id: uuid.UUID, function_id: int,
-                 logs: Sequence[LogLine]) -> None:
-        super().__init__(_FINISHED_FIELDS, args, extra_bytes=_log_bytes(logs))
-        self.job_id = job_id
-        self.function_id = function_id
-        self.logs = logs
-
-
-_FINISH_FIELDS = ("id", "token", "status", "result", "error", "finished_at", "duration",
-                  "cold_start", "cached", "cpu_ms", "max_rss_bytes")
-# _FINISH for many jobs at once; returns the ids whose lease held.
-_FINISH_MANY = with_job_events(
-    "UPDATE jobs SET status = r.status, result = r.result, error = r.error,"
-    " finished_at = r.finished_at, duration = r.duration, cold_start = r.cold_start,"
-    " cached = r.cached, cpu_ms = r.cpu_ms, max_rss_bytes = r.max_rss_bytes,"
-    " lease_token = NULL, lease_expires_at = NULL"
-    " FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, token uuid, status text,"
-    " result jsonb, error jsonb, finished_at timestamptz, duration float8,"
-    " cold_start bool, cached bool, cpu_ms float8, max_rss_bytes bigint)"
-    " WHERE jobs.id = r.id AND jobs.lease_token = r.token"
-    " RETURNING jobs.id, r.token, jobs.function_id, jobs.status, jobs.finished_at",
-    "SELECT id, token, function_id FROM done",
-)
-
-
-_START_KEYED = (
-    "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
-    " owner, subject, event, context, started_at, attempts, lease_token,"
-    " lease_expires_at, source_key) VALUES ($1,$2,$3,$4,$5,'running',$6,$7,$8,$9,"
-    " now(), $13, $10, now() + make_interval(secs => $11), $12)"
-    " ON CONFLICT (source_key) WHERE source_key IS NOT NULL DO NOTHING"
-    " RETURNING true"
-)
-_START_FIELDS = ("id", "function_id", "function_name", "version", "trigger", "owner",
-                 "subject", "event", "context", "lease_token", "lease_s", "source_key",
-                 "attempts")
-# _START_KEYED for many jobs at once; returns the ids that were inserted.
-_START_KEYED_MANY = (
-    "INSERT INTO jobs (id, function_id, function_name, version, trigger, status,"
-    " owner, subject, event, context, started_at, attempts, lease_token,"
-    " lease_expires_at, source_key)"
-    " SELECT id, function_id, function_name, version, trigger, 'running', owner, subject,"
-    " event, coalesce(context, '{}'), now(), attempts, lease_token,"
-    " now() + make_interval(secs => lease_s), source_key"
-    " FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, function_id bigint,"
-    " function_name text, version int, trigger text, owner text, subject text,"
-    " event jsonb, context jsonb, lease_token uuid, lease_s float8, source_key text,"
-    " attempts int)"
-    " ON CONFLICT (source_key) WHERE source_key IS NOT NULL DO NOTHING"
-    " RETURNING id"
-)
-
-
-class _FinishRow(JsonRow):
-    """The parameters of _FINISH (a row of _FINISH_MANY) and its logs."""
-
-    __slots__ = ("logs",)
-
-    def __init__(self, args: tuple[Any, ...], logs: Sequence[LogLine]) -> None:
-        super().__init__(_FINISH_FIELDS, args, extra_bytes=_log_bytes(logs))
-        self.logs = logs
-
-
-_FINISH = with_job_events(
-    "UPDATE jobs SET status = $3, result = $4, error = $5, finished_at = $6,"
-    " duration = $7, cold_start = $8, cached = $9, cpu_ms = $10,"
-    " max_rss_bytes = $11, lease_token = NULL, lease_expires_at = NULL"
-    " WHERE id = $1 AND lease_token = $2 RETURNING id, status, finished_at, function_id",
-    "SELECT function_id FROM done",
-)
-
-
-# The claim. Each function with pending jobs (walked one index probe at a time on
-# jobs_pending_by_function) offers its oldest due jobs, as many as it has free slots:
-# max_concurrency, floored at 1 as its gate is, less what is in use here ($3/$4). They
-# are ranked within their function and taken round-robin across functions by rank, up to
-# $1; then locked FOR UPDATE SKIP LOCKED (which cannot go with the window function) and
-# leased. A job whose function was deleted (jobs carry no foreign key) counts against $1
-# only, and its run fails it.
-_CLAIM = (
-    "WITH RECURSIVE fns AS ("
-    "  (SELECT function_id FROM jobs WHERE status = 'pending'"
-    "   ORDER BY function_id LIMIT 1)"
-    "  UNION ALL"
-    "  SELECT (SELECT j.function_id FROM jobs j WHERE j.status = 'pending'"
-    "          AND j.function_id > fns.function_id ORDER BY j.function_id LIMIT 1)"
-    "  FROM fns WHERE fns.function_id IS NOT NULL),"
-    " used AS ("
-    "  SELECT * FROM unnest($3::bigint[], $4::int[]) AS u(function_id, n)),"
-    " free AS ("
-    "  SELECT fns.function_id,"
-    "    least($1, greatest(1, coalesce(f.max_concurrency, $1)) - coalesce(u.n, 0)) AS slots"
-    "  FROM fns LEFT JOIN functions f ON f.id = fns.function_id"
-    "  LEFT JOIN used u ON u.function_id = fns.function_id"
-    "  WHERE fns.function_id IS NOT NULL),"
-    " offered AS ("
-    "  SELECT free.function_id, o.id, o.run_after FROM free, LATERAL ("
-    "    SELECT id, run_after FROM jobs WHERE function_id = free.function_id"
-    "    AND status = 'pending' AND run_after <= now()"
-    "    ORDER BY run_after LIMIT free.slots) o"
-    "  WHERE free.slots > 0),"
-    " candidates AS ("
-    "  SELECT id FROM (SELECT id, run_after, row_number() OVER"
-    "    (PARTITION BY function_id ORDER BY run_after, id) AS rank FROM offered) r"
-    "  ORDER BY rank, run_after LIMIT $1)"
-    " UPDATE jobs j SET status = 'running', lease_token = gen_random_uuid(),"
-    "   lease_expires_at = now() + make_interval(secs => $2),"
-    "   attempts = j.attempts + 1, started_at = coalesce(j.started_at, now())"
-    " WHERE j.id IN ("
-    "  SELECT id FROM jobs WHERE id IN (SELECT id FROM candidates)"
-    "   AND status = 'pending' AND run_after <= now() FOR UPDATE SKIP LOCKED)"
-    " RETURNING j.*"
-)
-
-
 class JobStore:
     """Jobs in PostgreSQL."""
 
@@ -275,25 +95,25 @@ class JobStore:
                 outcome.error, outcome.started_at, outcome.finished_at, outcome.duration,
                 outcome.cold_start, attempts, outcome.cached, outcome.cpu_ms,
                 outcome.max_rss_bytes)
-        await self._finished.write(_FinishedRow(args, job.id, job.function_id, logs))
+        await self._finished.write(FinishedRow(args, job.id, job.function_id, logs))
 
-    async def _insert_finished_one(self, row: _FinishedRow) -> None:
+    async def _insert_finished_one(self, row: FinishedRow) -> None:
         if not row.logs:  # one statement: no BEGIN/COMMIT round trips
-            await self._pool.execute(_INSERT_FINISHED, *row.args)
+            await self._pool.execute(INSERT_FINISHED, *row.args)
             return
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(_INSERT_FINISHED, *row.args)
+            await conn.execute(INSERT_FINISHED, *row.args)
             await self._write_logs(conn, row.job_id, row.function_id, row.logs)
 
-    async def _insert_finished_many(self, rows: Sequence[_FinishedRow]) -> list[None]:
+    async def _insert_finished_many(self, rows: Sequence[FinishedRow]) -> list[None]:
         batch = json_rows(rows)
         if not any(row.logs for row in rows):
-            await self._pool.execute(_INSERT_FINISHED_MANY, batch)
+            await self._pool.execute(INSERT_FINISHED_MANY, batch)
             return [None] * len(rows)
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(_INSERT_FINISHED_MANY, batch)
-            await _copy_logs(conn, [record for row in rows for record in
-                                    _log_records(row.job_id, row.function_id, row.logs)])
+            await conn.execute(INSERT_FINISHED_MANY, batch)
+            await copy_logs(conn, [record for row in rows for record in
+                                    log_records(row.job_id, row.function_id, row.logs)])
         return [None] * len(rows)
 
     async def insert_pending(self, job: NewJob, *, running_lease_s: float | None = None,
@@ -370,7 +190,7 @@ class JobStore:
         token = uuid.uuid4() if running_lease_s is not None else None
         while True:
             async with self._pool.acquire() as conn, conn.transaction():
-                row = await conn.fetchrow(_BIND_KEY, job.owner, job.function_id, key,
+                row = await conn.fetchrow(BIND_KEY, job.owner, job.function_id, key,
                                           request_hash, job.id)
                 if row is not None:
                     await self._insert(conn, job, token, running_lease_s)
@@ -379,7 +199,7 @@ class JobStore:
                     return True, str(job.id), "" if token is None else str(token)
                 # Read the binding in the same transaction: the conflict locked the row,
                 # so neither pruning nor a forgotten binding can remove it before we read.
-                existing = await conn.fetchrow(_READ_KEY, job.owner, job.function_id, key)
+                existing = await conn.fetchrow(READ_KEY, job.owner, job.function_id, key)
             if existing is not None:
                 return False, str(existing["job_id"]), existing["request_hash"]
             # Not reachable while the lock holds; were the row gone, binding again is right.
@@ -456,7 +276,7 @@ class JobStore:
         """
         used = in_use or {}
         rows = await self._pool.fetch(
-            _CLAIM, limit, lease_s, list(used.keys()), list(used.values()))
+            CLAIM, limit, lease_s, list(used.keys()), list(used.values()))
         return [(Job.from_row(r), str(r["lease_token"])) for r in rows]
 
     async def heartbeat(self, tokens: Sequence[str], lease_s: float) -> set[str]:
@@ -482,28 +302,28 @@ class JobStore:
         args = (uuid.UUID(job_id), uuid.UUID(token), outcome.status, outcome.result,
                 outcome.error, outcome.finished_at, outcome.duration, outcome.cold_start,
                 outcome.cached, outcome.cpu_ms, outcome.max_rss_bytes)
-        return await self._finishes.write(_FinishRow(args, logs))
+        return await self._finishes.write(FinishRow(args, logs))
 
-    async def _finish_one(self, row: _FinishRow) -> bool:
+    async def _finish_one(self, row: FinishRow) -> bool:
         if not row.logs:  # one statement, no transaction round trips
-            return await self._pool.fetchrow(_FINISH, *row.args) is not None
+            return await self._pool.fetchrow(FINISH, *row.args) is not None
         async with self._pool.acquire() as conn, conn.transaction():
-            found = await conn.fetchrow(_FINISH, *row.args)
+            found = await conn.fetchrow(FINISH, *row.args)
             if found is None:
                 return False
             await self._write_logs(conn, row.args[0], found["function_id"], row.logs)
         return True
 
-    async def _finish_many(self, rows: Sequence[_FinishRow]) -> list[bool]:
+    async def _finish_many(self, rows: Sequence[FinishRow]) -> list[bool]:
         batch = json_rows(rows)
         async with self._pool.acquire() as conn, conn.transaction():
             # By id and token: a runner that lost its lease may finish in the same batch
             # as the one that took the job over; only the holder's row was updated.
             done = {(r["id"], r["token"]): r["function_id"]
-                    for r in await conn.fetch(_FINISH_MANY, batch)}
+                    for r in await conn.fetch(FINISH_MANY, batch)}
             records = [record for row in rows if row.logs and row.args[:2] in done
-                       for record in _log_records(row.args[0], done[row.args[:2]], row.logs)]
-            await _copy_logs(conn, records)
+                       for record in log_records(row.args[0], done[row.args[:2]], row.logs)]
+            await copy_logs(conn, records)
         return [row.args[:2] in done for row in rows]
 
     async def retry_later(self, job_id: str, token: str, delay_s: float,
@@ -573,7 +393,7 @@ class JobStore:
         """
         token = uuid.uuid4()
         # One statement for the usual case, a new message; concurrent ones share it.
-        created = await self._starts.write(JsonRow(_START_FIELDS, (
+        created = await self._starts.write(JsonRow(START_FIELDS, (
             job.id, job.function_id, job.function_name, job.version, job.trigger,
             job.owner, job.subject, job.event, job.context, token, lease_s, key, attempt)))
         if created:
@@ -603,10 +423,10 @@ class JobStore:
         return str(row["id"]), None, Job.from_row(row)
 
     async def _start_one(self, row: JsonRow) -> bool:
-        return bool(await self._pool.fetchval(_START_KEYED, *row.args))
+        return bool(await self._pool.fetchval(START_KEYED, *row.args))
 
     async def _start_many(self, rows: Sequence[JsonRow]) -> list[bool]:
-        created = {r["id"] for r in await self._pool.fetch(_START_KEYED_MANY, json_rows(rows))}
+        created = {r["id"] for r in await self._pool.fetch(START_KEYED_MANY, json_rows(rows))}
         return [row.args[0] in created for row in rows]
 
     async def abandon(self, job_id: str, token: str, error: dict[str, Any]) -> None:
@@ -657,4 +477,4 @@ class JobStore:
     async def _write_logs(
         conn: Any, job_id: uuid.UUID, function_id: int, logs: Sequence[LogLine]
     ) -> None:
-        await _copy_logs(conn, _log_records(job_id, function_id, logs))
+        await copy_logs(conn, log_records(job_id, function_id, logs))
