@@ -5,9 +5,14 @@
 Each scenario starts its own ``fngate serve`` (embedded PostgreSQL) and the bare
 baseline, warms up, then measures; figures are ratios fngate / baseline measured in the
 same run. ``--quick`` runs every scenario smaller, all on one shared gateway (a smoke
-test, under a minute: its figures are not the suite's; ``dependency-build`` starts a
+test, a couple of minutes: its figures are not the suite's; ``dependency-build`` starts a
 gateway of its own even then, for a build cache of its own). The exit status is 1 when a
 scenario failed to run or lost work, not when a target is missed.
+
+``soak`` (issue 12) runs 30 minutes of mixed sync, async, cron and queue load on a gateway
+of its own with a 5-minute job retention (``--quick``: 30 s; ``FNGATE_SOAK_S`` sets the
+length): every event handled exactly once, the jobs table and the gateway's RSS flat, live
+workers within the cap (bench/scenarios/soak.py).
 """
 
 from __future__ import annotations

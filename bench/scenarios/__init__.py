@@ -14,6 +14,7 @@ from bench.scenarios.memory import memory
 from bench.scenarios.queue_trigger import queue_trigger, rabbitmq_reachable
 from bench.scenarios.registry import registry_scale
 from bench.scenarios.sandbox import sandbox_overhead
+from bench.scenarios.soak import soak
 
 __all__ = ["SCENARIOS", "Config", "Gateways", "rabbitmq_reachable"]
 
@@ -28,4 +29,5 @@ SCENARIOS: dict[str, Callable[[Config, Gateways], Outcome]] = {
     "memory": memory,
     "sandbox": sandbox_overhead,
     "dependency-build": dependency_build,
+    "soak": soak,
 }
