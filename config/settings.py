@@ -91,6 +91,9 @@ class Settings:
     # unexpired Idempotency-Key or an undelivered callback/webhook event needs is kept.
     job_retention_days: float = 7.0
     job_retention_per_function: int = 10_000
+    # Seconds between maintenance rounds (the pruning above, idempotency keys, sessions,
+    # logs) on each replica.
+    maintenance_interval_s: float = 300.0
     # How often a log follower (?follow=true) polls for lines of other replicas, and how
     # long a quiet stream waits before a keep-alive comment.
     log_follow_poll_s: float = 1.0
@@ -237,6 +240,10 @@ def _validate(s: Settings) -> None:
         raise SettingsError(
             f"FNGATE_MAX_WORKERS must be at least 1 (unset: derived from memory and cores),"
             f" not {s.max_workers!r}")
+    if not 1 <= s.maintenance_interval_s <= 86_400:  # also refuses NaN
+        raise SettingsError(
+            f"FNGATE_MAINTENANCE_INTERVAL_S must be between 1 and 86400 seconds,"
+            f" not {s.maintenance_interval_s!r}")
     if s.job_retention_per_function < 1:
         raise SettingsError(
             f"FNGATE_JOB_RETENTION_PER_FUNCTION must be at least 1,"

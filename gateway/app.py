@@ -237,7 +237,7 @@ def _start_loops(
         "changes-listener": ChangeListener(services.dsn, [
             services.functions.forget, services.cron.poke, services.queues.poke]).run(),
         "maintenance": run_maintenance(
-            services.pool,
+            services.pool, interval_s=services.settings.maintenance_interval_s,
             logs=LogRetention(max_age_days=services.settings.log_retention_days,
                               max_lines=services.settings.log_retention_max_lines),
             jobs=JobRetention(max_age_days=services.settings.job_retention_days,

@@ -46,7 +46,7 @@ __all__ = ["soak"]
 ADMIN_DSN = os.environ.get("FNGATE_SOAK_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 RETENTION_DAYS = 0.00347  # 5 minutes
 RETENTION_S = RETENTION_DAYS * 86400
-MAINTENANCE_S = 300.0  # gateway.services.maintenance.run_maintenance's interval
+MAINTENANCE_S = 30.0  # FNGATE_MAINTENANCE_INTERVAL_S: the table swings by this much
 MAX_WORKERS = 8
 CRON_EVERY_S = 5
 RSS_GROWTH_PCT = 5.0
@@ -83,7 +83,8 @@ def soak(cfg: Config, gateways: Gateways) -> Outcome:
     queue = f"bench-soak-{uuid.uuid4().hex[:8]}" if rabbitmq_reachable() else None
     with _database() as dsn:
         env = {"FNGATE_DATABASE_URL": dsn, "FNGATE_JOB_RETENTION_DAYS": str(RETENTION_DAYS),
-               "FNGATE_MAX_WORKERS": str(MAX_WORKERS)}
+               "FNGATE_MAX_WORKERS": str(MAX_WORKERS),
+               "FNGATE_MAINTENANCE_INTERVAL_S": str(MAINTENANCE_S)}
         if queue is not None:
             env["FNGATE_AMQP_URL"] = q.AMQP_URL
         try:

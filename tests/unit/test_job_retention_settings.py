@@ -36,6 +36,14 @@ def test_job_retention_per_function_below_one_is_refused(count: str) -> None:
         _load(FNGATE_JOB_RETENTION_PER_FUNCTION=count)
 
 
+def test_the_maintenance_interval_is_a_setting_within_bounds() -> None:
+    assert _load().maintenance_interval_s == 300.0
+    assert _load(FNGATE_MAINTENANCE_INTERVAL_S="30").maintenance_interval_s == 30.0
+    for bad in ("0", "0.5", "-1", "nan", "86401", "often"):
+        with pytest.raises(SettingsError, match="(?i)maintenance_interval_s"):
+            _load(FNGATE_MAINTENANCE_INTERVAL_S=bad)
+
+
 def test_pruned_rows_are_counted_by_kind() -> None:
     metrics = GatewayMetrics()
     metrics.pruned({"jobs_by_age": 3, "jobs_by_count": 0, "job_log_lines": 7})
