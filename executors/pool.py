@@ -291,13 +291,28 @@ class WorkerPools:
         self._release(worker)
         return True
 
-    async def drop_function(self, function_id: int) -> None:
-        """End idle workers of ``function_id`` (every version); busy ones end after their call."""
+    def function_versions(self) -> dict[int, set[int]]:
+        """Per function id, the versions this replica has specialized workers of (idle or
+        busy)."""
+        versions: dict[int, set[int]] = {}
+        for worker in self._all:
+            if worker.spec is not None:
+                versions.setdefault(worker.spec.function_id, set()).add(worker.spec.version)
+        return versions
+
+    async def drop_function(self, function_id: int, *, keep_version: int | None = None) -> None:
+        """End idle workers of ``function_id`` (every version but ``keep_version``); busy
+        ones end after their call."""
+        def doomed_spec(spec: CodeSpec | None) -> bool:
+            return (spec is not None and spec.function_id == function_id
+                    and spec.version != keep_version)
+
         doomed: list[Worker] = []
-        for key in [k for k in self._idle if k.split(":", 1)[0] == str(function_id)]:
+        for key in [k for k, idle in self._idle.items()
+                    if idle and doomed_spec(idle[0].spec)]:
             doomed.extend(self._idle.pop(key))
         for worker in self._busy:
-            if worker.spec is not None and worker.spec.function_id == function_id:
+            if doomed_spec(worker.spec):
                 worker.retire = True
         for worker in doomed:
             worker.kill("dropped")

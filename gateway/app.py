@@ -33,6 +33,7 @@ from gateway.services.builds import BuildManager
 from gateway.services.cache import PostgresResultCache, run_cleanup
 from gateway.services.changes import ChangeListener
 from gateway.services.dispatcher import Dispatcher, RetryPolicy
+from gateway.services.function_cleanup import FunctionCleanup
 from gateway.services.function_stats import FunctionStats
 from gateway.services.functions import FunctionService
 from gateway.services.invocation import Invoker
@@ -71,6 +72,9 @@ JWT_SECRET_FILE = "jwt_secret"
 # Functions looked up by ref are cached this long at most; every change (NOTIFY
 # fngate_changes) drops the cache sooner.
 FUNCTION_CACHE_TTL_S = 2.0
+# Besides every change (and every reconnect of the change listener), each replica sweeps
+# what it holds of deleted functions and replaced versions this often.
+FUNCTION_CLEANUP_SWEEP_S = 30.0
 
 
 def jwt_secret_for(settings: Settings) -> str | None:
@@ -231,11 +235,18 @@ def _start_loops(
     *,
     run_jobs: bool,
 ) -> list[asyncio.Task[Any]]:
+    # Whichever replica deleted a function or changed its version, this one drops its
+    # warm workers, gate, metric series and cached results too.
+    cleanup = FunctionCleanup(functions=services.functions, pools=services.pools,
+                              gates=services.dispatcher.gates, cache=services.cache,
+                              metrics=services.metrics, sweep_s=FUNCTION_CLEANUP_SWEEP_S)
     loops: dict[str, Any] = {
         "lease-heartbeat": services.leases.run(),
         "result-cache-cleanup": run_cleanup(services.cache),
         "changes-listener": ChangeListener(services.dsn, [
-            services.functions.forget, services.cron.poke, services.queues.poke]).run(),
+            services.functions.forget, services.cron.poke, services.queues.poke,
+            cleanup.poke]).run(),
+        "function-cleanup": cleanup.run(),
         "maintenance": run_maintenance(
             services.pool, interval_s=services.settings.maintenance_interval_s,
             logs=LogRetention(max_age_days=services.settings.log_retention_days,

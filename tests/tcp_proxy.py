@@ -10,7 +10,8 @@ class TcpProxy:
     """Forwards 127.0.0.1:<port> to 127.0.0.1:<upstream_port>.
 
     ``cut()`` aborts every open connection, as a service restart would; new ones still get
-    through. ``take_down()`` also stops accepting, as a service that is gone.
+    through. ``pause()`` also refuses new ones until ``resume()``. ``take_down()`` also
+    stops accepting, as a service that is gone.
     """
 
     def __init__(self, upstream_port: int) -> None:
@@ -54,6 +55,15 @@ class TcpProxy:
         writers, self._writers = self._writers, []
         for w in writers:
             w.transport.abort()
+
+    def pause(self) -> None:
+        """Cut every open connection and refuse new ones (accepted, then closed) until
+        :meth:`resume`, as a network partition would."""
+        self._down = True
+        self.cut()
+
+    def resume(self) -> None:
+        self._down = False
 
     async def take_down(self) -> None:
         assert self._server is not None

@@ -115,7 +115,12 @@ class ConcurrencyGates:
         gate = self._gates.get(function_id)
         return 0 if gate is None else gate.active
 
+    def function_ids(self) -> set[int]:
+        """Functions that have a gate here."""
+        return set(self._gates)
+
     def forget(self, function_id: int) -> None:
+        """Drop the gate of ``function_id`` unless a call holds or waits for a slot."""
         gate = self._gates.get(function_id)
         if gate is not None and gate.active == 0 and gate.waiting == 0:
             del self._gates[function_id]

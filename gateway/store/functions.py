@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -582,6 +582,13 @@ class FunctionStore:
             await notify_change(conn, "function", function_id)
         self.forget()
         return bool(status.endswith(" 1"))
+
+    async def active_versions(self, function_ids: Iterable[int]) -> dict[int, int | None]:
+        """Of ``function_ids``, those that exist, each with its active version."""
+        rows = await self._pool.fetch(
+            "SELECT id, active_version FROM functions WHERE id = ANY($1::bigint[])",
+            list(function_ids))
+        return {int(r["id"]): r["active_version"] for r in rows}
 
     async def count(self) -> int:
         return int(await self._pool.fetchval("SELECT count(*) FROM functions"))
