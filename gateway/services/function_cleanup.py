@@ -69,8 +69,11 @@ class FunctionCleanup:
     async def run(self) -> None:
         """Reconcile on every change, and everything every ``sweep_s``, until cancelled."""
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation
+            # of a shutdown, and the gateway never stops.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._sweep_s)
+                async with asyncio.timeout(self._sweep_s):
+                    await self._wake.wait()
             if not self._wake.is_set():
                 self._everything = True  # the periodic sweep
             self._wake.clear()
