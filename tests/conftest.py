@@ -166,6 +166,18 @@ async def running_app(settings: Any, **kwargs: Any) -> AsyncIterator[httpx.Async
 
 
 @pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[Any]:
+    """A connection pool on the test's own database (a few connections)."""
+    from gateway.store.pool import create_pool
+
+    pool = await create_pool(database_url, min_size=1, max_size=4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
 def settings_factory(tmp_path: Path, database_url: str) -> Callable[..., Any]:
     def factory(**overrides: Any) -> Any:
         url = overrides.pop("database_url", database_url)

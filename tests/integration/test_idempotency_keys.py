@@ -10,10 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
-import pytest
 
 from gateway.store.jobs import JobStore, NewJob
-from gateway.store.pool import create_pool
 from tests.conftest import wait_for
 
 _READ = "SELECT job_id, request_hash FROM idempotency_keys"
@@ -42,15 +40,6 @@ class _Pool(_Conn):
     async def acquire(self) -> AsyncIterator[_Conn]:
         async with self._conn.acquire() as conn:
             yield _Conn(conn, self._before_read)
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[Any]:
-    pool = await create_pool(database_url, min_size=1, max_size=4)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 def _job() -> NewJob:

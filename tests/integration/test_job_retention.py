@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import pytest
 
 from gateway.services.maintenance import JobRetention, prune_once
-from gateway.store.pool import create_pool
 from gateway.store.retention import JOB_RETENTION_LOCK, JobRetentionStore
 from tests.conftest import running_app, wait_for
 from tests.integration.test_functions_api import create
@@ -21,15 +20,6 @@ from tests.integration.test_invoke_api import invoke
 DAY_S = 86400.0
 # Long enough that the count limit never bites where a test is about age, and back.
 BY_AGE = JobRetention(max_age_days=1.0, max_per_function=1_000_000)
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[Any]:
-    pool = await create_pool(database_url, min_size=1, max_size=4)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def add_job(pool: Any, *, status: str = "success", function_id: int = 1,

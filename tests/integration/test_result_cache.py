@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 import gateway.services.cache as cache_module
 from gateway.services.cache import MemoryResultCache, PostgresResultCache, ResultCache
-from gateway.store.pool import create_pool
 
 
 class FakeClock:
@@ -19,15 +17,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[Any]:
-    pool = await create_pool(database_url, min_size=1, max_size=4)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 @pytest.fixture(params=["memory", "postgres"])
