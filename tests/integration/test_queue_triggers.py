@@ -10,105 +10,33 @@ import os
 import signal
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aio_pika
-import asyncpg
 import httpx
 import pytest
 
 from executors import RuntimeUnavailable, WorkerPools
-from tests.conftest import need_service, running_app, wait_for
+from tests.conftest import running_app, wait_for
 from tests.e2e.serve import clean_env, fngate_argv, free_port, wait_ready
+from tests.integration.queue_support import (
+    AMQP_URL,
+    ECHO_EVENT,
+    add_queue_trigger,
+    consuming,
+    message_count,
+    publish,
+    queue_jobs,
+)
 from tests.integration.test_functions_api import WRITER, create
 from tests.tcp_proxy import TcpProxy
 from triggers.queue import MAX_HANDLING_FAILURES
 
-AMQP_URL = os.environ.get("FNGATE_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
-ECHO_EVENT = "def handler(event):\n    return event\n"
 FAIL = "def handler(event):\n    raise ValueError('no: ' + str(event['body']))\n"
 SLOW = ("import time\n\ndef handler(event):\n    time.sleep(event['body']['sleep'])\n"
         "    return {'slept': event['body']['sleep']}\n")
-
-
-@pytest.fixture
-async def amqp() -> AsyncIterator[aio_pika.abc.AbstractConnection]:
-    need_service("RabbitMQ", "127.0.0.1", 5672)
-    connection = await aio_pika.connect(AMQP_URL)
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
-@pytest.fixture
-async def queue_name(amqp: aio_pika.abc.AbstractConnection) -> AsyncIterator[str]:
-    """A queue of this test's own; deleted (with its DLQ and delay queue) afterwards."""
-    name = f"fngate-test-{uuid.uuid4().hex[:10]}"
-    yield name
-    channel = await amqp.channel()
-    for queue in (name, name + ".dlq", name + ".fngate.retry"):
-        with contextlib.suppress(Exception):
-            await channel.queue_delete(queue)
-    with contextlib.suppress(Exception):
-        await channel.close()
-
-
-@pytest.fixture
-def queue_settings(settings_factory: Callable[..., Any]) -> Callable[..., Any]:
-    def factory(**overrides: Any) -> Any:
-        overrides.setdefault("amqp_url", AMQP_URL)
-        return settings_factory(**overrides)
-
-    return factory
-
-
-async def add_queue_trigger(client: httpx.AsyncClient, fn: str, config: dict[str, Any],
-                            **extra: Any) -> dict[str, Any]:
-    r = await client.post(f"/api/v1/functions/{fn}/triggers", headers=WRITER,
-                          json={"type": "queue", "config": config, **extra})
-    assert r.status_code == 201, r.text
-    body: dict[str, Any] = r.json()
-    return body
-
-
-def consuming(client: httpx.AsyncClient) -> set[int]:
-    ids: set[int] = client.app.state.services.queues.consuming_ids()  # type: ignore[attr-defined]
-    return ids
-
-
-async def publish(amqp: aio_pika.abc.AbstractConnection, queue: str, body: Any, *,
-                  raw: bytes | None = None, **properties: Any) -> None:
-    channel = await amqp.channel()
-    payload = raw if raw is not None else json.dumps(body).encode()
-    await channel.default_exchange.publish(
-        aio_pika.Message(payload, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, **properties),
-        routing_key=queue)
-    await channel.close()
-
-
-async def message_count(amqp: aio_pika.abc.AbstractConnection, queue: str) -> int:
-    """Ready messages in ``queue`` (a plain channel: a robust one caches the count)."""
-    channel = await amqp.channel()
-    try:
-        declared = await channel.declare_queue(queue, passive=True)
-        return int(declared.declaration_result.message_count or 0)
-    finally:
-        await channel.close()
-
-
-async def queue_jobs(database_url: str, status: str | None = None) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        rows = await conn.fetch(
-            "SELECT id, status, trigger, attempts, lost_leases, result::text AS result,"
-            " error::text AS error FROM jobs WHERE trigger = 'queue'"
-            " AND ($1::text IS NULL OR status = $1) ORDER BY timestamp", status)
-        return list(rows)
-    finally:
-        await conn.close()
 
 
 async def test_n_messages_make_n_successful_jobs_and_n_acks(
