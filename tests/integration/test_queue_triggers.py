@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
-import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +17,7 @@ import pytest
 
 from executors import RuntimeUnavailable, WorkerPools
 from tests.conftest import running_app, wait_for
-from tests.e2e.serve import clean_env, fngate_argv, free_port, wait_ready
+from tests.e2e.serve import Gateway, clean_env, free_port
 from tests.integration.queue_support import (
     AMQP_URL,
     ECHO_EVENT,
@@ -307,28 +304,19 @@ async def test_a_queue_job_without_a_message_id_is_failed_when_let_go(
         await pool.close()
 
 
-def _serve(tmp_path: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """``fngate serve`` in its own process group (so it dies with its workers)."""
-    with open(tmp_path / "serve.log", "wb") as log:
-        return subprocess.Popen(
-            [*fngate_argv(), "serve", "--data-dir", str(tmp_path / "first"), "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
 async def test_a_killed_consumer_leaves_its_message_to_be_redelivered_and_run(
     queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str,
     tmp_path: Path
 ) -> None:
     """A gateway process killed mid-job: the message comes back, its job is taken over."""
-    port = free_port()
     env = {**clean_env(), "FNGATE_DATABASE_URL": database_url, "FNGATE_AMQP_URL": AMQP_URL,
            "FNGATE_JOB_LEASE_S": "3", "FNGATE_JOB_HEARTBEAT_S": "0.5",
            "FNGATE_RATE_LIMITS": "off", "FNGATE_JWT_SECRET": "test-secret-" + "x" * 40,
            "FNGATE_PREWARM_PER_RUNTIME": "1"}
-    proc = _serve(tmp_path, port, env)
+    gateway = Gateway(tmp_path, env)
     try:
-        await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{port}", proc)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as first:
+        await asyncio.to_thread(gateway.start)
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as first:
             assert (await create(first, name="slow", code=SLOW)).status_code == 201
             await add_queue_trigger(first, "slow", {"queue": queue_name})
 
@@ -343,12 +331,9 @@ async def test_a_killed_consumer_leaves_its_message_to_be_redelivered_and_run(
                 return len(await queue_jobs(database_url, "running")) == 1
 
             await wait_for(running, timeout_s=20)
-        os.killpg(proc.pid, signal.SIGKILL)  # the gateway and its workers, mid-job
-        proc.wait(timeout=10)
+        gateway.kill()  # the gateway and its workers, mid-job
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        gateway.kill()
     async def back_in_queue() -> bool:  # unacknowledged, so the broker requeued it
         return await message_count(amqp, queue_name) == 1
 
