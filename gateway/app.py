@@ -7,7 +7,7 @@ import contextlib
 import functools
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -29,6 +29,7 @@ from gateway.api.middleware import (
 from gateway.api.openapi import build_openapi
 from gateway.api.routes import all_routes
 from gateway.core.version import VERSION
+from gateway.dialects import Dialect, all_dialects
 from gateway.services.audit_trail import AuditTrail
 from gateway.services.builds import BuildManager
 from gateway.services.cache import PostgresResultCache, run_cleanup
@@ -94,8 +95,12 @@ def create_app(
     retry: RetryPolicy | None = None,
     run_jobs: bool = True,
     freeze_gc: bool = False,
+    dialects: Sequence[Dialect] | None = None,
 ) -> Starlette:
     """Build the gateway. ``on_fatal`` is told when a background loop dies (the CLI stops).
+
+    ``dialects``: the compatibility dialects to serve beside the native API (default: all of
+    them; ``()`` serves the native API alone, as the benchmark compares).
 
     ``freeze_gc`` (the server's choice, not tests'): once started, move everything alive
     out of the garbage collector's sight, so a full collection under load walks only
@@ -126,21 +131,24 @@ def create_app(
                 await asyncio.gather(*tasks, return_exceptions=True)
 
     routes = all_routes()
+    served = all_dialects() if dialects is None else list(dialects)
     app = Starlette(
-        routes=routes,
+        routes=[*routes, *(route for dialect in served for route in dialect.routes)],
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(MetricsMiddleware, metrics=metrics),
             Middleware(CORSMiddleware, origins=settings.cors_origins),
             # Before the rate limiter, which reads the token: garbage needs no token to be refused.
             Middleware(TargetGuardMiddleware),
-            Middleware(RateLimitMiddleware),
+            Middleware(RateLimitMiddleware, dialects=[d.classes() for d in served]),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
         ],
         exception_handlers=exception_handlers,
         lifespan=lifespan,
     )
+    # The native document only: each dialect is described by its own document.
     app.state.openapi = _openapi_document
+    app.state.error_shapes = tuple(dialect.error_shape() for dialect in served)
     return app
 
 

@@ -1,9 +1,17 @@
 """The one place exceptions become HTTP responses: the API's error body and the app's
-exception handlers."""
+exception handlers.
+
+A compatibility dialect answers in its own document's error shape: the app lists each
+dialect's base path and renderer in ``app.state.error_shapes`` (a sequence of
+:class:`ErrorShape`), and :func:`render_error` — what every handler and middleware calls —
+picks the renderer by the request's path, so an error raised before routing (a rate limit,
+a body limit, a refused target) is shaped like one raised by the endpoint."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import asyncpg
@@ -12,12 +20,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
+from gateway.api.base_paths import BasePath
 from gateway.api.responses import JSONResponse
-from gateway.core.errors import FngateError, Unavailable
+from gateway.core.errors import (
+    FngateError,
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+)
 from gateway.schemas.errors import Error, ErrorCode, ErrorObject
 
-__all__ = ["error_body", "error_request_id", "error_response", "exception_handlers",
-           "request_id_of"]
+__all__ = ["ErrorRenderer", "ErrorShape", "error_body", "error_request_id", "error_response",
+           "exception_handlers", "render_error", "request_id_of"]
 
 logger = logging.getLogger("fngate.errors")
 
@@ -56,43 +73,70 @@ def error_response(exc: FngateError, request_id: str) -> Response:
     return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
 
+#: Renders an error as one API's error response, given the error body's request id.
+ErrorRenderer = Callable[[FngateError, str], Response]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorShape:
+    """The error renderer of the requests under ``base`` (a compatibility dialect's)."""
+
+    base: BasePath
+    render: ErrorRenderer
+
+
+def render_error(exc: FngateError, scope: Scope) -> Response:
+    """``exc`` as the response of the API the request's path belongs to: the dialect whose
+    base path it is under (``app.state.error_shapes``), else the native error body."""
+    state = getattr(scope.get("app"), "state", None)
+    shapes: tuple[ErrorShape, ...] = getattr(state, "error_shapes", ())
+    path = scope.get("path", "")
+    for shape in shapes:
+        if shape.base.rest(path) is not None:
+            return shape.render(exc, error_request_id(scope))
+    return error_response(exc, error_request_id(scope))
+
+
 async def _fngate_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FngateError)
-    return error_response(exc, error_request_id(request.scope))
+    return render_error(exc, request.scope)
 
 
-_HTTP_CODES = {
-    400: ("INVALID_REQUEST", "bad request"),
-    404: ("NOT_FOUND", "no such route"),
-    405: ("INVALID_REQUEST", "method not allowed"),
-    413: ("PAYLOAD_TOO_LARGE", "request body too large"),
-}
+def _from_http(request: Request, exc: HTTPException) -> FngateError:
+    """Starlette's own HTTP errors (no route, wrong method, a body too large) as ours."""
+    headers = dict(exc.headers or {})
+    status = exc.status_code
+    if status == 404:
+        return NotFound(f"no route for {request.url.path}", headers=headers)
+    if status == 405:
+        return MethodNotAllowed(f"method {request.method} not allowed on {request.url.path}",
+                                headers=headers)
+    if status == 413:
+        return PayloadTooLarge("request body too large", headers=headers)
+    if status == 400:
+        return InvalidRequest("bad request", headers=headers)
+    error = InternalError("error", headers=headers)
+    error.status = status
+    return error
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code, default = _HTTP_CODES.get(exc.status_code, ("INTERNAL_ERROR", "error"))
-    message = default
-    if exc.status_code == 405:
-        message = f"method {request.method} not allowed on {request.url.path}"
-    elif exc.status_code == 404:
-        message = f"no route for {request.url.path}"
-    body = error_body(code, message, {}, error_request_id(request.scope))
-    return JSONResponse(body, status_code=exc.status_code, headers=dict(exc.headers or {}))
+    return render_error(_from_http(request, exc), request.scope)
 
 
 async def _store_unreachable(request: Request, exc: Exception) -> Response:
     logger.warning("database unreachable", extra={"error": repr(exc)})
-    return error_response(Unavailable("the database is unreachable; try again shortly"),
-                          error_request_id(request.scope))
+    return render_error(Unavailable("the database is unreachable; try again shortly"),
+                        request.scope)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     rid = request_id_of(request)
     logger.exception("unhandled error", extra={"request_id": rid, "path": request.url.path})
-    body = error_body("INTERNAL_ERROR", "internal error", {}, error_request_id(request.scope))
     # This handler runs outside the request-id middleware, so it sets the header itself.
-    return JSONResponse(body, status_code=500, headers={"X-Request-ID": rid} if rid else None)
+    headers = {"X-Request-ID": rid} if rid else None
+    return render_error(InternalError("internal error", headers=headers), request.scope)
 
 
 exception_handlers: dict[Any, Any] = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.api.errors import error_request_id, error_response
+from gateway.api.errors import render_error
 from gateway.core.errors import PayloadTooLarge
 
 __all__ = ["BodyLimitMiddleware"]
@@ -38,7 +38,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = 0
                 if declared > self.max_body_bytes:
-                    response = error_response(self._error(), error_request_id(scope))
+                    response = render_error(self._error(), scope)
                     await response(scope, receive, send)
                     return
                 break

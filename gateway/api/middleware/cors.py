@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.api.errors import error_request_id, error_response
+from gateway.api.errors import render_error
 from gateway.core.errors import InvalidRequest
 
 __all__ = ["ALLOW_HEADERS", "ALLOW_METHODS", "CORSMiddleware", "EXPOSE_HEADERS", "MAX_AGE_S"]
@@ -107,5 +107,5 @@ class CORSMiddleware:
                 "CORS preflight from an origin that is not allowed",
                 details={"origin": origin},
             )
-            response = error_response(exc, error_request_id(scope))
+            response = render_error(exc, scope)
         await response(scope, receive, send)

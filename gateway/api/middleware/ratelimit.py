@@ -6,6 +6,10 @@ only a request that fully matches a route is limited, so an unknown path still
 answers 404 and a wrong method 405 without being counted or having its token
 looked at. Wrapping every endpoint instead would reach the same point but tie
 the limiter to how each route module builds its routes.
+
+A compatibility dialect's requests are classed by its own :class:`DialectClasses` (its
+invoke paths are ``execute``, its health probes unlimited), so a dialect is limited exactly
+as the native route that does the same work.
 """
 
 from __future__ import annotations
@@ -13,17 +17,20 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auth import AuthError
-from gateway.api.errors import error_request_id, error_response
+from gateway.api.base_paths import BasePath
+from gateway.api.errors import render_error
 from gateway.core.errors import RateLimited
 from gateway.services.ratelimit import RateLimiter, rate_headers
 
-__all__ = ["RateLimitMiddleware", "client_ip", "route_class"]
+__all__ = ["DialectClasses", "RateLimitMiddleware", "client_ip", "route_class"]
 
 _UNLIMITED_PATHS = frozenset({"/health", "/ready", "/status", "/metrics", "/openapi.json"})
 _API = "/api/v1/"
@@ -53,6 +60,25 @@ def route_class(method: str, path: str) -> str | None:
     if method in _WRITE_METHODS:
         return "write"
     return "read"
+
+
+@dataclass(frozen=True, slots=True)
+class DialectClasses:
+    """The route classes of the requests under a dialect's ``base``: a path below it that
+    ``execute`` matches whole is ``execute``, one in ``unlimited`` (its health probes) is not
+    limited, the rest ``write`` or ``read`` by method, as on the native API."""
+
+    base: BasePath
+    execute: re.Pattern[str]
+    unlimited: frozenset[str] = frozenset()
+
+    def route_class(self, method: str, rest: str) -> str | None:
+        """The class of ``method`` on ``rest``, the path below the base."""
+        if method == "OPTIONS" or rest in self.unlimited:
+            return None
+        if self.execute.fullmatch(rest):
+            return "execute"
+        return "write" if method in _WRITE_METHODS else "read"
 
 
 @functools.lru_cache(maxsize=8)
@@ -125,14 +151,26 @@ class RateLimitMiddleware:
     answers the 401 itself).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, dialects: Sequence[DialectClasses] = ()) -> None:
         self.app = app
+        self.dialects = tuple(dialects)
+        self._heads = tuple(d.base.head for d in self.dialects)
+
+    def route_class(self, method: str, path: str) -> str | None:
+        """The class of a request: its dialect's when it is under one, else the native."""
+        # One startswith on a tuple is all a native request pays for the dialects.
+        if self._heads and path.startswith(self._heads):
+            for dialect in self.dialects:
+                rest = dialect.base.rest(path)
+                if rest is not None:
+                    return dialect.route_class(method, rest)
+        return route_class(method, path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        klass = route_class(scope["method"], scope["path"])
+        klass = self.route_class(scope["method"], scope["path"])
         if klass is None or not _matches_a_route(scope):
             await self.app(scope, receive, send)
             return
@@ -155,7 +193,7 @@ class RateLimitMiddleware:
                          "retry_after": decision.retry_after},
                 headers=headers,
             )
-            response = error_response(exc, error_request_id(scope))
+            response = render_error(exc, scope)
             await response(scope, receive, send)
             return
         raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]

@@ -20,7 +20,7 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.api.errors import error_request_id, error_response
+from gateway.api.errors import render_error
 from gateway.core.errors import InvalidRequest
 
 __all__ = ["TargetGuardMiddleware", "target_problem"]
@@ -94,7 +94,7 @@ class TargetGuardMiddleware:
         if scope["type"] == "http":
             problem = target_problem(scope)
             if problem is not None:
-                response = error_response(problem, error_request_id(scope))
+                response = render_error(problem, scope)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -1,0 +1,15 @@
+"""Compatibility dialects: API documents that clients already have, spoken verbatim under
+their own base paths over the same services as the native API (see ``docs/compat.md``)."""
+
+from __future__ import annotations
+
+from gateway.dialects.base import Dialect, ErrorBody, prefixed
+
+__all__ = ["Dialect", "ErrorBody", "all_dialects", "prefixed"]
+
+
+def all_dialects() -> list[Dialect]:
+    """Every dialect the gateway serves, each under its own base path."""
+    from gateway.dialects import function_api, kube_serverless
+
+    return [function_api.dialect, kube_serverless.dialect]
