@@ -708,6 +708,8 @@ class Worker:
             error = ErrorInfo(type="WorkerError", message=f"unexpected {reply['type']} frame")
             return self._result(sink, started, cold_start, failure="RUNTIME_ERROR", error=error)
         self.last_used = time.monotonic()
+        if reply.get("retire"):
+            self.retire = True  # the pool ends it once the call is over
         if reply.get("logs_truncated"):
             sink.truncated = True
         cpu_ms = reply.get("cpu_ms")
