@@ -547,7 +547,8 @@ class Builder:
         self.builds_run += 1
         return await run_tool(argv, env=build_env(home), cwd=str(home),
                               uid=user.uid if user is not None else None,
-                              gid=user.gid if user is not None else None)
+                              gid=user.gid if user is not None else None,
+                              timeout_s=BUILD_TIMEOUT_S)
 
 
 def _local_package_sources() -> list[str]:

@@ -255,7 +255,8 @@ async def test_body_over_the_limit_is_413(settings_factory) -> None:
 async def test_health_ready_status(client: httpx.AsyncClient) -> None:
     h = (await client.get("/health")).json()
     assert h["status"] == "ok" and h["components"]["database"] == "ok"
-    assert h["components"]["runtimes"] == {"python": "ok", "nodejs": "ok"}
+    assert h["components"]["runtimes"] == {"python": "ok", "nodejs": "ok", "go": "ok",
+                                           "rust": "ok"}
     assert (await client.get("/ready")).json() == {"status": "ready"}
     await create(client, name="counted")
     s = (await client.get("/status")).json()
