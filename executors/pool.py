@@ -42,7 +42,7 @@ from executors.models import (
     Network,
     Runtime,
 )
-from executors.process import LogSink, Worker, WorkerFailed
+from executors.process import READY_TIMEOUT_S, LogSink, Worker, WorkerFailed
 from executors.runtimes import RuntimeCommand, detect_runtimes
 from executors.sandbox import DEPS_IN_SANDBOX, Sandbox, SandboxUnavailable, UidPool
 from executors.setup import prepare_sandbox
@@ -179,8 +179,9 @@ class WorkerPools:
     # --- introspection ------------------------------------------------------
 
     def _runtimes(self) -> list[Runtime]:
-        """The runtimes with pre-started generic workers (not the compiled ones)."""
-        return [rt for rt, cmd in self._commands.items() if cmd is not None and not cmd.compiled]
+        """The runtimes with pre-started generic workers (Go and Rust: when their exec
+        stub can run)."""
+        return [rt for rt, cmd in self._commands.items() if cmd is not None and cmd.argv]
 
     def available_runtimes(self) -> dict[str, bool]:
         """Which runtimes can run here, e.g. ``{"python": True, "nodejs": False}``."""
@@ -351,7 +352,13 @@ class WorkerPools:
             return worker, False
         profile = self._profile(spec)
         command = self._binary_command(spec)
-        worker = self._take_prestarted(profile) if command is None else None
+        worker = self._take_prestarted(profile)
+        if worker is not None and command is not None:
+            try:  # a pre-started stub becomes the function's binary: one exec
+                await worker.exec_binary(command.argv[0], READY_TIMEOUT_S)
+            except WorkerFailed as exc:
+                logger.warning("a pre-started %s worker could not exec: %s", spec.runtime, exc)
+                worker = None
         if worker is None:
             if not self.budget.try_take():
                 if self.budget.waiting >= len(self._evicted):  # no room coming for this one
@@ -390,7 +397,7 @@ class WorkerPools:
             reason = self.sandbox.egress_unavailable
             raise WorkerFailed(f"the sandbox could not be set up: {reason}")
         profile: _Profile = (runtime, spec.network, spec.ephemeral_storage_mb)
-        if spec.ephemeral_storage_mb == DEFAULT_STORAGE_MB and runtime not in COMPILED_RUNTIMES:
+        if spec.ephemeral_storage_mb == DEFAULT_STORAGE_MB and runtime in self._runtimes():
             # At most runtimes × networks profiles stay pre-started; other sizes (any of
             # 16…max a tenant may pick) are started on demand and never pinned.
             self._wanted.add(profile)

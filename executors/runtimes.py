@@ -17,6 +17,7 @@ compiled function's worker is an exec of its own binary, never a generic one.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import logging
 import os
@@ -46,8 +47,10 @@ class RuntimeCommand:
 
     runtime: Runtime
     interpreter: str  # go/rust: the compiler (``go``, ``rustc``)
+    # go/rust: the pre-started worker that execs a function's binary (runners/exec_runner.py;
+    # empty without a Python to run it: then each cold start starts a sandbox of its own).
     argv: tuple[str, ...]
-    compiled: bool = False  # go/rust: no generic worker; a function's binary is the worker
+    compiled: bool = False  # go/rust: a function's own binary is the worker
     cargo: str | None = None  # rust: the cargo that builds the runtime's crates once
 
 
@@ -170,5 +173,14 @@ def _rust(user: WorkerUser) -> RuntimeCommand | None:
 def detect_runtimes(user: WorkerUser) -> dict[Runtime, RuntimeCommand | None]:
     """Find a working interpreter (or toolchain) per runtime, as the worker user will run
     it (blocking)."""
-    return {"python": _python(user), "nodejs": _node(user), "go": _go(user),
-            "rust": _rust(user)}
+    python = _python(user)
+    found: dict[Runtime, RuntimeCommand | None] = {"python": python, "nodejs": _node(user)}
+    compiled: tuple[tuple[Runtime, RuntimeCommand | None], ...] = (
+        ("go", _go(user)), ("rust", _rust(user)))
+    for runtime, toolchain in compiled:
+        if toolchain is not None and python is not None:
+            # -S -I (not -I -S): a stub is told apart from a Python worker by its flags.
+            stub = (python.interpreter, "-S", "-I", "-c", _runner_source("exec_runner.py"))
+            toolchain = dataclasses.replace(toolchain, argv=stub)
+        found[runtime] = toolchain
+    return found

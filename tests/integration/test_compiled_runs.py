@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from executors import BuildResult, CodeSpec, WorkerPools
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, wait_for
 from tests.integration.test_executor_runs import ctx, pools, run
 
 __all__ = ["pools"]  # the fixture, shared with the Python and Node.js runs
@@ -327,3 +327,20 @@ async def test_a_memory_bomb_is_out_of_memory(
     assert r.error.type == "OutOfMemory", r.error
     after = await run(pools, s)
     assert after.ok, after.error
+
+
+@pytest.mark.parametrize("runtime", COMPILED)
+async def test_a_cold_start_execs_the_binary_in_a_pre_started_worker(
+        pools: WorkerPools, sinks: dict[str, CodeSpec], runtime: str) -> None:
+    s = sink(pools, sinks, runtime)
+
+    async def prestarted() -> list:
+        ready = [w for profile, workers in pools._generic.items()
+                 if profile[0] == runtime for w in workers if w.alive]
+        return ready
+
+    waiting = await wait_for(prestarted, timeout_s=30)
+    r = await run(pools, s)
+    assert r.ok and r.cold_start, r.error
+    (worker,) = pools._idle[s.key]
+    assert worker in waiting  # the same process: its sandbox was made before the call
