@@ -27,14 +27,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import hmac
 import logging
 import os
 import platform
 import re
-import secrets
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -49,10 +46,20 @@ import orjson
 
 import config
 from executors import limits, spawn
+from executors.buildrun import (
+    BUILD_RLIMITS,
+    BUILD_TIMEOUT_S,
+    BUILD_TMP_MB,
+    MAX_BUILD_LOG_BYTES,
+    name_key,
+    publish_tree,
+    published_name,
+    run_tool,
+)
 from executors.limits import WorkerUser
-from executors.models import RUNTIMES, Runtime
+from executors.models import COMPILED_RUNTIMES, RUNTIMES, Runtime
 from executors.runtimes import SYSTEM_PATH, RuntimeCommand, detect_runtimes
-from executors.sandbox import RLimits, Sandbox, SandboxUnavailable, UidPool
+from executors.sandbox import Sandbox, SandboxUnavailable, UidPool
 
 __all__ = [
     "BUILD_TIMEOUT_S",
@@ -66,13 +73,9 @@ __all__ = [
 
 logger = logging.getLogger("fngate.executors")
 
-BUILD_TIMEOUT_S = 300.0
-MAX_BUILD_LOG_BYTES = 64 * 1024
 MAX_DEPENDENCIES = 200
 MAX_SPECIFIER_CHARS = 200
 _FORMAT = "1"  # bump when the layout of a build changes
-_BUILD_TMP_MB = 1024
-_BUILD_RLIMITS = RLimits(nofile=4096, fsize=1024 * 1024 * 1024, nproc=4096)
 
 # Variables copied from the gateway's environment into a build's (any case for proxies).
 _PASS_ENV = {
@@ -114,12 +117,18 @@ class BuildResult:
     ok: bool
     log: str
     path: str | None
+    # A failed compile (executors/compile.py): its first error, in the user's file.
+    message: str | None = None
+    line: int | None = None
+    column: int | None = None
 
 
 def check_dependencies(runtime: Runtime, dependencies: Sequence[str]) -> list[str]:
     """Return the specifiers stripped, sorted and deduplicated; raise InvalidDependency."""
     if runtime not in RUNTIMES:
         raise InvalidDependency(f"unknown runtime {runtime!r}")
+    if runtime in COMPILED_RUNTIMES and dependencies:
+        raise InvalidDependency(f"{runtime} functions take no dependencies")
     if isinstance(dependencies, str):
         raise InvalidDependency("dependencies must be a list of strings")
     if len(dependencies) > MAX_DEPENDENCIES:
@@ -168,22 +177,6 @@ def builds_base(base: Path | None = None) -> Path:
     return base
 
 
-def _name_key(base: Path) -> bytes:
-    """The secret that names published builds (created once, 0600, in the 0711 base)."""
-    path = base / ".name-key"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_bytes()
-        if len(key) >= 32:
-            return key
-        raise RuntimeError(f"{path} is damaged: remove it (the build cache is rebuilt)") from None
-    key = secrets.token_bytes(32)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-    return key
-
-
 def build_env(home: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """A build's environment: PATH, HOME, LANG, TMPDIR plus index/proxy/trust settings."""
     source = os.environ if environ is None else environ
@@ -194,13 +187,6 @@ def build_env(home: Path, environ: Mapping[str, str] | None = None) -> dict[str,
         if key in _PASS_ENV or key.upper() in _PASS_ENV_ANY_CASE:
             env[key] = value
     return env
-
-
-def _tail(data: bytes, limit: int = MAX_BUILD_LOG_BYTES) -> str:
-    if len(data) <= limit:
-        return data.decode("utf-8", "replace")
-    cut = data[-limit:]
-    return "[... build log truncated ...]\n" + cut.decode("utf-8", "replace")
 
 
 def _glibc_minor() -> int:
@@ -227,24 +213,6 @@ def _wheel_platform_args(version: str) -> list[str]:
     for plat in plats:
         args += ["--platform", plat]
     return args
-
-
-def _publish_tree(root: Path) -> None:
-    """Make ``root`` root-owned (the gateway's user), read-only for others: 0755 / 0644."""
-    uid, gid = os.geteuid(), os.getegid()
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in [*dirnames, *filenames, ""]:
-            path = os.path.join(dirpath, name) if name else dirpath
-            st = os.lstat(path)
-            os.chown(path, uid, gid, follow_symlinks=False)
-            if stat.S_ISLNK(st.st_mode):
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                os.chmod(path, 0o755)
-            elif stat.S_ISREG(st.st_mode):
-                os.chmod(path, 0o755 if st.st_mode & 0o100 else 0o644)
-            else:  # fifos, sockets, devices have no business in a package
-                os.unlink(path)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -344,7 +312,10 @@ class Builder:
             return tool
 
     def _probe(self, command: RuntimeCommand) -> _Tool | None:
-        """The interpreter's version, and (python) whether it has pip (blocking)."""
+        """The interpreter's version, and (python) whether it has pip (blocking); None for
+        Go and Rust, which install nothing (executors/compile.py builds them)."""
+        if command.compiled:
+            return None
         if command.runtime == "python":
             code = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
             out = self._run_probe([command.interpreter, "-I", "-c", code])
@@ -394,8 +365,8 @@ class Builder:
         the build whose path it was handed: another function's build cannot be named
         from its dependency list."""
         if self._key is None:
-            self._key = _name_key(self.base)
-        return hmac.new(self._key, digest.encode(), hashlib.sha256).hexdigest()[:40]
+            self._key = name_key(self.base)
+        return published_name(self._key, digest)
 
     @staticmethod
     def _hash(tool: _Tool, specs: Sequence[str]) -> str:
@@ -496,7 +467,7 @@ class Builder:
                 logger.info("build %s (%s) failed", digest[:12], tool.runtime)
                 return BuildResult(ok=False, log=log, path=None)
             final = base / self._published_name(digest)
-            await asyncio.to_thread(_publish_tree, out)
+            await asyncio.to_thread(publish_tree, out)
             try:
                 os.rename(out, final)
             except OSError:
@@ -526,8 +497,8 @@ class Builder:
             argv,
             uid=user.uid if user.uid is not None else os.getuid(),
             network="none" if self._sandbox.egress_unavailable else "egress",
-            storage_mb=_BUILD_TMP_MB,
-            rlimits=_BUILD_RLIMITS,
+            storage_mb=BUILD_TMP_MB,
+            rlimits=BUILD_RLIMITS,
             ro_binds=tuple(ro),
             rw_binds=((str(staging), str(staging)),),
             build=True,
@@ -574,59 +545,10 @@ class Builder:
     ) -> tuple[int, str]:
         """Run the tool in its own session; (exit code, log tail); -9 on timeout."""
         self.builds_run += 1
-        proc = await spawn.spawn(
-            argv,
-            env=build_env(home),
-            cwd=str(home),
-            uid=user.uid if user is not None else None,
-            gid=user.gid if user is not None else None,
-            stdout=spawn.PIPE,
-            stderr=spawn.STDOUT,
-        )
-        header = "$ " + " ".join(argv) + "\n"
-        drained = asyncio.ensure_future(asyncio.to_thread(_drain_bounded, proc))
-        try:
-            out = await asyncio.wait_for(asyncio.shield(drained), BUILD_TIMEOUT_S)
-        except TimeoutError:
-            _killpg(proc.pid)
-            out = await drained  # the pipe closes with the group: the drain ends
-            log = _tail(header.encode() + out)
-            return -9, log + f"\nbuild timed out after {BUILD_TIMEOUT_S:.0f} s\n"
-        except BaseException:
-            _killpg(proc.pid)
-            with contextlib.suppress(BaseException):
-                await asyncio.shield(drained)
-            raise
-        finally:
-            # Whatever the tool left running in its group goes too.
-            _killpg(proc.pid)
-        code = proc.returncode
-        log = _tail(header.encode() + out)
-        if code != 0:
-            log += f"\nbuild failed: exit code {code}\n"
-        return code, log
-
-
-def _drain_bounded(proc: subprocess.Popen[bytes]) -> bytes:
-    """Read the tool's output to its end keeping only the last 2 × MAX_BUILD_LOG_BYTES (a
-    build printing for minutes must not grow the gateway), then reap it (blocking)."""
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    buf = bytearray()
-    dropped = False
-    try:
-        while chunk := os.read(fd, 65536):
-            buf.extend(chunk)
-            if len(buf) > 2 * MAX_BUILD_LOG_BYTES:
-                del buf[: len(buf) - MAX_BUILD_LOG_BYTES]
-                dropped = True
-    except BaseException:
-        _killpg(proc.pid)  # unread, it could block on a full pipe and never exit
-        raise
-    finally:
-        proc.wait()  # reaped whatever happened: nothing else waits for it
-        proc.stdout.close()
-    return (b"[... build log truncated ...]\n" if dropped else b"") + bytes(buf)
+        return await run_tool(argv, env=build_env(home), cwd=str(home),
+                              uid=user.uid if user is not None else None,
+                              gid=user.gid if user is not None else None,
+                              timeout_s=BUILD_TIMEOUT_S)
 
 
 def _local_package_sources() -> list[str]:
@@ -648,8 +570,3 @@ def _local_package_sources() -> list[str]:
                     if path.startswith("/") and os.path.exists(path):
                         found.add(os.path.realpath(path))
     return sorted(found)
-
-
-def _killpg(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)

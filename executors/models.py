@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "COMPILED_RUNTIMES",
     "CallContext",
     "CodeSpec",
     "ErrorInfo",
@@ -24,10 +25,13 @@ __all__ = [
     "RUNTIMES",
 ]
 
-Runtime = Literal["python", "nodejs"]
+Runtime = Literal["python", "nodejs", "go", "rust"]
 Network = Literal["egress", "none"]
 NETWORKS: tuple[Network, ...] = ("egress", "none")
-RUNTIMES: tuple[Runtime, ...] = ("python", "nodejs")
+RUNTIMES: tuple[Runtime, ...] = ("python", "nodejs", "go", "rust")
+# Compiled at deploy (executors/compile.py): a worker is an exec of the function's own
+# binary, so no pre-started generic worker can serve them.
+COMPILED_RUNTIMES: tuple[Runtime, ...] = ("go", "rust")
 
 # RUNTIME_ERROR: the user's code raised or returned something unusable;
 # TIMEOUT: killed at its deadline. ``ErrorInfo.type`` says more
@@ -56,6 +60,8 @@ class CodeSpec:
     ephemeral_storage_mb: int = 512
     # CPU quota in thousandths of a core (1000: one core).
     cpu_millis: int = 1000
+    # Go and Rust: the published build holding the function's binary (``Compiler``).
+    binary_path: str | None = None
 
     @property
     def key(self) -> str:
@@ -67,6 +73,8 @@ class CodeSpec:
         )
         if self.dependencies_path is not None:
             key += ":" + _text_digest(self.dependencies_path)
+        if self.binary_path is not None:
+            key += ":" + _text_digest(self.binary_path)
         return key
 
 

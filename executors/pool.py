@@ -29,8 +29,10 @@ from config.capacity import resolve_max_workers
 from executors import eviction, limits
 from executors.budget import CapacityExhausted, WorkerBudget, WorkerCapacity
 from executors.build import Builder
+from executors.compile import BINARY_NAME, Compiler
 from executors.limits import CgroupRoot, WorkerUser
 from executors.models import (
+    COMPILED_RUNTIMES,
     RUNTIMES,
     CallContext,
     CodeSpec,
@@ -40,9 +42,9 @@ from executors.models import (
     Network,
     Runtime,
 )
-from executors.process import LogSink, Worker, WorkerFailed
+from executors.process import READY_TIMEOUT_S, LogSink, Worker, WorkerFailed
 from executors.runtimes import RuntimeCommand, detect_runtimes
-from executors.sandbox import Sandbox, SandboxUnavailable, UidPool
+from executors.sandbox import DEPS_IN_SANDBOX, Sandbox, SandboxUnavailable, UidPool
 from executors.setup import prepare_sandbox
 
 # A generic worker's sandbox is made before any function is known: pools of them
@@ -99,6 +101,8 @@ class WorkerPools:
         self._evicted: set[Worker] = set()
         # Dependency builds (``pools.builder.build(runtime, deps).path`` → CodeSpec).
         self.builder = Builder(settings)
+        # Go and Rust compiles (``pools.compiler.compile(...).path`` → CodeSpec.binary_path).
+        self.compiler = Compiler()
 
     # --- lifecycle ---------------------------------------------------------
 
@@ -128,6 +132,10 @@ class WorkerPools:
             refuse=self.sandbox_error,
         )
         self._builds = await asyncio.to_thread(lambda: self.builder.base)
+        self.compiler.configure(
+            user=self._user, commands=self._commands, base=self._builds, sandbox=self.sandbox,
+            uids=self._uids, refuse=self.sandbox_error,
+        )
         logger.info(
             "worker pools starting",
             extra={
@@ -155,6 +163,7 @@ class WorkerPools:
         """Stop the reaper and every worker; remove their cgroups and directories."""
         self._closed = True
         await self.builder.close()
+        await self.compiler.close()
         if self._reaper is not None:
             self._reaper.cancel()
             await asyncio.gather(self._reaper, return_exceptions=True)
@@ -170,7 +179,9 @@ class WorkerPools:
     # --- introspection ------------------------------------------------------
 
     def _runtimes(self) -> list[Runtime]:
-        return [rt for rt, cmd in self._commands.items() if cmd is not None]
+        """The runtimes with pre-started generic workers (Go and Rust: when their exec
+        stub can run)."""
+        return [rt for rt, cmd in self._commands.items() if cmd is not None and cmd.argv]
 
     def available_runtimes(self) -> dict[str, bool]:
         """Which runtimes can run here, e.g. ``{"python": True, "nodejs": False}``."""
@@ -345,7 +356,14 @@ class WorkerPools:
         if worker is not None:
             return worker, False
         profile = self._profile(spec)
+        command = self._binary_command(spec)
         worker = self._take_prestarted(profile)
+        if worker is not None and command is not None:
+            try:  # a pre-started stub becomes the function's binary: one exec
+                await worker.exec_binary(command.argv[0], READY_TIMEOUT_S)
+            except WorkerFailed as exc:
+                logger.warning("a pre-started %s worker could not exec: %s", spec.runtime, exc)
+                worker = None
         if worker is None:
             if not self.budget.try_take():
                 if self.budget.waiting >= len(self._evicted):  # no room coming for this one
@@ -354,8 +372,21 @@ class WorkerPools:
                 if handed is not None:
                     return handed, False
             self._refill(profile)
-            worker = await self._spawn_in_slot(profile)
+            worker = await self._spawn_in_slot(profile, command)
         return worker, True
+
+    def _binary_command(self, spec: CodeSpec) -> RuntimeCommand | None:
+        """Go and Rust: the function's own binary is the worker (None for the others)."""
+        if spec.runtime not in COMPILED_RUNTIMES:
+            return None
+        built = spec.binary_path
+        builds = str(self._builds) if self._builds is not None else None
+        if built is None or builds is None or not (built + os.sep).startswith(builds + os.sep):
+            raise WorkerFailed(f"no compiled build of {spec.function_name} v{spec.version}")
+        path = os.path.join(built, BINARY_NAME)
+        if self.sandbox.mode == "namespaces":  # the builds base is shown read-only there
+            path = DEPS_IN_SANDBOX + path[len(builds):]
+        return RuntimeCommand(runtime=spec.runtime, interpreter=path, argv=(path,))
 
     def _profile(self, spec: CodeSpec) -> _Profile:
         if self._closed:
@@ -371,7 +402,7 @@ class WorkerPools:
             reason = self.sandbox.egress_unavailable
             raise WorkerFailed(f"the sandbox could not be set up: {reason}")
         profile: _Profile = (runtime, spec.network, spec.ephemeral_storage_mb)
-        if spec.ephemeral_storage_mb == DEFAULT_STORAGE_MB:
+        if spec.ephemeral_storage_mb == DEFAULT_STORAGE_MB and runtime in self._runtimes():
             # At most runtimes × networks profiles stay pre-started; other sizes (any of
             # 16…max a tenant may pick) are started on demand and never pinned.
             self._wanted.add(profile)
@@ -413,18 +444,20 @@ class WorkerPools:
 
     # --- spawning ---------------------------------------------------------------
 
-    async def _spawn_in_slot(self, profile: _Profile) -> Worker:
+    async def _spawn_in_slot(self, profile: _Profile,
+                             command: RuntimeCommand | None = None) -> Worker:
         """Spawn a worker in a budget slot the caller holds; the slot is given back when
-        the worker's process is reaped, or at once if the spawn fails."""
+        the worker's process is reaped, or at once if the spawn fails. ``command``: a
+        compiled function's binary (else the runtime's generic runner)."""
         try:
-            return await self._spawn(profile)
+            return await self._spawn(profile, command)
         except BaseException:
             self.budget.release()
             raise
 
-    async def _spawn(self, profile: _Profile) -> Worker:
+    async def _spawn(self, profile: _Profile, command: RuntimeCommand | None = None) -> Worker:
         runtime, network, storage_mb = profile
-        command = self._commands[runtime]
+        command = command or self._commands[runtime]
         assert command is not None and self._base is not None
         if self._closed:  # a pre-start that waited out its delay past close()
             raise RuntimeError("worker pools are closed")

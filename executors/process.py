@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Literal
 
+import orjson
 import uvloop
 
 from executors import limits, protocol, spawn
@@ -504,6 +505,20 @@ class Worker:
 
     # --- specialize and call ------------------------------------------------
 
+    async def exec_binary(self, path: str, timeout_s: float) -> None:
+        """Turn a pre-started worker of a compiled runtime into ``path`` (a function's
+        binary, as the sandbox shows it): one exec in place, the same process, sandbox,
+        cgroup and pipes; returns once the binary said ``ready`` (else WorkerFailed)."""
+        body = orjson.dumps({"type": "exec", "path": path})
+        try:
+            frame = await self._request(protocol.HEADER.pack(len(body)) + body, timeout_s)
+        except (_Died, TimeoutError) as exc:
+            self.kill()
+            raise WorkerFailed(f"worker {self.name}: the binary did not start: {exc!r}") from exc
+        if frame["type"] != "ready":
+            self.kill()
+            raise WorkerFailed(f"worker {self.name}: expected ready, got {frame['type']}")
+
     async def specialize(
         self, spec: CodeSpec, *, max_log_bytes: int, max_result_bytes: int, timeout_s: float
     ) -> protocol.SpecializedFrame:
@@ -708,6 +723,8 @@ class Worker:
             error = ErrorInfo(type="WorkerError", message=f"unexpected {reply['type']} frame")
             return self._result(sink, started, cold_start, failure="RUNTIME_ERROR", error=error)
         self.last_used = time.monotonic()
+        if reply.get("retire"):
+            self.retire = True  # the pool ends it once the call is over
         if reply.get("logs_truncated"):
             sink.truncated = True
         cpu_ms = reply.get("cpu_ms")

@@ -133,6 +133,8 @@ class ResultFrame(TypedDict):
     cpu_ms: NotRequired[float]
     max_rss: NotRequired[int]
     logs_truncated: NotRequired[bool]
+    # The runner's state is unknown after this call (a Go or Rust panic): replace it.
+    retire: NotRequired[bool]
 
 
 InboundFrame = ReadyFrame | SpecializedFrame | LogFrame | ResultFrame

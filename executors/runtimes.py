@@ -6,10 +6,19 @@ as another user that cannot reach it (pyenv under a 0700 ``/root``), the
 first system ``python3`` that user can run is used instead. Node.js:
 ``shutil.which("node")``. The runner programs are passed inline (``-c`` /
 ``-e``), so the worker user never needs to read the installation.
+
+Go and Rust are compiled at deploy (:mod:`executors.compile`): their entry is
+the toolchain (``go``; ``rustc`` with the ``cargo`` beside it), again the first
+one the worker user can run — the machine's own (``PATH``, ``/usr/local``)
+before Debian's (``golang-1.19-go`` / ``golang-go``, ``rustc`` + ``cargo``), so
+a rustup toolchain under a 0700 ``/root`` is passed over for Debian's. A
+compiled function's worker is an exec of its own binary, never a generic one.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import glob
 import logging
 import os
 import shutil
@@ -23,11 +32,13 @@ from executors import spawn
 from executors.limits import WorkerUser
 from executors.models import Runtime
 
-__all__ = ["RuntimeCommand", "detect_runtimes"]
+__all__ = ["DEBIAN_CRATES", "RuntimeCommand", "detect_runtimes"]
 
 logger = logging.getLogger("fngate.executors")
 
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+# Debian's packaged Rust crates, the only source of a Rust build (no network).
+DEBIAN_CRATES = "/usr/share/cargo/registry"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,8 +46,12 @@ class RuntimeCommand:
     """How to start a generic worker of one runtime (fd numbers are appended)."""
 
     runtime: Runtime
-    interpreter: str
+    interpreter: str  # go/rust: the compiler (``go``, ``rustc``)
+    # go/rust: the pre-started worker that execs a function's binary (runners/exec_runner.py;
+    # empty without a Python to run it: then each cold start starts a sandbox of its own).
     argv: tuple[str, ...]
+    compiled: bool = False  # go/rust: a function's own binary is the worker
+    cargo: str | None = None  # rust: the cargo that builds the runtime's crates once
 
 
 @cache
@@ -105,6 +120,67 @@ def _node(user: WorkerUser) -> RuntimeCommand | None:
     )
 
 
+def _first_runnable(names: list[str], version_arg: str, user: WorkerUser) -> str | None:
+    seen: set[str] = set()
+    for name in names:
+        if not name:
+            continue
+        real = os.path.realpath(name)
+        if real in seen or not os.access(real, os.X_OK):
+            continue
+        seen.add(real)
+        if _probe([real, version_arg], user):
+            return real
+    return None
+
+
+def _go(user: WorkerUser) -> RuntimeCommand | None:
+    debian = sorted(glob.glob("/usr/lib/go-1.*/bin/go"),
+                    key=lambda p: [int(x) for x in p.split("/go-")[1].split("/")[0].split(".")],
+                    reverse=True)
+    names = [shutil.which("go") or "", "/usr/local/go/bin/go", *debian, "/usr/bin/go"]
+    found = _first_runnable(names, "version", user)
+    if found is None:
+        return None
+    return RuntimeCommand(runtime="go", interpreter=found, argv=(), compiled=True)
+
+
+def _rust(user: WorkerUser) -> RuntimeCommand | None:
+    if not glob.glob(f"{DEBIAN_CRATES}/serde_json-1.*"):
+        if shutil.which("rustc") or os.path.exists("/usr/bin/rustc"):
+            logger.warning("Rust functions need Debian's packaged crates (apt-get install "
+                           "librust-serde-json-dev): not found in %s", DEBIAN_CRATES)
+        return None
+    names = [shutil.which("rustc") or "", "/usr/local/bin/rustc", "/usr/bin/rustc"]
+    for rustc in names:
+        if not rustc:
+            continue
+        # The cargo of the same toolchain: beside the rustc (a rustup proxy is a link to
+        # rustup, so beside the name first, then beside the real file).
+        cargos = [os.path.join(os.path.dirname(rustc), "cargo"),
+                  os.path.join(os.path.dirname(os.path.realpath(rustc)), "cargo")]
+        found = _first_runnable([rustc], "--version", user)
+        cargo = _first_runnable(cargos, "--version", user) if found else None
+        if found is not None and cargo is not None:
+            if names[0] and found != os.path.realpath(names[0]):
+                logger.warning("the worker user cannot run %s; Rust functions build with %s",
+                               names[0], found)
+            return RuntimeCommand(runtime="rust", interpreter=found, argv=(), compiled=True,
+                                  cargo=cargo)
+    return None
+
+
 def detect_runtimes(user: WorkerUser) -> dict[Runtime, RuntimeCommand | None]:
-    """Find a working interpreter per runtime, as the worker user will run it (blocking)."""
-    return {"python": _python(user), "nodejs": _node(user)}
+    """Find a working interpreter (or toolchain) per runtime, as the worker user will run
+    it (blocking)."""
+    python = _python(user)
+    found: dict[Runtime, RuntimeCommand | None] = {"python": python, "nodejs": _node(user)}
+    compiled: tuple[tuple[Runtime, RuntimeCommand | None], ...] = (
+        ("go", _go(user)), ("rust", _rust(user)))
+    for runtime, toolchain in compiled:
+        if toolchain is not None and python is not None:
+            # -S -I (not -I -S): a stub is told apart from a Python worker by its flags.
+            stub = (python.interpreter, "-S", "-I", "-c", _runner_source("exec_runner.py"))
+            toolchain = dataclasses.replace(toolchain, argv=stub)
+        found[runtime] = toolchain
+    return found

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from bench._report import Outcome
 from bench.scenarios._common import Config, Gateways
 from bench.scenarios.cold import cold_start
+from bench.scenarios.compiled import compiled_runtimes
 from bench.scenarios.dependency_build import dependency_build
 from bench.scenarios.http import invoke_nodejs, invoke_python, session_cache_hit
 from bench.scenarios.jobs import async_jobs
@@ -29,5 +30,6 @@ SCENARIOS: dict[str, Callable[[Config, Gateways], Outcome]] = {
     "memory": memory,
     "sandbox": sandbox_overhead,
     "dependency-build": dependency_build,
+    "compiled-runtimes": compiled_runtimes,
     "soak": soak,
 }

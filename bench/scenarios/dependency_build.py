@@ -26,7 +26,7 @@ import httpx
 from bench._report import Outcome, Row
 from bench.scenarios._common import Config, Gateways
 
-__all__ = ["dependency_build"]
+__all__ = ["dependency_build", "until_ready"]
 
 PYTHON_SET = ["six==1.16.0", "idna==3.7"]
 NPM_SET = ["left-pad@1.3.0", "is-number@7.0.0"]
@@ -46,7 +46,7 @@ def registries_reachable() -> bool:
     return True
 
 
-def _until_ready(client: httpx.Client, name: str, runtime: str, code: str,
+def until_ready(client: httpx.Client, name: str, runtime: str, code: str,
                  dependencies: list[str]) -> float:
     """Seconds from the create request until the function is ``ready``."""
     started = time.perf_counter()
@@ -114,13 +114,13 @@ def dependency_build(cfg: Config, gateways: Gateways) -> Outcome:
         os.chmod(builds_tmp, 0o1777)
         with gateways({"TMPDIR": str(builds_tmp)}) as h:
             figures: dict[str, Any] = {
-                "python_first": _until_ready(h.client, "deps-py-1", "python", _PY_CODE,
+                "python_first": until_ready(h.client, "deps-py-1", "python", _PY_CODE,
                                              PYTHON_SET),
-                "python_cached": _until_ready(h.client, "deps-py-2", "python", _PY_CODE,
+                "python_cached": until_ready(h.client, "deps-py-2", "python", _PY_CODE,
                                               PYTHON_SET),
-                "npm_first": _until_ready(h.client, "deps-node-1", "nodejs", _NODE_CODE,
+                "npm_first": until_ready(h.client, "deps-node-1", "nodejs", _NODE_CODE,
                                           NPM_SET),
-                "npm_cached": _until_ready(h.client, "deps-node-2", "nodejs", _NODE_CODE,
+                "npm_cached": until_ready(h.client, "deps-node-2", "nodejs", _NODE_CODE,
                                            NPM_SET),
             }
             builds = {}

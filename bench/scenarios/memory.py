@@ -60,7 +60,7 @@ async def _warm_up(base_url: str, token: str, names: list[str]) -> None:
         await asyncio.gather(*(one(n) for n in names))
 
 
-def _worker_pid(gateway_pid: int, seen: dict[str, int]) -> int:
+def worker_pid(gateway_pid: int, seen: dict[str, int]) -> int:
     """The host pid of the worker that answered ``seen`` (its own pid and uid): in the
     namespace sandbox the pid is its namespace's and the uid is the worker's own."""
     workers = interpreters(gateway_pid, "python")
@@ -84,7 +84,7 @@ def memory(cfg: Config, gateways: Gateways) -> Outcome:
             create_function(h.client, name, "python", PID_CODE)
         r = h.client.post(f"/api/v1/functions/{names[0]}/invoke", json={})
         r.raise_for_status()
-        pid = _worker_pid(h.gateway_pid, r.json()["result"])
+        pid = worker_pid(h.gateway_pid, r.json()["result"])
         time.sleep(_SETTLE_S)
         worker = rss_kb(pid)
         bare = _bare_rss_kb([exe])

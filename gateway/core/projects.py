@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-__all__ = ["dependency_pattern", "layered_dependencies", "layered_environment", "package_name"]
+__all__ = ["COMPILED", "dependency_pattern", "layered_dependencies", "layered_environment",
+           "package_name"]
 
 # A package name and optional extras and version ranges; no options, URLs or paths.
 _PIP_REQ = re.compile(
@@ -22,12 +23,19 @@ _PIP_REQ = re.compile(
 )
 _NPM_REQ = re.compile(r"^(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*(@[A-Za-z0-9.^~<>=|* -]+)?$")
 
+_NOTHING = re.compile(r"(?!)")
+#: Runtimes compiled at deploy, which take no dependencies.
+COMPILED = ("go", "rust")
+
 # The package name at the start of a pip requirement or an npm spec (scope included).
 _NAME = re.compile(r"^(@[^/@\s]+/)?[^@\s\[<>=!~;,]+")
 
 
 def dependency_pattern(runtime: str | None) -> re.Pattern[str]:
-    """What a dependency specifier of ``runtime`` must look like."""
+    """What a dependency specifier of ``runtime`` must look like (Go and Rust: nothing; they
+    build with the standard library, and Rust with serde_json, only)."""
+    if runtime in COMPILED:
+        return _NOTHING
     return _NPM_REQ if runtime == "nodejs" else _PIP_REQ
 
 

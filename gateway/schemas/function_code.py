@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 
-from gateway.core.projects import dependency_pattern
+from gateway.core.projects import COMPILED, dependency_pattern
 from gateway.schemas.base import RequestModel
 from gateway.schemas.validation import bad_value, bad_value_at
 
@@ -50,6 +50,9 @@ def _dependencies(value: Any, info: ValidationInfo) -> Any:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise bad_value("string_array", "must be an array of strings")
     runtime = info.data.get("runtime") or (info.context or {}).get("runtime")
+    if runtime in COMPILED and value:
+        raise bad_value("dependency", f"{runtime} functions take no dependencies: Go builds with "
+                                      "its standard library, Rust with serde_json, only")
     pattern = dependency_pattern(runtime)
     for spec in value:
         if not pattern.fullmatch(spec.strip()):

@@ -31,10 +31,13 @@ __all__ = [
 #: case-insensitively (0011_function_names.sql).
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
-RUNTIMES = ("python", "nodejs")
+RUNTIMES = ("python", "nodejs", "go", "rust")
 _PY_ALIAS = re.compile(r"^(python|py)(\d+(\.\d+)*)?$")
 _NODE_ALIAS = re.compile(r"^(nodejs|node)(\d+(\.\d+)*(\.x)?)?$")
-_LATER_RUNTIMES = ("go", "golang", "rust")
+# go, go119, go1.19, go1.21, golang, golang1.21, go1.x …
+_GO_ALIAS = re.compile(r"^(go|golang)(\d+(\.\d+)*(\.x)?)?$")
+# rust, rust1, rust1.63, rustlang …
+_RUST_ALIAS = re.compile(r"^(rust|rustlang)(\d+(\.\d+)*)?$")
 MAX_TRIGGERS_ON_CREATE = 20
 
 #: A function's name as a body sends it.
@@ -57,12 +60,14 @@ def _family(text: str) -> str | None:
         return "python"
     if _NODE_ALIAS.fullmatch(lowered):
         return "nodejs"
+    if _GO_ALIAS.fullmatch(lowered):
+        return "go"
+    if _RUST_ALIAS.fullmatch(lowered):
+        return "rust"
     return None
 
 
 def _unsupported(value: str) -> str:
-    if value.strip().lower() in _LATER_RUNTIMES:
-        return f"runtime '{value}' is not supported yet"
     return f"unknown runtime '{value}'"
 
 
@@ -88,12 +93,13 @@ def _runtime(value: Any) -> Any:
 
 #: A runtime as sent (an alias), stored as its family; unknown → ``INVALID_RUNTIME``.
 Runtime = Annotated[str, BeforeValidator(_runtime), Field(
-    examples=["python", "python3.11", "nodejs", "node", "nodejs18"],
-    description="`python` or `nodejs`, case-insensitive. Aliases (`py`, `python3`, "
-                "`python3.11`, `python39`, `node`, `nodejs18`, `nodejs18.x`, …) are "
-                "normalized to the family. `go`/`rust` or anything else → 400 "
-                "`INVALID_RUNTIME` (`details.supported`). On update, a change creates a new "
-                "version.",
+    examples=["python", "python3.11", "nodejs", "node", "nodejs18", "go", "go119", "rust"],
+    description="`python`, `nodejs`, `go` or `rust`, case-insensitive. Aliases (`py`, "
+                "`python3`, `python3.11`, `python39`, `node`, `nodejs18`, `nodejs18.x`, "
+                "`go119`, `go1.19`, `go1.21`, `golang`, `rust1`, …) are normalized to the "
+                "family. Anything else → 400 `INVALID_RUNTIME` (`details.supported`). Go and "
+                "Rust are compiled at deploy (the version is `building` until then). On "
+                "update, a change creates a new version.",
 )]
 
 

@@ -18,7 +18,7 @@ __all__ = ["Function", "FunctionCreated", "FunctionList", "FunctionResources",
            "function_view"]
 
 FunctionStatus = Literal["building", "ready", "failed"]
-RuntimeFamily = Literal["python", "nodejs"]
+RuntimeFamily = Literal["python", "nodejs", "go", "rust"]
 
 
 class FunctionResources(ResponseModel):

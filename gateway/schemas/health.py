@@ -30,7 +30,7 @@ Isolation = TypeAliasType("Isolation", Annotated[
 class RuntimeStates(ResponseModel):
     """The state of each runtime this gateway knows."""
 
-    # Other runtimes, should the gateway learn any, are listed with the same states.
+    # go and rust, and any runtime the gateway learns later, are listed with the same states.
     model_config = ConfigDict(extra="allow")
     __pydantic_extra__: dict[str, RuntimeState] = Field(init=False)
 

@@ -19,7 +19,7 @@ class Capabilities(ResponseModel):
     name: Literal["fngate"]
     version: str
     supported_runtimes: list[str] = Field(description="Runtimes installed on this machine.",
-                                          examples=[["python", "nodejs"]])
+                                          examples=[["python", "nodejs", "go", "rust"]])
     supported_trigger_types: list[Literal["http", "cron", "queue"]] = Field(
         description="`queue` only when a broker is configured (`FNGATE_AMQP_URL`).",
     )

@@ -1,6 +1,7 @@
 """Dependency builds of function versions, run in the background.
 
-A version with dependencies is stored as ``building``; its build runs here and
+A version with dependencies, and every Go or Rust version (compiled at deploy,
+executors/compile.py), is stored as ``building``; its build runs here and
 records ``success`` (activating the version unless a newer one is active) or
 ``failed`` with the build log and its duration. A successful build records the set the
 version serves with: the system's, its project's and its own dependencies, layered
@@ -25,7 +26,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from executors import BuildResult, WorkerPools
-from gateway.core.projects import layered_dependencies
+from gateway.core.projects import COMPILED, layered_dependencies
 from gateway.services import audit
 from gateway.services.metrics import GatewayMetrics
 from gateway.store.builds import ServingVersion, VersionBuildStore
@@ -133,13 +134,19 @@ class BuildManager:
                 groups.setdefault((version.runtime, tuple(wanted)), []).append(version)
         return groups
 
-    async def _run_build(self, runtime: str, dependencies: list[str]
-                         ) -> tuple[bool, str, int]:
-        """(ok, log, duration in ms) of one build; a crash is a failed build."""
+    async def _run_build(self, runtime: str, dependencies: list[str],
+                         source: tuple[str, str] | None = None) -> tuple[bool, str, int]:
+        """(ok, log, duration in ms) of one build; a crash is a failed build. ``source``:
+        the (code, handler) of a Go or Rust version, compiled instead."""
         began = time.perf_counter()
         result: BuildResult | None = None
         try:
-            result = await self._pools.builder.build(runtime, dependencies)  # type: ignore[arg-type]
+            if source is not None:
+                result = await self._pools.compiler.compile(
+                    runtime, *source)  # type: ignore[arg-type]
+            else:
+                result = await self._pools.builder.build(
+                    runtime, dependencies)  # type: ignore[arg-type]
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -162,15 +169,21 @@ class BuildManager:
 
     async def _build(self, function_id: int, version: int, runtime: str,
                      dependencies: list[str], actor: str | None = None) -> None:
+        source: tuple[str, str] | None = None
         try:
             dependencies = await self._with_inherited(function_id, runtime, dependencies)
+            if runtime in COMPILED:
+                record = await self._functions.get_version(function_id, version)
+                if record is None:
+                    return  # deleted meanwhile: nothing to record
+                source = (record.code, record.handler)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             logger.exception("build crashed", extra={"function_id": function_id})
             ok, log, duration_ms = False, f"the build could not run: {exc!r}", 0
         else:
-            ok, log, duration_ms = await self._run_build(runtime, dependencies)
+            ok, log, duration_ms = await self._run_build(runtime, dependencies, source)
         activated = await self._functions.finish_build(
             function_id, version, ok=ok, log=log, resolved=sorted(dependencies),
             duration_ms=duration_ms,

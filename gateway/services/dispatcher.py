@@ -24,7 +24,7 @@ import orjson
 
 from config import Settings
 from executors import CapacityExhausted, RuntimeUnavailable, WorkerPools
-from executors.models import CallContext, CodeSpec, ErrorInfo, ExecutionResult
+from executors.models import CallContext, CodeSpec, ExecutionResult
 from gateway.core.errors import (
     ConcurrencyLimit,
     Conflict,
@@ -34,6 +34,7 @@ from gateway.core.errors import (
     RuntimeLost,
 )
 from gateway.core.models import CronFire, FunctionRecord, Invocation, Job
+from gateway.services.artifacts import Built, built_for_run
 from gateway.services.concurrency import ConcurrencyGates, GateFull
 from gateway.services.leases import LeaseKeeper
 from gateway.services.logstream import LogHub
@@ -54,14 +55,25 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# What a runtime needs on the gateway's machine (deploy/system-packages.sh installs it).
+_INSTALL = {
+    "python": "a python3 the worker user can run",
+    "nodejs": "node (Debian: nodejs)",
+    "go": "a Go toolchain the build user can run (Debian: golang-1.19-go or golang-go)",
+    "rust": "rustc and cargo the build user can run, and Debian's librust-serde-json-dev",
+}
+
+
 def request_hash(event: Any) -> str:
     """A stable digest of an event, to tell a reused idempotency key with another body."""
     return hashlib.sha256(orjson.dumps(event, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def code_spec(function: FunctionRecord, *, version: int, runtime: str, code: str,
-              handler: str, dependencies_path: str | None = None) -> CodeSpec:
-    """What a worker needs to run one version of ``function``."""
+              handler: str, built: Built | None = None) -> CodeSpec:
+    """What a worker needs to run one version of ``function`` (``built``: its dependencies
+    or binary, :func:`gateway.services.artifacts.built_for_run`)."""
+    built = built or Built()
     return CodeSpec(
         function_id=function.id,
         function_name=function.name,
@@ -72,7 +84,8 @@ def code_spec(function: FunctionRecord, *, version: int, runtime: str, code: str
         environment=function.run_environment,  # system → project → function
         memory_mb=function.memory_mb,
         min_warm=function.min_warm,
-        dependencies_path=dependencies_path,
+        dependencies_path=built.dependencies_path,
+        binary_path=built.binary_path,
         network=function.network,
         ephemeral_storage_mb=function.ephemeral_storage_mb,
         cpu_millis=function.cpu_millis,
@@ -157,7 +170,9 @@ class Dispatcher:
                 details={"status": function.status},
             )
         if not self._pools.available_runtimes().get(function.runtime, False):
-            raise InvalidRuntime(f"runtime '{function.runtime}' is not installed on this gateway")
+            need = _INSTALL.get(function.runtime, function.runtime)
+            raise InvalidRuntime(f"runtime '{function.runtime}' is not installed on this gateway"
+                                 f" (it needs {need})", details={"runtime": function.runtime})
 
     def _new_job(self, inv: Invocation) -> NewJob:
         function = inv.function
@@ -289,13 +304,13 @@ class Dispatcher:
     async def warm(self, function: FunctionRecord) -> bool:
         """Make sure a warm worker waits for ``function``'s active version (sessions)."""
         self.check_runnable(function)
-        path, build_error = await self._dependencies_path(
-            function.runtime, _installs(function, _active_code(function)))
-        if build_error is not None:
+        built = await built_for_run(self._pools, function.runtime, function.code,
+                                    function.handler, _installs(function, _active_code(function)))
+        if built.error is not None:
             return False
         spec = code_spec(function, version=int(function.active_version or 0),
                          runtime=function.runtime, code=function.code,
-                         handler=function.handler, dependencies_path=path)
+                         handler=function.handler, built=built)
         began = time.perf_counter()
         try:
             cold = await self._pools.warm(spec)
@@ -492,32 +507,6 @@ class Dispatcher:
             timeout = min(timeout, requested)
         return timeout
 
-    async def _dependencies_path(self, runtime: str,
-                                 dependencies: list[str]) -> tuple[str | None, ErrorInfo | None]:
-        """The built dependencies for a run, building them on this replica if it has no
-        build of them (another replica built them, or this one's cache was wiped): the set
-        is the version's recorded one, so it built before. A build that cannot run or
-        fails here is a failed run, never a fault of the gateway."""
-        if not dependencies:
-            return None, None
-        builder = self._pools.builder
-        path = builder.cached(runtime, dependencies)  # type: ignore[arg-type]
-        if path is not None:
-            return path, None
-        try:
-            built = await builder.build(runtime, dependencies)  # type: ignore[arg-type]
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            logger.exception("building the dependencies of a run failed")
-            return None, ErrorInfo(
-                type="BuildFailed",
-                message=f"the dependencies could not be built here ({type(exc).__name__})")
-        if built.ok:
-            return built.path, None
-        return None, ErrorInfo(type="BuildFailed", message="installing the dependencies failed",
-                               stack_trace=built.log[-4000:])
-
     async def _run(self, function: FunctionRecord, version_code: VersionCode, job: NewJob,
                    event: Any, timeout_ms: int, *, wait_s: float | None = None
                    ) -> tuple[ExecutionResult, dt.datetime, dt.datetime]:
@@ -526,13 +515,13 @@ class Dispatcher:
         :class:`CapacityExhausted`."""
         started = _now()
         runtime, code, handler, _own, _resolved = version_code
-        path, build_error = await self._dependencies_path(runtime,
-                                                          _installs(function, version_code))
-        if build_error is not None:
-            failed = ExecutionResult(failure="RUNTIME_ERROR", error=build_error)
+        built = await built_for_run(self._pools, runtime, code, handler,
+                                    _installs(function, version_code))
+        if built.error is not None:
+            failed = ExecutionResult(failure="RUNTIME_ERROR", error=built.error)
             return failed, started, _now()
         spec = code_spec(function, version=job.version, runtime=runtime, code=code,
-                         handler=handler, dependencies_path=path)
+                         handler=handler, built=built)
         ctx = CallContext(
             job_id=str(job.id),
             function_name=job.function_name,

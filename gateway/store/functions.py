@@ -12,7 +12,7 @@ import asyncpg
 from gateway.core.errors import Conflict, InvalidRequest, NotFound, project_not_found
 from gateway.core.identifiers import numeric_id
 from gateway.core.models import FunctionRecord, VersionRecord
-from gateway.core.projects import layered_dependencies
+from gateway.core.projects import COMPILED, layered_dependencies
 
 __all__ = ["FunctionStore", "NewVersion", "VersionChange", "CHANGES_CHANNEL", "notify_change",
            "function_not_found", "version_not_found"]
@@ -69,7 +69,8 @@ class NewVersion:
 
     @property
     def needs_build(self) -> bool:
-        return bool(self.dependencies)
+        """Dependencies to install, or a Go or Rust source to compile."""
+        return bool(self.dependencies) or self.runtime in COMPILED
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -125,6 +125,38 @@ def test_one_example_of_each_dialect(server: Gateway, readme: dict[str, str]) ->
     assert r.headers["X-Cold-Start"] in ("true", "false")
 
 
+COMPILED_ECHO = {
+    "go": "func Handler(event map[string]any) (any, error) { return event, nil }\n",
+    "rust": "fn handler(event: Value, _ctx: &Context) -> Result<Value, "
+            "Box<dyn std::error::Error>> { Ok(event) }\n",
+}
+
+
+@pytest.mark.parametrize("runtime", ["go", "rust"])
+def test_compiled_echo_builds_then_round_trips_sync_and_async(
+    server: Gateway, readme: dict[str, str], runtime: str,
+) -> None:
+    name = f"echo-{runtime}"
+    r = server.request("POST", "/api/v1/functions", headers=readme, json={
+        "name": name, "runtime": runtime, "code": COMPILED_ECHO[runtime]})
+    assert r.status_code == 201 and r.json()["status"] == "building", r.text
+    function = poll(lambda: (f := server.request("GET", f"/api/v1/functions/{name}",
+                                                 headers=readme).json())["status"] != "building"
+                    and f, timeout_s=300, what=f"the {runtime} build",
+                    interval_s=1.5)  # under the read rate limit (60/minute) for a long build
+    assert function["status"] == "ready", server.log_tail()
+    r = server.request("POST", f"/api/v1/functions/{name}/invoke", headers=readme,
+                       json={"hi": runtime})
+    assert r.status_code == 200 and r.json()["result"] == {"hi": runtime}, r.text
+    r = server.request("POST", f"/api/v1/functions/{name}/invoke?async=true", headers=readme,
+                       json={"again": 1})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    job = poll(lambda: (j := job_of(server, readme, job_id))["status"] in ("success", "failed")
+               and j, timeout_s=60, what="the async job")
+    assert job["status"] == "success" and job["result"] == {"again": 1}
+
+
 def test_session_initialize_and_execute_the_calculator(server: Gateway) -> None:
     headers = server.mint("execute:nodejs write:functions read:functions", sub="carol")
     r = server.request("POST", "/api/v1/functions", headers=headers, json={

@@ -304,7 +304,8 @@ async def test_missing_runtime_raises_runtime_unavailable(
     p = WorkerPools(make_settings(tmp_path, prewarm_per_runtime=1))
     await p.start()
     try:
-        assert p.available_runtimes() == {"python": True, "nodejs": False}
+        assert p.available_runtimes() == {"python": True, "nodejs": False, "go": True,
+                                          "rust": True}
         with pytest.raises(RuntimeUnavailable, match="nodejs"):
             await p.run(spec("nodejs"), {}, ctx(), timeout_ms=5000)
         assert (await p.run(spec("python"), {}, ctx(), timeout_ms=5000)).ok

@@ -83,7 +83,7 @@ async def test_multipart_create_with_code_file(client: httpx.AsyncClient) -> Non
     ({"name": "x", "runtime": "python"}, "INVALID_REQUEST"),
     ({"name": "Bad.Name", "runtime": "python", "code": PY_ECHO}, "INVALID_REQUEST"),
     ({"name": "x", "runtime": "cobol", "code": PY_ECHO}, "INVALID_RUNTIME"),
-    ({"name": "x", "runtime": "go", "code": PY_ECHO}, "INVALID_RUNTIME"),
+    ({"name": "x", "runtime": "ruby", "code": PY_ECHO}, "INVALID_RUNTIME"),
     ({"name": "x", "runtime": "python", "code": PY_ECHO, "timeout_ms": "5"}, "INVALID_REQUEST"),
     ({"name": "x", "runtime": "python", "code": PY_ECHO, "timeout_ms": 10**9}, "INVALID_REQUEST"),
     ({"name": "x", "runtime": "python", "code": PY_ECHO, "memory_mb": 1}, "INVALID_REQUEST"),
@@ -255,7 +255,8 @@ async def test_body_over_the_limit_is_413(settings_factory) -> None:
 async def test_health_ready_status(client: httpx.AsyncClient) -> None:
     h = (await client.get("/health")).json()
     assert h["status"] == "ok" and h["components"]["database"] == "ok"
-    assert h["components"]["runtimes"] == {"python": "ok", "nodejs": "ok"}
+    assert h["components"]["runtimes"] == {"python": "ok", "nodejs": "ok", "go": "ok",
+                                           "rust": "ok"}
     assert (await client.get("/ready")).json() == {"status": "ready"}
     await create(client, name="counted")
     s = (await client.get("/status")).json()

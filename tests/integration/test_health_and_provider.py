@@ -40,7 +40,8 @@ async def test_health_reports_every_component(client: httpx.AsyncClient) -> None
         "status": "ok", "version": VERSION,
         "components": {"database": "ok", "broker": "disabled", "scheduler": "ok",
                        "rate_limiter": "disabled",  # FNGATE_RATE_LIMITS=off in the tests
-                       "sandbox": "ok", "runtimes": {"python": "ok", "nodejs": "ok"},
+                       "sandbox": "ok", "runtimes": {"python": "ok", "nodejs": "ok",
+                                                     "go": "ok", "rust": "ok"},
                        # The lambda-microservice document's names (no Redis configured).
                        "controller": "ok", "postgres": "ok", "redis": "disabled"},
         "isolation": "namespaces",
@@ -127,7 +128,8 @@ async def test_a_runtime_whose_workers_cannot_start_is_down(
     async with running_app(settings_factory(prewarm_per_runtime=1)) as client:
         body = (await client.get("/health")).json()
         assert body["status"] == "degraded"
-        assert body["components"]["runtimes"] == {"python": "ok", "nodejs": "down"}
+        assert body["components"]["runtimes"] == {"python": "ok", "nodejs": "down", "go": "ok",
+                                                  "rust": "ok"}
         r = await client.get("/api/v1/provider/health", headers=ANY_TOKEN)
         assert r.status_code == 503
         error = r.json()["error"]
@@ -142,11 +144,12 @@ async def test_a_runtime_not_installed_is_disabled_not_down(
     async with running_app(settings_factory()) as client:
         body = (await client.get("/health")).json()
         assert body["status"] == "ok"
-        assert body["components"]["runtimes"] == {"python": "ok", "nodejs": "disabled"}
+        assert body["components"]["runtimes"] == {"python": "ok", "nodejs": "disabled",
+                                                  "go": "ok", "rust": "ok"}
         r = await client.get("/api/v1/provider/health", headers=ANY_TOKEN)
         assert r.status_code == 200
         caps = (await client.get("/api/v1/provider/capabilities", headers=ANY_TOKEN)).json()
-        assert caps["supported_runtimes"] == ["python"]
+        assert caps["supported_runtimes"] == ["python", "go", "rust"]
 
 
 async def test_provider_health_is_503_naming_the_database_when_it_is_gone(
@@ -235,7 +238,8 @@ async def test_capabilities_say_what_this_gateway_really_has(
         assert (await client.get("/api/v1/provider/capabilities")).status_code == 401
         caps = (await client.get("/api/v1/provider/capabilities", headers=ANY_TOKEN)).json()
         assert caps == {
-            "name": "fngate", "version": VERSION, "supported_runtimes": ["python", "nodejs"],
+            "name": "fngate", "version": VERSION,
+            "supported_runtimes": ["python", "nodejs", "go", "rust"],
             "supported_trigger_types": ["http", "cron"],  # no broker configured
             "supports_async": True, "supports_versioning": True, "max_timeout_ms": 120_000,
             "max_memory_mb": 512, "max_payload_bytes": 1_048_576,

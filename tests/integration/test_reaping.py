@@ -28,7 +28,7 @@ import pytest
 import pytest_asyncio
 
 import config
-from executors import CallContext, CodeSpec, WorkerPools, build, spawn
+from executors import CallContext, CodeSpec, WorkerPools, buildrun, spawn
 from tests.conftest import wait_for
 
 ENV = {"PATH": "/usr/bin:/bin"}
@@ -241,7 +241,7 @@ def test_a_build_log_drain_that_fails_still_reaps_the_tool() -> None:
     proc.stdout = os.fdopen(w, "wb", buffering=0)  # reading it fails (EBADF)
     try:
         with pytest.raises(OSError):
-            build._drain_bounded(proc)
+            buildrun.drain_bounded(proc)
         assert proc.returncode == -signal.SIGKILL
     finally:
         output.close()

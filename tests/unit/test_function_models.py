@@ -65,14 +65,14 @@ def test_resources_memory_follows_the_memory_cap_of_the_settings() -> None:
 
 
 @pytest.mark.parametrize(("runtime", "words"), [
-    ("cobol", "unknown runtime 'cobol'"), ("go", "not supported yet"), ("rust", "not supported"),
+    ("cobol", "unknown runtime 'cobol'"), ("ruby", "unknown runtime"), ("gopher", "unknown"),
 ])
 def test_an_unsupported_runtime_is_invalid_runtime_naming_the_supported_ones(
         runtime: str, words: str) -> None:
     error = _error(FunctionCreate, {**BASE, "runtime": runtime})
     assert isinstance(error, InvalidRuntime) and words in error.message
     assert error.details["field"] == "runtime"
-    assert error.details["supported"] == ["python", "nodejs"]
+    assert error.details["supported"] == ["python", "nodejs", "go", "rust"]
 
 
 @pytest.mark.parametrize("runtime", [5, "", "  ", None])

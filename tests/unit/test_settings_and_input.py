@@ -52,7 +52,17 @@ def test_node_aliases(alias: str) -> None:
     assert normalize_runtime(alias) == "nodejs"
 
 
-@pytest.mark.parametrize("value", ["go", "rust", "ruby", "", 3])
+@pytest.mark.parametrize("alias", ["go", "go119", "go1.19", "GO1.21", "golang", "go1.x"])
+def test_go_aliases(alias: str) -> None:
+    assert normalize_runtime(alias) == "go"
+
+
+@pytest.mark.parametrize("alias", ["rust", "rust1", "Rust1.63", "rustlang"])
+def test_rust_aliases(alias: str) -> None:
+    assert normalize_runtime(alias) == "rust"
+
+
+@pytest.mark.parametrize("value", ["gopher", "rusty", "ruby", "", 3])
 def test_unknown_runtimes(value: object) -> None:
     with pytest.raises((InvalidRuntime, InvalidRequest)):
         normalize_runtime(value)

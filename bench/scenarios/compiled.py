@@ -1,0 +1,206 @@
+"""Go and Rust: build times, cold start, warm throughput and idle RSS, each beside its own
+baseline measured in the same run.
+
+One gateway with a build cache of its own (its ``TMPDIR`` is a fresh directory), so the
+first build is a first build (for Rust: with the runtime crate and serde_json compiled
+once, then reused). Per language:
+
+- builds, seconds from the create request until ``ready``: the first function, a changed
+  one-file function (what a redeploy costs), and the same source again (cached);
+- cold start: each of N functions' first invoke minus a warm invoke made after the same
+  pause, beside the exec of a hello-world binary built by the same toolchain in this run;
+- warm throughput of the echo beside the Python echo, same load generator, same gateway;
+- idle worker RSS beside an idle Python worker's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench._harness import Harness
+from bench._report import Outcome, Row, Target
+from bench.scenarios._common import (
+    PY_ECHO,
+    Config,
+    Gateways,
+    create_function,
+    descendants,
+    loadgen,
+    rss_kb,
+)
+from bench.scenarios.dependency_build import until_ready
+from bench.scenarios.memory import PID_CODE, worker_pid
+
+__all__ = ["compiled_runtimes"]
+
+GAP_S = 0.3
+ECHO = {
+    "go": "package main\n\nfunc Handler(event map[string]any) (any, error) {\n"
+          "\treturn event, nil // {n}\n}}\n",
+    "rust": "fn handler(event: Value, _ctx: &Context) -> Result<Value, "
+            "Box<dyn std::error::Error>> {{\n    Ok(event) // {n}\n}}\n",
+}
+HELLO = {
+    "go": ("main.go", "package main\n\nimport \"os\"\n\n"
+                      "func main() { os.Stdout.WriteString(\"1\\n\") }\n"),
+    "rust": ("main.rs", "fn main() { println!(\"1\"); }\n"),
+}
+TOOL = {"go": ["/usr/lib/go-1.19/bin/go", "/usr/bin/go"], "rust": ["/usr/bin/rustc"]}
+
+
+def _echo(runtime: str, n: int) -> str:
+    return ECHO[runtime].replace("{n}", str(n)).replace("{{", "{").replace("}}", "}")
+
+
+def _hello_binary(runtime: str, work: Path) -> str:
+    """A hello-world built by the toolchain the gateway builds with."""
+    tool = next(t for t in TOOL[runtime] if os.path.exists(t))
+    folder = work / f"hello-{runtime}"
+    folder.mkdir()
+    name, text = HELLO[runtime]
+    (folder / name).write_text(text)
+    out = folder / "hello"
+    env = {**os.environ, "GOCACHE": str(folder / "cache"), "GOPATH": str(folder / "gopath"),
+           "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GO111MODULE": "off"}
+    argv = ([tool, "build", "-o", str(out), name] if runtime == "go"
+            else [tool, "-C", "opt-level=2", "-o", str(out), name])
+    subprocess.run(argv, check=True, capture_output=True, cwd=folder, env=env, timeout=300)
+    return str(out)
+
+
+def _exec_ms(binary: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([binary], check=True, stdout=subprocess.DEVNULL)
+    return (time.perf_counter() - started) * 1000
+
+
+def _invoke_ms(client: httpx.Client, name: str) -> tuple[float, bool]:
+    started = time.perf_counter()
+    r = client.post(f"/api/v1/functions/{name}/invoke", json={"x": 1})
+    elapsed = (time.perf_counter() - started) * 1000
+    r.raise_for_status()
+    if r.json()["status"] != "success":
+        raise RuntimeError(f"invoke of {name} failed: {r.text}")
+    return elapsed, r.headers.get("x-cold-start") == "true"
+
+
+def _cold(client: httpx.Client, runtime: str, hello: str, count: int) -> dict[str, Any]:
+    """First invokes of ``count`` functions (one build, shared), each after a pause and
+    right after one hello-world exec; then warm invokes after the same pause."""
+    names = [f"cold-{runtime}-{i}" for i in range(count)]
+    for name in names:
+        until_ready(client, name, runtime, _echo(runtime, 0), [])
+    for _ in range(3):
+        _exec_ms(hello)  # page cache
+    first, hello_ms, cold = [], [], 0
+    for name in names:
+        time.sleep(GAP_S)
+        hello_ms.append(_exec_ms(hello))
+        ms, was_cold = _invoke_ms(client, name)
+        first.append(ms)
+        cold += was_cold
+    warm = []
+    for _ in range(count):
+        time.sleep(GAP_S)
+        warm.append(_invoke_ms(client, names[0])[0])
+    return {"first_ms": first, "warm_after_pause_ms": warm, "hello_exec_ms": hello_ms,
+            "reported_cold": cold}
+
+
+def _worker_rss_kb(h: Harness, binary_suffix: str) -> int:
+    """RSS of the idle worker whose command line is a compiled function's binary."""
+    for pid in descendants(h.gateway_pid):
+        try:
+            argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+        except OSError:
+            continue
+        if argv0.endswith(binary_suffix):
+            return rss_kb(pid)
+    raise RuntimeError(f"no worker running a {binary_suffix} binary")
+
+
+def _python_worker_rss_kb(h: Harness) -> int:
+    create_function(h.client, "rss-python", "python", PID_CODE)
+    r = h.client.post("/api/v1/functions/rss-python/invoke", json={})
+    r.raise_for_status()
+    pid = worker_pid(h.gateway_pid, r.json()["result"])
+    time.sleep(0.5)
+    return rss_kb(pid)
+
+
+def compiled_runtimes(cfg: Config, gateways: Gateways) -> Outcome:
+    """Build seconds, cold start over a hello-world exec, throughput over the Python echo,
+    idle RSS over a Python worker's: for Go and Rust."""
+    work = Path(tempfile.mkdtemp(prefix="fngate-bench-compiled-"))
+    outcome = Outcome(scenario="compiled-runtimes")
+    try:
+        builds_tmp = work / "tmp"
+        builds_tmp.mkdir()
+        os.chmod(work, 0o711)  # workers reach their build by its path, as under /tmp
+        os.chmod(builds_tmp, 0o1777)
+        with gateways({"TMPDIR": str(builds_tmp)}) as h:
+            runtimes = h.client.get("/health").json()["components"]["runtimes"]
+            missing = [rt for rt in ("go", "rust") if runtimes.get(rt) != "ok"]
+            if missing:
+                return Outcome(scenario="compiled-runtimes", status="skipped",
+                               reason=f"no toolchain for {missing} (deploy/system-packages.sh)")
+            create_function(h.client, "echo-python", "python", PY_ECHO)
+            h.client.post("/api/v1/functions/echo-python/invoke", json={}).raise_for_status()
+            python_rps = loadgen(h.base_url + "/api/v1/functions/echo-python/invoke", cfg,
+                                 body={"hello": "world"}, headers=[h.auth_header])
+            python_rss = _python_worker_rss_kb(h)
+            for runtime in ("go", "rust"):
+                _measure(h, cfg, runtime, work, outcome, python_rps, python_rss)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return outcome
+
+
+def _measure(h: Harness, cfg: Config, runtime: str, work: Path, outcome: Outcome,
+             python_rps: dict[str, Any], python_rss: int) -> None:
+    first = until_ready(h.client, f"build-{runtime}-1", runtime, _echo(runtime, 1), [])
+    changed = until_ready(h.client, f"build-{runtime}-2", runtime, _echo(runtime, 2), [])
+    cached = until_ready(h.client, f"build-{runtime}-3", runtime, _echo(runtime, 1), [])
+    hello = _hello_binary(runtime, work)
+    cold = _cold(h.client, runtime, hello, cfg.cold_functions)
+    cold_ms = statistics.median(cold["first_ms"]) - statistics.median(
+        cold["warm_after_pause_ms"])
+    hello_ms = statistics.median(cold["hello_exec_ms"])
+    url = f"/api/v1/functions/build-{runtime}-1/invoke"
+    h.client.post(url, json={}).raise_for_status()
+    rps = loadgen(h.base_url + url, cfg, body={"hello": "world"}, headers=[h.auth_header])
+    time.sleep(0.5)
+    rss = _worker_rss_kb(h, "/fn")
+    bound = 3.0 if runtime == "go" else 10.0
+    outcome.rows += [
+        Row(metric=f"{runtime} first build (create → ready)", unit="s", fngate=first),
+        Row(metric=f"{runtime} changed one-file function build", unit="s", fngate=changed,
+            target=Target(on="value", op="<=", bound=bound)),
+        Row(metric=f"{runtime} cached build (same source)", unit="s", fngate=cached),
+        Row(metric=f"{runtime} cold start p50 vs hello-world exec", unit="ms",
+            fngate=cold_ms, baseline=hello_ms),
+        Row(metric=f"{runtime} cold start above the hello-world exec", unit="ms",
+            fngate=cold_ms - hello_ms, target=Target(on="value", op="<=", bound=3.0)),
+        Row(metric=f"{runtime} warm throughput vs python echo", unit="req/s",
+            fngate=rps["rps"], baseline=python_rps["rps"],
+            target=Target(on="ratio", op=">=", bound=0.95)),
+        Row(metric=f"{runtime} idle worker RSS vs python worker", unit="MB",
+            fngate=rss / 1024, baseline=python_rss / 1024,
+            target=Target(on="ratio", op="<=", bound=0.5)),
+    ]
+    outcome.details[runtime] = {
+        "build_s": {"first": first, "changed": changed, "cached": cached},
+        "cold": {k: [round(x, 2) for x in v] if isinstance(v, list) else v
+                 for k, v in cold.items()},
+        "throughput": rps, "python_throughput": python_rps,
+        "rss_kb": rss, "python_rss_kb": python_rss,
+    }
