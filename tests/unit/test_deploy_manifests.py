@@ -199,6 +199,13 @@ def test_docker_compose_config_parses_the_compose_file() -> None:
             "/var/lib/grafana/dashboards"} <= grafana
     assert any(v["target"] == "/etc/prometheus/prometheus.yml"
                for v in services["prometheus"]["volumes"])
+    # Prometheus finds each gateway replica by the service's name, Grafana Prometheus by its.
+    scrape = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())["scrape_configs"][0]
+    (discovery,) = scrape["dns_sd_configs"]
+    assert discovery["names"] == ["gateway"] and discovery["port"] == settings.port
+    source = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/prometheus.yml")
+                            .read_text())["datasources"][0]
+    assert source["url"] == "http://prometheus:9090"
     # Every image is pinned to an exact release (PostgreSQL's are MAJOR.MINOR), never a
     # moving tag such as `latest` or `16`.
     for name, service in services.items():
@@ -215,13 +222,21 @@ def test_compose_refuses_to_start_without_the_secrets() -> None:
 # --- the image, and the variables everywhere ---------------------------------------------
 
 
+def _installed_by_the_image(dockerfile: str) -> set[str]:
+    """The Debian packages the last stage's ``apt-get install`` names (comments left out)."""
+    code = "\n".join(line for line in dockerfile.splitlines()
+                     if not line.lstrip().startswith("#"))
+    runs = re.findall(r"apt-get install ([^&]*)&&", code.replace("\\\n", " "))
+    return {word for word in runs[-1].split() if not word.startswith("-")}
+
+
 def test_the_image_installs_every_package_the_sandbox_script_installs() -> None:
     script = (DEPLOY / "system-packages.sh").read_text()
     wanted = set(re.findall(r'missing="\$missing ([a-z0-9.+-]+)"', script))
     dockerfile = (DEPLOY / "Dockerfile").read_text()
-    assert wanted and wanted <= set(dockerfile.split()), wanted - set(dockerfile.split())
-    for runtime in ("python3", "nodejs", "npm", "tini"):
-        assert runtime in dockerfile.split()
+    installed = _installed_by_the_image(dockerfile)
+    assert wanted and wanted <= installed, wanted - installed
+    assert {"python3", "nodejs", "npm", "tini", "ca-certificates"} <= installed
     base = re.search(r"^ARG BASE_IMAGE=(\S+)$", dockerfile, re.M)
     assert base and re.fullmatch(r"debian:bookworm-\d{8}-slim(@sha256:[0-9a-f]{64})?",
                                  base.group(1))
