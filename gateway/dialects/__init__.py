@@ -10,4 +10,6 @@ __all__ = ["Dialect", "ErrorBody", "all_dialects", "prefixed"]
 
 def all_dialects() -> list[Dialect]:
     """Every dialect the gateway serves, each under its own base path."""
-    return []
+    from gateway.dialects import function_service, project_functions
+
+    return [project_functions.DIALECT, function_service.DIALECT]
