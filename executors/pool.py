@@ -291,6 +291,11 @@ class WorkerPools:
         self._release(worker)
         return True
 
+    def warm_workers_of(self, function_id: int) -> int:
+        """Specialized, alive workers (idle or busy) of one function on this replica."""
+        return sum(1 for worker in self._all if worker.spec is not None and worker.alive
+                   and worker.spec.function_id == function_id)
+
     def function_versions(self) -> dict[int, set[int]]:
         """Per function id, the versions this replica has specialized workers of (idle or
         busy)."""

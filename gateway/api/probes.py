@@ -31,6 +31,8 @@ class ComponentStates:
     runtimes: dict[str, State]
     # The worker sandbox: ``down`` when no worker can start (it cannot be set up here).
     sandbox: State = "ok"
+    # The rate limiter's Redis (``disabled`` when the limiter keeps its counts in memory).
+    redis: State = "disabled"
 
     @property
     def overall(self) -> Literal["ok", "degraded", "down"]:
@@ -55,7 +57,8 @@ class ComponentStates:
         """The states as ``/health`` shows them under ``components``."""
         return HealthComponents(database=self.database, broker=self.broker,
                                 scheduler=self.scheduler, rate_limiter=self.rate_limiter,
-                                sandbox=self.sandbox, runtimes=RuntimeStates(**self.runtimes))
+                                sandbox=self.sandbox, runtimes=RuntimeStates(**self.runtimes),
+                                controller="ok", postgres=self.database, redis=self.redis)
 
 
 async def database_ok(services: Services, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
@@ -83,11 +86,13 @@ async def ready(services: Services, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
 async def check_components(services: Services) -> ComponentStates:
     """Probe the database; read the rest from their owners (the broker's state is the
     queue consumers' connection, ``disabled`` without ``FNGATE_AMQP_URL``)."""
+    limiter = services.limiter.status()
     return ComponentStates(
         database="ok" if await database_ok(services) else "down",
         broker=services.queues.status(),
         scheduler=services.cron.status(),
-        rate_limiter=services.limiter.status(),
+        rate_limiter=limiter,
+        redis=limiter if services.settings.redis_url else "disabled",
         runtimes=dict(services.pools.runtime_status()),
         sandbox="down" if services.pools.sandbox_error else "ok",
     )

@@ -23,6 +23,8 @@ from gateway.api.routes._body import read_json
 from gateway.api.security import authenticate, require_catalog_read, require_scope
 from gateway.core.errors import FngateError, InvalidRequest
 from gateway.core.identifiers import PROJECT_NAME_RE
+from gateway.dialects import _translate
+from gateway.dialects._translate import all_functions
 from gateway.dialects.base import Dialect, prefixed
 from gateway.dialects.function_service_lookup import load_workspace_function, workspace_of
 from gateway.dialects.function_service_models import (
@@ -44,14 +46,13 @@ from gateway.dialects.function_service_models import (
     version_view,
 )
 from gateway.dialects.function_service_runs import RUN_ROUTES
-from gateway.schemas.functions import FunctionCreate, FunctionUpdate
 from gateway.schemas.triggers import TriggerCreate, TriggerUpdate
 from gateway.schemas.validation import parse
 from gateway.schemas.versions import VersionCreate
 from gateway.services.triggers import trigger_not_found
 from gateway.store.functions import version_not_found
 
-__all__ = ["BASE", "DIALECT"]
+__all__ = ["BASE", "dialect"]
 
 BASE = "/api/v1/workspaces/{workspaceId}"
 
@@ -87,9 +88,8 @@ async def create_function(request: Request) -> Response:
                              "letters, digits and '-', starting with a letter",
                              details={"parameter": "workspaceId"})
     sent = parse(FsFunctionCreate, await read_json(request))
-    body = parse(FunctionCreate, sent.native(workspace), context=_context(services))
-    created = await services.function_service.create(body, actor=principal.subject)
-    return JSONResponse(function_view(created.function), status_code=201)
+    created = await _translate.create_function(services, principal, sent.native(workspace))
+    return JSONResponse(function_view(created), status_code=201)
 
 
 async def list_functions(request: Request) -> Response:
@@ -100,14 +100,7 @@ async def list_functions(request: Request) -> Response:
         raise InvalidRequest(f"project_id '{project}' is not this workspace: a workspace is "
                              "one project here, so project_id is its id",
                              details={"parameter": "project_id"})
-    functions, page = [], 1
-    while True:
-        total, found = await services_of(request).functions.list_page(
-            project=workspace, language=None, labels={}, page=page, per_page=100)
-        functions.extend(found)
-        if len(functions) >= total or not found:
-            break
-        page += 1
+    functions = await all_functions(services_of(request), workspace)
     return JSONResponse(FsFunctionList(functions=[summary_view(f) for f in functions]))
 
 
@@ -121,8 +114,8 @@ async def update_function(request: Request) -> Response:
     services = services_of(request)
     current = await load_workspace_function(request)
     sent = parse(FsFunctionUpdate, await read_json(request))
-    body = parse(FunctionUpdate, sent.native(), context=_context(services, current.runtime))
-    function = await services.function_service.update(current, body, actor=principal.subject)
+    function = await _translate.update_function(services, principal, current,
+                                                sent.native())
     return JSONResponse(function_view(function))
 
 
@@ -236,7 +229,7 @@ _ROUTES: dict[str, dict[str, Endpoint]] = {
                                                      "DELETE": delete_trigger},
 }
 
-DIALECT = Dialect(
+dialect = Dialect(
     name="function-service", base=BASE, routes=prefixed(BASE, _ROUTES),
     error_body=_error_body, execute=r"/functions/[^/]+/invoke(?:-async)?",
 )

@@ -17,8 +17,8 @@ from starlette.responses import Response
 from auth import Principal, has_scope
 from auth.scopes import ADMIN, WRITE_FUNCTIONS
 from gateway.api import probes
-from gateway.api.context import Services, services_of
-from gateway.api.invocation import cache_directive, idempotency_key, run_failed
+from gateway.api.context import services_of
+from gateway.api.invocation import run_failed
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.routes._lookup import load_function
@@ -30,8 +30,9 @@ from gateway.api.security import (
 )
 from gateway.core.errors import FngateError
 from gateway.core.jsoncodec import isoformat
-from gateway.core.models import FunctionRecord, Invocation
+from gateway.core.models import FunctionRecord
 from gateway.core.version import VERSION
+from gateway.dialects._translate import all_functions, run
 from gateway.dialects.base import Dialect, prefixed
 from gateway.dialects.project_functions_deploy import deploy_function
 from gateway.dialects.project_functions_models import (
@@ -57,7 +58,7 @@ from gateway.dialects.project_functions_models import (
 from gateway.store.functions import function_not_found
 from gateway.store.projects import ProjectRecord, mask
 
-__all__ = ["BASE", "DIALECT"]
+__all__ = ["BASE", "dialect"]
 
 BASE = "/compat/project-functions"
 
@@ -113,7 +114,7 @@ async def get_project(request: Request) -> Response:
     principal = await _reader(request)
     services = services_of(request)
     project = await services.project_service.get(request.path_params["project_name"])
-    functions = await _functions_of(services, project.name)
+    functions = await all_functions(services, project.name)
     activity = await services.function_stats.activity([f.id for f in functions])
     return JSONResponse(project_detail(
         project, [function_summary(f, activity.get(f.id)) for f in functions],
@@ -169,19 +170,6 @@ async def system_dependencies(request: Request) -> Response:
 
 # -- functions -------------------------------------------------------------------------------
 
-async def _functions_of(services: Services, project: str) -> list[FunctionRecord]:
-    """Every function of ``project``, a page of the catalog at a time."""
-    found: list[FunctionRecord] = []
-    page = 1
-    while True:
-        total, functions = await services.functions.list_page(
-            project=project, language=None, labels={}, page=page, per_page=100)
-        found.extend(functions)
-        if len(found) >= total or not functions:
-            return found
-        page += 1
-
-
 async def _project(request: Request) -> ProjectRecord:
     return await services_of(request).project_service.get(request.path_params["project_name"])
 
@@ -208,7 +196,7 @@ async def list_functions(request: Request) -> Response:
     await _reader(request)
     services = services_of(request)
     project = await _project(request)
-    functions = await _functions_of(services, project.name)
+    functions = await all_functions(services, project.name)
     activity = await services.function_stats.activity([f.id for f in functions])
     return JSONResponse(PfFunctionList(
         functions=[function_summary(f, activity.get(f.id)) for f in functions]))
@@ -236,11 +224,8 @@ async def invoke(request: Request) -> Response:
     services = services_of(request)
     function = await _function(request)
     require_execute(principal, function.language)
-    invoked = await services.invoker.invoke(Invocation(
-        function=function, event=await read_json(request, empty={}), trigger="invoke",
-        owner=principal.key, subject=principal.subject,
-        idempotency_key=idempotency_key(request), cache=cache_directive(request),
-        mode="sync"))
+    invoked = await run(request, services, principal, function,
+                        await read_json(request, empty={}), "sync")
     job = invoked.job
     if job.status != "success":
         raise run_failed(job)
@@ -265,7 +250,7 @@ _ROUTES = {
     "/api/v1/functions/{project_name}/{function_name}/invoke": {"POST": invoke},
 }
 
-DIALECT = Dialect(
+dialect = Dialect(
     name="project-functions", base=BASE, routes=prefixed(BASE, _ROUTES),
     error_body=_error_body,
     execute=r"/api/v1/functions/[^/]+/[^/]+/invoke",

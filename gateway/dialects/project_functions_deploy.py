@@ -21,8 +21,8 @@ from gateway.api.context import Services
 from gateway.api.routes._function_body import read_function_body
 from gateway.core.errors import Conflict, InvalidRequest
 from gateway.core.models import FunctionRecord
+from gateway.dialects._translate import create_function, update_function
 from gateway.schemas.base import RequestModel
-from gateway.schemas.functions import FunctionCreate, FunctionUpdate
 from gateway.schemas.validation import parse
 
 __all__ = ["PfDeployForm", "deploy_function", "parse_env_vars"]
@@ -83,16 +83,12 @@ async def deploy_function(request: Request, services: Services, project: str,
         body["dependencies"] = form.dependencies
     if form.env_vars is not None:
         body["environment"] = parse_env_vars(form.env_vars)
-    context = {"settings": services.settings, "runtime": RUNTIME}
     current = await services.functions.get(form.function_name)
     if current is None or current.name.lower() != form.function_name.lower():
-        created = parse(FunctionCreate, {**body, "name": form.function_name, "runtime": RUNTIME,
-                                         "project": project}, context=context)
-        made = await services.function_service.create(created, actor=principal.subject)
-        return made.function
+        return await create_function(services, principal, {
+            **body, "name": form.function_name, "runtime": RUNTIME, "project": project})
     if current.project != project:
         raise Conflict(f"function '{current.name}' exists in project '{current.project}'; "
                        "function names are unique across projects",
                        details={"field": "function_name"})
-    update = parse(FunctionUpdate, body, context={**context, "runtime": current.runtime})
-    return await services.function_service.update(current, update, actor=principal.subject)
+    return await update_function(services, principal, current, body)

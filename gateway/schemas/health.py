@@ -52,6 +52,15 @@ class HealthComponents(ResponseModel):
                                                 "up here: no worker starts (see "
                                                 "`sandbox.error`).")
     runtimes: RuntimeStates
+    # The lambda-microservice document's names for three of them, so its clients read
+    # /health unchanged.
+    controller: ComponentState = Field(
+        description="The gateway process that answers (the document's controller): `ok` "
+                    "whenever it answers.")
+    postgres: ComponentState = Field(description="The same as `database`.")
+    redis: ComponentState = Field(
+        description="The rate limiter's Redis: `disabled` without `FNGATE_REDIS_URL` or with "
+                    "rate limits `off`, else the same as `rate_limiter`.")
 
 
 class SandboxStatus(ResponseModel):

@@ -95,6 +95,36 @@ def test_readme_nodejs_function(server: Gateway, readme: dict[str, str]) -> None
     assert r.status_code == 200 and r.json()["result"] == {"hi": 3}, r.text
 
 
+def test_one_example_of_each_dialect(server: Gateway, readme: dict[str, str]) -> None:
+    """The Function API's create and invoke examples, and Kube-Serverless's create and
+    invoke examples, against ``fngate serve`` (the full sets: tests/integration/test_compat_*)."""
+    base = "/compat/function-api"
+    r = server.request("POST", f"{base}/functions", headers=readme, json={
+        "name": "myFunction", "runtime": "python", "code": "def handler(event): return event",
+        "execution_type": "sync"})
+    assert r.status_code == 201 and r.json()["success"] is True, r.text
+    function_id = r.json()["data"]["function_id"]
+    r = server.request("POST", f"{base}/functions/{function_id}/invoke", headers=readme,
+                       json={"param1": "value1", "param2": "value2"})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["status"] == "success"
+    assert r.json()["data"]["result"] == {"param1": "value1", "param2": "value2"}
+
+    base = "/compat/kube-serverless/api/v1"
+    r = server.request("POST", f"{base}/functions", headers=readme, json={
+        "name": "my-function", "runtime": "nodejs18", "handler": "index.handler",
+        "code": "module.exports.handler = async (event) => { return { statusCode: 200, "
+                "body: 'Hello!' }; };",
+        "environment": {"VAR1": "value1"}, "minReplicas": 0, "maxReplicas": 10,
+        "triggers": [{"type": "http", "config": {"path": "/my-function"}}]})
+    assert r.status_code == 201 and r.json()["runtime"] == "nodejs18", r.text
+    r = server.request("POST", f"{base}/functions/my-function/invoke", headers=readme,
+                       json={"key": "value", "data": [1, 2, 3]})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"statusCode": 200, "body": "Hello!"}
+    assert r.headers["X-Cold-Start"] in ("true", "false")
+
+
 def test_session_initialize_and_execute_the_calculator(server: Gateway) -> None:
     headers = server.mint("execute:nodejs write:functions read:functions", sub="carol")
     r = server.request("POST", "/api/v1/functions", headers=headers, json={

@@ -40,7 +40,9 @@ async def test_health_reports_every_component(client: httpx.AsyncClient) -> None
         "status": "ok", "version": VERSION,
         "components": {"database": "ok", "broker": "disabled", "scheduler": "ok",
                        "rate_limiter": "disabled",  # FNGATE_RATE_LIMITS=off in the tests
-                       "sandbox": "ok", "runtimes": {"python": "ok", "nodejs": "ok"}},
+                       "sandbox": "ok", "runtimes": {"python": "ok", "nodejs": "ok"},
+                       # The lambda-microservice document's names (no Redis configured).
+                       "controller": "ok", "postgres": "ok", "redis": "disabled"},
         "isolation": "namespaces",
     }
     assert sandbox["isolation"] == "namespaces" and sandbox["status"] == "ok"

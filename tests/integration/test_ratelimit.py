@@ -228,6 +228,7 @@ async def test_redis_down_fails_open_and_health_is_degraded(
         assert time.monotonic() - started < 10
         health = (await client.get("/health")).json()
         assert health["components"]["rate_limiter"] == "down"
+        assert health["components"]["redis"] == "down"  # the lambda-microservice name
         assert health["status"] == "degraded"
         assert client.app.state.services.limiter.failures_open >= 10  # type: ignore[attr-defined]
 

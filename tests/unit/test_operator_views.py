@@ -26,7 +26,17 @@ def test_components_render_as_before() -> None:
     assert render(states.view()) == {
         "database": "ok", "broker": "disabled", "scheduler": "ok", "rate_limiter": "down",
         "sandbox": "down", "runtimes": {"python": "ok", "nodejs": "disabled"},
+        "controller": "ok", "postgres": "ok", "redis": "disabled",
     }
+
+
+def test_components_also_carry_the_lambda_microservice_names() -> None:
+    states = ComponentStates(database="down", broker="ok", scheduler="ok", rate_limiter="down",
+                             redis="down", runtimes={"python": "ok", "nodejs": "ok"})
+    body = render(states.view())
+    assert (body["controller"], body["postgres"], body["redis"]) == ("ok", "down", "down")
+    # The document's names add nothing to what is down.
+    assert states.down() == ["database", "rate_limiter"]
 
 
 def test_a_runtime_the_gateway_learns_is_listed_with_its_state() -> None:

@@ -1,0 +1,172 @@
+"""The Function API document's examples, verbatim, under /compat/function-api: its
+envelope, replies and Job, its errors in its own shape, and functions shared with the
+native API. Each request below is the document's example (base URL and token aside)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from tests.conftest import auth, running_app, wait_for
+
+BASE = "/compat/function-api"
+ALL = auth("execute:all read:functions write:functions read:jobs")
+FUNCTION_KEYS = {"id", "name", "runtime", "code", "execution_type", "created_at", "updated_at"}
+JOB_KEYS = {"id", "function_id", "status", "result", "timestamp", "duration"}
+
+# 1.2's request body, as the document writes it.
+CREATE = {"name": "myFunction", "runtime": "python",
+          "code": "def handler(event): return event", "execution_type": "sync"}
+# 1.3's request body.
+UPDATE = {"name": "myUpdatedFunction", "runtime": "nodejs",
+          "code": "function handler(event) { return event }", "execution_type": "async"}
+# 2.1's request body.
+INVOKE = {"param1": "value1", "param2": "value2"}
+
+
+def data(response: httpx.Response, status: int) -> Any:
+    """The ``data`` of a success envelope answered with ``status``."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"success", "data"} and body["success"] is True
+    return body["data"]
+
+
+def assert_failure(response: httpx.Response, status: int, code: str | None = None) -> None:
+    """The document's failure envelope: ``{success: false, error: {code, message, ...}}``."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"success", "error"} and body["success"] is False
+    assert {"code", "message"} <= set(body["error"]) and body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code
+
+
+async def test_function_management_examples(client: httpx.AsyncClient) -> None:
+    created = data(await client.post(f"{BASE}/functions", json=CREATE, headers=ALL), 201)
+    assert set(created) == {"function_id"} and isinstance(created["function_id"], int)
+    fid = created["function_id"]
+
+    listed = data(await client.get(f"{BASE}/functions", headers=ALL), 200)
+    assert set(listed) == {"functions"} and len(listed["functions"]) == 1
+    shown = listed["functions"][0]
+    assert set(shown) == FUNCTION_KEYS
+    assert {k: shown[k] for k in ("id", "name", "runtime", "code", "execution_type")} == {
+        "id": fid, **CREATE}
+
+    one = data(await client.get(f"{BASE}/functions/{fid}", headers=ALL), 200)
+    assert one == shown
+
+    metrics = data(await client.get(f"{BASE}/functions/{fid}/metrics", headers=ALL), 200)
+    assert set(metrics) == {"invocations", "success_rate", "avg_execution_time", "cpu_usage",
+                            "memory_usage"}
+    assert metrics["invocations"] == {"total": 0, "successful": 0, "failed": 0}
+    assert (metrics["avg_execution_time"], metrics["cpu_usage"], metrics["memory_usage"]) == (
+        "0ms", "0%", "0MB")
+
+    updated = data(await client.put(f"{BASE}/functions/{fid}", json=UPDATE, headers=ALL), 200)
+    assert updated == {"function_id": fid}
+    one = data(await client.get(f"{BASE}/functions/{fid}", headers=ALL), 200)
+    assert {k: one[k] for k in UPDATE} == UPDATE
+
+    deleted = await client.delete(f"{BASE}/functions/{fid}", headers=ALL)
+    assert deleted.status_code == 200 and deleted.json() == {"success": True}
+    assert_failure(await client.get(f"{BASE}/functions/{fid}", headers=ALL), 404,
+                   "FUNCTION_NOT_FOUND")
+
+
+async def test_invoke_and_jobs_examples(client: httpx.AsyncClient) -> None:
+    fid = data(await client.post(f"{BASE}/functions", json=CREATE, headers=ALL),
+               201)["function_id"]
+    job = data(await client.post(f"{BASE}/functions/{fid}/invoke", json=INVOKE, headers=ALL),
+               200)
+    assert set(job) == JOB_KEYS
+    assert (job["function_id"], job["status"], job["result"]) == (fid, "success", INVOKE)
+    assert isinstance(job["duration"], (int, float))
+
+    assert data(await client.get(f"{BASE}/jobs/{job['id']}", headers=ALL), 200) == job
+    jobs = data(await client.get(f"{BASE}/functions/{fid}/jobs", headers=ALL), 200)
+    assert jobs == {"jobs": [job]}
+
+    metrics = data(await client.get(f"{BASE}/functions/{fid}/metrics", headers=ALL), 200)
+    assert metrics["invocations"] == {"total": 1, "successful": 1, "failed": 0}
+    assert metrics["success_rate"] == 100
+    assert metrics["avg_execution_time"].endswith("ms")
+    assert metrics["memory_usage"].endswith("MB") and metrics["memory_usage"] != "0MB"
+
+    # An async function answers its pending job, as the document's 2.1 example shows.
+    async_fn = {**CREATE, "name": "myAsyncFunction", "execution_type": "async"}
+    aid = data(await client.post(f"{BASE}/functions", json=async_fn, headers=ALL),
+               201)["function_id"]
+    pending = data(await client.post(f"{BASE}/functions/{aid}/invoke", json=INVOKE,
+                                     headers=ALL), 202)
+    assert set(pending) == JOB_KEYS and pending["status"] == "pending"
+    assert pending["result"] is None
+
+    async def finished() -> Any:
+        found = data(await client.get(f"{BASE}/jobs/{pending['id']}", headers=ALL), 200)
+        return found if found["status"] == "success" else None
+
+    done = await wait_for(finished, timeout_s=30)
+    assert done["result"] == INVOKE
+
+
+async def test_a_function_api_function_is_a_native_function(client: httpx.AsyncClient) -> None:
+    fid = data(await client.post(f"{BASE}/functions", json=CREATE, headers=ALL),
+               201)["function_id"]
+    native = await client.get(f"/api/v1/functions/{fid}", headers=ALL)
+    assert native.status_code == 200 and native.json()["name"] == "myFunction"
+    run = await client.post("/api/v1/functions/myFunction/invoke", json={"a": 1}, headers=ALL)
+    assert run.status_code == 200 and run.json()["result"] == {"a": 1}
+    # The native job is the dialect's job.
+    job = data(await client.get(f"{BASE}/jobs/{run.json()['id']}", headers=ALL), 200)
+    assert job["result"] == {"a": 1} and job["function_id"] == fid
+
+
+async def test_errors_have_the_documents_shape(client: httpx.AsyncClient) -> None:
+    assert_failure(await client.get(f"{BASE}/functions/999999", headers=ALL), 404,
+                   "FUNCTION_NOT_FOUND")
+    assert_failure(await client.get(f"{BASE}/jobs/00000000-0000-0000-0000-000000000000",
+                                    headers=ALL), 404, "JOB_NOT_FOUND")
+    assert_failure(await client.get(f"{BASE}/no-such-path", headers=ALL), 404, "NOT_FOUND")
+    # 400: a required field missing, an unknown field, an unsupported runtime, not JSON.
+    missing = {k: v for k, v in CREATE.items() if k != "code"}
+    assert_failure(await client.post(f"{BASE}/functions", json=missing, headers=ALL), 400,
+                   "INVALID_REQUEST")
+    assert_failure(await client.post(f"{BASE}/functions", json={**CREATE, "memory": 1},
+                                     headers=ALL), 400, "INVALID_REQUEST")
+    assert_failure(await client.post(f"{BASE}/functions", json={**CREATE, "runtime": "cobol"},
+                                     headers=ALL), 400, "INVALID_RUNTIME")
+    assert_failure(await client.post(f"{BASE}/functions", content=b"{", headers=ALL), 400,
+                   "INVALID_REQUEST")
+    # 401 without a token (the document's envelope, the native WWW-Authenticate).
+    unauthorized = await client.get(f"{BASE}/functions")
+    assert_failure(unauthorized, 401, "UNAUTHORIZED")
+    assert unauthorized.headers["www-authenticate"].startswith("Bearer")
+    # 403: a token without the scope.
+    assert_failure(await client.post(f"{BASE}/functions", json=CREATE,
+                                     headers=auth("read:functions")), 403, "FORBIDDEN")
+    fid = data(await client.post(f"{BASE}/functions", json=CREATE, headers=ALL),
+               201)["function_id"]
+    assert_failure(await client.post(f"{BASE}/functions/{fid}/invoke", json=INVOKE,
+                                     headers=auth("execute:nodejs")), 403, "FORBIDDEN")
+    assert_failure(await client.get(f"{BASE}/functions/{fid}/metrics",
+                                    headers=auth("read:functions")), 403, "FORBIDDEN")
+    # 409: the name is taken.
+    assert_failure(await client.post(f"{BASE}/functions", json=CREATE, headers=ALL), 409,
+                   "CONFLICT")
+
+
+async def test_rate_limits_apply_and_answer_in_the_documents_shape(
+    settings_factory: Callable[..., Any],
+) -> None:
+    settings = settings_factory(rate_limits="read=2/minute|1/minute")
+    async with running_app(settings) as client:
+        for _ in range(2):
+            ok = await client.get(f"{BASE}/functions", headers=ALL)
+            assert ok.status_code == 200 and ok.headers["x-ratelimit-limit"] == "2"
+        limited = await client.get(f"{BASE}/functions", headers=ALL)
+        assert_failure(limited, 429, "RATE_LIMITED")
+        assert "retry-after" in limited.headers
