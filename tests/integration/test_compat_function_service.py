@@ -303,10 +303,19 @@ async def test_errors_are_in_the_documents_shape(client: httpx.AsyncClient) -> N
 
 
 async def test_rate_limit_is_the_documents_error(settings_factory: Any) -> None:
-    settings = settings_factory(rate_limits="read=2/minute|2/minute")
+    settings = settings_factory(rate_limits="read=2/minute|2/minute; write=1/minute|1/minute")
     async with running_app(settings) as client:
+        r = await client.post(f"{WS}/functions", headers=ADMIN, json=CREATE)
+        assert r.status_code == 201, r.text
+        fid = r.json()["id"]
         for _ in range(2):
             assert (await client.get(f"{WS}/functions", headers=READER)).status_code == 200
         r = await client.get(f"{WS}/functions", headers=READER)
         assert_error(r, 429, "RATE_LIMITED")
         assert "retry-after" in r.headers
+        assert_error(await client.post(f"{WS}/functions", headers=ADMIN, json=CREATE), 429,
+                     "RATE_LIMITED")
+        # Invokes are the execute class, as the native invoke: neither limit above counts.
+        for path in ("invoke", "invoke-async"):
+            r = await client.post(f"{WS}/functions/{fid}/{path}", headers=ADMIN, json=INVOKE)
+            assert r.status_code in (200, 202), r.text

@@ -217,14 +217,20 @@ async def test_errors_are_in_the_documents_shape(client: httpx.AsyncClient) -> N
 
 
 async def test_rate_limit_is_the_documents_error(settings_factory: Any) -> None:
-    settings = settings_factory(rate_limits="read=2/minute|2/minute")
+    settings = settings_factory(rate_limits="read=2/minute|2/minute; write=1/minute|1/minute")
     async with running_app(settings) as client:
+        assert (await deploy(client, "shop", "calc")).status_code == 200
         for _ in range(2):
             r = await client.get(f"{BASE}/api/v1/projects", headers=READER)
             assert r.status_code == 200, r.text
         r = await client.get(f"{BASE}/api/v1/projects", headers=READER)
         assert_error(r, 429, "RATE_LIMIT_ERROR")
         assert "retry-after" in r.headers
-        # The probes are not limited, as natively.
-        for _ in range(3):
+        assert_error(await deploy(client, "shop", "calc"), 429, "RATE_LIMIT_ERROR")
+        # The invoke is the execute class, as the native invoke; the probes are not limited.
+        for _ in range(2):
+            r = await client.post(f"{BASE}/api/v1/functions/shop/calc/invoke", headers=WRITER,
+                                  json={})
+            assert r.status_code == 200, r.text
             assert (await client.get(f"{BASE}/health")).status_code == 200
+            assert (await client.get(f"{BASE}/status")).status_code == 200
