@@ -10,7 +10,7 @@ gateway of its own even then, for a build cache of its own). The exit status is 
 scenario failed to run or lost work, not when a target is missed.
 
 ``soak`` (issue 12) runs 30 minutes of mixed sync, async, cron and queue load on a gateway
-of its own with a 5-minute job retention (``--quick``: 30 s; ``FNGATE_SOAK_S`` sets the
+of its own with a 5-minute job retention (``--quick``: 10 s; ``FNGATE_SOAK_S`` sets the
 length): every event handled exactly once, the jobs table and the gateway's RSS flat, live
 workers within the cap (bench/scenarios/soak.py).
 """

@@ -12,10 +12,12 @@ and redirects are never followed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import ipaddress
 import socket
+import ssl
 import typing
 from collections.abc import Iterable
 
@@ -180,15 +182,22 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: loading the CA bundle costs tens of ms, and
+    a context is meant to be shared by every connection."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """An httpx transport whose every new connection goes through the address check."""
 
     def __init__(self, *, allow_private: bool, max_connections: int = 50) -> None:
-        super().__init__(trust_env=False)
+        super().__init__(verify=_tls_context(), trust_env=False)
         # httpx takes no network backend, so the pool is built here with one; the
         # transport only ever reads it as ``_pool``.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=_tls_context(),
             max_connections=max_connections,
             max_keepalive_connections=10,
             keepalive_expiry=5.0,

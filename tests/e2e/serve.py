@@ -111,14 +111,23 @@ class Gateway:
         return {"Authorization": f"Bearer {minted.stdout.strip()}"}
 
     def start(self, timeout_s: float = 90) -> None:
+        """Start it (in a process group of its own, which :meth:`kill` ends) and wait
+        until it is ready."""
         assert self.proc is None
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [*fngate_argv(), "serve", "--data-dir", str(self.data_dir),
                  "--port", str(self.port)],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         wait_ready(self.url, self.proc, log_tail=self.log_tail, timeout_s=timeout_s)
+
+    def kill(self) -> None:
+        """``kill -9`` of the gateway and everything in its process group, as a crash."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
 
     def stop(self) -> None:
         """SIGTERM, as an operator stops it; fail when it does not stop in time."""

@@ -124,7 +124,7 @@ async def test_a_runtime_whose_workers_cannot_start_is_down(
     settings_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _node_that_cannot_start(monkeypatch, installed=True)
-    async with running_app(settings_factory()) as client:
+    async with running_app(settings_factory(prewarm_per_runtime=1)) as client:
         body = (await client.get("/health")).json()
         assert body["status"] == "degraded"
         assert body["components"]["runtimes"] == {"python": "ok", "nodejs": "down"}

@@ -21,18 +21,15 @@ from gateway.core.errors import InvalidParams, NotFound
 from gateway.core.models import CronFire, FunctionRecord, Invocation, Invoked
 from gateway.services.invocation import Invoker
 from tests.conftest import auth, running_app, wait_for
-from tests.integration.test_cron import EVERY_SECOND, add_cron
-from tests.integration.test_functions_api import WRITER, assert_error, create
-from tests.integration.test_queue_triggers import (  # noqa: F401  (fixtures)
+from tests.integration.queue_support import (
     ECHO_EVENT,
     add_queue_trigger,
-    amqp,
     consuming,
     publish,
     queue_jobs,
-    queue_name,
-    queue_settings,
 )
+from tests.integration.test_cron import EVERY_SECOND, add_cron
+from tests.integration.test_functions_api import WRITER, assert_error, create
 
 RUNNER = auth("execute:all")
 PARAMS_SCHEMA = {"params": {"type": "object", "required": ["n"],
@@ -94,8 +91,8 @@ async def _http_trigger(client: httpx.AsyncClient, function: str, path: str) -> 
 
 
 async def test_every_entry_point_hands_its_invocation_to_the_one_invoker(
-    queue_settings: Callable[..., Any], amqp: aio_pika.abc.AbstractConnection,  # noqa: F811
-    queue_name: str, database_url: str,  # noqa: F811
+    queue_settings: Callable[..., Any], amqp: aio_pika.abc.AbstractConnection,
+    queue_name: str, database_url: str,
 ) -> None:
     async with running_app(queue_settings()) as client:
         assert (await create(client, name="svc", code=ECHO_EVENT)).status_code == 201
@@ -163,8 +160,8 @@ async def test_the_function_rate_limit_is_one_budget_over_invoke_http_and_sessio
 
 
 async def test_queue_messages_and_cron_fires_are_not_held_to_the_rate_limit(
-    queue_settings: Callable[..., Any], amqp: aio_pika.abc.AbstractConnection,  # noqa: F811
-    queue_name: str, database_url: str,  # noqa: F811
+    queue_settings: Callable[..., Any], amqp: aio_pika.abc.AbstractConnection,
+    queue_name: str, database_url: str,
 ) -> None:
     async with running_app(queue_settings()) as client:
         assert (await create(client, name="few", code=ECHO_EVENT,

@@ -9,25 +9,22 @@ from typing import Any
 import aio_pika
 
 from tests.conftest import auth, running_app, wait_for
-from tests.integration.test_functions_api import create
-from tests.integration.test_queue_triggers import (  # noqa: F401  (fixtures)
+from tests.integration.queue_support import (
     ECHO_EVENT,
     add_queue_trigger,
-    amqp,
     consuming,
     message_count,
     publish,
     queue_jobs,
-    queue_name,
-    queue_settings,
 )
+from tests.integration.test_functions_api import create
 
 ADMIN = auth("admin")
 
 
 async def test_stopped_project_pauses_its_queue_consumers(
-    queue_settings: Callable[..., Any], amqp: aio_pika.abc.AbstractConnection,  # noqa: F811
-    queue_name: str, database_url: str,  # noqa: F811
+    queue_settings: Callable[..., Any], amqp: aio_pika.abc.AbstractConnection,
+    queue_name: str, database_url: str,
 ) -> None:
     async with running_app(queue_settings()) as client:
         r = await create(client, name="consumer", code=ECHO_EVENT, project="shop")

@@ -1,8 +1,6 @@
 """Queue retries that release the message, against real PostgreSQL and RabbitMQ: a failed
 run with retries left waits in ``<queue>.fngate.retry`` (acknowledged from its queue), the
 attempt counted in ``x-fngate-attempt``; a message for a deleted function goes to the DLQ."""
-# The shared fixtures come from test_queue_triggers and are named again as parameters.
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -15,19 +13,15 @@ import asyncpg
 import pytest
 
 from tests.conftest import running_app, wait_for
-from tests.integration.test_functions_api import create
-from tests.integration.test_queue_triggers import (  # noqa: F401 (fixtures)
-    AMQP_URL,
+from tests.integration.queue_support import (
     ECHO_EVENT,
     add_queue_trigger,
-    amqp,
     consuming,
     message_count,
     publish,
     queue_jobs,
-    queue_name,
-    queue_settings,
 )
+from tests.integration.test_functions_api import create
 
 # Fails on its first two attempts, as the attempt header says, then succeeds.
 FLAKY = ("def handler(event):\n"

@@ -6,109 +6,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
-import subprocess
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aio_pika
-import asyncpg
 import httpx
 import pytest
 
 from executors import RuntimeUnavailable, WorkerPools
-from tests.conftest import need_service, running_app, wait_for
-from tests.e2e.serve import clean_env, fngate_argv, free_port, wait_ready
+from tests.conftest import running_app, wait_for
+from tests.e2e.serve import Gateway, clean_env, free_port
+from tests.integration.queue_support import (
+    AMQP_URL,
+    ECHO_EVENT,
+    add_queue_trigger,
+    consuming,
+    message_count,
+    publish,
+    queue_jobs,
+)
 from tests.integration.test_functions_api import WRITER, create
 from tests.tcp_proxy import TcpProxy
 from triggers.queue import MAX_HANDLING_FAILURES
 
-AMQP_URL = os.environ.get("FNGATE_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
-ECHO_EVENT = "def handler(event):\n    return event\n"
 FAIL = "def handler(event):\n    raise ValueError('no: ' + str(event['body']))\n"
 SLOW = ("import time\n\ndef handler(event):\n    time.sleep(event['body']['sleep'])\n"
         "    return {'slept': event['body']['sleep']}\n")
-
-
-@pytest.fixture
-async def amqp() -> AsyncIterator[aio_pika.abc.AbstractConnection]:
-    need_service("RabbitMQ", "127.0.0.1", 5672)
-    connection = await aio_pika.connect(AMQP_URL)
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
-@pytest.fixture
-async def queue_name(amqp: aio_pika.abc.AbstractConnection) -> AsyncIterator[str]:
-    """A queue of this test's own; deleted (with its DLQ and delay queue) afterwards."""
-    name = f"fngate-test-{uuid.uuid4().hex[:10]}"
-    yield name
-    channel = await amqp.channel()
-    for queue in (name, name + ".dlq", name + ".fngate.retry"):
-        with contextlib.suppress(Exception):
-            await channel.queue_delete(queue)
-    with contextlib.suppress(Exception):
-        await channel.close()
-
-
-@pytest.fixture
-def queue_settings(settings_factory: Callable[..., Any]) -> Callable[..., Any]:
-    def factory(**overrides: Any) -> Any:
-        overrides.setdefault("amqp_url", AMQP_URL)
-        return settings_factory(**overrides)
-
-    return factory
-
-
-async def add_queue_trigger(client: httpx.AsyncClient, fn: str, config: dict[str, Any],
-                            **extra: Any) -> dict[str, Any]:
-    r = await client.post(f"/api/v1/functions/{fn}/triggers", headers=WRITER,
-                          json={"type": "queue", "config": config, **extra})
-    assert r.status_code == 201, r.text
-    body: dict[str, Any] = r.json()
-    return body
-
-
-def consuming(client: httpx.AsyncClient) -> set[int]:
-    ids: set[int] = client.app.state.services.queues.consuming_ids()  # type: ignore[attr-defined]
-    return ids
-
-
-async def publish(amqp: aio_pika.abc.AbstractConnection, queue: str, body: Any, *,
-                  raw: bytes | None = None, **properties: Any) -> None:
-    channel = await amqp.channel()
-    payload = raw if raw is not None else json.dumps(body).encode()
-    await channel.default_exchange.publish(
-        aio_pika.Message(payload, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, **properties),
-        routing_key=queue)
-    await channel.close()
-
-
-async def message_count(amqp: aio_pika.abc.AbstractConnection, queue: str) -> int:
-    """Ready messages in ``queue`` (a plain channel: a robust one caches the count)."""
-    channel = await amqp.channel()
-    try:
-        declared = await channel.declare_queue(queue, passive=True)
-        return int(declared.declaration_result.message_count or 0)
-    finally:
-        await channel.close()
-
-
-async def queue_jobs(database_url: str, status: str | None = None) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        rows = await conn.fetch(
-            "SELECT id, status, trigger, attempts, lost_leases, result::text AS result,"
-            " error::text AS error FROM jobs WHERE trigger = 'queue'"
-            " AND ($1::text IS NULL OR status = $1) ORDER BY timestamp", status)
-        return list(rows)
-    finally:
-        await conn.close()
 
 
 async def test_n_messages_make_n_successful_jobs_and_n_acks(
@@ -379,28 +304,19 @@ async def test_a_queue_job_without_a_message_id_is_failed_when_let_go(
         await pool.close()
 
 
-def _serve(tmp_path: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """``fngate serve`` in its own process group (so it dies with its workers)."""
-    with open(tmp_path / "serve.log", "wb") as log:
-        return subprocess.Popen(
-            [*fngate_argv(), "serve", "--data-dir", str(tmp_path / "first"), "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
 async def test_a_killed_consumer_leaves_its_message_to_be_redelivered_and_run(
     queue_settings: Callable[..., Any], amqp: Any, queue_name: str, database_url: str,
     tmp_path: Path
 ) -> None:
     """A gateway process killed mid-job: the message comes back, its job is taken over."""
-    port = free_port()
     env = {**clean_env(), "FNGATE_DATABASE_URL": database_url, "FNGATE_AMQP_URL": AMQP_URL,
            "FNGATE_JOB_LEASE_S": "3", "FNGATE_JOB_HEARTBEAT_S": "0.5",
            "FNGATE_RATE_LIMITS": "off", "FNGATE_JWT_SECRET": "test-secret-" + "x" * 40,
            "FNGATE_PREWARM_PER_RUNTIME": "1"}
-    proc = _serve(tmp_path, port, env)
+    gateway = Gateway(tmp_path, env)
     try:
-        await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{port}", proc)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as first:
+        await asyncio.to_thread(gateway.start)
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as first:
             assert (await create(first, name="slow", code=SLOW)).status_code == 201
             await add_queue_trigger(first, "slow", {"queue": queue_name})
 
@@ -415,12 +331,9 @@ async def test_a_killed_consumer_leaves_its_message_to_be_redelivered_and_run(
                 return len(await queue_jobs(database_url, "running")) == 1
 
             await wait_for(running, timeout_s=20)
-        os.killpg(proc.pid, signal.SIGKILL)  # the gateway and its workers, mid-job
-        proc.wait(timeout=10)
+        gateway.kill()  # the gateway and its workers, mid-job
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        gateway.kill()
     async def back_in_queue() -> bool:  # unacknowledged, so the broker requeued it
         return await message_count(amqp, queue_name) == 1
 

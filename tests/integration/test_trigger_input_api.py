@@ -15,8 +15,8 @@ import aio_pika
 import httpx
 
 from tests.conftest import need_service, running_app
+from tests.integration.queue_support import AMQP_URL
 from tests.integration.test_functions_api import WRITER, assert_error, create
-from tests.integration.test_queue_triggers import AMQP_URL
 
 ODD_VALUES: list[Any] = [{}, [], 1, True, None, "x"]
 _TYPE_RULE = "must be one of http, cron (alias schedule), queue"

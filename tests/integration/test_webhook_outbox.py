@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import wait_for
-from tests.e2e.serve import clean_env, fngate_argv, free_port, wait_ready
+from tests.e2e.serve import Gateway, clean_env
 from tests.integration.test_functions_api import WRITER, create
 from tests.integration.test_webhooks import (
     FAILS_ON_DEMAND,
@@ -158,20 +155,6 @@ async def test_a_final_state_is_not_committed_without_its_deliveries(pool: Any) 
     assert job is not None and job.status == "running"
 
 
-def _serve(root: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """``fngate serve`` in its own process group (so it dies with its workers)."""
-    with open(root / "serve.log", "ab") as log:
-        return subprocess.Popen(
-            [*fngate_argv(), "serve", "--data-dir", str(root / "data"), "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
 async def test_a_job_event_survives_a_kill_right_after_the_job_commits(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -185,12 +168,10 @@ async def test_a_job_event_survives_a_kill_right_after_the_job_commits(
            "FNGATE_JWT_SECRET": "test-secret-" + "x" * 40, "FNGATE_PREWARM_PER_RUNTIME": "1"}
     holder = await asyncpg.connect(database_url)
     async with receiving(default=500) as receiver:
-        port = free_port()
-        proc = _serve(tmp_path, port, env)
+        gateway = Gateway(tmp_path, env)
         try:
-            await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{port}", proc)
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                                         timeout=30) as first:
+            await asyncio.to_thread(gateway.start)
+            async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as first:
                 await add_webhook(first, receiver.url, ["job.succeeded", "job.failed"])
                 assert (await create(first, name="calc", code=FAILS_ON_DEMAND)).status_code \
                     == 201
@@ -222,30 +203,28 @@ async def test_a_job_event_survives_a_kill_right_after_the_job_commits(
                     await wait_for(committed, timeout_s=30)
                 # Without it, the job was committed first and its event's row waits:
                 # the kill comes before that row is written.
-                _kill(proc)
+                gateway.kill()
                 # A backend left waiting by the dead gateway would still write the row
                 # once the lock is free; the crash this stands for never sent it.
                 await holder.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE"
                     " locktype = 'advisory' AND objid = $1 AND NOT granted", _HOLD)
         finally:
-            _kill(proc)
+            gateway.kill()
             await holder.close()  # the lock goes with it
         before = len(receiver.requests)
         receiver.default = 200
-        proc = _serve(tmp_path, port, env)
         try:
-            await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{port}", proc)
+            await asyncio.to_thread(gateway.start)
 
             # A delivery the first gateway had claimed is taken over when its lease
             # (FNGATE_WEBHOOK_TIMEOUT_S + 30 s) runs out.
             await wait_for(lambda: len(receiver.requests) > before, timeout_s=90)
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                                         timeout=30) as second:
+            async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as second:
                 job = (await second.get(f"/api/v1/jobs/{job_id}", headers=WRITER)).json()
             await asyncio.sleep(1.0)  # a duplicate event would come within the poll
         finally:
-            _kill(proc)
+            gateway.kill()
     received = receiver.requests
     ids = {r.headers["x-fngate-delivery"] for r in received}
     assert len(ids) == 1, ids  # one event (its retries share the id)

@@ -234,7 +234,7 @@ async def test_openapi_json_route_serves_the_document() -> None:
     from gateway.core.jsoncodec import loads
 
     app = Starlette(routes=openapi.routes)
-    app.state.openapi = build_openapi(VERSION, all_routes())
+    app.state.openapi = lambda: build_openapi(VERSION, all_routes())
     scope = {"type": "http", "method": "GET", "path": "/openapi.json", "headers": [],
              "app": app}
     response = await openapi.openapi_json(Request(scope))

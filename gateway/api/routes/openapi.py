@@ -18,10 +18,10 @@ __all__ = ["routes", "openapi_json"]
     replies={200: Reply("The OpenAPI 3.1 document.", OpenAPIDocument)},
 )
 async def openapi_json(request: Request) -> Response:
-    """The document the app was built with (``app.state.openapi``), written once per
-    process from its routes."""
+    """The document of the app's routes (``app.state.openapi`` builds it on first use,
+    once per process)."""
     # Served as built: wrapping it in its model would copy the whole document per request.
-    return JSONResponse(request.app.state.openapi)
+    return JSONResponse(request.app.state.openapi())
 
 
 routes = routes_of(openapi_json)
