@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -18,15 +19,16 @@ from starlette.responses import Response
 from gateway.api.context import services_of
 from gateway.api.invocation import EXECUTE_SCOPES, run_failed
 from gateway.api.operations import Endpoint, Reply, Status, operation, routes_of
-from gateway.api.responses import JSONResponse
 from gateway.api.security import authenticate, require_execute
 from gateway.core.errors import MethodNotAllowed, NotFound, RunFailed
+from gateway.core.jsoncodec import dumps
 from gateway.core.models import Invocation
 from gateway.schemas.errors import Error
 from gateway.schemas.http_calls import HttpTriggerBody, HttpTriggerOutput
 from gateway.schemas.json_depth import loads_bounded
 
-__all__ = ["routes", "build_event", "render_result"]
+__all__ = ["HttpOutput", "build_event", "decode_body", "http_output", "render_result",
+           "routes"]
 
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -53,7 +55,9 @@ _REPLIES: dict[Status, Reply] = {
 _SECURITY = [*({"bearerAuth": [scope]} for scope in EXECUTE_SCOPES), {}]
 
 
-def _decode_body(raw: bytes, content_type: str) -> tuple[Any, bool]:
+def decode_body(raw: bytes, content_type: str) -> tuple[Any, bool]:
+    """A request body as an event carries it: JSON parsed, text as is, other bytes as
+    base64 (the flag says so)."""
     if not raw:
         return None, False
     if "json" in content_type or content_type == "":
@@ -76,15 +80,26 @@ def build_event(request: Request, raw: bytes, path: str, *, strip_auth: bool) ->
     if strip_auth:
         headers.pop("authorization", None)
     query = {k: v for k, v in request.query_params.multi_items()}  # the last value wins
-    body, is_b64 = _decode_body(raw, request.headers.get("content-type", "").lower())
+    body, is_b64 = decode_body(raw, request.headers.get("content-type", "").lower())
     return {"method": request.method, "path": path, "headers": headers, "query": query,
             "body": body, "isBase64Encoded": is_b64}
 
 
-def render_result(result: Any) -> Response:
-    """A ``statusCode`` result becomes the response; anything else is JSON with 200."""
+@dataclass(frozen=True, slots=True)
+class HttpOutput:
+    """A function's result as an HTTP response: status, headers and body bytes."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def http_output(result: Any) -> HttpOutput:
+    """A ``statusCode`` result as the response it describes (``headers``; a string
+    ``body`` as text, or bytes with ``isBase64Encoded``; any other body as JSON); anything
+    else as JSON with 200. An invalid ``statusCode`` or base64 body is ``InvalidResult``."""
     if not isinstance(result, dict) or "statusCode" not in result:
-        return JSONResponse(result)
+        return HttpOutput(200, {"Content-Type": "application/json"}, dumps(result))
     status = result["statusCode"]
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
         raise RunFailed("the function returned an invalid statusCode", code="RUNTIME_ERROR",
@@ -93,21 +108,30 @@ def render_result(result: Any) -> Response:
     raw_headers = result.get("headers") or {}
     headers = ({str(k): str(v) for k, v in raw_headers.items()}
                if isinstance(raw_headers, dict) else {})
+    typed = any(name.lower() == "content-type" for name in headers)
     body = result.get("body")
     if body is None:
-        return Response(status_code=status, headers=headers)
+        return HttpOutput(status, headers, b"")
     if isinstance(body, str):
         if result.get("isBase64Encoded") is True:
             try:
-                return Response(base64.b64decode(body, validate=True), status_code=status,
-                                headers=headers)
+                return HttpOutput(status, headers, base64.b64decode(body, validate=True))
             except (binascii.Error, ValueError) as exc:
                 raise RunFailed("the function returned a body that is not valid base64",
                                 code="RUNTIME_ERROR", status=500,
                                 details={"type": "InvalidResult"}) from exc
-        headers.setdefault("content-type", "text/plain; charset=utf-8")
-        return Response(body, status_code=status, headers=headers)
-    return JSONResponse(body, status_code=status, headers=headers)
+        if not typed:
+            headers["Content-Type"] = "text/plain; charset=utf-8"
+        return HttpOutput(status, headers, body.encode())
+    if not typed:
+        headers["Content-Type"] = "application/json"
+    return HttpOutput(status, headers, dumps(body))
+
+
+def render_result(result: Any) -> Response:
+    """A ``statusCode`` result becomes the response; anything else is JSON with 200."""
+    output = http_output(result)
+    return Response(output.body, status_code=output.status, headers=output.headers)
 
 
 async def serve(request: Request) -> Response:

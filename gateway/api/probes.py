@@ -4,6 +4,7 @@ provider health route."""
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -11,7 +12,8 @@ from gateway.api.context import Services
 from gateway.schemas.health import HealthComponents, RuntimeStates
 from gateway.store.migrate import migrations_applied
 
-__all__ = ["ComponentStates", "State", "check_components", "database_ok", "ready"]
+__all__ = ["ComponentStates", "State", "check_components", "database_ok", "ready",
+           "rss_bytes"]
 
 State = Literal["ok", "down", "disabled"]
 
@@ -94,3 +96,12 @@ async def check_components(services: Services) -> ComponentStates:
         runtimes=dict(services.pools.runtime_status()),
         sandbox="down" if services.pools.sandbox_error else "ok",
     )
+
+
+def rss_bytes() -> int:
+    """This process's resident memory in bytes (0 where ``/proc`` cannot tell)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0

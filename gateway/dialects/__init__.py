@@ -10,6 +10,7 @@ __all__ = ["Dialect", "ErrorBody", "all_dialects", "prefixed"]
 
 def all_dialects() -> list[Dialect]:
     """Every dialect the gateway serves, each under its own base path."""
-    from gateway.dialects import function_api, kube_serverless
+    from gateway.dialects import function_api, function_service, kube_serverless, project_functions
 
-    return [function_api.dialect, kube_serverless.dialect]
+    return [function_api.dialect, kube_serverless.dialect, project_functions.dialect,
+            function_service.dialect]

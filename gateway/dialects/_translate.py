@@ -79,13 +79,15 @@ async def update_function(services: Services, principal: Principal, current: Fun
     return await services.function_service.update(current, native, actor=principal.subject)
 
 
-async def all_functions(services: Services) -> list[FunctionRecord]:
-    """Every function, by id (the documents list without pages), read a page at a time."""
+async def all_functions(services: Services, project: str | None = None
+                        ) -> list[FunctionRecord]:
+    """Every function (of ``project`` when given), by id (the documents list without
+    pages), read a page at a time."""
     functions: list[FunctionRecord] = []
     page = 1
     while True:
         total, rows = await services.functions.list_page(
-            project=None, language=None, labels={}, page=page, per_page=_PAGE)
+            project=project, language=None, labels={}, page=page, per_page=_PAGE)
         functions.extend(rows)
         if not rows or len(functions) >= total:
             return functions

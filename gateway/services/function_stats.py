@@ -14,9 +14,9 @@ from gateway.schemas.function_metrics import (
     FunctionMetricsInvocations,
 )
 from gateway.services.concurrency import ConcurrencyGates
-from gateway.store.stats import JobStats, StatsStore
+from gateway.store.stats import Activity, JobStats, StatsStore
 
-__all__ = ["FunctionStats", "metrics_view"]
+__all__ = ["Activity", "FunctionStats", "metrics_view"]
 
 
 def _ms(value: float | None) -> float | None:
@@ -61,10 +61,15 @@ class FunctionStats:
         self._gates = gates
         self._settings = settings
 
-    async def metrics(self, function: FunctionRecord, *,
-                      since: dt.datetime | None) -> FunctionMetrics:
-        """The function's statistics over its jobs requested at or after ``since`` (all of
-        them without it)."""
-        stats = await self._store.job_stats(function.id, since=since)
+    async def metrics(self, function: FunctionRecord, *, since: dt.datetime | None,
+                      until: dt.datetime | None = None) -> FunctionMetrics:
+        """The function's statistics over its jobs requested at or after ``since`` and
+        before ``until`` (without bounds: all of them)."""
+        stats = await self._store.job_stats(function.id, since=since, until=until)
         return metrics_view(stats, function, self._settings, since=since,
                             current=self._gates.current(function.id))
+
+    async def activity(self, function_ids: list[int]) -> dict[int, Activity]:
+        """How many jobs each function has and when it was last asked to run (a function
+        without jobs is not in the answer)."""
+        return await self._store.activity(function_ids)

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["JobStats", "StatsStore"]
+__all__ = ["Activity", "JobStats", "StatsStore"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,6 +32,20 @@ class JobStats:
     duration_sum_ms: float
     cpu_ms_avg: float | None
     max_rss_bytes: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Activity:
+    """How often a function was asked to run (jobs in any status) and when last."""
+
+    jobs: int
+    last_requested_at: dt.datetime | None
+
+
+_ACTIVITY = """
+SELECT function_id, count(*) AS jobs, max(timestamp) AS last_at
+FROM jobs WHERE function_id = ANY($1::bigint[]) GROUP BY function_id
+"""
 
 
 # One pass over the function's jobs (index jobs_by_function serves the range).
@@ -62,12 +76,16 @@ class StatsStore:
     def __init__(self, pool: Any) -> None:
         self._pool = pool
 
-    async def job_stats(self, function_id: int, *, since: dt.datetime | None) -> JobStats:
-        """Aggregates over the function's finished jobs requested at or after ``since``."""
-        if since is None:
-            row = await self._pool.fetchrow(_STATS, function_id)
-        else:
-            row = await self._pool.fetchrow(_STATS + " AND timestamp >= $2", function_id, since)
+    async def job_stats(self, function_id: int, *, since: dt.datetime | None,
+                        until: dt.datetime | None = None) -> JobStats:
+        """Aggregates over the function's finished jobs requested at or after ``since`` and
+        before ``until``."""
+        sql, args = _STATS, list[Any]([function_id])
+        for bound, op in ((since, ">="), (until, "<")):
+            if bound is not None:
+                args.append(bound)
+                sql += f" AND timestamp {op} ${len(args)}"
+        row = await self._pool.fetchrow(sql, *args)
         pct = row["d_pct"] or [None, None, None]
         return JobStats(
             total=row["total"], successful=row["successful"], failed=row["failed"],
@@ -77,3 +95,9 @@ class StatsStore:
             duration_sum_ms=float(row["d_sum"]), cpu_ms_avg=row["cpu_avg"],
             max_rss_bytes=row["rss_max"],
         )
+
+    async def activity(self, function_ids: list[int]) -> dict[int, Activity]:
+        """Each function's job count and latest request (functions without jobs left out)."""
+        rows = await self._pool.fetch(_ACTIVITY, function_ids)
+        return {row["function_id"]: Activity(jobs=row["jobs"], last_requested_at=row["last_at"])
+                for row in rows}

@@ -10,7 +10,7 @@ named by ``job_id`` has finished.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Any
 
@@ -38,13 +38,9 @@ from gateway.schemas.base import render
 from gateway.schemas.logs import FunctionLogs, LogLine
 from gateway.services.logs import MAX_FOLLOWERS, LogBatch, LogQuery
 
-__all__ = ["routes"]
+__all__ = ["follow_response", "routes"]
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-def _event(line: LogLine) -> bytes:
-    return b"data: " + dumps(render(line)) + b"\n\n"
 
 
 _DESCRIPTION = READ_JOBS_NOTE + f"""\
@@ -109,13 +105,19 @@ async def function_logs(request: Request) -> Response:
     if not query_bool(request, "follow"):
         lines = await services.log_service.latest(query)
         return JSONResponse(FunctionLogs(logs=lines))
-    batches = services.log_service.follow(function, query)
-    # Closed however the response ends, so the follow lets go of its subscription.
-    return ClosingStreamingResponse(_events(batches), media_type="text/event-stream",
+    return follow_response(services.log_service.follow(function, query))
+
+
+def follow_response(batches: AsyncGenerator[LogBatch, None],
+                    shown: Callable[[LogLine], Any] = render) -> Response:
+    """A follow as a ``text/event-stream`` response, each line as ``shown`` renders it;
+    closed however the response ends, so the follow lets go of its subscription."""
+    return ClosingStreamingResponse(_events(batches, shown), media_type="text/event-stream",
                                     headers=_SSE_HEADERS)
 
 
-async def _events(batches: AsyncGenerator[LogBatch, None]) -> AsyncGenerator[bytes, None]:
+async def _events(batches: AsyncGenerator[LogBatch, None],
+                  shown: Callable[[LogLine], Any]) -> AsyncGenerator[bytes, None]:
     """The follow as Server-Sent Events: a ``data:`` event per line, ``: keep-alive`` when
     it is quiet; the first chunk at once (``: following`` when it has no lines), so the
     headers go out. Closing it (the client gone) closes the follow."""
@@ -125,7 +127,7 @@ async def _events(batches: AsyncGenerator[LogBatch, None]) -> AsyncGenerator[byt
             if batch is None:
                 yield b": keep-alive\n\n"
             else:
-                chunk = b"".join(_event(line) for line in batch)
+                chunk = b"".join(b"data: " + dumps(shown(line)) + b"\n\n" for line in batch)
                 yield chunk or (b": following\n\n" if first else b"")
             first = False
 

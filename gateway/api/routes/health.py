@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 from starlette.requests import Request
@@ -49,14 +48,6 @@ async def ready(request: Request) -> Response:
     return JSONResponse(Ready(status="not_ready"), status_code=503)
 
 
-def _rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return 0
-
-
 @operation(
     "GET", "/status", operation_id="getStatus", tag="operations", summary="Gateway status",
     description="Unauthenticated.", scopes=None,
@@ -76,7 +67,7 @@ async def status(request: Request) -> Response:
         live_workers=capacity.live,
         max_workers=capacity.max,
         workers_waiting=capacity.waiting,
-        memory_usage_bytes=_rss_bytes(),
+        memory_usage_bytes=probes.rss_bytes(),
     ))
 
 

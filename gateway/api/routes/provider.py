@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api import probes
-from gateway.api.context import services_of
+from gateway.api.context import Services, services_of
 from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.security import authenticate
@@ -16,7 +16,7 @@ from gateway.core.version import VERSION
 from gateway.schemas.base import render
 from gateway.schemas.provider import Capabilities, ProviderHealth
 
-__all__ = ["routes"]
+__all__ = ["capabilities_of", "routes", "serving_problem"]
 
 # The trigger types of the triggers API; ``queue`` only with a broker configured.
 _TRIGGER_TYPES = ("http", "cron")
@@ -33,11 +33,15 @@ _TRIGGER_TYPES = ("http", "cron")
 async def capabilities(request: Request) -> Response:
     """Runtimes found on this machine, the trigger types it can run, its configured caps."""
     await authenticate(request)
-    services = services_of(request)
+    return JSONResponse(capabilities_of(services_of(request)))
+
+
+def capabilities_of(services: Services) -> Capabilities:
+    """What this replica offers (the native answer; the dialects translate it)."""
     settings = services.settings
     runtimes = [rt for rt, found in services.pools.available_runtimes().items() if found]
     triggers = [*_TRIGGER_TYPES, *(("queue",) if settings.amqp_url else ())]
-    return JSONResponse(Capabilities(
+    return Capabilities(
         name="fngate",
         version=VERSION,
         supported_runtimes=runtimes,
@@ -50,7 +54,7 @@ async def capabilities(request: Request) -> Response:
         max_memory_mb=settings.max_memory_mb,
         max_payload_bytes=settings.max_body_bytes,
         typical_cold_start_ms=services.metrics.typical_cold_start_ms(),
-    ))
+    )
 
 
 @operation(
@@ -67,13 +71,22 @@ async def capabilities(request: Request) -> Response:
 async def provider_health(request: Request) -> Response:
     """``healthy``, or 503 ``UNAVAILABLE`` naming the database or enabled runtime that is down."""
     await authenticate(request)
-    components = await probes.check_components(services_of(request))
+    problem = await serving_problem(services_of(request))
+    if problem is not None:
+        raise problem
+    return JSONResponse(ProviderHealth(status="healthy"))
+
+
+async def serving_problem(services: Services) -> Unavailable | None:
+    """Why this replica cannot serve (the database, the sandbox or an enabled runtime is
+    down), or None."""
+    components = await probes.check_components(services)
     down = [name for name in components.down()
             if name in ("database", "sandbox") or name.startswith("runtimes.")]
-    if down:
-        raise Unavailable(f"this gateway cannot serve: {', '.join(down)} down",
-                          details={"down": down, "components": render(components.view())})
-    return JSONResponse(ProviderHealth(status="healthy"))
+    if not down:
+        return None
+    return Unavailable(f"this gateway cannot serve: {', '.join(down)} down",
+                       details={"down": down, "components": render(components.view())})
 
 
 routes = routes_of(capabilities, provider_health)

@@ -1,0 +1,236 @@
+"""The project-functions document (seed 003) spoken under ``/compat/project-functions``:
+each of its example requests verbatim (base URL and token aside), answered in its shapes,
+over the same functions and projects as the native API."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from tests.conftest import auth, running_app
+
+BASE = "/compat/project-functions"
+ADMIN = auth("admin")
+WRITER = auth("write:functions execute:all read:functions")
+READER = auth("read:functions")
+
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+# The document's handler: takes the JSON body, returns the function's result.
+CODE = (
+    "import os\n\n"
+    "def handler(event):\n"
+    "    return {'got': event, 'api_key': os.environ.get('API_KEY')}\n"
+)
+FAILING = "def handler(event):\n    raise ValueError('bad input')\n"
+
+
+def assert_error(r: httpx.Response, status: int, code: str, field: Any = ...) -> dict[str, Any]:
+    """The document's error shape: ``{status: error, code, message, details: {field,
+    reason}}``."""
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"status", "code", "message", "details"}, body
+    assert body["status"] == "error" and body["code"] == code, body
+    assert isinstance(body["message"], str) and body["message"]
+    assert set(body["details"]) == {"field", "reason"}, body
+    if field is not ...:
+        assert body["details"]["field"] == field, body
+    return body
+
+
+async def deploy(client: httpx.AsyncClient, project: str, name: str, code: str = CODE,
+                 **fields: str) -> httpx.Response:
+    """``POST /api/v1/functions/{project_name}/deploy`` as the document's multipart form."""
+    files: dict[str, Any] = {"code": ("main.py", code.encode(), "text/x-python")}
+    if "requirements" in fields:
+        files["requirements"] = ("requirements.txt", fields.pop("requirements").encode(),
+                                 "text/plain")
+    return await client.post(f"{BASE}/api/v1/functions/{project}/deploy", headers=WRITER,
+                             data={"function_name": name, **fields}, files=files)
+
+
+async def test_every_example_of_the_document(client: httpx.AsyncClient) -> None:
+    # 基础接口: GET /health, GET /status (no token, as the native probes).
+    r = await client.get(f"{BASE}/health")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"status", "version", "timestamp"}
+    assert body["status"] == "healthy" and TIMESTAMP.match(body["timestamp"])
+
+    r = await client.get(f"{BASE}/status")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"status", "uptime", "active_projects", "total_functions",
+                         "memory_usage"}
+    assert body["status"] == "running" and re.fullmatch(r"(\d+h )?\d+m", body["uptime"])
+    assert re.fullmatch(r"\d+MB", body["memory_usage"])
+    assert body["total_functions"] == 0
+
+    # 部署函数: multipart with function_name, code, requirements, env_vars (a JSON object).
+    r = await deploy(client, "project1", "func1", env_vars='{"API_KEY": "your_api_key"}')
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "success" and body["message"] == "Function deployed successfully"
+    assert set(body["function"]) == {"name", "project", "status", "deployed_at"}
+    assert body["function"]["name"] == "func1" and body["function"]["project"] == "project1"
+    assert body["function"]["status"] == "active"
+    assert TIMESTAMP.match(body["function"]["deployed_at"])
+
+    # 调用函数: POST …/invoke with the document's body.
+    r = await client.post(f"{BASE}/api/v1/functions/project1/func1/invoke", headers=WRITER,
+                          json={"key": "value"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"status", "result", "execution_time", "timestamp"}
+    assert body["status"] == "success"
+    assert body["result"] == {"got": {"key": "value"}, "api_key": "your_api_key"}
+    assert re.fullmatch(r"\d+(\.\d+)?s", body["execution_time"])
+    assert TIMESTAMP.match(body["timestamp"])
+
+    # 获取函数列表 / 获取函数详情.
+    r = await client.get(f"{BASE}/api/v1/functions/project1", headers=READER)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "success"
+    [listed] = body["functions"]
+    assert set(listed) == {"name", "description", "status", "last_executed"}
+    assert listed["name"] == "func1" and listed["status"] == "active"
+    assert TIMESTAMP.match(listed["last_executed"])
+
+    r = await client.get(f"{BASE}/api/v1/functions/project1/func1", headers=READER)
+    assert r.status_code == 200, r.text
+    function = r.json()["function"]
+    assert set(function) == {"name", "description", "parameters", "status", "created_at",
+                             "updated_at", "last_executed", "execution_count"}
+    assert function["execution_count"] == 1 and function["parameters"] == {}
+
+    # 项目管理接口: list, detail, stop, start.
+    r = await client.get(f"{BASE}/api/v1/projects", headers=READER)
+    assert r.status_code == 200, r.text
+    projects = {p["name"]: p for p in r.json()["data"]}
+    assert set(projects["project1"]) == {"name", "status", "functions", "created_at",
+                                         "updated_at"}
+    assert projects["project1"]["functions"] == ["func1"]
+    assert projects["project1"]["status"] == "running"
+
+    r = await client.get(f"{BASE}/api/v1/projects/project1", headers=ADMIN)
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert set(data) == {"name", "status", "functions", "env", "dependencies", "created_at",
+                         "updated_at"}
+    assert data["functions"][0]["name"] == "func1" and data["env"] == {}
+
+    r = await client.post(f"{BASE}/api/v1/projects/project1/stop", headers=ADMIN)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "success" and body["message"] == "项目停止成功"
+    assert set(body["project"]) == {"name", "status", "stop_time"}
+    assert body["project"]["status"] == "stopped"
+    r = await client.post(f"{BASE}/api/v1/functions/project1/func1/invoke", headers=WRITER,
+                          json={"key": "value"})
+    assert_error(r, 409, "PROJECT_STOPPED")
+    r = await client.post(f"{BASE}/api/v1/projects/project1/start", headers=ADMIN)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["message"] == "项目启动成功" and set(body["project"]) == {"name", "status",
+                                                                       "start_time"}
+    assert body["project"]["status"] == "running"
+
+    # 环境变量 / 依赖: the system layer (admin) and the project's.
+    for path in ("/api/v1/env/system", "/api/v1/projects/project1/env"):
+        r = await client.get(BASE + path, headers=ADMIN)
+        assert r.status_code == 200 and r.json() == {"status": "success", "data": {}}, r.text
+    for path in ("/api/v1/dependencies/system", "/api/v1/projects/project1/dependencies"):
+        r = await client.get(BASE + path, headers=ADMIN)
+        assert r.status_code == 200 and r.json() == {"status": "success", "data": []}, r.text
+
+    # 删除函数.
+    r = await client.delete(f"{BASE}/api/v1/functions/project1/func1", headers=WRITER)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"status": "success", "message": "Function deleted successfully"}
+    r = await client.get(f"{BASE}/api/v1/functions/project1/func1", headers=READER)
+    assert_error(r, 404, "FUNCTION_NOT_FOUND")
+
+
+async def test_deployed_function_is_native_and_env_vars_take_key_value_lines(
+    client: httpx.AsyncClient,
+) -> None:
+    r = await deploy(client, "shop", "calc", env_vars="# the key\nAPI_KEY=from-lines\n\nX=1")
+    assert r.status_code == 200, r.text
+    r = await client.get("/api/v1/functions/calc", headers=ADMIN)
+    assert r.status_code == 200, r.text
+    assert r.json()["project"] == "shop" and r.json()["runtime"] == "python"
+    assert r.json()["environment"] == {"API_KEY": "from-lines", "X": "1"}
+    r = await client.post("/api/v1/functions/calc/invoke", headers=WRITER, json={"n": 1})
+    assert r.status_code == 200 and r.json()["result"]["api_key"] == "from-lines", r.text
+
+    # A second deploy of the name is a new version of the same function.
+    r = await deploy(client, "shop", "calc", code=CODE.replace("'got'", "'v2'"))
+    assert r.status_code == 200, r.text
+    r = await client.get("/api/v1/functions/calc", headers=ADMIN)
+    assert r.json()["active_version"] == 2
+    assert r.json()["environment"] == {"API_KEY": "from-lines", "X": "1"}  # kept
+
+    # Another project's function of that name: names are unique across projects.
+    assert_error(await deploy(client, "other", "calc"), 409, "CONFLICT", "function_name")
+    # Not this project's: as if it did not exist.
+    r = await client.get(f"{BASE}/api/v1/functions/default/calc", headers=READER)
+    assert_error(r, 404, "FUNCTION_NOT_FOUND")
+    r = await client.get(f"{BASE}/api/v1/functions/other/calc", headers=READER)
+    assert_error(r, 404, "PROJECT_NOT_FOUND")
+
+
+async def test_errors_are_in_the_documents_shape(client: httpx.AsyncClient) -> None:
+    r = await client.get(f"{BASE}/api/v1/projects/nope", headers=READER)
+    assert_error(r, 404, "PROJECT_NOT_FOUND")
+    r = await client.get(f"{BASE}/api/v1/no/such/route", headers=READER)
+    assert_error(r, 404, "NOT_FOUND")
+
+    r = await client.get(f"{BASE}/api/v1/projects")
+    assert_error(r, 401, "AUTHENTICATION_ERROR")
+    assert r.headers["www-authenticate"].startswith("Bearer")
+    r = await client.get(f"{BASE}/api/v1/env/system", headers=READER)
+    assert_error(r, 403, "AUTHORIZATION_ERROR", "admin")
+
+    # Bad env_vars and requirements: the document's ENV_ERROR and DEPENDENCY_ERROR.
+    assert_error(await deploy(client, "shop", "f1", env_vars="NOT A PAIR"), 400, "ENV_ERROR",
+                 "env_vars")
+    assert_error(await deploy(client, "shop", "f1", env_vars='{"A": 1}'), 400, "ENV_ERROR",
+                 "env_vars")
+    assert_error(await deploy(client, "shop", "f1", env_vars="1BAD=x"), 400, "ENV_ERROR",
+                 "environment")
+    assert_error(await deploy(client, "shop", "f1", requirements="--index-url http://x\n"),
+                 400, "DEPENDENCY_ERROR")
+    r = await client.post(f"{BASE}/api/v1/functions/shop/deploy", headers=WRITER,
+                          files={"code": ("main.py", b"x", "text/plain")})
+    assert_error(r, 400, "INVALID_PARAMETERS", "function_name")
+
+    # A failed run: EXECUTION_ERROR with the run's own reason.
+    assert (await deploy(client, "shop", "boom", code=FAILING)).status_code == 200
+    r = await client.post(f"{BASE}/api/v1/functions/shop/boom/invoke", headers=WRITER,
+                          json={})
+    body = assert_error(r, 500, "EXECUTION_ERROR")
+    assert "bad input" in body["details"]["reason"]
+
+
+async def test_rate_limit_is_the_documents_error(settings_factory: Any) -> None:
+    settings = settings_factory(rate_limits="read=2/minute|2/minute; write=1/minute|1/minute")
+    async with running_app(settings) as client:
+        assert (await deploy(client, "shop", "calc")).status_code == 200
+        for _ in range(2):
+            r = await client.get(f"{BASE}/api/v1/projects", headers=READER)
+            assert r.status_code == 200, r.text
+        r = await client.get(f"{BASE}/api/v1/projects", headers=READER)
+        assert_error(r, 429, "RATE_LIMIT_ERROR")
+        assert "retry-after" in r.headers
+        assert_error(await deploy(client, "shop", "calc"), 429, "RATE_LIMIT_ERROR")
+        # The invoke is the execute class, as the native invoke; the probes are not limited.
+        for _ in range(2):
+            r = await client.post(f"{BASE}/api/v1/functions/shop/calc/invoke", headers=WRITER,
+                                  json={})
+            assert r.status_code == 200, r.text
+            assert (await client.get(f"{BASE}/health")).status_code == 200
+            assert (await client.get(f"{BASE}/status")).status_code == 200
