@@ -4,6 +4,8 @@ without I/O."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncGenerator
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -13,7 +15,7 @@ from config import Settings
 from executors.models import LogLine
 from gateway.api.routes._observe import query_bool, query_time
 from gateway.api.routes.events import _event_view
-from gateway.api.routes.function_logs import _event
+from gateway.api.routes.function_logs import _events
 from gateway.core.errors import InvalidRequest
 from gateway.core.jsoncodec import dumps
 from gateway.core.models import FunctionRecord
@@ -156,14 +158,19 @@ def test_metrics_since_renders_as_rfc_3339_with_milliseconds() -> None:
     assert body["avg_execution_time"] is None and body["memory_usage"] is None
 
 
-def test_a_log_line_renders_as_before_in_json_and_as_an_event() -> None:
+async def test_a_log_line_renders_as_before_in_json_and_as_an_event() -> None:
     job_id = "f8c3de3d-1fea-4d7c-a8b0-29f63c4c3454"
     stored = StoredLine(id=1, timestamp=dt.datetime(2024, 5, 1, 12, 0, 0, 5000, tzinfo=dt.UTC),
                         job_id=job_id, stream="stderr", message="héllo \"x\"\n")
     expected = {"timestamp": "2024-05-01T12:00:00.005Z", "job_id": job_id,
                 "stream": "stderr", "message": "héllo \"x\"\n"}
     assert render(_stored(stored)) == expected
-    assert _event(_stored(stored)) == b"data: " + dumps(expected) + b"\n\n"
+
+    async def one_batch() -> AsyncGenerator[list[Any], None]:
+        yield [_stored(stored)]
+
+    chunks = [chunk async for chunk in _events(one_batch(), render)]
+    assert chunks == [b"data: " + dumps(expected) + b"\n\n"]
 
 
 def test_a_log_line_of_another_stream_is_refused() -> None:
