@@ -58,7 +58,8 @@ CronOutcome = Literal["won", "lost", "skipped"]
 CacheResult = Literal["hit", "miss", "bypass"]
 #: What a maintenance round deletes (gateway/services/maintenance.py counts these).
 PrunedKind = Literal["idempotency_keys", "sessions", "jobs_by_age", "jobs_by_count",
-                     "job_log_lines", "log_lines_by_age", "log_lines_by_count"]
+                     "job_log_lines", "log_lines_by_age", "log_lines_by_count",
+                     "cron_fires"]
 
 _M = TypeVar("_M", bound=MetricWrapperBase)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
@@ -110,7 +111,8 @@ class GatewayMetrics:
         self._pruned = Counter(
             "fngate_pruned_rows", "Rows this replica's maintenance deleted, by kind (jobs "
             "by age or count per function, the log lines of those jobs, log lines past "
-            "their own retention, idempotency keys, sessions).", ["kind"], registry=r)
+            "their own retention, idempotency keys, sessions, cron fire claims).", ["kind"],
+            registry=r)
         self._build_duration = Histogram(
             "fngate_build_duration_seconds", "Dependency builds of function versions.",
             ["runtime"], buckets=BUILD_BUCKETS, registry=r)
