@@ -30,7 +30,7 @@ __all__ = [
 _ENV_PREFIX = "FNGATE_"
 #: The runtimes a share of the worker cap can name (executors.models.RUNTIMES; a unit
 #: test keeps the two equal: config imports nothing of the executors).
-RUNTIME_NAMES = ("python", "nodejs")
+RUNTIME_NAMES = ("python", "nodejs", "go", "rust")
 
 
 class SettingsError(ValueError):
