@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "RUNTIME_NAMES",
     "Settings",
     "SettingsError",
     "ensure_data_dir",
@@ -27,6 +28,9 @@ __all__ = [
 ]
 
 _ENV_PREFIX = "FNGATE_"
+#: The runtimes a share of the worker cap can name (executors.models.RUNTIMES; a unit
+#: test keeps the two equal: config imports nothing of the executors).
+RUNTIME_NAMES = ("python", "nodejs", "go", "rust")
 
 
 class SettingsError(ValueError):
@@ -103,6 +107,9 @@ class Settings:
     # Live worker processes of this replica at most (pre-started, warm and busy alike);
     # None: derived from memory and cores (config/capacity.py).
     max_workers: int | None = None
+    # "runtime=N" entries: at most N of those live workers are of that runtime (a share of
+    # the cap); a runtime not named is held to the cap only.
+    max_workers_per_runtime: tuple[str, ...] = ()
     max_log_bytes: int = 64 * 1024
     max_result_bytes: int = 6 * 1024 * 1024
     job_lease_s: float = 30.0
@@ -120,6 +127,11 @@ class Settings:
     def worker_uids(self) -> tuple[int, int]:
         """``FNGATE_WORKER_UID_RANGE`` as (lowest, highest) uid."""
         return _parse_uid_range(self.worker_uid_range)
+
+    @property
+    def worker_shares(self) -> dict[str, int]:
+        """``FNGATE_MAX_WORKERS_PER_RUNTIME`` as runtime → its most live workers."""
+        return _parse_worker_shares(self.max_workers_per_runtime)
 
     @property
     def is_production(self) -> bool:
@@ -240,6 +252,7 @@ def _validate(s: Settings) -> None:
         raise SettingsError(
             f"FNGATE_MAX_WORKERS must be at least 1 (unset: derived from memory and cores),"
             f" not {s.max_workers!r}")
+    _parse_worker_shares(s.max_workers_per_runtime)
     if not 1 <= s.maintenance_interval_s <= 86_400:  # also refuses NaN
         raise SettingsError(
             f"FNGATE_MAINTENANCE_INTERVAL_S must be between 1 and 86400 seconds,"
@@ -248,6 +261,24 @@ def _validate(s: Settings) -> None:
         raise SettingsError(
             f"FNGATE_JOB_RETENTION_PER_FUNCTION must be at least 1,"
             f" not {s.job_retention_per_function!r}")
+
+
+def _parse_worker_shares(entries: Iterable[str]) -> dict[str, int]:
+    shares: dict[str, int] = {}
+    for entry in entries:
+        name, sep, count = (part.strip() for part in entry.partition("="))
+        if not sep or not count.isdigit() or int(count) < 1:
+            raise SettingsError(
+                f"FNGATE_MAX_WORKERS_PER_RUNTIME entries are runtime=N with N at least 1"
+                f" (e.g. python=24,nodejs=16), not {entry!r}")
+        if name not in RUNTIME_NAMES:
+            raise SettingsError(
+                f"FNGATE_MAX_WORKERS_PER_RUNTIME: unknown runtime {name!r}"
+                f" (one of {', '.join(RUNTIME_NAMES)})")
+        if name in shares:
+            raise SettingsError(f"FNGATE_MAX_WORKERS_PER_RUNTIME names {name!r} twice")
+        shares[name] = int(count)
+    return shares
 
 
 def _parse_uid_range(text: str) -> tuple[int, int]:

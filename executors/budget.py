@@ -6,6 +6,11 @@ slots are held waits here, first come first served, for one of two things: a slo
 worker exited: evicted, reaped, retired, crashed) or a worker of its own function handed
 over as its previous call ends. Waiting is bounded by the caller; past it the call gets
 :class:`CapacityExhausted`, which the dispatcher answers as ``CONCURRENCY_LIMIT``.
+
+A runtime may also have a share (``FNGATE_MAX_WORKERS_PER_RUNTIME``): at most that many of
+the slots hold its workers. A call of a runtime at its share waits like one at the cap,
+but only a worker of its own runtime ending makes room for it, and it holds up no call of
+another runtime meanwhile.
 """
 
 from __future__ import annotations
@@ -13,11 +18,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-__all__ = ["CapacityExhausted", "WorkerBudget", "WorkerCapacity"]
+__all__ = ["CapacityExhausted", "RuntimeCapacity", "WorkerBudget", "WorkerCapacity"]
 
 W = TypeVar("W")
 
@@ -32,17 +37,29 @@ class CapacityExhausted(Exception):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RuntimeCapacity:
+    """One runtime's part of the budget."""
+
+    max: int | None  # its share (FNGATE_MAX_WORKERS_PER_RUNTIME); None: only the cap
+    live: int  # its workers alive or starting
+    waiting: int  # its calls waiting for a worker
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerCapacity:
     """The budget as ``/status`` shows it."""
 
     max: int  # the cap (FNGATE_MAX_WORKERS, or derived)
     live: int  # workers alive or starting
     waiting: int  # calls waiting for one
+    # Per runtime that has a share, a worker or a waiting call.
+    runtimes: Mapping[str, RuntimeCapacity] = field(default_factory=dict)
 
 
 @dataclass(slots=True, eq=False)
 class _Waiter(Generic[W]):
     key: str
+    runtime: str
     future: asyncio.Future[W | None]
     since: float = field(default_factory=time.monotonic)
 
@@ -51,12 +68,16 @@ class WorkerBudget(Generic[W]):
     """Slots for worker processes, and the calls waiting for one (oldest first).
 
     ``unclaimed`` takes back a worker handed to a waiter that gave up (cancelled) before
-    it could use it.
+    it could use it. Slots are counted per runtime (``""`` where the caller names none);
+    ``shares`` caps a runtime's count below ``limit``.
     """
 
-    def __init__(self, limit: int, *, unclaimed: Callable[[W], None]) -> None:
+    def __init__(self, limit: int, *, unclaimed: Callable[[W], None],
+                 shares: Mapping[str, int] | None = None) -> None:
         self.limit = max(1, limit)
+        self.shares = dict(shares or {})
         self.live = 0  # slots held: workers alive or starting
+        self._live_by: dict[str, int] = {}
         self._unclaimed = unclaimed
         self._waiters: deque[_Waiter[W]] = deque()
 
@@ -66,23 +87,42 @@ class WorkerBudget(Generic[W]):
         return len(self._waiters)
 
     def capacity(self) -> WorkerCapacity:
-        """The cap, the slots held and the calls waiting, now."""
-        return WorkerCapacity(max=self.limit, live=self.live, waiting=len(self._waiters))
+        """The cap, the slots held and the calls waiting, now (per runtime too)."""
+        waiting: dict[str, int] = {}
+        for waiter in self._waiters:
+            waiting[waiter.runtime] = waiting.get(waiter.runtime, 0) + 1
+        names = sorted((set(self.shares) | set(self._live_by) | set(waiting)) - {""})
+        return WorkerCapacity(max=self.limit, live=self.live, waiting=len(self._waiters),
+                              runtimes={rt: RuntimeCapacity(max=self.shares.get(rt),
+                                                            live=self._live_by.get(rt, 0),
+                                                            waiting=waiting.get(rt, 0))
+                                        for rt in names})
 
-    def try_take(self) -> bool:
-        """Take a free slot now, unless the budget is full or calls already wait for one."""
-        if self.live < self.limit and not self._waiters:
-            self.live += 1
+    def at_share(self, runtime: str) -> bool:
+        """Whether ``runtime`` holds its whole share (only its own workers make room)."""
+        share = self.shares.get(runtime)
+        return share is not None and self._live_by.get(runtime, 0) >= share
+
+    def waiting_for(self, runtime: str) -> int:
+        """Calls a slot freed by a worker of ``runtime`` could go to."""
+        return sum(1 for w in self._waiters
+                   if w.runtime == runtime or not self.at_share(w.runtime))
+
+    def try_take(self, runtime: str = "") -> bool:
+        """Take a free slot for a worker of ``runtime`` now, unless the budget or the
+        runtime's share is full, or calls that could use the slot already wait for one."""
+        if self._fits(runtime) and not any(self._fits(w.runtime) for w in self._waiters):
+            self._take(runtime)
             return True
         return False
 
-    async def wait(self, key: str, timeout_s: float | None) -> W | None:
+    async def wait(self, key: str, timeout_s: float | None, runtime: str = "") -> W | None:
         """Wait for a slot (returns None: the caller now holds it) or a worker of ``key``
         handed over (returned, its slot with it); :class:`CapacityExhausted` after
         ``timeout_s`` (None: as long as it takes)."""
-        if self.try_take():
+        if self.try_take(runtime):
             return None
-        waiter: _Waiter[W] = _Waiter(key, asyncio.get_running_loop().create_future())
+        waiter: _Waiter[W] = _Waiter(key, runtime, asyncio.get_running_loop().create_future())
         self._waiters.append(waiter)
         try:
             await asyncio.wait((waiter.future,), timeout=timeout_s)
@@ -92,18 +132,38 @@ class WorkerBudget(Generic[W]):
         if waiter.future.done():
             return waiter.future.result()
         self._abandon(waiter)
+        if self.at_share(runtime):
+            raise CapacityExhausted(
+                f"all {self.shares[runtime]} {runtime} worker processes of this gateway are"
+                f" busy (its share of FNGATE_MAX_WORKERS; waited {timeout_s:.1f} s for one)")
         raise CapacityExhausted(
             f"all {self.limit} worker processes of this gateway are busy"
             f" (waited {timeout_s:.1f} s for one)")
 
-    def release(self) -> None:
-        """A worker's process is gone: its slot goes to the oldest waiter, or is freed."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.future.done():
-                waiter.future.set_result(None)  # the slot moves over; ``live`` is unchanged
-                return
+    def release(self, runtime: str = "") -> None:
+        """A worker of ``runtime`` is gone: its slot goes to the oldest waiter that can
+        use it, or is freed."""
         self.live = max(0, self.live - 1)
+        left = self._live_by.get(runtime, 0) - 1
+        if left > 0:
+            self._live_by[runtime] = left
+        else:
+            self._live_by.pop(runtime, None)
+        for waiter in list(self._waiters):
+            if waiter.future.done():
+                self._waiters.remove(waiter)
+            elif self._fits(waiter.runtime):
+                self._waiters.remove(waiter)
+                self._take(waiter.runtime)
+                waiter.future.set_result(None)
+                return
+
+    def _fits(self, runtime: str) -> bool:
+        return self.live < self.limit and not self.at_share(runtime)
+
+    def _take(self, runtime: str) -> None:
+        self.live += 1
+        self._live_by[runtime] = self._live_by.get(runtime, 0) + 1
 
     def hand_over(self, key: str, worker: W) -> bool:
         """Give an idle ``worker`` of ``key`` to a call waiting for one; False if none
@@ -125,7 +185,7 @@ class WorkerBudget(Generic[W]):
             handed = waiter.future.result()
             # Handed over just as the caller gave up: pass it on.
             if handed is None:
-                self.release()
+                self.release(waiter.runtime)
             else:
                 self._unclaimed(handed)
             return

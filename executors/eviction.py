@@ -33,10 +33,11 @@ def expired(idle: Mapping[str, Sequence[Worker]], busy: Iterable[Worker],
 
 
 def to_evict(generic: Iterable[Sequence[Worker]], idle: Mapping[str, Sequence[Worker]],
-             busy: Iterable[Worker], keep_key: str) -> Worker | None:
+             busy: Iterable[Worker], keep_key: str, runtime: str | None = None) -> Worker | None:
     """The idle worker to end so a call of ``keep_key`` can have its slot: a pre-started
     one first, then the least recently used warm one above its function's ``min_warm``,
-    then the least recently used of any other function; None if there is none."""
+    then the least recently used of any other function; None if there is none. With
+    ``runtime``, only a worker of that runtime (its share is what the call waits on)."""
     busy_per_key = _busy_per_key(busy)
     candidates: list[tuple[int, float, Worker]] = [
         (0, w.last_used, w) for workers in generic for w in workers if w.alive]
@@ -47,6 +48,8 @@ def to_evict(generic: Iterable[Sequence[Worker]], idle: Mapping[str, Sequence[Wo
         for i, w in enumerate(workers):  # least recently used first
             if w.alive:
                 candidates.append((1 if i < spare else 2, w.last_used, w))
+    if runtime is not None:
+        candidates = [c for c in candidates if c[2].runtime == runtime]
     if not candidates:
         return None
     return min(candidates, key=lambda c: (c[0], c[1]))[2]

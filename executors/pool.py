@@ -96,7 +96,8 @@ class WorkerPools:
         self._builds: Path | None = None
         # Slots for live workers; the limit is resolved in start() (it may read the host).
         self.budget: WorkerBudget[Worker] = WorkerBudget(
-            settings.max_workers or 1, unclaimed=self._release)
+            settings.max_workers or 1, unclaimed=self._release,
+            shares=settings.worker_shares)
         # Ended to make room for a waiting call, not reaped yet: each frees one slot soon.
         self._evicted: set[Worker] = set()
         # Dependency builds (``pools.builder.build(runtime, deps).path`` → CodeSpec).
@@ -365,10 +366,10 @@ class WorkerPools:
                 logger.warning("a pre-started %s worker could not exec: %s", spec.runtime, exc)
                 worker = None
         if worker is None:
-            if not self.budget.try_take():
-                if self.budget.waiting >= len(self._evicted):  # no room coming for this one
-                    self._evict_idle(spec.key)
-                handed = await self.budget.wait(spec.key, wait_s)
+            if not self.budget.try_take(spec.runtime):
+                if self._room_wanted(spec.runtime, joining=1):  # no room coming for this one
+                    self._evict_idle(spec.key, spec.runtime)
+                handed = await self.budget.wait(spec.key, wait_s, spec.runtime)
                 if handed is not None:
                     return handed, False
             self._refill(profile)
@@ -426,7 +427,7 @@ class WorkerPools:
         worker.last_used = time.monotonic()
         if self.budget.hand_over(worker.spec.key, worker):
             return
-        if self.budget.waiting > len(self._evicted):
+        if self._room_wanted(worker.runtime):
             # Calls wait for a slot: this one's, once its process is gone.
             self._evicted.add(worker)
             worker.kill("evicted")
@@ -434,9 +435,19 @@ class WorkerPools:
         worker.pause()
         self._idle.setdefault(worker.spec.key, []).append(worker)
 
-    def _evict_idle(self, keep_key: str) -> None:
-        """End one idle worker not of ``keep_key`` (:func:`executors.eviction.to_evict`)."""
-        victim = eviction.to_evict(self._generic.values(), self._idle, self._busy, keep_key)
+    def _room_wanted(self, runtime: str, joining: int = 0) -> bool:
+        """Whether calls wait (``joining``: one more about to) that the slot of a worker of
+        ``runtime`` would go to, beyond those the workers already being ended make room
+        for (a runtime at its share is made room for by its own workers only)."""
+        coming = sum(1 for w in self._evicted
+                     if w.runtime == runtime or not self.budget.at_share(w.runtime))
+        return self.budget.waiting_for(runtime) + joining > coming
+
+    def _evict_idle(self, keep_key: str, runtime: str) -> None:
+        """End one idle worker not of ``keep_key`` (:func:`executors.eviction.to_evict`),
+        of ``runtime`` when that runtime is at its share."""
+        victim = eviction.to_evict(self._generic.values(), self._idle, self._busy, keep_key,
+                                   runtime if self.budget.at_share(runtime) else None)
         if victim is not None:
             self._unlist(victim)  # nobody takes it now; its slot frees once it is reaped
             self._evicted.add(victim)
@@ -452,7 +463,7 @@ class WorkerPools:
         try:
             return await self._spawn(profile, command)
         except BaseException:
-            self.budget.release()
+            self.budget.release(profile[0])
             raise
 
     async def _spawn(self, profile: _Profile, command: RuntimeCommand | None = None) -> Worker:
@@ -496,7 +507,7 @@ class WorkerPools:
         """A worker's process was reaped: drop it everywhere and free its slot."""
         if worker in self._all:
             self._all.discard(worker)
-            self.budget.release()
+            self.budget.release(worker.runtime)
         self._busy.discard(worker)
         self._evicted.discard(worker)
         self._unlist(worker)
@@ -531,7 +542,7 @@ class WorkerPools:
         try:
             if delay_s:
                 await asyncio.sleep(delay_s)
-            if not self.budget.try_take():
+            if not self.budget.try_take(profile[0]):
                 return  # at the cap: pre-started workers wait for room (the reaper retries)
             worker = await self._spawn_in_slot(profile)
         except (WorkerFailed, OSError, RuntimeError) as exc:

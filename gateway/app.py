@@ -181,7 +181,8 @@ async def _open(
     await pools.start()
     stack.push_async_callback(pools.close)
     metrics.watch(warm_workers=pools.warm_worker_count, rate_limited=lambda: limiter.rejected,
-                  rate_limit_fail_open=lambda: limiter.failures_open)
+                  rate_limit_fail_open=lambda: limiter.failures_open,
+                  worker_capacity=pools.worker_capacity)
     functions, jobs = FunctionStore(pool, cache_ttl_s=FUNCTION_CACHE_TTL_S), JobStore(pool)
     leases = LeaseKeeper(jobs, lease_s=settings.job_lease_s, heartbeat_s=settings.job_heartbeat_s)
     triggers = TriggerStore(pool)

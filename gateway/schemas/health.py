@@ -10,7 +10,7 @@ from typing_extensions import TypeAliasType
 from gateway.schemas.base import ResponseModel
 
 __all__ = ["ComponentState", "Health", "HealthComponents", "Isolation", "Ready",
-           "RuntimeState", "RuntimeStates", "SandboxStatus", "Status"]
+           "RuntimeState", "RuntimeStates", "RuntimeWorkers", "SandboxStatus", "Status"]
 
 ComponentState = TypeAliasType("ComponentState", Literal["ok", "down", "disabled"])
 
@@ -96,6 +96,16 @@ class Ready(ResponseModel):
     status: Literal["ready", "not_ready"]
 
 
+class RuntimeWorkers(ResponseModel):
+    """One runtime's part of the worker cap."""
+
+    max_workers: int | None = Field(ge=1, description="Its share of max_workers "
+                                                      "(FNGATE_MAX_WORKERS_PER_RUNTIME); "
+                                                      "null: held to max_workers only.")
+    live_workers: int = Field(ge=0, description="Its worker processes alive or starting.")
+    workers_waiting: int = Field(ge=0, description="Its calls waiting for a worker.")
+
+
 class Status(ResponseModel):
     """The gateway's counters."""
 
@@ -111,4 +121,7 @@ class Status(ResponseModel):
     max_workers: int = Field(ge=1, description="FNGATE_MAX_WORKERS: the cap on live_workers "
                                                "(set, or derived from memory and cores).")
     workers_waiting: int = Field(ge=0, description="Calls waiting for a worker at the cap.")
+    runtime_workers: dict[str, RuntimeWorkers] = Field(
+        description="Per runtime with a share, a live worker or a waiting call: its share "
+                    "and counts.")
     memory_usage_bytes: int = Field(ge=0, description="The gateway process's resident memory.")

@@ -1,5 +1,5 @@
 """Background clean-up of rows whose life has ended (idempotency keys, old sessions,
-finished jobs and function log lines past their retention)."""
+finished jobs and function log lines past their retention, old cron fire claims)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from gateway.store.logs import LogStore
 from gateway.store.retention import JobRetentionStore
+from gateway.store.triggers import TriggerStore
 
 __all__ = ["run_maintenance", "prune_once", "JobRetention", "LogRetention"]
 
@@ -18,6 +19,10 @@ logger = logging.getLogger("fngate.maintenance")
 
 IDEMPOTENCY_KEY_TTL_S = 24 * 3600
 ENDED_SESSION_KEEP_S = 24 * 3600
+# A cron fire's claim is re-made at most a minute after its time (the newest of each
+# trigger is kept apart: gateway/store/triggers.py); a day is far past that, and a fire
+# stays at least as long as the job it made.
+CRON_FIRE_KEEP_S = 24 * 3600
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,7 +47,8 @@ async def prune_once(pool: Any, logs: LogRetention | None = None,
                      jobs: JobRetention | None = None) -> dict[str, int]:
     """Delete expired idempotency keys, sessions that ended a day ago and, with ``jobs``,
     finished jobs past their retention with their log lines (one replica at a time; the
-    others skip it), and, with ``logs``, log lines past theirs; return counts."""
+    others skip it) and cron fires older than that retention or a day, whichever is
+    longer, and, with ``logs``, log lines past theirs; return counts."""
     keys = await pool.execute(
         "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)",
         float(IDEMPOTENCY_KEY_TTL_S),
@@ -58,6 +64,8 @@ async def prune_once(pool: Any, logs: LogRetention | None = None,
             key_ttl_s=IDEMPOTENCY_KEY_TTL_S)
         if pruned is not None:
             counts.update(pruned.as_counts())
+        counts["cron_fires"] = await TriggerStore(pool).prune_cron_fires(
+            max_age_s=max(CRON_FIRE_KEEP_S, jobs.max_age_days * 86400))
     if logs is not None:
         counts.update(await LogStore(pool).prune(
             max_age_s=logs.max_age_days * 86400 or None, max_lines=logs.max_lines or None))

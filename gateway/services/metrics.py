@@ -29,6 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
+from executors.budget import WorkerCapacity
 from gateway.core.models import Job
 
 __all__ = [
@@ -57,7 +58,8 @@ CronOutcome = Literal["won", "lost", "skipped"]
 CacheResult = Literal["hit", "miss", "bypass"]
 #: What a maintenance round deletes (gateway/services/maintenance.py counts these).
 PrunedKind = Literal["idempotency_keys", "sessions", "jobs_by_age", "jobs_by_count",
-                     "job_log_lines", "log_lines_by_age", "log_lines_by_count"]
+                     "job_log_lines", "log_lines_by_age", "log_lines_by_count",
+                     "cron_fires"]
 
 _M = TypeVar("_M", bound=MetricWrapperBase)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
@@ -109,7 +111,8 @@ class GatewayMetrics:
         self._pruned = Counter(
             "fngate_pruned_rows", "Rows this replica's maintenance deleted, by kind (jobs "
             "by age or count per function, the log lines of those jobs, log lines past "
-            "their own retention, idempotency keys, sessions).", ["kind"], registry=r)
+            "their own retention, idempotency keys, sessions, cron fire claims).", ["kind"],
+            registry=r)
         self._build_duration = Histogram(
             "fngate_build_duration_seconds", "Dependency builds of function versions.",
             ["runtime"], buckets=BUILD_BUCKETS, registry=r)
@@ -134,10 +137,13 @@ class GatewayMetrics:
         warm_workers: Callable[[], Mapping[str, int]],
         rate_limited: Callable[[], Mapping[str, int]],
         rate_limit_fail_open: Callable[[], int],
+        worker_capacity: Callable[[], WorkerCapacity] | None = None,
     ) -> None:
         """Read these at scrape time: warm workers per runtime, requests refused per
-        route class, and requests let through because the limit storage failed."""
+        route class, requests let through because the limit storage failed, and the
+        worker budget (what ``/status`` shows: live workers, the cap, calls waiting)."""
         self._scraped.warm_workers = warm_workers
+        self._scraped.worker_capacity = worker_capacity
         self._scraped.rate_limited = rate_limited
         self._scraped.rate_limit_fail_open = rate_limit_fail_open
 
@@ -268,6 +274,7 @@ class _ScrapeTime(Collector):
         self.warm_workers: Callable[[], Mapping[str, int]] = _nothing
         self.rate_limited: Callable[[], Mapping[str, int]] = _nothing
         self.rate_limit_fail_open: Callable[[], int] = lambda: 0
+        self.worker_capacity: Callable[[], WorkerCapacity] | None = None
 
     def collect(self) -> Iterable[Metric]:
         inflight = GaugeMetricFamily("fngate_inflight_invocations",
@@ -282,6 +289,7 @@ class _ScrapeTime(Collector):
         for runtime, count in sorted(self.warm_workers().items()):
             warm.add_metric([runtime], count)
         yield warm
+        yield from _budget_metrics(self.worker_capacity)
         limited = CounterMetricFamily("fngate_rate_limited",
                                       "Requests refused with 429 RATE_LIMITED, by route class "
                                       "(`function`: a function's own rate_limit).",
@@ -292,3 +300,19 @@ class _ScrapeTime(Collector):
         yield CounterMetricFamily("fngate_rate_limit_fail_open",
                                   "Requests let through because the rate-limit storage did "
                                   "not answer.", value=self.rate_limit_fail_open())
+
+
+def _budget_metrics(read: Callable[[], WorkerCapacity] | None) -> Iterable[Metric]:
+    """The worker budget's gauges (none before the pools are watched)."""
+    if read is None:
+        return
+    capacity = read()
+    yield GaugeMetricFamily("fngate_workers_live",
+                            "Worker processes alive or starting on this replica (pre-started, "
+                            "warm and busy), never above fngate_workers_max.",
+                            value=capacity.live)
+    yield GaugeMetricFamily("fngate_workers_max",
+                            "FNGATE_MAX_WORKERS: the cap on live worker processes in force.",
+                            value=capacity.max)
+    yield GaugeMetricFamily("fngate_workers_waiting",
+                            "Calls waiting for a worker at the cap.", value=capacity.waiting)

@@ -1,4 +1,12 @@
-"""Repository for triggers and cron fire claims."""
+"""Repository for triggers and cron fire claims.
+
+A cron fire row ``(trigger_id, scheduled_time)`` is the claim that makes a fire run once.
+Two paths claim a scheduled second: a regular fire, for a time at most a minute old
+(``triggers.cron.MISFIRE_GRACE_S``), and a ``run_once`` catch-up, for the latest time
+after the trigger's newest claimed one (:meth:`TriggerStore.last_cron_fire`). So a row is
+needed for a minute or so, and the newest of each trigger for as long as the trigger
+lives: :meth:`TriggerStore.prune_cron_fires` deletes older ones and never that one.
+"""
 
 from __future__ import annotations
 
@@ -153,12 +161,56 @@ class TriggerStore:
         )
         return None if value is None else str(value)
 
+    async def prune_cron_fires(self, *, max_age_s: float, batch_size: int = 1000) -> int:
+        """Delete cron fires scheduled more than ``max_age_s`` ago, in batches, except the
+        newest of each existing trigger; return how many went. Rows another transaction
+        holds are skipped (the next round takes them)."""
+        deleted = 0
+        async with self._pool.acquire() as conn:
+            for trigger_id, below in await conn.fetch(_FIRE_CUTS, float(max_age_s)):
+                while True:
+                    count = await conn.fetchval(_DELETE_FIRES, trigger_id, below, batch_size)
+                    deleted += count
+                    if count < batch_size:
+                        break
+        return deleted
+
     async def last_cron_fire(self, trigger_id: int) -> dt.datetime | None:
         """The latest scheduled time claimed for a trigger (for misfire handling)."""
         value: dt.datetime | None = await self._pool.fetchval(
             "SELECT max(scheduled_time) FROM cron_fires WHERE trigger_id = $1", trigger_id
         )
         return value
+
+
+# Per trigger with fires: the scheduled time below which its fires go ($1: the age in
+# seconds); the newest fire of a trigger that still exists stays (the catch-up's memory).
+# A skip scan over the primary key: one probe per trigger, not a scan of every fire.
+_FIRE_CUTS = """
+WITH RECURSIVE ids AS (
+  (SELECT trigger_id FROM cron_fires ORDER BY trigger_id LIMIT 1)
+  UNION ALL
+  SELECT (SELECT f.trigger_id FROM cron_fires f WHERE f.trigger_id > ids.trigger_id
+          ORDER BY f.trigger_id LIMIT 1)
+  FROM ids WHERE ids.trigger_id IS NOT NULL)
+SELECT ids.trigger_id, CASE
+  WHEN EXISTS (SELECT 1 FROM triggers t WHERE t.id = ids.trigger_id)
+  THEN least(cut.at, (SELECT max(scheduled_time) FROM cron_fires f
+                      WHERE f.trigger_id = ids.trigger_id))
+  ELSE cut.at END AS below
+FROM ids, (SELECT now() - make_interval(secs => $1) AS at) cut
+WHERE ids.trigger_id IS NOT NULL
+"""
+
+# $1: the trigger; $2: delete its fires scheduled before this; $3: the batch size.
+_DELETE_FIRES = """
+WITH batch AS (
+  SELECT scheduled_time FROM cron_fires WHERE trigger_id = $1 AND scheduled_time < $2
+  ORDER BY scheduled_time LIMIT $3 FOR UPDATE SKIP LOCKED),
+gone AS (DELETE FROM cron_fires f USING batch b
+         WHERE f.trigger_id = $1 AND f.scheduled_time = b.scheduled_time RETURNING 1)
+SELECT count(*) FROM gone
+"""
 
 
 def _path_taken(http_path: str | None) -> Conflict:

@@ -52,12 +52,22 @@ async def module_database() -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="module")
-def server(module_dir: Path, module_database: str) -> Iterator[Gateway]:
-    """This module's running gateway: sandbox on, the machine's PostgreSQL, its own TMPDIR."""
+def server_env() -> dict[str, str]:
+    """Settings a module's gateway runs with beside the defaults (a module overrides this
+    fixture to set some, e.g. ``FNGATE_MAX_WORKERS``)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def server(module_dir: Path, module_database: str,
+           server_env: dict[str, str]) -> Iterator[Gateway]:
+    """This module's running gateway: sandbox on, the machine's PostgreSQL, its own TMPDIR,
+    and the module's ``server_env``."""
     need_sandbox()
     tmp = module_dir / "tmp"
     tmp.mkdir(mode=0o755)
-    gw = Gateway(module_dir, clean_env(FNGATE_DATABASE_URL=module_database, TMPDIR=str(tmp)))
+    gw = Gateway(module_dir, clean_env(FNGATE_DATABASE_URL=module_database, TMPDIR=str(tmp),
+                                       **server_env))
     gw.start()
     try:
         yield gw

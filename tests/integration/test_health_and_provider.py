@@ -220,13 +220,19 @@ async def test_status_counts_functions_projects_and_warm_workers(
     body = (await client.get("/status")).json()
     assert set(body) == {"status", "isolation", "uptime_seconds", "active_projects",
                          "total_functions", "warm_workers", "memory_usage_bytes",
-                         "live_workers", "max_workers", "workers_waiting"}
+                         "live_workers", "max_workers", "workers_waiting",
+                         "runtime_workers"}
     assert body["isolation"] == "namespaces"
     assert body["status"] == "running" and body["uptime_seconds"] >= 0
     assert body["total_functions"] == 3 and body["active_projects"] == 2
     assert body["warm_workers"] >= 1 and body["memory_usage_bytes"] > 10 * 1024 * 1024
     assert body["max_workers"] >= 1 and 1 <= body["live_workers"] <= body["max_workers"]
     assert body["workers_waiting"] == 0
+    # No shares set: each runtime with workers is held to the cap only.
+    python = body["runtime_workers"]["python"]
+    assert python["max_workers"] is None and python["workers_waiting"] == 0
+    assert sum(r["live_workers"] for r in body["runtime_workers"].values()) == body[
+        "live_workers"]
 
 
 async def test_capabilities_say_what_this_gateway_really_has(

@@ -13,6 +13,7 @@ import pytest
 
 from gateway.services.maintenance import JobRetention, prune_once
 from gateway.store.retention import JOB_RETENTION_LOCK, JobRetentionStore
+from gateway.store.triggers import TriggerStore
 from tests.conftest import running_app, wait_for
 from tests.integration.test_functions_api import create
 from tests.integration.test_invoke_api import invoke
@@ -179,14 +180,17 @@ async def test_the_gateway_prunes_old_jobs_in_the_background(
         settings_factory: Callable[..., Any], pool: Any) -> None:
     await add_job(pool, finished_h_ago=2)
     fresh = await add_job(pool, finished_h_ago=0)
+    await add_fires(pool, 424242, [0, 30])  # a deleted trigger's: the older one goes
     # An hour's retention: maintenance runs when the gateway starts.
     async with running_app(settings_factory(job_retention_days=1 / 24)) as client:
         async def counted() -> bool:
             text = (await client.get("/metrics")).text
-            return 'fngate_pruned_rows_total{kind="jobs_by_age"} 1.0' in text
+            return ('fngate_pruned_rows_total{kind="jobs_by_age"} 1.0' in text
+                    and 'fngate_pruned_rows_total{kind="cron_fires"} 1.0' in text)
 
         await wait_for(counted, timeout_s=20)
         assert await job_ids(pool) == {fresh}
+        assert await fire_ages_h(pool, 424242) == [0]
 
 
 async def test_a_cancelled_round_leaves_no_lock_behind(pool: Any, database_url: str) -> None:
@@ -227,3 +231,51 @@ async def _waiting_on_a_lock(pool: Any) -> bool:
     return bool(await pool.fetchval(
         "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
         " AND datname = current_database())"))
+
+
+async def add_fires(pool: Any, trigger_id: int, hours_ago: list[float]) -> None:
+    await pool.executemany(
+        "INSERT INTO cron_fires (trigger_id, scheduled_time, job_id)"
+        " VALUES ($1, date_trunc('second', now()) - make_interval(secs => $2), $3)",
+        [(trigger_id, h * 3600.0, uuid.uuid4()) for h in hours_ago])
+
+
+async def fire_ages_h(pool: Any, trigger_id: int) -> list[float]:
+    rows = await pool.fetch(
+        "SELECT round(extract(epoch FROM date_trunc('second', now()) - scheduled_time)"
+        " / 3600, 1)::float8 AS h FROM cron_fires WHERE trigger_id = $1"
+        " ORDER BY scheduled_time DESC", trigger_id)
+    return [r["h"] for r in rows]
+
+
+async def test_old_cron_fires_go_recent_ones_and_each_triggers_newest_stay(pool: Any) -> None:
+    """Kept a day, or the job retention if longer; a live trigger's newest fire always (a
+    run_once catch-up starts from it: without it, that fire would run again)."""
+    function_id = await pool.fetchval(
+        "INSERT INTO functions (name, runtime, timeout_ms, memory_mb, max_concurrency,"
+        " min_warm, cache_ttl) VALUES ('ticker', 'python', 1000, 128, 1, 0, 0) RETURNING id")
+    busy, quiet = [await pool.fetchval(
+        "INSERT INTO triggers (function_id, type, config) VALUES ($1, 'cron',"
+        " '{\"schedule\": \"0 * * * *\"}') RETURNING id", function_id) for _ in range(2)]
+    deleted = busy + quiet + 1000  # its trigger is gone: nothing to keep for it
+    await add_fires(pool, busy, [0, 1, 23, 25, 30, 50])
+    await add_fires(pool, quiet, [40, 60])
+    await add_fires(pool, deleted, [1, 30])
+    # A retention shorter than a day keeps a day.
+    counts = await prune_once(pool, jobs=JobRetention(max_age_days=0.1,
+                                                      max_per_function=1_000_000))
+    assert counts["cron_fires"] == 3 + 1 + 1
+    assert await fire_ages_h(pool, busy) == [0, 1, 23]
+    assert await fire_ages_h(pool, quiet) == [40]
+    assert await fire_ages_h(pool, deleted) == [1]
+    # A longer job retention keeps the fires that long.
+    await add_fires(pool, busy, [47, 49])
+    counts = await prune_once(pool, jobs=JobRetention(max_age_days=2.0,
+                                                      max_per_function=1_000_000))
+    assert counts["cron_fires"] == 1 and await fire_ages_h(pool, busy) == [0, 1, 23, 47]
+
+
+async def test_cron_fires_are_deleted_in_batches(pool: Any) -> None:
+    await add_fires(pool, 424242, [30 + i / 100 for i in range(25)])
+    assert await TriggerStore(pool).prune_cron_fires(max_age_s=DAY_S, batch_size=10) == 25
+    assert await fire_ages_h(pool, 424242) == []

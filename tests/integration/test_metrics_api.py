@@ -139,6 +139,35 @@ async def test_inflight_shows_a_run_in_progress(client: httpx.AsyncClient) -> No
     assert value(s, "fngate_inflight_invocations", function="slow") == 0
 
 
+async def test_worker_gauges_read_the_budget_that_status_shows(
+    settings_factory: Callable[..., Any],
+) -> None:
+    """One worker slot, held by a slow call; a call of another function waits for it."""
+    sleepy = "import time\ndef handler(event):\n    time.sleep(event.get('s', 0))\n    return 1\n"
+    settings = settings_factory(max_workers=1, prewarm_per_runtime=0)
+    async with running_app(settings) as client:
+        for name in ("holder", "waiter"):
+            assert (await create(client, name=name, code=sleepy)).status_code == 201
+        s = await scrape(client)
+        assert value(s, "fngate_workers_max") == 1
+        assert value(s, "fngate_workers_live") == 0 and value(s, "fngate_workers_waiting") == 0
+        holding = asyncio.create_task(invoke(client, "holder", {"s": 2}))
+        await wait_for(lambda: client.app.state.services.pools._busy)  # type: ignore[attr-defined]
+        waiting = asyncio.create_task(invoke(client, "waiter"))
+
+        async def one_waits() -> Samples | None:
+            s = await scrape(client)
+            return s if value(s, "fngate_workers_waiting") == 1 else None
+
+        s = await wait_for(one_waits, timeout_s=10)
+        status = (await client.get("/status")).json()
+        assert (status["live_workers"], status["max_workers"], status["workers_waiting"]) == (
+            value(s, "fngate_workers_live"), value(s, "fngate_workers_max"), 1) == (1, 1, 1)
+        await asyncio.wait_for(asyncio.gather(holding, waiting), 30)
+        s = await scrape(client)
+        assert value(s, "fngate_workers_waiting") == 0 and value(s, "fngate_workers_live") == 1
+
+
 async def test_metrics_token_is_required_when_configured(
     settings_factory: Callable[..., Any],
 ) -> None:

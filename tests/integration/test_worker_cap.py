@@ -26,7 +26,7 @@ import config
 from executors import CallContext, CapacityExhausted, CodeSpec, WorkerPools, spawn
 from tests.conftest import running_app, wait_for
 from tests.integration.test_functions_api import assert_error, create
-from tests.integration.test_invoke_api import finished_job, invoke
+from tests.integration.test_invoke_api import NODE_ECHO, finished_job, invoke
 
 CAP = 3
 FUNCTIONS = 6
@@ -158,6 +158,48 @@ async def test_a_sync_call_that_gets_no_worker_in_its_timeout_is_429_concurrency
         # Refused before it ran: the key is not spent, and the retry runs.
         r = await invoke(client, "latecomer", {}, headers={"Idempotency-Key": "late-1"})
         assert r.status_code == 200 and r.json()["status"] == "success", r.text
+
+
+async def test_a_runtime_at_its_share_queues_or_gets_429_while_other_runtimes_run(
+    settings_factory: Callable[..., Any],
+) -> None:
+    """FNGATE_MAX_WORKERS_PER_RUNTIME=python=1 under a cap of 4: a second Python function's
+    call waits on Python's share (shown in /status), gets 429 at its timeout, while a
+    Node.js call runs; the share's worker ending lets the next Python call in."""
+    settings = settings_factory(max_workers=4, max_workers_per_runtime=("python=1",),
+                                prewarm_per_runtime=0)
+    async with running_app(settings) as client:
+        for name, timeout_ms in (("holder", 10_000), ("latecomer", 1500)):
+            r = await create(client, name=name, code=SLEEPY, timeout_ms=timeout_ms)
+            assert r.status_code == 201, r.text
+        r = await create(client, name="js", runtime="nodejs", code=NODE_ECHO)
+        assert r.status_code == 201, r.text
+        holding = asyncio.create_task(invoke(client, "holder", {"s": 4}))
+
+        async def holder_runs() -> bool:
+            body = (await client.get("/status")).json()
+            return body["runtime_workers"].get("python", {}).get("live_workers") == 1
+
+        await wait_for(holder_runs, timeout_s=10)
+        late = asyncio.create_task(invoke(client, "latecomer", {}))
+
+        async def latecomer_waits() -> dict[str, Any] | None:
+            body: dict[str, Any] = (await client.get("/status")).json()
+            return body if body["workers_waiting"] == 1 else None
+
+        status = await wait_for(latecomer_waits, timeout_s=10)
+        assert status["runtime_workers"]["python"] == {
+            "max_workers": 1, "live_workers": 1, "workers_waiting": 1}
+        assert status["live_workers"] < status["max_workers"] == 4
+        # Node.js is not held up by Python's queue.
+        r = await invoke(client, "js", {"n": 1})
+        assert r.status_code == 200 and r.json()["status"] == "success", r.text
+        assert_error(await late, 429, "CONCURRENCY_LIMIT")
+        assert (await holding).json()["status"] == "success"
+        r = await invoke(client, "latecomer", {})  # the holder's worker makes room
+        assert r.status_code == 200 and r.json()["status"] == "success", r.text
+        status = (await client.get("/status")).json()
+        assert status["runtime_workers"]["python"]["live_workers"] <= 1
 
 
 # --- the pools alone -----------------------------------------------------------------

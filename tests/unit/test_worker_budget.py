@@ -11,8 +11,10 @@ import pytest
 import executors.budget
 from config import Settings, SettingsError, load
 from config.capacity import default_max_workers, resolve_max_workers
+from config.settings import RUNTIME_NAMES
 from executors import CodeSpec, eviction
-from executors.budget import CapacityExhausted, WorkerBudget
+from executors.budget import CapacityExhausted, RuntimeCapacity, WorkerBudget
+from executors.models import RUNTIMES
 
 GIB = 1024**3
 
@@ -168,3 +170,87 @@ def test_the_reaper_keeps_min_warm_counting_busy_workers() -> None:
     key = old.spec.key
     assert eviction.expired({key: [old]}, [busy], cutoff=2.0) == [old]
     assert eviction.expired({key: [old]}, [], cutoff=2.0) == []
+
+
+# --- per-runtime shares (FNGATE_MAX_WORKERS_PER_RUNTIME) ------------------------------
+
+
+def _shared(limit: int, **shares: int) -> WorkerBudget[str]:
+    return WorkerBudget(limit, unclaimed=lambda _w: None, shares=shares)
+
+
+def test_a_runtime_at_its_share_takes_no_slot_while_others_still_do() -> None:
+    budget = _shared(4, python=2)
+    assert budget.try_take("python") and budget.try_take("python")
+    assert not budget.try_take("python") and budget.at_share("python")
+    assert budget.try_take("nodejs") and budget.try_take("nodejs")
+    assert not budget.try_take("nodejs")  # the total cap binds now
+    capacity = budget.capacity()
+    assert (capacity.live, capacity.max) == (4, 4)
+    assert capacity.runtimes["python"] == RuntimeCapacity(max=2, live=2, waiting=0)
+    assert capacity.runtimes["nodejs"] == RuntimeCapacity(max=None, live=2, waiting=0)
+
+
+async def test_a_call_waiting_on_its_share_holds_up_no_other_runtime() -> None:
+    budget = _shared(4, python=1)
+    assert budget.try_take("python")
+    waiting = asyncio.create_task(budget.wait("py-b", None, "python"))
+    await asyncio.sleep(0)
+    assert budget.waiting == 1 and budget.capacity().runtimes["python"].waiting == 1
+    # Two slots are free and the waiter cannot use them: a Node.js call is not queued.
+    assert budget.try_take("nodejs")
+    budget.release("nodejs")  # ends a Node.js worker: no room for the Python call
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    budget.release("python")  # its own runtime's worker ends: the slot goes to it
+    assert await waiting is None
+    assert budget.capacity().runtimes["python"] == RuntimeCapacity(max=1, live=1, waiting=0)
+    assert budget.live == 1
+
+
+async def test_a_freed_slot_goes_to_the_oldest_waiter_that_can_use_it() -> None:
+    budget = _shared(2, python=1)
+    assert budget.try_take("python") and budget.try_take("nodejs")
+    python = asyncio.create_task(budget.wait("py", None, "python"))  # share and cap
+    nodejs = asyncio.create_task(budget.wait("js", None, "nodejs"))  # cap only
+    await asyncio.sleep(0)
+    assert budget.waiting_for("nodejs") == 1 and budget.waiting_for("python") == 2
+    budget.release("nodejs")  # the older Python call still may not: the Node.js one goes
+    assert await nodejs is None and not python.done()
+    budget.release("python")
+    assert await python is None
+    assert budget.capacity().runtimes == {
+        "nodejs": RuntimeCapacity(max=None, live=1, waiting=0),
+        "python": RuntimeCapacity(max=1, live=1, waiting=0)}
+
+
+async def test_a_share_bound_wait_that_times_out_names_the_runtime() -> None:
+    budget = _shared(8, python=1)
+    budget.try_take("python")
+    with pytest.raises(CapacityExhausted, match="all 1 python worker"):
+        await budget.wait("py", 0.01, "python")
+    assert budget.waiting == 0 and budget.live == 1
+
+
+def test_eviction_for_a_runtime_at_its_share_ends_a_worker_of_that_runtime() -> None:
+    js, py = _Idle(1, 1.0), _Idle(2, 2.0)
+    js.runtime, py.runtime = "nodejs", "python"
+    idle: dict[str, list[Any]] = {"1:1": [js], "2:1": [py]}
+    assert eviction.to_evict([], idle, [], keep_key="3:1") is js  # the least recently used
+    assert eviction.to_evict([], idle, [], keep_key="3:1", runtime="python") is py
+    assert eviction.to_evict([], {"1:1": [js]}, [], keep_key="3:1", runtime="python") is None
+
+
+def test_runtime_shares_are_parsed_and_bad_ones_refused_at_start() -> None:
+    assert _load().worker_shares == {}
+    assert _load(FNGATE_MAX_WORKERS_PER_RUNTIME="python=24, nodejs=16").worker_shares == {
+        "python": 24, "nodejs": 16}
+    for bad, message in (("python", "runtime=N"), ("python=0", "at least 1"),
+                         ("python=two", "runtime=N"), ("ruby=3", "unknown runtime 'ruby'"),
+                         ("python=1,python=2", "twice")):
+        with pytest.raises(SettingsError, match=message):
+            _load(FNGATE_MAX_WORKERS_PER_RUNTIME=bad)
+
+
+def test_the_runtimes_settings_know_are_the_executors_runtimes() -> None:
+    assert RUNTIME_NAMES == RUNTIMES

@@ -12,7 +12,7 @@ from gateway.api.context import services_of
 from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.core.version import VERSION
-from gateway.schemas.health import Health, Ready, SandboxStatus, Status
+from gateway.schemas.health import Health, Ready, RuntimeWorkers, SandboxStatus, Status
 
 __all__ = ["routes"]
 
@@ -67,6 +67,9 @@ async def status(request: Request) -> Response:
         live_workers=capacity.live,
         max_workers=capacity.max,
         workers_waiting=capacity.waiting,
+        runtime_workers={rt: RuntimeWorkers(max_workers=part.max, live_workers=part.live,
+                                             workers_waiting=part.waiting)
+                         for rt, part in capacity.runtimes.items()},
         memory_usage_bytes=probes.rss_bytes(),
     ))
 
