@@ -95,6 +95,10 @@ class Settings:
     # unexpired Idempotency-Key or an undelivered callback/webhook event needs is kept.
     job_retention_days: float = 7.0
     job_retention_per_function: int = 10_000
+    # A sync invocation's job record is committed without waiting for PostgreSQL's WAL
+    # flush (its caller already has the answer); true waits for the flush as every other
+    # write does (async jobs, idempotency keys, queue and cron work always wait).
+    durable_sync_records: bool = False
     # Seconds between maintenance rounds (the pruning above, idempotency keys, sessions,
     # logs) on each replica.
     maintenance_interval_s: float = 300.0

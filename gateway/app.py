@@ -176,6 +176,10 @@ async def _open(
     pool = await create_pool(dsn)
     stack.push_async_callback(pool.close)
     await migrate(pool)
+    records = pool  # sync records: without waiting for the disk flush, unless asked to
+    if not settings.durable_sync_records:
+        records = await create_pool(dsn, min_size=1, max_size=4, wait_for_flush=False)
+        stack.push_async_callback(records.close)
     verifier = TokenVerifier(settings, secret=jwt_secret_for(settings))
     pools = WorkerPools(settings)
     await pools.start()
@@ -183,7 +187,8 @@ async def _open(
     metrics.watch(warm_workers=pools.warm_worker_count, rate_limited=lambda: limiter.rejected,
                   rate_limit_fail_open=lambda: limiter.failures_open,
                   worker_capacity=pools.worker_capacity)
-    functions, jobs = FunctionStore(pool, cache_ttl_s=FUNCTION_CACHE_TTL_S), JobStore(pool)
+    functions = FunctionStore(pool, cache_ttl_s=FUNCTION_CACHE_TTL_S)
+    jobs = JobStore(pool, records=records)
     leases = LeaseKeeper(jobs, lease_s=settings.job_lease_s, heartbeat_s=settings.job_heartbeat_s)
     triggers = TriggerStore(pool)
     dispatcher = Dispatcher(settings=settings, jobs=jobs, triggers=triggers, pools=pools,

@@ -75,8 +75,12 @@ class Outcome:
 class JobStore:
     """Jobs in PostgreSQL."""
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: Any, *, records: Any | None = None) -> None:
+        """``records``: the pool sync records are written through (by default ``pool``;
+        the app passes one that does not wait for the WAL flush unless
+        ``FNGATE_DURABLE_SYNC_RECORDS``)."""
         self._pool = pool
+        self._records = pool if records is None else records
         # Each batch bounded in bytes too (MAX_BATCH_BYTES): results and events are large.
         self._finished = BatchWriter(self._insert_finished_many, self._insert_finished_one,
                                      size=JsonRow.size)
@@ -86,7 +90,8 @@ class JobStore:
     async def insert_finished(
         self, job: NewJob, outcome: Outcome, logs: Sequence[LogLine], attempts: int = 1
     ) -> None:
-        """Write a sync job once, with its outcome and logs; return once it is committed.
+        """Write a sync job once, with its outcome and logs; return once it is committed
+        (through the records pool: maybe before its flush to disk).
 
         Concurrent calls share one statement and one commit (group commit).
         """
@@ -99,18 +104,18 @@ class JobStore:
 
     async def _insert_finished_one(self, row: FinishedRow) -> None:
         if not row.logs:  # one statement: no BEGIN/COMMIT round trips
-            await self._pool.execute(INSERT_FINISHED, *row.args)
+            await self._records.execute(INSERT_FINISHED, *row.args)
             return
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._records.acquire() as conn, conn.transaction():
             await conn.execute(INSERT_FINISHED, *row.args)
             await self._write_logs(conn, row.job_id, row.function_id, row.logs)
 
     async def _insert_finished_many(self, rows: Sequence[FinishedRow]) -> list[None]:
         batch = json_rows(rows)
         if not any(row.logs for row in rows):
-            await self._pool.execute(INSERT_FINISHED_MANY, batch)
+            await self._records.execute(INSERT_FINISHED_MANY, batch)
             return [None] * len(rows)
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._records.acquire() as conn, conn.transaction():
             await conn.execute(INSERT_FINISHED_MANY, batch)
             await copy_logs(conn, [record for row in rows for record in
                                     log_records(row.job_id, row.function_id, row.logs)])

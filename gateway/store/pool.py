@@ -31,9 +31,16 @@ async def _keep_session(conn: Any) -> None:
     """
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Any:
-    """Open a pool against ``dsn``; raises ``OSError``/``asyncpg`` errors when unreachable."""
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10,
+                      wait_for_flush: bool = True) -> Any:
+    """Open a pool against ``dsn``; raises ``OSError``/``asyncpg`` errors when unreachable.
+
+    ``wait_for_flush=False``: its commits return before the WAL reaches the disk
+    (``synchronous_commit=off``), for writes whose loss in a crash of PostgreSQL itself
+    (the last fraction of a second) loses nothing anyone was promised. Still atomic, and
+    visible to every other session at once."""
+    settings = None if wait_for_flush else {"synchronous_commit": "off"}
     return await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, init=init_connection, command_timeout=60,
-        reset=_keep_session,
+        reset=_keep_session, server_settings=settings,
     )
