@@ -46,6 +46,11 @@ class CliState:
             self._client = Client(target.url, token=target.token)
         return self._client
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     @property
     def out(self) -> Console:
         return Console(highlight=False, soft_wrap=True)
@@ -118,6 +123,8 @@ def api_command(group: click.Group, name: str, *, example: str,
             except (FngateClientError, ProfileError, ManifestError, Failed) as exc:
                 _report(state, exc)
                 raise click.exceptions.Exit(1) from None
+            finally:
+                state.close()
             return 0
 
         epilog = "\b\nExample:\n" + "\n".join(f"  {line}" for line in example.splitlines())

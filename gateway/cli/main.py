@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import click
 
-from fngate_client import Forbidden, Unauthorized
+from fngate_client import Client, Forbidden, Unauthorized
 from gateway.cli import catalog, deploy, runs, scaffold, server, sessions
 from gateway.cli._common import CliState, Failed, api_command
 from gateway.cli.profiles import config_path, save_profile
@@ -48,17 +48,16 @@ def login(state: CliState, login_url: str, login_token: str | None, token_stdin:
         if login_token:
             raise click.UsageError("--token and --token-stdin exclude each other")
         login_token = sys.stdin.readline().strip() or None
-    state.url, state.token = login_url, login_token
     if not no_verify:
-        client = state.client()
-        client.health()
-        if login_token:
-            try:
-                client.list_functions(per_page=1)
-            except Unauthorized as exc:
-                raise Failed(f"the gateway refused the token: {exc.message}") from None
-            except Forbidden:  # a token without read:functions is still a token
-                pass
+        with Client(login_url, token=login_token) as client:
+            client.health()
+            if login_token:
+                try:
+                    client.list_functions(per_page=1)
+                except Unauthorized as exc:
+                    raise Failed(f"the gateway refused the token: {exc.message}") from None
+                except Forbidden:  # a token without read:functions is still a token
+                    pass
     name = state.profile or "default"
     path = config_path()
     save_profile(path, name, login_url, login_token)
