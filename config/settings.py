@@ -31,6 +31,7 @@ _ENV_PREFIX = "FNGATE_"
 #: The runtimes a share of the worker cap can name (executors.models.RUNTIMES; a unit
 #: test keeps the two equal: config imports nothing of the executors).
 RUNTIME_NAMES = ("python", "nodejs", "go", "rust")
+_DEPLOY_MANIFEST_KEYS = frozenset({"function", "functions"})
 
 
 class SettingsError(ValueError):
@@ -192,10 +193,15 @@ def load(
     env = os.environ if env is None else env
     names = {f.name for f in dataclasses.fields(Settings)}
     values: dict[str, Any] = {}
-    path = Path(toml_path or env.get("FNGATE_CONFIG", "fngate.toml"))
+    named = toml_path or env.get("FNGATE_CONFIG")
+    path = Path(named or "fngate.toml")
     if path.is_file():
         with path.open("rb") as fh:
             data = tomllib.load(fh)
+        if not named and _DEPLOY_MANIFEST_KEYS & data.keys():
+            # ./fngate.toml is also the name of `fngate deploy`'s manifest: in a function's
+            # folder it holds [function] or [[functions]], and no settings.
+            data = {}
         for key, raw in data.items():
             key = key.lower()
             if key not in names:

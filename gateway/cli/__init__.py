@@ -1,0 +1,5 @@
+"""The ``fngate`` command line (:func:`main`)."""
+
+from gateway.cli.main import main
+
+__all__ = ["main"]
