@@ -22,6 +22,9 @@ export interface FunctionClientOptions {
   /** The project {@link FunctionClient.createFunction} creates in and
    * {@link FunctionClient.listFunctions} lists, unless a call names one. */
   project?: string;
+  /** Another name for `project`, as the Function Service's SDK example calls it (a
+   * workspace of that document is a project here). */
+  workspaceId?: string;
   /** Headers sent with every request. */
   headers?: Record<string, string>;
   /** The `fetch` to use (default: the global one). */
@@ -82,7 +85,7 @@ export class FunctionClient {
   constructor(options: FunctionClientOptions = {}) {
     const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
     const baseUrl = options.baseUrl ?? env.FNGATE_URL ?? "http://127.0.0.1:8080";
-    this.project = options.project;
+    this.project = options.project ?? options.workspaceId;
     this.transport = new Transport({
       baseUrl: baseUrl.replace(/\/+$/, ""),
       token: options.token ?? options.apiKey ?? env.FNGATE_TOKEN,

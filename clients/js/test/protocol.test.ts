@@ -133,7 +133,15 @@ describe("requests", () => {
     serve((_req, res) => res.end(JSON.stringify({ total: 0, page: 1, per_page: 20, functions: [] })));
     const client = new FunctionClient({ baseUrl: url, project: "billing" });
     await client.listFunctions({ label: ["team:a", "tier:1"], per_page: 5 });
-    assert.equal(seen[0]!.url, "/api/v1/functions?label=team%3Aa&label=tier%3A1&per_page=5&project=billing");
+    // The Function Service SDK example's workspaceId stands for the project.
+    const workspace = new FunctionClient({ baseUrl: url, workspaceId: "ws-789" });
+    await workspace.listFunctions();
+    await workspace.listFunctions({ project: "other" });
+    assert.deepEqual(seen.map((r) => r.url), [
+      "/api/v1/functions?label=team%3Aa&label=tier%3A1&per_page=5&project=billing",
+      "/api/v1/functions?project=ws-789",
+      "/api/v1/functions?project=other",
+    ]);
   });
 });
 
