@@ -12,11 +12,20 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import need_tool
 from tests.e2e.serve import Gateway
 
 JS = Path(__file__).resolve().parents[2] / "clients" / "js"
 STAMP = JS / "node_modules" / ".fngate-lockfile-sha256"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def node_and_npm() -> None:
+    """Skip (fail under CI=true) without node or npm, before a gateway is started for nothing."""
+    need_tool("node", "nodejs")
+    need_tool("npm", "npm")
 
 
 def _npm(*args: str, env: dict[str, str] | None = None, timeout: int = 300) -> str:
@@ -38,8 +47,6 @@ def _install() -> None:
 
 
 def test_typescript_client_against_the_gateway(server: Gateway) -> None:
-    need_tool("node", "nodejs")
-    need_tool("npm", "npm")
     _install()
     _npm("run", "generate:check")
     token = server.mint()["Authorization"].removeprefix("Bearer ")
