@@ -2428,6 +2428,18 @@ export interface components {
             [key: string]: components["schemas"]["RuntimeState"];
         };
         /**
+         * RuntimeWorkers
+         * @description One runtime's part of the worker cap.
+         */
+        RuntimeWorkers: {
+            /** @description Its share of max_workers (FNGATE_MAX_WORKERS_PER_RUNTIME); null: held to max_workers only. */
+            max_workers: number | null;
+            /** @description Its worker processes alive or starting. */
+            live_workers: number;
+            /** @description Its calls waiting for a worker. */
+            workers_waiting: number;
+        };
+        /**
          * SandboxStatus
          * @description What the worker sandbox applies on this replica (docs/isolation.md).
          */
@@ -2523,6 +2535,10 @@ export interface components {
             max_workers: number;
             /** @description Calls waiting for a worker at the cap. */
             workers_waiting: number;
+            /** @description Per runtime with a share, a live worker or a waiting call: its share and counts. */
+            runtime_workers: {
+                [key: string]: components["schemas"]["RuntimeWorkers"];
+            };
             /** @description The gateway process's resident memory. */
             memory_usage_bytes: number;
         };
