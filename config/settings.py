@@ -65,6 +65,8 @@ class Settings:
         "execute=100/minute|10/minute; read=60/minute|10/minute; write=100/hour|10/minute"
     )
     metrics_token: str | None = None
+    # The web console at /console (static files of the gateway package); off: not served.
+    console: bool = True
     max_body_bytes: int = 6 * 1024 * 1024
     session_ttl_s: int = 7200
     worker_idle_ttl_s: float = 300.0

@@ -28,6 +28,7 @@ from gateway.api.middleware import (
 )
 from gateway.api.openapi import build_openapi
 from gateway.api.routes import all_routes
+from gateway.api.routes import console as console_routes
 from gateway.core.version import VERSION
 from gateway.dialects import Dialect, all_dialects
 from gateway.services.audit_trail import AuditTrail
@@ -133,7 +134,9 @@ def create_app(
     routes = all_routes()
     served = all_dialects() if dialects is None else list(dialects)
     app = Starlette(
-        routes=[*routes, *(route for dialect in served for route in dialect.routes)],
+        routes=[*routes, *(route for dialect in served for route in dialect.routes),
+                # Not in all_routes(): static files, outside the API and its document.
+                *console_routes.routes(settings)],
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(MetricsMiddleware, metrics=metrics),
