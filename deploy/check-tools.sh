@@ -8,6 +8,9 @@
 #   where the docker CLI finds plugins (and on PATH as docker-compose, for a machine without
 #   the docker CLI). No engine is needed: `config` only parses and resolves the file.
 # - kubectl, for `kubectl kustomize` on deploy/kubernetes/base (Debian: kubernetes-client).
+# - Chromium (Debian: chromium; libatomic1 for the Node.js inside the playwright wheel), the
+#   browser tests/e2e/test_console_browser.py drives the web console in through Playwright
+#   (the dev extra), which uses this /usr/bin/chromium: no browser download.
 #
 # Uses sudo when not root; PYTHON names the interpreter whose pip downloads (default python3).
 set -eu
@@ -32,4 +35,10 @@ if ! command -v kubectl >/dev/null 2>&1; then
   echo "fngate: installing kubectl (kubernetes-client)" >&2
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq kubernetes-client >/dev/null
+fi
+
+if ! command -v chromium >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep -q libatomic.so.1; then
+  echo "fngate: installing chromium and libatomic1 (the console's browser test)" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium libatomic1 >/dev/null
 fi

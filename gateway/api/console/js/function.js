@@ -70,7 +70,7 @@ async function versionsTab(body, view, f) {
     await reload();
   });
   fill(body, h("div", {class: "panel"},
-    h("div", {class: "row"}, h("h2", {class: "grow"}, "Versions"), rollback), out,
+    h("div", {class: "row bar"}, h("h2", {class: "grow"}, "Versions"), rollback), out,
     h("table", {id: "versions"},
       h("thead", {}, h("tr", {}, ["Version", "Build", "Active", "Created", "Build time", ""]
         .map((t) => h("th", {}, t)))),
@@ -90,7 +90,7 @@ async function versionsTab(body, view, f) {
         }}, "Code");
         return h("tr", {}, h("td", {}, v.version), h("td", {}, badge(v.build_status)),
           h("td", {}, v.is_active ? badge("active") : ""), h("td", {}, when(v.created_at)),
-          h("td", {}, ms(v.build_duration_ms)), h("td", {class: "row"}, show, activate));
+          h("td", {}, ms(v.build_duration_ms)), h("td", {}, h("div", {class: "row"}, show, activate)));
       })))), code);
 }
 
@@ -141,9 +141,9 @@ async function triggersTab(body, view, f) {
             await reload();
           });
           return h("tr", {}, h("td", {}, t.id), h("td", {}, t.name ?? ""), h("td", {}, t.type),
-            h("td", {}, t.enabled ? badge("ok") : badge("off")),
+            h("td", {}, h("span", {class: `badge ${t.enabled ? "ok" : "bad"}`}, t.enabled ? "enabled" : "disabled")),
             h("td", {}, h("pre", {}, json(t.config))), h("td", {}, when(t.next_run_at)),
-            h("td", {class: "row"}, toggle, remove));
+            h("td", {}, h("div", {class: "row"}, toggle, remove)));
         })))),
     h("div", {class: "panel"}, h("h2", {}, "Add a trigger"),
       h("div", {class: "row"}, field("Type", type), field("Name", name),

@@ -43,7 +43,7 @@ export async function logsTab(body, view, f) {
   toggle.addEventListener("click", () => (follow ? follow.abort() : start()));
   const clear = h("button", {type: "button", onclick: () => panel.replaceChildren()}, "Clear");
   fill(body, h("div", {class: "panel"},
-    h("div", {class: "row"}, h("h2", {class: "grow"}, "Live logs"), state, toggle, clear), out, panel));
+    h("div", {class: "row bar"}, h("h2", {class: "grow"}, "Live logs"), state, toggle, clear), out, panel));
   start();
 }
 
@@ -150,7 +150,7 @@ export async function jobsTab(body, view, f) {
   busy(more, out, () => load(false));
   status.addEventListener("change", () => load(true).catch((err) => fill(out, errorBox(err))));
   fill(body, h("div", {class: "panel"},
-    h("div", {class: "row"}, h("h2", {class: "grow"}, "Jobs"), field("Status", status)), out,
+    h("div", {class: "row bar"}, h("h2", {class: "grow"}, "Jobs"), field("Status", status)), out,
     h("table", {id: "jobs"}, h("thead", {}, h("tr", {}, ["Job", "Status", "Trigger", "Version", "Requested",
       "Duration", "Cold start", "Attempts"].map((t) => h("th", {}, t)))), rows),
     h("div", {class: "pager"}, more)), detail);
