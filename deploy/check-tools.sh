@@ -37,7 +37,7 @@ if ! command -v kubectl >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq kubernetes-client >/dev/null
 fi
 
-if ! command -v chromium >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep -q libatomic.so.1; then
+if ! command -v chromium >/dev/null 2>&1 || ! ls /usr/lib/*/libatomic.so.1 >/dev/null 2>&1; then
   echo "fngate: installing chromium and libatomic1 (the console's browser test)" >&2
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium libatomic1 >/dev/null

@@ -132,8 +132,20 @@ async def test_console_signs_in_creates_invokes_and_shows_logs_and_a_chart_point
             await expect(page.locator("#job-detail")).to_contain_text(f"{marker} 5")
             await shot("08-jobs")
 
+            # A new version from the editor, then a rollback to the first.
+            await page.click("#tab-link-code")
+            await _paste(page.locator("#code-editor .cm-content"), code.replace("* 2", "* 3"))
+            await page.click("#deploy")
+            await expect(page.locator(".notice")).to_contain_text("version 2")
+            await expect(page.locator("#fact-active-version")).to_contain_text("2")
             await page.click("#tab-link-versions")
-            await expect(page.locator("#versions tbody tr")).to_have_count(1)
+            versions = page.locator("#versions tbody tr")
+            await expect(versions).to_have_count(2)
+            await expect(versions.first).to_contain_text("active")  # newest first: version 2
+            await page.click("#rollback")
+            await expect(versions.nth(1)).to_contain_text("active")
+            await expect(versions.first).not_to_contain_text("active")
+            await expect(page.locator("#fact-active-version")).to_contain_text("1")
             await shot("09-versions")
 
             await page.click("#tab-link-triggers")

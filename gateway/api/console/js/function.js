@@ -13,13 +13,22 @@ const TABS = [["code", "Code"], ["invoke", "Invoke"], ["logs", "Logs"], ["metric
 export async function functionPage(main, view, name, tab) {
   const f = await call("GET", fn(name), {signal: view.signal});
   const body = h("section", {id: `tab-${tab}`});
-  fill(main,
+  const head = h("div");
+  const showHead = () => fill(head,
     h("div", {class: "row"}, h("h1", {class: "grow", id: "function-name"}, f.name), badge(f.status)),
     h("div", {class: "panel facts"},
       [["runtime", f.runtime], ["active version", f.active_version], ["handler", f.handler],
        ["execution", f.execution_type], ["project", f.project], ["timeout", ms(f.timeout_ms)],
        ["memory", `${f.memory_mb} MB`], ["updated", when(f.updated_at)], ["endpoint", f.endpoint]]
-        .map(([label, value]) => h("div", {}, h("span", {}, label), value))),
+        .map(([label, value]) => h("div", {id: `fact-${label.replace(" ", "-")}`},
+                                   h("span", {}, label), value))));
+  // A tab that changed the function (a deploy, a rollback) shows its new state up here.
+  view.changed = async (updated) => {
+    Object.assign(f, updated ?? await call("GET", fn(f.name), {signal: view.signal}));
+    showHead();
+  };
+  showHead();
+  fill(main, head,
     h("nav", {class: "tabs"}, TABS.map(([id, label]) => h("a", {
       href: `#/functions/${encodeURIComponent(f.name)}/${id}`, class: id === tab ? "active" : "",
       id: `tab-link-${id}`}, label))),
@@ -47,7 +56,7 @@ async function codeTab(body, view, f) {
       return;
     }
     const updated = await call("PUT", fn(f.name), {body: change, signal: view.signal});
-    Object.assign(f, updated);
+    await view.changed(updated);
     fill(out, h("div", {class: "notice"},
       `Deployed: version ${updated.active_version}, ${updated.status}.`));
   });
@@ -65,8 +74,7 @@ async function versionsTab(body, view, f) {
   const reload = () => versionsTab(body, view, f);
   const rollback = h("button", {type: "button", id: "rollback"}, "Roll back to the previous version");
   busy(rollback, out, async () => {
-    const done = await call("POST", `${fn(f.name)}/rollback`, {signal: view.signal});
-    location.hash = `#/functions/${encodeURIComponent(done.name)}/versions`;
+    await view.changed(await call("POST", `${fn(f.name)}/rollback`, {signal: view.signal}));
     await reload();
   });
   fill(body, h("div", {class: "panel"},
@@ -78,7 +86,8 @@ async function versionsTab(body, view, f) {
         const activate = h("button", {type: "button", disabled: v.is_active || v.build_status !== "success"},
                            "Activate");
         busy(activate, out, async () => {
-          await call("PUT", `${fn(f.name)}/versions/${v.version}/active`, {signal: view.signal});
+          await view.changed(await call("PUT", `${fn(f.name)}/versions/${v.version}/active`,
+                                        {signal: view.signal}));
           await reload();
         });
         const show = h("button", {type: "button", onclick: () => {
