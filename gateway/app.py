@@ -28,6 +28,7 @@ from gateway.api.middleware import (
 )
 from gateway.api.openapi import build_openapi
 from gateway.api.routes import all_routes
+from gateway.core.secretbox import secret_box_for
 from gateway.core.version import VERSION
 from gateway.dialects import Dialect, all_dialects
 from gateway.services.audit_trail import AuditTrail
@@ -60,6 +61,7 @@ from gateway.store.logs import LogStore
 from gateway.store.migrate import migrate
 from gateway.store.pool import create_pool
 from gateway.store.projects import ProjectStore
+from gateway.store.secrets import reseal_secrets
 from gateway.store.sessions import SessionStore
 from gateway.store.stats import StatsStore
 from gateway.store.triggers import TriggerStore
@@ -176,13 +178,15 @@ async def _open(
     pool = await create_pool(dsn)
     stack.push_async_callback(pool.close)
     await migrate(pool)
+    box = secret_box_for(settings)
+    await reseal_secrets(pool, box)  # rotation: nothing stays sealed with a previous key
     verifier = TokenVerifier(settings, secret=jwt_secret_for(settings))
     pools = WorkerPools(settings)
     await pools.start()
     stack.push_async_callback(pools.close)
     metrics.watch(warm_workers=pools.warm_worker_count, rate_limited=lambda: limiter.rejected,
                   rate_limit_fail_open=lambda: limiter.failures_open)
-    functions, jobs = FunctionStore(pool, cache_ttl_s=FUNCTION_CACHE_TTL_S), JobStore(pool)
+    functions, jobs = FunctionStore(pool, box=box, cache_ttl_s=FUNCTION_CACHE_TTL_S), JobStore(pool)
     leases = LeaseKeeper(jobs, lease_s=settings.job_lease_s, heartbeat_s=settings.job_heartbeat_s)
     triggers = TriggerStore(pool)
     dispatcher = Dispatcher(settings=settings, jobs=jobs, triggers=triggers, pools=pools,
@@ -204,7 +208,7 @@ async def _open(
     builds.on_finished.append(webhooks.build_finished)
     stack.push_async_callback(builds.close)
     await builds.resume()
-    projects = ProjectStore(pool)
+    projects = ProjectStore(pool, box=box)
     cron = CronService(triggers=triggers, functions=functions, invoker=invoker,
                        metrics=metrics)
     await cron.start()

@@ -63,7 +63,7 @@ def project_view(project: ProjectRecord, principal: Principal) -> Project:
         id=project.id, name=project.name, description=project.description,
         status=project.status, functions=list(project.functions),
         environment=mask(project.environment, reveal=has_scope(principal, ADMIN)),
-        dependencies=list(project.dependencies),
+        dependencies=list(project.dependencies), secret_names=list(project.secret_names),
         created_at=isoformat(project.created_at), updated_at=isoformat(project.updated_at))
 
 
