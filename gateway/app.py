@@ -238,7 +238,7 @@ async def _open(
                                        dispatcher=dispatcher, invoker=invoker,
                                        ttl_s=settings.session_ttl_s,
                                        max_timeout_ms=settings.max_timeout_ms),
-        job_service=JobService(store=jobs),
+        job_service=JobService(store=jobs, functions=functions),
         log_service=LogService(store=LogStore(pool), jobs=jobs, hub=dispatcher.live_logs,
                                poll_s=settings.log_follow_poll_s,
                                keepalive_s=settings.log_follow_keepalive_s),

@@ -87,7 +87,9 @@ def _parser() -> argparse.ArgumentParser:
 
     token = sub.add_parser("token", help="print a development token the gateway accepts")
     token.add_argument("--sub", required=True, help="the token's subject")
-    token.add_argument("--scope", default="", help='space-separated scopes, e.g. "execute:all"')
+    token.add_argument("--scope", default="", help=(
+        'space-separated scopes, e.g. "execute:all"; <scope>@<project> limits one to a '
+        'project, e.g. "write:functions@billing"'))
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     common(token)
     token.set_defaults(func=_token)

@@ -219,6 +219,12 @@ class FunctionStore:
             self._built[key] = record
         return record
 
+    async def project_of(self, function_id: int) -> str | None:
+        """The project of a function; None when it no longer exists."""
+        project: str | None = await self._pool.fetchval(
+            "SELECT project FROM functions WHERE id = $1", function_id)
+        return project
+
     async def get_version(self, function_id: int, version: int) -> VersionRecord | None:
         row = await self._pool.fetchrow(
             "SELECT v.*, (f.active_version = v.version) AS is_active"
@@ -237,10 +243,15 @@ class FunctionStore:
         labels: dict[str, str],
         page: int,
         per_page: int,
+        within: Collection[str] | None = None,
     ) -> tuple[int, list[FunctionRecord]]:
-        """One page of functions (by id) and the total that match the filters."""
+        """One page of functions (by id) and the total that match the filters, of the
+        projects ``within`` only (None: of every project)."""
         where: list[str] = ["TRUE"]
         args: list[Any] = []
+        if within is not None:
+            args.append(sorted(within))
+            where.append(f"f.project = ANY(${len(args)}::text[])")
         if project is not None:
             args.append(project)
             where.append(f"f.project = ${len(args)}")

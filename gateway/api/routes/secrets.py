@@ -14,7 +14,8 @@ from gateway.api.context import services_of
 from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
-from gateway.api.security import authenticate, require_catalog_read, require_scope
+from gateway.api.routes._lookup import load_project
+from gateway.api.security import CATALOG_READERS, authenticate, require_scope
 from gateway.schemas.projects import SecretNames, SecretsData
 from gateway.schemas.validation import parse
 
@@ -40,8 +41,8 @@ _NAME = {
     replies={200: Reply("The names.", SecretNames)},
 )
 async def get_project_secrets(request: Request) -> Response:
-    require_catalog_read(await authenticate(request))
-    project = await services_of(request).project_service.get(request.path_params["name"])
+    project = await load_project(services_of(request), request.path_params["name"],
+                                 await authenticate(request), *CATALOG_READERS)
     return JSONResponse(SecretNames(names=list(project.secret_names)))
 
 
@@ -54,9 +55,10 @@ async def get_project_secrets(request: Request) -> Response:
     replies={200: Reply("The names as stored.", SecretNames)},
 )
 async def put_project_secrets(request: Request) -> Response:
-    require_scope(await authenticate(request), ADMIN)
-    projects, name = services_of(request).project_service, request.path_params["name"]
-    await projects.get(name)  # an unknown project is a 404 whatever the body
+    services, name = services_of(request), request.path_params["name"]
+    projects = services.project_service
+    # An unknown project is a 404 whatever the body.
+    await load_project(services, name, await authenticate(request), ADMIN)
     body = parse(SecretsData, await read_json(request))
     project = await projects.set_secrets(name, body.data)
     return JSONResponse(SecretNames(names=list(project.secret_names)))
