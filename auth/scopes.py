@@ -1,4 +1,8 @@
-"""Scope names and the checks the routes make against a :class:`Principal`."""
+"""Scope names and the checks the routes make against a :class:`Principal`.
+
+Each check takes the project of what it guards; ``project`` None asks for every project
+at once, which only an unqualified scope grants (see :meth:`Principal.can`).
+"""
 
 from __future__ import annotations
 
@@ -26,9 +30,10 @@ EXECUTE_PREFIX = "execute:"
 ADMIN = "admin"
 
 
-def has_scope(principal: Principal, scope: str) -> bool:
-    """True if the principal holds ``scope``; ``admin`` grants every scope."""
-    return scope in principal.scopes or ADMIN in principal.scopes
+def has_scope(principal: Principal, scope: str, project: str | None = None) -> bool:
+    """True if the principal holds ``scope`` over ``project``; ``admin`` grants every
+    scope."""
+    return principal.can(scope, project)
 
 
 def execute_scope_for(language: str) -> str:
@@ -36,17 +41,20 @@ def execute_scope_for(language: str) -> str:
     return f"{EXECUTE_PREFIX}{language}"
 
 
-def can_execute(principal: Principal, language: str) -> bool:
-    """True if the principal may invoke, or open sessions on, functions of ``language``."""
-    granted = principal.scopes
-    return ADMIN in granted or EXECUTE_ALL in granted or execute_scope_for(language) in granted
+def can_execute(principal: Principal, language: str, project: str | None = None) -> bool:
+    """True if the principal may invoke, or open sessions on, functions of ``language``
+    in ``project``."""
+    return (principal.can(EXECUTE_ALL, project)
+            or principal.can(execute_scope_for(language), project))
 
 
-def can_manage(principal: Principal) -> bool:
-    """True if the principal may create, change and delete functions and triggers."""
-    return has_scope(principal, WRITE_FUNCTIONS)
+def can_manage(principal: Principal, project: str | None = None) -> bool:
+    """True if the principal may create, change and delete functions and triggers of
+    ``project``."""
+    return principal.can(WRITE_FUNCTIONS, project)
 
 
-def can_read_all_jobs(principal: Principal) -> bool:
-    """True if the principal may see every caller's jobs, logs and metrics."""
-    return has_scope(principal, READ_JOBS)
+def can_read_all_jobs(principal: Principal, project: str | None = None) -> bool:
+    """True if the principal may see every caller's jobs, logs and metrics of
+    ``project``."""
+    return principal.can(READ_JOBS, project)

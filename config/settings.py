@@ -80,6 +80,10 @@ class Settings:
     max_ephemeral_storage_mb: int = 10240
     worker_user: str = "fngate-fn"
     callback_secret: str | None = None
+    # Seals secrets at rest (gateway/core/secretbox.py); the previous key is still read
+    # while stored values are re-encrypted with the current one.
+    secret_key: str | None = field(default=None, repr=False)
+    secret_key_previous: str | None = field(default=None, repr=False)
     allow_private_callbacks: bool = False
     # Outgoing webhook and callback deliveries: request timeout, first retry delay
     # (doubling up to 5 retries), and how often each replica looks for due ones.
@@ -226,6 +230,10 @@ def load(
 _MAX_RETENTION_DAYS = 36_500
 
 
+#: The shortest FNGATE_SECRET_KEY accepted (32 random bytes in base64 are 44 characters).
+MIN_SECRET_KEY_CHARS = 32
+
+
 def _validate(s: Settings) -> None:
     if s.mode not in ("development", "production"):
         raise SettingsError(f"FNGATE_MODE must be development or production, not {s.mode!r}")
@@ -247,6 +255,15 @@ def _validate(s: Settings) -> None:
             raise SettingsError(
                 "production mode needs FNGATE_JWT_SECRET, FNGATE_JWT_PUBLIC_KEY or FNGATE_JWKS_URL"
             )
+        if not s.secret_key:
+            raise SettingsError(
+                "production mode needs FNGATE_SECRET_KEY (every replica must seal and open "
+                "stored secrets with the same key)")
+    for name, key in (("FNGATE_SECRET_KEY", s.secret_key),
+                      ("FNGATE_SECRET_KEY_PREVIOUS", s.secret_key_previous)):
+        if key is not None and len(key) < MIN_SECRET_KEY_CHARS:
+            raise SettingsError(f"{name} must be at least {MIN_SECRET_KEY_CHARS} characters"
+                                " (e.g. the output of `openssl rand -base64 32`)")
     for alg in s.effective_algorithms():
         if alg.lower() == "none":
             raise SettingsError("JWT algorithm 'none' is never allowed")

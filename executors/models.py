@@ -49,7 +49,7 @@ class CodeSpec:
     runtime: Runtime
     code: str
     handler: str = "handler"
-    environment: Mapping[str, str] = field(default_factory=dict)
+    environment: Mapping[str, str] = field(default_factory=dict, repr=False)  # holds secrets
     memory_mb: int = 256
     min_warm: int = 0
     # A published dependency build (``Builder.build(...).path``); None: no dependencies.

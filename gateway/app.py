@@ -29,6 +29,7 @@ from gateway.api.middleware import (
 from gateway.api.openapi import build_openapi
 from gateway.api.routes import all_routes
 from gateway.api.routes import console as console_routes
+from gateway.core.secretbox import secret_box_for
 from gateway.core.version import VERSION
 from gateway.dialects import Dialect, all_dialects
 from gateway.services.audit_trail import AuditTrail
@@ -61,6 +62,7 @@ from gateway.store.logs import LogStore
 from gateway.store.migrate import migrate
 from gateway.store.pool import create_pool
 from gateway.store.projects import ProjectStore
+from gateway.store.secrets import reseal_secrets
 from gateway.store.sessions import SessionStore
 from gateway.store.stats import StatsStore
 from gateway.store.triggers import TriggerStore
@@ -183,6 +185,8 @@ async def _open(
     if not settings.durable_sync_records:
         records = await create_pool(dsn, min_size=1, max_size=4, wait_for_flush=False)
         stack.push_async_callback(records.close)
+    box = secret_box_for(settings)
+    await reseal_secrets(pool, box)  # rotation: nothing stays sealed with a previous key
     verifier = TokenVerifier(settings, secret=jwt_secret_for(settings))
     pools = WorkerPools(settings)
     await pools.start()
@@ -190,7 +194,7 @@ async def _open(
     metrics.watch(warm_workers=pools.warm_worker_count, rate_limited=lambda: limiter.rejected,
                   rate_limit_fail_open=lambda: limiter.failures_open,
                   worker_capacity=pools.worker_capacity)
-    functions = FunctionStore(pool, cache_ttl_s=FUNCTION_CACHE_TTL_S)
+    functions = FunctionStore(pool, box=box, cache_ttl_s=FUNCTION_CACHE_TTL_S)
     jobs = JobStore(pool, records=records)
     leases = LeaseKeeper(jobs, lease_s=settings.job_lease_s, heartbeat_s=settings.job_heartbeat_s)
     triggers = TriggerStore(pool)
@@ -213,7 +217,7 @@ async def _open(
     builds.on_finished.append(webhooks.build_finished)
     stack.push_async_callback(builds.close)
     await builds.resume()
-    projects = ProjectStore(pool)
+    projects = ProjectStore(pool, box=box)
     cron = CronService(triggers=triggers, functions=functions, invoker=invoker,
                        metrics=metrics)
     await cron.start()
@@ -243,7 +247,7 @@ async def _open(
                                        dispatcher=dispatcher, invoker=invoker,
                                        ttl_s=settings.session_ttl_s,
                                        max_timeout_ms=settings.max_timeout_ms),
-        job_service=JobService(store=jobs),
+        job_service=JobService(store=jobs, functions=functions),
         log_service=LogService(store=LogStore(pool), jobs=jobs, hub=dispatcher.live_logs,
                                poll_s=settings.log_follow_poll_s,
                                keepalive_s=settings.log_follow_keepalive_s),

@@ -153,7 +153,9 @@ async def serve(request: Request) -> Response:
         raise NotFound(f"no route for /fn{path}")
     if not public:
         principal = await authenticate(request)
-        require_execute(principal, function.language)
+        if not principal.sees(function.project):
+            raise NotFound(f"no route for /fn{path}")
+        require_execute(principal, function.language, function.project)
         owner, subject = principal.key, principal.subject
     event = build_event(request, await request.body(), path, strip_auth=not public)
     invoked = await services.invoker.invoke(Invocation(

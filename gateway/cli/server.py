@@ -49,7 +49,9 @@ def register(cli: click.Group) -> None:
     @cli.command("token", epilog="\b\nExample:\n  fngate token --sub alice "
                                  "--scope \"execute:all read:functions write:functions\"")
     @click.option("--sub", required=True, help="the token's subject")
-    @click.option("--scope", default="", help='space-separated scopes, e.g. "execute:all"')
+    @click.option("--scope", default="", help=(
+        'space-separated scopes, e.g. "execute:all"; <scope>@<project> limits one to a'
+        ' project, e.g. "write:functions@billing"'))
     @click.option("--ttl", type=int, default=3600, help="lifetime in seconds")
     @_DATA_DIR
     def token(sub: str, scope: str, ttl: int, **options: Any) -> int:

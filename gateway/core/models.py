@@ -99,6 +99,12 @@ class FunctionRecord:
     project_status: str = "running"
     inherited_environment: dict[str, str] = field(default_factory=dict)
     inherited_dependencies: list[str] = field(default_factory=list)
+    # Its own secrets' names (values are write-only), and every layer's secrets opened
+    # (system, then project, then its own): only ever handed to its workers.
+    secret_names: list[str] = field(default_factory=list)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    # Changes whenever a layer's secrets do; derived from the sealed tokens, not the values.
+    secrets_fingerprint: str = ""
 
     @property
     def project_stopped(self) -> bool:
@@ -106,8 +112,17 @@ class FunctionRecord:
 
     @property
     def run_environment(self) -> dict[str, str]:
-        """The worker's environment: system, then project, then the function's own."""
-        return {**self.inherited_environment, **self.environment}
+        """The worker's environment: the plain variables (system, then project, then the
+        function's own), then the secrets layered the same way over them."""
+        return {**self.inherited_environment, **self.environment, **self.secrets}
+
+    @property
+    def cache_environment(self) -> dict[str, str]:
+        """What the result cache keys on instead of :attr:`run_environment`: the plain
+        variables and the secrets' fingerprint (a key never hashes a secret's value, which
+        a guess could be checked against)."""
+        return {**self.inherited_environment, **self.environment,
+                "": self.secrets_fingerprint}
 
     def run_dependencies(self, runtime: str, own: list[str]) -> list[str]:
         """The union of the layers as they are now with ``own`` (what a new build of a

@@ -50,6 +50,8 @@ class Function(ResponseModel):
     environment: dict[str, str] = Field(
         description="Values are shown only to `write:functions`/`admin`; other callers see "
                     "`\"***\"`.")
+    secret_names: list[str] = Field(
+        description="Names of the function's own secrets, sorted; values are never returned.")
     dependencies: list[str]
     timeout_ms: int
     memory_mb: int
@@ -105,6 +107,7 @@ def function_view(function: FunctionRecord, *, reveal_environment: bool,
         endpoint=function.endpoint, handler=function.handler,
         execution_type=function.execution_type,
         description=function.description, environment=environment,
+        secret_names=list(function.secret_names),
         dependencies=list(function.dependencies), timeout_ms=function.timeout_ms,
         memory_mb=function.memory_mb, network=function.network,
         ephemeral_storage_mb=function.ephemeral_storage_mb, cpu_millis=function.cpu_millis,

@@ -60,7 +60,6 @@ _READ_ONLY = "is set by the gateway and cannot be sent"
 REFUSED_FIELDS = {
     "image": "is not supported: custom images are not supported; send the source as "
              "'code' or 'source_code' (and packages as 'dependencies')",
-    "secrets": "is not supported by this gateway yet: pass values in 'environment'",
     **{key: _READ_ONLY for key in (
         "id", "language", "title", "language_title", "endpoint", "status",
         "active_version", "secret_names", "created_at", "updated_at")},
@@ -68,7 +67,7 @@ REFUSED_FIELDS = {
 
 _NOTES = (
     " Any other field → 400 `INVALID_REQUEST` naming it (`details.field`): `image` is refused "
-    "(custom images are not supported), `secrets` too (not supported yet), and the fields "
+    "(custom images are not supported), and the fields "
     "only responses carry (`id`, `language`, `title`, `language_title`, `endpoint`, "
     "`status`, `active_version`, `secret_names`, `created_at`, `updated_at`) cannot be "
     "sent. `triggers` are accepted on create only; `timeout_ms`, `memory_mb`, "
@@ -141,6 +140,12 @@ class _FunctionFields(SourceInput):
     description: str = ""
     environment: Environment = Field(repr=False,
         default={}, description="Variables of the function's workers.")
+    secrets: Environment = Field(
+        repr=False, default={},
+        description="Write-only variables of the function's workers, sealed at rest and "
+                    "never returned (responses list `secret_names`). Layered after the "
+                    "plain variables: system, project, then these. On update, replaces the "
+                    "function's secrets whole (`{}` removes them).")
     labels: Labels = Field(default={})
     timeout_ms: TimeoutMs = Field(
         30_000, description="Over the configured cap (`FNGATE_MAX_TIMEOUT_MS`, default "

@@ -21,7 +21,8 @@ from gateway.schemas.validation import bad_value, refuse
 
 __all__ = [
     "MAX_DEPENDENCIES", "MAX_DESCRIPTION", "MAX_VARIABLES", "Dependencies", "DependenciesData",
-    "Environment", "EnvironmentData", "Project", "ProjectCreate", "ProjectList",
+    "Environment", "EnvironmentData", "Project", "ProjectCreate", "ProjectList", "SecretNames",
+    "SecretsData",
 ]
 
 MAX_VARIABLES = 1000
@@ -114,6 +115,8 @@ class Project(ResponseModel):
     environment: Environment = Field(description="Values masked (`\"***\"`) unless the "
                                                  "caller holds `admin`.")
     dependencies: list[str]
+    secret_names: list[str] = Field(description="Names of the project's secrets, sorted; "
+                                                "values are never returned.")
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -132,3 +135,16 @@ class DependenciesData(RequestModel):
     """A dependency layer; `PUT` replaces it whole."""
 
     data: Dependencies
+
+
+class SecretsData(RequestModel):
+    """A secrets layer (name → value); `PUT` replaces it whole. Values are sealed at rest
+    and never returned."""
+
+    data: Environment = Field(repr=False)
+
+
+class SecretNames(ResponseModel):
+    """The names of a secrets layer, sorted: its values are never returned."""
+
+    names: list[str]

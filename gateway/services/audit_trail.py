@@ -20,15 +20,17 @@ class AuditTrail:
         self._events = events
         self._functions = functions
 
-    async def function_id(self, ref: str) -> int:
-        """The id of the function ``ref`` names: a live one first, else a deleted one;
-        NotFound (``FUNCTION_NOT_FOUND``) when neither."""
+    async def function_of(self, ref: str) -> tuple[int, str | None]:
+        """The id of the function ``ref`` names, a live one first, else a deleted one, with
+        its project (None for a deleted one); NotFound (``FUNCTION_NOT_FOUND``) when
+        neither."""
         function = await self._functions.get(ref)
-        function_id = function.id if function is not None \
-            else await self._events.deleted_function_id(ref)
+        if function is not None:
+            return function.id, function.project
+        function_id = await self._events.deleted_function_id(ref)
         if function_id is None:
             raise function_not_found(ref)
-        return function_id
+        return function_id, None
 
     async def events(self, function_id: int, *, limit: int) -> list[EventRecord]:
         """The newest ``limit`` events of the function, newest first."""

@@ -52,7 +52,7 @@ def plan_cache(function: FunctionRecord, *, params: Any, owner: str,
         return CachePlan(key=None, reads=False, writes=False, ttl_s=0, max_age_s=None)
     key = cache_key(
         function_id=function.id, version=int(function.active_version or 0),
-        environment=function.run_environment, params=params,
+        environment=function.cache_environment, params=params,
         owner=None if function.cache_scope == "shared" else owner,
     )
     # Entries keep the TTL they were stored with: capping reads at the function's current

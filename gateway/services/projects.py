@@ -84,6 +84,15 @@ class ProjectService:
         await self._project_changed(project, dependencies=True)
         return project
 
+    async def set_secrets(self, name: str, secrets: dict[str, str]) -> ProjectRecord:
+        """Replace the project's secrets whole (sealed at rest); its warm workers end."""
+        project = await self._store.set_secrets(name, secrets) \
+            if PROJECT_NAME_RE.fullmatch(name) else None
+        if project is None:
+            raise project_not_found(name)
+        await self._project_changed(project)
+        return project
+
     async def _set_status(self, name: str, status: ProjectStatus) -> ProjectRecord:
         project = await self._update(name, status=status)
         await self._project_changed(project)
@@ -130,6 +139,17 @@ class ProjectService:
         await self._store.set_system(dependencies=dependencies)
         await self._system_changed(dependencies=True)
         return dependencies
+
+    async def system_secret_names(self) -> list[str]:
+        """Names of the secrets beneath every project's."""
+        return await self._store.system_secret_names()
+
+    async def set_system_secrets(self, secrets: dict[str, str]) -> list[str]:
+        """Replace the system secrets whole (sealed at rest) and answer their names; every
+        warm worker ends."""
+        await self._store.set_system_secrets(secrets)
+        await self._system_changed()
+        return sorted(secrets)
 
     async def _system_changed(self, *, dependencies: bool = False) -> None:
         self._functions.forget()

@@ -65,12 +65,14 @@ class SessionService:
 
     # -- initialize ----------------------------------------------------------------------
 
-    async def function_titled(self, title: str) -> FunctionRecord:
+    async def function_titled(self, title: str, caller: Principal) -> FunctionRecord:
         """The function a session is started for: ``title`` is its name or language_title
-        (case-insensitively), not an id; NotFound (``FUNCTION_NOT_FOUND``) otherwise."""
+        (case-insensitively), not an id; NotFound (``FUNCTION_NOT_FOUND``) otherwise, also
+        when it is of a project the caller does not see."""
         function = await self._functions.get(title)
-        if function is None or title.lower() not in (function.language_title.lower(),
-                                                     function.name.lower()):
+        if function is None or not caller.sees(function.project) \
+                or title.lower() not in (function.language_title.lower(),
+                                         function.name.lower()):
             raise function_not_found(title)
         return function
 
@@ -107,7 +109,8 @@ class SessionService:
     async def for_execute(self, session_id: str, caller: Principal) -> SessionRecord:
         """The caller's session as last read (cached: only what never changes in it is
         used before :meth:`execute` checks the rest); NotFound otherwise."""
-        return _visible(await self._store.get_cached(session_id), session_id, caller)
+        return await self._visible(await self._store.get_cached(session_id), session_id,
+                                   caller)
 
     async def pinned_function(self, session: SessionRecord) -> FunctionRecord:
         """The session's function as it runs the pinned version; 409 ``CONFLICT`` when the
@@ -157,7 +160,20 @@ class SessionService:
 
     async def get(self, session_id: str, caller: Principal) -> SessionRecord:
         """The caller's session as it stands (also once ended); NotFound otherwise."""
-        return _visible(await self._store.get(session_id), session_id, caller)
+        return await self._visible(await self._store.get(session_id), session_id, caller)
+
+    async def _visible(self, session: SessionRecord | None, session_id: str,
+                       caller: Principal) -> SessionRecord:
+        """``session`` when the caller may see it: its owner, or ``admin`` over its
+        function's project (unqualified: any session)."""
+        if session is None:
+            raise session_not_found(session_id)
+        if session.owner == caller.key or caller.can(ADMIN):
+            return session
+        where = caller.projects_for(ADMIN)
+        if where and await self._functions.project_of(session.function_id) in where:
+            return session
+        raise session_not_found(session_id)
 
     async def close(self, session_id: str, caller: Principal) -> None:
         """Close the caller's session (closing an ended one changes nothing); NotFound
@@ -166,12 +182,6 @@ class SessionService:
         await self._store.close(session_id)
 
 
-def _visible(session: SessionRecord | None, session_id: str,
-             caller: Principal) -> SessionRecord:
-    """``session`` when the caller may see it: its owner, or ``admin``."""
-    if session is None or not (session.owner == caller.key or ADMIN in caller.scopes):
-        raise session_not_found(session_id)
-    return session
 
 
 def _check_reinitialize(session: SessionRecord, caller: Principal,

@@ -13,6 +13,7 @@ from gateway.core.errors import Conflict, InvalidRequest, NotFound, project_not_
 from gateway.core.identifiers import numeric_id
 from gateway.core.models import FunctionRecord, VersionRecord
 from gateway.core.projects import COMPILED, layered_dependencies
+from gateway.core.secretbox import SecretBox, fingerprint
 
 __all__ = ["FunctionStore", "NewVersion", "VersionChange", "CHANGES_CHANNEL", "notify_change",
            "function_not_found", "version_not_found"]
@@ -27,7 +28,8 @@ SELECT f.*, v.code, v.handler, v.dependencies, v.build_status, v.resolved_depend
        p.status AS project_status,
        coalesce(s.environment, '{}') || coalesce(p.environment, '{}') AS inherited_environment,
        coalesce(s.dependencies, '[]') || coalesce(p.dependencies, '[]')
-           AS inherited_dependencies
+           AS inherited_dependencies,
+       s.secrets AS system_secrets, p.secrets AS project_secrets
 FROM functions f
 LEFT JOIN function_versions v ON v.function_id = f.id AND v.version = f.active_version
 LEFT JOIN projects p ON p.name = f.project
@@ -55,6 +57,8 @@ COLUMNS = (
     "schema",
     "examples",
     "labels",
+    "secrets",
+    "secret_names",
 )
 
 
@@ -83,7 +87,11 @@ class VersionChange:
     dependencies: list[str] | None = None
 
 
-def _record(row: Mapping[str, Any]) -> FunctionRecord:
+def _record(row: Mapping[str, Any], box: SecretBox) -> FunctionRecord:
+    layers = (row["system_secrets"], row["project_secrets"], row["secrets"])
+    secrets: dict[str, str] = {}
+    for token in layers:  # system, then project, then the function's own
+        secrets.update(box.open(token))
     return FunctionRecord(
         id=row["id"],
         name=row["name"],
@@ -117,14 +125,25 @@ def _record(row: Mapping[str, Any]) -> FunctionRecord:
         project_status=row["project_status"] or "running",
         inherited_environment=row["inherited_environment"] or {},
         inherited_dependencies=row["inherited_dependencies"] or [],
+        secret_names=list(row["secret_names"]), secrets=secrets,
+        secrets_fingerprint=fingerprint(*layers),
     )
+
+
+def _sealed(fields: Mapping[str, Any], box: SecretBox) -> dict[str, Any]:
+    """``fields`` with a ``secrets`` map replaced by its sealed token and its names."""
+    if "secrets" not in fields:
+        return dict(fields)
+    values: Mapping[str, str] = fields["secrets"] or {}
+    return {**fields, "secrets": box.seal(values), "secret_names": sorted(values)}
 
 
 class FunctionStore:
     """Functions and versions in PostgreSQL."""
 
-    def __init__(self, pool: Any, *, cache_ttl_s: float = 0.0) -> None:
+    def __init__(self, pool: Any, *, box: SecretBox, cache_ttl_s: float = 0.0) -> None:
         self._pool = pool
+        self._box = box
         # ref -> (record, read at): found functions only, forgotten on every change
         # (this replica's writes at once, others' through ``forget`` from the change
         # listener) and, should a notification be missed, after ``cache_ttl_s``.
@@ -167,7 +186,7 @@ class FunctionStore:
         if function_id is not None:
             row = await self._pool.fetchrow(_SELECT + "WHERE f.id = $1", function_id)
             if row is not None:
-                return _record(row)
+                return _record(row, self._box)
         # Case-insensitive, as names are unique (0011_function_names.sql): at most one
         # function has the name, and none other has it as its language_title.
         row = await self._pool.fetchrow(
@@ -176,13 +195,13 @@ class FunctionStore:
             " ORDER BY (lower(f.name) = lower($1)) DESC LIMIT 1",
             ref,
         )
-        return None if row is None else _record(row)
+        return None if row is None else _record(row, self._box)
 
     async def get_by_id(self, function_id: int) -> FunctionRecord | None:
         """Always read (callers use it right after a change); the result is cached."""
         generation = self._generation
         row = await self._pool.fetchrow(_SELECT + "WHERE f.id = $1", function_id)
-        record = None if row is None else _record(row)
+        record = None if row is None else _record(row, self._box)
         if record is not None and self._cache_ttl_s > 0 and generation == self._generation:
             self._remember(record)  # a function just created is invoked next, by name
         return record
@@ -200,6 +219,12 @@ class FunctionStore:
                 self._built.clear()
             self._built[key] = record
         return record
+
+    async def project_of(self, function_id: int) -> str | None:
+        """The project of a function; None when it no longer exists."""
+        project: str | None = await self._pool.fetchval(
+            "SELECT project FROM functions WHERE id = $1", function_id)
+        return project
 
     async def get_version(self, function_id: int, version: int) -> VersionRecord | None:
         row = await self._pool.fetchrow(
@@ -219,10 +244,15 @@ class FunctionStore:
         labels: dict[str, str],
         page: int,
         per_page: int,
+        within: Collection[str] | None = None,
     ) -> tuple[int, list[FunctionRecord]]:
-        """One page of functions (by id) and the total that match the filters."""
+        """One page of functions (by id) and the total that match the filters, of the
+        projects ``within`` only (None: of every project)."""
         where: list[str] = ["TRUE"]
         args: list[Any] = []
+        if within is not None:
+            args.append(sorted(within))
+            where.append(f"f.project = ANY(${len(args)}::text[])")
         if project is not None:
             args.append(project)
             where.append(f"f.project = ${len(args)}")
@@ -239,7 +269,7 @@ class FunctionStore:
             _SELECT + f"WHERE {cond} ORDER BY f.id LIMIT ${len(args) - 1} OFFSET ${len(args)}",
             *args,
         )
-        return int(total), [_record(r) for r in rows]
+        return int(total), [_record(r, self._box) for r in rows]
 
     async def _check_unambiguous(
         self, conn: Any, name: str, runtime: str, exclude_id: int | None
@@ -271,6 +301,7 @@ class FunctionStore:
         ``also(conn, function_id)`` runs in the same transaction (its triggers): if it
         raises, nothing is created.
         """
+        fields = _sealed(fields, self._box)
         cols = [c for c in COLUMNS if c in fields]
         values = [fields[c] for c in cols]
         placeholders = ", ".join(f"${i + 2}" for i in range(len(cols)))
@@ -320,6 +351,7 @@ class FunctionStore:
         The merge with the newest usable version happens under the function's row lock,
         so concurrent updates never lose each other's changes.
         """
+        fields = _sealed(fields, self._box)
         cols = [c for c in COLUMNS if c in fields]
         new_version: int | None = None
         async with self._pool.acquire() as conn, conn.transaction():

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import asyncpg
 
 from gateway.core.errors import Conflict
+from gateway.core.secretbox import SecretBox
 from gateway.store.functions import notify_change
 
 __all__ = ["ProjectRecord", "ProjectStatus", "ProjectStore", "SYSTEM_ID"]
@@ -33,6 +34,7 @@ class ProjectRecord:
     created_at: dt.datetime
     updated_at: dt.datetime
     functions: list[str] = field(default_factory=list)
+    secret_names: list[str] = field(default_factory=list)
 
 
 def mask(environment: Mapping[str, str], *, reveal: bool) -> dict[str, str]:
@@ -52,7 +54,7 @@ def _record(row: Mapping[str, Any]) -> ProjectRecord:
         id=row["id"], name=row["name"], description=row["description"], status=row["status"],
         environment=row["environment"], dependencies=row["dependencies"],
         created_at=row["created_at"], updated_at=row["updated_at"],
-        functions=list(row["function_names"]),
+        functions=list(row["function_names"]), secret_names=list(row["secret_names"]),
     )
 
 
@@ -60,8 +62,9 @@ class ProjectStore:
     """Projects and the system settings in PostgreSQL; every change is announced on
     ``fngate_changes`` (``project:<id>``, ``system:0``) in the transaction that makes it."""
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: Any, *, box: SecretBox) -> None:
         self._pool = pool
+        self._box = box
 
     async def list_all(self) -> list[ProjectRecord]:
         rows = await self._pool.fetch(_SELECT + " GROUP BY p.id ORDER BY p.name")
@@ -103,7 +106,8 @@ class ProjectStore:
     async def update(self, name: str, **values: Any) -> ProjectRecord | None:
         """Set ``status``, ``environment``, ``dependencies`` or ``description``; None when
         the project does not exist."""
-        allowed = ("status", "environment", "dependencies", "description")
+        allowed = ("status", "environment", "dependencies", "description", "secrets",
+                   "secret_names")
         cols = [c for c in allowed if c in values]
         sets = [f"{c} = ${i + 2}" for i, c in enumerate(cols)]
         sets.append("updated_at = now()")
@@ -115,6 +119,27 @@ class ProjectStore:
                 return None
             await notify_change(conn, "project", project_id)
         return await self.get(name)
+
+    async def set_secrets(self, name: str, values: Mapping[str, str]) -> ProjectRecord | None:
+        """Replace the project's secrets whole (sealed); None when it does not exist."""
+        return await self.update(name, secrets=self._box.seal(values),
+                                 secret_names=sorted(values))
+
+    async def system_secret_names(self) -> list[str]:
+        """Names of the system's secrets."""
+        names = await self._pool.fetchval(
+            "SELECT secret_names FROM system_settings WHERE id = 0")
+        return list(names or [])
+
+    async def set_system_secrets(self, values: Mapping[str, str]) -> None:
+        """Replace the system's secrets whole (sealed)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO system_settings (id, secrets, secret_names) VALUES (0, $1, $2)"
+                " ON CONFLICT (id) DO UPDATE SET secrets = $1, secret_names = $2,"
+                " updated_at = now()",
+                self._box.seal(values), sorted(values))
+            await notify_change(conn, "system", SYSTEM_ID)
 
     async def system(self) -> tuple[dict[str, str], list[str]]:
         """The system environment and dependencies."""

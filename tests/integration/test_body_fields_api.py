@@ -61,7 +61,7 @@ async def test_multipart_requirements_and_dependencies_together_is_400(
     assert _field(r) == "requirements"
 
 
-@pytest.mark.parametrize("field", ["image", "secrets", "id", "status"])
+@pytest.mark.parametrize("field", ["image", "secret_names", "id", "status"])
 async def test_refused_fields_say_why(client: httpx.AsyncClient, field: str) -> None:
     r = await create(client, name="refused", **{field: "x"})
     assert _field(r) == field

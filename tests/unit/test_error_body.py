@@ -57,14 +57,16 @@ def test_every_error_class_has_a_code_of_the_contract() -> None:
 
 def test_models_holding_secrets_keep_them_out_of_repr() -> None:
     from gateway.schemas.functions import FunctionCreate
-    from gateway.schemas.projects import EnvironmentData
+    from gateway.schemas.projects import EnvironmentData, SecretsData
     from gateway.schemas.webhooks import WebhookCreate
 
     shown = [
         repr(WebhookCreate(url="http://x", events=["job.failed"], secret="hunter2")),
         repr(FunctionCreate.model_validate({"name": "f", "runtime": "python", "code": "x",
-                                            "environment": {"KEY": "hunter2"}})),
+                                            "environment": {"KEY": "hunter2"},
+                                            "secrets": {"S": "hunter2"}})),
         repr(EnvironmentData(data={"KEY": "hunter2"})),
+        repr(SecretsData(data={"KEY": "hunter2"})),
     ]
     assert not any("hunter2" in text for text in shown), shown
 

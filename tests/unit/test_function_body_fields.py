@@ -21,7 +21,7 @@ PY = "def handler(event):\n    return event\n"
 #: ``maxReplicas``).
 FUNCTION_FIELDS = frozenset({
     "name", "runtime", "code", "source_code", "handler", "dependencies", "triggers",
-    "project", "execution_type", "description", "environment", "labels", "timeout_ms",
+    "project", "execution_type", "description", "environment", "secrets", "labels", "timeout_ms",
     "memory_mb", "network", "ephemeral_storage_mb", "cpu_millis", "resources",
     "max_concurrency", "min_warm", "cache_ttl", "cache_scope", "max_retries", "rate_limit",
     "schema", "examples", "maxReplicas", "minReplicas",

@@ -35,7 +35,7 @@ def _error(model: type[Any], body: Any, **context: Any) -> FngateError:
 
 
 def test_the_form_sends_exactly_these_fields_as_json_and_as_integers() -> None:
-    assert set(FORM_JSON_FIELDS) == {"environment", "labels", "schema", "examples",
+    assert set(FORM_JSON_FIELDS) == {"environment", "secrets", "labels", "schema", "examples",
                                      "dependencies", "triggers", "resources"}
     assert set(FORM_INTEGER_FIELDS) == {
         "timeout_ms", "memory_mb", "ephemeral_storage_mb", "cpu_millis", "max_concurrency",

@@ -57,7 +57,7 @@ class _Store:
 
 def _service(*jobs: Job) -> tuple[JobService, _Store]:
     store = _Store(*jobs)
-    return JobService(store=store), store  # type: ignore[arg-type]
+    return JobService(store=store, functions=None), store  # type: ignore[arg-type]
 
 
 async def test_a_job_is_visible_to_its_creator_and_to_readers_of_all_jobs() -> None:

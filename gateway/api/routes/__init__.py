@@ -21,6 +21,7 @@ def all_routes() -> list[BaseRoute]:
         openapi,
         projects,
         provider,
+        secrets,
         sessions,
         triggers,
         versions,
@@ -35,6 +36,6 @@ def all_routes() -> list[BaseRoute]:
         *health.routes, *metrics.routes, *openapi.routes, *provider.routes, *functions.routes,
         *versions.routes, *jobs.routes, *triggers.routes,
         *function_metrics.routes, *function_logs.routes, *events.routes, *webhooks.routes,
-        *projects.routes,
+        *projects.routes, *secrets.routes,
         *http.routes,
     ]

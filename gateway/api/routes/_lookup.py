@@ -8,6 +8,8 @@ from typing import Any
 
 from auth import Principal, can_manage
 from gateway.api.context import Services
+from gateway.api.security import require_any
+from gateway.core.errors import project_not_found
 from gateway.core.jsoncodec import isoformat
 from gateway.core.models import FunctionRecord
 from gateway.schemas.base import render
@@ -19,25 +21,49 @@ from gateway.schemas.trigger_configs import (
 )
 from gateway.schemas.triggers import CronTrigger, HttpTrigger, QueueTrigger, Trigger
 from gateway.store.functions import function_not_found
+from gateway.store.projects import ProjectRecord
 from gateway.store.triggers import TriggerRecord
 from triggers.cron_schedule import next_run_at
 
-__all__ = ["function_not_found", "load_function", "render_trigger", "show_function",
-           "trigger_view"]
+__all__ = ["function_not_found", "load_function", "load_project", "render_trigger",
+           "show_function", "trigger_view"]
 
 
-async def load_function(services: Services, ref: str) -> FunctionRecord:
+async def load_function(services: Services, ref: str, principal: Principal | None = None,
+                        *scopes: str) -> FunctionRecord:
+    """The function ``ref`` names, as ``principal`` may reach it: 403 unless it holds one
+    of ``scopes`` in some project (before the lookup: names cannot be probed), 404 when
+    there is none or it is of a project the caller does not see, 403 unless it holds one
+    of ``scopes`` in the function's project. Without a principal, nothing is checked (the
+    caller checked unqualified scopes itself)."""
+    if principal is not None and scopes:
+        require_any(principal, scopes, somewhere=True)
     function = await services.functions.get(ref)
-    if function is None:
+    if function is None or (principal is not None and not principal.sees(function.project)):
         raise function_not_found(ref)
+    if principal is not None and scopes:
+        require_any(principal, scopes, function.project)
     return function
+
+
+async def load_project(services: Services, name: str, principal: Principal,
+                       *scopes: str) -> ProjectRecord:
+    """The project ``name``, as :func:`load_function` reaches a function: 403 unless the
+    caller holds one of ``scopes`` somewhere, 404 (``PROJECT_NOT_FOUND``) when there is
+    none or the caller does not see it, 403 unless it holds one of ``scopes`` there."""
+    require_any(principal, scopes, somewhere=True)
+    project = await services.project_service.get(name)
+    if not principal.sees(project.name):
+        raise project_not_found(name)
+    require_any(principal, scopes, project.name)
+    return project
 
 
 def show_function(function: FunctionRecord, principal: Principal, *,
                   include_code: bool = True) -> Function:
     """The Function ``principal`` sees: environment values only to those who manage
-    functions (``write:functions``, ``admin``)."""
-    return function_view(function, reveal_environment=can_manage(principal),
+    functions of its project (``write:functions``, ``admin``)."""
+    return function_view(function, reveal_environment=can_manage(principal, function.project),
                          include_code=include_code)
 
 

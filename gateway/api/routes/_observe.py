@@ -10,17 +10,18 @@ from typing import Any
 
 from starlette.requests import Request
 
-from auth import Principal, can_read_all_jobs
+from auth import Principal
 from auth.scopes import READ_JOBS
-from gateway.core.errors import Forbidden, InvalidRequest
+from gateway.api.security import require_any
+from gateway.core.errors import InvalidRequest
 
 __all__ = ["READ_JOBS_NOTE", "query_bool", "query_time", "query_uuid", "require_read_jobs",
            "time_parameter"]
 
 #: How the three routes check their caller, for their descriptions.
-READ_JOBS_NOTE = ("Needs `read:jobs` or `admin`, else 403 `FORBIDDEN` "
-                  "(`details.required_scope: \"read:jobs\"`), checked before the function is "
-                  "looked up. ")
+READ_JOBS_NOTE = ("Needs `read:jobs` or `admin` (over the function's project), else 403 "
+                  "`FORBIDDEN` (`details.required_scope: \"read:jobs\"`), checked before the "
+                  "function is looked up. ")
 
 _RELATIVE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -28,11 +29,12 @@ _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no", "")
 
 
-def require_read_jobs(principal: Principal, what: str) -> None:
-    """403 unless the caller holds ``read:jobs`` (or ``admin``); checked before any lookup."""
-    if not can_read_all_jobs(principal):
-        raise Forbidden(f"reading a function's {what} needs the '{READ_JOBS}' scope",
-                        details={"required_scope": READ_JOBS})
+def require_read_jobs(principal: Principal, what: str, project: str | None = None, *,
+                      somewhere: bool = False) -> None:
+    """403 unless the caller holds ``read:jobs`` (or ``admin``) over ``project`` (None:
+    every project; ``somewhere``: some project, the check before any lookup)."""
+    require_any(principal, (READ_JOBS,), project, somewhere=somewhere,
+                message=f"reading a function's {what} needs the '{READ_JOBS}' scope")
 
 
 def time_parameter(name: str, description: str) -> dict[str, Any]:

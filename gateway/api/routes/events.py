@@ -19,6 +19,7 @@ from gateway.api.security import authenticate
 from gateway.core.jsoncodec import isoformat
 from gateway.schemas.events import Event, FunctionEvents
 from gateway.store.events import EventRecord
+from gateway.store.functions import function_not_found
 
 __all__ = ["routes"]
 
@@ -48,9 +49,14 @@ _LIMIT = {"name": "limit", "in": "query", "required": False,
 )
 async def function_events(request: Request) -> Response:
     principal = await authenticate(request)
-    require_read_jobs(principal, "events")
+    require_read_jobs(principal, "events", somewhere=True)
     trail = services_of(request).audit_trail
-    function_id = await trail.function_id(request.path_params["ref"])
+    ref = request.path_params["ref"]
+    function_id, project = await trail.function_of(ref)
+    # A deleted function's project is not known: its events are the operator's.
+    if not (principal.sees(project) if project is not None else principal.can(READ_JOBS)):
+        raise function_not_found(ref)
+    require_read_jobs(principal, "events", project)
     records = await trail.events(function_id, limit=query_int(request, "limit", 100, 1, 1000))
     return JSONResponse(FunctionEvents(events=[_event_view(e) for e in records]))
 

@@ -92,9 +92,10 @@ _PARAMETERS: list[str | dict[str, Any]] = [
 )
 async def function_logs(request: Request) -> Response:
     principal = await authenticate(request)
-    require_read_jobs(principal, "logs")
+    require_read_jobs(principal, "logs", somewhere=True)
     services = services_of(request)
-    function = await load_function(services, request.path_params["ref"])
+    function = await load_function(services, request.path_params["ref"], principal)
+    require_read_jobs(principal, "logs", function.project)
     since, until = query_time(request, "since"), query_time(request, "until")
     if since is not None and until is not None and since >= until:
         raise InvalidRequest("query parameter 'until' must be later than 'since'",

@@ -53,9 +53,10 @@ runs × `FNGATE_PRICE_PER_REQUEST` (cache hits cost nothing).
 )
 async def function_metrics(request: Request) -> Response:
     principal = await authenticate(request)
-    require_read_jobs(principal, "metrics")
+    require_read_jobs(principal, "metrics", somewhere=True)
     services = services_of(request)
-    function = await load_function(services, request.path_params["ref"])
+    function = await load_function(services, request.path_params["ref"], principal)
+    require_read_jobs(principal, "metrics", function.project)
     metrics = await services.function_stats.metrics(function,
                                                     since=query_time(request, "since"))
     return JSONResponse(metrics)

@@ -15,7 +15,12 @@ from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import query_int
 from gateway.api.routes._function_body import read_function_body
 from gateway.api.routes._lookup import load_function, render_trigger, show_function
-from gateway.api.security import authenticate, require_catalog_read, require_scope
+from gateway.api.security import (
+    CATALOG_READERS,
+    authenticate,
+    require_catalog_read,
+    require_scope,
+)
 from gateway.core.errors import InvalidRequest
 from gateway.schemas.function_input import normalize_runtime
 from gateway.schemas.function_view import Function, FunctionCreated, FunctionList
@@ -69,12 +74,13 @@ _LIST_PARAMETERS = [
 )
 async def list_functions(request: Request) -> Response:
     principal = await authenticate(request)
-    require_catalog_read(principal)
+    require_catalog_read(principal, somewhere=True)
     page = query_int(request, "page", 1, 1, 1_000_000)
     per_page = query_int(request, "per_page", 20, 1, 100)
     total, functions = await services_of(request).functions.list_page(
         project=request.query_params.get("project") or None, language=_language(request),
         labels=_labels(request), page=page, per_page=per_page,
+        within=principal.projects_for(*CATALOG_READERS),
     )
     return JSONResponse(FunctionList(
         total=total, page=page, per_page=per_page,
@@ -118,9 +124,10 @@ def _context(services: Services, runtime: str | None = None) -> dict[str, Any]:
 )
 async def create_function(request: Request) -> Response:
     principal = await authenticate(request)
-    require_scope(principal, WRITE_FUNCTIONS)
+    require_scope(principal, WRITE_FUNCTIONS, somewhere=True)
     services = services_of(request)
     body = parse(FunctionCreate, await read_function_body(request), context=_context(services))
+    require_scope(principal, WRITE_FUNCTIONS, body.project)
     created = await services.function_service.create(body, actor=principal.subject)
     shown = FunctionCreated(**dict(show_function(created.function, principal)), triggers=(
         [render_trigger(t) for t in created.triggers] if body.nested_triggers else MISSING))
@@ -138,8 +145,8 @@ async def create_function(request: Request) -> Response:
 )
 async def get_function(request: Request) -> Response:
     principal = await authenticate(request)
-    require_catalog_read(principal)
-    function = await load_function(services_of(request), request.path_params["ref"])
+    function = await load_function(services_of(request), request.path_params["ref"], principal,
+                                   *CATALOG_READERS)
     return JSONResponse(show_function(function, principal))
 
 
@@ -156,11 +163,13 @@ async def get_function(request: Request) -> Response:
 )
 async def update_function(request: Request) -> Response:
     principal = await authenticate(request)
-    require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
-    current = await load_function(services, request.path_params["ref"])
+    current = await load_function(services, request.path_params["ref"], principal,
+                                  WRITE_FUNCTIONS)
     body = parse(FunctionUpdate, await read_function_body(request),
                  context=_context(services, current.runtime))
+    if "project" in body.model_fields_set:  # a move needs the scope where it goes too
+        require_scope(principal, WRITE_FUNCTIONS, body.project)
     function = await services.function_service.update(current, body, actor=principal.subject)
     return JSONResponse(show_function(function, principal))
 
@@ -175,9 +184,9 @@ async def update_function(request: Request) -> Response:
 )
 async def delete_function(request: Request) -> Response:
     principal = await authenticate(request)
-    require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
-    function = await load_function(services, request.path_params["ref"])
+    function = await load_function(services, request.path_params["ref"], principal,
+                                   WRITE_FUNCTIONS)
     await services.function_service.delete(function, actor=principal.subject)
     return Response(status_code=204)
 

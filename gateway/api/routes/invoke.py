@@ -63,8 +63,8 @@ _ASYNC: dict[str, Any] = {
 async def _invoke(request: Request, *, force_async: bool) -> Response:
     principal = await authenticate(request)
     services = services_of(request)
-    function = await load_function(services, request.path_params["ref"])
-    require_execute(principal, function.language)
+    function = await load_function(services, request.path_params["ref"], principal)
+    require_execute(principal, function.language, function.project)
     # Read in this order, so a request with several faults gets the same 400 as ever.
     # The event is any JSON (InvokeEvent): read_json bounds its depth and refuses NULs.
     invocation = Invocation(

@@ -92,7 +92,7 @@ async def list_function_jobs(request: Request) -> Response:
     principal = await authenticate(request)
     services = services_of(request)
     services.job_service.check_may_list(principal)
-    function = await load_function(services, request.path_params["ref"])
+    function = await load_function(services, request.path_params["ref"], principal)
     status = request.query_params.get("status") or None
     if status is not None and status not in JOB_STATUSES:
         raise InvalidRequest(
@@ -107,7 +107,8 @@ async def list_function_jobs(request: Request) -> Response:
             raise InvalidRequest("query parameter 'before' must be a job id",
                                  details={"parameter": "before"}) from exc
     page = await services.job_service.page(function.id, principal, status=status,
-                                           limit=limit, before=before)
+                                           limit=limit, before=before,
+                                           project=function.project)
     return JSONResponse(render_job_list(JobList(jobs=[job_view(j) for j in page.jobs],
                                                 next_before=page.next_before)))
 

@@ -14,13 +14,19 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from auth import Principal, has_scope
+from auth import Principal
 from auth.scopes import ADMIN, READ_FUNCTIONS, WRITE_FUNCTIONS
 from gateway.api.context import services_of
 from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
-from gateway.api.security import authenticate, require_catalog_read, require_scope
+from gateway.api.routes._lookup import load_project
+from gateway.api.security import (
+    CATALOG_READERS,
+    authenticate,
+    require_catalog_read,
+    require_scope,
+)
 from gateway.core.jsoncodec import isoformat
 from gateway.schemas.projects import (
     DependenciesData,
@@ -62,8 +68,8 @@ def project_view(project: ProjectRecord, principal: Principal) -> Project:
     return Project.trusted(
         id=project.id, name=project.name, description=project.description,
         status=project.status, functions=list(project.functions),
-        environment=mask(project.environment, reveal=has_scope(principal, ADMIN)),
-        dependencies=list(project.dependencies),
+        environment=mask(project.environment, reveal=principal.can(ADMIN, project.name)),
+        dependencies=list(project.dependencies), secret_names=list(project.secret_names),
         created_at=isoformat(project.created_at), updated_at=isoformat(project.updated_at))
 
 
@@ -76,10 +82,11 @@ def project_view(project: ProjectRecord, principal: Principal) -> Project:
 )
 async def list_projects(request: Request) -> Response:
     principal = await authenticate(request)
-    require_catalog_read(principal)
+    require_catalog_read(principal, somewhere=True)
     projects = await services_of(request).project_service.list_all()
-    return JSONResponse(ProjectList(projects=[project_view(p, principal)
-                                                     for p in projects]))
+    within = principal.projects_for(*CATALOG_READERS)
+    return JSONResponse(ProjectList(projects=[project_view(p, principal) for p in projects
+                                              if within is None or p.name in within]))
 
 
 @operation(
@@ -109,8 +116,8 @@ async def create_project(request: Request) -> Response:
 )
 async def get_project(request: Request) -> Response:
     principal = await authenticate(request)
-    require_catalog_read(principal)
-    project = await services_of(request).project_service.get(_name(request))
+    project = await load_project(services_of(request), _name(request), principal,
+                                 *CATALOG_READERS)
     return JSONResponse(project_view(project, principal))
 
 
@@ -137,8 +144,9 @@ async def delete_project(request: Request) -> Response:
 )
 async def start_project(request: Request) -> Response:
     principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    project = await services_of(request).project_service.start(_name(request))
+    services = services_of(request)
+    await load_project(services, _name(request), principal, ADMIN)
+    project = await services.project_service.start(_name(request))
     return JSONResponse(project_view(project, principal))
 
 
@@ -153,8 +161,9 @@ async def start_project(request: Request) -> Response:
 )
 async def stop_project(request: Request) -> Response:
     principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    project = await services_of(request).project_service.stop(_name(request))
+    services = services_of(request)
+    await load_project(services, _name(request), principal, ADMIN)
+    project = await services.project_service.stop(_name(request))
     return JSONResponse(project_view(project, principal))
 
 
@@ -189,17 +198,17 @@ _DEPENDENCIES = _Layer(
 
 async def _get_project_layer(request: Request, layer: _Layer) -> Response:
     principal = await authenticate(request)
-    require_catalog_read(principal)
-    project = await services_of(request).project_service.get(_name(request))
+    project = await load_project(services_of(request), _name(request), principal,
+                                 *CATALOG_READERS)
     return JSONResponse(layer.model(data=layer.shown(project,
-                                                            has_scope(principal, ADMIN))))
+                                                     principal.can(ADMIN, project.name))))
 
 
 async def _put_project_layer(request: Request, layer: _Layer) -> Response:
     principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    name, projects = _name(request), services_of(request).project_service
-    await projects.get(name)  # an unknown project is a 404 whatever the body
+    name, services = _name(request), services_of(request)
+    projects = services.project_service
+    await load_project(services, name, principal, ADMIN)  # a 404 whatever the body
     body = parse(layer.model, await read_json(request))
     project = await layer.set_project(projects, name, body.data)
     return JSONResponse(layer.model(data=layer.shown(project, True)))

@@ -68,8 +68,8 @@ async def initialize(request: Request) -> Response:
         raise InvalidRequest("the Language-Title header is required",
                              details={"header": "Language-Title"})
     services = services_of(request)
-    function = await services.session_service.function_titled(title)
-    require_execute(principal, function.language)
+    function = await services.session_service.function_titled(title, principal)
+    require_execute(principal, function.language, function.project)
     raw = await read_json(request, empty={})
     body = parse(InitializeRequest, {} if raw is None else raw,  # null: no body, as ever
                  context={"settings": services.settings})
@@ -118,7 +118,7 @@ async def execute(request: Request) -> Response:
     body = parse(ExecuteRequest, await read_json(request, empty={}))
     directive = cache_directive(request)
     function = await sessions.pinned_function(session)
-    require_execute(principal, function.language)
+    require_execute(principal, function.language, function.project)
     executed = await sessions.execute(session_id, session, function, params=body.params,
                                       cache=directive, caller=principal)
     job = executed.invoked.job

@@ -11,7 +11,7 @@ from gateway.api.operations import Reply, operation, routes_of
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.routes._lookup import load_function, trigger_view
-from gateway.api.security import authenticate, require_catalog_read, require_scope
+from gateway.api.security import CATALOG_READERS, authenticate
 from gateway.core.identifiers import numeric_id
 from gateway.schemas.triggers import Trigger, TriggerCreate, TriggerList, TriggerUpdate
 from gateway.schemas.validation import parse
@@ -50,9 +50,9 @@ def _trigger_id(request: Request) -> int:
 )
 async def list_triggers(request: Request) -> Response:
     principal = await authenticate(request)
-    require_catalog_read(principal)
     services = services_of(request)
-    function = await load_function(services, request.path_params["ref"])
+    function = await load_function(services, request.path_params["ref"], principal,
+                                   *CATALOG_READERS)
     triggers = await services.trigger_service.for_function(function)
     return JSONResponse(TriggerList(triggers=[trigger_view(t) for t in triggers]))
 
@@ -66,10 +66,10 @@ async def list_triggers(request: Request) -> Response:
 )
 async def create_trigger(request: Request) -> Response:
     principal = await authenticate(request)
-    require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
     # The function first: an unknown one is a 404 whatever the body.
-    function = await load_function(services, request.path_params["ref"])
+    function = await load_function(services, request.path_params["ref"], principal,
+                                   WRITE_FUNCTIONS)
     body = parse(TriggerCreate, await read_json(request), context={"settings": services.settings})
     trigger = await services.trigger_service.create(function, body, actor=principal.subject)
     return JSONResponse(trigger_view(trigger), status_code=201)
@@ -82,9 +82,9 @@ async def create_trigger(request: Request) -> Response:
 )
 async def get_trigger(request: Request) -> Response:
     principal = await authenticate(request)
-    require_catalog_read(principal)
     services = services_of(request)
-    function = await load_function(services, request.path_params["ref"])
+    function = await load_function(services, request.path_params["ref"], principal,
+                                   *CATALOG_READERS)
     trigger = await services.trigger_service.get(function, _trigger_id(request))
     return JSONResponse(trigger_view(trigger))
 
@@ -97,9 +97,9 @@ async def get_trigger(request: Request) -> Response:
 )
 async def update_trigger(request: Request) -> Response:
     principal = await authenticate(request)
-    require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
-    function = await load_function(services, request.path_params["ref"])
+    function = await load_function(services, request.path_params["ref"], principal,
+                                   WRITE_FUNCTIONS)
     # The body is checked over the stored trigger (an omitted field keeps its value).
     current = await services.trigger_service.get(function, _trigger_id(request))
     body = parse(TriggerUpdate, await read_json(request), context={"current": current})
@@ -114,9 +114,9 @@ async def update_trigger(request: Request) -> Response:
 )
 async def delete_trigger(request: Request) -> Response:
     principal = await authenticate(request)
-    require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
-    function = await load_function(services, request.path_params["ref"])
+    function = await load_function(services, request.path_params["ref"], principal,
+                                   WRITE_FUNCTIONS)
     await services.trigger_service.delete(function, _trigger_id(request),
                                           actor=principal.subject)
     return Response(status_code=204)

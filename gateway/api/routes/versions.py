@@ -18,7 +18,7 @@ from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.routes._lookup import load_function, show_function
 from gateway.api.routes.functions import READ_NOTE, READ_SCOPES, WRITE_NOTE, WRITE_SCOPES
-from gateway.api.security import authenticate, require_catalog_read, require_scope
+from gateway.api.security import CATALOG_READERS, authenticate
 from gateway.core.identifiers import numeric_id
 from gateway.core.models import FunctionRecord
 from gateway.schemas.function_view import Function
@@ -59,9 +59,9 @@ _VERSION_NUMBER = {
 )
 async def list_versions(request: Request) -> Response:
     principal = await authenticate(request)
-    require_catalog_read(principal)
     services = services_of(request)
-    function = await load_function(services, request.path_params["ref"])
+    function = await load_function(services, request.path_params["ref"], principal,
+                                   *CATALOG_READERS)
     versions = await services.functions.list_versions(function.id)
     return JSONResponse(VersionList(versions=[version_view(v) for v in versions]))
 
@@ -82,9 +82,9 @@ async def list_versions(request: Request) -> Response:
 )
 async def create_version(request: Request) -> Response:
     principal = await authenticate(request)
-    require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
-    function = await load_function(services, request.path_params["ref"])
+    function = await load_function(services, request.path_params["ref"], principal,
+                                   WRITE_FUNCTIONS)
     body = parse(VersionCreate, await read_json(request, empty={}),
                  context={"settings": services.settings, "runtime": function.runtime})
     created = await services.function_service.add_version(function, body,
@@ -113,9 +113,9 @@ def _version_number(function: FunctionRecord, raw: str) -> int:
 )
 async def activate_version(request: Request) -> Response:
     principal = await authenticate(request)
-    require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
-    function = await load_function(services, request.path_params["ref"])
+    function = await load_function(services, request.path_params["ref"], principal,
+                                   WRITE_FUNCTIONS)
     number = _version_number(function, request.path_params["version"])
     activated = await services.function_service.activate_version(function, number,
                                                                  actor=principal.subject)
@@ -134,9 +134,9 @@ async def activate_version(request: Request) -> Response:
 )
 async def rollback(request: Request) -> Response:
     principal = await authenticate(request)
-    require_scope(principal, WRITE_FUNCTIONS)
     services = services_of(request)
-    function = await load_function(services, request.path_params["ref"])
+    function = await load_function(services, request.path_params["ref"], principal,
+                                   WRITE_FUNCTIONS)
     rolled_back = await services.function_service.rollback(function, actor=principal.subject)
     return JSONResponse(show_function(rolled_back, principal))
 
