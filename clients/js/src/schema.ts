@@ -565,7 +565,7 @@ export interface paths {
         };
         /**
          * A function's invocation statistics
-         * @description Needs `read:jobs` or `admin`, else 403 `FORBIDDEN` (`details.required_scope: "read:jobs"`), checked before the function is looked up. Aggregated in PostgreSQL from the function's finished jobs (`success` or `failed`, every replica's, as long as retention keeps them) requested at or after `since` (all of them without it).
+         * @description Needs `read:jobs` or `admin` (over the function's project), else 403 `FORBIDDEN` (`details.required_scope: "read:jobs"`), checked before the function is looked up. Aggregated in PostgreSQL from the function's finished jobs (`success` or `failed`, every replica's, as long as retention keeps them) requested at or after `since` (all of them without it).
          *
          *     - `invocations`: finished jobs, cache hits included; `success_rate` = successful / total × 100 and `error_rate` = failed / total (both 0 with no invocations).
          *     - `cold_starts`: jobs whose run started a worker; `cache_hits`: jobs answered from the result cache (no run).
@@ -595,7 +595,7 @@ export interface paths {
         };
         /**
          * A function's log lines, or a live stream of them
-         * @description Needs `read:jobs` or `admin`, else 403 `FORBIDDEN` (`details.required_scope: "read:jobs"`), checked before the function is looked up. Without `follow`: the newest `limit` lines that match, oldest first (like `tail`), as `{"logs": [LogLine…]}`. A line's `timestamp` is when the function printed it; lines are stored when their job's attempt ends and kept for `FNGATE_LOG_RETENTION_DAYS` (default 7) and, per function, the newest `FNGATE_LOG_RETENTION_MAX_LINES` (default 100000).
+         * @description Needs `read:jobs` or `admin` (over the function's project), else 403 `FORBIDDEN` (`details.required_scope: "read:jobs"`), checked before the function is looked up. Without `follow`: the newest `limit` lines that match, oldest first (like `tail`), as `{"logs": [LogLine…]}`. A line's `timestamp` is when the function printed it; lines are stored when their job's attempt ends and kept for `FNGATE_LOG_RETENTION_DAYS` (default 7) and, per function, the newest `FNGATE_LOG_RETENTION_MAX_LINES` (default 100000).
          *
          *     With `follow=true`: `text/event-stream`. First those lines, then the lines printed so far by runs still going on the replica that answers, then each new line as it is printed, one `data: <LogLine JSON>` event each. Lines of runs on this replica arrive as they are printed; lines of runs on other replicas arrive when their attempt ends (polled every second). A comment (`: keep-alive`) is sent after 15 s without lines. The stream ends when the client disconnects, when `until` passes, or — with `job_id` — once that job has finished and its lines were sent (an unknown `job_id` ends it at once). A follower too slow to read loses lines rather than slowing the function. At most 50 followers per function on one gateway: the next gets 429 `RATE_LIMITED` with `Retry-After`.
          */
@@ -620,7 +620,7 @@ export interface paths {
         };
         /**
          * A function's audit events
-         * @description Needs `read:jobs` or `admin`, else 403 `FORBIDDEN` (`details.required_scope: "read:jobs"`), checked before the function is looked up. The function's audit trail, newest first: `created`, `updated` (`metadata.fields`: the fields the update sent), `deployed` (a new version: `metadata.version`, `metadata.status`; or a rebuild for new project or system dependencies: `metadata.rebuild`, `metadata.dependencies`), `activated` (a version became active when its build succeeded), `rolled_back`, `build_failed` (`metadata.build_log`: its end; `metadata.rebuild` when a rebuild failed and the version kept serving with its previous build), `trigger_added`, `trigger_removed` (`metadata.trigger_id`, `trigger_type`, `trigger_name`) and `deleted`. Each is recorded in the transaction of its change. `actor` is the `sub` of the token that made the change, null for what the gateway did on its own (a build resumed after a restart, a rebuild). A deleted function's trail stays readable by its id, or by its name while no function has that name.
+         * @description Needs `read:jobs` or `admin` (over the function's project), else 403 `FORBIDDEN` (`details.required_scope: "read:jobs"`), checked before the function is looked up. The function's audit trail, newest first: `created`, `updated` (`metadata.fields`: the fields the update sent), `deployed` (a new version: `metadata.version`, `metadata.status`; or a rebuild for new project or system dependencies: `metadata.rebuild`, `metadata.dependencies`), `activated` (a version became active when its build succeeded), `rolled_back`, `build_failed` (`metadata.build_log`: its end; `metadata.rebuild` when a rebuild failed and the version kept serving with its previous build), `trigger_added`, `trigger_removed` (`metadata.trigger_id`, `trigger_type`, `trigger_name`) and `deleted`. Each is recorded in the transaction of its change. `actor` is the `sub` of the token that made the change, null for what the gateway did on its own (a build resumed after a restart, a rebuild). A deleted function's trail stays readable by its id, or by its name while no function has that name.
          */
         get: operations["getFunctionEvents"];
         put?: never;
@@ -882,6 +882,60 @@ export interface paths {
          * @description Needs `admin`, else 403 `FORBIDDEN` (`details.required_scope: "admin"`). Replaces the system (every function's, beneath its project's) dependencies whole; answers it as stored (values revealed). The functions it changes are rebuilt in the background and keep serving with their current build until the new one is ready (see the tag's description); the same list again retries a failed rebuild.
          */
         put: operations["setSystemDependencies"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{name}/secrets": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed in the response and error bodies; an invalid value is replaced by a new UUID, not refused. */
+                "X-Request-ID"?: components["parameters"]["X-Request-ID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Project secret names
+         * @description Needs `read:functions`, `write:functions` or `admin`. The names of the project's secrets; values are never returned.
+         */
+        get: operations["getProjectSecrets"];
+        /**
+         * Replace the project secrets
+         * @description Needs `admin`, else 403 `FORBIDDEN` (`details.required_scope: "admin"`). Replaces the project's secrets whole (`{"data": {}}` removes them). Values are sealed at rest, never returned by any route, and layered after the plain variables into the environment of every function beneath (system, project, then the function's own); they apply to new runs at once on this replica and within seconds on the others. Answers the names.
+         */
+        put: operations["setProjectSecrets"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secrets/system": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed in the response and error bodies; an invalid value is replaced by a new UUID, not refused. */
+                "X-Request-ID"?: components["parameters"]["X-Request-ID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * System secret names
+         * @description Needs `admin`, else 403 `FORBIDDEN` (`details.required_scope: "admin"`). The names of the system's secrets (every function's, beneath its project's); values are never returned.
+         */
+        get: operations["getSystemSecrets"];
+        /**
+         * Replace the system secrets
+         * @description Needs `admin`, else 403 `FORBIDDEN` (`details.required_scope: "admin"`). Replaces the system's secrets whole. Values are sealed at rest, never returned by any route, and layered after the plain variables into the environment of every function beneath (system, project, then the function's own); they apply to new runs at once on this replica and within seconds on the others. Answers the names.
+         */
+        put: operations["setSystemSecrets"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1247,6 +1301,8 @@ export interface components {
             environment: {
                 [key: string]: string;
             };
+            /** @description Names of the function's own secrets, sorted; values are never returned. */
+            secret_names: string[];
             dependencies: string[];
             timeout_ms: number;
             memory_mb: number;
@@ -1290,7 +1346,7 @@ export interface components {
         };
         /**
          * FunctionCreate
-         * @description Body of `POST /api/v1/functions`. Required: `name`, `runtime`, and one of `code` or `source_code`; omitted fields take their defaults. Any other field → 400 `INVALID_REQUEST` naming it (`details.field`): `image` is refused (custom images are not supported), `secrets` too (not supported yet), and the fields only responses carry (`id`, `language`, `title`, `language_title`, `endpoint`, `status`, `active_version`, `secret_names`, `created_at`, `updated_at`) cannot be sent. `triggers` are accepted on create only; `timeout_ms`, `memory_mb`, `ephemeral_storage_mb` and `cpu_millis` out of range are 400s, not clamped. Every problem is listed in `details.errors`.
+         * @description Body of `POST /api/v1/functions`. Required: `name`, `runtime`, and one of `code` or `source_code`; omitted fields take their defaults. Any other field → 400 `INVALID_REQUEST` naming it (`details.field`): `image` is refused (custom images are not supported), and the fields only responses carry (`id`, `language`, `title`, `language_title`, `endpoint`, `status`, `active_version`, `secret_names`, `created_at`, `updated_at`) cannot be sent. `triggers` are accepted on create only; `timeout_ms`, `memory_mb`, `ephemeral_storage_mb` and `cpu_millis` out of range are 400s, not clamped. Every problem is listed in `details.errors`.
          */
         FunctionCreate: {
             /**
@@ -1355,6 +1411,13 @@ export interface components {
              * @default {}
              */
             environment?: {
+                [key: string]: string;
+            };
+            /**
+             * @description Write-only variables of the function's workers, sealed at rest and never returned (responses list `secret_names`). Layered after the plain variables: system, project, then these. On update, replaces the function's secrets whole (`{}` removes them).
+             * @default {}
+             */
+            secrets?: {
                 [key: string]: string;
             };
             /** @default {} */
@@ -1468,6 +1531,8 @@ export interface components {
             environment: {
                 [key: string]: string;
             };
+            /** @description Names of the function's own secrets, sorted; values are never returned. */
+            secret_names: string[];
             dependencies: string[];
             timeout_ms: number;
             memory_mb: number;
@@ -1550,7 +1615,7 @@ export interface components {
         };
         /**
          * FunctionForm
-         * @description The `multipart/form-data` form of a create or update body. `code` (and `requirements`) may be uploaded files of UTF-8 text; the other fields are form fields: integers as decimal text, and `environment`, `labels`, `schema`, `examples`, `dependencies`, `triggers`, `resources` as JSON text. The same rules as the JSON body apply after decoding. Any other field → 400 `INVALID_REQUEST` naming it (`details.field`): `image` is refused (custom images are not supported), `secrets` too (not supported yet), and the fields only responses carry (`id`, `language`, `title`, `language_title`, `endpoint`, `status`, `active_version`, `secret_names`, `created_at`, `updated_at`) cannot be sent. `triggers` are accepted on create only; `timeout_ms`, `memory_mb`, `ephemeral_storage_mb` and `cpu_millis` out of range are 400s, not clamped. Every problem is listed in `details.errors`.
+         * @description The `multipart/form-data` form of a create or update body. `code` (and `requirements`) may be uploaded files of UTF-8 text; the other fields are form fields: integers as decimal text, and `environment`, `labels`, `schema`, `examples`, `dependencies`, `triggers`, `resources` as JSON text. The same rules as the JSON body apply after decoding. Any other field → 400 `INVALID_REQUEST` naming it (`details.field`): `image` is refused (custom images are not supported), and the fields only responses carry (`id`, `language`, `title`, `language_title`, `endpoint`, `status`, `active_version`, `secret_names`, `created_at`, `updated_at`) cannot be sent. `triggers` are accepted on create only; `timeout_ms`, `memory_mb`, `ephemeral_storage_mb` and `cpu_millis` out of range are 400s, not clamped. Every problem is listed in `details.errors`.
          */
         FunctionForm: {
             /**
@@ -1615,6 +1680,13 @@ export interface components {
              * @default {}
              */
             environment?: {
+                [key: string]: string;
+            };
+            /**
+             * @description Write-only variables of the function's workers, sealed at rest and never returned (responses list `secret_names`). Layered after the plain variables: system, project, then these. On update, replaces the function's secrets whole (`{}` removes them).
+             * @default {}
+             */
+            secrets?: {
                 [key: string]: string;
             };
             /** @default {} */
@@ -1824,7 +1896,7 @@ export interface components {
         };
         /**
          * FunctionUpdate
-         * @description Body of `PUT /api/v1/functions/{ref}`: every field optional, omitted fields keep their value. A change to `code`/`source_code`, `handler`, `runtime` or `dependencies` creates a new version and activates it: at once when it needs no build, else when its build succeeds (a failed build leaves the previous version active); other fields change in place. `code` and `source_code` together → 400. Any other field → 400 `INVALID_REQUEST` naming it (`details.field`): `image` is refused (custom images are not supported), `secrets` too (not supported yet), and the fields only responses carry (`id`, `language`, `title`, `language_title`, `endpoint`, `status`, `active_version`, `secret_names`, `created_at`, `updated_at`) cannot be sent. `triggers` are accepted on create only; `timeout_ms`, `memory_mb`, `ephemeral_storage_mb` and `cpu_millis` out of range are 400s, not clamped. Every problem is listed in `details.errors`.
+         * @description Body of `PUT /api/v1/functions/{ref}`: every field optional, omitted fields keep their value. A change to `code`/`source_code`, `handler`, `runtime` or `dependencies` creates a new version and activates it: at once when it needs no build, else when its build succeeds (a failed build leaves the previous version active); other fields change in place. `code` and `source_code` together → 400. Any other field → 400 `INVALID_REQUEST` naming it (`details.field`): `image` is refused (custom images are not supported), and the fields only responses carry (`id`, `language`, `title`, `language_title`, `endpoint`, `status`, `active_version`, `secret_names`, `created_at`, `updated_at`) cannot be sent. `triggers` are accepted on create only; `timeout_ms`, `memory_mb`, `ephemeral_storage_mb` and `cpu_millis` out of range are 400s, not clamped. Every problem is listed in `details.errors`.
          */
         FunctionUpdate: {
             /**
@@ -1889,6 +1961,13 @@ export interface components {
              * @default {}
              */
             environment?: {
+                [key: string]: string;
+            };
+            /**
+             * @description Write-only variables of the function's workers, sealed at rest and never returned (responses list `secret_names`). Layered after the plain variables: system, project, then these. On update, replaces the function's secrets whole (`{}` removes them).
+             * @default {}
+             */
+            secrets?: {
                 [key: string]: string;
             };
             /** @default {} */
@@ -2257,6 +2336,8 @@ export interface components {
                 [key: string]: string;
             };
             dependencies: string[];
+            /** @description Names of the project's secrets, sorted; values are never returned. */
+            secret_names: string[];
             /**
              * Format: date-time
              * @description RFC 3339 in UTC with a `Z` suffix, millisecond precision.
@@ -2459,6 +2540,23 @@ export interface components {
             memory_limit: "cgroup" | "rss-watchdog";
             /** @description Idle workers are frozen (cgroup freezer). */
             freezer: boolean;
+        };
+        /**
+         * SecretNames
+         * @description The names of a secrets layer, sorted: its values are never returned.
+         */
+        SecretNames: {
+            names: string[];
+        };
+        /**
+         * SecretsData
+         * @description A secrets layer (name → value); `PUT` replaces it whole. Values are sealed at rest
+         *     and never returned.
+         */
+        SecretsData: {
+            data: {
+                [key: string]: string;
+            };
         };
         /**
          * Session
@@ -4967,6 +5065,156 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DependenciesData"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getProjectSecrets: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed in the response and error bodies; an invalid value is replaced by a new UUID, not refused. */
+                "X-Request-ID"?: components["parameters"]["X-Request-ID"];
+            };
+            path: {
+                /** @description The project's name; an unknown one → 404 `PROJECT_NOT_FOUND`. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The names. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretNames"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    setProjectSecrets: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed in the response and error bodies; an invalid value is replaced by a new UUID, not refused. */
+                "X-Request-ID"?: components["parameters"]["X-Request-ID"];
+            };
+            path: {
+                /** @description The project's name; an unknown one → 404 `PROJECT_NOT_FOUND`. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecretsData"];
+            };
+        };
+        responses: {
+            /** @description The names as stored. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretNames"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getSystemSecrets: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed in the response and error bodies; an invalid value is replaced by a new UUID, not refused. */
+                "X-Request-ID"?: components["parameters"]["X-Request-ID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The names. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretNames"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    setSystemSecrets: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed in the response and error bodies; an invalid value is replaced by a new UUID, not refused. */
+                "X-Request-ID"?: components["parameters"]["X-Request-ID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecretsData"];
+            };
+        };
+        responses: {
+            /** @description The names as stored. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretNames"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -217,6 +217,7 @@ class Project(BaseModel):
         Field(max_length=1000),
     ]
     dependencies: list[str]
+    secret_names: list[str]
     created_at: AwareDatetime
     updated_at: AwareDatetime
 
@@ -294,6 +295,17 @@ class SandboxStatus(BaseModel):
     cpu_quota: bool
     memory_limit: Literal["cgroup", "rss-watchdog"]
     freezer: bool
+
+
+class SecretNames(BaseModel):
+    names: list[str]
+
+
+class SecretsData(BaseModel):
+    data: Annotated[
+        dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")], str],
+        Field(max_length=1000),
+    ]
 
 
 class Session(BaseModel):
@@ -460,6 +472,15 @@ class FunctionForm(BaseModel):
         ]
         | None
     ) = {}
+    secrets: (
+        dict[
+            Annotated[
+                str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+            ],
+            str,
+        ]
+        | None
+    ) = {}
     labels: dict[str, str] | None = {}
     timeout_ms: Annotated[int | None, Field(ge=1, le=300000)] = 30000
     memory_mb: Annotated[int | None, Field(ge=16, le=2048)] = 256
@@ -519,6 +540,15 @@ class FunctionUpdate(BaseModel):
     execution_type: Literal["sync", "async"] | None = "sync"
     description: str | None = ""
     environment: (
+        dict[
+            Annotated[
+                str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+            ],
+            str,
+        ]
+        | None
+    ) = {}
+    secrets: (
         dict[
             Annotated[
                 str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -677,6 +707,7 @@ class Function(BaseModel):
     execution_type: Literal["sync", "async"]
     description: str
     environment: dict[str, str]
+    secret_names: list[str]
     dependencies: list[str]
     timeout_ms: int
     memory_mb: int
@@ -717,6 +748,15 @@ class FunctionCreate1(BaseModel):
     execution_type: Literal["sync", "async"] | None = "sync"
     description: str | None = ""
     environment: (
+        dict[
+            Annotated[
+                str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+            ],
+            str,
+        ]
+        | None
+    ) = {}
+    secrets: (
         dict[
             Annotated[
                 str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -769,6 +809,15 @@ class FunctionCreate2(BaseModel):
         ]
         | None
     ) = {}
+    secrets: (
+        dict[
+            Annotated[
+                str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+            ],
+            str,
+        ]
+        | None
+    ) = {}
     labels: dict[str, str] | None = {}
     timeout_ms: Annotated[int | None, Field(ge=1, le=300000)] = 30000
     memory_mb: Annotated[int | None, Field(ge=16, le=2048)] = 256
@@ -809,6 +858,7 @@ class FunctionCreated(BaseModel):
     execution_type: Literal["sync", "async"]
     description: str
     environment: dict[str, str]
+    secret_names: list[str]
     dependencies: list[str]
     timeout_ms: int
     memory_mb: int
