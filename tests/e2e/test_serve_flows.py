@@ -1,13 +1,15 @@
 """The README's flows and the main features against ``fngate serve`` (uvloop, the sandbox
 on): a token from ``fngate token``, sync and async invokes with their job and logs, a
-session, an HTTP trigger and a cron trigger."""
+session, an HTTP trigger and a cron trigger; and the inputs that once answered 500 from it."""
 
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from tests.e2e.serve import Gateway, poll
@@ -269,3 +271,63 @@ def test_cron_trigger_with_a_seconds_field_fires(
     jobs = poll(fired, timeout_s=30, interval_s=0.5, what="a cron run")
     assert jobs[0]["result"] == {"tick": True}
 
+
+
+def _deep(levels: int) -> str:
+    return '{"a":' * (levels - 1) + "{}" + "}" * (levels - 1)
+
+
+def test_the_inputs_that_reached_a_500_are_client_errors_under_fngate_serve(
+    server: Gateway, readme: dict[str, str],
+) -> None:
+    """Each input that answered 500 from ``fngate serve`` (Hypercorn's decoding of the
+    target, uvloop) answers its 4xx here, and the names the seeds write are accepted."""
+    py = {"runtime": "python", "code": "def handler(event):\n    return event\n"}
+    r = server.request("POST", "/api/v1/functions", headers=readme,
+                       json={"name": "myFunction", **py,
+                             "resources": {"cpu": "500m", "memory": "128Mi"},
+                             "schema": {"params": {"type": "object", "properties": {
+                                 "operation": {"enum": ["add"]}}}}})
+    assert r.status_code == 201, r.text
+    assert (r.json()["cpu_millis"], r.json()["memory_mb"]) == (500, 128)
+    r = server.request("PUT", "/api/v1/functions/myfunction", headers=readme,
+                       json={"name": "myUpdatedFunction"})
+    assert r.status_code == 200 and r.json()["language_title"] == "python-myUpdatedFunction"
+
+    expires = int(time.time()) + 600
+    secret = (server.data_dir / "jwt_secret").read_text().strip()
+    as_text = jwt.encode({"sub": "alice", "scope": "admin", "exp": str(expires)},
+                         secret, algorithm="HS256")
+    fn = "/api/v1/functions"
+    cases: list[tuple[str, str, dict[str, Any], int, str]] = [
+        *[(method, f"{fn}/a%00{tail}", {}, 400, "INVALID_REQUEST")
+          for method, tail in (("GET", ""), ("PUT", ""), ("DELETE", ""), ("POST", "/invoke"),
+                               ("GET", "/jobs"), ("GET", "/versions"), ("GET", "/triggers"),
+                               ("POST", "/rollback"))],
+        ("GET", f"{fn}?project=a%00", {}, 400, "INVALID_REQUEST"),
+        ("GET", f"{fn}?label=k:a%00", {}, 400, "INVALID_REQUEST"),
+        ("GET", "/fn/a%00", {"auth": False}, 400, "INVALID_REQUEST"),
+        ("POST", fn, {"json": {"name": "t", **py,
+                               "triggers": [{"type": {}, "config": {"path": "/"}}]}},
+         400, "INVALID_REQUEST"),
+        ("POST", f"{fn}/myUpdatedFunction/invoke", {"content": _deep(129)},
+         400, "INVALID_REQUEST"),
+        ("POST", f"{fn}/myUpdatedFunction/invoke", {"json": {"operation": "pow"}},
+         400, "INVALID_PARAMS"),
+        ("GET", fn, {"headers": {"Authorization": f"Bearer {as_text}"}}, 401, "UNAUTHORIZED"),
+        ("POST", fn, {"json": {"name": "u", **py, "evil": 1}}, 400, "INVALID_REQUEST"),
+        ("POST", fn, {"json": {"name": "u", **py, "image": "python:3.11"}},
+         400, "INVALID_REQUEST"),
+    ]
+    wrong = []
+    for method, path, options, status, code in cases:
+        kwargs = {k: v for k, v in options.items() if k != "auth"}
+        if options.get("auth", True):
+            kwargs["headers"] = {**readme, **kwargs.get("headers", {})}
+        r = server.request(method, path, **kwargs)
+        if r.status_code != status or r.json()["error"]["code"] != code:
+            wrong.append((method, path, r.status_code, r.text[:200]))
+    assert wrong == []
+    r = server.request("POST", f"{fn}/myUpdatedFunction/invoke", headers=readme,
+                       content=_deep(128))
+    assert r.status_code == 200 and r.json()["status"] == "success", r.text
