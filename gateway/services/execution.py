@@ -50,9 +50,13 @@ VersionCode = tuple[str, str, str, list[str], list[str] | None]
 
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Run:
-    """One run of one job: what the pipeline needs, nothing of where it came from."""
+    """One run of one job: what the pipeline needs, nothing of where it came from.
+
+    Not frozen, though never changed: one is made per run, and a frozen dataclass's
+    ``__init__`` costs three times as much (1.8 µs against 0.5 µs here).
+    """
 
     function: FunctionRecord
     code: VersionCode
