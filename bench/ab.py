@@ -55,12 +55,23 @@ async def _fresh_database(name: str) -> str:
     return _PG.rsplit("/", 1)[0] + "/" + name
 
 
+async def _drop_database(name: str) -> None:
+    conn = await asyncpg.connect(_PG)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
 @contextlib.contextmanager
 def _gateway(label: str, tree: Path) -> Iterator[tuple[httpx.Client, int]]:
     """``fngate serve`` of ``tree`` on a database of its own, with 25 functions."""
     fngate = str(tree / ".venv" / "bin" / "fngate")
+    # Named by this run's pid too: two runs at once on one PostgreSQL (several people on
+    # one machine) dropped each other's databases under their gateways.
+    database = f"fngate_ab_{label}_{os.getpid()}"
     env = {**os.environ, "FNGATE_RATE_LIMITS": "off",
-           "FNGATE_DATABASE_URL": asyncio.run(_fresh_database(f"fngate_ab_{label}"))}
+           "FNGATE_DATABASE_URL": asyncio.run(_fresh_database(database))}
     data = tempfile.mkdtemp(prefix=f"fngate-ab-{label}-")
     token = subprocess.run([fngate, "token", "--data-dir", data, "--sub", "ab", "--scope",
                             "admin"], env=env, capture_output=True, text=True,
@@ -81,6 +92,7 @@ def _gateway(label: str, tree: Path) -> Iterator[tuple[httpx.Client, int]]:
     finally:
         proc.terminate()
         proc.wait(30)
+        asyncio.run(_drop_database(database))
 
 
 def _ready(client: httpx.Client, proc: subprocess.Popen[bytes]) -> None:
