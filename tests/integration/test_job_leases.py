@@ -1,8 +1,6 @@
 """A run whose lease another replica took over stops running here, and what it would have
 recorded never replaces the other replica's outcome: an async job, a sync call with an
 idempotency key, and a queue message's job alike."""
-# The queue fixtures come from test_queue_triggers and are named again as parameters.
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -18,18 +16,15 @@ import httpx
 from gateway.store.jobs import JobStore, Outcome
 from gateway.store.pool import create_pool
 from tests.conftest import running_app, wait_for
-from tests.integration.test_functions_api import create
-from tests.integration.test_invoke_api import RUNNER, invoke
-from tests.integration.test_queue_triggers import (  # noqa: F401 (fixtures)
+from tests.integration.queue_support import (
     add_queue_trigger,
-    amqp,
     consuming,
     message_count,
     publish,
     queue_jobs,
-    queue_name,
-    queue_settings,
 )
+from tests.integration.test_functions_api import create
+from tests.integration.test_invoke_api import RUNNER, invoke
 
 SLOW = "import time\ndef handler(event):\n    time.sleep(60)\n    return {'by': 'first'}\n"
 
