@@ -8,9 +8,13 @@ install -e .`` inside it). Each gateway gets its own database on the PostgreSQL 
 ``FNGATE_BENCH_PG`` (default ``postgresql://postgres@127.0.0.1/test``), rate limits off,
 and the same 25 functions. Then, for each path (default: the first page of the function
 list and one function), rounds of sequential GETs alternate between the two, which one
-goes first alternating too, so load from elsewhere falls on both alike. It prints the
-median over rounds of each round's p50, and NEW/OLD: the figure for "no worse than
-before" claims (1.00 is the same; below is faster).
+goes first alternating too, so load from elsewhere falls on both alike. A path written
+``POST /api/v1/functions/f3/invoke`` is POSTed with the body ``{}`` instead (a warm
+invoke: the first request of each gateway starts the worker, before the rounds). It
+prints the median over rounds of each round's p50, and NEW/OLD: the figure for "no worse
+than before" claims (1.00 is the same; below is faster). It also prints the gateway
+process's own CPU time per request (user + system, from ``/proc``; workers not counted),
+which other load on the machine disturbs far less than latency does.
 """
 
 from __future__ import annotations
@@ -51,12 +55,23 @@ async def _fresh_database(name: str) -> str:
     return _PG.rsplit("/", 1)[0] + "/" + name
 
 
+async def _drop_database(name: str) -> None:
+    conn = await asyncpg.connect(_PG)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
 @contextlib.contextmanager
-def _gateway(label: str, tree: Path) -> Iterator[httpx.Client]:
+def _gateway(label: str, tree: Path) -> Iterator[tuple[httpx.Client, int]]:
     """``fngate serve`` of ``tree`` on a database of its own, with 25 functions."""
     fngate = str(tree / ".venv" / "bin" / "fngate")
+    # Named by this run's pid too: two runs at once on one PostgreSQL (several people on
+    # one machine) dropped each other's databases under their gateways.
+    database = f"fngate_ab_{label}_{os.getpid()}"
     env = {**os.environ, "FNGATE_RATE_LIMITS": "off",
-           "FNGATE_DATABASE_URL": asyncio.run(_fresh_database(f"fngate_ab_{label}"))}
+           "FNGATE_DATABASE_URL": asyncio.run(_fresh_database(database))}
     data = tempfile.mkdtemp(prefix=f"fngate-ab-{label}-")
     token = subprocess.run([fngate, "token", "--data-dir", data, "--sub", "ab", "--scope",
                             "admin"], env=env, capture_output=True, text=True,
@@ -73,10 +88,11 @@ def _gateway(label: str, tree: Path) -> Iterator[httpx.Client]:
                     "name": f"f{i}", "runtime": "python", "code": _CODE,
                     "environment": {"A": "1"}, "labels": {"team": "ab"},
                 }).raise_for_status()
-            yield client
+            yield client, proc.pid
     finally:
         proc.terminate()
         proc.wait(30)
+        asyncio.run(_drop_database(database))
 
 
 def _ready(client: httpx.Client, proc: subprocess.Popen[bytes]) -> None:
@@ -91,13 +107,29 @@ def _ready(client: httpx.Client, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("fngate serve was not ready within 120 s")
 
 
-def _round_p50_ms(client: httpx.Client, path: str, requests: int) -> float:
+def _request(client: httpx.Client, path: str) -> None:
+    """GET ``path``, or POST ``{}`` to what follows ``POST `` in it."""
+    if path.startswith("POST "):
+        client.post(path.removeprefix("POST "), json={}).raise_for_status()
+    else:
+        client.get(path).raise_for_status()
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (its children not counted)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _round(client: httpx.Client, pid: int, path: str, requests: int) -> tuple[float, float]:
+    """The round's p50 in ms, and the gateway's CPU seconds it took."""
     latencies = []
+    cpu = _cpu_s(pid)
     for _ in range(requests):
         started = time.perf_counter()
-        client.get(path).raise_for_status()
+        _request(client, path)
         latencies.append(time.perf_counter() - started)
-    return statistics.median(latencies) * 1000
+    return statistics.median(latencies) * 1000, _cpu_s(pid) - cpu
 
 
 def main() -> None:
@@ -110,18 +142,27 @@ def main() -> None:
     args = parser.parse_args()
     with _gateway("old", args.old) as old, _gateway("new", args.new) as new:
         pair = {"old": old, "new": new}
+        for client, _ in pair.values():  # warm: a worker per invoked function, caches filled
+            for path in args.paths:
+                _request(client, path)
         figures: dict[tuple[str, str], list[float]] = {(k, p): [] for k in pair
                                                        for p in args.paths}
+        cpu: dict[tuple[str, str], float] = dict.fromkeys(figures, 0.0)
         for i in range(args.rounds):
             for label in (("old", "new") if i % 2 == 0 else ("new", "old")):
                 for path in args.paths:
-                    figures[(label, path)].append(
-                        _round_p50_ms(pair[label], path, args.requests))
+                    p50, used = _round(*pair[label], path, args.requests)
+                    figures[(label, path)].append(p50)
+                    cpu[(label, path)] += used
+    per_request_us = 1e6 / (args.rounds * args.requests)
     for path in args.paths:
         old_ms = statistics.median(figures[("old", path)])
         new_ms = statistics.median(figures[("new", path)])
+        old_cpu = cpu[("old", path)] * per_request_us
+        new_cpu = cpu[("new", path)] * per_request_us
         print(f"{path}: old p50 {old_ms:.3f} ms, new p50 {new_ms:.3f} ms, "
-              f"new/old {new_ms / old_ms:.2f}x")
+              f"new/old {new_ms / old_ms:.2f}x; gateway CPU per request old "
+              f"{old_cpu:.0f} µs, new {new_cpu:.0f} µs, new/old {new_cpu / old_cpu:.2f}x")
 
 
 if __name__ == "__main__":

@@ -13,12 +13,17 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import TracebackType
 
 from gateway.store.jobs import JobStore
 
-__all__ = ["LeaseKeeper"]
+__all__ = ["LeaseKeeper", "LeaseLost", "LeaseWatch"]
 
 logger = logging.getLogger("fngate.leases")
+
+
+class LeaseLost(Exception):
+    """The run's lease was lost while it ran: the run was cancelled here."""
 
 
 @dataclass(slots=True)
@@ -41,6 +46,11 @@ class LeaseKeeper:
         """Renew ``token`` from now on; ``on_lost`` is called (once) if the heartbeat
         finds the lease gone while the run still holds it and is not settling."""
         self._leases[token] = _Lease(on_lost)
+
+    def watch(self, token: str) -> LeaseWatch:
+        """While the block runs, a loss of ``token``'s lease cancels it and comes out as
+        :class:`LeaseLost` (the lease must be held: see :class:`LeaseWatch`)."""
+        return LeaseWatch(self, token)
 
     def drop(self, token: str) -> None:
         self._leases.pop(token, None)
@@ -91,3 +101,53 @@ class LeaseKeeper:
             else:
                 logger.warning("lease lost; the run's outcome will be discarded",
                                extra={"lease_token": token})
+
+
+class LeaseWatch:
+    """Cancels the task running a ``with`` block when the heartbeat finds its lease lost,
+    and turns that cancellation into :class:`LeaseLost` on the way out.
+
+    Whoever took the lease holds and drops it; the watch only puts its own ``on_lost`` on
+    the held lease for the block, and the previous one back after it. A lease already
+    gone when the block starts is lost at once. A cancellation from elsewhere (shutdown,
+    a client that went away) stays a cancellation, as ``asyncio.timeout`` tells its own
+    apart with ``uncancel``.
+    """
+
+    __slots__ = ("_keeper", "_token", "_task", "_previous", "_lost", "_active")
+
+    def __init__(self, keeper: LeaseKeeper, token: str) -> None:
+        self._keeper = keeper
+        self._token = token
+        self._task: asyncio.Task[object] | None = None
+        self._previous: Callable[[], None] | None = None
+        self._lost = False
+        self._active = False
+
+    def __enter__(self) -> LeaseWatch:
+        lease = self._keeper._leases.get(self._token)
+        if lease is None:
+            raise LeaseLost(f"lease {self._token} is no longer held")
+        self._task = asyncio.current_task()
+        self._previous, lease.on_lost = lease.on_lost, self._lose
+        self._active = True
+        return self
+
+    def _lose(self) -> None:
+        if self._active and not self._lost and self._task is not None:
+            self._lost = True
+            self._task.cancel()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._active = False
+        lease = self._keeper._leases.get(self._token)
+        if lease is not None and lease.on_lost == self._lose:
+            lease.on_lost = self._previous
+        if not self._lost:
+            return
+        assert self._task is not None
+        # Ours alone: the block saw the cancel (or ended as it came) and no one else
+        # cancelled the task meanwhile.
+        if self._task.uncancel() == 0 and exc_type in (None, asyncio.CancelledError):
+            raise LeaseLost(f"lease {self._token} was lost while its run ran") from exc

@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gateway.services.leases import LeaseKeeper
+import pytest
+
+from gateway.services.leases import LeaseKeeper, LeaseLost
 
 
 class MemoryLeases:
@@ -72,3 +74,49 @@ async def test_a_lease_without_a_callback_is_forgotten_and_a_failed_beat_stops_n
     store.during = lambda: None
     await leases.beat()
     assert lost == ["async"] and leases.held == 0
+
+
+async def _watched(leases: LeaseKeeper, token: str) -> asyncio.Task[None]:
+    """A run inside ``leases.watch(token)``, started and waiting."""
+    started = asyncio.Event()
+
+    async def run() -> None:
+        with leases.watch(token):
+            started.set()
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(run())
+    await started.wait()
+    return task
+
+
+async def test_a_watched_run_whose_lease_is_lost_is_cancelled_as_lease_lost() -> None:
+    leases = keeper(MemoryLeases(set()))
+    previous: list[str] = []
+    leases.hold("stolen", on_lost=lambda: previous.append("runner"))
+    task = await _watched(leases, "stolen")
+    await leases.beat()
+    with pytest.raises(LeaseLost):
+        await task
+    assert not task.cancelled() and previous == []  # the watch's own on_lost, not the runner's
+
+
+async def test_a_cancel_from_elsewhere_stays_a_cancel_and_the_previous_on_lost_is_back(
+) -> None:
+    store = MemoryLeases({"kept"})
+    leases = keeper(store)
+    previous: list[str] = []
+    leases.hold("kept", on_lost=lambda: previous.append("runner"))
+    task = await _watched(leases, "kept")
+    task.cancel()  # a shutdown, a client gone
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    store.live.clear()
+    await leases.beat()
+    assert previous == ["runner"]
+
+
+async def test_a_lease_already_gone_is_lost_before_the_run_starts() -> None:
+    leases = keeper(MemoryLeases(set()))
+    with pytest.raises(LeaseLost), leases.watch("never-held"):
+        raise AssertionError("the block must not run")
