@@ -216,11 +216,21 @@ class Pipeline:
     def at_worker_cap(self, function: FunctionRecord) -> ConcurrencyLimit:
         """A sync call (or a session's warm-up) got no worker in time: the replica is at
         FNGATE_MAX_WORKERS with every worker busy."""
-        limit = self._pools.budget.limit
+        budget = self._pools.budget
+        share = budget.shares.get(function.runtime)
+        if share is not None and budget.at_share(function.runtime):
+            return ConcurrencyLimit(
+                f"every {function.runtime} worker process of this gateway is busy"
+                f" (FNGATE_MAX_WORKERS_PER_RUNTIME {function.runtime}={share}); no worker"
+                f" came free for function '{function.name}' in time",
+                details={"max_workers": budget.limit, "runtime": function.runtime,
+                         "runtime_max_workers": share},
+                headers={"Retry-After": "1"},
+            )
         return ConcurrencyLimit(
-            f"every worker process of this gateway is busy (FNGATE_MAX_WORKERS {limit});"
+            f"every worker process of this gateway is busy (FNGATE_MAX_WORKERS {budget.limit});"
             f" no worker came free for function '{function.name}' in time",
-            details={"max_workers": limit},
+            details={"max_workers": budget.limit},
             headers={"Retry-After": "1"},
         )
 

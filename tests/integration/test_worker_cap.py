@@ -194,7 +194,12 @@ async def test_a_runtime_at_its_share_queues_or_gets_429_while_other_runtimes_ru
         # Node.js is not held up by Python's queue.
         r = await invoke(client, "js", {"n": 1})
         assert r.status_code == 200 and r.json()["status"] == "success", r.text
-        assert_error(await late, 429, "CONCURRENCY_LIMIT")
+        refused = await late
+        assert_error(refused, 429, "CONCURRENCY_LIMIT")
+        error = refused.json()["error"]
+        assert "FNGATE_MAX_WORKERS_PER_RUNTIME python=1" in error["message"]  # not the cap's
+        assert error["details"]["runtime"] == "python"
+        assert error["details"]["runtime_max_workers"] == 1
         assert (await holding).json()["status"] == "success"
         r = await invoke(client, "latecomer", {})  # the holder's worker makes room
         assert r.status_code == 200 and r.json()["status"] == "success", r.text
