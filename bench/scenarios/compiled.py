@@ -157,9 +157,11 @@ def compiled_runtimes(cfg: Config, gateways: Gateways) -> Outcome:
             if missing:
                 return Outcome(scenario="compiled-runtimes", status="skipped",
                                reason=f"no toolchain for {missing} (deploy/system-packages.sh)")
-            create_function(h.client, "echo-python", "python", PY_ECHO)
-            h.client.post("/api/v1/functions/echo-python/invoke", json={}).raise_for_status()
-            python_rps = loadgen(h.base_url + "/api/v1/functions/echo-python/invoke", cfg,
+            # Names of its own: with --quick the gateway is shared with the other scenarios.
+            create_function(h.client, "compiled-python-echo", "python", PY_ECHO)
+            echo = "/api/v1/functions/compiled-python-echo/invoke"
+            h.client.post(echo, json={}).raise_for_status()
+            python_rps = loadgen(h.base_url + echo, cfg,
                                  body={"hello": "world"}, headers=[h.auth_header])
             python_rss = _python_worker_rss_kb(h)
             for runtime in ("go", "rust"):
