@@ -109,6 +109,10 @@ def _dsn(database: str) -> str:
     return PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + database
 
 
+async def _drop_database(admin: asyncpg.Connection, name: str) -> None:
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @contextlib.asynccontextmanager
 async def scratch_database(prefix: str, template: str | None = None) -> AsyncIterator[str]:
     """A database of its own (a copy of ``template``, else empty), dropped afterwards:
@@ -119,7 +123,7 @@ async def scratch_database(prefix: str, template: str | None = None) -> AsyncIte
         copy = f' TEMPLATE "{template}"' if template is not None else ""
         await admin.execute(f'CREATE DATABASE "{name}"{copy}')
         yield _dsn(name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _drop_database(admin, name)
     finally:
         await admin.close()
 
@@ -128,9 +132,9 @@ class DatabaseStock:
     """Copies of the template made ahead, one at a time, while the tests before them run.
 
     A ``CREATE DATABASE … TEMPLATE`` costs ~0.3 s of PostgreSQL's time, most of a small
-    test's; made in the background it costs the test nothing. Each copy is handed out
-    once and dropped by the test that took it; what is left at the end is dropped by name
-    (``<prefix>_<pid>_…``), a copy whose creation was cancelled included."""
+    test's; made in the background it costs the test nothing. Each copy is lent once
+    (:meth:`lend`) and dropped when the test is done with it; what is left at the end is
+    dropped by name (``<prefix>_<pid>_…``), a copy whose creation was cancelled included."""
 
     def __init__(self, template: str, *, depth: int = 2) -> None:
         self._template = template
@@ -148,8 +152,20 @@ class DatabaseStock:
         finally:
             await admin.close()
 
-    async def take(self) -> str:
-        """The name of a fresh, migrated database of the caller's own."""
+    @contextlib.asynccontextmanager
+    async def lend(self) -> AsyncIterator[str]:
+        """A fresh, migrated database of the caller's own (its DSN), dropped afterwards."""
+        name = await self._take()
+        try:
+            yield _dsn(name)
+        finally:
+            admin = await asyncpg.connect(PG_ADMIN_DSN)
+            try:
+                await _drop_database(admin, name)
+            finally:
+                await admin.close()
+
+    async def _take(self) -> str:
         if self._filler is None or self._filler.done():
             self._filler = asyncio.create_task(self._fill(), name="test-database-stock")
         getter = asyncio.ensure_future(self._ready.get())
@@ -168,7 +184,7 @@ class DatabaseStock:
             left = await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1",
                                      self._prefix + "\\_%")
             for row in left:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+                await _drop_database(admin, row["datname"])
         finally:
             await admin.close()
 
@@ -185,15 +201,8 @@ async def database_stock(pg_template: str) -> AsyncIterator[DatabaseStock]:
 @pytest.fixture
 async def database_url(database_stock: DatabaseStock) -> AsyncIterator[str]:
     """A fresh database of this test's own, already migrated."""
-    name = await database_stock.take()
-    try:
-        yield _dsn(name)
-    finally:
-        admin = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with database_stock.lend() as dsn:
+        yield dsn
 
 
 def make_settings(tmp_path: Path, database_url: str | None, **overrides: Any) -> Any:
