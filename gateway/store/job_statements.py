@@ -44,7 +44,7 @@ INSERT_FINISHED = with_job_events(
     " owner, subject, context, result, error, timestamp, started_at, finished_at,"
     " duration, cold_start, attempts, cached, cpu_ms, max_rss_bytes)"
     " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$12,$13,$14,$15,$16,$17,$18,$19)"
-    " RETURNING id, status, finished_at",
+    " RETURNING id, status, finished_at, function_id",
     "SELECT count(*) FROM done",
 )
 
@@ -68,7 +68,7 @@ INSERT_FINISHED_MANY = with_job_events(
     " context jsonb, result jsonb, error jsonb, started_at timestamptz,"
     " finished_at timestamptz, duration float8, cold_start bool, attempts int, cached bool,"
     " cpu_ms float8, max_rss_bytes bigint)"
-    " RETURNING id, status, finished_at",
+    " RETURNING id, status, finished_at, function_id",
     "SELECT count(*) FROM done",
 )
 

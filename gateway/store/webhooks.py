@@ -16,7 +16,7 @@ __all__ = ["Delivery", "DeliveryOutcome", "WebhookRecord", "WebhookStore",
 
 
 # The job events of the jobs a statement has just finished (its rows, as the CTE ``done``
-# with ``id, status, finished_at``): one pending delivery per webhook subscribed to the
+# with ``id, status, finished_at, function_id``): one pending delivery per webhook subscribed to the
 # event, read from ``webhooks`` inside the statement; a webhook of one project only for
 # the jobs of that project's functions. Job events carry no payload: the job is rendered
 # when the delivery is sent.
@@ -27,13 +27,13 @@ _JOB_EVENT_DELIVERIES = (
     "   THEN 'job.succeeded' ELSE 'job.failed' END AS event) e"
     " JOIN webhooks w ON e.event = ANY (w.events)"
     " WHERE d.status IN ('success', 'failed') AND (w.project IS NULL OR w.project ="
-    "  (SELECT f.project FROM jobs j JOIN functions f ON f.id = j.function_id"
-    "   WHERE j.id = d.id))"
+    "  (SELECT f.project FROM functions f WHERE f.id = d.function_id))"
 )
 
 
 def with_job_events(statement: str, then: str) -> str:
-    """``statement`` (an INSERT or UPDATE of jobs ``RETURNING id, status, finished_at``
+    """``statement`` (an INSERT or UPDATE of jobs ``RETURNING id, status, finished_at,
+    function_id``
     and what ``then`` reads) with the job events of the jobs it finished queued in the
     same statement, so in the same transaction (a transactional outbox): a job's final
     state is never committed without them. ``then`` selects the result from ``done``."""
