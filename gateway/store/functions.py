@@ -386,6 +386,9 @@ class FunctionStore:
             project = str(fields.get("project", current["project"]))
             moving = project != current["project"]
             if moving:
+                # As a create: the move into the project is counted under the lock that
+                # serializes every create and move (taken before any project row's).
+                await conn.execute("LOCK TABLE functions IN SHARE ROW EXCLUSIVE MODE")
                 await _ensure_project(conn, project)
             if moving or "memory_mb" in fields:
                 action = (f"moving function '{current['name']}' into it" if moving
@@ -733,11 +736,11 @@ async def _ensure_project(conn: Any, name: str) -> None:
 async def _within_quotas(conn: Any, project: str, *, memory_mb: int | None, adding: bool,
                          action: str) -> None:
     """429 ``QUOTA_EXCEEDED`` when ``project``'s quotas refuse a function with
-    ``memory_mb`` (``adding``: one more function). The project's row is locked for the rest
-    of the transaction, so two creates (or moves) into it cannot both pass the count."""
+    ``memory_mb`` (``adding``: one more function). A caller that adds holds ``LOCK TABLE
+    functions IN SHARE ROW EXCLUSIVE MODE`` (as every create and move does), so two creates
+    or moves into the project cannot both pass the count."""
     row = await conn.fetchrow(
-        "SELECT max_functions, max_memory_mb FROM projects WHERE name = $1"
-        " FOR NO KEY UPDATE", project)
+        "SELECT max_functions, max_memory_mb FROM projects WHERE name = $1", project)
     if row is None:
         return
     limit = row["max_memory_mb"]
