@@ -187,6 +187,9 @@ async def test_max_concurrency_refuses_the_next_sync_call_across_the_project(
     await project(client, max_concurrency=1)
     for name in ("slow", "other"):
         assert (await create(client, name, code=SLOW, timeout_ms=10_000)).status_code == 201
+    r = await client.post("/api/v1/functions/other/triggers", headers=ALPHA,
+                          json={"type": "http", "config": {"path": "/other"}})
+    assert r.status_code == 201, r.text
     holding = asyncio.create_task(client.post("/api/v1/functions/slow/invoke", headers=ALPHA,
                                               json={"s": 2}))
     await wait_for(lambda: gates(client).project_current("alpha") == 1)
@@ -197,6 +200,9 @@ async def test_max_concurrency_refuses_the_next_sync_call_across_the_project(
                        "current": 1}
     assert r.headers["retry-after"] == "1"
     r = await client.post("/api/v1/functions/slow/invoke", headers=ALPHA, json={"s": 0})
+    assert quota_details(r)["quota"] == "max_concurrency"
+    # An HTTP trigger's caller waits for the answer too: refused the same way.
+    r = await client.post("/fn/other", headers=ALPHA, json={})
     assert quota_details(r)["quota"] == "max_concurrency"
     first = await holding
     assert first.status_code == 200 and first.json()["status"] == "success", first.text
@@ -218,11 +224,21 @@ async def test_async_jobs_wait_for_the_project_instead_of_failing(
                                   json={"s": 0.3, "n": n})
                 for n, name in enumerate(("other", "other", "slow"))]
     assert [r.status_code for r in accepted] == [202] * 3, [r.text for r in accepted]
+    # A session's execute waits for the project rather than failing.
+    r = await client.post("/api/v1/initialize", headers={**ALPHA,
+                                                         "Language-Title": "python-other"},
+                          json={"context": {}})
+    assert r.status_code == 200, r.text
+    executing = asyncio.create_task(client.post(
+        f"/api/v1/execute/{r.json()['request_id']}", headers=ALPHA,
+        json={"params": {"session": True}}))
     # The project is full: its jobs stay pending, not claimed to wait at its gate.
     for r in accepted:
         job = (await client.get(f"/api/v1/jobs/{r.json()['id']}", headers=ALPHA)).json()
         assert job["status"] == "pending", job
     assert (await holding).json()["status"] == "success"
+    executed = await executing
+    assert executed.status_code == 200 and executed.json()["result"] == {"session": True}
     jobs = [await finished_job(client, r.json()["id"], headers=ALPHA) for r in accepted]
     assert [j["status"] for j in jobs] == ["success"] * 3, jobs
     assert [j["attempts"] for j in jobs] == [1, 1, 1]
