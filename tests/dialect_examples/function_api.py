@@ -116,6 +116,22 @@ async def invoke_and_jobs_examples(api: Api) -> None:
     done = await wait_for(finished, timeout_s=30, interval_s=0.2)
     assert done["result"] == INVOKE
 
+    # A failed run, as the second job of 3.2's example: status failed, result null (the
+    # error's code in X-Function-Error, the error in the native job).
+    failing = {**CREATE, "name": "myFailingFunction",
+               "code": "def handler(event): raise ValueError('bad input')"}
+    fails = data(await client.post(f"{BASE}/functions", json=failing, headers=every),
+                 201)["function_id"]
+    r = await client.post(f"{BASE}/functions/{fails}/invoke", json=INVOKE, headers=every)
+    failed = data(r, 200)
+    assert set(failed) == JOB_KEYS
+    assert (failed["status"], failed["result"]) == ("failed", None)
+    assert r.headers["x-function-error"] == "RUNTIME_ERROR"
+    native = await client.get(f"/api/v1/jobs/{failed['id']}", headers=every)
+    assert "bad input" in native.json()["error"]["message"], native.text
+    jobs = data(await client.get(f"{BASE}/functions/{fails}/jobs", headers=every), 200)
+    assert jobs == {"jobs": [failed]}
+
 
 async def a_function_api_function_is_a_native_function(api: Api) -> None:
     client, every = api.client, api.mint(ALL)

@@ -248,6 +248,18 @@ async def http_shaped_event_logs_and_the_native_view(api: Api) -> None:
     assert set(line) == {"timestamp", "level", "message", "container", "pod"}
     assert line["level"] == "info" and line["message"] == "Processing request"
     assert line["container"] == out["invocation_id"]
+    # Its query parameters: since/until (RFC 3339) and limit; a window before the run has
+    # no lines.
+    r = await client.get(f"{WS}/functions/{fid}/logs", headers=admin, params={
+        "since": "2020-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z", "limit": 1})
+    assert r.status_code == 200 and r.json()["logs"] == [line], r.text
+    r = await client.get(f"{WS}/functions/{fid}/logs", headers=admin,
+                         params={"until": "2020-01-01T00:00:00Z"})
+    assert r.status_code == 200 and r.json() == {"logs": []}, r.text
+    # Metrics' metrics[]: only the named ones.
+    r = await client.get(f"{WS}/functions/{fid}/metrics", headers=admin,
+                         params=[("metrics[]", "invocations"), ("metrics[]", "errors")])
+    assert r.status_code == 200 and r.json() == {"invocations": 1, "errors": 0}, r.text
 
     # The same function natively, and through the project-functions dialect.
     r = await client.get("/api/v1/functions/echo", headers=admin)

@@ -11,9 +11,10 @@ from typing import Any
 import httpx
 
 from gateway.schemas.function_input import RUNTIMES
+from tests.conftest import wait_for
 from tests.dialect_examples.harness import Api, Flow
 
-__all__ = ["ALL", "BASE", "FLOWS", "assert_error"]
+__all__ = ["ALL", "BASE", "CREATE", "FLOWS", "QUEUE_TRIGGER", "assert_error"]
 
 BASE = "/compat/kube-serverless/api/v1"
 ALL = "execute:all read:functions write:functions read:jobs"
@@ -32,6 +33,11 @@ CREATE: dict[str, Any] = {
     "maxReplicas": 10,
     "triggers": [{"type": "http", "config": {"path": "/my-function"}}],
 }
+# "Trigger Types": the HTTP, cron and queue trigger examples.
+HTTP_TRIGGER = {"type": "http", "config": {"path": "/custom-path"}}
+CRON_TRIGGER = {"type": "cron", "config": {"schedule": "*/5 * * * *"}}
+QUEUE_TRIGGER = {"type": "queue",
+                 "config": {"queue": "function-queue", "exchange": "function-triggers"}}
 # "Invoke Function", its request body.
 INVOKE = {"key": "value", "data": [1, 2, 3]}
 # The cURL example's deploy body (sent as the raw text it is in the document).
@@ -150,6 +156,36 @@ async def the_function_receives_the_documents_event_object(api: Api) -> None:
     assert event["path"] == "/functions/echo/invoke"
     assert "authorization" not in event["headers"]  # the caller's token stays here
 
+    # "Response Format": a function that simply returns data is answered that data.
+    direct = {"name": "hello", "runtime": "python39", "handler": "handler.handler",
+              "code": "def handler(event):\n    return {'message': 'Hello World'}\n"}
+    assert (await client.post(f"{BASE}/functions", json=direct,
+                              headers=every)).status_code == 201
+    run = await client.post(f"{BASE}/functions/hello/invoke", json={}, headers=every)
+    assert run.status_code == 200 and run.json() == {"message": "Hello World"}, run.text
+
+
+async def trigger_type_examples(api: Api) -> None:
+    """"Trigger Types": the HTTP and cron triggers as the document writes them, created
+    with the function; the HTTP trigger serves it (the queue trigger, which needs a
+    broker: tests/e2e/test_dialect_examples.py)."""
+    client, every = api.client, api.mint(ALL)
+    body = {**CREATE, "triggers": [HTTP_TRIGGER, CRON_TRIGGER]}
+    created = await client.post(f"{BASE}/functions", json=body, headers=every)
+    assert created.status_code == 201, created.text
+    native = await client.get("/api/v1/functions/my-function/triggers", headers=every)
+    assert native.status_code == 200, native.text
+    triggers = {t["type"]: t["config"] for t in native.json()["triggers"]}
+    assert triggers["http"]["path"] == "/custom-path"
+    assert triggers["cron"]["schedule"] == "*/5 * * * *"
+
+    async def served() -> httpx.Response | None:
+        r = await client.post("/fn/custom-path", json={}, headers=every)
+        return r if r.status_code != 404 else None
+
+    r = await wait_for(served, timeout_s=10, interval_s=0.2)  # routes refresh within seconds
+    assert (r.status_code, r.text) == (200, "Hello!")
+
 
 async def probes_need_no_token(api: Api) -> None:
     health = await api.client.get(f"{BASE}/health")
@@ -208,6 +244,7 @@ FLOWS: dict[str, Flow] = {
     "sdk_and_curl_examples": sdk_and_curl_examples,
     "the_function_receives_the_documents_event_object":
         the_function_receives_the_documents_event_object,
+    "trigger_type_examples": trigger_type_examples,
     "probes_need_no_token": probes_need_no_token,
     "a_kube_function_is_native_and_function_api": a_kube_function_is_native_and_function_api,
     "errors_have_the_documents_shape": errors_have_the_documents_shape,

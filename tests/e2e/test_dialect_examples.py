@@ -10,13 +10,17 @@ not spend another's."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
+import aio_pika
 import httpx
 import pytest
 
 from auth import mint_token
+from tests.conftest import need_service, wait_for
 from tests.dialect_examples import (
     across,
     function_api,
@@ -26,6 +30,7 @@ from tests.dialect_examples import (
 )
 from tests.dialect_examples.harness import Api, Flow
 from tests.e2e.serve import ADMIN_SCOPES, Gateway
+from tests.integration.queue_support import AMQP_URL
 
 DOCUMENTS = {
     "function_api": function_api.FLOWS,
@@ -36,6 +41,14 @@ DOCUMENTS = {
 FLOWS: dict[str, Flow] = {f"{document}::{name}": flow
                           for document, flows in DOCUMENTS.items()
                           for name, flow in flows.items()}
+
+
+@pytest.fixture(scope="module")
+def server_env() -> dict[str, str]:
+    """A broker, as a deployment with queue triggers has (Kube-Serverless's queue trigger
+    example needs one)."""
+    need_service("RabbitMQ", "127.0.0.1", 5672)
+    return {"FNGATE_AMQP_URL": AMQP_URL}
 
 
 def _mint(gw: Gateway, subject: str, scopes: str) -> dict[str, str]:
@@ -85,3 +98,74 @@ async def test_the_read_limit_answers_429_in_the_documents_shape(
     api: Api, dialect: str,
 ) -> None:
     await across.flood_until_limited(api, dialect)
+
+
+async def _consumers(connection: aio_pika.abc.AbstractConnection, queue: str) -> int | None:
+    """The consumers of ``queue``, or None when it does not exist."""
+    channel = await connection.channel()
+    try:
+        declared = await channel.declare_queue(queue, passive=True)
+    except aio_pika.exceptions.ChannelClosed:
+        return None
+    count = int(declared.declaration_result.consumer_count or 0)
+    await channel.close()
+    return count
+
+
+async def _drop_queue_trigger_objects(connection: aio_pika.abc.AbstractConnection,
+                                      config: dict[str, str]) -> None:
+    """The document's queue and exchange (and the gateway's queues beside it) gone from
+    the machine's broker, once no gateway consumes the queue."""
+    await wait_for(lambda: _no_consumer(connection, config["queue"]), timeout_s=30,
+                   interval_s=0.2)
+    channel = await connection.channel()
+    try:
+        for queue in (config["queue"], f"{config['queue']}.dlq",
+                      f"{config['queue']}.fngate.retry"):
+            await channel.queue_delete(queue)
+        await channel.exchange_delete(config["exchange"])
+    finally:
+        await channel.close()
+
+
+async def _no_consumer(connection: aio_pika.abc.AbstractConnection, queue: str) -> bool:
+    return not await _consumers(connection, queue)
+
+
+async def test_the_kube_serverless_queue_trigger_example_runs_the_function(api: Api) -> None:
+    """"Trigger Types": the queue trigger as the document writes it, created with the
+    function; a message published to its exchange with the queue's name runs the function
+    (a job of trigger ``queue``)."""
+    kube, config = kube_serverless, kube_serverless.QUEUE_TRIGGER["config"]
+    every = api.mint(kube.ALL)
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        await _drop_queue_trigger_objects(connection, config)  # a previous run's, if any
+        body = {**kube.CREATE, "triggers": [kube.QUEUE_TRIGGER]}
+        r = await api.client.post(f"{kube.BASE}/functions", json=body, headers=every)
+        assert r.status_code == 201, r.text
+        try:
+            await wait_for(lambda: _consumers(connection, config["queue"]), timeout_s=30,
+                           interval_s=0.2)
+            channel = await connection.channel()
+            exchange = await channel.get_exchange(config["exchange"])
+            await exchange.publish(aio_pika.Message(json.dumps({"order": 7}).encode()),
+                                   routing_key=config["queue"], mandatory=True)
+            await channel.close()
+
+            async def ran() -> Any:
+                r = await api.client.get("/api/v1/functions/my-function/jobs", headers=every)
+                assert r.status_code == 200, r.text
+                return [j for j in r.json()["jobs"]
+                        if j["trigger"] == "queue" and j["status"] in ("success", "failed")]
+
+            [job] = await wait_for(ran, timeout_s=30, interval_s=0.5)
+            assert job["status"] == "success", job
+            assert job["result"] == {"statusCode": 200, "body": "Hello!"}
+        finally:
+            gone = await api.client.delete(f"{kube.BASE}/functions/my-function",
+                                           headers=every)
+            assert gone.status_code == 204, gone.text
+            await _drop_queue_trigger_objects(connection, config)
+    finally:
+        await connection.close()
