@@ -4,6 +4,7 @@ aside), answered in its shapes, over the same functions as the native API."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -256,6 +257,18 @@ async def http_shaped_event_logs_and_the_native_view(api: Api) -> None:
     r = await client.get(f"{WS}/functions/{fid}/logs", headers=admin,
                          params={"until": "2020-01-01T00:00:00Z"})
     assert r.status_code == 200 and r.json() == {"logs": []}, r.text
+    # follow=true: the same entries as Server-Sent Events, those already there first.
+    async with asyncio.timeout(30), client.stream(
+            "GET", f"{WS}/functions/{fid}/logs", headers=admin,
+            params={"follow": "true", "since": "2020-01-01T00:00:00Z"}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        followed = None
+        async for text in r.aiter_lines():
+            if text.startswith("data: "):
+                followed = json.loads(text.removeprefix("data: "))
+                break
+    assert followed == line
     # Metrics' metrics[]: only the named ones.
     r = await client.get(f"{WS}/functions/{fid}/metrics", headers=admin,
                          params=[("metrics[]", "invocations"), ("metrics[]", "errors")])

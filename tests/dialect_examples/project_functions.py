@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import wait_for
 from tests.dialect_examples.harness import Api, Flow
 
-__all__ = ["ADMIN", "BASE", "FLOWS", "READER", "WRITER", "assert_error", "deploy"]
+__all__ = ["ADMIN", "BASE", "FLOWS", "READER", "REGISTRY_FLOWS", "WRITER", "assert_error",
+           "deploy"]
 
 BASE = "/compat/project-functions"
 ADMIN = "admin"
@@ -26,6 +28,7 @@ CODE = (
     "def handler(event):\n"
     "    return {'got': event, 'api_key': os.environ.get('API_KEY')}\n"
 )
+SIX_CODE = "import six\n\ndef handler(event):\n    return {'six': six.__version__}\n"
 FAILING = "def handler(event):\n    raise ValueError('bad input')\n"
 
 
@@ -222,6 +225,33 @@ async def errors_are_in_the_documents_shape(api: Api) -> None:
     body = assert_error(r, 500, "EXECUTION_ERROR")
     assert "bad input" in body["details"]["reason"]
 
+
+async def deploy_with_requirements_example(api: Api) -> None:
+    """部署函数 with its optional requirements file: the deploy answers at once (the
+    dependencies build meanwhile), the function is active once they are built and runs
+    with them. Needs the package registry."""
+    client, reader, writer = api.client, api.mint(READER), api.mint(WRITER)
+    r = await deploy(api, "project1", "func1", code=SIX_CODE, requirements="six==1.16.0\n")
+    assert r.status_code == 200, r.text
+    assert r.json()["function"]["status"] in ("building", "active")
+
+    async def built() -> str | None:
+        r = await client.get(f"{BASE}/api/v1/functions/project1/func1", headers=reader)
+        assert r.status_code == 200, r.text
+        status: str = r.json()["function"]["status"]
+        return None if status == "building" else status
+
+    # Under the read limit (60/minute) for a long build.
+    assert await wait_for(built, timeout_s=240, interval_s=1.5) == "active"
+    r = await client.post(f"{BASE}/api/v1/functions/project1/func1/invoke", headers=writer,
+                          json={"key": "value"})
+    assert r.status_code == 200 and r.json()["result"] == {"six": "1.16.0"}, r.text
+
+
+#: The flows that build dependencies (they need the package registry).
+REGISTRY_FLOWS: dict[str, Flow] = {
+    "deploy_with_requirements_example": deploy_with_requirements_example,
+}
 
 FLOWS: dict[str, Flow] = {
     "every_example_of_the_document": every_example_of_the_document,

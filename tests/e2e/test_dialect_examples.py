@@ -30,6 +30,7 @@ from tests.dialect_examples import (
 )
 from tests.dialect_examples.harness import Api, Flow
 from tests.e2e.serve import ADMIN_SCOPES, Gateway
+from tests.e2e.test_serve_dependencies import need_registries
 from tests.integration.queue_support import AMQP_URL
 
 DOCUMENTS = {
@@ -84,6 +85,12 @@ async def api(server: Gateway, request: pytest.FixtureRequest) -> AsyncIterator[
 @pytest.mark.parametrize("flow", list(FLOWS))
 async def test_document_examples(api: Api, flow: str) -> None:
     await FLOWS[flow](api)
+
+
+@pytest.mark.parametrize("flow", list(project_functions.REGISTRY_FLOWS))
+async def test_project_functions_examples_that_build_dependencies(api: Api, flow: str) -> None:
+    need_registries()
+    await project_functions.REGISTRY_FLOWS[flow](api)
 
 
 @pytest.mark.parametrize("creator", list(across.CREATORS))
