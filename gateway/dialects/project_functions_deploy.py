@@ -88,7 +88,10 @@ async def deploy_function(request: Request, services: Services, project: str,
         return await create_function(services, principal, {
             **body, "name": form.function_name, "runtime": RUNTIME, "project": project})
     if current.project != project:
-        raise Conflict(f"function '{current.name}' exists in project '{current.project}'; "
+        # Names are unique across projects; which project has it is said only to a caller
+        # that sees that project (the native create's 409 says no more).
+        where = f" in project '{current.project}'" if principal.sees(current.project) else ""
+        raise Conflict(f"function name '{form.function_name}' is already in use{where}; "
                        "function names are unique across projects",
                        details={"field": "function_name"})
     return await update_function(services, principal, current, body)
