@@ -7,6 +7,7 @@ an error in each API's own shape."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ import httpx
 
 __all__ = ["DIALECT_BETAS", "DIALECT_SYSTEM", "ECHO", "FA", "FS", "KS", "NATIVE_BETAS",
            "NATIVE_SYSTEM", "PF", "Form", "Row", "World", "build_world", "error_code",
-           "send"]
+           "operator_pass", "send", "unlike"]
 
 FA = "/compat/function-api"
 KS = "/compat/kube-serverless/api/v1"
@@ -268,5 +269,56 @@ def error_code(path: str, response: httpx.Response) -> str:
     if path.startswith(FS + "/"):
         assert set(body) == {"error", "code", "details"} and isinstance(body["error"], str), body
         return str(body["code"])
-    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]), body
+    assert set(body) == {"error", "request_id"}, body
+    assert set(body["error"]) == {"code", "message", "details"}, body
     return str(body["error"]["code"])
+
+
+Wrong = tuple[str, str, int, str]
+
+
+async def unlike(world: World, headers: dict[str, str], rows: list[Row],
+                 status: int) -> list[Wrong]:
+    """The rows ``headers``' holder is not answered ``status`` to, in the error shape of
+    the API the row's path belongs to (a wrong shape fails at once)."""
+    wrong = []
+    for row in rows:
+        r = await send(world, headers, row)
+        if r.status_code != status:
+            wrong.append((row.method, row.path, r.status_code, r.text[:200]))
+        else:
+            error_code(row.path, r)
+    return wrong
+
+
+async def _rebuilt(world: World, beta: dict[str, str]) -> World:
+    """``b-fn`` made again by beta (with its trigger) after the operator deleted it."""
+    r = await world.client.post("/api/v1/functions", headers=beta, json={
+        "name": "b-fn", "runtime": "python", "code": ECHO, "project": "beta"})
+    assert r.status_code == 201, r.text
+    t = await world.client.post("/api/v1/functions/b-fn/triggers", headers=beta,
+                                json={"type": "http", "config": {"path": "/b-path"}})
+    assert t.status_code == 201, t.text
+    return dataclasses.replace(world, function_id=int(r.json()["id"]),
+                               trigger_id=int(t.json()["id"]))
+
+
+async def operator_pass(world: World, operator: dict[str, str], beta: dict[str, str],
+                        rows: list[Row]) -> list[Wrong]:
+    """The rows the operator is refused (401, 403, 404) or failed (5xx) on, beta's
+    ``cross`` rows excepted (404 for everyone, checked so). The DELETEs run last; after
+    each that deletes ``b-fn`` beta makes it again, so every route meets it. Followed
+    logs are left out: a stream that does not end."""
+    wrong = []
+    rows = [row for row in rows if "follow=true" not in row.path]
+    for row in [*(r for r in rows if r.method != "DELETE"),
+                *(r for r in rows if r.method == "DELETE")]:
+        r = await send(world, operator, row)
+        if row.cross:
+            if r.status_code != 404:
+                wrong.append((row.method, row.path, r.status_code, r.text[:200]))
+        elif r.status_code in (401, 403, 404) or r.status_code >= 500:
+            wrong.append((row.method, row.path, r.status_code, r.text[:200]))
+        elif row.method == "DELETE" and row.path.endswith(("b-fn", "{f}")):
+            world = await _rebuilt(world, beta)
+    return wrong

@@ -35,7 +35,7 @@ from gateway.core.models import FunctionRecord
 from gateway.core.version import VERSION
 from gateway.dialects._translate import all_functions, run
 from gateway.dialects.base import Dialect, prefixed
-from gateway.dialects.project_functions_deploy import deploy_function
+from gateway.dialects.project_functions_deploy import deploy_function, read_deploy_form
 from gateway.dialects.project_functions_models import (
     PfError,
     PfFunctionList,
@@ -185,13 +185,18 @@ async def _function(request: Request, *scopes: str) -> tuple[Principal, Function
 
 
 async def deploy(request: Request) -> Response:
-    """A deploy writes into the project of its path: 404 for a project the caller does not
-    see (as every path of it), 403 without ``write:functions`` there; the project itself
-    need not exist yet (the create makes it, as a native create does)."""
+    """A deploy writes into the project of its path, checked as a native create checks its
+    body's project: 403 without ``write:functions`` anywhere (before the form is read);
+    then 404 for a project the caller does not see (as every path of it), 403 without
+    ``write:functions`` there. The project need not exist yet: the create makes it."""
     principal = await authenticate(request)
+    require_scope(principal, WRITE_FUNCTIONS, somewhere=True)
+    # The form is read whole before the project is checked: an answer given before the
+    # body has arrived makes the server close the connection under a client still sending.
+    form = await read_deploy_form(request)
     project = request.path_params["project_name"]
     reach_project(principal, project, WRITE_FUNCTIONS)
-    function = await deploy_function(request, services_of(request), project, principal)
+    function = await deploy_function(services_of(request), project, principal, form)
     return JSONResponse(deployed_view(function))
 
 

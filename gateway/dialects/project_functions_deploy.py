@@ -25,7 +25,7 @@ from gateway.dialects._translate import create_function, update_function
 from gateway.schemas.base import RequestModel
 from gateway.schemas.validation import parse
 
-__all__ = ["PfDeployForm", "deploy_function", "parse_env_vars"]
+__all__ = ["PfDeployForm", "deploy_function", "parse_env_vars", "read_deploy_form"]
 
 #: The document's functions are Python (their dependencies are a requirements file).
 RUNTIME = "python"
@@ -73,11 +73,15 @@ def _bad_env(reason: str) -> InvalidRequest:
     return InvalidRequest(f"env_vars {reason}", details={"field": "env_vars"})
 
 
-async def deploy_function(request: Request, services: Services, project: str,
-                          principal: Principal) -> FunctionRecord:
-    """Create or update the function the form names, in ``project``, through the function
+async def read_deploy_form(request: Request) -> PfDeployForm:
+    """The deploy form of the request, or the 400 naming what is wrong with it."""
+    return parse(PfDeployForm, await read_function_body(request))
+
+
+async def deploy_function(services: Services, project: str, principal: Principal,
+                          form: PfDeployForm) -> FunctionRecord:
+    """Create or update the function ``form`` names, in ``project``, through the function
     service; returns it as it is now."""
-    form = parse(PfDeployForm, await read_function_body(request))
     body: dict[str, Any] = {"code": form.code}
     if form.dependencies is not None:
         body["dependencies"] = form.dependencies
