@@ -1,7 +1,9 @@
-"""What every dialect does the same way on its way to the services: read a body as the
-document's model, turn it into the native function body and hand it to the
-:class:`~gateway.services.functions.FunctionService`, list the whole catalog, and run a
-function through the one :class:`~gateway.services.invocation.Invoker`."""
+"""What every dialect does the same way on its way to the services: reach a function as the
+native route that does the same work reaches it (the same checks of the caller's scopes
+over the function's project), read a body as the document's model, turn it into the native
+function body and hand it to the :class:`~gateway.services.functions.FunctionService`,
+list the catalog the caller may read, and run a function through the one
+:class:`~gateway.services.invocation.Invoker`."""
 
 from __future__ import annotations
 
@@ -118,12 +120,10 @@ async def create_function(services: Services, principal: Principal,
 
 async def update_function(services: Services, principal: Principal, current: FunctionRecord,
                           body: dict[str, Any]) -> FunctionRecord:
-    """Update from a native update body, as ``PUT /api/v1/functions/{ref}`` does (a move
-    needs ``write:functions`` where it goes too)."""
+    """Update from a native update body, as ``PUT /api/v1/functions/{ref}`` does (no
+    document's body moves a function to another project: none carries ``project``)."""
     native = parse(FunctionUpdate, body, context={"settings": services.settings,
                                                   "runtime": current.runtime})
-    if "project" in native.model_fields_set:
-        require_scope(principal, WRITE_FUNCTIONS, native.project)
     return await services.function_service.update(current, native, actor=principal.subject)
 
 

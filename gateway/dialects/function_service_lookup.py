@@ -18,14 +18,7 @@ from gateway.core.models import FunctionRecord
 from gateway.dialects.function_service_models import parse_id
 from gateway.store.functions import function_not_found
 
-__all__ = ["enter_workspace", "load_workspace_function", "workspace_of"]
-
-
-def workspace_of(request: Request) -> str:
-    """The ``{workspaceId}`` of the path: the project's name (unchecked: see
-    :func:`enter_workspace`)."""
-    workspace: str = request.path_params["workspaceId"]
-    return workspace
+__all__ = ["enter_workspace", "load_workspace_function"]
 
 
 def enter_workspace(request: Request, principal: Principal, *scopes: str) -> str:
@@ -33,7 +26,7 @@ def enter_workspace(request: Request, principal: Principal, *scopes: str) -> str
     anywhere, 404 ``PROJECT_NOT_FOUND`` when it does not see the workspace, 403 without one
     of ``scopes`` there (no ``scopes``: only whether it sees it). The workspace need not
     exist yet: a create makes it, and an empty one lists no functions."""
-    workspace = workspace_of(request)
+    workspace: str = request.path_params["workspaceId"]
     reach_project(principal, workspace, *scopes)
     return workspace
 
