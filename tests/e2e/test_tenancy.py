@@ -14,6 +14,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -62,12 +63,14 @@ def server_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def tokens(server: Gateway) -> dict[str, dict[str, str]]:
-    """``fngate token`` for alpha, beta (every scope qualified) and the operator."""
-    return {
-        "alpha": server.mint(" ".join(f"{s}@alpha" for s in _ALL), sub="alpha-team"),
-        "beta": server.mint(" ".join(f"{s}@beta" for s in _ALL), sub="beta-team"),
-        "operator": server.mint(" ".join(_ALL), sub="ops"),
-    }
+    """``fngate token`` for alpha, beta (every scope qualified) and the operator, minted
+    at once."""
+    wanted = {"alpha": " ".join(f"{s}@alpha" for s in _ALL),
+              "beta": " ".join(f"{s}@beta" for s in _ALL), "operator": " ".join(_ALL)}
+    with ThreadPoolExecutor(len(wanted)) as pool:
+        minted = {who: pool.submit(server.mint, scopes, sub=who)
+                  for who, scopes in wanted.items()}
+        return {who: future.result() for who, future in minted.items()}
 
 
 class Recorder:
