@@ -80,7 +80,7 @@ async def function_to_run(request: Request, param: str
 async def delete_function(request: Request, param: str) -> None:
     """Delete the function ``param`` names, as ``DELETE /api/v1/functions/{ref}`` does."""
     principal, services, function = await function_to_write(request, param)
-    await services.function_service.delete(function, actor=principal.subject)
+    await services.function_service.delete(function, actor=principal)
 
 
 async def function_metrics(request: Request, param: str) -> FunctionMetrics:
@@ -114,7 +114,7 @@ async def create_function(services: Services, principal: Principal,
     native = parse(FunctionCreate, body, context={"settings": services.settings,
                                                   "runtime": None})
     require_scope(principal, WRITE_FUNCTIONS, native.project)
-    created = await services.function_service.create(native, actor=principal.subject)
+    created = await services.function_service.create(native, actor=principal)
     return created.function
 
 
@@ -124,7 +124,7 @@ async def update_function(services: Services, principal: Principal, current: Fun
     document's body moves a function to another project: none carries ``project``)."""
     native = parse(FunctionUpdate, body, context={"settings": services.settings,
                                                   "runtime": current.runtime})
-    return await services.function_service.update(current, native, actor=principal.subject)
+    return await services.function_service.update(current, native, actor=principal)
 
 
 async def all_functions(services: Services, principal: Principal, project: str | None = None

@@ -120,7 +120,7 @@ async def update_function(request: Request) -> Response:
 async def delete_function(request: Request) -> Response:
     principal = await authenticate(request)
     function = await _writable(request, principal)
-    await services_of(request).function_service.delete(function, actor=principal.subject)
+    await services_of(request).function_service.delete(function, actor=principal)
     return Response(status_code=204)
 
 
@@ -133,7 +133,7 @@ async def create_version(request: Request) -> Response:
     sent = parse(FsVersionCreate, await read_json(request, empty={}))
     body = parse(VersionCreate, sent.native(), context=_context(services, function.runtime))
     version = await services.function_service.add_version(function, body,
-                                                          actor=principal.subject)
+                                                          actor=principal)
     return JSONResponse(version_view(version, function), status_code=201)
 
 
@@ -154,14 +154,14 @@ async def activate_version(request: Request) -> Response:
     if number is None:
         raise version_not_found(function.name, raw)
     await services.function_service.activate_version(function, number,
-                                                     actor=principal.subject)
+                                                     actor=principal)
     return JSONResponse(FsMessage(message="Version activated successfully"))
 
 
 async def rollback(request: Request) -> Response:
     principal = await authenticate(request)
     function = await _writable(request, principal)
-    await services_of(request).function_service.rollback(function, actor=principal.subject)
+    await services_of(request).function_service.rollback(function, actor=principal)
     return JSONResponse(FsMessage(message="Rollback successful"))
 
 
@@ -181,7 +181,7 @@ async def create_trigger(request: Request) -> Response:
     function = await _writable(request, principal)
     sent = parse(FsTriggerBody, await read_json(request))
     body = parse(TriggerCreate, sent.native(), context={"settings": services.settings})
-    trigger = await services.trigger_service.create(function, body, actor=principal.subject)
+    trigger = await services.trigger_service.create(function, body, actor=principal)
     return JSONResponse(trigger_view(trigger, function), status_code=201)
 
 
@@ -206,7 +206,7 @@ async def delete_trigger(request: Request) -> Response:
     principal = await authenticate(request)
     function = await _writable(request, principal)
     await services_of(request).trigger_service.delete(function, _trigger_id(request),
-                                                      actor=principal.subject)
+                                                      actor=principal)
     return Response(status_code=204)
 
 

@@ -123,9 +123,10 @@ async def get_project(request: Request) -> Response:
 
 
 async def _change_project(request: Request, *, start: bool) -> Response:
-    _, project = await _project(request, ADMIN)
+    principal, project = await _project(request, ADMIN)
     projects = services_of(request).project_service
-    project = await (projects.start(project.name) if start else projects.stop(project.name))
+    change = projects.start if start else projects.stop
+    project = await change(project.name, actor=principal)
     changed = isoformat(project.updated_at)
     state = PfProjectState(name=project.name, status=project.status,
                            **({"start_time": changed} if start else {"stop_time": changed}))
@@ -217,7 +218,7 @@ async def get_function(request: Request) -> Response:
 
 async def delete_function(request: Request) -> Response:
     principal, function = await _function(request, WRITE_FUNCTIONS)
-    await services_of(request).function_service.delete(function, actor=principal.subject)
+    await services_of(request).function_service.delete(function, actor=principal)
     return JSONResponse(PfMessage(message="Function deleted successfully"))
 
 

@@ -60,7 +60,7 @@ class ProjectService:
             raise project_not_found(name)
         return project
 
-    async def create(self, body: ProjectCreate, *, actor: Actor = None) -> ProjectRecord:
+    async def create(self, body: ProjectCreate, *, actor: Actor) -> ProjectRecord:
         """A new, running project; Conflict when the name is taken."""
         quotas = Quotas(**body.quotas.model_dump())
         return await self._store.create(
@@ -72,7 +72,7 @@ class ProjectService:
                                dependencies=body.dependencies))
 
     async def update(self, name: str, body: ProjectUpdate, *,
-                     actor: Actor = None) -> ProjectRecord:
+                     actor: Actor) -> ProjectRecord:
         """Change the description and the quotas ``body`` names (the others kept); one
         ``project_updated`` event, and ``quotas_changed`` (before and after) when the
         quotas changed. Quotas apply from then on: what a project already has is kept."""
@@ -103,23 +103,23 @@ class ProjectService:
         self._changed("project", project.id)
         return project
 
-    async def delete(self, name: str, *, actor: Actor = None) -> None:
+    async def delete(self, name: str, *, actor: Actor) -> None:
         """Remove an empty project; Conflict while it has functions, NotFound if unknown."""
         also = project_event(name, "project_deleted", f"project '{name}' deleted", actor)
         if not PROJECT_NAME_RE.fullmatch(name) or not await self._store.delete(name, also=also):
             raise project_not_found(name)
         self._functions.forget()
 
-    async def start(self, name: str, *, actor: Actor = None) -> ProjectRecord:
+    async def start(self, name: str, *, actor: Actor) -> ProjectRecord:
         """Let its functions run again (starting a running project changes nothing)."""
         return await self._set_status(name, "running", actor)
 
-    async def stop(self, name: str, *, actor: Actor = None) -> ProjectRecord:
+    async def stop(self, name: str, *, actor: Actor) -> ProjectRecord:
         """Refuse its runs, skip its cron fires, pause its consumers, end its idle workers."""
         return await self._set_status(name, "stopped", actor)
 
     async def set_environment(self, name: str, environment: dict[str, str], *,
-                              actor: Actor = None) -> ProjectRecord:
+                              actor: Actor) -> ProjectRecord:
         """Replace the project's environment whole; its warm workers end. The event names
         the variables, not their values."""
         also = project_event(name, "environment_changed",
@@ -130,7 +130,7 @@ class ProjectService:
         return project
 
     async def set_dependencies(self, name: str, dependencies: list[str], *,
-                               actor: Actor = None) -> ProjectRecord:
+                               actor: Actor) -> ProjectRecord:
         """Replace the project's dependencies whole; its functions are rebuilt as needed
         (the same list again retries a failed rebuild)."""
         also = project_event(name, "dependencies_changed",
@@ -141,7 +141,7 @@ class ProjectService:
         return project
 
     async def set_secrets(self, name: str, secrets: dict[str, str], *,
-                          actor: Actor = None) -> ProjectRecord:
+                          actor: Actor) -> ProjectRecord:
         """Replace the project's secrets whole (sealed at rest); its warm workers end. The
         event names the secrets, never their values."""
         also = project_event(name, "secrets_changed",

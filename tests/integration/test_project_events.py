@@ -216,3 +216,22 @@ async def test_a_projects_webhook_receives_only_that_projects_events(
     assert got == [("beta", "function.created"), ("beta", "job.succeeded"),
                    ("ops", "function.created"), ("ops", "job.succeeded")]
     assert all("secret-in-no-payload" not in (r["payload"] or "") for r in rows)
+
+
+async def test_changes_through_the_dialects_name_their_actor_and_issuer(
+    gateway: httpx.AsyncClient,
+) -> None:
+    c = gateway
+    base = "/compat/project-functions/api/v1/projects/alpha"
+    for step in ("stop", "start"):
+        r = await c.post(f"{base}/{step}", headers=ALPHA)
+        assert r.status_code == 200, r.text
+    r = await c.post("/compat/function-api/functions", headers=ALPHA, json={
+        "name": "via-dialect", "runtime": "python", "code": ECHO})
+    assert r.status_code == 201, r.text
+    trail = await events(c)
+    latest = {e["type"]: e for e in reversed(trail)}
+    for kind in ("project_stopped", "project_started", "created"):
+        assert (latest[kind]["actor"], latest[kind]["actor_issuer"]) == (
+            "alice", "https://idp.example"), kind
+    assert latest["created"]["function"] == "via-dialect"
