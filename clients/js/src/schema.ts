@@ -1165,6 +1165,8 @@ export interface components {
             /** @description Duplicates are dropped. */
             data: string[];
         };
+        /** @enum {string} */
+        DialectName: "function-api" | "kube-serverless" | "project-functions" | "function-service";
         /**
          * EnvironmentData
          * @description An environment layer; `PUT` replaces it whole.
@@ -2639,6 +2641,8 @@ export interface components {
             };
             /** @description The gateway process's resident memory. */
             memory_usage_bytes: number;
+            /** @description The compatibility dialects this replica serves beside the native API (`FNGATE_DIALECTS`, docs/compat.md); the paths of the others answer 404. */
+            dialects: components["schemas"]["DialectName"][];
         };
         /**
          * Trigger
