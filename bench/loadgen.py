@@ -10,9 +10,10 @@ httpx, which matters when client and server share two cores. Requests started du
 the warm-up are not counted. With ``--requests N`` it sends exactly N requests in all,
 with no warm-up, and stops. Prints one JSON object: requests, errors (non-2xx, or with
 ``--expect`` another status than that one, to measure e.g. a 404; or broken
-connections), statuses, seconds, rps, latency percentiles in ms, the p50 of each whole
-second measured (``p50_by_second_ms``: a burst of load from elsewhere on the machine shows
-as one bad second), and the wall-clock ``started_at`` / ``ended_at`` (epoch seconds).
+connections), answered (every response read, warm-up included), statuses, seconds, rps,
+latency percentiles in ms, the p50 of each whole second measured (``p50_by_second_ms``: a
+burst of load from elsewhere on the machine shows as one bad second), and the wall-clock
+``started_at`` / ``ended_at`` (epoch seconds).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class _Tally:
     starts: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
+    answered: int = 0  # responses read, warm-up included
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
@@ -85,6 +87,7 @@ async def _connection(host: str, port: int, request: bytes, tally: _Tally) -> No
             writer.write(request)
             status, keep = await _read_response(reader)
             end = time.perf_counter()
+            tally.answered += 1
         except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
             tally.errors += 1
             if tally.budget is not None:
@@ -150,6 +153,7 @@ async def run(url: str, *, connections: int, duration_s: float, warmup_s: float,
     latencies = sorted(tally.latencies)
     return {
         "requests": len(latencies),
+        "answered": tally.answered,
         "errors": tally.errors,
         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
         "seconds": duration_s,
