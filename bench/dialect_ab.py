@@ -82,9 +82,12 @@ async def _call(client: httpx.AsyncClient, method: str, path: str, status: int) 
 async def _run(rounds: int, requests: int) -> dict[str, dict[str, list[float]]]:
     figures: dict[str, dict[str, list[float]]] = {
         metric: {"with": [], "without": []} for metric in _REQUESTS}
-    root = Path(tempfile.mkdtemp(prefix="fngate-dialect-ab-"))
-    async with _database() as dsn, _app(dsn, root, "all") as with_, \
-            _app(dsn, root, "none") as without:
+    async with contextlib.AsyncExitStack() as stack:
+        # Both data directories (generated secrets among them) go when the run ends.
+        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fngate-dialect-ab-")))
+        dsn = await stack.enter_async_context(_database())
+        with_ = await stack.enter_async_context(_app(dsn, root, "all"))
+        without = await stack.enter_async_context(_app(dsn, root, "none"))
         apps = {"with": with_, "without": without}
         (await with_.post("/api/v1/functions", json={
             "name": "echo", "runtime": "python",
