@@ -1192,6 +1192,8 @@ export interface components {
             /** @description Duplicates are dropped. */
             data: string[];
         };
+        /** @enum {string} */
+        DialectName: "function-api" | "kube-serverless" | "project-functions" | "function-service";
         /**
          * EnvironmentData
          * @description An environment layer; `PUT` replaces it whole.
@@ -2757,6 +2759,8 @@ export interface components {
             };
             /** @description The gateway process's resident memory. */
             memory_usage_bytes: number;
+            /** @description The compatibility dialects this replica serves beside the native API (`FNGATE_DIALECTS`, docs/compat.md); the paths of the others answer 404. */
+            dialects: components["schemas"]["DialectName"][];
         };
         /**
          * Trigger

@@ -357,6 +357,7 @@ class Status(BaseModel):
     workers_waiting: Annotated[int, Field(ge=0)]
     runtime_workers: dict[str, RuntimeWorkers]
     memory_usage_bytes: Annotated[int, Field(ge=0)]
+    dialects: list[Literal["function-api", "kube-serverless", "project-functions", "function-service"]]
 
 
 TriggerCreate = TypeAliasType(
