@@ -71,9 +71,9 @@ def _refusing(*, reads: int = 0, headers: list[tuple[bytes, bytes]] | None = Non
     return app
 
 
-async def _run(app: App, scope: Scope, client: _Client) -> None:
-    await asyncio.wait_for(BodyDrainMiddleware(app, max_body_bytes=LIMIT)(
-        scope, client.receive, client.send), timeout=5)
+async def _run(app: App, scope: Scope, client: _Client, *, timeout_s: float = 5) -> None:
+    middleware = BodyDrainMiddleware(app, max_body_bytes=LIMIT, timeout_s=timeout_s)
+    await asyncio.wait_for(middleware(scope, client.receive, client.send), timeout=10)
 
 
 async def test_a_body_answered_unread_is_received_to_its_end_before_the_response_starts(
@@ -120,6 +120,14 @@ async def test_a_body_of_exactly_the_limit_is_drained() -> None:
     await _run(_refusing(), _scope((b"transfer-encoding", b"chunked")), client)
     assert client.log == ["recv", "recv", "recv", "start", "body"]
     assert client.headers() == []
+
+
+async def test_a_body_that_stops_coming_is_left_unread_after_the_timeout_then_close() -> None:
+    client = _Client(b"a" * 10)
+    client.messages[0]["more_body"] = True  # and then nothing more, until the response ends
+    await _run(_refusing(), _scope((b"content-length", b"50")), client, timeout_s=0.05)
+    assert client.log == ["recv", "start", "body"]
+    assert client.headers() == [(b"connection", b"close")]
 
 
 async def test_a_client_gone_while_drained_ends_the_drain_without_close() -> None:

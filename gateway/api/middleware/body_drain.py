@@ -6,9 +6,10 @@ so (no ``Connection: close``). A 401, 403, 404 or 429 answered before the body a
 therefore closed the connection now and then, and a pooled client's next request on it
 failed ("Server disconnected"). So when a response starts while part of the request body
 is still to come, the rest is read here first and dropped — up to ``max_body_bytes`` in
-all. A body over that (declared, or counted while reading) is left unread and the
-response says ``Connection: close``, so a client opens a new connection for its next
-request instead of losing it. HTTP/2 streams end on their own: nothing to do there.
+all, and for at most ``timeout_s`` (a client that stops sending holds no request open
+longer). A body over that (declared, or counted while reading), or not in by then, is
+left unread and the response says ``Connection: close``, so a client opens a new
+connection for its next request instead of losing it. HTTP/2 streams end on their own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = ["BodyDrainMiddleware"]
 _HTTP1 = frozenset({"1.0", "1.1"})
 _CHUNKED = -1
 _CLOSE = (b"connection", b"close")
+DRAIN_TIMEOUT_S = 10.0
 
 
 def _expected_body(headers: list[tuple[bytes, bytes]]) -> int | None:
@@ -45,9 +47,11 @@ def _expected_body(headers: list[tuple[bytes, bytes]]) -> int | None:
 class _Body:
     """One request's body as the app reads it, and the rest read by :meth:`drain`."""
 
-    __slots__ = ("_receive", "_draining", "_readers", "ended", "expected", "limit", "seen")
+    __slots__ = ("_receive", "_draining", "_readers", "ended", "expected", "limit", "seen",
+                 "timeout_s")
 
-    def __init__(self, receive: Receive, *, expected: int, limit: int) -> None:
+    def __init__(self, receive: Receive, *, expected: int, limit: int,
+                 timeout_s: float) -> None:
         self._receive = receive
         self._draining: asyncio.Event | None = None
         self._readers = 0
@@ -55,6 +59,7 @@ class _Body:
         self.expected = expected
         self.limit = limit
         self.seen = 0
+        self.timeout_s = timeout_s
 
     def _note(self, message: Message) -> None:
         if message["type"] == "http.request":
@@ -78,16 +83,20 @@ class _Body:
 
     async def drain(self) -> bool:
         """Read and drop the rest of the body; False (the rest stays unread) when it is over
-        the limit, or when another task of the app is waiting on ``receive`` (a streaming
-        response's disconnect listener), which would take messages from under the drain."""
+        the limit or not in within ``timeout_s``, or when another task of the app is waiting
+        on ``receive`` (a streaming response's disconnect listener), which would take
+        messages from under the drain."""
         if self.ended:
             return True
         if self.expected > self.limit or self._readers:
             return False
         self._draining = asyncio.Event()
         try:
-            while not self.ended and self.seen <= self.limit:
-                self._note(await self._receive())
+            async with asyncio.timeout(self.timeout_s):
+                while not self.ended and self.seen <= self.limit:
+                    self._note(await self._receive())
+        except TimeoutError:
+            return False
         finally:
             self._draining.set()
         return self.ended
@@ -95,11 +104,14 @@ class _Body:
 
 class BodyDrainMiddleware:
     """Pure ASGI: an HTTP/1 response starts only once its request body has been received
-    to the end, or says ``Connection: close`` when the body is over ``max_body_bytes``."""
+    to the end, or says ``Connection: close`` when the body is over ``max_body_bytes`` or
+    not in within ``timeout_s``."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int,
+                 timeout_s: float = DRAIN_TIMEOUT_S) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("http_version") not in _HTTP1:
@@ -109,7 +121,8 @@ class BodyDrainMiddleware:
         if expected is None:
             await self.app(scope, receive, send)
             return
-        body = _Body(receive, expected=expected, limit=self.max_body_bytes)
+        body = _Body(receive, expected=expected, limit=self.max_body_bytes,
+                     timeout_s=self.timeout_s)
         started = False
 
         async def send_after_body(message: Message) -> None:
