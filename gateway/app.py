@@ -19,6 +19,7 @@ from executors import WorkerPools
 from gateway.api.context import Services
 from gateway.api.errors import exception_handlers
 from gateway.api.middleware import (
+    BodyDrainMiddleware,
     BodyLimitMiddleware,
     CORSMiddleware,
     MetricsMiddleware,
@@ -139,6 +140,8 @@ def create_app(
                 # Not in all_routes(): static files, outside the API and its document.
                 *console_routes.routes(settings)],
         middleware=[
+            # Outermost: whichever layer answers early, the connection survives it.
+            Middleware(BodyDrainMiddleware, max_body_bytes=settings.max_body_bytes),
             Middleware(RequestIdMiddleware),
             Middleware(MetricsMiddleware, metrics=metrics),
             Middleware(CORSMiddleware, origins=settings.cors_origins),
