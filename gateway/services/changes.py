@@ -6,6 +6,13 @@ notification is handed to the subscribers as ``(kind, id)``. After it (re)connec
 hands them ``("*", None)``: a notification sent while it was away is gone, so they
 reload everything. Subscribers also poll on their own, so a listener that is down
 only delays a change, never loses it.
+
+While connected it asks the server a trivial query every ``ping_s``: PostgreSQL sends
+a listening session its pending notifications before it answers, so once the answer is
+in (and the notifications' callbacks have run) every change committed before the query
+was sent has been told. ``on_alive`` gets that time (``time.monotonic()``): caches keep
+what they hold as long as it keeps coming, and a connection that stops answering is
+replaced.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Callable
 
 import asyncpg
@@ -27,6 +35,8 @@ logger = logging.getLogger("fngate.changes")
 
 Subscriber = Callable[[str, int | None], None]
 EVERYTHING = "*"
+# A listener connection that does not answer a ping within this is replaced.
+_PING_TIMEOUT_S = 10.0
 
 
 def _set(event: asyncio.Event, *_: object) -> None:
@@ -45,10 +55,14 @@ def parse_change(payload: str) -> tuple[str, int | None]:
 class ChangeListener:
     """Listens on ``fngate_changes`` and tells every subscriber, reconnecting as needed."""
 
-    def __init__(self, dsn: str, subscribers: list[Subscriber], *, retry_s: float = 1.0) -> None:
+    def __init__(self, dsn: str, subscribers: list[Subscriber], *, retry_s: float = 1.0,
+                 on_alive: Callable[[float], None] | None = None,
+                 ping_s: float = 0.5) -> None:
         self._dsn = dsn
         self._subscribers = subscribers
         self._retry_s = retry_s
+        self._on_alive = on_alive
+        self._ping_s = ping_s
         self.connected = False
 
     def _tell(self, kind: str, ident: int | None) -> None:
@@ -71,7 +85,7 @@ class ChangeListener:
                         *parse_change(payload)))
                 self.connected = True
                 self._tell(EVERYTHING, None)
-                await lost.wait()
+                await self._ping_until(conn, lost)
             except Exception as exc:  # never ends on its own: the gateway would stop
                 logger.warning("change listener connection failed; retrying",
                                extra={"error": repr(exc)})
@@ -81,3 +95,18 @@ class ChangeListener:
                     with contextlib.suppress(Exception):
                         await conn.close()
             await asyncio.sleep(self._retry_s)
+
+    async def _ping_until(self, conn: asyncpg.Connection, lost: asyncio.Event) -> None:
+        """Tell ``on_alive`` every ``ping_s`` until the connection is lost; raise
+        TimeoutError if the server does not answer within _PING_TIMEOUT_S."""
+        loop = asyncio.get_running_loop()
+        while not lost.is_set():
+            sent = time.monotonic()
+            async with asyncio.timeout(_PING_TIMEOUT_S):
+                await conn.fetchval("SELECT 1")
+            if self._on_alive is not None:
+                # After the callbacks of the notifications that came before the answer.
+                loop.call_soon(self._on_alive, sent)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._ping_s):
+                    await lost.wait()
