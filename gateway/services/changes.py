@@ -2,10 +2,11 @@
 
 Every change of a function, version or trigger is announced with ``NOTIFY`` in the
 transaction that makes it. The listener has a connection of its own; each
-notification is handed to the subscribers as ``(kind, id)``. After it (re)connects it
-hands them ``("*", None)``: a notification sent while it was away is gone, so they
-reload everything. Subscribers also poll on their own, so a listener that is down
-only delays a change, never loses it.
+notification is handed to the subscribers as ``(kind, id, sender)``, ``sender`` being
+the process id of the PostgreSQL backend that sent it (the connection of the change).
+After it (re)connects it hands them ``("*", None, None)``: a notification sent while
+it was away is gone, so they reload everything. Subscribers also poll on their own, so a
+listener that is down only delays a change, never loses it.
 
 While connected it asks the server a trivial query every ``ping_s``: PostgreSQL sends
 a listening session its pending notifications before it answers, so once the answer is
@@ -33,7 +34,9 @@ __all__ = ["ChangeListener", "Subscriber", "parse_change"]
 
 logger = logging.getLogger("fngate.changes")
 
-Subscriber = Callable[[str, int | None], None]
+# (kind, id, sender): what changed, and the backend process id of the connection that
+# changed it (None with everything).
+Subscriber = Callable[[str, int | None, int | None], None]
 EVERYTHING = "*"
 # A listener connection that does not answer a ping within this is replaced.
 _PING_TIMEOUT_S = 10.0
@@ -65,10 +68,10 @@ class ChangeListener:
         self._ping_s = ping_s
         self.connected = False
 
-    def _tell(self, kind: str, ident: int | None) -> None:
+    def _tell(self, kind: str, ident: int | None, sender: int | None) -> None:
         for subscriber in self._subscribers:
             try:
-                subscriber(kind, ident)
+                subscriber(kind, ident, sender)
             except Exception:  # one subscriber's fault must not starve the others
                 logger.exception("change subscriber failed")
 
@@ -81,10 +84,10 @@ class ChangeListener:
                 conn = await asyncpg.connect(self._dsn)
                 conn.add_termination_listener(functools.partial(_set, lost))
                 await conn.add_listener(
-                    CHANGES_CHANNEL, lambda _c, _pid, _ch, payload: self._tell(
-                        *parse_change(payload)))
+                    CHANGES_CHANNEL, lambda _c, pid, _ch, payload: self._tell(
+                        *parse_change(payload), pid))
                 self.connected = True
-                self._tell(EVERYTHING, None)
+                self._tell(EVERYTHING, None, None)
                 await self._ping_until(conn, lost)
             except Exception as exc:  # never ends on its own: the gateway would stop
                 logger.warning("change listener connection failed; retrying",

@@ -149,6 +149,7 @@ class _OwnChange:
     """A change of one function made by this replica, its notification not back yet."""
 
     function_id: int
+    sender: int  # the backend process id of the connection that made it
     committed_at: float | None = None  # time.monotonic() once its transaction committed
 
 
@@ -164,7 +165,7 @@ class _Changing:
         """NOTIFY every replica (this one too) of a change of ``function_id`` at commit."""
         if len(self._expected) >= _CACHE_MAX:  # notifications lost with the listener
             self._expected.clear()
-        change = _OwnChange(function_id)
+        change = _OwnChange(function_id, self.conn.get_server_pid())
         self._expected.setdefault(function_id, deque()).append(change)
         self.changes.append(change)
         await notify_change(self.conn, "function", function_id)
@@ -203,26 +204,31 @@ class FunctionStore:
         self._own_changes: dict[int, deque[_OwnChange]] = {}
         self._built: dict[tuple[int, int], VersionRecord] = {}
 
-    def forget(self, kind: str = "*", ident: int | None = None) -> None:
+    def forget(self, kind: str = "*", ident: int | None = None,
+               sender: int | None = None) -> None:
         """A change subscriber: drop what a change of ``kind`` ``ident`` makes stale (a
         function's: that function; anything else's: every cached function).
 
-        The notification of a change this replica made itself (``_changed_here``) drops
-        only what was read before that change committed: it already forgot the rest."""
+        The notification of a change this replica made itself (``_changing``; told by
+        ``sender``, its connection's backend) drops only what was read before that
+        change committed: the rest was read after it."""
         now = time.monotonic()
         if kind != "function" or ident is None:
             self._cache.clear()
             self._built.clear()  # a rebuild changes what a built version serves with
             self._forgotten_at.clear()
             self._all_forgotten_at = now
+            self._own_changes.clear()  # their notifications now count as others'
             return
+        committed = None
         own = self._own_changes.get(ident)
-        # Notifications come in commit order: this is the one of our oldest change still
-        # expected, or one committed before it, so what was read after that change
-        # committed is current. (A change still committing: nothing read is trusted.)
-        committed = own.popleft().committed_at if own else None
-        if own is not None and not own:
-            del self._own_changes[ident]
+        # One connection's changes commit, and are told, in the order they were made.
+        change = next((c for c in own or () if c.sender == sender), None)
+        if own is not None and change is not None:
+            own.remove(change)
+            if not own:
+                del self._own_changes[ident]
+            committed = change.committed_at  # None: told before its writer saw the commit
         self._drop(ident, now if committed is None else committed)
 
     @contextlib.asynccontextmanager

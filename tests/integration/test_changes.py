@@ -55,7 +55,8 @@ async def test_the_listener_says_it_is_alive_only_after_telling_earlier_changes(
 ) -> None:
     told: list[tuple[str, int | None]] = []
     alive: list[tuple[float, int]] = []  # (since, changes told by then)
-    listener = ChangeListener(database_url, [lambda kind, ident: told.append((kind, ident))],
+    listener = ChangeListener(database_url,
+                              [lambda kind, ident, _sender: told.append((kind, ident))],
                               on_alive=lambda since: alive.append((since, len(told))),
                               ping_s=0.05)
     task = asyncio.create_task(listener.run())

@@ -18,6 +18,7 @@ from gateway.store.functions import FunctionStore
 
 NOW = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 TTL_S = 2.0
+OURS, THEIRS = 4242, 4343  # backend process ids: this replica's connection, another's
 
 
 def _function(function_id: int, name: str) -> FunctionRecord:
@@ -38,6 +39,9 @@ class _Conn:
 
     async def execute(self, *_args: Any) -> str:
         return "DELETE 1"
+
+    def get_server_pid(self) -> int:
+        return OURS
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -94,7 +98,7 @@ async def test_a_change_made_here_keeps_what_was_read_after_it_when_its_notifica
     assert await fake.store.delete(1)
     assert fake.store._cache == {}  # forgotten at once, without waiting for the notification
     await fake.get("f")  # read again after the commit: current
-    fake.store.forget("function", 1)  # the change's own notification
+    fake.store.forget("function", 1, OURS)  # the change's own notification
     await fake.get("f")
     assert fake.reads == ["f", "f"]
 
@@ -102,10 +106,10 @@ async def test_a_change_made_here_keeps_what_was_read_after_it_when_its_notifica
 async def test_a_notification_before_the_commit_is_seen_still_drops_what_came_after(
         fake: _Store) -> None:
     await fake.get("f")
-    fake.pool.on_commit = lambda: fake.store.forget("function", 1)  # our own, come early
+    fake.pool.on_commit = lambda: fake.store.forget("function", 1, OURS)  # ours, come early
     assert await fake.store.delete(1)
     await fake.get("f")  # read after our change: current until someone else's
-    fake.store.forget("function", 1)  # another replica's change: no own change expected
+    fake.store.forget("function", 1, THEIRS)  # another replica's change
     await fake.get("f")
     assert fake.reads == ["f", "f", "f"]
 
@@ -115,7 +119,7 @@ async def test_a_change_that_did_not_commit_expects_no_notification(fake: _Store
     with pytest.raises(ConnectionError):
         await fake.store.delete(1)
     await fake.get("f")
-    fake.store.forget("function", 1)  # so this one is another replica's change
+    fake.store.forget("function", 1, OURS)  # so this one is another change of ours
     await fake.get("f")
     assert fake.reads == ["f", "f"]
 
@@ -123,13 +127,14 @@ async def test_a_change_that_did_not_commit_expects_no_notification(fake: _Store
 async def test_a_change_of_one_function_keeps_the_others(fake: _Store) -> None:
     await fake.get("f")
     await fake.get("g")
-    fake.store.forget("function", 2)
+    fake.store.forget("function", 2, THEIRS)
     await fake.get("f")
     await fake.get("g")
     assert fake.reads == ["f", "g", "g"]
 
 
-@pytest.mark.parametrize("change", [("project", 3), ("system", 0), ("*", None), ()])
+@pytest.mark.parametrize("change", [("project", 3, THEIRS), ("system", 0, OURS),
+                                    ("*", None, None), ()])
 async def test_a_change_of_anything_else_drops_every_function(
         fake: _Store, change: tuple[Any, ...]) -> None:
     await fake.get("f")
@@ -143,7 +148,7 @@ async def test_a_change_of_anything_else_drops_every_function(
 async def test_a_ref_by_language_title_goes_with_any_function_change(fake: _Store) -> None:
     fake.functions["python-f"] = fake.functions["f"]
     await fake.get("python-f")
-    fake.store.forget("function", 2)  # a rename of g may take the title over
+    fake.store.forget("function", 2, THEIRS)  # a rename of g may take the title over
     await fake.get("python-f")
     assert fake.reads == ["python-f", "python-f"]
 
@@ -179,7 +184,7 @@ async def test_a_read_overtaken_by_a_change_is_not_cached(fake: _Store) -> None:
 
     async def read_then_change(ref: str) -> FunctionRecord | None:
         record = await read(ref)
-        fake.store.forget("function", 1)  # committed elsewhere while the row travelled
+        fake.store.forget("function", 1, THEIRS)  # committed while the row travelled
         return record
 
     fake.store._read = read_then_change  # type: ignore[method-assign]
@@ -188,3 +193,24 @@ async def test_a_read_overtaken_by_a_change_is_not_cached(fake: _Store) -> None:
     await fake.get("f")
     assert fake.reads == ["f", "f"]
 
+
+
+async def test_another_connections_change_is_not_taken_for_ours_while_ours_is_expected(
+        fake: _Store) -> None:
+    assert await fake.store.delete(1)  # ours committed, its notification not back yet
+    await fake.get("f")
+    fake.store.forget("function", 1, THEIRS)  # another replica's, committed after ours
+    await fake.get("f")
+    assert fake.reads == ["f", "f"]
+    fake.store.forget("function", 1, OURS)  # ours at last: what came after it stays
+    await fake.get("f")
+    assert fake.reads == ["f", "f"]
+
+
+async def test_a_reconnected_listener_forgets_the_changes_it_expected(fake: _Store) -> None:
+    assert await fake.store.delete(1)
+    fake.store.forget("*", None, None)  # reconnected: our notification may be lost
+    await fake.get("f")
+    fake.store.forget("function", 1, OURS)  # a later change on the same connection
+    await fake.get("f")
+    assert fake.reads == ["f", "f"]
