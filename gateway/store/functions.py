@@ -195,6 +195,10 @@ class FunctionStore:
         # and for at most _CACHE_KEEP_S.
         self._cache_ttl_s = cache_ttl_s
         self._cache: dict[str, tuple[FunctionRecord, float]] = {}
+        # The refs each function was cached under (some may have moved on since), and
+        # those resolved by language title.
+        self._refs: dict[int, set[str]] = {}
+        self._titles: set[str] = set()
         self._alive_at = -math.inf
         # A read is not cached when its function was forgotten after the read began.
         self._all_forgotten_at = -math.inf
@@ -202,7 +206,7 @@ class FunctionStore:
         # Per function, this replica's own changes of it, until the listener hands their
         # notifications back.
         self._own_changes: dict[int, deque[_OwnChange]] = {}
-        self._built: dict[tuple[int, int], VersionRecord] = {}
+        self._built: dict[int, dict[int, VersionRecord]] = {}  # function id -> version -> it
 
     def forget(self, kind: str = "*", ident: int | None = None,
                sender: int | None = None) -> None:
@@ -214,7 +218,7 @@ class FunctionStore:
         change committed: the rest was read after it."""
         now = time.monotonic()
         if kind != "function" or ident is None:
-            self._cache.clear()
+            self._clear()
             self._built.clear()  # a rebuild changes what a built version serves with
             self._forgotten_at.clear()
             self._all_forgotten_at = now
@@ -248,15 +252,28 @@ class FunctionStore:
             change.committed_at = now
             self._drop(change.function_id, now)
 
+    def _clear(self) -> None:
+        self._cache.clear()
+        self._refs.clear()
+        self._titles.clear()
+
     def _drop(self, function_id: int, before: float) -> None:
         """Forget ``function_id`` as read before ``before``, and every ref resolved by
         language title (another function's rename may take one over)."""
-        for ref, (record, read_at) in list(self._cache.items()):
-            if ((record.id == function_id and read_at < before)
-                    or (ref != record.name and numeric_id(ref) is None)):
+        refs = self._refs.pop(function_id, set())
+        for ref in list(refs):
+            entry = self._cache.get(ref)
+            if entry is None or entry[0].id != function_id:
+                refs.discard(ref)  # cached for another function since
+            elif entry[1] < before:
                 del self._cache[ref]
-        for key in [k for k in self._built if k[0] == function_id]:
-            del self._built[key]
+                refs.discard(ref)
+        if refs:
+            self._refs[function_id] = refs
+        for ref in self._titles:
+            self._cache.pop(ref, None)
+        self._titles.clear()
+        self._built.pop(function_id, None)
         if len(self._forgotten_at) >= _CACHE_MAX:
             self._forgotten_at.clear()
             self._all_forgotten_at = max(self._all_forgotten_at, before)
@@ -292,10 +309,14 @@ class FunctionStore:
         if began < self._all_forgotten_at or began < self._forgotten_at.get(record.id, -math.inf):
             return
         if len(self._cache) >= _CACHE_MAX:
-            self._cache.clear()
+            self._clear()
         entry = (record, began)
+        own = self._refs.setdefault(record.id, set())
         for ref in {*refs, str(record.id), record.name}:
             self._cache[ref] = entry
+            own.add(ref)
+            if ref != record.name and numeric_id(ref) is None:
+                self._titles.add(ref)
 
     async def _read(self, ref: str) -> FunctionRecord | None:
         function_id = numeric_id(ref)
@@ -325,15 +346,14 @@ class FunctionStore:
     async def built_version(self, function_id: int, version: int) -> VersionRecord | None:
         """A version whose build succeeded, else None; cached, as such a version's code
         never changes (its ``is_active`` is as first read: do not rely on it)."""
-        key = (function_id, version)
-        record = self._built.get(key)
+        record = self._built.get(function_id, {}).get(version)
         if record is None:
             record = await self.get_version(function_id, version)
             if record is None or record.build_status != "success":
                 return None
             if len(self._built) >= _CACHE_MAX:
                 self._built.clear()
-            self._built[key] = record
+            self._built.setdefault(function_id, {})[version] = record
         return record
 
     async def project_of(self, function_id: int) -> str | None:
