@@ -145,6 +145,10 @@ class WorkerCgroup:
         self.cpu = cpu
         self.freezer = freezer
         self._current_fd = -1
+        # The limits last written (only the gateway writes them): an equal one is not
+        # written again.
+        self._memory_mb: int | None = None
+        self._cpu_millis: int | None = None
 
     def _dirs(self) -> set[Path]:
         return {d for d in (self.memory, self.pids, self.cpu, self.freezer) if d is not None}
@@ -171,27 +175,35 @@ class WorkerCgroup:
 
     def set_memory(self, mb: int) -> bool:
         """Set the resident memory limit; False if the kernel refused."""
+        if mb == self._memory_mb:
+            return True
         name = "memory.max" if self.version == 2 else "memory.limit_in_bytes"
+        self._memory_mb = None  # unknown until the write succeeded
         try:
             _write(self.memory / name, str(mb * 1024 * 1024))
-            return True
         except OSError:
             return False
+        self._memory_mb = mb
+        return True
 
     def set_cpu(self, millis: int) -> bool:
         """Set a CPU quota of ``millis`` thousandths of a core; False if it cannot be set."""
         if self.cpu is None:
             return False
+        if millis == self._cpu_millis:
+            return True
         quota = max(1000, millis * _CPU_PERIOD_US // 1000)
+        self._cpu_millis = None
         try:
             if self.version == 2:
                 _write(self.cpu / "cpu.max", f"{quota} {_CPU_PERIOD_US}")
             else:
                 _write(self.cpu / "cpu.cfs_period_us", str(_CPU_PERIOD_US))
                 _write(self.cpu / "cpu.cfs_quota_us", str(quota))
-            return True
         except OSError:
             return False
+        self._cpu_millis = millis
+        return True
 
     def freeze(self) -> bool:
         """Stop every process of the worker (between calls); False without a freezer."""
@@ -333,8 +345,8 @@ class CgroupRoot:
             return None
         return path
 
-    def create(self, worker: str, memory_mb: int) -> WorkerCgroup:
-        """Make one worker's cgroup with a memory and a pids limit."""
+    def create(self, worker: str, memory_mb: int, cpu_millis: int | None = None) -> WorkerCgroup:
+        """Make one worker's cgroup with a memory and a pids limit (and a CPU quota)."""
         dirs = {
             key: (base / worker if base is not None else None)
             for key, base in (("memory", self.memory), ("pids", self.pids),
@@ -356,6 +368,8 @@ class CgroupRoot:
         cg = WorkerCgroup(self.version, mem, pids, dirs["cpu"], dirs["freezer"])
         try:
             cg.set_memory(memory_mb)
+            if cpu_millis is not None:
+                cg.set_cpu(cpu_millis)  # not set: specializing sets it, or fails
             if self.version == 1:
                 with contextlib.suppress(OSError):
                     _write(mem / "memory.swappiness", "0")

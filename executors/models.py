@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 __all__ = [
     "COMPILED_RUNTIMES",
+    "DEFAULT_CPU_MILLIS",
+    "DEFAULT_MEMORY_MB",
     "CallContext",
     "CodeSpec",
     "ErrorInfo",
@@ -32,6 +34,10 @@ RUNTIMES: tuple[Runtime, ...] = ("python", "nodejs", "go", "rust")
 # Compiled at deploy (executors/compile.py): a worker is an exec of the function's own
 # binary, so no pre-started generic worker can serve them.
 COMPILED_RUNTIMES: tuple[Runtime, ...] = ("go", "rust")
+# A function's limits unless it sets its own (the API's defaults): pre-started workers'
+# cgroups have them already, so most cold starts write no limit.
+DEFAULT_MEMORY_MB = 256
+DEFAULT_CPU_MILLIS = 1000
 
 # RUNTIME_ERROR: the user's code raised or returned something unusable;
 # TIMEOUT: killed at its deadline. ``ErrorInfo.type`` says more
@@ -50,7 +56,7 @@ class CodeSpec:
     code: str
     handler: str = "handler"
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)  # holds secrets
-    memory_mb: int = 256
+    memory_mb: int = DEFAULT_MEMORY_MB
     min_warm: int = 0
     # A published dependency build (``Builder.build(...).path``); None: no dependencies.
     dependencies_path: str | None = None
@@ -59,7 +65,7 @@ class CodeSpec:
     # Size cap of each private writable filesystem (/tmp, the working directory, /dev/shm).
     ephemeral_storage_mb: int = 512
     # CPU quota in thousandths of a core (1000: one core).
-    cpu_millis: int = 1000
+    cpu_millis: int = DEFAULT_CPU_MILLIS
     # Go and Rust: the published build holding the function's binary (``Compiler``).
     binary_path: str | None = None
 

@@ -33,6 +33,8 @@ from executors.compile import BINARY_NAME, Compiler
 from executors.limits import CgroupRoot, WorkerUser
 from executors.models import (
     COMPILED_RUNTIMES,
+    DEFAULT_CPU_MILLIS,
+    DEFAULT_MEMORY_MB,
     RUNTIMES,
     CallContext,
     CodeSpec,
@@ -482,7 +484,9 @@ class WorkerPools:
                 base=self._base,
                 user=self._user,
                 cgroups=self._cgroups,
-                memory_mb=self._settings.max_memory_mb,
+                # A function's defaults: most specialize without writing a limit.
+                memory_mb=min(DEFAULT_MEMORY_MB, self._settings.max_memory_mb),
+                cpu_millis=DEFAULT_CPU_MILLIS,
                 sandbox=self.sandbox,
                 uids=self._uids,
                 network=network,

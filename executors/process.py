@@ -227,6 +227,7 @@ class Worker:
         cgroups: limits.CgroupRoot | None,
         memory_mb: int,
         sandbox: Sandbox,
+        cpu_millis: int | None = None,
         uids: UidPool | None = None,
         network: Network = "egress",
         storage_mb: int = 512,
@@ -246,7 +247,7 @@ class Worker:
             if not namespaces:
                 workdir = limits.make_workdir(base, name, user)
             if cgroups is not None:
-                cgroup = cgroups.create(name, memory_mb)
+                cgroup = cgroups.create(name, memory_mb, cpu_millis)
             worker = cls(
                 name=name, command=command, workdir=workdir, cgroup=cgroup, on_exit=on_exit
             )

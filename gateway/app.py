@@ -276,7 +276,7 @@ def _start_loops(
         "result-cache-cleanup": run_cleanup(services.cache),
         "changes-listener": ChangeListener(services.dsn, [
             services.functions.forget, services.cron.poke, services.queues.poke,
-            cleanup.poke]).run(),
+            cleanup.poke], on_alive=services.functions.listener_alive).run(),
         "function-cleanup": cleanup.run(),
         "maintenance": run_maintenance(
             services.pool, interval_s=services.settings.maintenance_interval_s,

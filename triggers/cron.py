@@ -118,7 +118,7 @@ class CronService:
         """Ids of the triggers this replica has scheduled (for tests and diagnostics)."""
         return {tid for tid, loaded in self._loaded.items() if loaded.schedule is not None}
 
-    def poke(self, kind: str, _ident: int | None) -> None:
+    def poke(self, kind: str, _ident: int | None, _sender: int | None = None) -> None:
         """A change subscriber: reload now when a trigger (or anything unknown) changed."""
         if kind in ("trigger", "function", "*"):
             self._poked.set()

@@ -172,7 +172,7 @@ class QueueService:
                 async with asyncio.timeout(self._reload_s):
                     await self._poked.wait()
 
-    def poke(self, kind: str, _ident: int | None) -> None:
+    def poke(self, kind: str, _ident: int | None, _sender: int | None = None) -> None:
         """A change subscriber: reload now when a trigger (or anything unknown) changed."""
         if kind in ("trigger", "function", "project", "*"):
             self._poked.set()

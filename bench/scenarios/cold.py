@@ -3,7 +3,9 @@
 Each of the functions is invoked once, sequentially, with a pause between them so the
 generic pre-started pool is refilled as between real arrivals. The baseline starts the
 interpreter binary the gateway's own workers run (read from /proc) with a trivial
-program, from this process, once just before each invoke.
+program, from this process, once beside each invoke: just before it for every other
+function and just after it for the rest, so that what the first thing after the pause
+pays (an idle machine waking up) falls on both alike.
 """
 
 from __future__ import annotations
@@ -42,17 +44,20 @@ def _bare_start_ms(argv: list[str]) -> float:
 
 def _cold_ms(client: httpx.Client, names: list[str],
              bare: list[str]) -> tuple[list[float], list[float], int]:
-    """Each function's first invoke, each right after one bare start (so load from
-    elsewhere on the machine falls on both sides alike)."""
+    """Each function's first invoke, each beside one bare start (so load from elsewhere
+    on the machine falls on both sides alike), the first after the pause in turn."""
     for _ in range(3):  # page cache, not first-run disk reads
         _bare_start_ms(bare)
     times, bare_times, cold = [], [], 0
-    for name in names:
+    for i, name in enumerate(names):
         time.sleep(GAP_S)
-        bare_times.append(_bare_start_ms(bare))
+        if i % 2 == 0:
+            bare_times.append(_bare_start_ms(bare))
         start = time.perf_counter()
         r = client.post(f"/api/v1/functions/{name}/invoke", json={"x": 1})
         times.append((time.perf_counter() - start) * 1000)
+        if i % 2 == 1:
+            bare_times.append(_bare_start_ms(bare))
         r.raise_for_status()
         if r.json()["status"] != "success":
             raise RuntimeError(f"cold invoke of {name} failed: {r.text}")

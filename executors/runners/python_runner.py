@@ -23,9 +23,17 @@ _LOCK = threading.Lock()
 _BASE_ENV = dict(os.environ)
 
 
+# A frame held back to go out with the next one (see main): one write, one wake-up of
+# the gateway instead of two.
+_HELD = [b""]
+
+
 def _send_raw(body):
     data = _HEADER.pack(len(body)) + body
     with _LOCK:
+        if _HELD[0]:
+            data = _HELD[0] + data
+            _HELD[0] = b""
         view = memoryview(data)
         while view:
             n = os.write(_WFD, view)
@@ -46,6 +54,14 @@ def _fill(n):
         if not chunk:
             os._exit(0)  # the gateway went away
         _INBOX.extend(chunk)
+
+
+def _complete_frame_waiting():
+    """Whether a whole frame is already read (no system call)."""
+    if len(_INBOX) < 4:
+        return False
+    (size,) = _HEADER.unpack_from(_INBOX)
+    return len(_INBOX) >= 4 + size
 
 
 def _recv():
@@ -253,17 +269,28 @@ def _awaitable(value):
         value.gi_code.co_flags & _CO_ITERABLE_COROUTINE)
 
 
+def _write_file(path, data):
+    """``data`` (bytes) into a new file at ``path``: a few system calls, no file object."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
 def _specialize(frame):
-    os.environ.clear()
-    os.environ.update(_BASE_ENV)
+    if _State.path is not None:  # specialized before: back to the environment it started with
+        os.environ.clear()
+        os.environ.update(_BASE_ENV)
     os.environ.update(frame.get("environment") or {})
     _LOGS.limit = int(frame.get("max_log_bytes", _LOGS.limit))
     _State.max_result = int(frame.get("max_result_bytes", _State.max_result))
     path = os.path.join(os.getcwd(), "handler.py")
     _State.path = path
     code = frame["code"]
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(code)
+    _write_file(path, code.encode("utf-8"))
     module = types.ModuleType("handler")
     module.__file__ = path
     sys.modules["handler"] = module
@@ -368,8 +395,13 @@ def _warm_up():
 
     A pre-started worker has never compiled code nor encoded a result: those first
     runs page the interpreter's parser, compiler and json paths in (about a
-    millisecond here) and would fall on the first invoke's cold start.
+    millisecond here) and would fall on the first invoke's cold start. So would the
+    first change of the environment and the creation of handler.py (made here empty,
+    it is only rewritten then).
     """
+    os.environ["FNGATE_WARM_UP"] = "1"
+    del os.environ["FNGATE_WARM_UP"]
+    _write_file(os.path.join(os.getcwd(), "handler.py"), b"")
     scratch = {}
     exec(compile("def handler(event, context=None):\n    return {'a': [event, 1.5]}\n",
                  "<warm-up>", "exec"), scratch)
@@ -403,7 +435,15 @@ def main():
             _specialize(frame)
             _Children.cpu = _usage()[1]  # loading the code may have run children
             load_ms = (time.perf_counter() - began) * 1000
-            _send({"type": "specialized", "error": _State.load_error, "load_ms": load_ms})
+            reply = json.dumps({"type": "specialized", "error": _State.load_error,
+                                "load_ms": load_ms}).encode("utf-8")
+            if _complete_frame_waiting():
+                # The call came with it (a cold start): the reply goes out with the call's
+                # first frame (a log line or the result).
+                with _LOCK:
+                    _HELD[0] = _HEADER.pack(len(reply)) + reply
+            else:
+                _send_raw(reply)
 
 
 main()

@@ -56,7 +56,7 @@ class FunctionCleanup:
         # The active version last seen of each function looked at (deleted ones go).
         self._active: dict[int, int | None] = {}
 
-    def poke(self, kind: str, ident: int | None) -> None:
+    def poke(self, kind: str, ident: int | None, _sender: int | None = None) -> None:
         """A change subscriber: look at function ``ident`` soon, or at everything."""
         if kind == EVERYTHING:
             self._everything = True

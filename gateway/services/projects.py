@@ -34,7 +34,7 @@ __all__ = ["ProjectService"]
 class ProjectService:
     """Reads and changes projects and the system environment and dependencies.
 
-    ``changed`` is told ``("project", id)`` after a project's change on this replica (the
+    ``changed`` is told ``("project", id, None)`` after a project's change on this replica (the
     queue consumers' change subscriber: they sit above this layer).
     """
 
@@ -174,7 +174,7 @@ class ProjectService:
     async def _project_changed(self, project: ProjectRecord, *,
                                dependencies: bool = False) -> None:
         self._functions.forget()
-        self._changed("project", project.id)
+        self._changed("project", project.id, None)
         if dependencies:
             await self._builds.rebuild_changed(project=project.name)
             return

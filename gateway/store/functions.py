@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +25,9 @@ __all__ = ["FunctionStore", "NewVersion", "VersionChange", "CHANGES_CHANNEL", "n
 CHANGES_CHANNEL = "fngate_changes"
 
 _CACHE_MAX = 10_000
+# However alive the change listener, a cached function is read again this long after:
+# it bounds how many functions' code the cache holds.
+_CACHE_KEEP_S = 60.0
 
 # With what its project and the system layer beneath it (0008_projects.sql).
 _SELECT = """
@@ -140,48 +146,179 @@ def _sealed(fields: Mapping[str, Any], box: SecretBox) -> dict[str, Any]:
     return {**fields, "secrets": box.seal(values), "secret_names": sorted(values)}
 
 
+@dataclass(slots=True, eq=False)
+class _OwnChange:
+    """A change of one function made by this replica, its notification not back yet."""
+
+    function_id: int
+    sender: int  # the backend process id of the connection that made it
+    committed_at: float | None = None  # time.monotonic() once its transaction committed
+
+
+class _Changing:
+    """The connection of a transaction that changes functions, and what it announced."""
+
+    def __init__(self, conn: Any, expected: dict[int, deque[_OwnChange]]) -> None:
+        self.conn = conn
+        self.changes: list[_OwnChange] = []
+        self._expected = expected
+
+    async def announce(self, function_id: int) -> None:
+        """NOTIFY every replica (this one too) of a change of ``function_id`` at commit."""
+        if len(self._expected) >= _CACHE_MAX:  # notifications lost with the listener
+            self._expected.clear()
+        change = _OwnChange(function_id, self.conn.get_server_pid())
+        self._expected.setdefault(function_id, deque()).append(change)
+        self.changes.append(change)
+        await notify_change(self.conn, "function", function_id)
+
+    def abandon(self) -> None:
+        """The transaction did not commit (as far as this replica knows)."""
+        for change in self.changes:
+            own = self._expected.get(change.function_id)
+            if own is not None and change in own:
+                own.remove(change)
+                if not own:
+                    del self._expected[change.function_id]
+
+
 class FunctionStore:
     """Functions and versions in PostgreSQL."""
 
     def __init__(self, pool: Any, *, box: SecretBox, cache_ttl_s: float = 0.0) -> None:
         self._pool = pool
         self._box = box
-        # ref -> (record, read at): found functions only, forgotten on every change
-        # (this replica's writes at once, others' through ``forget`` from the change
-        # listener) and, should a notification be missed, after ``cache_ttl_s``.
+        # ref -> (record, read at): found functions only. A change of one function drops
+        # its entries (this replica's writes at once, every replica's through ``forget``
+        # from the change listener); a change of anything else drops them all. An entry
+        # is trusted for ``cache_ttl_s`` after it was read or after the change listener
+        # last proved every change before it was told (``listener_alive``), whichever
+        # is later (a listener that stops hearing changes bounds staleness as before),
+        # and for at most _CACHE_KEEP_S.
         self._cache_ttl_s = cache_ttl_s
         self._cache: dict[str, tuple[FunctionRecord, float]] = {}
-        self._generation = 0
-        self._built: dict[tuple[int, int], VersionRecord] = {}
+        # The refs each function was cached under (some may have moved on since), and
+        # those resolved by language title.
+        self._refs: dict[int, set[str]] = {}
+        self._titles: set[str] = set()
+        self._alive_at = -math.inf
+        # A read is not cached when its function was forgotten after the read began.
+        self._all_forgotten_at = -math.inf
+        self._forgotten_at: dict[int, float] = {}
+        # Per function, this replica's own changes of it, until the listener hands their
+        # notifications back.
+        self._own_changes: dict[int, deque[_OwnChange]] = {}
+        self._built: dict[int, dict[int, VersionRecord]] = {}  # function id -> version -> it
 
-    def forget(self, *_change: object) -> None:
-        """Drop every cached function (a change subscriber: any change, any function)."""
+    def forget(self, kind: str = "*", ident: int | None = None,
+               sender: int | None = None) -> None:
+        """A change subscriber: drop what a change of ``kind`` ``ident`` makes stale (a
+        function's: that function; anything else's: every cached function).
+
+        The notification of a change this replica made itself (``_changing``; told by
+        ``sender``, its connection's backend) drops only what was read before that
+        change committed: the rest was read after it."""
+        now = time.monotonic()
+        if kind != "function" or ident is None:
+            self._clear()
+            self._built.clear()  # a rebuild changes what a built version serves with
+            self._forgotten_at.clear()
+            self._all_forgotten_at = now
+            self._own_changes.clear()  # their notifications now count as others'
+            return
+        committed = None
+        own = self._own_changes.get(ident)
+        # One connection's changes commit, and are told, in the order they were made.
+        change = next((c for c in own or () if c.sender == sender), None)
+        if own is not None and change is not None:
+            own.remove(change)
+            if not own:
+                del self._own_changes[ident]
+            committed = change.committed_at  # None: told before its writer saw the commit
+        self._drop(ident, now if committed is None else committed)
+
+    @contextlib.asynccontextmanager
+    async def _changing(self) -> AsyncIterator[_Changing]:
+        """A transaction that changes functions (``announce`` each): once it committed,
+        each is forgotten here and its notification expected back."""
+        async with self._pool.acquire() as conn:
+            changing = _Changing(conn, self._own_changes)
+            try:
+                async with conn.transaction():
+                    yield changing
+            except BaseException:
+                changing.abandon()  # no notification comes back (or it counts as another's)
+                raise
+        now = time.monotonic()
+        for change in changing.changes:
+            change.committed_at = now
+            self._drop(change.function_id, now)
+
+    def _clear(self) -> None:
         self._cache.clear()
-        self._built.clear()  # a rebuild changes what a built version serves with
-        self._generation += 1
+        self._refs.clear()
+        self._titles.clear()
+
+    def _drop(self, function_id: int, before: float) -> None:
+        """Forget ``function_id`` as read before ``before``, and every ref resolved by
+        language title (another function's rename may take one over)."""
+        refs = self._refs.pop(function_id, set())
+        for ref in list(refs):
+            entry = self._cache.get(ref)
+            if entry is None or entry[0].id != function_id:
+                refs.discard(ref)  # cached for another function since
+            elif entry[1] < before:
+                del self._cache[ref]
+                refs.discard(ref)
+        if refs:
+            self._refs[function_id] = refs
+        for ref in self._titles:
+            self._cache.pop(ref, None)
+        self._titles.clear()
+        self._built.pop(function_id, None)
+        if len(self._forgotten_at) >= _CACHE_MAX:
+            self._forgotten_at.clear()
+            self._all_forgotten_at = max(self._all_forgotten_at, before)
+        self._forgotten_at[function_id] = max(self._forgotten_at.get(function_id, -math.inf),
+                                              before)
+
+    def listener_alive(self, since: float) -> None:
+        """The change listener has been told every change committed before ``since``
+        (``time.monotonic()``)."""
+        self._alive_at = max(self._alive_at, since)
+
+    def _trusted(self, read_at: float, now: float) -> bool:
+        return (now - max(read_at, self._alive_at) < self._cache_ttl_s
+                and now - read_at < max(_CACHE_KEEP_S, self._cache_ttl_s))
 
     async def get(self, ref: str) -> FunctionRecord | None:
         """Resolve ``ref`` as the id (all digits), then the name, then the language_title."""
         if self._cache_ttl_s > 0:
             cached = self._cache.get(ref)
             now = time.monotonic()
-            if cached is not None and now - cached[1] < self._cache_ttl_s:
+            if cached is not None and self._trusted(cached[1], now):
                 return cached[0]
-            generation = self._generation
+            began = time.monotonic()
             record = await self._read(ref)
-            # Not kept when a change came while it was read: it may be the old row.
-            if record is not None and generation == self._generation:
-                self._remember(record, ref)
+            if record is not None:
+                self._remember(record, began, ref)
             return record
         return await self._read(ref)
 
-    def _remember(self, record: FunctionRecord, *refs: str) -> None:
-        """Cache ``record`` under ``refs``, its id and its name (they all resolve to it)."""
+    def _remember(self, record: FunctionRecord, began: float, *refs: str) -> None:
+        """Cache ``record``, read from ``began`` on, under ``refs``, its id and its name
+        (they all resolve to it); not when a change came since: it may be the old row."""
+        if began < self._all_forgotten_at or began < self._forgotten_at.get(record.id, -math.inf):
+            return
         if len(self._cache) >= _CACHE_MAX:
-            self._cache.clear()
-        entry = (record, time.monotonic())
+            self._clear()
+        entry = (record, began)
+        own = self._refs.setdefault(record.id, set())
         for ref in {*refs, str(record.id), record.name}:
             self._cache[ref] = entry
+            own.add(ref)
+            if ref != record.name and numeric_id(ref) is None:
+                self._titles.add(ref)
 
     async def _read(self, ref: str) -> FunctionRecord | None:
         function_id = numeric_id(ref)
@@ -201,25 +338,24 @@ class FunctionStore:
 
     async def get_by_id(self, function_id: int) -> FunctionRecord | None:
         """Always read (callers use it right after a change); the result is cached."""
-        generation = self._generation
+        began = time.monotonic()
         row = await self._pool.fetchrow(_SELECT + "WHERE f.id = $1", function_id)
         record = None if row is None else _record(row, self._box)
-        if record is not None and self._cache_ttl_s > 0 and generation == self._generation:
-            self._remember(record)  # a function just created is invoked next, by name
+        if record is not None and self._cache_ttl_s > 0:
+            self._remember(record, began)  # a function just created is invoked next, by name
         return record
 
     async def built_version(self, function_id: int, version: int) -> VersionRecord | None:
         """A version whose build succeeded, else None; cached, as such a version's code
         never changes (its ``is_active`` is as first read: do not rely on it)."""
-        key = (function_id, version)
-        record = self._built.get(key)
+        record = self._built.get(function_id, {}).get(version)
         if record is None:
             record = await self.get_version(function_id, version)
             if record is None or record.build_status != "success":
                 return None
             if len(self._built) >= _CACHE_MAX:
                 self._built.clear()
-            self._built[key] = record
+            self._built.setdefault(function_id, {})[version] = record
         return record
 
     async def project_of(self, function_id: int) -> str | None:
@@ -307,7 +443,8 @@ class FunctionStore:
         cols = [c for c in COLUMNS if c in fields]
         values = [fields[c] for c in cols]
         placeholders = ", ".join(f"${i + 2}" for i in range(len(cols)))
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._changing() as changing:
+            conn = changing.conn
             # Serialize name checks so two racing creates cannot both pass them.
             await conn.execute("LOCK TABLE functions IN SHARE ROW EXCLUSIVE MODE")
             await self._check_unambiguous(conn, name, str(fields["runtime"]), None)
@@ -332,8 +469,7 @@ class FunctionStore:
             )
             if also is not None:
                 await also(conn, function_id)
-            await notify_change(conn, "function", function_id)
-        self.forget()
+            await changing.announce(function_id)
         return int(function_id)
 
     async def update(
@@ -359,7 +495,8 @@ class FunctionStore:
         fields = _sealed(fields, self._box)
         cols = [c for c in COLUMNS if c in fields]
         new_version: int | None = None
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._changing() as changing:
+            conn = changing.conn
             current = await conn.fetchrow(
                 "SELECT name, project, runtime, min_warm, max_concurrency, memory_mb"
                 " FROM functions WHERE id = $1 FOR UPDATE",
@@ -424,8 +561,7 @@ class FunctionStore:
                 raise project_not_found(fields.get("project")) from exc
             if also is not None:
                 await also(conn, new_version)
-            await notify_change(conn, "function", function_id)
-        self.forget()
+            await changing.announce(function_id)
         return True, new_version, version
 
     @staticmethod
@@ -455,7 +591,8 @@ class FunctionStore:
         Returns whether the version was activated. ``also(conn, activated)`` runs in the
         same transaction when this call recorded the outcome.
         """
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._changing() as changing:
+            conn = changing.conn
             status = await conn.execute(
                 "UPDATE function_versions SET build_status = $3, build_log = $4,"
                 " resolved_dependencies = $5, build_duration_ms = $6, build_finished_at = now()"
@@ -480,8 +617,7 @@ class FunctionStore:
             )
             if also is not None:
                 await also(conn, activated.endswith(" 1"))
-            await notify_change(conn, "function", function_id)
-        self.forget()
+            await changing.announce(function_id)
         return bool(activated.endswith(" 1"))
 
     async def list_versions(self, function_id: int) -> list[VersionRecord]:
@@ -513,7 +649,8 @@ class FunctionStore:
         ``expected_number``, a new version that would get another number → ``CONFLICT``
         (nothing is added).
         """
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._changing() as changing:
+            conn = changing.conn
             current = await _lock_for_activation(conn, function_id)
             if current is None:
                 return None
@@ -535,8 +672,7 @@ class FunctionStore:
                 await self._activate_on(conn, function_id, current, number, version.runtime)
             if also is not None:
                 await also(conn, current["name"], number, current["active_version"], activated)
-            await notify_change(conn, "function", function_id)
-        self.forget()
+            await changing.announce(function_id)
         return number, version, activated
 
     async def activate_version(
@@ -556,7 +692,8 @@ class FunctionStore:
         ``also``); otherwise ``also(conn, name, previous, now)`` runs in the same
         transaction.
         """
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._changing() as changing:
+            conn = changing.conn
             current = await _lock_for_activation(conn, function_id)
             if current is None:
                 return None
@@ -594,8 +731,7 @@ class FunctionStore:
             await self._activate_on(conn, function_id, current, number, row["runtime"])
             if also is not None:
                 await also(conn, name, previous, number)
-            await notify_change(conn, "function", function_id)
-        self.forget()
+            await changing.announce(function_id)
         return previous, number
 
     async def _activate_on(self, conn: Any, function_id: int, current: Mapping[str, Any],
@@ -624,12 +760,12 @@ class FunctionStore:
                      also: Callable[[Any], Awaitable[Any]] | None = None) -> bool:
         """Remove a function and its versions; its jobs stay. ``also(conn)`` runs in the
         same transaction when the function existed."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._changing() as changing:
+            conn = changing.conn
             status = await conn.execute("DELETE FROM functions WHERE id = $1", function_id)
             if also is not None and status.endswith(" 1"):
                 await also(conn)
-            await notify_change(conn, "function", function_id)
-        self.forget()
+            await changing.announce(function_id)
         return bool(status.endswith(" 1"))
 
     async def active_versions(self, function_ids: Iterable[int]) -> dict[int, int | None]:

@@ -877,6 +877,8 @@ exports.handler = async () => {
 
 @pytest.mark.parametrize(("runtime", "fields", "quota", "memory_mb"), [
     ("python", {"resources": {"cpu": "250m"}, "memory_mb": 128}, "25000", 128),
+    # The defaults: set on the pre-started worker already, not written at the hand-over.
+    ("python", {}, "100000", 256),
     ("nodejs", {"cpu_millis": 500, "resources": {"memory": "192Mi"}}, "50000", 192),
 ])
 def test_cpu_quota_and_memory_limit_are_visible_inside(
