@@ -100,7 +100,7 @@ class ProjectService:
 
         project = await self._update(name, also=record, **values)
         self._functions.forget()  # a function's record carries its project's concurrency
-        self._changed("project", project.id)
+        self._changed("project", project.id, None)
         return project
 
     async def delete(self, name: str, *, actor: Actor) -> None:
