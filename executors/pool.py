@@ -16,11 +16,12 @@ free; then :class:`~executors.budget.CapacityExhausted`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,6 +59,10 @@ logger = logging.getLogger("fngate.executors")
 
 _WARM_TIMEOUT_S = 60.0
 _SPAWN_RETRY_S = 1.0
+# A build process's budget slot: counted in the cap (live workers), in no runtime's share,
+# and never handed a worker (no worker has this key).
+BUILD_SLOT = ""
+BUILD_KEY = "\x00build"
 REFILL_DELAY_S = 0.1  # a taken generic worker is replaced after this long
 
 
@@ -100,10 +105,11 @@ class WorkerPools:
             shares=settings.worker_shares)
         # Ended to make room for a waiting call, not reaped yet: each frees one slot soon.
         self._evicted: set[Worker] = set()
-        # Dependency builds (``pools.builder.build(runtime, deps).path`` → CodeSpec).
-        self.builder = Builder(settings)
-        # Go and Rust compiles (``pools.compiler.compile(...).path`` → CodeSpec.binary_path).
-        self.compiler = Compiler()
+        # Dependency builds (``pools.builder.build(runtime, deps).path`` → CodeSpec) and
+        # Go and Rust compiles (``pools.compiler.compile(...).path`` →
+        # CodeSpec.binary_path); each build process holds a budget slot as a worker does.
+        self.builder = Builder(settings, slot=self.build_slot)
+        self.compiler = Compiler(slot=self.build_slot)
 
     # --- lifecycle ---------------------------------------------------------
 
@@ -375,6 +381,22 @@ class WorkerPools:
             self._refill(profile)
             worker = await self._spawn_in_slot(profile, command)
         return worker, True
+
+    @contextlib.asynccontextmanager
+    async def build_slot(self) -> AsyncIterator[None]:
+        """A slot of the worker budget for one build process (a dependency install, a Go
+        or Rust compile), so a burst of deploys cannot start more processes than
+        ``FNGATE_MAX_WORKERS``: taken at once, else after ending an idle worker to make
+        room, else when one comes free (first come first served with calls; builds run in
+        the background, so they wait as long as it takes)."""
+        if not self.budget.try_take(BUILD_SLOT):
+            if self._room_wanted(BUILD_SLOT, joining=1):
+                self._evict_idle(BUILD_KEY, BUILD_SLOT)
+            await self.budget.wait(BUILD_KEY, None, BUILD_SLOT)
+        try:
+            yield
+        finally:
+            self.budget.release(BUILD_SLOT)
 
     def _binary_command(self, spec: CodeSpec) -> RuntimeCommand | None:
         """Go and Rust: the function's own binary is the worker (None for the others)."""
