@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import os
@@ -231,9 +232,25 @@ class WorkerPools:
                 counts[worker.runtime] += 1
         return counts
 
+    def idle_worker_count(self) -> dict[str, int]:
+        """Alive workers waiting for a call per runtime: pre-started generic ones and idle
+        warm ones."""
+        counts: dict[str, int] = {}
+        idle = itertools.chain(itertools.chain.from_iterable(self._generic.values()),
+                               itertools.chain.from_iterable(self._idle.values()))
+        for worker in idle:
+            if worker.alive:
+                counts[worker.runtime] = counts.get(worker.runtime, 0) + 1
+        return counts
+
     def worker_capacity(self) -> WorkerCapacity:
-        """The cap on live workers, how many are live (or starting), and calls waiting."""
-        return self.budget.capacity()
+        """The cap on live workers, how many are live (or starting), and calls waiting;
+        per runtime also how many of its live workers are idle."""
+        capacity = self.budget.capacity()
+        idle = self.idle_worker_count()
+        return dataclasses.replace(capacity, runtimes={
+            rt: dataclasses.replace(part, idle=idle.get(rt, 0))
+            for rt, part in capacity.runtimes.items()})
 
     # --- running -------------------------------------------------------------
 
