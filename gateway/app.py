@@ -193,7 +193,7 @@ async def _open(
     # Counted in every delete and rename from now on (the clean-up outbox), before serving.
     replicas = ReplicaStore(pool, uuid.uuid4())
     await replicas.register()
-    stack.push_async_callback(replicas.unregister)
+    stack.push_async_callback(_leave, replicas)
     verifier = TokenVerifier(settings, secret=jwt_secret_for(settings))
     pools = WorkerPools(settings)
     await pools.start()
@@ -263,6 +263,15 @@ async def _open(
                                      settings=settings),
         scrape=MetricsScrape(metrics=metrics, jobs=jobs, functions=functions),
     )
+
+
+async def _leave(replicas: ReplicaStore) -> None:
+    """Unregister at shutdown; with the database away, the replica is forgotten once it
+    has been unseen for an hour (its rows with it) instead."""
+    try:
+        await replicas.unregister()
+    except Exception as exc:  # shutting down: nothing else to do about it
+        logger.warning("could not unregister this replica", extra={"error": repr(exc)})
 
 
 def _start_loops(
