@@ -1,5 +1,5 @@
 """Repository for the cross-replica clean-up outbox: running replicas and their
-``function_cleanups`` rows (migration 0016).
+``function_cleanups`` rows (migration 0017).
 
 A replica registers before it serves and beats while it runs; one that has not been seen
 for :data:`REPLICA_STALE_S` is forgotten with its rows (it died without unregistering).
