@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["Harness", "harness", "median_ms", "timed_ms"]
+__all__ = ["Harness", "cpu_seconds", "harness", "median_ms", "timed_ms"]
 
 # High enough never to refuse the benchmark, so the limiter's cost is still measured.
 BENCH_RATE_LIMITS = ("execute=10000000/minute|10000000/minute; read=10000000/minute|10000000/"
@@ -63,6 +63,12 @@ def _cpu_ticks(pid: int) -> int:
         if int(entry) == pid or int(fields[1]) == pid:
             total += int(fields[11]) + int(fields[12])
     return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (its children not counted)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _settle(pid: int, timeout_s: float = 10.0) -> None:

@@ -2,16 +2,18 @@
 
     python -m bench.loadgen URL [--connections 16] [--duration 5] [--warmup 1]
                            [--requests N] [--method POST] [--body JSON]
-                           [--header "Name: value"]...
+                           [--header "Name: value"]... [--expect STATUS]
 
 Each connection is a raw keep-alive asyncio stream (uvloop) that sends the same request
 again as soon as the previous response is read: far less client CPU per request than
 httpx, which matters when client and server share two cores. Requests started during
 the warm-up are not counted. With ``--requests N`` it sends exactly N requests in all,
-with no warm-up, and stops. Prints one JSON object: requests, errors (non-2xx or broken
-connections), statuses, seconds, rps, latency percentiles in ms, the p50 of each whole
-second measured (``p50_by_second_ms``: a burst of load from elsewhere on the machine shows
-as one bad second), and the wall-clock ``started_at`` / ``ended_at`` (epoch seconds).
+with no warm-up, and stops. Prints one JSON object: requests, errors (non-2xx, or with
+``--expect`` another status than that one, to measure e.g. a 404; or broken
+connections), answered (every response read, warm-up included), statuses, seconds, rps,
+latency percentiles in ms, the p50 of each whole second measured (``p50_by_second_ms``: a
+burst of load from elsewhere on the machine shows as one bad second), and the wall-clock
+``started_at`` / ``ended_at`` (epoch seconds).
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ class _Tally:
     measure_from: float
     stop_at: float
     budget: int | None = None  # requests left to send in fixed-count mode
+    expect: int | None = None  # the status every response must have (None: any 2xx)
     latencies: list[float] = field(default_factory=list)
     starts: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
+    answered: int = 0  # responses read, warm-up included
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
@@ -83,6 +87,7 @@ async def _connection(host: str, port: int, request: bytes, tally: _Tally) -> No
             writer.write(request)
             status, keep = await _read_response(reader)
             end = time.perf_counter()
+            tally.answered += 1
         except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
             tally.errors += 1
             if tally.budget is not None:
@@ -96,7 +101,8 @@ async def _connection(host: str, port: int, request: bytes, tally: _Tally) -> No
             tally.latencies.append(end - start)
             tally.starts.append(start - tally.measure_from)
             tally.statuses[status] = tally.statuses.get(status, 0) + 1
-            if not 200 <= status < 300:
+            if (status != tally.expect if tally.expect is not None
+                    else not 200 <= status < 300):
                 tally.errors += 1
         if not keep:
             writer.close()
@@ -127,14 +133,14 @@ def _request(method: str, url: str, body: bytes, headers: list[str]) -> tuple[st
 
 async def run(url: str, *, connections: int, duration_s: float, warmup_s: float,
               method: str = "POST", body: bytes = b"{}", headers: list[str] | None = None,
-              requests: int | None = None) -> dict[str, object]:
+              requests: int | None = None, expect: int | None = None) -> dict[str, object]:
     """Drive ``url`` with ``connections`` closed loops; return the figures printed by main."""
     host, port, request = _request(method, url, body, headers or [])
     if requests is not None:
         warmup_s, duration_s = 0.0, 3600.0
     now = time.perf_counter()
     tally = _Tally(measure_from=now + warmup_s, stop_at=now + warmup_s + duration_s,
-                   budget=requests)
+                   budget=requests, expect=expect)
     started_at = time.time() + warmup_s
     await asyncio.gather(*(_connection(host, port, request, tally)
                            for _ in range(connections)))
@@ -147,6 +153,7 @@ async def run(url: str, *, connections: int, duration_s: float, warmup_s: float,
     latencies = sorted(tally.latencies)
     return {
         "requests": len(latencies),
+        "answered": tally.answered,
         "errors": tally.errors,
         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
         "seconds": duration_s,
@@ -174,13 +181,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--method", default="POST", choices=["GET", "POST"])
     parser.add_argument("--body", default="{}", help="the JSON body of every request")
     parser.add_argument("--header", action="append", default=[], help='"Name: value"')
+    parser.add_argument("--expect", type=int, default=None,
+                        help="the status every response must have (default: any 2xx)")
     args = parser.parse_args(argv)
     import uvloop
 
     result = uvloop.run(run(args.url, connections=args.connections, duration_s=args.duration,
                             warmup_s=args.warmup, method=args.method,
                             body=args.body.encode(), headers=args.header,
-                            requests=args.requests))
+                            requests=args.requests, expect=args.expect))
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 

@@ -9,6 +9,10 @@ test, a couple of minutes: its figures are not the suite's; ``dependency-build``
 gateway of its own even then, for a build cache of its own). The exit status is 1 when a
 scenario failed to run or lost work, not when a target is missed.
 
+``dialects`` (issue 15) runs a gateway with every compatibility dialect and one with
+``FNGATE_DIALECTS=none`` side by side, and compares their native throughput in
+alternating rounds (bench/scenarios/dialects.py).
+
 ``soak`` (issue 12) runs 30 minutes of mixed sync, async, cron and queue load on a gateway
 of its own with a 5-minute job retention (``--quick``: 10 s; ``FNGATE_SOAK_S`` sets the
 length): every event handled exactly once, the jobs table and the gateway's RSS flat, live

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "DIALECT_NAMES",
     "RUNTIME_NAMES",
     "Settings",
     "SettingsError",
@@ -31,6 +32,9 @@ _ENV_PREFIX = "FNGATE_"
 #: The runtimes a share of the worker cap can name (executors.models.RUNTIMES; a unit
 #: test keeps the two equal: config imports nothing of the executors).
 RUNTIME_NAMES = ("python", "nodejs", "go", "rust")
+#: The compatibility dialects ``FNGATE_DIALECTS`` can name (gateway.dialects.all_dialects(),
+#: in its order; a unit test keeps the two equal: config imports nothing of the gateway).
+DIALECT_NAMES = ("function-api", "kube-serverless", "project-functions", "function-service")
 _DEPLOY_MANIFEST_KEYS = frozenset({"function", "functions"})
 
 
@@ -67,6 +71,9 @@ class Settings:
     metrics_token: str | None = None
     # The web console at /console (static files of the gateway package); off: not served.
     console: bool = True
+    # The compatibility dialects served beside the native API (docs/compat.md): a comma
+    # list of DIALECT_NAMES, "all" or "none".
+    dialects: str = "all"
     max_body_bytes: int = 6 * 1024 * 1024
     session_ttl_s: int = 7200
     worker_idle_ttl_s: float = 300.0
@@ -143,6 +150,11 @@ class Settings:
     def worker_shares(self) -> dict[str, int]:
         """``FNGATE_MAX_WORKERS_PER_RUNTIME`` as runtime → its most live workers."""
         return _parse_worker_shares(self.max_workers_per_runtime)
+
+    @property
+    def mounted_dialects(self) -> tuple[str, ...]:
+        """``FNGATE_DIALECTS`` as the names of the dialects to serve, in DIALECT_NAMES order."""
+        return _parse_dialects(self.dialects)
 
     @property
     def is_production(self) -> bool:
@@ -242,6 +254,7 @@ def _validate(s: Settings) -> None:
             f"FNGATE_SANDBOX must be namespaces or process, not {s.sandbox!r}"
         )
     _parse_uid_range(s.worker_uid_range)
+    _parse_dialects(s.dialects)
     try:
         parse_egress_allow(s.function_egress_allow)
     except ValueError as exc:
@@ -308,6 +321,20 @@ def _parse_worker_shares(entries: Iterable[str]) -> dict[str, int]:
             raise SettingsError(f"FNGATE_MAX_WORKERS_PER_RUNTIME names {name!r} twice")
         shares[name] = int(count)
     return shares
+
+
+def _parse_dialects(text: str) -> tuple[str, ...]:
+    names = [name.strip() for name in text.split(",")]
+    if names in (["all"], ["none"]):
+        return DIALECT_NAMES if names == ["all"] else ()
+    for name in names:
+        if name not in DIALECT_NAMES:
+            raise SettingsError(
+                f"FNGATE_DIALECTS: unknown dialect {name!r}: a comma list of"
+                f" {', '.join(DIALECT_NAMES)}, or all, or none")
+        if names.count(name) > 1:
+            raise SettingsError(f"FNGATE_DIALECTS names {name!r} twice")
+    return tuple(name for name in DIALECT_NAMES if name in names)
 
 
 def _parse_uid_range(text: str) -> tuple[int, int]:

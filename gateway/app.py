@@ -8,7 +8,7 @@ import functools
 import gc
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -32,7 +32,7 @@ from gateway.api.routes import all_routes
 from gateway.api.routes import console as console_routes
 from gateway.core.secretbox import secret_box_for
 from gateway.core.version import VERSION
-from gateway.dialects import Dialect, all_dialects
+from gateway.dialects import mounted_dialects
 from gateway.services.audit_trail import AuditTrail
 from gateway.services.builds import BuildManager
 from gateway.services.cache import PostgresResultCache, run_cleanup
@@ -101,12 +101,11 @@ def create_app(
     retry: RetryPolicy | None = None,
     run_jobs: bool = True,
     freeze_gc: bool = False,
-    dialects: Sequence[Dialect] | None = None,
 ) -> Starlette:
     """Build the gateway. ``on_fatal`` is told when a background loop dies (the CLI stops).
 
-    ``dialects``: the compatibility dialects to serve beside the native API (default: all of
-    them; ``()`` serves the native API alone, as the benchmark compares).
+    The compatibility dialects served beside the native API are those ``settings.dialects``
+    (``FNGATE_DIALECTS``) names: all of them by default.
 
     ``freeze_gc`` (the server's choice, not tests'): once started, move everything alive
     out of the garbage collector's sight, so a full collection under load walks only
@@ -137,7 +136,7 @@ def create_app(
                 await asyncio.gather(*tasks, return_exceptions=True)
 
     routes = all_routes()
-    served = all_dialects() if dialects is None else list(dialects)
+    served = mounted_dialects(settings.mounted_dialects)
     app = Starlette(
         routes=[*routes, *(route for dialect in served for route in dialect.routes),
                 # Not in all_routes(): static files, outside the API and its document.

@@ -9,6 +9,7 @@ from bench.scenarios._common import Config, Gateways
 from bench.scenarios.cold import cold_start
 from bench.scenarios.compiled import compiled_runtimes
 from bench.scenarios.dependency_build import dependency_build
+from bench.scenarios.dialects import dialect_cost
 from bench.scenarios.http import invoke_nodejs, invoke_python, session_cache_hit
 from bench.scenarios.jobs import async_jobs
 from bench.scenarios.memory import memory
@@ -29,6 +30,7 @@ SCENARIOS: dict[str, Callable[[Config, Gateways], Outcome]] = {
     "registry-scale": registry_scale,
     "memory": memory,
     "sandbox": sandbox_overhead,
+    "dialects": dialect_cost,
     "dependency-build": dependency_build,
     "compiled-runtimes": compiled_runtimes,
     "soak": soak,

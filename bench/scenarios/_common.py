@@ -37,18 +37,20 @@ class Config:
     messages: int
     registry_functions: int
     memory_workers: int
+    #: Rounds per side of an alternating A/B comparison (the ``dialects`` scenario).
+    ab_rounds: int
 
     @classmethod
     def full(cls) -> Config:
         return cls(quick=False, duration_s=5.0, warmup_s=1.0, connections=16, latency_s=3.0,
                    cold_functions=30, jobs=2000, messages=2000, registry_functions=5000,
-                   memory_workers=100)
+                   memory_workers=100, ab_rounds=4)
 
     @classmethod
     def small(cls) -> Config:
         return cls(quick=True, duration_s=0.5, warmup_s=0.2, connections=16, latency_s=0.5,
                    cold_functions=3, jobs=200, messages=200, registry_functions=100,
-                   memory_workers=5)
+                   memory_workers=5, ab_rounds=2)
 
 
 class Gateways:
@@ -82,8 +84,10 @@ class Gateways:
 
 def loadgen(url: str, cfg: Config, *, method: str = "POST", body: object = None,
             headers: list[str] | None = None, connections: int | None = None,
-            duration_s: float | None = None, requests: int | None = None) -> dict[str, Any]:
-    """Run ``bench.loadgen`` in its own process against ``url``; return its figures."""
+            duration_s: float | None = None, requests: int | None = None,
+            expect: int | None = None) -> dict[str, Any]:
+    """Run ``bench.loadgen`` in its own process against ``url``; return its figures (every
+    response a 2xx, or ``expect``)."""
     duration_s = duration_s or cfg.duration_s
     argv = [sys.executable, "-m", "bench.loadgen", url, "--method", method,
             "--connections", str(connections or cfg.connections),
@@ -91,6 +95,8 @@ def loadgen(url: str, cfg: Config, *, method: str = "POST", body: object = None,
             "--body", json.dumps(body if body is not None else {})]
     if requests is not None:
         argv += ["--requests", str(requests)]
+    if expect is not None:
+        argv += ["--expect", str(expect)]
     for header in headers or []:
         argv += ["--header", header]
     out = subprocess.run(argv, check=True, capture_output=True, text=True,

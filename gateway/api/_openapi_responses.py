@@ -47,7 +47,11 @@ _ERROR_RESPONSES: dict[str, tuple[str, str, tuple[str, ...]]] = {
             "`/invoke-async`, session executes and HTTP triggers). `CONCURRENCY_LIMIT` (sync "
             "`/invoke` and HTTP triggers only): the function is at `max_concurrency` and its "
             "wait queue (10 × `max_concurrency`, each waiting at most its timeout) is full "
-            "(`details.max_concurrency`). Both set `Retry-After`.",
+            "(`details.max_concurrency`). Both set `Retry-After`. `QUOTA_EXCEEDED`: a "
+            "quota of the function's project is used up (`details.project`, `quota`, "
+            "`limit`, `current`): `max_functions` on a create or a move into it, "
+            "`max_memory_mb` on a create, update or move, `max_concurrency` on a sync "
+            "`/invoke` or HTTP trigger (with `Retry-After`).",
             ("Retry-After", *LIMIT_HEADERS)),
     "500": ("InternalError", "`INTERNAL_ERROR`: a fault of the gateway itself; on session "
             "executes and HTTP triggers also a failed run (`RUNTIME_ERROR` …).",
@@ -73,6 +77,14 @@ _ERROR_EXAMPLES: dict[str, dict[str, Any]] = {
                       "message": "function 'calc' is at max_concurrency (10) and its wait "
                                  "queue is full",
                       "details": {"max_concurrency": 10}},
+            "request_id": "f8c3de3d-1fea-4d7c-a8b0-29f63c4c3454"}},
+        "quotaExceeded": {"summary": "QUOTA_EXCEEDED", "value": {
+            "error": {"code": "QUOTA_EXCEEDED",
+                      "message": "project 'billing' allows 20 functions (max_functions) and "
+                                 "has 20: creating function 'invoice' would go over its "
+                                 "quota",
+                      "details": {"project": "billing", "quota": "max_functions",
+                                  "limit": 20, "current": 20}},
             "request_id": "f8c3de3d-1fea-4d7c-a8b0-29f63c4c3454"}},
     },
     "BadRequest": {

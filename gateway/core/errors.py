@@ -18,6 +18,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "ProjectStopped",
+    "QuotaExceeded",
     "RateLimited",
     "RunFailed",
     "RuntimeLost",
@@ -106,6 +107,12 @@ class RateLimited(FngateError):
 
 class ConcurrencyLimit(FngateError):
     code, status = "CONCURRENCY_LIMIT", 429
+
+
+class QuotaExceeded(FngateError):
+    """A project quota is used up (``details``: ``project``, ``quota``, ``limit``, ``current``)."""
+
+    code, status = "QUOTA_EXCEEDED", 429
 
 
 class RunFailed(FngateError):

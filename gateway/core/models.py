@@ -97,6 +97,8 @@ class FunctionRecord:
     resolved_dependencies: list[str] | None = None
     # Of its project and the system, layered beneath its own (see gateway/core/projects.py):
     project_status: str = "running"
+    # The project's max_concurrency quota (None: unlimited), counted at its gate.
+    project_max_concurrency: int | None = None
     inherited_environment: dict[str, str] = field(default_factory=dict)
     inherited_dependencies: list[str] = field(default_factory=list)
     # Its own secrets' names (values are write-only), and every layer's secrets opened

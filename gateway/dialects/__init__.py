@@ -3,9 +3,11 @@ their own base paths over the same services as the native API (see ``docs/compat
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from gateway.dialects.base import Dialect, ErrorBody, prefixed
 
-__all__ = ["Dialect", "ErrorBody", "all_dialects", "prefixed"]
+__all__ = ["Dialect", "ErrorBody", "all_dialects", "mounted_dialects", "prefixed"]
 
 
 def all_dialects() -> list[Dialect]:
@@ -14,3 +16,9 @@ def all_dialects() -> list[Dialect]:
 
     return [function_api.dialect, kube_serverless.dialect, project_functions.dialect,
             function_service.dialect]
+
+
+def mounted_dialects(names: Collection[str]) -> list[Dialect]:
+    """The dialects of ``all_dialects()`` that ``names`` names (``FNGATE_DIALECTS``), in its
+    order."""
+    return [dialect for dialect in all_dialects() if dialect.name in names]

@@ -16,7 +16,7 @@ from gateway.api.invocation import job_headers
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
 from gateway.api.routes._lookup import load_function
-from gateway.api.security import authenticate, require_catalog_read, require_execute, require_scope
+from gateway.api.security import authenticate, require_catalog_read, require_scope
 from gateway.core.errors import FngateError
 from gateway.core.jsoncodec import isoformat
 from gateway.core.models import FunctionRecord, Job
@@ -76,22 +76,23 @@ def _metrics(stats: FunctionMetrics) -> FunctionApiMetrics:
 
 
 async def list_functions(request: Request) -> Response:
-    require_catalog_read(await authenticate(request))
-    functions = await translate.all_functions(services_of(request))
+    principal = await authenticate(request)
+    require_catalog_read(principal, somewhere=True)
+    functions = await translate.all_functions(services_of(request), principal)
     return _ok(FunctionApiFunctionList(functions=[_function(f) for f in functions]))
 
 
 async def create(request: Request) -> Response:
     principal = await authenticate(request)
-    require_scope(principal, WRITE_FUNCTIONS)
+    require_scope(principal, WRITE_FUNCTIONS, somewhere=True)
     body = await translate.read_body(request, FunctionApiCreate)
-    function = await translate.create_function(services_of(request), principal, body.model_dump())
+    function = await translate.create_function(services_of(request), principal, {
+        **body.model_dump(), "project": translate.home_project(principal)})
     return _ok(FunctionApiFunctionId(function_id=function.id), status=201)
 
 
 async def get_function(request: Request) -> Response:
-    require_catalog_read(await authenticate(request))
-    function = await load_function(services_of(request), request.path_params["function_id"])
+    _, _, function = await translate.function_to_read(request, "function_id")
     return _ok(_function(function))
 
 
@@ -115,10 +116,7 @@ async def metrics(request: Request) -> Response:
 async def invoke(request: Request) -> Response:
     """The body is the event; the function's ``execution_type`` decides: a sync function
     answers its finished job (200), an async one its pending job (202)."""
-    principal = await authenticate(request)
-    services = services_of(request)
-    function = await load_function(services, request.path_params["function_id"])
-    require_execute(principal, function.language)
+    principal, services, function = await translate.function_to_run(request, "function_id")
     event = await read_json(request, empty={})
     invoked = await translate.run(request, services, principal, function, event, "auto")
     return _ok(_job(invoked.job), status=202 if invoked.accepted else 200,
@@ -135,7 +133,7 @@ async def list_jobs(request: Request) -> Response:
     principal = await authenticate(request)
     services = services_of(request)
     services.job_service.check_may_list(principal)
-    function = await load_function(services, request.path_params["function_id"])
+    function = await load_function(services, request.path_params["function_id"], principal)
     page = await services.job_service.page(function.id, principal, status=None,
                                            limit=_JOBS_LISTED, before=None)
     return _ok(FunctionApiJobList(jobs=[_job(j) for j in page.jobs]))

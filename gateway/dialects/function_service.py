@@ -20,13 +20,14 @@ from gateway.api.context import Services, services_of
 from gateway.api.operations import Endpoint
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
-from gateway.api.security import authenticate, require_catalog_read, require_scope
+from gateway.api.security import CATALOG_READERS, authenticate
 from gateway.core.errors import FngateError, InvalidRequest
 from gateway.core.identifiers import PROJECT_NAME_RE
+from gateway.core.models import FunctionRecord
 from gateway.dialects import _translate
 from gateway.dialects._translate import all_functions
 from gateway.dialects.base import Dialect, prefixed
-from gateway.dialects.function_service_lookup import load_workspace_function, workspace_of
+from gateway.dialects.function_service_lookup import enter_workspace, load_workspace_function
 from gateway.dialects.function_service_models import (
     FsError,
     FsFunctionCreate,
@@ -61,28 +62,26 @@ def _error_body(exc: FngateError, request_id: str) -> FsError:
     return error_view(exc)
 
 
-async def _writer(request: Request) -> Principal:
-    principal = await authenticate(request)
-    require_scope(principal, WRITE_FUNCTIONS)
-    return principal
-
-
-async def _reader(request: Request) -> Principal:
-    principal = await authenticate(request)
-    require_catalog_read(principal)
-    return principal
-
-
 def _context(services: Services, runtime: str | None = None) -> dict[str, Any]:
     return {"settings": services.settings, "runtime": runtime}
+
+
+async def _readable(request: Request, principal: Principal) -> FunctionRecord:
+    """The path's function, for a caller reading the catalog of its workspace."""
+    return await load_workspace_function(request, principal, *CATALOG_READERS)
+
+
+async def _writable(request: Request, principal: Principal) -> FunctionRecord:
+    """The path's function, for a caller writing functions of its workspace."""
+    return await load_workspace_function(request, principal, WRITE_FUNCTIONS)
 
 
 # -- functions -------------------------------------------------------------------------------
 
 async def create_function(request: Request) -> Response:
-    principal = await _writer(request)
+    principal = await authenticate(request)
     services = services_of(request)
-    workspace = workspace_of(request)
+    workspace = enter_workspace(request, principal, WRITE_FUNCTIONS)
     if not PROJECT_NAME_RE.fullmatch(workspace):
         raise InvalidRequest(f"workspace id '{workspace}' is not a project name: lower-case "
                              "letters, digits and '-', starting with a letter",
@@ -93,26 +92,25 @@ async def create_function(request: Request) -> Response:
 
 
 async def list_functions(request: Request) -> Response:
-    await _reader(request)
-    workspace = workspace_of(request)
+    principal = await authenticate(request)
+    workspace = enter_workspace(request, principal, *CATALOG_READERS)
     project = request.query_params.get("project_id")
     if project not in (None, "", workspace):
         raise InvalidRequest(f"project_id '{project}' is not this workspace: a workspace is "
                              "one project here, so project_id is its id",
                              details={"parameter": "project_id"})
-    functions = await all_functions(services_of(request), workspace)
+    functions = await all_functions(services_of(request), principal, workspace)
     return JSONResponse(FsFunctionList(functions=[summary_view(f) for f in functions]))
 
 
 async def get_function(request: Request) -> Response:
-    await _reader(request)
-    return JSONResponse(function_view(await load_workspace_function(request)))
+    return JSONResponse(function_view(await _readable(request, await authenticate(request))))
 
 
 async def update_function(request: Request) -> Response:
-    principal = await _writer(request)
+    principal = await authenticate(request)
     services = services_of(request)
-    current = await load_workspace_function(request)
+    current = await _writable(request, principal)
     sent = parse(FsFunctionUpdate, await read_json(request))
     function = await _translate.update_function(services, principal, current,
                                                 sent.native())
@@ -120,36 +118,35 @@ async def update_function(request: Request) -> Response:
 
 
 async def delete_function(request: Request) -> Response:
-    principal = await _writer(request)
-    function = await load_workspace_function(request)
-    await services_of(request).function_service.delete(function, actor=principal.subject)
+    principal = await authenticate(request)
+    function = await _writable(request, principal)
+    await services_of(request).function_service.delete(function, actor=principal)
     return Response(status_code=204)
 
 
 # -- versions --------------------------------------------------------------------------------
 
 async def create_version(request: Request) -> Response:
-    principal = await _writer(request)
+    principal = await authenticate(request)
     services = services_of(request)
-    function = await load_workspace_function(request)
+    function = await _writable(request, principal)
     sent = parse(FsVersionCreate, await read_json(request, empty={}))
     body = parse(VersionCreate, sent.native(), context=_context(services, function.runtime))
     version = await services.function_service.add_version(function, body,
-                                                          actor=principal.subject)
+                                                          actor=principal)
     return JSONResponse(version_view(version, function), status_code=201)
 
 
 async def list_versions(request: Request) -> Response:
-    await _reader(request)
-    function = await load_workspace_function(request)
+    function = await _readable(request, await authenticate(request))
     versions = await services_of(request).functions.list_versions(function.id)
     return JSONResponse(FsVersionList(versions=[version_summary(v) for v in versions]))
 
 
 async def activate_version(request: Request) -> Response:
-    principal = await _writer(request)
+    principal = await authenticate(request)
     services = services_of(request)
-    function = await load_workspace_function(request)
+    function = await _writable(request, principal)
     raw = request.path_params["versionId"]
     version_id = parse_id("ver", raw)
     versions = await services.functions.list_versions(function.id)
@@ -157,14 +154,14 @@ async def activate_version(request: Request) -> Response:
     if number is None:
         raise version_not_found(function.name, raw)
     await services.function_service.activate_version(function, number,
-                                                     actor=principal.subject)
+                                                     actor=principal)
     return JSONResponse(FsMessage(message="Version activated successfully"))
 
 
 async def rollback(request: Request) -> Response:
-    principal = await _writer(request)
-    function = await load_workspace_function(request)
-    await services_of(request).function_service.rollback(function, actor=principal.subject)
+    principal = await authenticate(request)
+    function = await _writable(request, principal)
+    await services_of(request).function_service.rollback(function, actor=principal)
     return JSONResponse(FsMessage(message="Rollback successful"))
 
 
@@ -179,26 +176,25 @@ def _trigger_id(request: Request) -> int:
 
 
 async def create_trigger(request: Request) -> Response:
-    principal = await _writer(request)
+    principal = await authenticate(request)
     services = services_of(request)
-    function = await load_workspace_function(request)
+    function = await _writable(request, principal)
     sent = parse(FsTriggerBody, await read_json(request))
     body = parse(TriggerCreate, sent.native(), context={"settings": services.settings})
-    trigger = await services.trigger_service.create(function, body, actor=principal.subject)
+    trigger = await services.trigger_service.create(function, body, actor=principal)
     return JSONResponse(trigger_view(trigger, function), status_code=201)
 
 
 async def list_triggers(request: Request) -> Response:
-    await _reader(request)
-    function = await load_workspace_function(request)
+    function = await _readable(request, await authenticate(request))
     triggers = await services_of(request).trigger_service.for_function(function)
     return JSONResponse(FsTriggerList(triggers=[trigger_view(t, function) for t in triggers]))
 
 
 async def update_trigger(request: Request) -> Response:
-    await _writer(request)
+    principal = await authenticate(request)
     services = services_of(request)
-    function = await load_workspace_function(request)
+    function = await _writable(request, principal)
     current = await services.trigger_service.get(function, _trigger_id(request))
     sent = parse(FsTriggerBody, await read_json(request))
     body = parse(TriggerUpdate, sent.native(), context={"current": current})
@@ -207,10 +203,10 @@ async def update_trigger(request: Request) -> Response:
 
 
 async def delete_trigger(request: Request) -> Response:
-    principal = await _writer(request)
-    function = await load_workspace_function(request)
+    principal = await authenticate(request)
+    function = await _writable(request, principal)
     await services_of(request).trigger_service.delete(function, _trigger_id(request),
-                                                      actor=principal.subject)
+                                                      actor=principal)
     return Response(status_code=204)
 
 

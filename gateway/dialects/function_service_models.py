@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gateway.core.errors import FngateError, InvalidRequest
 from gateway.core.jsoncodec import isoformat
 from gateway.core.models import FunctionRecord, VersionRecord
 from gateway.schemas.base import RequestModel, ResponseModel, Timestamp
+from gateway.schemas.validation import refuse
 from gateway.store.triggers import TriggerRecord
 
 __all__ = [
@@ -73,12 +74,30 @@ class FsMessage(ResponseModel):
 
 # -- functions -------------------------------------------------------------------------------
 
+#: The document's ``image`` (its version example sends one) cannot be honoured: a function
+#: here is its source, built and run in fngate's own sandbox. Refused by name, with why and
+#: what to send instead, rather than ignored (a version "deployed" without its image).
+_REFUSED = {"image": "is not supported: fngate runs a function from its source, not from a "
+                     "container image (supports_custom_images is false in "
+                     "/functions/provider/capabilities); send the source as 'source_code' "
+                     "(base64)"}
+
+
+class _FsBody(RequestModel):
+    """A request body of the document: ``image`` refused before anything else."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refused(cls, data: Any) -> Any:
+        return refuse(data, _REFUSED)
+
+
 class FsResources(RequestModel):
     memory: str | None = None
     cpu: str | None = None
 
 
-class FsFunctionCreate(RequestModel):
+class FsFunctionCreate(_FsBody):
     """``POST /functions``; ``source_code`` is base64 of the source text."""
 
     name: str
@@ -98,7 +117,7 @@ class FsFunctionCreate(RequestModel):
         return {**body, **_common(self.annotations, self.resources), "project": workspace}
 
 
-class FsFunctionUpdate(RequestModel):
+class FsFunctionUpdate(_FsBody):
     """``PUT /functions/{functionId}``: every field optional."""
 
     name: str | None = None
@@ -187,13 +206,12 @@ def function_view(function: FunctionRecord) -> FsFunction:
 
 # -- versions --------------------------------------------------------------------------------
 
-class FsVersionCreate(RequestModel):
+class FsVersionCreate(_FsBody):
     """``POST /functions/{functionId}/versions``."""
 
     version: int | None = Field(None, description="The number expected (the next one).")
     source_code: str | None = None
     handler: str | None = None
-    image: str | None = Field(None, description="Refused: custom images are not supported.")
 
     def native(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

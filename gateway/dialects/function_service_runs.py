@@ -18,7 +18,7 @@ from gateway.api.routes.function_logs import follow_response
 from gateway.api.routes.provider import capabilities_of, serving_problem
 from gateway.api.security import authenticate, require_execute
 from gateway.core.errors import InvalidRequest, NotFound
-from gateway.core.models import Invocation, Job
+from gateway.core.models import FunctionRecord, Invocation, Job
 from gateway.dialects.function_service_invoke import (
     FsAccepted,
     FsInvocationList,
@@ -27,7 +27,7 @@ from gateway.dialects.function_service_invoke import (
     invoke_event,
     invoke_result,
 )
-from gateway.dialects.function_service_lookup import load_workspace_function, workspace_of
+from gateway.dialects.function_service_lookup import enter_workspace, load_workspace_function
 from gateway.dialects.function_service_models import TRIGGER_TYPES, runtime_name
 from gateway.dialects.function_service_observe import (
     FS_METRICS,
@@ -54,8 +54,8 @@ _NATIVE_TRIGGER_NAMES = {native: own for own, native in TRIGGER_TYPES.items()}
 async def _invoke(request: Request, *, mode: str) -> tuple[Principal, Job, bool]:
     principal = await authenticate(request)
     services = services_of(request)
-    function = await load_workspace_function(request)
-    require_execute(principal, function.language)
+    function = await load_workspace_function(request, principal)
+    require_execute(principal, function.language, function.project)
     sent = parse(FsInvokeRequest, await read_json(request, empty={}))
     # The event is an HTTP envelope, as an HTTP trigger's: not checked against
     # ``schema.params``, and the job's trigger says ``http``.
@@ -89,15 +89,16 @@ async def get_invocation(request: Request) -> Response:
     workspace of its function."""
     principal = await authenticate(request)
     services = services_of(request)
+    workspace = enter_workspace(request, principal)
     raw = request.path_params["invocationId"]
     job_id = raw[4:] if raw.startswith("inv-") else ""
     try:
         job = await services.job_service.visible(job_id, principal) if job_id else None
     except NotFound:
         job = None
-    if job is None or not await _in_workspace(services, job, workspace_of(request)):
+    if job is None or not await _in_workspace(services, job, workspace):
         raise NotFound(f"invocation '{raw}' does not exist", code="INVOCATION_NOT_FOUND")
-    return JSONResponse(invocation_view(job, workspace_of(request)))
+    return JSONResponse(invocation_view(job, workspace))
 
 
 async def _in_workspace(services: Services, job: Job, workspace: str) -> bool:
@@ -109,22 +110,30 @@ async def list_invocations(request: Request) -> Response:
     principal = await authenticate(request)
     services = services_of(request)
     services.job_service.check_may_list(principal)
-    function = await load_workspace_function(request)
+    function = await load_workspace_function(request, principal)
     page = await services.job_service.page(function.id, principal, status=None,
                                            limit=query_int(request, "limit", 50, 1, 500),
                                            before=None)
-    workspace = workspace_of(request)
     return JSONResponse(FsInvocationList(
-        invocations=[invocation_view(job, workspace) for job in page.jobs]))
+        invocations=[invocation_view(job, function.project) for job in page.jobs]))
 
 
 # -- monitoring ------------------------------------------------------------------------------
 
+async def _observed(request: Request, principal: Principal, what: str) -> FunctionRecord:
+    """The path's function whose ``what`` (logs, metrics, events) the caller reads, checked
+    as the native routes check it: ``read:jobs`` somewhere before any lookup (403), 404 for
+    a workspace it does not see, ``read:jobs`` over the workspace (403)."""
+    require_read_jobs(principal, what, somewhere=True)
+    function = await load_workspace_function(request, principal)
+    require_read_jobs(principal, what, function.project)
+    return function
+
+
 async def logs(request: Request) -> Response:
     principal = await authenticate(request)
-    require_read_jobs(principal, "logs")
     services = services_of(request)
-    function = await load_workspace_function(request)
+    function = await _observed(request, principal, "logs")
     if query_bool(request, "previous"):
         raise InvalidRequest("'previous' is not supported: log lines are kept per run, not "
                              "per version; bound them with 'since' and 'until'",
@@ -144,9 +153,8 @@ async def logs(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     principal = await authenticate(request)
-    require_read_jobs(principal, "metrics")
     services = services_of(request)
-    function = await load_workspace_function(request)
+    function = await _observed(request, principal, "metrics")
     resolution = request.query_params.get("resolution")
     if resolution not in (None, "", *RESOLUTIONS):
         raise InvalidRequest(f"query parameter 'resolution' must be one of "
@@ -165,9 +173,7 @@ async def metrics(request: Request) -> Response:
 
 
 async def events(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_read_jobs(principal, "events")
-    function = await load_workspace_function(request)
+    function = await _observed(request, await authenticate(request), "events")
     records = await services_of(request).audit_trail.events(
         function.id, limit=query_int(request, "limit", 100, 1, 1000))
     return JSONResponse(FsEvents(events=[event_view(e) for e in records]))
@@ -176,7 +182,7 @@ async def events(request: Request) -> Response:
 # -- provider --------------------------------------------------------------------------------
 
 async def provider_capabilities(request: Request) -> Response:
-    await authenticate(request)
+    enter_workspace(request, await authenticate(request))
     native = capabilities_of(services_of(request))
     return JSONResponse(capabilities_view(
         native, [runtime_name(r) for r in native.supported_runtimes],
@@ -184,7 +190,7 @@ async def provider_capabilities(request: Request) -> Response:
 
 
 async def provider_health(request: Request) -> Response:
-    await authenticate(request)
+    enter_workspace(request, await authenticate(request))
     problem = await serving_problem(services_of(request))
     if problem is None:
         return JSONResponse(FsHealthy())

@@ -16,8 +16,7 @@ from gateway.api import probes
 from gateway.api.context import services_of
 from gateway.api.invocation import job_headers, run_failed
 from gateway.api.responses import JSONResponse
-from gateway.api.routes._lookup import load_function
-from gateway.api.security import authenticate, require_catalog_read, require_execute, require_scope
+from gateway.api.security import authenticate, require_catalog_read, require_scope
 from gateway.core.errors import FngateError, InvalidRequest, InvalidRuntime
 from gateway.core.jsoncodec import isoformat
 from gateway.core.models import FunctionRecord
@@ -91,17 +90,19 @@ def _view(request: Request, function: FunctionRecord, *, with_code: bool) -> Kub
 
 
 async def list_functions(request: Request) -> Response:
-    require_catalog_read(await authenticate(request))
-    functions = await translate.all_functions(services_of(request))
+    principal = await authenticate(request)
+    require_catalog_read(principal, somewhere=True)
+    functions = await translate.all_functions(services_of(request), principal)
     return JSONResponse([_view(request, f, with_code=False).model_dump(exclude_none=True)
                          for f in functions])
 
 
 async def create(request: Request) -> Response:
     principal = await authenticate(request)
-    require_scope(principal, WRITE_FUNCTIONS)
+    require_scope(principal, WRITE_FUNCTIONS, somewhere=True)
     body = await translate.read_body(request, KubeFunctionBody)
-    function = await translate.create_function(services_of(request), principal, _native(body))
+    function = await translate.create_function(services_of(request), principal, {
+        **_native(body), "project": translate.home_project(principal)})
     return JSONResponse(KubeCreated(
         name=function.name, runtime=_NAME.get(function.runtime, function.runtime),
         handler=_handler(function),
@@ -110,8 +111,7 @@ async def create(request: Request) -> Response:
 
 
 async def get_function(request: Request) -> Response:
-    require_catalog_read(await authenticate(request))
-    function = await load_function(services_of(request), request.path_params["name"])
+    _, _, function = await translate.function_to_read(request, "name")
     return JSONResponse(_view(request, function, with_code=True))
 
 
@@ -135,10 +135,7 @@ async def invoke(request: Request) -> Response:
     """Runs the function with the document's event object and answers its result as it
     is (200), with ``X-Function-Duration`` (seconds) and ``X-Cold-Start``; a failed run is
     500 (504 for a timeout) with the run's message."""
-    principal = await authenticate(request)
-    services = services_of(request)
-    function = await load_function(services, request.path_params["name"])
-    require_execute(principal, function.language)
+    principal, services, function = await translate.function_to_run(request, "name")
     event = build_event(request, await request.body(), request.url.path[len(BASE):],
                         strip_auth=True)
     job = (await translate.run(request, services, principal, function, event, "sync")).job

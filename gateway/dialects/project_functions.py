@@ -14,15 +14,16 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
-from auth import Principal, has_scope
+from auth import Principal
 from auth.scopes import ADMIN, WRITE_FUNCTIONS
 from gateway.api import probes
 from gateway.api.context import services_of
 from gateway.api.invocation import run_failed
 from gateway.api.responses import JSONResponse
 from gateway.api.routes._body import read_json
-from gateway.api.routes._lookup import load_function
+from gateway.api.routes._lookup import load_project, reach_project
 from gateway.api.security import (
+    CATALOG_READERS,
     authenticate,
     require_catalog_read,
     require_execute,
@@ -34,7 +35,7 @@ from gateway.core.models import FunctionRecord
 from gateway.core.version import VERSION
 from gateway.dialects._translate import all_functions, run
 from gateway.dialects.base import Dialect, prefixed
-from gateway.dialects.project_functions_deploy import deploy_function
+from gateway.dialects.project_functions_deploy import deploy_function, read_deploy_form
 from gateway.dialects.project_functions_models import (
     PfError,
     PfFunctionList,
@@ -91,41 +92,41 @@ async def status(request: Request) -> Response:
 
 
 # -- projects --------------------------------------------------------------------------------
+# Every project route reaches its project as the native project routes do (load_project):
+# 403 without the scope anywhere, 404 PROJECT_NOT_FOUND for a project the caller does not
+# see, 403 without the scope there.
 
-async def _reader(request: Request) -> Principal:
+async def _project(request: Request, *scopes: str) -> tuple[Principal, ProjectRecord]:
     principal = await authenticate(request)
-    require_catalog_read(principal)
-    return principal
-
-
-async def _admin(request: Request) -> Principal:
-    principal = await authenticate(request)
-    require_scope(principal, ADMIN)
-    return principal
+    return principal, await load_project(services_of(request),
+                                         request.path_params["project_name"], principal,
+                                         *scopes)
 
 
 async def list_projects(request: Request) -> Response:
-    await _reader(request)
+    principal = await authenticate(request)
+    require_catalog_read(principal, somewhere=True)
     projects = await services_of(request).project_service.list_all()
-    return JSONResponse(PfProjectList(data=[project_summary(p) for p in projects]))
+    within = principal.projects_for(*CATALOG_READERS)
+    return JSONResponse(PfProjectList(data=[project_summary(p) for p in projects
+                                            if within is None or p.name in within]))
 
 
 async def get_project(request: Request) -> Response:
-    principal = await _reader(request)
+    principal, project = await _project(request, *CATALOG_READERS)
     services = services_of(request)
-    project = await services.project_service.get(request.path_params["project_name"])
-    functions = await all_functions(services, project.name)
+    functions = await all_functions(services, principal, project.name)
     activity = await services.function_stats.activity([f.id for f in functions])
     return JSONResponse(project_detail(
         project, [function_summary(f, activity.get(f.id)) for f in functions],
-        mask(project.environment, reveal=has_scope(principal, ADMIN))))
+        mask(project.environment, reveal=principal.can(ADMIN, project.name))))
 
 
 async def _change_project(request: Request, *, start: bool) -> Response:
-    await _admin(request)
+    principal, project = await _project(request, ADMIN)
     projects = services_of(request).project_service
-    name = request.path_params["project_name"]
-    project = await (projects.start(name) if start else projects.stop(name))
+    change = projects.start if start else projects.stop
+    project = await change(project.name, actor=principal)
     changed = isoformat(project.updated_at)
     state = PfProjectState(name=project.name, status=project.status,
                            **({"start_time": changed} if start else {"stop_time": changed}))
@@ -144,87 +145,89 @@ async def stop_project(request: Request) -> Response:
 
 
 async def project_env(request: Request) -> Response:
-    principal = await _reader(request)
-    project = await services_of(request).project_service.get(request.path_params["project_name"])
+    principal, project = await _project(request, *CATALOG_READERS)
     return JSONResponse(PfLayer(data=mask(project.environment,
-                                          reveal=has_scope(principal, ADMIN))))
+                                          reveal=principal.can(ADMIN, project.name))))
 
 
 async def project_dependencies(request: Request) -> Response:
-    await _reader(request)
-    project = await services_of(request).project_service.get(request.path_params["project_name"])
+    _, project = await _project(request, *CATALOG_READERS)
     return JSONResponse(PfListLayer(data=list(project.dependencies)))
 
 
+async def _system(request: Request) -> None:
+    """What is system-wide needs the unqualified ``admin``: a tenant's is 403."""
+    require_scope(await authenticate(request), ADMIN)
+
+
 async def system_env(request: Request) -> Response:
-    await _admin(request)
+    await _system(request)
     return JSONResponse(PfLayer(
         data=await services_of(request).project_service.system_environment()))
 
 
 async def system_dependencies(request: Request) -> Response:
-    await _admin(request)
+    await _system(request)
     return JSONResponse(PfListLayer(
         data=await services_of(request).project_service.system_dependencies()))
 
 
 # -- functions -------------------------------------------------------------------------------
 
-async def _project(request: Request) -> ProjectRecord:
-    return await services_of(request).project_service.get(request.path_params["project_name"])
-
-
-async def _function(request: Request) -> FunctionRecord:
-    """The project's function named in the path (PROJECT_NOT_FOUND, FUNCTION_NOT_FOUND)."""
-    project = await _project(request)
+async def _function(request: Request, *scopes: str) -> tuple[Principal, FunctionRecord]:
+    """The project's function named in the path: the project reached as above, then 404
+    FUNCTION_NOT_FOUND for a name it has no function of (another project's included)."""
+    principal, project = await _project(request, *scopes)
     name = request.path_params["function_name"]
-    function = await load_function(services_of(request), name)
-    if function.project != project.name:
+    function = await services_of(request).functions.get(name)
+    if function is None or function.project != project.name:
         raise function_not_found(name)
-    return function
+    return principal, function
 
 
 async def deploy(request: Request) -> Response:
+    """A deploy writes into the project of its path, checked as a native create checks its
+    body's project: 403 without ``write:functions`` anywhere (before the form is read);
+    then 404 for a project the caller does not see (as every path of it), 403 without
+    ``write:functions`` there. The project need not exist yet: the create makes it."""
     principal = await authenticate(request)
-    require_scope(principal, WRITE_FUNCTIONS)
-    function = await deploy_function(request, services_of(request),
-                                     request.path_params["project_name"], principal)
+    require_scope(principal, WRITE_FUNCTIONS, somewhere=True)
+    # The form is read whole before the project is checked: an answer given before the
+    # body has arrived makes the server close the connection under a client still sending.
+    form = await read_deploy_form(request)
+    project = request.path_params["project_name"]
+    reach_project(principal, project, WRITE_FUNCTIONS)
+    function = await deploy_function(services_of(request), project, principal, form)
     return JSONResponse(deployed_view(function))
 
 
 async def list_functions(request: Request) -> Response:
-    await _reader(request)
+    principal, project = await _project(request, *CATALOG_READERS)
     services = services_of(request)
-    project = await _project(request)
-    functions = await all_functions(services, project.name)
+    functions = await all_functions(services, principal, project.name)
     activity = await services.function_stats.activity([f.id for f in functions])
     return JSONResponse(PfFunctionList(
         functions=[function_summary(f, activity.get(f.id)) for f in functions]))
 
 
 async def get_function(request: Request) -> Response:
-    await _reader(request)
-    function = await _function(request)
+    _, function = await _function(request, *CATALOG_READERS)
     activity = await services_of(request).function_stats.activity([function.id])
     return JSONResponse(function_detail(function, activity.get(function.id)))
 
 
 async def delete_function(request: Request) -> Response:
-    principal = await authenticate(request)
-    require_scope(principal, WRITE_FUNCTIONS)
-    function = await _function(request)
-    await services_of(request).function_service.delete(function, actor=principal.subject)
+    principal, function = await _function(request, WRITE_FUNCTIONS)
+    await services_of(request).function_service.delete(function, actor=principal)
     return JSONResponse(PfMessage(message="Function deleted successfully"))
 
 
 async def invoke(request: Request) -> Response:
     """Always a sync run (the document answers with the result); a failed run is the
     document's ``EXECUTION_ERROR`` with the native run-failure status (500, 504)."""
-    principal = await authenticate(request)
-    services = services_of(request)
-    function = await _function(request)
-    require_execute(principal, function.language)
-    invoked = await run(request, services, principal, function,
+    principal, function = await _function(request)
+    require_execute(principal, function.language, function.project)
+    invoked = await run(request, services_of(request), principal, function,
                         await read_json(request, empty={}), "sync")
     job = invoked.job
     if job.status != "success":

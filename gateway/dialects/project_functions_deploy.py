@@ -25,7 +25,7 @@ from gateway.dialects._translate import create_function, update_function
 from gateway.schemas.base import RequestModel
 from gateway.schemas.validation import parse
 
-__all__ = ["PfDeployForm", "deploy_function", "parse_env_vars"]
+__all__ = ["PfDeployForm", "deploy_function", "parse_env_vars", "read_deploy_form"]
 
 #: The document's functions are Python (their dependencies are a requirements file).
 RUNTIME = "python"
@@ -73,11 +73,15 @@ def _bad_env(reason: str) -> InvalidRequest:
     return InvalidRequest(f"env_vars {reason}", details={"field": "env_vars"})
 
 
-async def deploy_function(request: Request, services: Services, project: str,
-                          principal: Principal) -> FunctionRecord:
-    """Create or update the function the form names, in ``project``, through the function
+async def read_deploy_form(request: Request) -> PfDeployForm:
+    """The deploy form of the request, or the 400 naming what is wrong with it."""
+    return parse(PfDeployForm, await read_function_body(request))
+
+
+async def deploy_function(services: Services, project: str, principal: Principal,
+                          form: PfDeployForm) -> FunctionRecord:
+    """Create or update the function ``form`` names, in ``project``, through the function
     service; returns it as it is now."""
-    form = parse(PfDeployForm, await read_function_body(request))
     body: dict[str, Any] = {"code": form.code}
     if form.dependencies is not None:
         body["dependencies"] = form.dependencies
@@ -88,7 +92,10 @@ async def deploy_function(request: Request, services: Services, project: str,
         return await create_function(services, principal, {
             **body, "name": form.function_name, "runtime": RUNTIME, "project": project})
     if current.project != project:
-        raise Conflict(f"function '{current.name}' exists in project '{current.project}'; "
+        # Names are unique across projects; which project has it is said only to a caller
+        # that sees that project (the native create's 409 says no more).
+        where = f" in project '{current.project}'" if principal.sees(current.project) else ""
+        raise Conflict(f"function name '{form.function_name}' is already in use{where}; "
                        "function names are unique across projects",
                        details={"field": "function_name"})
     return await update_function(services, principal, current, body)

@@ -18,7 +18,8 @@ ErrorCode = TypeAliasType("ErrorCode", Annotated[
         "NOT_FOUND", "FUNCTION_NOT_FOUND", "VERSION_NOT_FOUND", "TRIGGER_NOT_FOUND",
         "PROJECT_NOT_FOUND", "JOB_NOT_FOUND", "SESSION_NOT_FOUND", "CONFLICT",
         "PROJECT_STOPPED", "PAYLOAD_TOO_LARGE", "RATE_LIMITED", "CONCURRENCY_LIMIT",
-        "RUNTIME_ERROR", "INTERNAL_ERROR", "BUILD_FAILED", "UNAVAILABLE", "TIMEOUT",
+        "RUNTIME_ERROR", "INTERNAL_ERROR", "BUILD_FAILED", "QUOTA_EXCEEDED", "UNAVAILABLE",
+        "TIMEOUT",
     ],
     Field(description="Every error code of API.md, as `Error.error.code` and `Job.error.code` "
                       "carry them."),

@@ -1,4 +1,5 @@
-"""Wire models of a function's audit trail."""
+"""Wire models of the audit trails: a function's, and a project's (its own changes and its
+functions')."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ from typing import Any
 
 from pydantic import Field
 
-from gateway.core.events import EventType
+from gateway.core.events import AuditEventType, EventType
 from gateway.schemas.base import ResponseModel, Timestamp
 
-__all__ = ["Event", "FunctionEvents"]
+__all__ = ["Event", "FunctionEvents", "ProjectEvent", "ProjectEvents"]
+
+_ACTOR = "The `sub` of the token that made the change; null for the gateway itself."
+_ISSUER = "That token's `iss`, when it had one."
 
 
 class Event(ResponseModel):
@@ -20,7 +24,8 @@ class Event(ResponseModel):
     description: str = Field(description="The change in a sentence.")
     metadata: dict[str, Any] = Field(description="Details of the change, by `type` (listed "
                                                  "in the operation's description).")
-    actor: str | None = Field(description="The token's `sub`; null for the gateway itself.")
+    actor: str | None = Field(description=_ACTOR)
+    actor_issuer: str | None = Field(default=None, description=_ISSUER)
     created_at: Timestamp
 
 
@@ -28,3 +33,25 @@ class FunctionEvents(ResponseModel):
     """A function's audit events."""
 
     events: list[Event] = Field(description="Newest first.")
+
+
+class ProjectEvent(ResponseModel):
+    """One audit event of a project: a change to the project itself (`function` null) or
+    to one of its functions (the same event as the function's trail holds)."""
+
+    id: int
+    type: AuditEventType
+    description: str = Field(description="The change in a sentence.")
+    metadata: dict[str, Any] = Field(description="Details of the change, by `type` (listed "
+                                                 "in the operation's description).")
+    actor: str | None = Field(description=_ACTOR)
+    actor_issuer: str | None = Field(default=None, description=_ISSUER)
+    function: str | None = Field(description="The function's name at the change; null for "
+                                             "a change of the project itself.")
+    created_at: Timestamp
+
+
+class ProjectEvents(ResponseModel):
+    """A project's audit events."""
+
+    events: list[ProjectEvent] = Field(description="Newest first.")

@@ -9,10 +9,13 @@ from typing_extensions import TypeAliasType
 
 from gateway.schemas.base import ResponseModel
 
-__all__ = ["ComponentState", "Health", "HealthComponents", "Isolation", "Ready",
+__all__ = ["ComponentState", "DialectName", "Health", "HealthComponents", "Isolation", "Ready",
            "RuntimeState", "RuntimeStates", "RuntimeWorkers", "SandboxStatus", "Status"]
 
 ComponentState = TypeAliasType("ComponentState", Literal["ok", "down", "disabled"])
+
+DialectName = TypeAliasType("DialectName", Literal[
+    "function-api", "kube-serverless", "project-functions", "function-service"])
 
 RuntimeState = TypeAliasType("RuntimeState", Annotated[
     Literal["ok", "down", "disabled"],
@@ -125,3 +128,6 @@ class Status(ResponseModel):
         description="Per runtime with a share, a live worker or a waiting call: its share "
                     "and counts.")
     memory_usage_bytes: int = Field(ge=0, description="The gateway process's resident memory.")
+    dialects: list[DialectName] = Field(
+        description="The compatibility dialects this replica serves beside the native API "
+                    "(`FNGATE_DIALECTS`, docs/compat.md); the paths of the others answer 404.")

@@ -21,8 +21,8 @@ from gateway.schemas.validation import bad_value, refuse
 
 __all__ = [
     "MAX_DEPENDENCIES", "MAX_DESCRIPTION", "MAX_VARIABLES", "Dependencies", "DependenciesData",
-    "Environment", "EnvironmentData", "Project", "ProjectCreate", "ProjectList", "SecretNames",
-    "SecretsData",
+    "Environment", "EnvironmentData", "Project", "ProjectCreate", "ProjectList",
+    "ProjectQuotas", "ProjectUpdate", "QuotasView", "SecretNames", "SecretsData",
 ]
 
 MAX_VARIABLES = 1000
@@ -72,9 +72,33 @@ Dependencies = Annotated[
     AfterValidator(_unique),
 ]
 
+_MAX_QUOTA = 2**31 - 1  # a PostgreSQL integer
+
+
+class ProjectQuotas(RequestModel):
+    """A project's quotas, set by the operator (an unqualified `admin`); null or absent is
+    unlimited. Going over one answers 429 `QUOTA_EXCEEDED` (`details`: `project`, `quota`,
+    `limit`, `current`)."""
+
+    max_functions: int | None = Field(
+        default=None, ge=1, le=_MAX_QUOTA,
+        description="Functions the project may hold: creating one more, or moving one in, "
+                    "past it → 429.")
+    max_concurrency: int | None = Field(
+        default=None, ge=1, le=_MAX_QUOTA,
+        description="Executions of the project's functions running at once, all triggers "
+                    "together, counted on each gateway replica: a sync `/invoke` or HTTP "
+                    "trigger past it → 429 at once; session executes, async, cron and queue "
+                    "work wait instead (pending jobs are not claimed until the project has "
+                    "room).")
+    max_memory_mb: int | None = Field(
+        default=None, ge=1, le=_MAX_QUOTA,
+        description="The most `memory_mb` a function of the project may ask for: a create, "
+                    "update or move of a function with more → 429.")
+
+
 # Fields a client may know (from a Project) that a create cannot set, and why.
 _REFUSED = {
-    "quotas": "is not supported by this gateway yet (no project quota is enforced)",
     "status": "is set with POST /api/v1/projects/{name}/start or /stop",
     **{key: "is set by the gateway and cannot be sent"
        for key in ("id", "functions", "created_at", "updated_at")},
@@ -83,25 +107,52 @@ _REFUSED = {
 
 class ProjectCreate(RequestModel):
     """Body of `POST /api/v1/projects`. Any other field → 400 `INVALID_REQUEST` naming it
-    (`details.field`); `quotas` is refused: no project quota is enforced yet."""
+    (`details.field`)."""
 
     name: str = Field(pattern=PROJECT_NAME_PATTERN)
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
     environment: Environment = Field(default={}, repr=False)
     dependencies: Dependencies = Field(default=[])
+    quotas: ProjectQuotas = Field(default_factory=ProjectQuotas,
+                                  description="Unlimited when left out.")
 
     @model_validator(mode="before")
     @classmethod
     def _refused(cls, body: Any) -> Any:
         return refuse(body, _REFUSED)
 
-    @field_validator("description", "environment", "dependencies", mode="before")
+    @field_validator("description", "environment", "dependencies", "quotas", mode="before")
     @classmethod
     def _null_is_the_default(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
             assert info.field_name is not None
             return cls.model_fields[info.field_name].get_default(call_default_factory=True)
         return value
+
+
+class ProjectUpdate(RequestModel):
+    """Body of `PUT /api/v1/projects/{name}`: every field optional. `quotas` changes the
+    quotas it names (null: unlimited) and keeps the others; only the operator (an
+    unqualified `admin`) may send it. Any other field → 400 naming it."""
+
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
+    quotas: ProjectQuotas | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refused(cls, body: Any) -> Any:
+        return refuse(body, {**_REFUSED, "name": "cannot be changed",
+                             "environment": "is set with PUT /api/v1/projects/{name}/env",
+                             "dependencies": "is set with PUT "
+                                             "/api/v1/projects/{name}/dependencies"})
+
+
+class QuotasView(ResponseModel):
+    """A project's quotas as set; null is unlimited."""
+
+    max_functions: int | None
+    max_concurrency: int | None
+    max_memory_mb: int | None
 
 
 class Project(ResponseModel):
@@ -117,6 +168,7 @@ class Project(ResponseModel):
     dependencies: list[str]
     secret_names: list[str] = Field(description="Names of the project's secrets, sorted; "
                                                 "values are never returned.")
+    quotas: QuotasView = Field(description="Set by the operator; null is unlimited.")
     created_at: Timestamp
     updated_at: Timestamp
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import Field, field_validator
 from typing_extensions import TypeAliasType
 
+from gateway.core.identifiers import PROJECT_NAME_PATTERN
 from gateway.schemas.base import RequestModel, ResponseModel, Timestamp
 from gateway.schemas.validation import bad_value
 
@@ -63,6 +64,11 @@ class WebhookCreate(RequestModel):
     secret: str = Field(min_length=1, max_length=1024, repr=False,
                         description="The HMAC-SHA256 key of `X-Fngate-Signature`. Stored; "
                                     "never returned or logged.")
+    project: str | None = Field(
+        default=None, pattern=PROJECT_NAME_PATTERN,
+        description="Deliver only this project's events (its functions' and their jobs'); "
+                    "needs `admin@<project>` (or `admin`). Null or left out: every "
+                    "project's, which needs the operator's unqualified `admin`.")
 
     @field_validator("events", mode="before")
     @classmethod
@@ -98,6 +104,8 @@ class Webhook(ResponseModel):
     events: list[WebhookEvent]
     secret: Literal["***"] = Field("***",
                                    description="Always masked: the secret is never returned.")
+    project: str | None = Field(description="The project whose events it receives; null: "
+                                            "every project's.")
     created_at: Timestamp
 
 

@@ -32,6 +32,10 @@ class AuditTrail:
             raise function_not_found(ref)
         return function_id, None
 
+    async def project_events(self, project: str, *, limit: int) -> list[EventRecord]:
+        """The newest ``limit`` events of ``project`` and its functions, newest first."""
+        return await self._events.for_project(project, limit=limit)
+
     async def events(self, function_id: int, *, limit: int) -> list[EventRecord]:
         """The newest ``limit`` events of the function, newest first."""
         return await self._events.for_function(function_id, limit=limit)

@@ -28,6 +28,7 @@ from typing import Any
 from executors import BuildResult, WorkerPools
 from gateway.core.projects import COMPILED, layered_dependencies
 from gateway.services import audit
+from gateway.services.audit import Actor
 from gateway.services.metrics import GatewayMetrics
 from gateway.store.builds import ServingVersion, VersionBuildStore
 from gateway.store.functions import FunctionStore
@@ -60,7 +61,7 @@ class BuildManager:
         self.on_finished: list[Callable[[int, int, bool, bool], None]] = []
 
     def schedule(self, function_id: int, version: int, runtime: str,
-                 dependencies: list[str], *, actor: str | None = None) -> None:
+                 dependencies: list[str], *, actor: Actor = None) -> None:
         """Build in the background; the outcome lands in the version row (and, as
         ``activated`` or ``build_failed``, in the audit events with ``actor``)."""
         self._spawn(self._build(function_id, version, runtime, dependencies, actor),
@@ -168,7 +169,7 @@ class BuildManager:
         return function.run_dependencies(runtime, dependencies)
 
     async def _build(self, function_id: int, version: int, runtime: str,
-                     dependencies: list[str], actor: str | None = None) -> None:
+                     dependencies: list[str], actor: Actor = None) -> None:
         source: tuple[str, str] | None = None
         try:
             dependencies = await self._with_inherited(function_id, runtime, dependencies)

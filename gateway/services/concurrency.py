@@ -39,6 +39,13 @@ class Gate:
                 self.active += 1
                 fut.set_result(None)
 
+    def try_acquire(self) -> bool:
+        """Take a free slot at once if there is one and nobody waits for it."""
+        if self.active < self.capacity and not self._waiters:
+            self.active += 1
+            return True
+        return False
+
     async def acquire(
         self, *, max_waiters: int | None = None, timeout_s: float | None = None
     ) -> None:
@@ -84,10 +91,12 @@ class Gate:
 
 
 class ConcurrencyGates:
-    """One :class:`Gate` per function id, resized to its current ``max_concurrency``."""
+    """One :class:`Gate` per function id, resized to its current ``max_concurrency``, and
+    one per project with a ``max_concurrency`` quota (taken after the function's)."""
 
     def __init__(self) -> None:
         self._gates: dict[int, Gate] = {}
+        self._projects: dict[str, Gate] = {}
         self._listeners: list[Callable[[], None]] = []
 
     def on_free(self, callback: Callable[[], None]) -> None:
@@ -105,6 +114,20 @@ class ConcurrencyGates:
         elif gate.capacity != capacity:
             gate.resize(capacity)
         return gate
+
+    def project_gate(self, project: str, capacity: int) -> Gate:
+        """The gate of ``project``'s concurrency quota, resized to ``capacity``."""
+        gate = self._projects.get(project)
+        if gate is None:
+            gate = self._projects[project] = Gate(capacity, self._freed)
+        elif gate.capacity != capacity:
+            gate.resize(capacity)
+        return gate
+
+    def project_current(self, project: str) -> int:
+        """The slots of ``project``'s quota held on this replica."""
+        gate = self._projects.get(project)
+        return 0 if gate is None else gate.active
 
     def in_use(self) -> dict[int, int]:
         """Per function id, the slots held plus those waited for (gates in use only)."""

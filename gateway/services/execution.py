@@ -9,7 +9,9 @@ invocations, cron fires) or a queue message. The invocation service admitted it 
 1. takes a slot of the function's concurrency gate, first come first served. A caller
    that waits (``invoke``, ``http``: :attr:`Run.caller_waits`) waits at most its timeout,
    behind at most ``10 × max_concurrency`` others, else 429 ``CONCURRENCY_LIMIT``; other
-   work waits as long as it takes;
+   work waits as long as it takes. Then, when the function's project has a
+   ``max_concurrency`` quota, a slot of the project's gate (this replica's count): a
+   caller that waits gets one at once or 429 ``QUOTA_EXCEEDED``; other work waits;
 2. takes a worker within this replica's worker budget (``executors/budget.py``): a caller
    that waits gets what is left of its timeout, else 429 ``CONCURRENCY_LIMIT``;
 3. runs the job in the worker (building its dependencies or binary here first if this
@@ -34,8 +36,9 @@ from executors import CapacityExhausted, RuntimeUnavailable, WorkerPools
 from executors.models import CallContext, CodeSpec, ExecutionResult
 from gateway.core.errors import ConcurrencyLimit, RuntimeLost
 from gateway.core.models import FunctionRecord, Job
+from gateway.core.quotas import quota_exceeded
 from gateway.services.artifacts import Built, built_for_run
-from gateway.services.concurrency import ConcurrencyGates, GateFull
+from gateway.services.concurrency import ConcurrencyGates, Gate, GateFull
 from gateway.services.leases import LeaseKeeper, LeaseLost
 from gateway.services.logstream import LogHub
 from gateway.services.metrics import GatewayMetrics
@@ -186,12 +189,33 @@ class Pipeline:
                 headers={"Retry-After": "1"},
             ) from exc
         try:
-            wait_s = None if deadline is None else max(0.0, deadline - time.monotonic())
-            return await self._run(run, wait_s=wait_s)
+            quota = await self._project_slot(run)
+            try:
+                wait_s = None if deadline is None else max(0.0, deadline - time.monotonic())
+                return await self._run(run, wait_s=wait_s)
+            finally:
+                if quota is not None:
+                    quota.release()
         except CapacityExhausted as exc:
             raise self.at_worker_cap(function) from exc
         finally:
             gate.release()
+
+    async def _project_slot(self, run: Run) -> Gate | None:
+        """A slot of the function's project's concurrency quota (None: it has none). A
+        caller that waits gets one at once or 429 ``QUOTA_EXCEEDED``; other work waits
+        for one as long as it takes."""
+        function = run.function
+        limit = function.project_max_concurrency
+        if limit is None:
+            return None
+        gate = self._gates.project_gate(function.project, limit)
+        if not run.caller_waits:
+            await gate.acquire()
+        elif not gate.try_acquire():
+            raise quota_exceeded(function.project, "max_concurrency", limit, gate.active,
+                                 action=f"running function '{function.name}' now")
+        return gate
 
     async def warm(self, function: FunctionRecord) -> bool:
         """Make sure a warm worker waits for ``function``'s active version (sessions)."""

@@ -23,6 +23,7 @@ from gateway.core.models import FunctionRecord, VersionRecord
 from gateway.schemas.functions import FunctionCreate, FunctionUpdate
 from gateway.schemas.versions import VersionCreate
 from gateway.services import audit
+from gateway.services.audit import Actor
 from gateway.services.builds import BuildManager
 from gateway.services.cache import ResultCache
 from gateway.services.metrics import GatewayMetrics
@@ -44,7 +45,8 @@ class CreatedFunction:
 
 class FunctionService:
     """Creates, changes and deletes functions and their versions, and sets off what each
-    change needs. ``actor`` is the caller's token subject, recorded in the audit events."""
+    change needs. ``actor`` is the caller (its token's ``sub`` and ``iss``), recorded in
+    the audit events."""
 
     def __init__(self, *, functions: FunctionStore, builds: BuildManager, pools: WorkerPools,
                  cache: ResultCache, metrics: GatewayMetrics,
@@ -56,7 +58,7 @@ class FunctionService:
         self._metrics = metrics
         self._webhooks = webhooks
 
-    async def create(self, body: FunctionCreate, *, actor: str | None) -> CreatedFunction:
+    async def create(self, body: FunctionCreate, *, actor: Actor) -> CreatedFunction:
         """Create the function with its version 1 (active) and its triggers, with their audit
         events, in one transaction; then build its dependencies (it answers ``building``
         until then) or its project's and the system's layers in the background, and queue
@@ -92,7 +94,7 @@ class FunctionService:
         return CreatedFunction(function=function, triggers=triggers)
 
     async def update(self, function: FunctionRecord, body: FunctionUpdate, *,
-                     actor: str | None) -> FunctionRecord:
+                     actor: Actor) -> FunctionRecord:
         """Change ``function`` as ``body`` says, with its ``updated`` (and ``deployed``) audit
         events. A change to the code, handler, runtime or dependencies makes a new version,
         active at once when it needs no build (``function.deployed`` is queued), else when
@@ -102,8 +104,10 @@ class FunctionService:
         Gone meanwhile → ``NotFound``; a name in use or ambiguous → ``Conflict``.
         """
         rename = body.name if body.name not in (MISSING, function.name) else None
+        moved_from = function.project if body.project not in (MISSING, function.project) \
+            else None
         record = audit.function_updated(function.id, rename or function.name, actor,
-                                        fields=body.sent())
+                                        fields=body.sent(), from_project=moved_from)
         exists, number, version = await self._functions.update(
             function.id, body.columns(), _version_change(body), rename=rename, also=record)
         if not exists:
@@ -116,19 +120,20 @@ class FunctionService:
         deployed = number if version is not None and not version.needs_build else None
         return await self._settle(function, deployed=deployed)
 
-    async def delete(self, function: FunctionRecord, *, actor: str | None) -> None:
+    async def delete(self, function: FunctionRecord, *, actor: Actor) -> None:
         """Delete ``function`` and its versions with its ``deleted`` audit event (its jobs
         stay); its warm workers, cached results and metric series go, and
         ``function.deleted`` is queued."""
         await self._functions.delete(
-            function.id, also=audit.function_deleted(function.id, function.name, actor))
+            function.id, also=audit.function_deleted(function.id, function.name, actor,
+                                                     project=function.project))
         self._metrics.forget_function(function.name)
         await self._pools.drop_function(function.id)
         await self._cache.drop_function(function.id)
         await self._webhooks.function_event("function.deleted", function)
 
     async def add_version(self, function: FunctionRecord, body: VersionCreate, *,
-                          actor: str | None) -> VersionRecord:
+                          actor: Actor) -> VersionRecord:
         """Add the next version, merged over the newest one that did not fail its build, with
         its ``deployed`` (and ``activated``) audit events; its dependencies build in the
         background. With ``body.activate`` it becomes active at once when it needs no build
@@ -159,7 +164,7 @@ class FunctionService:
         return created
 
     async def activate_version(self, function: FunctionRecord, number: int, *,
-                               actor: str | None) -> FunctionRecord:
+                               actor: Actor) -> FunctionRecord:
         """Make version ``number`` active, with its ``activated`` audit event; then as
         :meth:`_settle` says. The active version already → nothing changes or is recorded.
         Returns the function as it is now.
@@ -169,14 +174,14 @@ class FunctionService:
         """
         return await self._activate(function, number, actor)
 
-    async def rollback(self, function: FunctionRecord, *, actor: str | None) -> FunctionRecord:
+    async def rollback(self, function: FunctionRecord, *, actor: Actor) -> FunctionRecord:
         """Activate the highest successfully built version below the active one, with its
         ``rolled_back`` audit event; then as :meth:`_settle` says. Returns the function as
         it is now. None to go back to → ``Conflict``."""
         return await self._activate(function, None, actor)
 
     async def _activate(self, function: FunctionRecord, number: int | None,
-                        actor: str | None) -> FunctionRecord:
+                        actor: Actor) -> FunctionRecord:
         result = await self._functions.activate_version(
             function.id, number,
             also=audit.version_activated(function.id, actor, rollback=number is None))

@@ -6,14 +6,23 @@ answer to the change already holds here: functions are re-read, queue consumers 
 the project, warm workers started with the old environment end. A dependency change
 instead rebuilds, in the background, the functions whose layered set changed; they keep
 serving with their current builds meanwhile.
+
+Every change of a project commits with its audit event (``actor``: the caller), in the
+project's trail (``GET /api/v1/projects/{name}/events``); secrets by name only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, replace
+from typing import Any
+
 from executors import WorkerPools
 from gateway.core.errors import project_not_found
 from gateway.core.identifiers import PROJECT_NAME_RE
-from gateway.schemas.projects import ProjectCreate
+from gateway.core.quotas import Quotas
+from gateway.schemas.projects import ProjectCreate, ProjectUpdate
+from gateway.services.audit import Actor, project_event
 from gateway.services.builds import BuildManager
 from gateway.services.changes import Subscriber
 from gateway.store.functions import FunctionStore
@@ -51,56 +60,113 @@ class ProjectService:
             raise project_not_found(name)
         return project
 
-    async def create(self, body: ProjectCreate) -> ProjectRecord:
+    async def create(self, body: ProjectCreate, *, actor: Actor) -> ProjectRecord:
         """A new, running project; Conflict when the name is taken."""
-        return await self._store.create(body.name, description=body.description,
-                                        environment=body.environment,
-                                        dependencies=body.dependencies)
+        quotas = Quotas(**body.quotas.model_dump())
+        return await self._store.create(
+            body.name, description=body.description, environment=body.environment,
+            dependencies=body.dependencies, quotas=quotas,
+            also=project_event(body.name, "project_created",
+                               f"project '{body.name}' created", actor,
+                               quotas=asdict(quotas), environment=sorted(body.environment),
+                               dependencies=body.dependencies))
 
-    async def delete(self, name: str) -> None:
+    async def update(self, name: str, body: ProjectUpdate, *,
+                     actor: Actor) -> ProjectRecord:
+        """Change the description and the quotas ``body`` names (the others kept); one
+        ``project_updated`` event, and ``quotas_changed`` (before and after) when the
+        quotas changed. Quotas apply from then on: what a project already has is kept."""
+        current = await self.get(name)
+        values: dict[str, object] = {}
+        if body.description is not None:
+            values["description"] = body.description
+        quotas = current.quotas
+        if body.quotas is not None:
+            quotas = replace(quotas, **body.quotas.model_dump(include=body.quotas
+                                                              .model_fields_set))
+            values.update(asdict(quotas))
+        sent = sorted(body.model_fields_set)
+        events = [project_event(name, "project_updated",
+                                f"project '{name}' updated: {', '.join(sent) or 'no fields'}",
+                                actor, fields=sent)]
+        if quotas != current.quotas:
+            events.append(project_event(
+                name, "quotas_changed", f"quotas of project '{name}' changed", actor,
+                previous=asdict(current.quotas), quotas=asdict(quotas)))
+
+        async def record(conn: Any) -> None:
+            for event in events:
+                await event(conn)
+
+        project = await self._update(name, also=record, **values)
+        self._functions.forget()  # a function's record carries its project's concurrency
+        self._changed("project", project.id)
+        return project
+
+    async def delete(self, name: str, *, actor: Actor) -> None:
         """Remove an empty project; Conflict while it has functions, NotFound if unknown."""
-        if not PROJECT_NAME_RE.fullmatch(name) or not await self._store.delete(name):
+        also = project_event(name, "project_deleted", f"project '{name}' deleted", actor)
+        if not PROJECT_NAME_RE.fullmatch(name) or not await self._store.delete(name, also=also):
             raise project_not_found(name)
         self._functions.forget()
 
-    async def start(self, name: str) -> ProjectRecord:
+    async def start(self, name: str, *, actor: Actor) -> ProjectRecord:
         """Let its functions run again (starting a running project changes nothing)."""
-        return await self._set_status(name, "running")
+        return await self._set_status(name, "running", actor)
 
-    async def stop(self, name: str) -> ProjectRecord:
+    async def stop(self, name: str, *, actor: Actor) -> ProjectRecord:
         """Refuse its runs, skip its cron fires, pause its consumers, end its idle workers."""
-        return await self._set_status(name, "stopped")
+        return await self._set_status(name, "stopped", actor)
 
-    async def set_environment(self, name: str, environment: dict[str, str]) -> ProjectRecord:
-        """Replace the project's environment whole; its warm workers end."""
-        project = await self._update(name, environment=environment)
+    async def set_environment(self, name: str, environment: dict[str, str], *,
+                              actor: Actor) -> ProjectRecord:
+        """Replace the project's environment whole; its warm workers end. The event names
+        the variables, not their values."""
+        also = project_event(name, "environment_changed",
+                             f"environment of project '{name}' replaced", actor,
+                             names=sorted(environment))
+        project = await self._update(name, also=also, environment=environment)
         await self._project_changed(project)
         return project
 
-    async def set_dependencies(self, name: str, dependencies: list[str]) -> ProjectRecord:
+    async def set_dependencies(self, name: str, dependencies: list[str], *,
+                               actor: Actor) -> ProjectRecord:
         """Replace the project's dependencies whole; its functions are rebuilt as needed
         (the same list again retries a failed rebuild)."""
-        project = await self._update(name, dependencies=dependencies)
+        also = project_event(name, "dependencies_changed",
+                             f"dependencies of project '{name}' replaced", actor,
+                             dependencies=dependencies)
+        project = await self._update(name, also=also, dependencies=dependencies)
         await self._project_changed(project, dependencies=True)
         return project
 
-    async def set_secrets(self, name: str, secrets: dict[str, str]) -> ProjectRecord:
-        """Replace the project's secrets whole (sealed at rest); its warm workers end."""
-        project = await self._store.set_secrets(name, secrets) \
+    async def set_secrets(self, name: str, secrets: dict[str, str], *,
+                          actor: Actor) -> ProjectRecord:
+        """Replace the project's secrets whole (sealed at rest); its warm workers end. The
+        event names the secrets, never their values."""
+        also = project_event(name, "secrets_changed",
+                             f"secrets of project '{name}' replaced", actor,
+                             names=sorted(secrets))
+        project = await self._store.set_secrets(name, secrets, also=also) \
             if PROJECT_NAME_RE.fullmatch(name) else None
         if project is None:
             raise project_not_found(name)
         await self._project_changed(project)
         return project
 
-    async def _set_status(self, name: str, status: ProjectStatus) -> ProjectRecord:
-        project = await self._update(name, status=status)
+    async def _set_status(self, name: str, status: ProjectStatus,
+                          actor: Actor) -> ProjectRecord:
+        verb = "started" if status == "running" else "stopped"
+        also = project_event(name, "project_started" if status == "running"
+                             else "project_stopped", f"project '{name}' {verb}", actor)
+        project = await self._update(name, also=also, status=status)
         await self._project_changed(project)
         return project
 
-    async def _update(self, name: str, **values: object) -> ProjectRecord:
-        project = await self._store.update(name, **values) if PROJECT_NAME_RE.fullmatch(name) \
-            else None
+    async def _update(self, name: str, *, also: Callable[[Any], Awaitable[Any]],
+                      **values: object) -> ProjectRecord:
+        project = await self._store.update(name, also=also, **values) \
+            if PROJECT_NAME_RE.fullmatch(name) else None
         if project is None:
             raise project_not_found(name)
         return project

@@ -11,6 +11,7 @@ from gateway.core.errors import NotFound
 from gateway.core.models import FunctionRecord
 from gateway.schemas.triggers import TriggerCreate, TriggerUpdate
 from gateway.services import audit
+from gateway.services.audit import Actor
 from gateway.store.triggers import TriggerRecord, TriggerStore
 
 __all__ = ["TriggerService", "trigger_not_found"]
@@ -39,7 +40,7 @@ class TriggerService:
         return trigger
 
     async def create(self, function: FunctionRecord, body: TriggerCreate, *,
-                     actor: str | None) -> TriggerRecord:
+                     actor: Actor) -> TriggerRecord:
         """Add a trigger and its ``trigger_added`` event in one transaction; Conflict when
         another trigger serves its HTTP path or the function was deleted meanwhile."""
         new = body.root.stored()
@@ -60,7 +61,7 @@ class TriggerService:
         return trigger
 
     async def delete(self, function: FunctionRecord, trigger_id: int, *,
-                     actor: str | None) -> None:
+                     actor: Actor) -> None:
         """Remove one of the function's triggers with its ``trigger_removed`` event;
         NotFound when it is not one of them."""
         current = await self.get(function, trigger_id)

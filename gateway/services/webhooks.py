@@ -25,12 +25,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Collection, Coroutine
+from typing import Any, Literal
 
 import asyncpg
 import httpx
 
+from auth import Principal
 from config import Settings, load_or_create_secret
 from gateway.core.errors import NotFound
 from gateway.core.jsoncodec import dumps, isoformat
@@ -39,6 +40,7 @@ from gateway.schemas.base import render
 from gateway.schemas.function_view import function_view
 from gateway.schemas.jobs import render_job
 from gateway.schemas.webhooks import WebhookCreate
+from gateway.services.audit import Actor, project_event
 from gateway.services.outbound import (
     BlockedAddress,
     UrlRefused,
@@ -142,26 +144,38 @@ class WebhookService:
 
     # -- registering ------------------------------------------------------------------
 
-    async def register(self, body: WebhookCreate, *, actor: str | None) -> WebhookRecord:
+    async def register(self, body: WebhookCreate, *, actor: Actor) -> WebhookRecord:
         """Store a webhook whose URL passes :func:`check_url` (InvalidRequest naming
         ``details.field: "url"`` and the ``reason`` otherwise); events happening from now
-        on are delivered to it."""
+        on are delivered to it (of ``body.project`` only, when it names one: with its
+        ``webhook_added`` audit event)."""
         try:
             url = await check_url(body.url, allow_private=self._allow_private)
         except UrlRefused as exc:
             raise exc.invalid_request(field="url") from exc
-        webhook = await self.store.create(url=url, events=body.events, secret=body.secret,
-                                          created_by=actor)
+        webhook = await self.store.create(
+            url=url, events=body.events, secret=body.secret, created_by=_subject(actor),
+            project=body.project, also=_audited("webhook_added", "added", actor))
         await self.refresh()
         return webhook
 
-    async def registered(self) -> list[WebhookRecord]:
-        """Every webhook, oldest first."""
-        return await self.store.list_all()
+    async def registered(self, *, within: Collection[str] | None = None
+                         ) -> list[WebhookRecord]:
+        """Every webhook, oldest first; with ``within``, those of these projects only."""
+        return await self.store.list_all(within=within)
 
-    async def remove(self, webhook_id: int) -> None:
-        """Delete a webhook and its pending deliveries; NotFound when there is none."""
-        if not await self.store.delete(webhook_id):
+    async def get(self, webhook_id: int) -> WebhookRecord:
+        """The webhook; NotFound when there is none."""
+        webhook = await self.store.get(webhook_id)
+        if webhook is None:
+            raise webhook_not_found(webhook_id)
+        return webhook
+
+    async def remove(self, webhook_id: int, *, actor: Actor = None) -> None:
+        """Delete a webhook and its pending deliveries (a project's with its
+        ``webhook_removed`` audit event); NotFound when there is none."""
+        if not await self.store.delete(webhook_id,
+                                       also=_audited("webhook_removed", "removed", actor)):
             raise webhook_not_found(webhook_id)
         await self.refresh()
 
@@ -180,7 +194,7 @@ class WebhookService:
         """Queue ``event`` about ``function`` for its subscribers (code and env values left out)."""
         data = {**render(function_view(function, reveal_environment=False,
                                        include_code=False)), **extra}
-        if await self.store.enqueue_event(event, payload=data):
+        if await self.store.enqueue_event(event, project=function.project, payload=data):
             self._wake.set()
 
     async def function_created(self, function: FunctionRecord) -> None:
@@ -365,6 +379,25 @@ class WebhookService:
             return dumps(data)
         return dumps({"event": delivery.event, "created_at": isoformat(delivery.created_at),
                       "data": data})
+
+
+def _subject(actor: Actor) -> str | None:
+    return actor.subject if isinstance(actor, Principal) else actor
+
+
+def _audited(type: Literal["webhook_added", "webhook_removed"], verb: str, actor: Actor
+             ) -> Callable[[Any, WebhookRecord], Awaitable[None]]:
+    """The audit event of a project's webhook (the operator's are in no project's trail);
+    the URL is left out (it may carry credentials), the secret always."""
+
+    async def record(conn: Any, webhook: WebhookRecord) -> None:
+        if webhook.project is None:
+            return
+        await project_event(webhook.project, type, f"webhook {webhook.id} {verb}", actor,
+                            webhook_id=webhook.id, events=list(webhook.events),
+                            host=httpx.URL(webhook.url).host)(conn)
+
+    return record
 
 
 def _is_store_error(exc: Exception) -> bool:

@@ -13,6 +13,7 @@ from gateway.core.errors import Conflict, InvalidRequest, NotFound, project_not_
 from gateway.core.identifiers import numeric_id
 from gateway.core.models import FunctionRecord, VersionRecord
 from gateway.core.projects import COMPILED, layered_dependencies
+from gateway.core.quotas import quota_exceeded
 from gateway.core.secretbox import SecretBox, fingerprint
 from gateway.store.replicas import write_cleanup
 
@@ -26,7 +27,7 @@ _CACHE_MAX = 10_000
 # With what its project and the system layer beneath it (0008_projects.sql).
 _SELECT = """
 SELECT f.*, v.code, v.handler, v.dependencies, v.build_status, v.resolved_dependencies,
-       p.status AS project_status,
+       p.status AS project_status, p.max_concurrency AS project_max_concurrency,
        coalesce(s.environment, '{}') || coalesce(p.environment, '{}') AS inherited_environment,
        coalesce(s.dependencies, '[]') || coalesce(p.dependencies, '[]')
            AS inherited_dependencies,
@@ -124,6 +125,7 @@ def _record(row: Mapping[str, Any], box: SecretBox) -> FunctionRecord:
         build_status=row["build_status"] or "success",
         resolved_dependencies=row["resolved_dependencies"],
         project_status=row["project_status"] or "running",
+        project_max_concurrency=row["project_max_concurrency"],
         inherited_environment=row["inherited_environment"] or {},
         inherited_dependencies=row["inherited_dependencies"] or [],
         secret_names=list(row["secret_names"]), secrets=secrets,
@@ -310,7 +312,10 @@ class FunctionStore:
             # Serialize name checks so two racing creates cannot both pass them.
             await conn.execute("LOCK TABLE functions IN SHARE ROW EXCLUSIVE MODE")
             await self._check_unambiguous(conn, name, str(fields["runtime"]), None)
-            await _ensure_project(conn, str(fields.get("project", "default")))
+            project = str(fields.get("project", "default"))
+            await _ensure_project(conn, project)
+            await _within_quotas(conn, project, memory_mb=fields.get("memory_mb"), adding=True,
+                                 action=f"creating function '{name}'")
             try:
                 function_id = await conn.fetchval(
                     f"INSERT INTO functions (name, {', '.join(cols)}) "
@@ -357,8 +362,8 @@ class FunctionStore:
         new_version: int | None = None
         async with self._pool.acquire() as conn, conn.transaction():
             current = await conn.fetchrow(
-                "SELECT name, runtime, min_warm, max_concurrency FROM functions"
-                " WHERE id = $1 FOR UPDATE",
+                "SELECT name, project, runtime, min_warm, max_concurrency, memory_mb"
+                " FROM functions WHERE id = $1 FOR UPDATE",
                 function_id,
             )
             if current is None:
@@ -379,8 +384,19 @@ class FunctionStore:
                     str(fields.get("runtime", current["runtime"])),
                     function_id,
                 )
-            if "project" in fields:
-                await _ensure_project(conn, str(fields["project"]))
+            project = str(fields.get("project", current["project"]))
+            moving = project != current["project"]
+            if moving:
+                # As a create: the move into the project is counted under the lock that
+                # serializes every create and move (taken before any project row's).
+                await conn.execute("LOCK TABLE functions IN SHARE ROW EXCLUSIVE MODE")
+                await _ensure_project(conn, project)
+            if moving or "memory_mb" in fields:
+                action = (f"moving function '{current['name']}' into it" if moving
+                          else f"setting memory_mb of function '{current['name']}'")
+                await _within_quotas(conn, project,
+                                     memory_mb=fields.get("memory_mb", current["memory_mb"]),
+                                     adding=moving, action=action)
             sets = [f"{c} = ${i + 2}" for i, c in enumerate(cols)]
             args: list[Any] = [function_id, *[fields[c] for c in cols]]
             if rename is not None:
@@ -721,6 +737,27 @@ async def _ensure_project(conn: Any, name: str) -> None:
         name)
     if created is not None:
         await notify_change(conn, "project", int(created))
+
+
+async def _within_quotas(conn: Any, project: str, *, memory_mb: int | None, adding: bool,
+                         action: str) -> None:
+    """429 ``QUOTA_EXCEEDED`` when ``project``'s quotas refuse a function with
+    ``memory_mb`` (``adding``: one more function). A caller that adds holds ``LOCK TABLE
+    functions IN SHARE ROW EXCLUSIVE MODE`` (as every create and move does), so two creates
+    or moves into the project cannot both pass the count."""
+    row = await conn.fetchrow(
+        "SELECT max_functions, max_memory_mb FROM projects WHERE name = $1", project)
+    if row is None:
+        return
+    limit = row["max_memory_mb"]
+    if memory_mb is not None and limit is not None and memory_mb > limit:
+        raise quota_exceeded(project, "max_memory_mb", limit, int(memory_mb), action=action)
+    limit = row["max_functions"]
+    if adding and limit is not None:
+        count = int(await conn.fetchval(
+            "SELECT count(*) FROM functions WHERE project = $1", project))
+        if count >= limit:
+            raise quota_exceeded(project, "max_functions", limit, count, action=action)
 
 
 def function_not_found(ref: str) -> NotFound:

@@ -129,7 +129,7 @@ class JobLeases(JobRows):
             " WHERE status = 'running' AND lease_token IS NOT NULL AND lease_expires_at < now()"
             "  AND (trigger <> 'queue' OR source_key IS NULL"
             "       OR lease_expires_at < now() - interval '1 hour')"
-            " RETURNING id, status, finished_at",
+            " RETURNING id, status, finished_at, function_id",
             "SELECT id, status FROM done"),
             MAX_LOST_LEASES,
             {
@@ -153,7 +153,7 @@ class JobLeases(JobRows):
         failed = await self._pool.fetchval(with_job_events(
             "UPDATE jobs SET status = 'failed', error = $3, finished_at = now(),"
             " lease_token = NULL, lease_expires_at = NULL"
-            " WHERE id = $1 AND lease_token = $2 RETURNING id, status, finished_at",
+            " WHERE id = $1 AND lease_token = $2 RETURNING id, status, finished_at, function_id",
             "SELECT count(*) FROM done"),
             uuid.UUID(job_id), uuid.UUID(token), error,
         )

@@ -44,7 +44,7 @@ INSERT_FINISHED = with_job_events(
     " owner, subject, context, result, error, timestamp, started_at, finished_at,"
     " duration, cold_start, attempts, cached, cpu_ms, max_rss_bytes)"
     " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$12,$13,$14,$15,$16,$17,$18,$19)"
-    " RETURNING id, status, finished_at",
+    " RETURNING id, status, finished_at, function_id",
     "SELECT count(*) FROM done",
 )
 
@@ -68,7 +68,7 @@ INSERT_FINISHED_MANY = with_job_events(
     " context jsonb, result jsonb, error jsonb, started_at timestamptz,"
     " finished_at timestamptz, duration float8, cold_start bool, attempts int, cached bool,"
     " cpu_ms float8, max_rss_bytes bigint)"
-    " RETURNING id, status, finished_at",
+    " RETURNING id, status, finished_at, function_id",
     "SELECT count(*) FROM done",
 )
 
@@ -175,11 +175,13 @@ FINISH = with_job_events(
 
 # The claim. Each function with pending jobs (walked one index probe at a time on
 # jobs_pending_by_function) offers its oldest due jobs, as many as it has free slots:
-# max_concurrency, floored at 1 as its gate is, less what is in use here ($3/$4). They
-# are ranked within their function and taken round-robin across functions by rank, up to
-# $1; then locked FOR UPDATE SKIP LOCKED (which cannot go with the window function) and
-# leased. A job whose function was deleted (jobs carry no foreign key) counts against $1
-# only, and its run fails it.
+# max_concurrency, floored at 1 as its gate is, less what is in use here ($3/$4). A
+# project with a max_concurrency quota offers at most that less what its functions have in
+# use here (their slots held or waited for, and jobs claimed for them): its jobs wait
+# pending until it has room. They are ranked within their function and taken round-robin
+# across functions by rank, up to $1; then locked FOR UPDATE SKIP LOCKED (which cannot go
+# with the window function) and leased. A job whose function was deleted (jobs carry no
+# foreign key) counts against $1 only, and its run fails it.
 CLAIM = (
     "WITH RECURSIVE fns AS ("
     "  (SELECT function_id FROM jobs WHERE status = 'pending'"
@@ -190,21 +192,32 @@ CLAIM = (
     "  FROM fns WHERE fns.function_id IS NOT NULL),"
     " used AS ("
     "  SELECT * FROM unnest($3::bigint[], $4::int[]) AS u(function_id, n)),"
+    " project_used AS ("
+    "  SELECT f.project, sum(u.n) AS n FROM used u JOIN functions f ON f.id = u.function_id"
+    "  GROUP BY f.project),"
     " free AS ("
-    "  SELECT fns.function_id,"
-    "    least($1, greatest(1, coalesce(f.max_concurrency, $1)) - coalesce(u.n, 0)) AS slots"
+    "  SELECT fns.function_id, f.project,"
+    "    least($1, greatest(1, coalesce(f.max_concurrency, $1)) - coalesce(u.n, 0)) AS slots,"
+    "    coalesce(p.max_concurrency - coalesce(pu.n, 0), $1) AS project_slots"
     "  FROM fns LEFT JOIN functions f ON f.id = fns.function_id"
+    "  LEFT JOIN projects p ON p.name = f.project"
+    "  LEFT JOIN project_used pu ON pu.project = f.project"
     "  LEFT JOIN used u ON u.function_id = fns.function_id"
     "  WHERE fns.function_id IS NOT NULL),"
     " offered AS ("
-    "  SELECT free.function_id, o.id, o.run_after FROM free, LATERAL ("
+    "  SELECT free.function_id, free.project, free.project_slots, o.id, o.run_after"
+    "  FROM free, LATERAL ("
     "    SELECT id, run_after FROM jobs WHERE function_id = free.function_id"
     "    AND status = 'pending' AND run_after <= now()"
     "    ORDER BY run_after LIMIT free.slots) o"
-    "  WHERE free.slots > 0),"
+    "  WHERE free.slots > 0 AND free.project_slots > 0),"
+    " ranked AS ("
+    "  SELECT id, run_after, project, project_slots, row_number() OVER"
+    "    (PARTITION BY function_id ORDER BY run_after, id) AS rank FROM offered),"
     " candidates AS ("
-    "  SELECT id FROM (SELECT id, run_after, row_number() OVER"
-    "    (PARTITION BY function_id ORDER BY run_after, id) AS rank FROM offered) r"
+    "  SELECT id FROM (SELECT id, run_after, rank, project, project_slots, row_number() OVER"
+    "    (PARTITION BY project ORDER BY rank, run_after, id) AS project_rank FROM ranked) r"
+    "  WHERE project IS NULL OR project_rank <= project_slots"
     "  ORDER BY rank, run_after LIMIT $1)"
     " UPDATE jobs j SET status = 'running', lease_token = gen_random_uuid(),"
     "   lease_expires_at = now() + make_interval(secs => $2),"

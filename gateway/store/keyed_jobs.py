@@ -82,7 +82,7 @@ class KeyedJobs(JobRows):
             "  status = CASE WHEN source_key IS NULL THEN 'failed' ELSE status END,"
             "  finished_at = CASE WHEN source_key IS NULL THEN now() END,"
             "  error = CASE WHEN source_key IS NULL THEN $3::jsonb ELSE error END"
-            " WHERE id = $1 AND lease_token = $2 RETURNING id, status, finished_at",
+            " WHERE id = $1 AND lease_token = $2 RETURNING id, status, finished_at, function_id",
             "SELECT count(*) FROM done"),
             uuid.UUID(job_id), uuid.UUID(token), error,
         )

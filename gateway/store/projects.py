@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import asyncpg
 
 from gateway.core.errors import Conflict
+from gateway.core.quotas import Quotas
 from gateway.core.secretbox import SecretBox
 from gateway.store.functions import notify_change
 
@@ -35,6 +36,7 @@ class ProjectRecord:
     updated_at: dt.datetime
     functions: list[str] = field(default_factory=list)
     secret_names: list[str] = field(default_factory=list)
+    quotas: Quotas = field(default_factory=Quotas)
 
 
 def mask(environment: Mapping[str, str], *, reveal: bool) -> dict[str, str]:
@@ -55,6 +57,9 @@ def _record(row: Mapping[str, Any]) -> ProjectRecord:
         environment=row["environment"], dependencies=row["dependencies"],
         created_at=row["created_at"], updated_at=row["updated_at"],
         functions=list(row["function_names"]), secret_names=list(row["secret_names"]),
+        quotas=Quotas(max_functions=row["max_functions"],
+                      max_concurrency=row["max_concurrency"],
+                      max_memory_mb=row["max_memory_mb"]),
     )
 
 
@@ -75,23 +80,31 @@ class ProjectStore:
         return None if row is None else _record(row)
 
     async def create(self, name: str, *, description: str, environment: dict[str, str],
-                     dependencies: list[str]) -> ProjectRecord:
-        """Insert a running project; 409 when the name is taken."""
+                     dependencies: list[str], quotas: Quotas,
+                     also: Callable[[Any], Awaitable[Any]] | None = None) -> ProjectRecord:
+        """Insert a running project; 409 when the name is taken. ``also(conn)`` runs in
+        the same transaction (its audit event)."""
         async with self._pool.acquire() as conn, conn.transaction():
             try:
                 project_id = await conn.fetchval(
-                    "INSERT INTO projects (name, description, environment, dependencies)"
-                    " VALUES ($1, $2, $3, $4) RETURNING id",
-                    name, description, environment, dependencies)
+                    "INSERT INTO projects (name, description, environment, dependencies,"
+                    " max_functions, max_concurrency, max_memory_mb)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                    name, description, environment, dependencies, quotas.max_functions,
+                    quotas.max_concurrency, quotas.max_memory_mb)
             except asyncpg.UniqueViolationError as exc:
                 raise Conflict(f"project '{name}' already exists") from exc
+            if also is not None:
+                await also(conn)
             await notify_change(conn, "project", project_id)
         created = await self.get(name)
         assert created is not None
         return created
 
-    async def delete(self, name: str) -> bool:
-        """Remove an empty project; 409 while it has functions. False when unknown."""
+    async def delete(self, name: str, *,
+                     also: Callable[[Any], Awaitable[Any]] | None = None) -> bool:
+        """Remove an empty project; 409 while it has functions. False when unknown.
+        ``also(conn)`` runs in the same transaction when it was removed."""
         async with self._pool.acquire() as conn, conn.transaction():
             try:
                 project_id = await conn.fetchval(
@@ -100,14 +113,18 @@ class ProjectStore:
                 raise _has_functions(name) from exc
             if project_id is None:
                 return False
+            if also is not None:
+                await also(conn)
             await notify_change(conn, "project", project_id)
         return True
 
-    async def update(self, name: str, **values: Any) -> ProjectRecord | None:
-        """Set ``status``, ``environment``, ``dependencies`` or ``description``; None when
-        the project does not exist."""
+    async def update(self, name: str, *, also: Callable[[Any], Awaitable[Any]] | None = None,
+                     **values: Any) -> ProjectRecord | None:
+        """Set ``status``, ``environment``, ``dependencies``, ``description`` or a quota
+        (``max_functions``, ``max_concurrency``, ``max_memory_mb``); None when the project
+        does not exist. ``also(conn)`` runs in the same transaction (its audit event)."""
         allowed = ("status", "environment", "dependencies", "description", "secrets",
-                   "secret_names")
+                   "secret_names", "max_functions", "max_concurrency", "max_memory_mb")
         cols = [c for c in allowed if c in values]
         sets = [f"{c} = ${i + 2}" for i, c in enumerate(cols)]
         sets.append("updated_at = now()")
@@ -117,13 +134,17 @@ class ProjectStore:
                 name, *[values[c] for c in cols])
             if project_id is None:
                 return None
+            if also is not None:
+                await also(conn)
             await notify_change(conn, "project", project_id)
         return await self.get(name)
 
-    async def set_secrets(self, name: str, values: Mapping[str, str]) -> ProjectRecord | None:
+    async def set_secrets(self, name: str, values: Mapping[str, str], *,
+                          also: Callable[[Any], Awaitable[Any]] | None = None
+                          ) -> ProjectRecord | None:
         """Replace the project's secrets whole (sealed); None when it does not exist."""
         return await self.update(name, secrets=self._box.seal(values),
-                                 secret_names=sorted(values))
+                                 secret_names=sorted(values), also=also)
 
     async def system_secret_names(self) -> list[str]:
         """Names of the system's secrets."""

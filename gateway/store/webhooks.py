@@ -3,30 +3,37 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import asyncpg
+
+from gateway.core.errors import project_not_found
 
 __all__ = ["Delivery", "DeliveryOutcome", "WebhookRecord", "WebhookStore",
            "enqueue_callback_on", "with_job_events"]
 
 
 # The job events of the jobs a statement has just finished (its rows, as the CTE ``done``
-# with ``id, status, finished_at``): one pending delivery per webhook subscribed to the
-# event, read from ``webhooks`` inside the statement. Job events carry no payload: the
-# job is rendered when the delivery is sent.
+# with ``id, status, finished_at, function_id``): one pending delivery per webhook subscribed to the
+# event, read from ``webhooks`` inside the statement; a webhook of one project only for
+# the jobs of that project's functions. Job events carry no payload: the job is rendered
+# when the delivery is sent.
 _JOB_EVENT_DELIVERIES = (
     "INSERT INTO webhook_deliveries (webhook_id, kind, url, event, job_id, created_at)"
     " SELECT w.id, 'webhook', w.url, e.event, d.id, coalesce(d.finished_at, now())"
     " FROM done d CROSS JOIN LATERAL (SELECT CASE d.status WHEN 'success'"
     "   THEN 'job.succeeded' ELSE 'job.failed' END AS event) e"
     " JOIN webhooks w ON e.event = ANY (w.events)"
-    " WHERE d.status IN ('success', 'failed')"
+    " WHERE d.status IN ('success', 'failed') AND (w.project IS NULL OR w.project ="
+    "  (SELECT f.project FROM functions f WHERE f.id = d.function_id))"
 )
 
 
 def with_job_events(statement: str, then: str) -> str:
-    """``statement`` (an INSERT or UPDATE of jobs ``RETURNING id, status, finished_at``
+    """``statement`` (an INSERT or UPDATE of jobs ``RETURNING id, status, finished_at,
+    function_id``
     and what ``then`` reads) with the job events of the jobs it finished queued in the
     same statement, so in the same transaction (a transactional outbox): a job's final
     state is never committed without them. ``then`` selects the result from ``done``."""
@@ -58,12 +65,14 @@ class WebhookRecord:
     secret: str = field(repr=False)
     created_by: str | None
     created_at: dt.datetime
+    # The project whose events it receives; None: every project's (the operator's).
+    project: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> WebhookRecord:
         return cls(id=row["id"], url=row["url"], events=tuple(row["events"]),
                    secret=row["secret"], created_by=row["created_by"],
-                   created_at=row["created_at"])
+                   created_at=row["created_at"], project=row["project"])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,21 +112,49 @@ class WebhookStore:
     # -- webhooks -----------------------------------------------------------------------
 
     async def create(self, *, url: str, events: Sequence[str], secret: str,
-                     created_by: str | None) -> WebhookRecord:
-        row = await self._pool.fetchrow(
-            "INSERT INTO webhooks (url, events, secret, created_by) VALUES ($1, $2, $3, $4)"
-            " RETURNING *",
-            url, events, secret, created_by,
-        )
-        return WebhookRecord.from_row(row)
+                     created_by: str | None, project: str | None = None,
+                     also: Callable[[Any, WebhookRecord], Awaitable[Any]] | None = None
+                     ) -> WebhookRecord:
+        """Insert a webhook (of ``project``, or the operator's); ``also(conn, webhook)``
+        runs in the same transaction. A project deleted meanwhile → ``PROJECT_NOT_FOUND``."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            try:
+                row = await conn.fetchrow(
+                    "INSERT INTO webhooks (url, events, secret, created_by, project)"
+                    " VALUES ($1, $2, $3, $4, $5) RETURNING *",
+                    url, events, secret, created_by, project,
+                )
+            except asyncpg.ForeignKeyViolationError as exc:
+                raise project_not_found(project) from exc
+            webhook = WebhookRecord.from_row(row)
+            if also is not None:
+                await also(conn, webhook)
+        return webhook
 
-    async def list_all(self) -> list[WebhookRecord]:
-        rows = await self._pool.fetch("SELECT * FROM webhooks ORDER BY id")
+    async def list_all(self, *, within: Collection[str] | None = None) -> list[WebhookRecord]:
+        """Every webhook, oldest first; with ``within``, those of these projects only."""
+        rows = await self._pool.fetch(
+            "SELECT * FROM webhooks WHERE $1::text[] IS NULL OR project = ANY($1::text[])"
+            " ORDER BY id", None if within is None else sorted(within))
         return [WebhookRecord.from_row(r) for r in rows]
 
-    async def delete(self, webhook_id: int) -> bool:
-        status = await self._pool.execute("DELETE FROM webhooks WHERE id = $1", webhook_id)
-        return bool(status.endswith(" 1"))
+    async def get(self, webhook_id: int) -> WebhookRecord | None:
+        row = await self._pool.fetchrow("SELECT * FROM webhooks WHERE id = $1", webhook_id)
+        return None if row is None else WebhookRecord.from_row(row)
+
+    async def delete(self, webhook_id: int, *,
+                     also: Callable[[Any, WebhookRecord], Awaitable[Any]] | None = None
+                     ) -> bool:
+        """Remove a webhook; ``also(conn, webhook)`` runs in the same transaction when it
+        existed."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow("DELETE FROM webhooks WHERE id = $1 RETURNING *",
+                                      webhook_id)
+            if row is None:
+                return False
+            if also is not None:
+                await also(conn, WebhookRecord.from_row(row))
+        return True
 
     async def subscribed_events(self) -> frozenset[str]:
         """Every event some webhook subscribes to."""
@@ -126,15 +163,17 @@ class WebhookStore:
 
     # -- queueing -----------------------------------------------------------------------
 
-    async def enqueue_event(self, event: str, *, payload: Any = None, job_id: str | None = None,
+    async def enqueue_event(self, event: str, *, project: str | None,
+                            payload: Any = None, job_id: str | None = None,
                             created_at: dt.datetime | None = None) -> int:
-        """One pending delivery per webhook subscribed to ``event``; returns how many."""
+        """One pending delivery per webhook subscribed to ``event``: the operator's, and
+        those of ``project`` (the event's); returns how many."""
         status = await self._pool.execute(
             "INSERT INTO webhook_deliveries (webhook_id, kind, url, event, payload, job_id,"
             " created_at)"
             " SELECT id, 'webhook', url, $1, $2::jsonb, $3::uuid, coalesce($4, now())"
-            " FROM webhooks WHERE $1 = ANY (events)",
-            event, payload, job_id, created_at,
+            " FROM webhooks WHERE $1 = ANY (events) AND (project IS NULL OR project = $5)",
+            event, payload, job_id, created_at, project,
         )
         return int(status.split()[-1])
 

@@ -4,7 +4,6 @@ session, an HTTP trigger and a cron trigger; and the inputs that once answered 5
 
 from __future__ import annotations
 
-import base64
 import time
 from typing import Any
 
@@ -98,39 +97,6 @@ def test_readme_nodejs_function(server: Gateway, readme: dict[str, str]) -> None
     assert r.status_code == 200 and r.json()["result"] == {"hi": 3}, r.text
 
 
-def test_one_example_of_each_dialect(server: Gateway, readme: dict[str, str]) -> None:
-    """The Function API's create and invoke examples, and Kube-Serverless's create and
-    invoke examples, against ``fngate serve`` (the full sets: tests/integration/test_compat_*)."""
-    base = "/compat/function-api"
-    r = server.request("POST", f"{base}/functions", headers=readme, json={
-        "name": "myFunction", "runtime": "python", "code": "def handler(event): return event",
-        "execution_type": "sync"})
-    assert r.status_code == 201 and r.json()["success"] is True, r.text
-    function_id = r.json()["data"]["function_id"]
-    r = server.request("POST", f"{base}/functions/{function_id}/invoke", headers=readme,
-                       json={"param1": "value1", "param2": "value2"})
-    assert r.status_code == 200, r.text
-    assert r.json()["data"]["status"] == "success"
-    assert r.json()["data"]["result"] == {"param1": "value1", "param2": "value2"}
-    # The name is the seed's, and other tests of this module's gateway write it too.
-    r = server.request("DELETE", f"{base}/functions/{function_id}", headers=readme)
-    assert r.status_code == 200 and r.json()["success"] is True, r.text
-
-    base = "/compat/kube-serverless/api/v1"
-    r = server.request("POST", f"{base}/functions", headers=readme, json={
-        "name": "my-function", "runtime": "nodejs18", "handler": "index.handler",
-        "code": "module.exports.handler = async (event) => { return { statusCode: 200, "
-                "body: 'Hello!' }; };",
-        "environment": {"VAR1": "value1"}, "minReplicas": 0, "maxReplicas": 10,
-        "triggers": [{"type": "http", "config": {"path": "/my-function"}}]})
-    assert r.status_code == 201 and r.json()["runtime"] == "nodejs18", r.text
-    r = server.request("POST", f"{base}/functions/my-function/invoke", headers=readme,
-                       json={"key": "value", "data": [1, 2, 3]})
-    assert r.status_code == 200, r.text
-    assert r.json() == {"statusCode": 200, "body": "Hello!"}
-    assert r.headers["X-Cold-Start"] in ("true", "false")
-
-
 COMPILED_ECHO = {
     "go": "func Handler(event map[string]any) (any, error) { return event, nil }\n",
     "rust": "fn handler(event: Value, _ctx: &Context) -> Result<Value, "
@@ -161,36 +127,6 @@ def test_compiled_echo_builds_then_round_trips_sync_and_async(
     job = poll(lambda: (j := job_of(server, readme, job_id))["status"] in ("success", "failed")
                and j, timeout_s=60, what="the async job")
     assert job["status"] == "success" and job["result"] == {"again": 1}
-
-
-def test_one_example_of_the_project_and_workspace_dialects(
-    server: Gateway, readme: dict[str, str],
-) -> None:
-    """The project-functions deploy (multipart) and invoke examples, and the Function
-    Service's create and HTTP-shaped invoke examples, against ``fngate serve`` (the full
-    sets: tests/integration/test_compat_project_functions.py, …_function_service.py)."""
-    base = "/compat/project-functions/api/v1/functions/shop"
-    r = server.request("POST", f"{base}/deploy", headers=readme,
-                       data={"function_name": "pf-hello", "env_vars": '{"API_KEY": "k"}'},
-                       files={"code": ("main.py", b"import os\n\ndef handler(event):\n"
-                                       b"    return [event, os.environ['API_KEY']]\n")})
-    assert r.status_code == 200 and r.json()["function"]["status"] == "active", r.text
-    r = server.request("POST", f"{base}/pf-hello/invoke", headers=readme, json={"key": "value"})
-    assert r.status_code == 200, r.text
-    assert r.json()["status"] == "success" and r.json()["result"] == [{"key": "value"}, "k"]
-
-    base = "/api/v1/workspaces/ws-789/functions"
-    source = b"def handler(context):\n    return {'status': 200, 'body': 'Hello World'}\n"
-    r = server.request("POST", base, headers=readme, json={
-        "name": "fs-hello", "runtime": "python3.9", "handler": "main.handler",
-        "source_code": base64.b64encode(source).decode()})
-    assert r.status_code == 201 and r.json()["runtime"] == "python3.9", r.text
-    r = server.request("POST", f"{base}/{r.json()['id']}/invoke", headers=readme, json={
-        "method": "POST", "path": "/process",
-        "headers": {"Content-Type": ["application/json"]}, "body": "eyJkYXRhIjogInRlc3QifQ=="})
-    assert r.status_code == 200, r.text
-    assert r.json()["status_code"] == 200
-    assert base64.b64decode(r.json()["body"]) == b"Hello World"
 
 
 def test_session_initialize_and_execute_the_calculator(server: Gateway) -> None:

@@ -166,7 +166,8 @@ async def test_examples_of_the_documented_shape_are_stored(client: httpx.AsyncCl
 # -- projects ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("extra", "field"), [
-    ({"evil": 1}, "evil"), ({"quotas": {"max_functions": 1}}, "quotas"),
+    ({"evil": 1}, "evil"), ({"quotas": {"max_functions": 0}}, "quotas.max_functions"),
+    ({"quotas": {"max_cpu": 1}}, "quotas.max_cpu"),
     ({"status": "stopped"}, "status"),
 ])
 async def test_project_create_with_an_unknown_or_refused_field_is_400(

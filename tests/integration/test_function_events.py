@@ -56,7 +56,8 @@ async def test_create_update_and_delete_are_recorded_with_their_actor(
     assert deployed["metadata"] == {"version": 2, "status": "ready"}
     assert [e["id"] for e in events] == sorted((e["id"] for e in events), reverse=True)
     assert all(e["created_at"].endswith("Z") for e in events)
-    assert set(created) == {"id", "type", "description", "metadata", "actor", "created_at"}
+    assert set(created) == {"id", "type", "description", "metadata", "actor", "actor_issuer",
+                            "created_at"}
 
     assert (await client.delete("/api/v1/functions/audited", headers=BOB)).status_code == 204
     # A deleted function's trail stays readable by its name and its id.

@@ -221,7 +221,9 @@ async def test_status_counts_functions_projects_and_warm_workers(
     assert set(body) == {"status", "isolation", "uptime_seconds", "active_projects",
                          "total_functions", "warm_workers", "memory_usage_bytes",
                          "live_workers", "max_workers", "workers_waiting",
-                         "runtime_workers"}
+                         "runtime_workers", "dialects"}
+    assert body["dialects"] == ["function-api", "kube-serverless", "project-functions",
+                                "function-service"]
     assert body["isolation"] == "namespaces"
     assert body["status"] == "running" and body["uptime_seconds"] >= 0
     assert body["total_functions"] == 3 and body["active_projects"] == 2

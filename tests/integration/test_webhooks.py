@@ -601,7 +601,7 @@ async def test_concurrent_claims_never_take_the_same_delivery(database_url: str)
         await store.create(url="http://127.0.0.1:9/", events=["job.failed"], secret=SECRET,
                            created_by="root")
         for _ in range(20):
-            assert await store.enqueue_event("job.failed", payload={"n": 1}) == 1
+            assert await store.enqueue_event("job.failed", project=None, payload={"n": 1}) == 1
         rounds = await asyncio.gather(*(store.claim(8, lease_s=0.5) for _ in range(4)))
         ids = [d.id for claimed in rounds for d in claimed]
         assert len(ids) == len(set(ids)) == 20

@@ -187,5 +187,5 @@ def test_an_event_renders_as_before() -> None:
     assert render(_event_view(record)) == {
         "id": 3, "type": "updated", "description": "function 'f' updated: memory_mb",
         "metadata": {"fields": ["memory_mb"], "nested": {"a": [1, None]}}, "actor": None,
-        "created_at": "2024-01-02T00:00:00.000Z",
+        "actor_issuer": None, "created_at": "2024-01-02T00:00:00.000Z",
     }

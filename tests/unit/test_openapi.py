@@ -268,14 +268,15 @@ def test_rate_limited_operations_match_the_limiter() -> None:
                 assert _LIMIT_HEADERS <= headers, (path, method, status)
 
 
-def test_429_describes_both_codes_with_retry_after() -> None:
+def test_429_describes_its_three_codes_with_retry_after() -> None:
     response = _document()["components"]["responses"]["TooManyRequests"]
     assert "RATE_LIMITED" in response["description"]
     assert "CONCURRENCY_LIMIT" in response["description"]
+    assert "QUOTA_EXCEEDED" in response["description"]
     assert {"Retry-After", *_LIMIT_HEADERS} <= set(response["headers"])
     examples = response["content"]["application/json"]["examples"]
     codes = {e["value"]["error"]["code"] for e in examples.values()}
-    assert codes == {"RATE_LIMITED", "CONCURRENCY_LIMIT"}
+    assert codes == {"RATE_LIMITED", "CONCURRENCY_LIMIT", "QUOTA_EXCEEDED"}
 
 
 def test_info_documents_rate_limit_defaults_and_cors() -> None:

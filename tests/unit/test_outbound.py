@@ -109,7 +109,7 @@ def test_a_webhook_never_shows_its_secret() -> None:
 
     assert render(webhook_view(record)) == {"id": 1, "url": "https://example.com/h",
                                "events": ["job.failed"], "secret": "***",
-                               "created_at": "2024-01-01T00:00:00.000Z"}
+                               "project": None, "created_at": "2024-01-01T00:00:00.000Z"}
 
 
 def test_openapi_documents_the_webhook_object_and_events() -> None:
@@ -118,7 +118,8 @@ def test_openapi_documents_the_webhook_object_and_events() -> None:
 
     document = build_openapi("1", all_routes())
     schemas = document["components"]["schemas"]
-    assert schemas["Webhook"]["required"] == ["id", "url", "events", "secret", "created_at"]
+    assert schemas["Webhook"]["required"] == ["id", "url", "events", "secret", "project",
+                                                  "created_at"]
     assert schemas["WebhookEvent"]["enum"] == list(EVENTS)
     assert set(document["webhooks"]) == {"webhookDelivery", "jobCallback"}
     assert "X-Callback-URL" in document["components"]["parameters"]

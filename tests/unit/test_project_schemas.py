@@ -33,7 +33,7 @@ def test_null_description_environment_and_dependencies_are_their_defaults() -> N
 
 
 @pytest.mark.parametrize(("key", "reason"), [
-    ("quotas", "not supported"), ("status", "/start or /stop"), ("id", "set by the gateway"),
+    ("status", "/start or /stop"), ("id", "set by the gateway"),
     ("functions", "set by the gateway"),
 ])
 def test_fields_of_a_project_a_create_cannot_set_are_named_with_the_reason(

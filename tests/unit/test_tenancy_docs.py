@@ -1,5 +1,5 @@
-"""docs/tenancy.md lists every route of the native API with the scope it needs, and the
-scope rules it states hold for Principal."""
+"""docs/tenancy.md lists every route of the native API and of every dialect with the scope
+it needs, and the scope rules it states hold for Principal."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from auth import Principal
 from gateway.api.operations import declared_operations
 from gateway.api.routes import all_routes
+from gateway.dialects import all_dialects
 
 TABLE_ROW = re.compile(r"^\| ([A-Z, ]+) \| (`[^|]+`) \|", re.MULTILINE)
 
@@ -60,3 +61,11 @@ def test_principal_sees_and_lists_only_its_projects() -> None:
     assert tenant.projects_for("read:jobs") == frozenset()
     assert _principal("execute:all").sees("gamma")
     assert _principal("read:functions", "admin@x").projects_for("read:functions") is None
+
+
+def test_every_dialect_route_is_in_the_tenancy_table() -> None:
+    documented = _documented()
+    declared = {(method, route.path) for dialect in all_dialects()
+                for route in dialect.routes
+                for method in (getattr(route, "methods", None) or set()) - {"HEAD"}}
+    assert declared and sorted(declared - documented) == []

@@ -620,9 +620,32 @@ export interface paths {
         };
         /**
          * A function's audit events
-         * @description Needs `read:jobs` or `admin` (over the function's project), else 403 `FORBIDDEN` (`details.required_scope: "read:jobs"`), checked before the function is looked up. The function's audit trail, newest first: `created`, `updated` (`metadata.fields`: the fields the update sent), `deployed` (a new version: `metadata.version`, `metadata.status`; or a rebuild for new project or system dependencies: `metadata.rebuild`, `metadata.dependencies`), `activated` (a version became active when its build succeeded), `rolled_back`, `build_failed` (`metadata.build_log`: its end; `metadata.rebuild` when a rebuild failed and the version kept serving with its previous build), `trigger_added`, `trigger_removed` (`metadata.trigger_id`, `trigger_type`, `trigger_name`) and `deleted`. Each is recorded in the transaction of its change. `actor` is the `sub` of the token that made the change, null for what the gateway did on its own (a build resumed after a restart, a rebuild). A deleted function's trail stays readable by its id, or by its name while no function has that name.
+         * @description Needs `read:jobs` or `admin` (over the function's project), else 403 `FORBIDDEN` (`details.required_scope: "read:jobs"`), checked before the function is looked up. The function's audit trail, newest first: `created`, `updated` (`metadata.fields`: the fields the update sent), `deployed` (a new version: `metadata.version`, `metadata.status`; or a rebuild for new project or system dependencies: `metadata.rebuild`, `metadata.dependencies`), `activated` (a version became active when its build succeeded), `rolled_back`, `build_failed` (`metadata.build_log`: its end; `metadata.rebuild` when a rebuild failed and the version kept serving with its previous build), `trigger_added`, `trigger_removed` (`metadata.trigger_id`, `trigger_type`, `trigger_name`) and `deleted`. Each is recorded in the transaction of its change. `actor` is the `sub` of the token that made the change (`actor_issuer` its `iss`), null for what the gateway did on its own (a build resumed after a restart, a rebuild). A deleted function's trail stays readable by its id, or by its name while no function has that name.
          */
         get: operations["getFunctionEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{name}/events": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed in the response and error bodies; an invalid value is replaced by a new UUID, not refused. */
+                "X-Request-ID"?: components["parameters"]["X-Request-ID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A project's audit events
+         * @description Needs `read:jobs@{name}` (`admin@{name}`, `read:jobs` or `admin` too), else 403 `FORBIDDEN`; a project the caller does not see → 404 `PROJECT_NOT_FOUND`. The project's audit trail, newest first: every event of its functions (as `GET /api/v1/functions/{ref}/events` lists them, with `function` naming the function; a move shows in the project it left too, `metadata.from_project`) and the changes of the project itself (`function` null): `project_created` (`metadata.quotas`, `environment`: the names, `dependencies`), `project_updated` (`metadata.fields`), `quotas_changed` (`metadata.previous`, `metadata.quotas`), `environment_changed` and `secrets_changed` (`metadata.names`: names only, never values), `dependencies_changed` (`metadata.dependencies`), `project_started`, `project_stopped`, `webhook_added` and `webhook_removed` (`metadata.webhook_id`, `events`; never the URL's credentials or the secret), `project_deleted`. `actor` is the token's `sub`, `actor_issuer` its `iss`.
+         */
+        get: operations["getProjectEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -643,13 +666,13 @@ export interface paths {
         };
         /**
          * List webhooks
-         * @description Needs `admin`, else 403 `FORBIDDEN` (`details.required_scope: "admin"`). Oldest first; secrets masked.
+         * @description Needs `admin` somewhere, else 403 `FORBIDDEN` (`details.required_scope: "admin"`). A token with `admin@<project>` only reaches the webhooks of its projects: another's, or the operator's, is 404 to it. Oldest first; secrets masked. The operator sees every webhook; `admin@<project>` those of its projects.
          */
         get: operations["listWebhooks"];
         put?: never;
         /**
          * Register a webhook
-         * @description Needs `admin`, else 403 `FORBIDDEN` (`details.required_scope: "admin"`). Events happening from then on are delivered as `WebhookDelivery` bodies (see the `webhookDelivery` webhook of this document). Sent in the background from a queue in PostgreSQL (an accepted delivery survives a restart; replicas never send the same attempt twice), with a timeout (`FNGATE_WEBHOOK_TIMEOUT_S`, default 10 s). A non-2xx answer, no answer or a network error is retried with exponential backoff (`FNGATE_WEBHOOK_RETRY_BACKOFF_S`, default 5 s, doubling) up to 5 times, then recorded as failed. Delivery is at least once: `X-Fngate-Delivery` is the same on every attempt of one delivery.
+         * @description Needs `admin` somewhere, else 403 `FORBIDDEN` (`details.required_scope: "admin"`). A token with `admin@<project>` only reaches the webhooks of its projects: another's, or the operator's, is 404 to it. A webhook with `project` needs `admin@<project>` (a project the caller does not see → 404 `PROJECT_NOT_FOUND`) and receives that project's events only; one without needs the unqualified `admin` and receives every project's. Events happening from then on are delivered as `WebhookDelivery` bodies (see the `webhookDelivery` webhook of this document). Sent in the background from a queue in PostgreSQL (an accepted delivery survives a restart; replicas never send the same attempt twice), with a timeout (`FNGATE_WEBHOOK_TIMEOUT_S`, default 10 s). A non-2xx answer, no answer or a network error is retried with exponential backoff (`FNGATE_WEBHOOK_RETRY_BACKOFF_S`, default 5 s, doubling) up to 5 times, then recorded as failed. Delivery is at least once: `X-Fngate-Delivery` is the same on every attempt of one delivery.
          */
         post: operations["createWebhook"];
         delete?: never;
@@ -673,7 +696,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a webhook
-         * @description Needs `admin`, else 403 `FORBIDDEN` (`details.required_scope: "admin"`). Its pending deliveries are dropped; one being sent at that moment may still arrive.
+         * @description Needs `admin` somewhere, else 403 `FORBIDDEN` (`details.required_scope: "admin"`). A token with `admin@<project>` only reaches the webhooks of its projects: another's, or the operator's, is 404 to it. Its pending deliveries are dropped; one being sent at that moment may still arrive.
          */
         delete: operations["deleteWebhook"];
         options?: never;
@@ -699,7 +722,7 @@ export interface paths {
         put?: never;
         /**
          * Create a project
-         * @description Needs `admin`, else 403 `FORBIDDEN` (`details.required_scope: "admin"`). A new project is `running`. A name in use → 409 `CONFLICT`; a bad name, environment or dependency → 400.
+         * @description Needs `admin`, else 403 `FORBIDDEN` (`details.required_scope: "admin"`). A new project is `running`. A name in use → 409 `CONFLICT`; a bad name, environment, dependency or quota → 400. `quotas` (operator-set) are enforced from then on: 429 `QUOTA_EXCEEDED`.
          */
         post: operations["createProject"];
         delete?: never;
@@ -723,7 +746,11 @@ export interface paths {
          * @description Needs `read:functions`, `write:functions` or `admin`; environment values are `"***"` unless the caller holds `admin`. With `status` and the names of its functions.
          */
         get: operations["getProject"];
-        put?: never;
+        /**
+         * Update a project
+         * @description Needs `admin@{name}` (or `admin`), else 403 `FORBIDDEN`. Changes the description and the quotas the body names (null: unlimited; the others kept). `quotas` needs the operator's unqualified `admin`: a project's own `admin@{name}` cannot change them (403, `details.required_scope: "admin"`). A lowered quota applies from then on: functions a project already has and runs already going are kept.
+         */
+        put: operations["updateProject"];
         post?: never;
         /**
          * Delete a project
@@ -1165,6 +1192,8 @@ export interface components {
             /** @description Duplicates are dropped. */
             data: string[];
         };
+        /** @enum {string} */
+        DialectName: "function-api" | "kube-serverless" | "project-functions" | "function-service";
         /**
          * EnvironmentData
          * @description An environment layer; `PUT` replaces it whole.
@@ -1197,7 +1226,7 @@ export interface components {
          * @description Every error code of API.md, as `Error.error.code` and `Job.error.code` carry them.
          * @enum {string}
          */
-        ErrorCode: "INVALID_REQUEST" | "INVALID_PARAMS" | "INVALID_RUNTIME" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "FUNCTION_NOT_FOUND" | "VERSION_NOT_FOUND" | "TRIGGER_NOT_FOUND" | "PROJECT_NOT_FOUND" | "JOB_NOT_FOUND" | "SESSION_NOT_FOUND" | "CONFLICT" | "PROJECT_STOPPED" | "PAYLOAD_TOO_LARGE" | "RATE_LIMITED" | "CONCURRENCY_LIMIT" | "RUNTIME_ERROR" | "INTERNAL_ERROR" | "BUILD_FAILED" | "UNAVAILABLE" | "TIMEOUT";
+        ErrorCode: "INVALID_REQUEST" | "INVALID_PARAMS" | "INVALID_RUNTIME" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "FUNCTION_NOT_FOUND" | "VERSION_NOT_FOUND" | "TRIGGER_NOT_FOUND" | "PROJECT_NOT_FOUND" | "JOB_NOT_FOUND" | "SESSION_NOT_FOUND" | "CONFLICT" | "PROJECT_STOPPED" | "PAYLOAD_TOO_LARGE" | "RATE_LIMITED" | "CONCURRENCY_LIMIT" | "RUNTIME_ERROR" | "INTERNAL_ERROR" | "BUILD_FAILED" | "QUOTA_EXCEEDED" | "UNAVAILABLE" | "TIMEOUT";
         /**
          * ErrorObject
          * @description What went wrong: a code, a sentence, and details that depend on the code.
@@ -1227,8 +1256,13 @@ export interface components {
             metadata: {
                 [key: string]: unknown;
             };
-            /** @description The token's `sub`; null for the gateway itself. */
+            /** @description The `sub` of the token that made the change; null for the gateway itself. */
             actor: string | null;
+            /**
+             * @description That token's `iss`, when it had one.
+             * @default null
+             */
+            actor_issuer: string | null;
             /**
              * Format: date-time
              * @description RFC 3339 in UTC with a `Z` suffix, millisecond precision.
@@ -2338,6 +2372,8 @@ export interface components {
             dependencies: string[];
             /** @description Names of the project's secrets, sorted; values are never returned. */
             secret_names: string[];
+            /** @description Set by the operator; null is unlimited. */
+            quotas: components["schemas"]["QuotasView"];
             /**
              * Format: date-time
              * @description RFC 3339 in UTC with a `Z` suffix, millisecond precision.
@@ -2352,7 +2388,7 @@ export interface components {
         /**
          * ProjectCreate
          * @description Body of `POST /api/v1/projects`. Any other field → 400 `INVALID_REQUEST` naming it
-         *     (`details.field`); `quotas` is refused: no project quota is enforced yet.
+         *     (`details.field`).
          */
         ProjectCreate: {
             name: string;
@@ -2367,10 +2403,85 @@ export interface components {
              * @default []
              */
             dependencies?: string[];
+            /** @description Unlimited when left out. */
+            quotas?: components["schemas"]["ProjectQuotas"];
+        };
+        /**
+         * ProjectEvent
+         * @description One audit event of a project: a change to the project itself (`function` null) or
+         *     to one of its functions (the same event as the function's trail holds).
+         */
+        ProjectEvent: {
+            id: number;
+            /** @enum {string} */
+            type: "created" | "updated" | "deployed" | "activated" | "rolled_back" | "build_failed" | "trigger_added" | "trigger_removed" | "deleted" | "project_created" | "project_updated" | "quotas_changed" | "environment_changed" | "dependencies_changed" | "secrets_changed" | "project_started" | "project_stopped" | "webhook_added" | "webhook_removed" | "project_deleted";
+            /** @description The change in a sentence. */
+            description: string;
+            /** @description Details of the change, by `type` (listed in the operation's description). */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** @description The `sub` of the token that made the change; null for the gateway itself. */
+            actor: string | null;
+            /**
+             * @description That token's `iss`, when it had one.
+             * @default null
+             */
+            actor_issuer: string | null;
+            /** @description The function's name at the change; null for a change of the project itself. */
+            function: string | null;
+            /**
+             * Format: date-time
+             * @description RFC 3339 in UTC with a `Z` suffix, millisecond precision.
+             */
+            created_at: string;
+        };
+        /**
+         * ProjectEvents
+         * @description A project's audit events.
+         */
+        ProjectEvents: {
+            /** @description Newest first. */
+            events: components["schemas"]["ProjectEvent"][];
         };
         /** ProjectList */
         ProjectList: {
             projects: components["schemas"]["Project"][];
+        };
+        /**
+         * ProjectQuotas
+         * @description A project's quotas, set by the operator (an unqualified `admin`); null or absent is
+         *     unlimited. Going over one answers 429 `QUOTA_EXCEEDED` (`details`: `project`, `quota`,
+         *     `limit`, `current`).
+         */
+        ProjectQuotas: {
+            /**
+             * @description Functions the project may hold: creating one more, or moving one in, past it → 429.
+             * @default null
+             */
+            max_functions?: number | null;
+            /**
+             * @description Executions of the project's functions running at once, all triggers together, counted on each gateway replica: a sync `/invoke` or HTTP trigger past it → 429 at once; session executes, async, cron and queue work wait instead (pending jobs are not claimed until the project has room).
+             * @default null
+             */
+            max_concurrency?: number | null;
+            /**
+             * @description The most `memory_mb` a function of the project may ask for: a create, update or move of a function with more → 429.
+             * @default null
+             */
+            max_memory_mb?: number | null;
+        };
+        /**
+         * ProjectUpdate
+         * @description Body of `PUT /api/v1/projects/{name}`: every field optional. `quotas` changes the
+         *     quotas it names (null: unlimited) and keeps the others; only the operator (an
+         *     unqualified `admin`) may send it. Any other field → 400 naming it.
+         */
+        ProjectUpdate: {
+            /** @default null */
+            description?: string | null;
+            /** @default null */
+            quotas?: components["schemas"]["ProjectQuotas"] | null;
         };
         /**
          * ProviderHealth
@@ -2484,6 +2595,15 @@ export interface components {
             /** @description A disabled trigger keeps its config and fires nothing. */
             enabled?: boolean;
             config?: components["schemas"]["QueueTriggerConfig"];
+        };
+        /**
+         * QuotasView
+         * @description A project's quotas as set; null is unlimited.
+         */
+        QuotasView: {
+            max_functions: number | null;
+            max_concurrency: number | null;
+            max_memory_mb: number | null;
         };
         /**
          * Ready
@@ -2639,6 +2759,8 @@ export interface components {
             };
             /** @description The gateway process's resident memory. */
             memory_usage_bytes: number;
+            /** @description The compatibility dialects this replica serves beside the native API (`FNGATE_DIALECTS`, docs/compat.md); the paths of the others answer 404. */
+            dialects: components["schemas"]["DialectName"][];
         };
         /**
          * Trigger
@@ -2765,6 +2887,8 @@ export interface components {
              * @constant
              */
             secret: "***";
+            /** @description The project whose events it receives; null: every project's. */
+            project: string | null;
             /**
              * Format: date-time
              * @description RFC 3339 in UTC with a `Z` suffix, millisecond precision.
@@ -2785,6 +2909,11 @@ export interface components {
             events: components["schemas"]["WebhookEvent"][];
             /** @description The HMAC-SHA256 key of `X-Fngate-Signature`. Stored; never returned or logged. */
             secret: string;
+            /**
+             * @description Deliver only this project's events (its functions' and their jobs'); needs `admin@<project>` (or `admin`). Null or left out: every project's, which needs the operator's unqualified `admin`.
+             * @default null
+             */
+            project?: string | null;
         };
         /**
          * WebhookDelivery
@@ -2902,7 +3031,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description `RATE_LIMITED`: the caller's limit for the route class is used up (`details.route_class`, `limit`, `retry_after`), or the function's own `rate_limit` over all callers is (`details.scope: "function"`; on `/invoke`, `/invoke-async`, session executes and HTTP triggers). `CONCURRENCY_LIMIT` (sync `/invoke` and HTTP triggers only): the function is at `max_concurrency` and its wait queue (10 × `max_concurrency`, each waiting at most its timeout) is full (`details.max_concurrency`). Both set `Retry-After`. */
+        /** @description `RATE_LIMITED`: the caller's limit for the route class is used up (`details.route_class`, `limit`, `retry_after`), or the function's own `rate_limit` over all callers is (`details.scope: "function"`; on `/invoke`, `/invoke-async`, session executes and HTTP triggers). `CONCURRENCY_LIMIT` (sync `/invoke` and HTTP triggers only): the function is at `max_concurrency` and its wait queue (10 × `max_concurrency`, each waiting at most its timeout) is full (`details.max_concurrency`). Both set `Retry-After`. `QUOTA_EXCEEDED`: a quota of the function's project is used up (`details.project`, `quota`, `limit`, `current`): `max_functions` on a create or a move into it, `max_memory_mb` on a create, update or move, `max_concurrency` on a sync `/invoke` or HTTP trigger (with `Retry-After`). */
         TooManyRequests: {
             headers: {
                 "X-Request-ID": components["headers"]["X-Request-ID"];
@@ -4450,6 +4579,46 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    getProjectEvents: {
+        parameters: {
+            query?: {
+                /** @description How many of the newest events. Outside 1..1000 → 400. */
+                limit?: number;
+            };
+            header?: {
+                /** @description Echoed in the response and error bodies; an invalid value is replaced by a new UUID, not refused. */
+                "X-Request-ID"?: components["parameters"]["X-Request-ID"];
+            };
+            path: {
+                /** @description The project's name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The events, newest first. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectEvents"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listWebhooks: {
         parameters: {
             query?: never;
@@ -4515,6 +4684,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
@@ -4661,6 +4831,48 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateProject: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Echoed in the response and error bodies; an invalid value is replaced by a new UUID, not refused. */
+                "X-Request-ID"?: components["parameters"]["X-Request-ID"];
+            };
+            path: {
+                /** @description The project's name; an unknown one → 404 `PROJECT_NOT_FOUND`. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectUpdate"];
+            };
+        };
+        responses: {
+            /** @description The project. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Project"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];

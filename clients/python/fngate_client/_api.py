@@ -57,6 +57,7 @@ class Api:
     health = Op(_admin.health)
     list_projects = Op(_admin.list_projects)
     list_webhooks = Op(_admin.list_webhooks)
+    project_events = Op(_admin.project_events)
     provider_health = Op(_admin.provider_health)
     ready = Op(_admin.ready)
     set_project_dependencies = Op(_admin.set_project_dependencies)
@@ -66,3 +67,4 @@ class Api:
     start_project = Op(_admin.start_project)
     status = Op(_admin.status)
     stop_project = Op(_admin.stop_project)
+    update_project = Op(_admin.update_project)

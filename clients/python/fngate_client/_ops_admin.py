@@ -12,6 +12,8 @@ from fngate_client.models import (
     EnvironmentData,
     Health,
     Project,
+    ProjectEvent,
+    ProjectEvents,
     ProjectList,
     ProviderHealth,
     Ready,
@@ -23,9 +25,9 @@ from fngate_client.models import (
 __all__ = ["capabilities", "create_project", "create_webhook", "delete_project",
            "delete_webhook", "get_project", "get_project_dependencies", "get_project_env",
            "get_system_dependencies", "get_system_env", "health", "list_projects",
-           "list_webhooks", "provider_health", "ready", "set_project_dependencies",
-           "set_project_env", "set_system_dependencies", "set_system_env", "start_project",
-           "status", "stop_project"]
+           "list_webhooks", "project_events", "provider_health", "ready",
+           "set_project_dependencies", "set_project_env", "set_system_dependencies",
+           "set_system_env", "start_project", "status", "stop_project", "update_project"]
 
 
 def _project(name: str, tail: str = "") -> str:
@@ -41,8 +43,19 @@ def list_projects() -> Call[list[Project]]:
 
 
 def create_project(name: str, **fields: Any) -> Call[Project]:
-    """Create a project (``description``, ``environment``, ``dependencies``)."""
+    """Create a project (``description``, ``environment``, ``dependencies``, ``quotas``)."""
     return Call("POST", "/api/v1/projects", as_model(Project), json={"name": name, **fields})
+
+
+def update_project(name: str, **fields: Any) -> Call[Project]:
+    """Change a project's ``description`` or (the operator only) the ``quotas`` named."""
+    return Call("PUT", _project(name), as_model(Project), json=fields)
+
+
+def project_events(name: str, *, limit: int | None = None) -> Call[list[ProjectEvent]]:
+    """The project's audit trail: its own changes and its functions', newest first."""
+    return Call("GET", _project(name, "events"), as_model(ProjectEvents, "events"),
+                params={"limit": limit})
 
 
 def get_project(name: str) -> Call[Project]:
@@ -110,11 +123,14 @@ def list_webhooks() -> Call[list[Webhook]]:
     return Call("GET", "/api/v1/webhooks", as_model(WebhookList, "webhooks"))
 
 
-def create_webhook(url: str, events: list[str], secret: str) -> Call[Webhook]:
+def create_webhook(url: str, events: list[str], secret: str, *,
+                   project: str | None = None) -> Call[Webhook]:
     """Subscribe ``url`` to ``events`` (``function.created``, ``job.failed``, …), signed
-    with ``secret``."""
-    return Call("POST", "/api/v1/webhooks", as_model(Webhook),
-                json={"url": url, "events": events, "secret": secret})
+    with ``secret``; with ``project``, to that project's events only."""
+    body: dict[str, Any] = {"url": url, "events": events, "secret": secret}
+    if project is not None:
+        body["project"] = project
+    return Call("POST", "/api/v1/webhooks", as_model(Webhook), json=body)
 
 
 def delete_webhook(webhook_id: int) -> Call[None]:

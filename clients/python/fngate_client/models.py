@@ -61,6 +61,7 @@ class Event(BaseModel):
     description: str
     metadata: dict[str, Any]
     actor: str | None
+    actor_issuer: str | None
     created_at: AwareDatetime
 
 
@@ -206,34 +207,44 @@ class ParamError(BaseModel):
     message: str
 
 
-class Project(BaseModel):
+class ProjectEvent(BaseModel):
     id: int
-    name: Annotated[str, Field(pattern="^[a-z][a-z0-9-]{0,62}$")]
+    type: Literal["created", "updated", "deployed", "activated", "rolled_back", "build_failed", "trigger_added", "trigger_removed", "deleted", "project_created", "project_updated", "quotas_changed", "environment_changed", "dependencies_changed", "secrets_changed", "project_started", "project_stopped", "webhook_added", "webhook_removed", "project_deleted"]
     description: str
-    status: Literal["running", "stopped"]
-    functions: list[str]
-    environment: Annotated[
-        dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")], str],
-        Field(max_length=1000),
-    ]
-    dependencies: list[str]
-    secret_names: list[str]
+    metadata: dict[str, Any]
+    actor: str | None
+    actor_issuer: str | None
+    function: str | None
     created_at: AwareDatetime
-    updated_at: AwareDatetime
 
 
-class ProjectCreate(BaseModel):
-    name: Annotated[str, Field(pattern="^[a-z][a-z0-9-]{0,62}$")]
-    description: Annotated[str | None, Field(max_length=4096)] = ""
-    environment: Annotated[
-        dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")], str] | None,
-        Field(max_length=1000),
-    ] = {}
-    dependencies: Annotated[list[str] | None, Field(max_length=100)] = []
+class ProjectEvents(BaseModel):
+    events: list[ProjectEvent]
 
 
-class ProjectList(BaseModel):
-    projects: list[Project]
+MaxFunctions = TypeAliasType("MaxFunctions", Annotated[int, Field(ge=1, le=2147483647)])
+
+
+MaxConcurrency = TypeAliasType(
+    "MaxConcurrency", Annotated[int, Field(ge=1, le=2147483647)]
+)
+
+
+MaxMemoryMb = TypeAliasType("MaxMemoryMb", Annotated[int, Field(ge=1, le=2147483647)])
+
+
+class ProjectQuotas(BaseModel):
+    max_functions: MaxFunctions | None = None
+    max_concurrency: MaxConcurrency | None = None
+    max_memory_mb: MaxMemoryMb | None = None
+
+
+Description = TypeAliasType("Description", Annotated[str, Field(max_length=4096)])
+
+
+class ProjectUpdate(BaseModel):
+    description: Description | None = None
+    quotas: ProjectQuotas | None = None
 
 
 class ProviderHealth(BaseModel):
@@ -260,6 +271,12 @@ class QueueTriggerUpdate(BaseModel):
     name: Name | None = None
     enabled: bool | None = None
     config: QueueTriggerConfig | None = None
+
+
+class QuotasView(BaseModel):
+    max_functions: int | None
+    max_concurrency: int | None
+    max_memory_mb: int | None
 
 
 class Ready(BaseModel):
@@ -340,6 +357,7 @@ class Status(BaseModel):
     workers_waiting: Annotated[int, Field(ge=0)]
     runtime_workers: dict[str, RuntimeWorkers]
     memory_usage_bytes: Annotated[int, Field(ge=0)]
+    dialects: list[Literal["function-api", "kube-serverless", "project-functions", "function-service"]]
 
 
 TriggerCreate = TypeAliasType(
@@ -387,6 +405,11 @@ class VersionRebuild(BaseModel):
     started_at: AwareDatetime | None
 
 
+Project1 = TypeAliasType(
+    "Project1", Annotated[str, Field(pattern="^[a-z][a-z0-9-]{0,62}$")]
+)
+
+
 class Capabilities(BaseModel):
     name: Literal["fngate"]
     version: str
@@ -422,7 +445,7 @@ class Details(BaseModel):
 
 
 class ErrorObject(BaseModel):
-    code: Literal["INVALID_REQUEST", "INVALID_PARAMS", "INVALID_RUNTIME", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "FUNCTION_NOT_FOUND", "VERSION_NOT_FOUND", "TRIGGER_NOT_FOUND", "PROJECT_NOT_FOUND", "JOB_NOT_FOUND", "SESSION_NOT_FOUND", "CONFLICT", "PROJECT_STOPPED", "PAYLOAD_TOO_LARGE", "RATE_LIMITED", "CONCURRENCY_LIMIT", "RUNTIME_ERROR", "INTERNAL_ERROR", "BUILD_FAILED", "UNAVAILABLE", "TIMEOUT"]
+    code: Literal["INVALID_REQUEST", "INVALID_PARAMS", "INVALID_RUNTIME", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "FUNCTION_NOT_FOUND", "VERSION_NOT_FOUND", "TRIGGER_NOT_FOUND", "PROJECT_NOT_FOUND", "JOB_NOT_FOUND", "SESSION_NOT_FOUND", "CONFLICT", "PROJECT_STOPPED", "PAYLOAD_TOO_LARGE", "RATE_LIMITED", "CONCURRENCY_LIMIT", "RUNTIME_ERROR", "INTERNAL_ERROR", "BUILD_FAILED", "QUOTA_EXCEEDED", "UNAVAILABLE", "TIMEOUT"]
     message: str
     details: Details
 
@@ -630,6 +653,38 @@ class JobLogs(BaseModel):
     logs: list[LogLine]
 
 
+class Project(BaseModel):
+    id: int
+    name: Annotated[str, Field(pattern="^[a-z][a-z0-9-]{0,62}$")]
+    description: str
+    status: Literal["running", "stopped"]
+    functions: list[str]
+    environment: Annotated[
+        dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")], str],
+        Field(max_length=1000),
+    ]
+    dependencies: list[str]
+    secret_names: list[str]
+    quotas: QuotasView
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class ProjectCreate(BaseModel):
+    name: Annotated[str, Field(pattern="^[a-z][a-z0-9-]{0,62}$")]
+    description: Annotated[str | None, Field(max_length=4096)] = ""
+    environment: Annotated[
+        dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")], str] | None,
+        Field(max_length=1000),
+    ] = {}
+    dependencies: Annotated[list[str] | None, Field(max_length=100)] = []
+    quotas: ProjectQuotas | None = None
+
+
+class ProjectList(BaseModel):
+    projects: list[Project]
+
+
 class QueueTrigger(BaseModel):
     id: int
     function_id: int
@@ -673,6 +728,7 @@ class Webhook(BaseModel):
     url: AnyUrl
     events: list[Literal["function.created", "function.deployed", "function.failed", "function.deleted", "job.succeeded", "job.failed"]]
     secret: Literal["***"]
+    project: str | None
     created_at: AwareDatetime
 
 
@@ -683,6 +739,7 @@ class WebhookCreate(BaseModel):
         Field(min_length=1),
     ]
     secret: Annotated[str, Field(max_length=1024, min_length=1)]
+    project: Project1 | None = None
 
 
 class WebhookList(BaseModel):

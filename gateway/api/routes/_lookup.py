@@ -25,8 +25,8 @@ from gateway.store.projects import ProjectRecord
 from gateway.store.triggers import TriggerRecord
 from triggers.cron_schedule import next_run_at
 
-__all__ = ["function_not_found", "load_function", "load_project", "render_trigger",
-           "show_function", "trigger_view"]
+__all__ = ["function_not_found", "load_function", "load_project", "reach_project",
+           "render_trigger", "show_function", "trigger_view"]
 
 
 async def load_function(services: Services, ref: str, principal: Principal | None = None,
@@ -50,13 +50,27 @@ async def load_project(services: Services, name: str, principal: Principal,
                        *scopes: str) -> ProjectRecord:
     """The project ``name``, as :func:`load_function` reaches a function: 403 unless the
     caller holds one of ``scopes`` somewhere, 404 (``PROJECT_NOT_FOUND``) when there is
-    none or the caller does not see it, 403 unless it holds one of ``scopes`` there."""
-    require_any(principal, scopes, somewhere=True)
+    none or the caller does not see it, 403 unless it holds one of ``scopes`` there. No
+    ``scopes``: only whether the caller sees it."""
+    if scopes:
+        require_any(principal, scopes, somewhere=True)
     project = await services.project_service.get(name)
-    if not principal.sees(project.name):
-        raise project_not_found(name)
-    require_any(principal, scopes, project.name)
+    reach_project(principal, project.name, *scopes)
     return project
+
+
+def reach_project(principal: Principal, name: str, *scopes: str) -> None:
+    """The checks of :func:`load_project` for a project that need not exist yet (a path
+    naming one, as a Function Service workspace, where a create makes it): 403 unless the
+    caller holds one of ``scopes`` somewhere, 404 ``PROJECT_NOT_FOUND`` unless it sees
+    ``name``, 403 unless it holds one of ``scopes`` there. No ``scopes``: only whether the
+    caller sees it."""
+    if scopes:
+        require_any(principal, scopes, somewhere=True)
+    if not principal.sees(name):
+        raise project_not_found(name)
+    if scopes:
+        require_any(principal, scopes, name)
 
 
 def show_function(function: FunctionRecord, principal: Principal, *,

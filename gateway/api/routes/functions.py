@@ -128,7 +128,7 @@ async def create_function(request: Request) -> Response:
     services = services_of(request)
     body = parse(FunctionCreate, await read_function_body(request), context=_context(services))
     require_scope(principal, WRITE_FUNCTIONS, body.project)
-    created = await services.function_service.create(body, actor=principal.subject)
+    created = await services.function_service.create(body, actor=principal)
     shown = FunctionCreated(**dict(show_function(created.function, principal)), triggers=(
         [render_trigger(t) for t in created.triggers] if body.nested_triggers else MISSING))
     return JSONResponse(shown, status_code=201,
@@ -170,7 +170,7 @@ async def update_function(request: Request) -> Response:
                  context=_context(services, current.runtime))
     if "project" in body.model_fields_set:  # a move needs the scope where it goes too
         require_scope(principal, WRITE_FUNCTIONS, body.project)
-    function = await services.function_service.update(current, body, actor=principal.subject)
+    function = await services.function_service.update(current, body, actor=principal)
     return JSONResponse(show_function(function, principal))
 
 
@@ -187,7 +187,7 @@ async def delete_function(request: Request) -> Response:
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"], principal,
                                    WRITE_FUNCTIONS)
-    await services.function_service.delete(function, actor=principal.subject)
+    await services.function_service.delete(function, actor=principal)
     return Response(status_code=204)
 
 

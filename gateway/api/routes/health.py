@@ -71,6 +71,7 @@ async def status(request: Request) -> Response:
                                              workers_waiting=part.waiting)
                          for rt, part in capacity.runtimes.items()},
         memory_usage_bytes=probes.rss_bytes(),
+        dialects=list(services.settings.mounted_dialects),
     ))
 
 

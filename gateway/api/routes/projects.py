@@ -34,6 +34,8 @@ from gateway.schemas.projects import (
     Project,
     ProjectCreate,
     ProjectList,
+    ProjectUpdate,
+    QuotasView,
 )
 from gateway.schemas.validation import parse
 from gateway.services.projects import ProjectService
@@ -70,6 +72,9 @@ def project_view(project: ProjectRecord, principal: Principal) -> Project:
         status=project.status, functions=list(project.functions),
         environment=mask(project.environment, reveal=principal.can(ADMIN, project.name)),
         dependencies=list(project.dependencies), secret_names=list(project.secret_names),
+        quotas=QuotasView.trusted(max_functions=project.quotas.max_functions,
+                                  max_concurrency=project.quotas.max_concurrency,
+                                  max_memory_mb=project.quotas.max_memory_mb),
         created_at=isoformat(project.created_at), updated_at=isoformat(project.updated_at))
 
 
@@ -93,7 +98,8 @@ async def list_projects(request: Request) -> Response:
     "POST", "/api/v1/projects", operation_id="createProject", tag="projects",
     summary="Create a project",
     description=_ADMIN_NOTE + "A new project is `running`. A name in use → 409 `CONFLICT`; a "
-                "bad name, environment or dependency → 400.",
+                "bad name, environment, dependency or quota → 400. `quotas` (operator-set) "
+                "are enforced from then on: 429 `QUOTA_EXCEEDED`.",
     scopes=[ADMIN], body=ProjectCreate, errors=[409],
     replies={201: Reply("Created (values revealed).", Project,
                         headers=(("Location", "ProjectLocation"),))},
@@ -102,7 +108,7 @@ async def create_project(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
     body = parse(ProjectCreate, await read_json(request))
-    project = await services_of(request).project_service.create(body)
+    project = await services_of(request).project_service.create(body, actor=principal)
     return JSONResponse(project_view(project, principal), status_code=201,
                         headers={"Location": f"/api/v1/projects/{project.name}"})
 
@@ -122,6 +128,29 @@ async def get_project(request: Request) -> Response:
 
 
 @operation(
+    "PUT", "/api/v1/projects/{name}", operation_id="updateProject", tag="projects",
+    summary="Update a project",
+    description="Needs `admin@{name}` (or `admin`), else 403 `FORBIDDEN`. Changes the "
+                "description and the quotas the body names (null: unlimited; the others "
+                "kept). `quotas` needs the operator's unqualified `admin`: a project's own "
+                "`admin@{name}` cannot change them (403, `details.required_scope: "
+                "\"admin\"`). A lowered quota applies from then on: functions a project "
+                "already has and runs already going are kept.",
+    scopes=[ADMIN], body=ProjectUpdate, parameters=[_NAME], errors=[404],
+    replies={200: Reply("The project.", Project)},
+)
+async def update_project(request: Request) -> Response:
+    principal = await authenticate(request)
+    services = services_of(request)
+    await load_project(services, _name(request), principal, ADMIN)
+    body = parse(ProjectUpdate, await read_json(request))
+    if body.quotas is not None:
+        require_scope(principal, ADMIN)  # the operator's, not the project's own admin
+    project = await services.project_service.update(_name(request), body, actor=principal)
+    return JSONResponse(project_view(project, principal))
+
+
+@operation(
     "DELETE", "/api/v1/projects/{name}", operation_id="deleteProject", tag="projects",
     summary="Delete a project",
     description=_ADMIN_NOTE + "Only an empty one: while it has functions → 409 `CONFLICT`.",
@@ -130,7 +159,7 @@ async def get_project(request: Request) -> Response:
 async def delete_project(request: Request) -> Response:
     principal = await authenticate(request)
     require_scope(principal, ADMIN)
-    await services_of(request).project_service.delete(_name(request))
+    await services_of(request).project_service.delete(_name(request), actor=principal)
     return Response(status_code=204)
 
 
@@ -146,7 +175,7 @@ async def start_project(request: Request) -> Response:
     principal = await authenticate(request)
     services = services_of(request)
     await load_project(services, _name(request), principal, ADMIN)
-    project = await services.project_service.start(_name(request))
+    project = await services.project_service.start(_name(request), actor=principal)
     return JSONResponse(project_view(project, principal))
 
 
@@ -163,7 +192,7 @@ async def stop_project(request: Request) -> Response:
     principal = await authenticate(request)
     services = services_of(request)
     await load_project(services, _name(request), principal, ADMIN)
-    project = await services.project_service.stop(_name(request))
+    project = await services.project_service.stop(_name(request), actor=principal)
     return JSONResponse(project_view(project, principal))
 
 
@@ -178,7 +207,7 @@ class _Layer:
 
     model: type[EnvironmentData] | type[DependenciesData]
     shown: Callable[[ProjectRecord, bool], Any]
-    set_project: Callable[[ProjectService, str, Any], Awaitable[ProjectRecord]]
+    set_project: Callable[..., Awaitable[ProjectRecord]]  # (service, name, data, *, actor)
     system: Callable[[ProjectService], Awaitable[Any]]
     set_system: Callable[[ProjectService, Any], Awaitable[Any]]
 
@@ -210,7 +239,7 @@ async def _put_project_layer(request: Request, layer: _Layer) -> Response:
     projects = services.project_service
     await load_project(services, name, principal, ADMIN)  # a 404 whatever the body
     body = parse(layer.model, await read_json(request))
-    project = await layer.set_project(projects, name, body.data)
+    project = await layer.set_project(projects, name, body.data, actor=principal)
     return JSONResponse(layer.model(data=layer.shown(project, True)))
 
 
@@ -325,7 +354,8 @@ async def put_system_dependencies(request: Request) -> Response:
 
 
 routes = routes_of(
-    list_projects, create_project, get_project, delete_project, start_project, stop_project,
+    list_projects, create_project, get_project, update_project, delete_project, start_project,
+    stop_project,
     get_project_env, put_project_env, get_project_dependencies, put_project_dependencies,
     get_system_env, put_system_env, get_system_dependencies, put_system_dependencies,
 )

@@ -58,9 +58,10 @@ async def put_project_secrets(request: Request) -> Response:
     services, name = services_of(request), request.path_params["name"]
     projects = services.project_service
     # An unknown project is a 404 whatever the body.
-    await load_project(services, name, await authenticate(request), ADMIN)
+    principal = await authenticate(request)
+    await load_project(services, name, principal, ADMIN)
     body = parse(SecretsData, await read_json(request))
-    project = await projects.set_secrets(name, body.data)
+    project = await projects.set_secrets(name, body.data, actor=principal)
     return JSONResponse(SecretNames(names=list(project.secret_names)))
 
 

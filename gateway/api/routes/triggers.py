@@ -71,7 +71,7 @@ async def create_trigger(request: Request) -> Response:
     function = await load_function(services, request.path_params["ref"], principal,
                                    WRITE_FUNCTIONS)
     body = parse(TriggerCreate, await read_json(request), context={"settings": services.settings})
-    trigger = await services.trigger_service.create(function, body, actor=principal.subject)
+    trigger = await services.trigger_service.create(function, body, actor=principal)
     return JSONResponse(trigger_view(trigger), status_code=201)
 
 
@@ -118,7 +118,7 @@ async def delete_trigger(request: Request) -> Response:
     function = await load_function(services, request.path_params["ref"], principal,
                                    WRITE_FUNCTIONS)
     await services.trigger_service.delete(function, _trigger_id(request),
-                                          actor=principal.subject)
+                                          actor=principal)
     return Response(status_code=204)
 
 

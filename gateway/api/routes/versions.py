@@ -88,7 +88,7 @@ async def create_version(request: Request) -> Response:
     body = parse(VersionCreate, await read_json(request, empty={}),
                  context={"settings": services.settings, "runtime": function.runtime})
     created = await services.function_service.add_version(function, body,
-                                                          actor=principal.subject)
+                                                          actor=principal)
     return JSONResponse(version_view(created), status_code=201, headers={
         "Location": f"/api/v1/functions/{function.name}/versions"})
 
@@ -118,7 +118,7 @@ async def activate_version(request: Request) -> Response:
                                    WRITE_FUNCTIONS)
     number = _version_number(function, request.path_params["version"])
     activated = await services.function_service.activate_version(function, number,
-                                                                 actor=principal.subject)
+                                                                 actor=principal)
     return JSONResponse(show_function(activated, principal))
 
 
@@ -137,7 +137,7 @@ async def rollback(request: Request) -> Response:
     services = services_of(request)
     function = await load_function(services, request.path_params["ref"], principal,
                                    WRITE_FUNCTIONS)
-    rolled_back = await services.function_service.rollback(function, actor=principal.subject)
+    rolled_back = await services.function_service.rollback(function, actor=principal)
     return JSONResponse(show_function(rolled_back, principal))
 
 
