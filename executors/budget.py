@@ -43,6 +43,7 @@ class RuntimeCapacity:
     max: int | None  # its share (FNGATE_MAX_WORKERS_PER_RUNTIME); None: only the cap
     live: int  # its workers alive or starting
     waiting: int  # its calls waiting for a worker
+    idle: int = 0  # of its live workers, those waiting for a call (filled in by the pools)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -51,7 +51,9 @@ from executors.buildrun import (
     BUILD_TIMEOUT_S,
     BUILD_TMP_MB,
     MAX_BUILD_LOG_BYTES,
+    BuildSlot,
     name_key,
+    no_slot,
     publish_tree,
     published_name,
     run_tool,
@@ -226,10 +228,13 @@ class _Tool:
 class Builder:
     """Builds and caches dependency directories for one gateway replica."""
 
-    def __init__(self, settings: config.Settings, *, base: Path | None = None) -> None:
+    def __init__(self, settings: config.Settings, *, base: Path | None = None,
+                 slot: BuildSlot = no_slot) -> None:
         """``base``: where builds are published (default ``<tmp>/fngate-builds``); it must
-        be reachable by the worker user, so never inside the 0700 data directory."""
+        be reachable by the worker user, so never inside the 0700 data directory.
+        ``slot``: held while a build process runs (the worker pools' budget)."""
         self._settings = settings
+        self._slot = slot
         self._base_arg = base
         self._user: WorkerUser | None = None
         self._commands: dict[Runtime, RuntimeCommand | None] | None = None
@@ -543,12 +548,14 @@ class Builder:
     async def _run_tool(
         self, argv: list[str], home: Path, user: WorkerUser | None
     ) -> tuple[int, str]:
-        """Run the tool in its own session; (exit code, log tail); -9 on timeout."""
-        self.builds_run += 1
-        return await run_tool(argv, env=build_env(home), cwd=str(home),
-                              uid=user.uid if user is not None else None,
-                              gid=user.gid if user is not None else None,
-                              timeout_s=BUILD_TIMEOUT_S)
+        """Run the tool in its own session, in a slot of the worker budget; (exit code,
+        log tail); -9 on timeout."""
+        async with self._slot():
+            self.builds_run += 1
+            return await run_tool(argv, env=build_env(home), cwd=str(home),
+                                  uid=user.uid if user is not None else None,
+                                  gid=user.gid if user is not None else None,
+                                  timeout_s=BUILD_TIMEOUT_S)
 
 
 def _local_package_sources() -> list[str]:

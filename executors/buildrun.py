@@ -17,20 +17,30 @@ import secrets
 import signal
 import stat
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from executors import spawn
 from executors.sandbox import RLimits
 
 __all__ = ["BUILD_RLIMITS", "BUILD_TIMEOUT_S", "BUILD_TMP_MB", "MAX_BUILD_LOG_BYTES",
-           "drain_bounded", "killpg", "name_key", "publish_tree", "published_name",
-           "run_tool", "tail"]
+           "BuildSlot", "no_slot", "drain_bounded", "killpg", "name_key", "publish_tree",
+           "published_name", "run_tool", "tail"]
 
 BUILD_TIMEOUT_S = 300.0
 MAX_BUILD_LOG_BYTES = 64 * 1024
 BUILD_TMP_MB = 1024  # the size cap of a build sandbox's /tmp
 BUILD_RLIMITS = RLimits(nofile=4096, fsize=1024 * 1024 * 1024, nproc=4096)
+
+#: Held around each build process (a dependency install, a compile): the worker pools
+#: hand out a slot of their worker budget, so builds count against FNGATE_MAX_WORKERS.
+BuildSlot = Callable[[], AbstractAsyncContextManager[None]]
+
+
+def no_slot() -> AbstractAsyncContextManager[None]:
+    """A builder or compiler used on its own, outside any worker pools: no budget."""
+    return contextlib.nullcontext()
 
 
 def name_key(base: Path) -> bytes:

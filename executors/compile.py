@@ -38,7 +38,9 @@ from executors.build import BuildResult
 from executors.buildrun import (
     BUILD_RLIMITS,
     BUILD_TMP_MB,
+    BuildSlot,
     name_key,
+    no_slot,
     publish_tree,
     published_name,
     run_tool,
@@ -59,7 +61,9 @@ _FORMAT = "1"  # bump when the layout of a compiled build changes
 class Compiler:
     """Builds and caches compiled functions for one gateway replica."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, slot: BuildSlot = no_slot) -> None:
+        """``slot``: held while a compiler process runs (the worker pools' budget)."""
+        self._slot = slot
         self._user = WorkerUser(name=None, uid=None, gid=None)
         self._commands: dict[Runtime, RuntimeCommand | None] = {}
         self._sandbox: Sandbox | None = None
@@ -266,8 +270,8 @@ class Compiler:
 
     async def _run(self, argv: list[str], env: dict[str, str], stage: _Staging,
                    ro: tuple[tuple[str, str], ...]) -> tuple[int, str]:
-        """One compiler run in the build sandbox (no network) as the staging's uid."""
-        self.builds_run += 1
+        """One compiler run in the build sandbox (no network) as the staging's uid, in a
+        slot of the worker budget."""
         uid, gid = stage.uid, stage.gid
         if self._sandbox is not None:
             argv = self._sandbox.command(
@@ -275,7 +279,9 @@ class Compiler:
                 storage_mb=BUILD_TMP_MB, rlimits=BUILD_RLIMITS, ro_binds=ro,
                 rw_binds=((str(stage.root), str(stage.root)),), build=True,
                 chdir=str(stage.src))
-        return await run_tool(argv, env=env, cwd=str(stage.src), uid=uid, gid=gid)
+        async with self._slot():
+            self.builds_run += 1
+            return await run_tool(argv, env=env, cwd=str(stage.src), uid=uid, gid=gid)
 
 
 def _collect_rlibs(deps: Path, out: Path) -> None:

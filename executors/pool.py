@@ -11,30 +11,32 @@ Every worker holds a slot of the replica's :class:`~executors.budget.WorkerBudge
 another function (or a pre-started one) to make room and waits, up to the time
 its caller allows, for the slot or for a worker of its own function to come
 free; then :class:`~executors.budget.CapacityExhausted`.
+
+What the pools hold is declared in :mod:`executors.pool_state`; what they report
+(runtimes, sandbox, counts) is :mod:`executors.pool_status`; spawning, pre-starting and
+reaping workers is :mod:`executors.pool_spawning`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
-import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import config
 from config.capacity import resolve_max_workers
 from executors import eviction, limits
-from executors.budget import CapacityExhausted, WorkerBudget, WorkerCapacity
+from executors.budget import CapacityExhausted, WorkerBudget
 from executors.build import Builder
 from executors.compile import BINARY_NAME, Compiler
 from executors.limits import CgroupRoot, WorkerUser
 from executors.models import (
     COMPILED_RUNTIMES,
-    DEFAULT_CPU_MILLIS,
-    DEFAULT_MEMORY_MB,
     RUNTIMES,
     CallContext,
     CodeSpec,
@@ -44,22 +46,22 @@ from executors.models import (
     Network,
     Runtime,
 )
+from executors.pool_spawning import WorkerSpawning
+from executors.pool_state import DEFAULT_STORAGE_MB, Profile, logger
+from executors.pool_status import PoolStatus
 from executors.process import READY_TIMEOUT_S, LogSink, Worker, WorkerFailed
 from executors.runtimes import RuntimeCommand, detect_runtimes
 from executors.sandbox import DEPS_IN_SANDBOX, Sandbox, SandboxUnavailable, UidPool
 from executors.setup import prepare_sandbox
 
-# A generic worker's sandbox is made before any function is known: pools of them
-# are kept per (runtime, network, ephemeral storage size).
-_Profile = tuple[Runtime, Network, int]
-DEFAULT_STORAGE_MB = 512
-
 __all__ = ["CapacityExhausted", "RuntimeUnavailable", "WorkerPools"]
-
-logger = logging.getLogger("fngate.executors")
 
 _WARM_TIMEOUT_S = 60.0
 _SPAWN_RETRY_S = 1.0
+# A build process's budget slot: counted in the cap (live workers), in no runtime's share,
+# and never handed a worker (no worker has this key).
+BUILD_SLOT = ""
+BUILD_KEY = "\x00build"
 REFILL_DELAY_S = 0.1  # a taken generic worker is replaced after this long
 
 
@@ -67,7 +69,7 @@ class RuntimeUnavailable(Exception):
     """The runtime a function needs is not installed on this machine."""
 
 
-class WorkerPools:
+class WorkerPools(PoolStatus, WorkerSpawning):
     """Every worker process of one gateway replica, per runtime and per function version."""
 
     def __init__(self, settings: config.Settings) -> None:
@@ -85,10 +87,10 @@ class WorkerPools:
         # Idle specialized workers per key, least recently used first.
         self._idle: dict[str, list[Worker]] = {}
         self._busy: set[Worker] = set()
-        self._generic: dict[_Profile, list[Worker]] = {}
-        self._starting: dict[_Profile, int] = {}
+        self._generic: dict[Profile, list[Worker]] = {}
+        self._starting: dict[Profile, int] = {}
         # Profiles kept pre-started: the default one, and any a function has used.
-        self._wanted: set[_Profile] = set()
+        self._wanted: set[Profile] = set()
         # Whether the last attempt to start a worker of the runtime failed.
         self._spawn_failed: dict[Runtime, bool] = {rt: False for rt in RUNTIMES}
         self._all: set[Worker] = set()
@@ -102,10 +104,11 @@ class WorkerPools:
             shares=settings.worker_shares)
         # Ended to make room for a waiting call, not reaped yet: each frees one slot soon.
         self._evicted: set[Worker] = set()
-        # Dependency builds (``pools.builder.build(runtime, deps).path`` → CodeSpec).
-        self.builder = Builder(settings)
-        # Go and Rust compiles (``pools.compiler.compile(...).path`` → CodeSpec.binary_path).
-        self.compiler = Compiler()
+        # Dependency builds (``pools.builder.build(runtime, deps).path`` → CodeSpec) and
+        # Go and Rust compiles (``pools.compiler.compile(...).path`` →
+        # CodeSpec.binary_path); each build process holds a budget slot as a worker does.
+        self.builder = Builder(settings, slot=self.build_slot)
+        self.compiler = Compiler(slot=self.build_slot)
 
     # --- lifecycle ---------------------------------------------------------
 
@@ -178,58 +181,6 @@ class WorkerPools:
         # The cgroup root stays: removing it when it looks empty raced with another gateway
         # on this host creating a worker's cgroup inside it (ENOENT, a failed start).
         await asyncio.gather(*(w.wait_closed() for w in workers), return_exceptions=True)
-
-    # --- introspection ------------------------------------------------------
-
-    def _runtimes(self) -> list[Runtime]:
-        """The runtimes with pre-started generic workers (Go and Rust: when their exec
-        stub can run)."""
-        return [rt for rt, cmd in self._commands.items() if cmd is not None and cmd.argv]
-
-    def available_runtimes(self) -> dict[str, bool]:
-        """Which runtimes can run here, e.g. ``{"python": True, "nodejs": False}``."""
-        return {rt: self._commands.get(rt) is not None for rt in RUNTIMES}
-
-    def runtime_status(self) -> dict[str, Literal["ok", "down", "disabled"]]:
-        """Per runtime: ``disabled`` when not installed here, ``down`` while its workers
-        fail to start, else ``ok``."""
-        return {
-            rt: "disabled" if self._commands.get(rt) is None
-            else "down" if self._spawn_failed[rt] or self.sandbox_error else "ok"
-            for rt in RUNTIMES
-        }
-
-    def network_policies(self) -> list[str]:
-        """The ``network`` values functions can run with here."""
-        if self.sandbox.mode == "process":
-            return ["egress"]  # unfiltered: the host's own network
-        return ["none"] if self.sandbox.egress_unavailable else ["egress", "none"]
-
-    def sandbox_status(self) -> dict[str, Any]:
-        """What ``/health`` shows of the isolation: mode, egress, limits, any error."""
-        cg = self._cgroups
-        return {
-            "isolation": self.sandbox.isolation,
-            "status": "down" if self.sandbox_error else "ok",
-            "error": self.sandbox_error,
-            "network_egress": self.sandbox.egress_unavailable or "filtered",
-            "per_worker_uid": self._uids is not None,
-            "cpu_quota": cg is not None and cg.cpu is not None,
-            "memory_limit": "cgroup" if cg is not None else "rss-watchdog",
-            "freezer": cg is not None and cg.freezer is not None,
-        }
-
-    def warm_worker_count(self) -> dict[str, int]:
-        """Specialized, alive workers (idle or busy) per runtime."""
-        counts: dict[str, int] = {rt: 0 for rt in RUNTIMES}
-        for worker in self._all:
-            if worker.spec is not None and worker.alive:
-                counts[worker.runtime] += 1
-        return counts
-
-    def worker_capacity(self) -> WorkerCapacity:
-        """The cap on live workers, how many are live (or starting), and calls waiting."""
-        return self.budget.capacity()
 
     # --- running -------------------------------------------------------------
 
@@ -305,20 +256,6 @@ class WorkerPools:
         self._release(worker)
         return True
 
-    def warm_workers_of(self, function_id: int) -> int:
-        """Specialized, alive workers (idle or busy) of one function on this replica."""
-        return sum(1 for worker in self._all if worker.spec is not None and worker.alive
-                   and worker.spec.function_id == function_id)
-
-    def function_versions(self) -> dict[int, set[int]]:
-        """Per function id, the versions this replica has specialized workers of (idle or
-        busy)."""
-        versions: dict[int, set[int]] = {}
-        for worker in self._all:
-            if worker.spec is not None:
-                versions.setdefault(worker.spec.function_id, set()).add(worker.spec.version)
-        return versions
-
     async def drop_function(self, function_id: int, *, keep_version: int | None = None) -> None:
         """End idle workers of ``function_id`` (every version but ``keep_version``); busy
         ones end after their call."""
@@ -378,6 +315,22 @@ class WorkerPools:
             worker = await self._spawn_in_slot(profile, command)
         return worker, True
 
+    @contextlib.asynccontextmanager
+    async def build_slot(self) -> AsyncIterator[None]:
+        """A slot of the worker budget for one build process (a dependency install, a Go
+        or Rust compile), so a burst of deploys cannot start more processes than
+        ``FNGATE_MAX_WORKERS``: taken at once, else after ending an idle worker to make
+        room, else when one comes free (first come first served with calls; builds run in
+        the background, so they wait as long as it takes)."""
+        if not self.budget.try_take(BUILD_SLOT):
+            if self._room_wanted(BUILD_SLOT, joining=1):
+                self._evict_idle(BUILD_KEY, BUILD_SLOT)
+            await self.budget.wait(BUILD_KEY, None, BUILD_SLOT)
+        try:
+            yield
+        finally:
+            self.budget.release(BUILD_SLOT)
+
     def _binary_command(self, spec: CodeSpec) -> RuntimeCommand | None:
         """Go and Rust: the function's own binary is the worker (None for the others)."""
         if spec.runtime not in COMPILED_RUNTIMES:
@@ -391,7 +344,7 @@ class WorkerPools:
             path = DEPS_IN_SANDBOX + path[len(builds):]
         return RuntimeCommand(runtime=spec.runtime, interpreter=path, argv=(path,))
 
-    def _profile(self, spec: CodeSpec) -> _Profile:
+    def _profile(self, spec: CodeSpec) -> Profile:
         if self._closed:
             raise RuntimeError("worker pools are closed")
         runtime = spec.runtime
@@ -404,14 +357,14 @@ class WorkerPools:
         if spec.network == "egress" and self.sandbox.egress_unavailable is not None:
             reason = self.sandbox.egress_unavailable
             raise WorkerFailed(f"the sandbox could not be set up: {reason}")
-        profile: _Profile = (runtime, spec.network, spec.ephemeral_storage_mb)
+        profile: Profile = (runtime, spec.network, spec.ephemeral_storage_mb)
         if spec.ephemeral_storage_mb == DEFAULT_STORAGE_MB and runtime in self._runtimes():
             # At most runtimes × networks profiles stay pre-started; other sizes (any of
             # 16…max a tenant may pick) are started on demand and never pinned.
             self._wanted.add(profile)
         return profile
 
-    def _take_prestarted(self, profile: _Profile) -> Worker | None:
+    def _take_prestarted(self, profile: Profile) -> Worker | None:
         generic = self._generic.setdefault(profile, [])
         while generic:
             worker = generic.pop()
@@ -454,129 +407,3 @@ class WorkerPools:
             self._unlist(victim)  # nobody takes it now; its slot frees once it is reaped
             self._evicted.add(victim)
             victim.kill("evicted")
-
-    # --- spawning ---------------------------------------------------------------
-
-    async def _spawn_in_slot(self, profile: _Profile,
-                             command: RuntimeCommand | None = None) -> Worker:
-        """Spawn a worker in a budget slot the caller holds; the slot is given back when
-        the worker's process is reaped, or at once if the spawn fails. ``command``: a
-        compiled function's binary (else the runtime's generic runner)."""
-        try:
-            return await self._spawn(profile, command)
-        except BaseException:
-            self.budget.release(profile[0])
-            raise
-
-    async def _spawn(self, profile: _Profile, command: RuntimeCommand | None = None) -> Worker:
-        runtime, network, storage_mb = profile
-        command = command or self._commands[runtime]
-        assert command is not None and self._base is not None
-        if self._closed:  # a pre-start that waited out its delay past close()
-            raise RuntimeError("worker pools are closed")
-        if self.sandbox_error is not None:
-            self._spawn_failed[runtime] = True
-            raise WorkerFailed(f"the sandbox could not be set up: {self.sandbox_error}")
-        try:
-            worker = await Worker.spawn(
-                name=f"{self._prefix}-{next(self._names)}",
-                command=command,
-                base=self._base,
-                user=self._user,
-                cgroups=self._cgroups,
-                # A function's defaults: most specialize without writing a limit.
-                memory_mb=min(DEFAULT_MEMORY_MB, self._settings.max_memory_mb),
-                cpu_millis=DEFAULT_CPU_MILLIS,
-                sandbox=self.sandbox,
-                uids=self._uids,
-                network=network,
-                storage_mb=storage_mb,
-                on_exit=self._forget,
-                builds=self._builds,
-            )
-        except (WorkerFailed, OSError, SandboxUnavailable) as exc:
-            self._spawn_failed[runtime] = True
-            if isinstance(exc, SandboxUnavailable):
-                raise WorkerFailed(f"the sandbox could not be set up: {exc}") from exc
-            raise
-        self._spawn_failed[runtime] = False
-        worker.profile = profile
-        if self._closed:
-            worker.kill("closed")
-            raise RuntimeError("worker pools are closed")
-        self._all.add(worker)  # from here its slot is given back when it is reaped
-        return worker
-
-    def _forget(self, worker: Worker) -> None:
-        """A worker's process was reaped: drop it everywhere and free its slot."""
-        if worker in self._all:
-            self._all.discard(worker)
-            self.budget.release(worker.runtime)
-        self._busy.discard(worker)
-        self._evicted.discard(worker)
-        self._unlist(worker)
-
-    def _unlist(self, worker: Worker) -> None:
-        generic = self._generic.get(worker.profile, []) if worker.profile else []
-        if worker in generic:
-            generic.remove(worker)
-        if worker.spec is not None:
-            idle = self._idle.get(worker.spec.key)
-            if idle and worker in idle:
-                idle.remove(worker)
-                if not idle:
-                    del self._idle[worker.spec.key]
-
-    def _refill(self, profile: _Profile, delay_s: float = 0.0) -> None:
-        if self._closed or self.sandbox_error is not None:
-            return
-        keep = self._settings.prewarm_per_runtime if profile in self._wanted else 0
-        missing = keep - len(self._generic.setdefault(profile, []))
-        missing -= self._starting.get(profile, 0)
-        for _ in range(max(0, missing)):
-            self._starting[profile] = self._starting.get(profile, 0) + 1
-            task = asyncio.create_task(
-                self._prestart(profile, delay_s), name=f"fngate-prestart-{profile[0]}"
-            )
-            task.profile = profile  # type: ignore[attr-defined]
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _prestart(self, profile: _Profile, delay_s: float = 0.0) -> None:
-        try:
-            if delay_s:
-                await asyncio.sleep(delay_s)
-            if not self.budget.try_take(profile[0]):
-                return  # at the cap: pre-started workers wait for room (the reaper retries)
-            worker = await self._spawn_in_slot(profile)
-        except (WorkerFailed, OSError, RuntimeError) as exc:
-            if not self._closed:
-                logger.warning("could not pre-start a %s worker: %s", profile[0], exc)
-            return
-        finally:
-            self._starting[profile] -= 1
-        self._generic.setdefault(profile, []).append(worker)
-
-    async def _fill(self, profile: _Profile) -> None:
-        self._refill(profile)
-        pending = [t for t in self._tasks if getattr(t, "profile", None) == profile]
-        await asyncio.gather(*pending, return_exceptions=True)
-
-    # --- idle reaper ------------------------------------------------------------
-
-    async def _reap_forever(self) -> None:
-        ttl = self._settings.worker_idle_ttl_s
-        period = min(max(ttl / 4, 0.05), 5.0)
-        while True:
-            await asyncio.sleep(period)
-            try:
-                self._reap(time.monotonic() - ttl)
-                for profile in list(self._wanted):
-                    self._refill(profile)
-            except Exception:
-                logger.exception("worker reaper failed")
-
-    def _reap(self, cutoff: float) -> None:
-        for worker in eviction.expired(self._idle, self._busy, cutoff):
-            self._unlist(worker)
-            worker.kill("idle")

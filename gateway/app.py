@@ -7,6 +7,7 @@ import contextlib
 import functools
 import gc
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -63,6 +64,7 @@ from gateway.store.logs import LogStore
 from gateway.store.migrate import migrate
 from gateway.store.pool import create_pool
 from gateway.store.projects import ProjectStore
+from gateway.store.replicas import ReplicaStore
 from gateway.store.secrets import reseal_secrets
 from gateway.store.sessions import SessionStore
 from gateway.store.stats import StatsStore
@@ -78,8 +80,9 @@ JWT_SECRET_FILE = "jwt_secret"
 # Functions looked up by ref are cached this long at most; every change (NOTIFY
 # fngate_changes) drops the cache sooner.
 FUNCTION_CACHE_TTL_S = 2.0
-# Besides every change (and every reconnect of the change listener), each replica sweeps
-# what it holds of deleted functions and replaced versions this often.
+# Besides every change (and every reconnect of the change listener), each replica takes
+# its clean-up rows, beats and sweeps what it holds of deleted functions and replaced
+# versions this often.
 FUNCTION_CLEANUP_SWEEP_S = 30.0
 
 
@@ -189,6 +192,10 @@ async def _open(
         stack.push_async_callback(records.close)
     box = secret_box_for(settings)
     await reseal_secrets(pool, box)  # rotation: nothing stays sealed with a previous key
+    # Counted in every delete and rename from now on (the clean-up outbox), before serving.
+    replicas = ReplicaStore(pool, uuid.uuid4())
+    await replicas.register()
+    stack.push_async_callback(_leave, replicas)
     verifier = TokenVerifier(settings, secret=jwt_secret_for(settings))
     pools = WorkerPools(settings)
     await pools.start()
@@ -238,7 +245,7 @@ async def _open(
         leases=leases, builds=builds, sessions=sessions, cache=cache,
         triggers=triggers,
         limiter=limiter, cron=cron, queues=queues, metrics=metrics, migrated=True,
-        webhooks=webhooks, projects=projects,
+        webhooks=webhooks, projects=projects, replicas=replicas,
         trigger_service=TriggerService(triggers),
         # This replica's queue consumers re-check a project it changed at once.
         project_service=ProjectService(store=projects, functions=functions, builds=builds,
@@ -260,6 +267,15 @@ async def _open(
     )
 
 
+async def _leave(replicas: ReplicaStore) -> None:
+    """Unregister at shutdown; with the database away, the replica is forgotten once it
+    has been unseen for an hour (its rows with it) instead."""
+    try:
+        await replicas.unregister()
+    except Exception as exc:  # shutting down: nothing else to do about it
+        logger.warning("could not unregister this replica", extra={"error": repr(exc)})
+
+
 def _start_loops(
     services: Services,
     on_fatal: Callable[[str], None] | None,
@@ -268,7 +284,8 @@ def _start_loops(
 ) -> list[asyncio.Task[Any]]:
     # Whichever replica deleted a function or changed its version, this one drops its
     # warm workers, gate, metric series and cached results too.
-    cleanup = FunctionCleanup(functions=services.functions, pools=services.pools,
+    cleanup = FunctionCleanup(functions=services.functions, replicas=services.replicas,
+                              pools=services.pools,
                               gates=services.dispatcher.gates, cache=services.cache,
                               metrics=services.metrics, sweep_s=FUNCTION_CLEANUP_SWEEP_S)
     loops: dict[str, Any] = {

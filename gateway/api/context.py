@@ -32,6 +32,7 @@ from gateway.services.webhooks import WebhookService
 from gateway.store.functions import FunctionStore
 from gateway.store.jobs import JobStore
 from gateway.store.projects import ProjectStore
+from gateway.store.replicas import ReplicaStore
 from gateway.store.sessions import SessionStore
 from gateway.store.triggers import TriggerStore
 from triggers.cron import CronService
@@ -65,6 +66,7 @@ class Services:
     queues: QueueService
     webhooks: WebhookService
     projects: ProjectStore
+    replicas: ReplicaStore
     migrated: bool = False
     started_at: float = field(default_factory=time.time)
     trigger_service: TriggerService

@@ -1,19 +1,24 @@
 """Every replica's share of a function change, whichever replica made it.
 
-The replica that serves a DELETE (or a version change) cleans up after it at once
-(:class:`~gateway.services.functions.FunctionService`); the others learn of it from the
-change listener (``NOTIFY fngate_changes``) and reconcile what they hold with the catalog:
+Deleting or renaming a function writes an outbox row for every registered replica in
+the same transaction (``function_cleanups``, :mod:`gateway.store.replicas`). Each replica
+takes its own rows whenever its change listener wakes it (``NOTIFY fngate_changes``, a
+reconnect, or the periodic sweep), does its share, and only then deletes them: at least
+once, so a replica whose listener missed the NOTIFY still cleans up when it is back.
 
-- a function that is gone: its warm workers end (busy ones after their call), its
-  concurrency gate, its metric series and its cached results (this replica's front and
-  the shared rows) go;
-- a function whose active version changed since this replica last looked (or that it
-  looks at for the first time): the warm workers of its other versions end;
+- a function deleted: its metric series (by name, even when the name has been taken by a
+  new function since), warm workers (busy ones after their call), concurrency gate and
+  cached results (this replica's front and the shared rows) go;
 - a function renamed: the old name's metric series go.
 
+Besides, the replica reconciles what it holds with the catalog:
+
+- a function whose active version changed since this replica last looked (or that it
+  looks at for the first time): the warm workers of its other versions end;
+- anything it holds of a function that no longer exists goes (a replica that was
+  forgotten for being unseen too long lost its rows: it sweeps everything).
+
 Cleaning up twice is harmless, so the replica that made the change just does it again.
-A notification lost while the listener was away is caught up by the full sweep the
-listener asks for when it reconnects (``("*", None)``), and by a periodic sweep.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from gateway.services.changes import EVERYTHING
 from gateway.services.concurrency import ConcurrencyGates
 from gateway.services.metrics import GatewayMetrics
 from gateway.store.functions import FunctionStore
+from gateway.store.replicas import FunctionCleanupRow, ReplicaStore
 
 __all__ = ["FunctionCleanup"]
 
@@ -40,10 +46,12 @@ class FunctionCleanup:
     ``poke`` is a change subscriber; :meth:`run` does the work (it needs the database).
     """
 
-    def __init__(self, *, functions: FunctionStore, pools: WorkerPools,
-                 gates: ConcurrencyGates, cache: ResultCache, metrics: GatewayMetrics,
-                 sweep_s: float = 30.0, retry_s: float = 1.0) -> None:
+    def __init__(self, *, functions: FunctionStore, replicas: ReplicaStore,
+                 pools: WorkerPools, gates: ConcurrencyGates, cache: ResultCache,
+                 metrics: GatewayMetrics, sweep_s: float = 30.0,
+                 retry_s: float = 1.0) -> None:
         self._functions = functions
+        self._replicas = replicas
         self._pools = pools
         self._gates = gates
         self._cache = cache
@@ -74,12 +82,14 @@ class FunctionCleanup:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._sweep_s):
                     await self._wake.wait()
-            if not self._wake.is_set():
-                self._everything = True  # the periodic sweep
+            periodic = not self._wake.is_set()
             self._wake.clear()
             ids, self._pending = self._pending, set()
-            everything, self._everything = self._everything, False
+            everything, self._everything = self._everything or periodic, False
             try:
+                if periodic and not await self._replicas.beat():
+                    everything = True  # forgotten meanwhile: its rows are lost
+                await self.take_outbox()
                 await self.reconcile(ids, everything=everything)
             except Exception as exc:  # the database may be away: try again, nothing lost
                 logger.warning("function cleanup failed; retrying", extra={"error": repr(exc)})
@@ -87,6 +97,22 @@ class FunctionCleanup:
                 self._everything |= everything
                 await asyncio.sleep(self._retry_s)
                 self._wake.set()
+
+    async def take_outbox(self) -> int:
+        """Do this replica's share of every delete and rename written for it, then mark
+        the rows done (a failure leaves them for the next round); returns how many."""
+        taken = 0
+        while rows := await self._replicas.pending():
+            for row in rows:
+                await self._apply(row)
+            await self._replicas.done([row.id for row in rows])
+            taken += len(rows)
+        return taken
+
+    async def _apply(self, row: FunctionCleanupRow) -> None:
+        self._metrics.forget_function(row.function_name)
+        if row.kind == "deleted":
+            await self._drop(row.function_id)
 
     async def reconcile(self, function_ids: set[int], *, everything: bool = False) -> None:
         """Clean up after ``function_ids`` (with ``everything``: after every function this

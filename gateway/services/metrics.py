@@ -30,6 +30,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
 from executors.budget import WorkerCapacity
+from executors.models import RUNTIMES
 from gateway.core.models import Job
 
 __all__ = [
@@ -309,10 +310,35 @@ def _budget_metrics(read: Callable[[], WorkerCapacity] | None) -> Iterable[Metri
     capacity = read()
     yield GaugeMetricFamily("fngate_workers_live",
                             "Worker processes alive or starting on this replica (pre-started, "
-                            "warm and busy), never above fngate_workers_max.",
+                            "warm and busy) and build processes, never above "
+                            "fngate_workers_max.",
                             value=capacity.live)
     yield GaugeMetricFamily("fngate_workers_max",
                             "FNGATE_MAX_WORKERS: the cap on live worker processes in force.",
                             value=capacity.max)
     yield GaugeMetricFamily("fngate_workers_waiting",
                             "Calls waiting for a worker at the cap.", value=capacity.waiting)
+    families = {
+        "live": GaugeMetricFamily("fngate_runtime_workers_live",
+                                  "A runtime's worker processes alive or starting.",
+                                  labels=["runtime"]),
+        "idle": GaugeMetricFamily("fngate_runtime_workers_idle",
+                                  "A runtime's live workers waiting for a call (pre-started "
+                                  "and idle warm ones).", labels=["runtime"]),
+        "max": GaugeMetricFamily("fngate_runtime_workers_max",
+                                 "The most live workers a runtime may have: its share "
+                                 "(FNGATE_MAX_WORKERS_PER_RUNTIME), else the cap.",
+                                 labels=["runtime"]),
+        "waiting": GaugeMetricFamily("fngate_runtime_workers_waiting",
+                                     "A runtime's calls waiting for a worker (at the cap or "
+                                     "its share).", labels=["runtime"]),
+    }
+    for runtime in RUNTIMES:
+        part = capacity.runtimes.get(runtime)
+        share = part.max if part is not None else None
+        families["live"].add_metric([runtime], part.live if part is not None else 0)
+        families["idle"].add_metric([runtime], part.idle if part is not None else 0)
+        families["max"].add_metric([runtime], min(share, capacity.max)
+                                   if share is not None else capacity.max)
+        families["waiting"].add_metric([runtime], part.waiting if part is not None else 0)
+    yield from families.values()

@@ -18,6 +18,7 @@ from gateway.core.models import FunctionRecord, VersionRecord
 from gateway.core.projects import COMPILED, layered_dependencies
 from gateway.core.quotas import quota_exceeded
 from gateway.core.secretbox import SecretBox, fingerprint
+from gateway.store.replicas import write_cleanup
 
 __all__ = ["FunctionStore", "NewVersion", "VersionChange", "CHANGES_CHANNEL", "notify_change",
            "function_not_found", "version_not_found"]
@@ -538,6 +539,7 @@ class FunctionStore:
             if rename is not None:
                 args.append(rename)
                 sets.append(f"name = ${len(args)}")
+                await write_cleanup(conn, function_id, current["name"], "renamed")
             if version is not None:
                 number = await conn.fetchval(
                     "SELECT coalesce(max(version), 0) + 1 FROM function_versions"
@@ -762,11 +764,15 @@ class FunctionStore:
         same transaction when the function existed."""
         async with self._changing() as changing:
             conn = changing.conn
-            status = await conn.execute("DELETE FROM functions WHERE id = $1", function_id)
-            if also is not None and status.endswith(" 1"):
-                await also(conn)
+            name = await conn.fetchval(
+                "DELETE FROM functions WHERE id = $1 RETURNING name", function_id)
+            if name is not None:
+                # Every replica's share of the clean-up, committed with the delete.
+                await write_cleanup(conn, function_id, name, "deleted")
+                if also is not None:
+                    await also(conn)
             await changing.announce(function_id)
-        return bool(status.endswith(" 1"))
+        return name is not None
 
     async def active_versions(self, function_ids: Iterable[int]) -> dict[int, int | None]:
         """Of ``function_ids``, those that exist, each with its active version."""

@@ -1,6 +1,6 @@
 """The SQL of the job store, and the rows its batched statements take: inserting
-finished jobs, starting keyed ones, finishing, claiming (``gateway/store/jobs.py`` runs
-them)."""
+finished jobs, starting keyed ones, finishing, claiming (``gateway/store/jobs.py``,
+``job_leases.py`` and ``keyed_jobs.py`` run them)."""
 
 from __future__ import annotations
 

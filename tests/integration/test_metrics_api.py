@@ -265,3 +265,46 @@ async def test_cron_fires_split_into_won_and_lost_across_replicas(
         finally:
             await conn.close()
         assert result is not None and result[0] == claimed
+
+
+async def test_per_runtime_worker_gauges_show_live_idle_share_and_waiting(
+    settings_factory: Callable[..., Any],
+) -> None:
+    """FNGATE_MAX_WORKERS=3 with python=1: Python's share is 1, Node.js's the cap; a Python
+    worker is live and idle after its call, busy (not idle) during one, and a second Python
+    function's call waits on the share."""
+    sleepy = "import time\ndef handler(event):\n    time.sleep(event.get('s', 0))\n    return 1\n"
+    settings = settings_factory(max_workers=3, max_workers_per_runtime=("python=1",),
+                                prewarm_per_runtime=0)
+
+    def runtime(s: Samples, gauge: str, name: str) -> float | None:
+        return value(s, f"fngate_runtime_workers_{gauge}", runtime=name)
+
+    async with running_app(settings) as client:
+        for name in ("holder", "waiter"):
+            assert (await create(client, name=name, code=sleepy)).status_code == 201
+        s = await scrape(client)
+        assert [runtime(s, g, "python") for g in ("live", "idle", "max", "waiting")] == [
+            0, 0, 1, 0]
+        assert [runtime(s, g, "nodejs") for g in ("live", "idle", "max", "waiting")] == [
+            0, 0, 3, 0]
+
+        await invoke(client, "holder")
+        s = await scrape(client)
+        assert (runtime(s, "live", "python"), runtime(s, "idle", "python")) == (1, 1)
+
+        holding = asyncio.create_task(invoke(client, "holder", {"s": 2}))
+        await wait_for(lambda: client.app.state.services.pools._busy)  # type: ignore[attr-defined]
+        waiting = asyncio.create_task(invoke(client, "waiter"))
+
+        async def one_waits() -> Samples | None:
+            s = await scrape(client)
+            return s if runtime(s, "waiting", "python") == 1 else None
+
+        s = await wait_for(one_waits, timeout_s=10)
+        assert (runtime(s, "live", "python"), runtime(s, "idle", "python")) == (1, 0)
+        status = (await client.get("/status")).json()
+        assert status["runtime_workers"]["python"]["workers_waiting"] == 1
+        await asyncio.wait_for(asyncio.gather(holding, waiting), 30)
+        s = await scrape(client)
+        assert runtime(s, "waiting", "python") == 0 and runtime(s, "live", "python") == 1

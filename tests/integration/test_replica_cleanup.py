@@ -1,14 +1,21 @@
 """A function deleted (or its version changed) through one replica: the others drop its
-warm workers, gate and metric series too (through NOTIFY fngate_changes)."""
+warm workers, gate and metric series too (through the clean-up outbox, woken by NOTIFY
+fngate_changes, and the reconciliation with the catalog)."""
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
+from gateway.core.secretbox import secret_box_for
+from gateway.store.functions import FunctionStore
+from gateway.store.pool import create_pool
+from gateway.store.replicas import REPLICA_STALE_S, ReplicaStore
 from tests.conftest import running_app, wait_for
 from tests.integration.test_functions_api import WRITER, create
 from tests.tcp_proxy import TcpProxy
@@ -90,25 +97,92 @@ async def test_a_version_changed_on_one_replica_ends_the_old_versions_workers_on
         assert set(_worker_pids(two, function_id).values()) == {2}
 
 
+@pytest.mark.parametrize("recreated", [False, True], ids=["deleted", "deleted-and-recreated"])
 async def test_a_delete_missed_while_the_listener_was_away_is_caught_up_on_reconnect(
-    settings_factory: Callable[..., Any], database_url: str
+    settings_factory: Callable[..., Any], database_url: str, recreated: bool
 ) -> None:
+    """Re-created: the name is taken again before replica two hears of the delete; its
+    outbox row still tells it to drop the deleted function's series (reconciling with the
+    catalog alone saw the name in use and kept them)."""
+    name = "reborn" if recreated else "missed"
     async with TcpProxy(5432) as proxy:
         via_proxy = database_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
         async with running_app(settings_factory()) as one, \
                 running_app(settings_factory(database_url=via_proxy)) as two:
-            r = await create(one, name="missed", code=V1)
+            r = await create(one, name=name, code=V1)
             assert r.status_code == 201, r.text
             function_id = r.json()["id"]
-            assert await _invoke(two, "missed") == 1
+            assert await _invoke(two, name) == 1
             pids = _worker_pids(two, function_id)
             assert pids
+            assert name in _services(two).metrics.function_names()
 
             proxy.pause()  # replica two's listener is cut off: the NOTIFY never reaches it
-            r = await one.delete("/api/v1/functions/missed", headers=WRITER)
+            r = await one.delete(f"/api/v1/functions/{name}", headers=WRITER)
             assert r.status_code == 204
+            if recreated:
+                r = await create(one, name=name, code=V2)
+                assert r.status_code == 201, r.text
             proxy.resume()
 
             await wait_for(lambda: all(_gone(pid) for pid in pids), timeout_s=15)
-            await wait_for(lambda: "missed" not in _services(two).metrics.function_names(),
+            await wait_for(lambda: name not in _services(two).metrics.function_names(),
                            timeout_s=10)
+            if recreated:
+                assert await _invoke(two, name) == 2
+
+
+async def test_a_delete_writes_every_registered_replica_its_cleanup_row_in_its_transaction(
+    settings_factory: Callable[..., Any], database_url: str
+) -> None:
+    async with running_app(settings_factory()) as one:
+        r = await create(one, name="outboxed", code=V1)
+        assert r.status_code == 201, r.text
+        function_id = r.json()["id"]
+    pool = await create_pool(database_url, min_size=1, max_size=2)
+    try:
+        a, b = ReplicaStore(pool, uuid.uuid4()), ReplicaStore(pool, uuid.uuid4())
+        await a.register()
+        await b.register()
+        functions = FunctionStore(pool, box=secret_box_for(settings_factory()))
+
+        async def failing(conn: Any) -> None:
+            raise RuntimeError("the audit event could not be written")
+
+        with pytest.raises(RuntimeError):
+            await functions.delete(function_id, also=failing)
+        assert await a.pending() == [] and await b.pending() == []
+        assert await functions.active_versions([function_id]) == {function_id: 1}
+
+        assert await functions.delete(function_id)
+        for replica in (a, b):
+            rows = await replica.pending()
+            assert [(row.function_id, row.function_name, row.kind) for row in rows] == [
+                (function_id, "outboxed", "deleted")]
+        await a.done([row.id for row in await a.pending()])
+        assert await a.pending() == []
+        assert len(await b.pending()) == 1, "b's share waits for b"
+        await b.unregister()
+        assert await pool.fetchval("SELECT count(*) FROM function_cleanups") == 0
+    finally:
+        await pool.close()
+
+
+async def test_a_replica_forgotten_for_being_unseen_is_told_to_sweep_everything(
+    database_url: str
+) -> None:
+    pool = await create_pool(database_url, min_size=1, max_size=2)
+    try:
+        stale, alive = ReplicaStore(pool, uuid.uuid4()), ReplicaStore(pool, uuid.uuid4())
+        await stale.register()
+        await alive.register()
+        await pool.execute(
+            "UPDATE replicas SET seen_at = now() - make_interval(secs => $2) WHERE id = $1",
+            stale.replica_id, REPLICA_STALE_S + 60)
+        assert await alive.beat() is True  # and forgets the stale one
+        assert await pool.fetchval("SELECT count(*) FROM replicas WHERE id = $1",
+                                   stale.replica_id) == 0
+        assert await stale.beat() is False  # its rows are gone: it must sweep
+        assert await stale.beat() is True  # registered again
+    finally:
+        await pool.close()

@@ -15,6 +15,7 @@ import os
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ import pytest_asyncio
 
 import config
 from executors import CallContext, CapacityExhausted, CodeSpec, WorkerPools, spawn
-from tests.conftest import running_app, wait_for
+from tests.conftest import IN_CI, running_app, wait_for
+from tests.integration.test_compiled_api import ready
 from tests.integration.test_functions_api import assert_error, create
 from tests.integration.test_invoke_api import NODE_ECHO, finished_job, invoke
 
@@ -282,3 +284,46 @@ async def test_pools_never_pre_start_past_the_cap(tmp_path: Path) -> None:
         assert len(p._all) <= 1 and p.worker_capacity().live <= 1
     finally:
         await p.close()
+
+
+async def test_a_deploy_build_waits_for_a_slot_of_the_worker_cap(
+    settings_factory: Callable[..., Any], processes: ProcessCount,
+) -> None:
+    """FNGATE_MAX_WORKERS=1 held by a running call: a Go deploy's compile waits for the slot
+    (shown in /status as a waiting worker, no compiler started), then builds once the
+    call's worker makes room; never more than one process of the executors at once."""
+    settings = settings_factory(max_workers=1, prewarm_per_runtime=0)
+    async with running_app(settings) as client:
+        pools: WorkerPools = client.app.state.services.pools  # type: ignore[attr-defined]
+        if not pools.available_runtimes()["go"]:
+            message = "no go toolchain here (deploy/system-packages.sh installs it)"
+            if IN_CI:
+                pytest.fail(message + " (CI=true)")
+            pytest.skip(message)
+        r = await create(client, name="holder", code=SLEEPY, timeout_ms=20_000)
+        assert r.status_code == 201, r.text
+        holding = asyncio.create_task(invoke(client, "holder", {"s": 5}))
+        await wait_for(lambda: len(pools._busy) == 1)
+        compiles = pools.compiler.builds_run
+
+        # A source of its own: a real compile, not the machine's cached build.
+        code = (f"package main\n\n// {uuid.uuid4().hex}\n"
+                "func Handler(event map[string]any) (any, error) {\n\treturn event, nil\n}\n")
+        r = await create(client, name="gobuild", runtime="go", code=code)
+        assert r.status_code == 201 and r.json()["status"] == "building", r.text
+
+        async def build_waits() -> dict[str, Any] | None:
+            body: dict[str, Any] = (await client.get("/status")).json()
+            return body if body["workers_waiting"] == 1 else None
+
+        status = await wait_for(build_waits, timeout_s=10)
+        assert status["live_workers"] == status["max_workers"] == 1
+        assert pools.compiler.builds_run == compiles, "a compiler ran past the cap"
+        assert not holding.done()
+
+        assert (await holding).json()["status"] == "success"
+        await ready(client, "gobuild")
+        assert pools.compiler.builds_run == compiles + 1
+        r = await invoke(client, "gobuild", {"n": 7})
+        assert r.status_code == 200 and r.json()["result"] == {"n": 7}, r.text
+        assert processes.peak <= 1, f"{processes.peak} executor processes at once"

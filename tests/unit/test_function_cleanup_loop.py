@@ -13,9 +13,13 @@ from gateway.services.function_cleanup import FunctionCleanup
 
 class _Cleanup(FunctionCleanup):
     def __init__(self) -> None:
-        super().__init__(functions=None, pools=None, gates=None, cache=None,  # type: ignore[arg-type]
-                         metrics=None, sweep_s=3600.0)  # type: ignore[arg-type]
+        super().__init__(functions=None, replicas=None, pools=None,  # type: ignore[arg-type]
+                         gates=None, cache=None, metrics=None,  # type: ignore[arg-type]
+                         sweep_s=3600.0)
         self.rounds = 0
+
+    async def take_outbox(self) -> int:
+        return 0
 
     async def reconcile(self, function_ids: set[int], *, everything: bool = False) -> None:
         self.rounds += 1
