@@ -38,7 +38,10 @@ class _Conn:
         self._fail = fail
 
     async def execute(self, *_args: Any) -> str:
-        return "DELETE 1"
+        return "INSERT 0 1"  # the delete's clean-up rows, and its NOTIFY
+
+    async def fetchval(self, *_args: Any) -> str:
+        return "f"  # DELETE … RETURNING name: it existed
 
     def get_server_pid(self) -> int:
         return OURS
