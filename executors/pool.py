@@ -42,7 +42,7 @@ from executors.models import (
     Network,
     Runtime,
 )
-from executors.process import READY_TIMEOUT_S, LogSink, Worker, WorkerFailed
+from executors.process import LogSink, Worker, WorkerFailed
 from executors.runtimes import RuntimeCommand, detect_runtimes
 from executors.sandbox import DEPS_IN_SANDBOX, Sandbox, SandboxUnavailable, UidPool
 from executors.setup import prepare_sandbox
@@ -359,12 +359,6 @@ class WorkerPools:
         profile = self._profile(spec)
         command = self._binary_command(spec)
         worker = self._take_prestarted(profile)
-        if worker is not None and command is not None:
-            try:  # a pre-started stub becomes the function's binary: one exec
-                await worker.exec_binary(command.argv[0], READY_TIMEOUT_S)
-            except WorkerFailed as exc:
-                logger.warning("a pre-started %s worker could not exec: %s", spec.runtime, exc)
-                worker = None
         if worker is None:
             if not self.budget.try_take(spec.runtime):
                 if self._room_wanted(spec.runtime, joining=1):  # no room coming for this one
@@ -373,7 +367,12 @@ class WorkerPools:
                 if handed is not None:
                     return handed, False
             self._refill(profile)
-            worker = await self._spawn_in_slot(profile, command)
+            worker = await self._spawn_in_slot(profile)
+        if command is not None:
+            # A pre-started stub becomes the function's binary with one exec. Never the
+            # binary spawned itself: its own code (a Go init, a Rust static constructor)
+            # would run before it said ready, before the sandbox's processes were counted.
+            worker.exec_first(command.argv[0])
         return worker, True
 
     def _binary_command(self, spec: CodeSpec) -> RuntimeCommand | None:
@@ -455,20 +454,18 @@ class WorkerPools:
 
     # --- spawning ---------------------------------------------------------------
 
-    async def _spawn_in_slot(self, profile: _Profile,
-                             command: RuntimeCommand | None = None) -> Worker:
-        """Spawn a worker in a budget slot the caller holds; the slot is given back when
-        the worker's process is reaped, or at once if the spawn fails. ``command``: a
-        compiled function's binary (else the runtime's generic runner)."""
+    async def _spawn_in_slot(self, profile: _Profile) -> Worker:
+        """Spawn a generic worker in a budget slot the caller holds; the slot is given back
+        when the worker's process is reaped, or at once if the spawn fails."""
         try:
-            return await self._spawn(profile, command)
+            return await self._spawn(profile)
         except BaseException:
             self.budget.release(profile[0])
             raise
 
-    async def _spawn(self, profile: _Profile, command: RuntimeCommand | None = None) -> Worker:
+    async def _spawn(self, profile: _Profile) -> Worker:
         runtime, network, storage_mb = profile
-        command = command or self._commands[runtime]
+        command = self._commands[runtime]
         assert command is not None and self._base is not None
         if self._closed:  # a pre-start that waited out its delay past close()
             raise RuntimeError("worker pools are closed")
