@@ -34,6 +34,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench.scenarios._common import cpu_s
+
 _PG = os.environ.get("FNGATE_BENCH_PG", "postgresql://postgres@127.0.0.1/test")
 _PATHS = ["/api/v1/functions?per_page=20", "/api/v1/functions/f3"]
 _CODE = "def handler(event, context):\n    return event\n"
@@ -115,21 +117,15 @@ def _request(client: httpx.Client, path: str) -> None:
         client.get(path).raise_for_status()
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (its children not counted)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _round(client: httpx.Client, pid: int, path: str, requests: int) -> tuple[float, float]:
     """The round's p50 in ms, and the gateway's CPU seconds it took."""
     latencies = []
-    cpu = _cpu_s(pid)
+    cpu = cpu_s(pid)
     for _ in range(requests):
         started = time.perf_counter()
         _request(client, path)
         latencies.append(time.perf_counter() - started)
-    return statistics.median(latencies) * 1000, _cpu_s(pid) - cpu
+    return statistics.median(latencies) * 1000, cpu_s(pid) - cpu
 
 
 def main() -> None:
