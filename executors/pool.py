@@ -49,7 +49,7 @@ from executors.models import (
 from executors.pool_spawning import WorkerSpawning
 from executors.pool_state import DEFAULT_STORAGE_MB, Profile, logger
 from executors.pool_status import PoolStatus
-from executors.process import READY_TIMEOUT_S, LogSink, Worker, WorkerFailed
+from executors.process import LogSink, Worker, WorkerFailed
 from executors.runtimes import RuntimeCommand, detect_runtimes
 from executors.sandbox import DEPS_IN_SANDBOX, Sandbox, SandboxUnavailable, UidPool
 from executors.setup import prepare_sandbox
@@ -298,12 +298,6 @@ class WorkerPools(PoolStatus, WorkerSpawning):
         profile = self._profile(spec)
         command = self._binary_command(spec)
         worker = self._take_prestarted(profile)
-        if worker is not None and command is not None:
-            try:  # a pre-started stub becomes the function's binary: one exec
-                await worker.exec_binary(command.argv[0], READY_TIMEOUT_S)
-            except WorkerFailed as exc:
-                logger.warning("a pre-started %s worker could not exec: %s", spec.runtime, exc)
-                worker = None
         if worker is None:
             if not self.budget.try_take(spec.runtime):
                 if self._room_wanted(spec.runtime, joining=1):  # no room coming for this one
@@ -312,7 +306,12 @@ class WorkerPools(PoolStatus, WorkerSpawning):
                 if handed is not None:
                     return handed, False
             self._refill(profile)
-            worker = await self._spawn_in_slot(profile, command)
+            worker = await self._spawn_in_slot(profile)
+        if command is not None:
+            # A pre-started stub becomes the function's binary with one exec. Never the
+            # binary spawned itself: its own code (a Go init, a Rust static constructor)
+            # would run before it said ready, before the sandbox's processes were counted.
+            worker.exec_first(command.argv[0])
         return worker, True
 
     @contextlib.asynccontextmanager

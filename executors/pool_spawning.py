@@ -10,7 +10,6 @@ from executors import eviction
 from executors.models import DEFAULT_CPU_MILLIS, DEFAULT_MEMORY_MB
 from executors.pool_state import PoolState, Profile, logger
 from executors.process import Worker, WorkerFailed
-from executors.runtimes import RuntimeCommand
 from executors.sandbox import SandboxUnavailable
 
 __all__ = ["WorkerSpawning"]
@@ -19,20 +18,18 @@ __all__ = ["WorkerSpawning"]
 class WorkerSpawning(PoolState):
     """The process side of :class:`~executors.pool.WorkerPools`."""
 
-    async def _spawn_in_slot(self, profile: Profile,
-                             command: RuntimeCommand | None = None) -> Worker:
-        """Spawn a worker in a budget slot the caller holds; the slot is given back when
-        the worker's process is reaped, or at once if the spawn fails. ``command``: a
-        compiled function's binary (else the runtime's generic runner)."""
+    async def _spawn_in_slot(self, profile: Profile) -> Worker:
+        """Spawn a generic worker in a budget slot the caller holds; the slot is given back
+        when the worker's process is reaped, or at once if the spawn fails."""
         try:
-            return await self._spawn(profile, command)
+            return await self._spawn(profile)
         except BaseException:
             self.budget.release(profile[0])
             raise
 
-    async def _spawn(self, profile: Profile, command: RuntimeCommand | None = None) -> Worker:
+    async def _spawn(self, profile: Profile) -> Worker:
         runtime, network, storage_mb = profile
-        command = command or self._commands[runtime]
+        command = self._commands[runtime]
         assert command is not None and self._base is not None
         if self._closed:  # a pre-start that waited out its delay past close()
             raise RuntimeError("worker pools are closed")

@@ -205,6 +205,9 @@ class Worker:
         # any user code ran: anything else alive after a call outlived it.
         self._core_pids: frozenset[int] = frozenset()
         self._core_tasks = 0  # tasks (threads too) of the pids cgroup with only those
+        self._runner_host_pid = 0  # the runner as the host sees it (its pid never changes)
+        # A compiled function's binary the pre-started stub becomes before it specializes.
+        self._exec_path: str | None = None
         self._freeze_at: asyncio.TimerHandle | None = None
         self._frozen = False
         self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -294,7 +297,8 @@ class Worker:
             worker._core_pids = frozenset(limits.descendants(worker.pid))
             if worker.cgroup is not None:
                 worker._core_tasks = worker.cgroup.task_count()
-            check_limits(_host_pid_of(worker._core_pids, frame["pid"]), limits.RLIMITS)
+            worker._runner_host_pid = _host_pid_of(worker._core_pids, frame["pid"])
+            check_limits(worker._runner_host_pid, limits.RLIMITS)
         except SandboxUnavailable as exc:
             worker.kill()
             await worker.wait_closed()
@@ -506,26 +510,35 @@ class Worker:
 
     # --- specialize and call ------------------------------------------------
 
-    async def exec_binary(self, path: str, timeout_s: float) -> None:
-        """Turn a pre-started worker of a compiled runtime into ``path`` (a function's
-        binary, as the sandbox shows it): one exec in place, the same process, sandbox,
-        cgroup and pipes; returns once the binary said ``ready`` (else WorkerFailed)."""
+    def exec_first(self, path: str) -> None:
+        """Make a pre-started worker of a compiled runtime ``path`` (a function's binary, as
+        the sandbox shows it) as it is specialized: one exec in place, the same process,
+        sandbox, cgroup and pipes. The exec frame goes with the specialize frame (and the
+        call's): the stub reads its own frame only, the binary the rest, no round trip."""
+        self._exec_path = path
+
+    async def _send_load(self, load: bytes, timeout_s: float) -> protocol.InboundFrame:
+        """Send ``load`` (specialize, maybe a call); the first reply to it. Behind an exec
+        frame when one is due: then the binary's ``ready`` comes first (else WorkerFailed)."""
+        path, self._exec_path = self._exec_path, None
+        if path is None:
+            return await self._request(load, timeout_s)
         body = orjson.dumps({"type": "exec", "path": path})
         try:
-            frame = await self._request(protocol.HEADER.pack(len(body)) + body, timeout_s)
-        except (_Died, TimeoutError) as exc:
-            self.kill()
+            ready = await self._request(protocol.HEADER.pack(len(body)) + body + load, timeout_s)
+        except _Died as exc:
             raise WorkerFailed(f"worker {self.name}: the binary did not start: {exc!r}") from exc
-        if frame["type"] != "ready":
+        if ready["type"] != "ready":
             self.kill()
-            raise WorkerFailed(f"worker {self.name}: expected ready, got {frame['type']}")
+            raise WorkerFailed(f"worker {self.name}: expected ready, got {ready['type']}")
+        return await self._request(None, timeout_s)
 
     async def specialize(
         self, spec: CodeSpec, *, max_log_bytes: int, max_result_bytes: int, timeout_s: float
     ) -> protocol.SpecializedFrame:
         """Load ``spec``'s code (raises TimeoutError, or _Died if the worker dies)."""
         frame = self._specialize_frame(spec, max_log_bytes, max_result_bytes)
-        return self._specialized(await self._request(frame, timeout_s))
+        return self._specialized(await self._send_load(frame, timeout_s))
 
     def _specialize_frame(self, spec: CodeSpec, max_log_bytes: int,
                           max_result_bytes: int) -> bytes:
@@ -582,6 +595,8 @@ class Worker:
             tasks = self.cgroup.task_count()
             if tasks == self._core_tasks and tasks > 0:
                 return  # the fast path: nothing started, nothing left (one small read)
+            if self._only_core_left():
+                return
         # The tree holds zombies as children; the cgroup holds whatever left the tree.
         now = set(limits.descendants(self.pid))
         if self.cgroup is not None:
@@ -595,6 +610,21 @@ class Worker:
                     os.kill(pid, signal.SIGKILL)
             logger.info("worker %s: killed %d process(es) left by a call", self.name, len(strays))
             self.retire = True
+
+    def _only_core_left(self) -> bool:
+        """Whether the sandbox holds its own processes only, though its task count moved
+        (a runner whose threads come and go: Go's runtime starts threads as it needs them).
+
+        Every live process of the worker is in its cgroup, where it cannot leave; a dead
+        one not reaped yet (a zombie) is not listed there, but it is a child of a live
+        process: of one listed (then caught here), of the sandbox's init (which reaps it
+        at once), or of the runner (whose children are looked at). A few small reads,
+        against the full look's walk of every process's threads."""
+        assert self.cgroup is not None
+        live = self.cgroup.pids_in()
+        return (bool(live) and self._core_pids.issuperset(live)
+                and self._runner_host_pid > 0
+                and not limits.has_children(self._runner_host_pid))
 
     def pause(self) -> None:
         """Freeze the worker once it has stayed idle for FREEZE_AFTER_S: nothing of it
@@ -677,7 +707,7 @@ class Worker:
                 # without waiting for the gateway in between (one round trip, not two).
                 load = self._specialize_frame(spec, max_log_bytes, max_result_bytes)
                 loaded = self._specialized(
-                    await self._request(load + frame, deadline - loop.time()))
+                    await self._send_load(load + frame, deadline - loop.time()))
                 # The call began when loading ended, not when this reply was read. The
                 # figure comes from the user's process: only a plausible one is taken.
                 load_ms = loaded.get("load_ms")

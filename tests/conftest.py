@@ -280,6 +280,19 @@ def auth(scopes: str = "execute:all read:functions write:functions",
     return {"Authorization": f"Bearer {token(scopes, sub)}"}
 
 
+def sleepers(seconds: str) -> list[int]:
+    """Host pids of ``sleep <seconds>`` processes (tests pick a ``seconds`` of their own)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv[:2] == [b"sleep", seconds.encode()]:
+            found.append(int(entry))
+    return found
+
+
 async def wait_for(predicate: Callable[[], Any], timeout_s: float = 10.0,
                    interval_s: float = 0.05) -> Any:
     """Poll an async or sync predicate until truthy; fail after ``timeout_s``."""

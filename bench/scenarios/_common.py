@@ -17,7 +17,8 @@ import httpx
 
 from bench._harness import Harness, harness
 
-__all__ = ["Config", "Gateways", "children", "create_function", "loadgen", "rss_kb", "worker_exe"]
+__all__ = ["Config", "Gateways", "children", "cpu_s", "create_function", "loadgen", "rss_kb",
+           "worker_exe"]
 
 PY_ECHO = "def handler(event):\n    return event\n"
 NODE_ECHO = "function handler(event) { return event }"
@@ -161,6 +162,12 @@ def uid_of(pid: int) -> int:
         if line.startswith("Uid:"):
             return int(line.split()[1])
     raise RuntimeError(f"no Uid for pid {pid}")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (its children not counted)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kb(pid: int) -> int:

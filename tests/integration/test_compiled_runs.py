@@ -17,8 +17,8 @@ import pytest
 import pytest_asyncio
 
 from executors import BuildResult, CodeSpec, WorkerPools
-from tests.conftest import IN_CI, wait_for
-from tests.integration.test_executor_runs import ctx, pools, run
+from tests.conftest import IN_CI, sleepers, wait_for
+from tests.integration.test_executor_runs import MAX_LOG_BYTES, ctx, pools, run
 
 __all__ = ["pools"]  # the fixture, shared with the Python and Node.js runs
 
@@ -32,6 +32,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -63,6 +66,30 @@ func Handler(ctx context.Context, event map[string]any) (any, error) {
 		}
 	case "env":
 		return os.Getenv("GREETING"), nil
+	case "tail":
+		fmt.Println("line")
+		fmt.Print("tail")
+		return "ok", nil
+	case "flood":
+		for i := 0; i < 3000; i++ {
+			fmt.Printf("line %04d %s\\n", i, strings.Repeat("x", 30))
+		}
+		fmt.Print("tail")
+		return "ok", nil
+	case "spawn":
+		cmd := exec.Command("sleep", event["mark"].(string))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		return cmd.Process.Pid, nil
+	case "zombie":
+		cmd := exec.Command("true")
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		time.Sleep(200 * time.Millisecond) // it has exited; nobody waits for it
+		return cmd.Process.Pid, nil
 	case "ctx":
 		deadline, _ := ctx.Deadline()
 		return map[string]any{"job_id": info.JobID, "function_name": info.FunctionName,
@@ -103,6 +130,28 @@ fn handler(event: Value, ctx: &Context) -> Result<Value, Box<dyn std::error::Err
             }
         }
         "env" => return Ok(json!(std::env::var("GREETING").unwrap_or_default())),
+        "tail" => {
+            println!("line");
+            print!("tail");
+            return Ok(json!("ok"));
+        }
+        "flood" => {
+            for i in 0..3000 {
+                println!("line {:04} {}", i, "x".repeat(30));
+            }
+            print!("tail");
+            return Ok(json!("ok"));
+        }
+        "spawn" => {
+            let mark = event["mark"].as_str().unwrap_or("1");
+            let child = std::process::Command::new("sleep").arg(mark).spawn()?;
+            return Ok(json!(child.id()));
+        }
+        "zombie" => {
+            let child = std::process::Command::new("true").spawn()?;
+            std::thread::sleep(std::time::Duration::from_millis(200)); // exited, not waited for
+            return Ok(json!(child.id()));
+        }
         "ctx" => {
             return Ok(json!({"job_id": ctx.job_id, "function_name": ctx.function_name,
                 "version": ctx.version, "trigger": ctx.trigger, "sub": ctx.sub,
@@ -276,6 +325,49 @@ async def test_prints_go_to_logs_and_env_is_the_functions(
     assert [ln.message for ln in r.logs if ln.stream == "stderr"] == ["to stderr"]
     env = await run(pools, s, {"op": "env"})
     assert env.result == "hi" and env.logs == ()
+
+
+@pytest.mark.parametrize("runtime", COMPILED)
+async def test_a_last_line_without_a_newline_is_a_line_of_its_own(
+        pools: WorkerPools, sinks: dict[str, CodeSpec], runtime: str) -> None:
+    s = sink(pools, sinks, runtime)
+    r = await run(pools, s, {"op": "tail"})
+    assert r.ok, r.error
+    assert [(ln.stream, ln.message) for ln in r.logs] == [("stdout", "line"), ("stdout", "tail")]
+    again = await run(pools, s, {"op": "tail"})
+    assert [ln.message for ln in again.logs] == ["line", "tail"]
+    await pools.drop_function(s.function_id)  # room for the pre-started workers later tests see
+
+
+@pytest.mark.parametrize("runtime", COMPILED)
+async def test_more_output_than_a_pipe_holds_is_cut_at_the_log_limit_in_order(
+        pools: WorkerPools, sinks: dict[str, CodeSpec], runtime: str) -> None:
+    s = sink(pools, sinks, runtime)
+    r = await run(pools, s, {"op": "flood"})  # 135 kB printed, 4 kB of logs kept
+    assert r.ok and r.result == "ok", r.error
+    assert r.logs_truncated
+    lines = [ln.message for ln in r.logs]
+    assert lines == [f"line {i:04d} {'x' * 30}" for i in range(len(lines))]
+    assert 0 < sum(len(m) + 1 for m in lines) <= MAX_LOG_BYTES
+    # Nothing of it is left for the next call of the same worker.
+    after = await run(pools, s, {"op": "env"})
+    assert after.cold_start is False and after.logs == () and not after.logs_truncated
+    await pools.drop_function(s.function_id)
+
+
+@pytest.mark.parametrize("runtime", COMPILED)
+@pytest.mark.parametrize("left", ["spawn", "zombie"])
+async def test_a_process_a_call_leaves_is_killed_and_the_worker_replaced(
+        pools: WorkerPools, sinks: dict[str, CodeSpec], runtime: str, left: str) -> None:
+    s = sink(pools, sinks, runtime)
+    first = await run(pools, s)  # warm: the count of the sandbox's tasks has moved since
+    mark = f"300.{time.time_ns() % 10**9:09d}"
+    r = await run(pools, s, {"op": left, "mark": mark})  # a sleep, or an exited child
+    assert r.ok, r.error
+    assert not sleepers(mark)  # killed as the call ended
+    after = await run(pools, s)  # a zombie only its parent reaps: a new worker
+    assert after.cold_start is True and after.result["token"] != first.result["token"]
+    await pools.drop_function(s.function_id)
 
 
 @pytest.mark.parametrize("runtime", COMPILED)

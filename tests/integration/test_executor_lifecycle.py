@@ -20,7 +20,7 @@ import executors.pool
 import executors.sandbox
 from executors import CallContext, CodeSpec, RuntimeUnavailable, WorkerPools
 from executors.limits import CgroupRoot
-from tests.conftest import needs_bwrap
+from tests.conftest import needs_bwrap, sleepers
 
 _ids = itertools.count(5000)
 RUNTIMES = ["python", "nodejs"]
@@ -411,18 +411,6 @@ THREAD_THEN_PROCESS = (
 )
 
 
-def _sleepers(seconds: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv[:2] == [b"sleep", seconds.encode()]:
-            found.append(int(entry))
-    return found
-
-
 @needs_bwrap
 async def test_a_process_that_replaces_a_thread_still_dies_with_its_call(
     pools: WorkerPools,
@@ -433,4 +421,4 @@ async def test_a_process_that_replaces_a_thread_still_dies_with_its_call(
     assert (await pools.run(s, {"step": 1}, ctx(), timeout_ms=5000)).ok
     r = await pools.run(s, {"step": 2}, ctx(), timeout_ms=5000)
     assert r.ok, r.error
-    assert await eventually(lambda: not _sleepers("77")), _sleepers("77")
+    assert await eventually(lambda: not sleepers("77")), sleepers("77")

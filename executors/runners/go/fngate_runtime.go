@@ -9,10 +9,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,13 +164,9 @@ type fngateLogs struct {
 	truncated   bool
 }
 
-var (
-	fngateLog      = &fngateLogs{limit: 64 * 1024}
-	fngateSentinel string
-	fngateSynced   = make(chan struct{}, 2)
-)
+var fngateLog = &fngateLogs{limit: 64 * 1024}
 
-func (l *fngateLogs) emit(stream, line string) {
+func (l *fngateLogs) emit(stream string, line []byte) {
 	l.Lock()
 	size := len(line) + 1
 	if l.truncated || l.used+size > l.limit {
@@ -182,8 +177,69 @@ func (l *fngateLogs) emit(stream, line string) {
 	l.used += size
 	l.Unlock()
 	now := float64(time.Now().UnixNano()) / 1e9
-	fngateSend(map[string]any{"type": "log", "stream": stream, "message": strings.ToValidUTF8(line, "\uFFFD"), "ts": now})
+	fngateSend(map[string]any{"type": "log", "stream": stream, "message": strings.ToValidUTF8(string(line), "\uFFFD"), "ts": now})
 }
+
+// fngateStream is the read end of the pipe that fd 1 or 2 writes to. Whoever holds its
+// lock drains it: the reader goroutine while the call runs (woken by the poller when
+// there is something to read), the call itself once the handler returned. So every line
+// written before the handler returned is sent before the call's result, and a call that
+// printed nothing costs one read that finds the pipe empty, no round trip.
+type fngateStream struct {
+	sync.Mutex
+	name    string
+	fd      int
+	buf     []byte
+	partial []byte
+}
+
+// drain reads what the pipe holds now and sends its whole lines (with final, the last
+// partial line too); true at end of file. At most `budget` bytes: a child of the
+// function that never stops writing must not hold the call. Call with the lock held.
+func (s *fngateStream) drain(final bool, budget int) bool {
+	eof := false
+	for budget > 0 {
+		n, err := syscall.Read(s.fd, s.buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if n <= 0 {
+			eof = err == nil
+			break
+		}
+		budget -= n
+		s.lines(s.buf[:n])
+	}
+	if final && len(s.partial) > 0 {
+		fngateLog.emit(s.name, s.partial)
+		s.partial = s.partial[:0]
+	}
+	return eof
+}
+
+func (s *fngateStream) lines(data []byte) {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			s.partial = append(s.partial, data...)
+			if len(s.partial) >= 8192 {
+				fngateLog.emit(s.name, s.partial)
+				s.partial = s.partial[:0]
+			}
+			return
+		}
+		if len(s.partial) > 0 {
+			s.partial = append(s.partial, data[:i]...)
+			fngateLog.emit(s.name, s.partial)
+			s.partial = s.partial[:0]
+		} else {
+			fngateLog.emit(s.name, data[:i])
+		}
+		data = data[i+1:]
+	}
+}
+
+var fngateStreams []*fngateStream
 
 // fngateCapture points fd `fd` at a pipe whose lines become log frames of `stream`.
 func fngateCapture(fd int, stream string) {
@@ -195,42 +251,29 @@ func fngateCapture(fd int, stream string) {
 		panic(err)
 	}
 	syscall.Close(p[1])
-	reader := bufio.NewReaderSize(os.NewFile(uintptr(p[0]), stream), 8192)
-	go func() {
-		var partial []byte
-		for {
-			chunk, err := reader.ReadSlice('\n')
-			partial = append(partial, chunk...)
-			if err == bufio.ErrBufferFull {
-				fngateLog.emit(stream, string(partial))
-				partial = partial[:0]
-				continue
-			}
-			if err != nil {
-				return
-			}
-			line := string(partial[:len(partial)-1])
-			partial = partial[:0]
-			if line == fngateSentinel {
-				fngateSynced <- struct{}{}
-				continue
-			}
-			fngateLog.emit(stream, line)
-		}
-	}()
+	// Only the read end is non-blocking (its own open file): fd `fd` stays blocking.
+	if err := syscall.SetNonblock(p[0], true); err != nil {
+		panic(err)
+	}
+	s := &fngateStream{name: stream, fd: p[0], buf: make([]byte, 8192)}
+	fngateStreams = append(fngateStreams, s)
+	conn, err := os.NewFile(uintptr(p[0]), stream).SyscallConn()
+	if err != nil {
+		panic(err)
+	}
+	go conn.Read(func(uintptr) bool {
+		s.Lock()
+		defer s.Unlock()
+		return s.drain(false, 1<<20)
+	})
 }
 
-// fngateFlushLogs waits until every line printed before it was sent.
+// fngateFlushLogs sends every line printed before it was called.
 func fngateFlushLogs() {
-	for _, fd := range []int{1, 2} {
-		syscall.Write(fd, []byte(fngateSentinel+"\n"))
-	}
-	for i := 0; i < 2; i++ {
-		select {
-		case <-fngateSynced:
-		case <-time.After(2 * time.Second): // a child holds the pipe full: do not hang
-			return
-		}
+	for _, s := range fngateStreams {
+		s.Lock()
+		s.drain(true, 1<<20)
+		s.Unlock()
 	}
 }
 
@@ -399,9 +442,6 @@ func main() {
 	syscall.CloseOnExec(wfd)
 	fngateIn = bufio.NewReaderSize(os.NewFile(uintptr(rfd), "frames-in"), 1<<16)
 	fngateOut = os.NewFile(uintptr(wfd), "frames-out")
-	var token [16]byte
-	rand.Read(token[:])
-	fngateSentinel = "\x00fngate-sync-" + hex.EncodeToString(token[:])
 	fngateCapture(1, "stdout")
 	fngateCapture(2, "stderr")
 	os.Args = []string{"handler"}

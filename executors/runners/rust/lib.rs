@@ -11,12 +11,11 @@ use serde_json::{json, Map, Value};
 use std::cell::RefCell;
 use std::fmt::Display;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::os::unix::io::FromRawFd;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What a handler's file gets without an import.
 pub mod prelude {
@@ -145,14 +144,26 @@ extern "C" {
     fn pipe2(fds: *mut i32, flags: i32) -> i32;
     fn dup2(old: i32, new: i32) -> i32;
     fn close(fd: i32) -> i32;
-    fn write(fd: i32, buf: *const u8, n: usize) -> isize;
     fn fcntl(fd: i32, cmd: i32, ...) -> i32;
+    fn read(fd: i32, buf: *mut u8, n: usize) -> isize;
+    fn poll(fds: *mut PollFd, n: u64, timeout: i32) -> i32;
     fn getrusage(who: i32, usage: *mut Rusage) -> i32;
 }
 
 const O_CLOEXEC: i32 = 0o2000000;
 const F_SETFD: i32 = 2;
 const FD_CLOEXEC: i32 = 1;
+const F_SETFL: i32 = 4;
+const O_NONBLOCK: i32 = 0o4000;
+const EINTR: i32 = 4;
+const POLLIN: i16 = 1;
+
+#[repr(C)]
+struct PollFd {
+    fd: i32,
+    events: i16,
+    revents: i16,
+}
 
 fn usage() -> (f64, i64) {
     let mut cpu = 0.0;
@@ -225,49 +236,111 @@ fn emit(stream: &str, line: &[u8]) {
     send(&json!({"type": "log", "stream": stream, "message": message, "ts": ts}));
 }
 
+/// The read end of the pipe fd 1 or 2 writes to. Whoever holds its lock drains it: the
+/// reader thread while the call runs (woken by poll when there is something to read),
+/// the call itself once the handler returned. So every line written before the handler
+/// returned is sent before the call's result, and a call that printed nothing costs one
+/// read that finds the pipe empty, no round trip.
+struct Stream {
+    name: &'static str,
+    fd: i32,
+    partial: Vec<u8>,
+}
+
+impl Stream {
+    /// Read what the pipe holds now and send its whole lines (with `last`, the partial
+    /// line too); true at end of file. At most `budget` bytes: a child of the function
+    /// that never stops writing must not hold the call.
+    fn drain(&mut self, last: bool, mut budget: usize) -> bool {
+        let mut buf = [0u8; 8192];
+        let mut eof = false;
+        while budget > 0 {
+            let n = unsafe { read(self.fd, buf.as_mut_ptr(), buf.len()) };
+            if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(EINTR) {
+                continue;
+            }
+            if n <= 0 {
+                eof = n == 0;
+                break;
+            }
+            budget = budget.saturating_sub(n as usize);
+            self.lines(&buf[..n as usize]);
+        }
+        if last && !self.partial.is_empty() {
+            emit(self.name, &self.partial);
+            self.partial.clear();
+        }
+        eof
+    }
+
+    fn lines(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            match data.iter().position(|&b| b == b'\n') {
+                None => {
+                    self.partial.extend_from_slice(data);
+                    if self.partial.len() >= 8192 {
+                        emit(self.name, &self.partial);
+                        self.partial.clear();
+                    }
+                    return;
+                }
+                Some(i) => {
+                    if self.partial.is_empty() {
+                        emit(self.name, &data[..i]);
+                    } else {
+                        self.partial.extend_from_slice(&data[..i]);
+                        emit(self.name, &self.partial);
+                        self.partial.clear();
+                    }
+                    data = &data[i + 1..];
+                }
+            }
+        }
+    }
+}
+
+static STREAMS: [Mutex<Option<Stream>>; 2] = [Mutex::new(None), Mutex::new(None)];
+
 /// Point `fd` at a pipe whose lines become log frames of `stream`.
-fn capture(fd: i32, stream: &'static str, sentinel: String, synced: Sender<()>) {
+fn capture(slot: usize, fd: i32, stream: &'static str) {
     let mut p = [0i32; 2];
     unsafe {
         if pipe2(p.as_mut_ptr(), O_CLOEXEC) != 0 || dup2(p[1], fd) < 0 {
             std::process::exit(4);
         }
         close(p[1]);
+        // Only the read end is non-blocking (its own open file): `fd` stays blocking.
+        if fcntl(p[0], F_SETFL, O_NONBLOCK) != 0 {
+            std::process::exit(4);
+        }
     }
-    let reader = unsafe { File::from_raw_fd(p[0]) };
-    std::thread::spawn(move || {
-        let mut reader = BufReader::with_capacity(8192, reader);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match (&mut reader).take(8192).read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
+    *STREAMS[slot].lock().unwrap_or_else(|e| e.into_inner()) =
+        Some(Stream { name: stream, fd: p[0], partial: Vec::new() });
+    let rfd = p[0];
+    std::thread::spawn(move || loop {
+        let mut pfd = PollFd { fd: rfd, events: POLLIN, revents: 0 };
+        if unsafe { poll(&mut pfd, 1, -1) } < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(EINTR) {
+                continue;
             }
-            if line.last() == Some(&b'\n') {
-                line.pop();
-                if line == sentinel.as_bytes() {
-                    let _ = synced.send(());
-                    continue;
-                }
+            return;
+        }
+        let mut guard = STREAMS[slot].lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = guard.as_mut() {
+            if s.drain(false, 1 << 20) {
+                return;
             }
-            emit(stream, &line);
         }
     });
 }
 
-fn flush_logs(sentinel: &str, synced: &Receiver<()>) {
+/// Send every line printed before this was called.
+fn flush_logs() {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
-    let mut mark = sentinel.as_bytes().to_vec();
-    mark.push(b'\n');
-    for fd in [1, 2] {
-        unsafe { write(fd, mark.as_ptr(), mark.len()) };
-    }
-    for _ in 0..2 {
-        // A child holding the pipe full must not hang the call.
-        if synced.recv_timeout(Duration::from_secs(2)).is_err() {
-            return;
+    for slot in &STREAMS {
+        if let Some(s) = slot.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            s.drain(true, 1 << 20);
         }
     }
 }
@@ -346,15 +419,8 @@ pub fn run<Form, H: Handler<Form>>(handler: H) {
     }
     let mut input = BufReader::with_capacity(1 << 16, unsafe { File::from_raw_fd(rfd) });
     *OUT.lock().unwrap() = Some(unsafe { File::from_raw_fd(wfd) });
-    let mut token = [0u8; 16];
-    if let Ok(mut f) = File::open("/dev/urandom") {
-        let _ = f.read_exact(&mut token);
-    }
-    let sentinel: String =
-        "\0fngate-sync-".chars().chain(token.iter().map(|b| format!("{:02x}", b)).collect::<String>().chars()).collect();
-    let (tx, synced) = channel();
-    capture(1, "stdout", sentinel.clone(), tx.clone());
-    capture(2, "stderr", sentinel.clone(), tx);
+    capture(0, 1, "stdout");
+    capture(1, 2, "stderr");
     // The panic's place, kept for the error; nothing printed (the error says it).
     panic::set_hook(Box::new(|info| {
         let at = info.location().filter(|l| user_location(l.file())).map(|l| (l.line(), l.column()));
@@ -400,7 +466,7 @@ pub fn run<Form, H: Handler<Form>>(handler: H) {
                     }
                     Err(f) => failure = Some(f),
                 }
-                flush_logs(&sentinel, &synced);
+                flush_logs();
                 let (cpu1, rss) = usage();
                 let truncated = LOGS.lock().unwrap_or_else(|e| e.into_inner()).truncated;
                 let mut meta = json!({"type": "result", "ok": failure.is_none(),
