@@ -122,7 +122,8 @@ class Settings:
     log_follow_keepalive_s: float = 15.0
     # Executor tuning (not in the public table; documented in README).
     prewarm_per_runtime: int = 2
-    # Live worker processes of this replica at most (pre-started, warm and busy alike);
+    # Live worker and build processes of this replica at most (pre-started, warm, busy
+    # workers and dependency installs or compiles alike);
     # None: derived from memory and cores (config/capacity.py).
     max_workers: int | None = None
     # "runtime=N" entries: at most N of those live workers are of that runtime (a share of

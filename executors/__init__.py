@@ -1,6 +1,6 @@
 """Worker pools that run functions in isolated, pre-started worker processes."""
 
-from executors.budget import CapacityExhausted
+from executors.budget import BuildQueued, CapacityExhausted
 from executors.build import Builder, BuildResult
 from executors.models import (
     CallContext,
@@ -12,6 +12,7 @@ from executors.models import (
 from executors.pool import RuntimeUnavailable, WorkerPools
 
 __all__ = [
+    "BuildQueued",
     "BuildResult",
     "Builder",
     "CallContext",

@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-__all__ = ["CapacityExhausted", "RuntimeCapacity", "WorkerBudget", "WorkerCapacity"]
+__all__ = ["BuildQueued", "CapacityExhausted", "RuntimeCapacity", "WorkerBudget",
+           "WorkerCapacity"]
 
 W = TypeVar("W")
 
@@ -34,6 +35,12 @@ HANDOFF_PATIENCE_S = 1.0
 
 class CapacityExhausted(Exception):
     """No worker could be had within the wait the caller allowed: the gateway is at its cap."""
+
+
+class BuildQueued(CapacityExhausted):
+    """What a call needed built (a replica rebuilding a version's dependencies or binary it
+    has no copy of) got no slot of the budget within the call's wait. The build stays
+    queued and runs when a slot comes free; a later call finds it built."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -52,6 +52,8 @@ from executors.buildrun import (
     BUILD_TMP_MB,
     MAX_BUILD_LOG_BYTES,
     BuildSlot,
+    SharedBuilds,
+    in_slot,
     name_key,
     no_slot,
     publish_tree,
@@ -240,7 +242,7 @@ class Builder:
         self._commands: dict[Runtime, RuntimeCommand | None] | None = None
         self._tools: dict[Runtime, _Tool | None] = {}
         self._base: Path | None = None
-        self._running: dict[str, asyncio.Task[BuildResult]] = {}
+        self._running: SharedBuilds[BuildResult] = SharedBuilds("build")
         self._prepare_lock = asyncio.Lock()
         self._preparing: asyncio.Task[None] | None = None
         self.builds_run = 0  # build processes started (a cache hit starts none)
@@ -400,8 +402,11 @@ class Builder:
 
     # --- building --------------------------------------------------------------
 
-    async def build(self, runtime: Runtime, dependencies: Sequence[str]) -> BuildResult:
-        """Install ``dependencies`` (or find them cached); never raises for bad packages."""
+    async def build(self, runtime: Runtime, dependencies: Sequence[str], *,
+                    slot_wait_s: float | None = None) -> BuildResult:
+        """Install ``dependencies`` (or find them cached); never raises for bad packages.
+        ``slot_wait_s``: how long a caller waits for the build to get a slot of the worker
+        budget, then :class:`~executors.budget.BuildQueued` (None: as long as it takes)."""
         if not dependencies:
             return BuildResult(ok=True, log="", path=None)
         try:
@@ -420,19 +425,12 @@ class Builder:
         final = self.base / self._published_name(digest)
         if final.is_dir():
             return BuildResult(ok=True, log="cached", path=str(final))
-        task = self._running.get(digest)
-        if task is None:
-            task = asyncio.create_task(
-                self._build(tool, specs, digest), name=f"fngate-build-{digest[:12]}"
-            )
-            self._running[digest] = task
-            task.add_done_callback(lambda _t: self._running.pop(digest, None))
-        # Shielded: one caller giving up must not end the build the others wait for.
-        return await asyncio.shield(task)
+        return await self._running.join(digest, lambda: self._build(tool, specs, digest),
+                                        slot_wait_s=slot_wait_s)
 
     async def close(self) -> None:
         """Cancel builds in progress (their processes are killed, nothing is published)."""
-        tasks: list[asyncio.Task[Any]] = list(self._running.values())
+        tasks: list[asyncio.Task[Any]] = list(self._running.tasks())
         if self._preparing is not None:
             tasks.append(self._preparing)
         for task in tasks:
@@ -550,7 +548,7 @@ class Builder:
     ) -> tuple[int, str]:
         """Run the tool in its own session, in a slot of the worker budget; (exit code,
         log tail); -9 on timeout."""
-        async with self._slot():
+        async with in_slot(self._slot):
             self.builds_run += 1
             return await run_tool(argv, env=build_env(home), cwd=str(home),
                                   uid=user.uid if user is not None else None,

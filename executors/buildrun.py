@@ -17,16 +17,19 @@ import secrets
 import signal
 import stat
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar, copy_context
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from executors import spawn
+from executors.budget import BuildQueued
 from executors.sandbox import RLimits
 
 __all__ = ["BUILD_RLIMITS", "BUILD_TIMEOUT_S", "BUILD_TMP_MB", "MAX_BUILD_LOG_BYTES",
-           "BuildSlot", "no_slot", "drain_bounded", "killpg", "name_key", "publish_tree",
-           "published_name", "run_tool", "tail"]
+           "BuildSlot", "SharedBuilds", "drain_bounded", "in_slot", "killpg", "name_key",
+           "no_slot", "publish_tree", "published_name", "run_tool", "tail"]
 
 BUILD_TIMEOUT_S = 300.0
 MAX_BUILD_LOG_BYTES = 64 * 1024
@@ -41,6 +44,69 @@ BuildSlot = Callable[[], AbstractAsyncContextManager[None]]
 def no_slot() -> AbstractAsyncContextManager[None]:
     """A builder or compiler used on its own, outside any worker pools: no budget."""
     return contextlib.nullcontext()
+
+
+# Set in each shared build's task (and the tasks it starts): told once the build holds a
+# slot of the worker budget, so a caller with a deadline knows it is no longer queued.
+_SLOT_HELD: ContextVar[asyncio.Event | None] = ContextVar("fngate_build_slot_held",
+                                                          default=None)
+
+
+@contextlib.asynccontextmanager
+async def in_slot(slot: BuildSlot) -> AsyncIterator[None]:
+    """``slot()`` around one build process, telling the build it runs for that it has
+    left the queue."""
+    async with slot():
+        held = _SLOT_HELD.get()
+        if held is not None:
+            held.set()
+        yield
+
+
+R = TypeVar("R")
+
+
+class SharedBuilds(Generic[R]):
+    """The builds in progress, one task per digest shared by every caller (a deploy and
+    the calls that need the same build): a caller giving up never ends the build the
+    others wait for."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._running: dict[str, tuple[asyncio.Task[R], asyncio.Event]] = {}
+
+    def tasks(self) -> list[asyncio.Task[R]]:
+        """The builds' tasks (to cancel them at shutdown)."""
+        return [task for task, _held in self._running.values()]
+
+    async def join(self, digest: str, build: Callable[[], Coroutine[Any, Any, R]], *,
+                   slot_wait_s: float | None = None) -> R:
+        """The result of the build of ``digest``, starting it with ``build()`` unless it
+        runs already. With ``slot_wait_s``, :class:`BuildQueued` when by then the build
+        still waits for a slot of the worker budget (it stays queued, for whoever else
+        waits and for the next call); once it runs, it is awaited to its end (its own
+        time limit bounds it). None: as long as it takes (background deploys)."""
+        running = self._running.get(digest)
+        if running is None:
+            held = asyncio.Event()
+            context = copy_context()
+            context.run(_SLOT_HELD.set, held)
+            task = asyncio.create_task(build(), name=f"fngate-{self._what}-{digest[:12]}",
+                                       context=context)
+            self._running[digest] = running = task, held
+            task.add_done_callback(lambda _t: self._running.pop(digest, None))
+        task, held = running
+        if slot_wait_s is not None and not held.is_set():
+            started = asyncio.ensure_future(held.wait())
+            try:
+                await asyncio.wait((task, started), timeout=slot_wait_s,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                started.cancel()
+            if not task.done() and not held.is_set():
+                raise BuildQueued(f"the {self._what} got no worker slot within {slot_wait_s:.1f}"
+                                  " s: every slot of FNGATE_MAX_WORKERS is held")
+        return await asyncio.shield(task)
 
 
 def name_key(base: Path) -> bytes:

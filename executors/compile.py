@@ -39,6 +39,8 @@ from executors.buildrun import (
     BUILD_RLIMITS,
     BUILD_TMP_MB,
     BuildSlot,
+    SharedBuilds,
+    in_slot,
     name_key,
     no_slot,
     publish_tree,
@@ -73,7 +75,7 @@ class Compiler:
         self._key: bytes | None = None
         self._versions: dict[Runtime, str | None] = {}
         self._version_lock = asyncio.Lock()
-        self._running: dict[str, asyncio.Task[BuildResult]] = {}
+        self._running: SharedBuilds[BuildResult] = SharedBuilds("compile")
         self._rust_base: asyncio.Task[BuildResult] | None = None
         self.builds_run = 0  # compiler processes started (a cache hit starts none)
 
@@ -91,7 +93,7 @@ class Compiler:
 
     async def close(self) -> None:
         """Cancel compiles in progress (their processes are killed, nothing is published)."""
-        tasks: list[asyncio.Task[Any]] = list(self._running.values())
+        tasks: list[asyncio.Task[Any]] = list(self._running.tasks())
         if self._rust_base is not None:
             tasks.append(self._rust_base)
         for task in tasks:
@@ -150,8 +152,12 @@ class Compiler:
 
     # --- compiling ----------------------------------------------------------------
 
-    async def compile(self, runtime: Runtime, code: str, handler: str) -> BuildResult:
-        """Compile (or find cached) one function; never raises for the user's faults."""
+    async def compile(self, runtime: Runtime, code: str, handler: str, *,
+                      slot_wait_s: float | None = None) -> BuildResult:
+        """Compile (or find cached) one function; never raises for the user's faults.
+        ``slot_wait_s``: how long a caller waits for the compile to get a slot of the
+        worker budget, then :class:`~executors.budget.BuildQueued` (None: as long as it
+        takes)."""
         if self._refuse is not None:
             return BuildResult(ok=False, path=None,
                                log=f"the sandbox could not be set up: {self._refuse}")
@@ -163,14 +169,9 @@ class Compiler:
         final = self._name(digest)
         if (final / BINARY_NAME).is_file():
             return BuildResult(ok=True, log="cached", path=str(final))
-        task = self._running.get(digest)
-        if task is None:
-            task = asyncio.create_task(self._compile(runtime, code, handler, final),
-                                       name=f"fngate-compile-{digest[:12]}")
-            self._running[digest] = task
-            task.add_done_callback(lambda _t: self._running.pop(digest, None))
-        # Shielded: one caller giving up must not end the compile the others wait for.
-        return await asyncio.shield(task)
+        return await self._running.join(
+            digest, lambda: self._compile(runtime, code, handler, final),
+            slot_wait_s=slot_wait_s)
 
     async def _compile(self, runtime: Runtime, code: str, handler: str,
                        final: Path) -> BuildResult:
@@ -279,7 +280,7 @@ class Compiler:
                 storage_mb=BUILD_TMP_MB, rlimits=BUILD_RLIMITS, ro_binds=ro,
                 rw_binds=((str(stage.root), str(stage.root)),), build=True,
                 chdir=str(stage.src))
-        async with self._slot():
+        async with in_slot(self._slot):
             self.builds_run += 1
             return await run_tool(argv, env=env, cwd=str(stage.src), uid=uid, gid=gid)
 

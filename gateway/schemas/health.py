@@ -105,7 +105,8 @@ class RuntimeWorkers(ResponseModel):
     max_workers: int | None = Field(ge=1, description="Its share of max_workers "
                                                       "(FNGATE_MAX_WORKERS_PER_RUNTIME); "
                                                       "null: held to max_workers only.")
-    live_workers: int = Field(ge=0, description="Its worker processes alive or starting.")
+    live_workers: int = Field(ge=0, description="Its worker processes alive or starting "
+                                                "(builds are counted in the total only).")
     workers_waiting: int = Field(ge=0, description="Its calls waiting for a worker.")
 
 
@@ -119,11 +120,15 @@ class Status(ResponseModel):
                                                    "at least one function.")
     total_functions: int = Field(ge=0)
     warm_workers: int = Field(ge=0)
-    live_workers: int = Field(ge=0, description="Worker processes alive or starting on this "
-                                                "replica: pre-started, warm and busy.")
+    live_workers: int = Field(ge=0, description="Processes holding a slot of the worker cap "
+                                                "on this replica, alive or starting: workers "
+                                                "(pre-started, warm and busy) and build "
+                                                "processes (dependency installs, Go and Rust "
+                                                "compiles).")
     max_workers: int = Field(ge=1, description="FNGATE_MAX_WORKERS: the cap on live_workers "
                                                "(set, or derived from memory and cores).")
-    workers_waiting: int = Field(ge=0, description="Calls waiting for a worker at the cap.")
+    workers_waiting: int = Field(ge=0, description="Calls and builds waiting for a slot at "
+                                                   "the cap.")
     runtime_workers: dict[str, RuntimeWorkers] = Field(
         description="Per runtime with a share, a live worker or a waiting call: its share "
                     "and counts.")

@@ -4,7 +4,9 @@
 Both are normally built when the version was deployed; a replica that has no copy (another
 replica built it, or this one's cache was wiped) builds it again here, from the recorded
 inputs, so it built before. A build that cannot run or fails here is a failed run
-(``BuildFailed``), never a fault of the gateway.
+(``BuildFailed``), never a fault of the gateway. A caller that waits for its run bounds
+how long the build may wait for a slot of the worker budget (``slot_wait_s``): past it,
+:class:`~executors.budget.BuildQueued` (the build stays queued).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from executors import BuildResult, WorkerPools
+from executors import BuildResult, CapacityExhausted, WorkerPools
 from executors.models import COMPILED_RUNTIMES, ErrorInfo
 
 __all__ = ["Built", "built_for_run"]
@@ -32,13 +34,15 @@ class Built:
 
 
 async def built_for_run(pools: WorkerPools, runtime: str, code: str, handler: str,
-                        installs: list[str]) -> Built:
-    """The dependencies (``installs``) or binary of one version, building them if needed."""
+                        installs: list[str], *, slot_wait_s: float | None = None) -> Built:
+    """The dependencies (``installs``) or binary of one version, building them if needed;
+    :class:`~executors.budget.BuildQueued` when a build got no worker slot within
+    ``slot_wait_s`` (None: it waits as long as it takes)."""
     if runtime in COMPILED_RUNTIMES:
         compiler = pools.compiler
         path, error = await _cached_or_built(
             compiler.cached(runtime, code, handler),
-            lambda: compiler.compile(runtime, code, handler),
+            lambda: compiler.compile(runtime, code, handler, slot_wait_s=slot_wait_s),
             "compiling the function")
         return Built(binary_path=path, error=error)
     if not installs:
@@ -46,7 +50,8 @@ async def built_for_run(pools: WorkerPools, runtime: str, code: str, handler: st
     builder = pools.builder
     path, error = await _cached_or_built(
         builder.cached(runtime, installs),  # type: ignore[arg-type]
-        lambda: builder.build(runtime, installs),  # type: ignore[arg-type]
+        lambda: builder.build(runtime, installs,  # type: ignore[arg-type]
+                              slot_wait_s=slot_wait_s),
         "installing the dependencies")
     return Built(dependencies_path=path, error=error)
 
@@ -57,7 +62,7 @@ async def _cached_or_built(cached: str | None, build: Callable[[], Awaitable[Bui
         return cached, None
     try:
         built = await build()
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, CapacityExhausted):
         raise
     except Exception as exc:
         logger.exception("%s for a run failed", what)

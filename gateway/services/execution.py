@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from executors import CapacityExhausted, RuntimeUnavailable, WorkerPools
+from executors import BuildQueued, CapacityExhausted, RuntimeUnavailable, WorkerPools
 from executors.models import CallContext, CodeSpec, ExecutionResult
 from gateway.core.errors import ConcurrencyLimit, RuntimeLost
 from gateway.core.models import FunctionRecord, Job
@@ -197,7 +197,7 @@ class Pipeline:
                 if quota is not None:
                     quota.release()
         except CapacityExhausted as exc:
-            raise self.at_worker_cap(function) from exc
+            raise self.at_worker_cap(function, exc) from exc
         finally:
             gate.release()
 
@@ -232,15 +232,24 @@ class Pipeline:
         except RuntimeUnavailable as exc:
             raise RuntimeLost(str(exc)) from exc
         except CapacityExhausted as exc:
-            raise self.at_worker_cap(function) from exc
+            raise self.at_worker_cap(function, exc) from exc
         if cold:
             self._metrics.cold_start_observed(spec.runtime, time.perf_counter() - began)
         return cold
 
-    def at_worker_cap(self, function: FunctionRecord) -> ConcurrencyLimit:
-        """A sync call (or a session's warm-up) got no worker in time: the replica is at
-        FNGATE_MAX_WORKERS with every worker busy."""
+    def at_worker_cap(self, function: FunctionRecord, exc: CapacityExhausted
+                      ) -> ConcurrencyLimit:
+        """A sync call (or a session's warm-up) got no worker, or no slot to rebuild what
+        it runs, in time: the replica is at FNGATE_MAX_WORKERS with every worker busy."""
         budget = self._pools.budget
+        if isinstance(exc, BuildQueued):
+            return ConcurrencyLimit(
+                f"every worker process of this gateway is busy (FNGATE_MAX_WORKERS"
+                f" {budget.limit}); none came free in time to rebuild function"
+                f" '{function.name}' on this replica (the build stays queued)",
+                details={"max_workers": budget.limit, "waiting_for": "build"},
+                headers={"Retry-After": "1"},
+            )
         share = budget.shares.get(function.runtime)
         if share is not None and budget.at_share(function.runtime):
             return ConcurrencyLimit(
@@ -265,8 +274,14 @@ class Pipeline:
         started = now()
         function, job, timeout_ms = run.function, run.job, run.timeout_ms
         runtime, code, handler, _own, _resolved = run.code
+        deadline = None if wait_s is None else time.monotonic() + wait_s
+        # A replica without this version's build rebuilds it; a waiting caller bounds the
+        # build's wait for a worker slot by its own (a deploy's build waits as long as it
+        # takes).
         built = await built_for_run(self._pools, runtime, code, handler,
-                                    _installs(function, run.code))
+                                    _installs(function, run.code), slot_wait_s=wait_s)
+        if deadline is not None:
+            wait_s = max(0.0, deadline - time.monotonic())
         if built.error is not None:
             failed = ExecutionResult(failure="RUNTIME_ERROR", error=built.error)
             return failed, started, now()

@@ -317,7 +317,8 @@ def _budget_metrics(read: Callable[[], WorkerCapacity] | None) -> Iterable[Metri
                             "FNGATE_MAX_WORKERS: the cap on live worker processes in force.",
                             value=capacity.max)
     yield GaugeMetricFamily("fngate_workers_waiting",
-                            "Calls waiting for a worker at the cap.", value=capacity.waiting)
+                            "Calls and builds waiting for a slot at the cap.",
+                            value=capacity.waiting)
     families = {
         "live": GaugeMetricFamily("fngate_runtime_workers_live",
                                   "A runtime's worker processes alive or starting.",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -286,6 +287,23 @@ async def test_pools_never_pre_start_past_the_cap(tmp_path: Path) -> None:
         await p.close()
 
 
+def _need_go(client: Any) -> WorkerPools:
+    """The app's pools; skips (fails under CI=true) without a Go toolchain."""
+    pools: WorkerPools = client.app.state.services.pools
+    if not pools.available_runtimes()["go"]:
+        message = "no go toolchain here (deploy/system-packages.sh installs it)"
+        if IN_CI:
+            pytest.fail(message + " (CI=true)")
+        pytest.skip(message)
+    return pools
+
+
+def _fresh_go_echo() -> str:
+    """A Go echo of its own source: a real compile, not the machine's cached build."""
+    return (f"package main\n\n// {uuid.uuid4().hex}\n"
+            "func Handler(event map[string]any) (any, error) {\n\treturn event, nil\n}\n")
+
+
 async def test_a_deploy_build_waits_for_a_slot_of_the_worker_cap(
     settings_factory: Callable[..., Any], processes: ProcessCount,
 ) -> None:
@@ -294,21 +312,14 @@ async def test_a_deploy_build_waits_for_a_slot_of_the_worker_cap(
     call's worker makes room; never more than one process of the executors at once."""
     settings = settings_factory(max_workers=1, prewarm_per_runtime=0)
     async with running_app(settings) as client:
-        pools: WorkerPools = client.app.state.services.pools  # type: ignore[attr-defined]
-        if not pools.available_runtimes()["go"]:
-            message = "no go toolchain here (deploy/system-packages.sh installs it)"
-            if IN_CI:
-                pytest.fail(message + " (CI=true)")
-            pytest.skip(message)
+        pools = _need_go(client)
         r = await create(client, name="holder", code=SLEEPY, timeout_ms=20_000)
         assert r.status_code == 201, r.text
         holding = asyncio.create_task(invoke(client, "holder", {"s": 5}))
         await wait_for(lambda: len(pools._busy) == 1)
         compiles = pools.compiler.builds_run
 
-        # A source of its own: a real compile, not the machine's cached build.
-        code = (f"package main\n\n// {uuid.uuid4().hex}\n"
-                "func Handler(event map[string]any) (any, error) {\n\treturn event, nil\n}\n")
+        code = _fresh_go_echo()
         r = await create(client, name="gobuild", runtime="go", code=code)
         assert r.status_code == 201 and r.json()["status"] == "building", r.text
 
@@ -327,3 +338,41 @@ async def test_a_deploy_build_waits_for_a_slot_of_the_worker_cap(
         r = await invoke(client, "gobuild", {"n": 7})
         assert r.status_code == 200 and r.json()["result"] == {"n": 7}, r.text
         assert processes.peak <= 1, f"{processes.peak} executor processes at once"
+
+
+async def test_a_sync_call_whose_build_is_missing_here_gets_429_when_no_slot_comes_free(
+    settings_factory: Callable[..., Any],
+) -> None:
+    """A replica without a version's build rebuilds it for a call; with FNGATE_MAX_WORKERS=1
+    held by a running call, the rebuild waits for the slot only as long as the sync call's
+    own timeout: 429 CONCURRENCY_LIMIT (``details.waiting_for: "build"``), not a wait for as
+    long as the other call runs. The build stays queued, runs once the slot is free, and
+    the next call runs on it."""
+    settings = settings_factory(max_workers=1, prewarm_per_runtime=0)
+    async with running_app(settings) as client:
+        pools = _need_go(client)
+        code = _fresh_go_echo()
+        r = await create(client, name="gomissing", runtime="go", code=code, timeout_ms=1000)
+        assert r.status_code == 201, r.text
+        function = await ready(client, "gomissing")
+        built = pools.compiler.cached("go", code, function["handler"])
+        assert built is not None
+        shutil.rmtree(built)  # as on a replica that never built it
+        r = await create(client, name="holder", code=SLEEPY, timeout_ms=30_000)
+        assert r.status_code == 201, r.text
+        holding = asyncio.create_task(invoke(client, "holder", {"s": 6}))
+        await wait_for(lambda: len(pools._busy) == 1)  # the one slot runs "holder"
+        compiles = pools.compiler.builds_run
+
+        r = await asyncio.wait_for(invoke(client, "gomissing", {"n": 1}), 30)
+        body = assert_error(r, 429, "CONCURRENCY_LIMIT")
+        assert body["error"]["details"] == {"max_workers": 1, "waiting_for": "build"}
+        assert r.headers["retry-after"] == "1"
+        assert not holding.done() and pools.compiler.builds_run == compiles
+
+        assert (await holding).json()["status"] == "success"
+        await wait_for(lambda: pools.compiler.cached("go", code, function["handler"]),
+                       timeout_s=120)  # the queued rebuild ran once the slot was free
+        r = await invoke(client, "gomissing", {"n": 2})
+        assert r.status_code == 200 and r.json()["result"] == {"n": 2}, r.text
+        assert pools.compiler.builds_run == compiles + 1

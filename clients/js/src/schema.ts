@@ -2635,7 +2635,7 @@ export interface components {
         RuntimeWorkers: {
             /** @description Its share of max_workers (FNGATE_MAX_WORKERS_PER_RUNTIME); null: held to max_workers only. */
             max_workers: number | null;
-            /** @description Its worker processes alive or starting. */
+            /** @description Its worker processes alive or starting (builds are counted in the total only). */
             live_workers: number;
             /** @description Its calls waiting for a worker. */
             workers_waiting: number;
@@ -2747,11 +2747,11 @@ export interface components {
             active_projects: number;
             total_functions: number;
             warm_workers: number;
-            /** @description Worker processes alive or starting on this replica: pre-started, warm and busy. */
+            /** @description Processes holding a slot of the worker cap on this replica, alive or starting: workers (pre-started, warm and busy) and build processes (dependency installs, Go and Rust compiles). */
             live_workers: number;
             /** @description FNGATE_MAX_WORKERS: the cap on live_workers (set, or derived from memory and cores). */
             max_workers: number;
-            /** @description Calls waiting for a worker at the cap. */
+            /** @description Calls and builds waiting for a slot at the cap. */
             workers_waiting: number;
             /** @description Per runtime with a share, a live worker or a waiting call: its share and counts. */
             runtime_workers: {
