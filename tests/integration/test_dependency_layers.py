@@ -75,9 +75,9 @@ def _gate_builds(client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> 
     real = builder.build
     go = asyncio.Event()
 
-    async def gated(runtime: Any, dependencies: Any) -> BuildResult:
+    async def gated(runtime: Any, dependencies: Any, **kwargs: Any) -> BuildResult:
         await go.wait()
-        return await real(runtime, dependencies)  # type: ignore[no-any-return]
+        return await real(runtime, dependencies, **kwargs)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(builder, "build", gated)
     return go
@@ -302,7 +302,7 @@ async def test_a_stale_rebuild_from_another_replica_is_cleared_when_it_fails(
     assert await services.builds._versions.begin_rebuild(serving.function_id,
                                                           serving.version, [stale])
 
-    async def failing(runtime: Any, dependencies: Any) -> BuildResult:
+    async def failing(runtime: Any, dependencies: Any, **_: Any) -> BuildResult:
         return BuildResult(ok=False, log="no such version", path=None)
 
     monkeypatch.setattr(services.pools.builder, "build", failing)

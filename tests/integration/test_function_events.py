@@ -104,7 +104,7 @@ async def test_builds_record_activated_and_build_failed(
     outcomes = iter([BuildResult(ok=False, log="ERROR: no matching distribution", path=None),
                      BuildResult(ok=True, log="installed", path=None)])
 
-    async def fake_build(runtime: str, dependencies: list[str]) -> BuildResult:
+    async def fake_build(runtime: str, dependencies: list[str], **_: Any) -> BuildResult:
         return next(outcomes)
 
     monkeypatch.setattr(services.pools.builder, "build", fake_build)

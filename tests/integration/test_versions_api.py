@@ -190,7 +190,7 @@ async def test_versions_with_dependencies_build_and_activate_as_asked(
     release = asyncio.Event()
     outcomes = iter([True, True, False])
 
-    async def fake_build(runtime: str, dependencies: list[str]) -> BuildResult:
+    async def fake_build(runtime: str, dependencies: list[str], **_: Any) -> BuildResult:
         await release.wait()
         ok = next(outcomes)
         return BuildResult(ok=ok, log="installed" if ok else "ERROR: nope", path=None)
