@@ -54,9 +54,11 @@ from executors.runtimes import RuntimeCommand, detect_runtimes
 from executors.sandbox import DEPS_IN_SANDBOX, Sandbox, SandboxUnavailable, UidPool
 from executors.setup import prepare_sandbox
 
-__all__ = ["CapacityExhausted", "RuntimeUnavailable", "WorkerPools"]
+__all__ = ["WARM_WAIT_S", "CapacityExhausted", "RuntimeUnavailable", "WorkerPools"]
 
-_WARM_TIMEOUT_S = 60.0
+#: How long a warm-up (a session's) waits for a worker, or for a slot to build what it
+#: runs, at the worker cap.
+WARM_WAIT_S = 60.0
 _SPAWN_RETRY_S = 1.0
 # A build process's budget slot: counted in the cap (live workers), in no runtime's share,
 # and never handed a worker (no worker has this key).
@@ -229,7 +231,7 @@ class WorkerPools(PoolStatus, WorkerSpawning):
             self._release(worker)
         return result
 
-    async def warm(self, spec: CodeSpec, *, wait_s: float | None = _WARM_TIMEOUT_S) -> bool:
+    async def warm(self, spec: CodeSpec, *, wait_s: float | None = WARM_WAIT_S) -> bool:
         """Make sure an idle warm worker exists for ``spec.key``; True if one was cold-started.
 
         At the worker cap, waits up to ``wait_s`` like :meth:`run`."""
@@ -245,7 +247,7 @@ class WorkerPools(PoolStatus, WorkerSpawning):
                 spec,
                 max_log_bytes=self._settings.max_log_bytes,
                 max_result_bytes=self._settings.max_result_bytes,
-                timeout_s=_WARM_TIMEOUT_S,
+                timeout_s=WARM_WAIT_S,
             )
         except BaseException:
             worker.kill()

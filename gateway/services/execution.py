@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from executors import BuildQueued, CapacityExhausted, RuntimeUnavailable, WorkerPools
+from executors import BuildQueued, CapacityExhausted, RuntimeUnavailable, WorkerPools, pool
 from executors.models import CallContext, CodeSpec, ExecutionResult
 from gateway.core.errors import ConcurrencyLimit, RuntimeLost
 from gateway.core.models import FunctionRecord, Job
@@ -218,9 +218,16 @@ class Pipeline:
         return gate
 
     async def warm(self, function: FunctionRecord) -> bool:
-        """Make sure a warm worker waits for ``function``'s active version (sessions)."""
-        built = await built_for_run(self._pools, function.runtime, function.code,
-                                    function.handler, _installs(function, active_code(function)))
+        """Make sure a warm worker waits for ``function``'s active version (sessions). At
+        the worker cap it waits up to ``WARM_WAIT_S`` for a slot to build what the version
+        needs and again for a worker, then 429 ``CONCURRENCY_LIMIT``."""
+        try:
+            built = await built_for_run(self._pools, function.runtime, function.code,
+                                        function.handler,
+                                        _installs(function, active_code(function)),
+                                        slot_wait_s=pool.WARM_WAIT_S)
+        except CapacityExhausted as exc:
+            raise self.at_worker_cap(function, exc) from exc
         if built.error is not None:
             return False
         spec = code_spec(function, version=int(function.active_version or 0),

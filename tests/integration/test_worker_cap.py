@@ -25,8 +25,8 @@ import pytest
 import pytest_asyncio
 
 import config
-from executors import CallContext, CapacityExhausted, CodeSpec, WorkerPools, spawn
-from tests.conftest import IN_CI, running_app, wait_for
+from executors import CallContext, CapacityExhausted, CodeSpec, WorkerPools, pool, spawn
+from tests.conftest import IN_CI, auth, running_app, wait_for
 from tests.integration.test_compiled_api import ready
 from tests.integration.test_functions_api import assert_error, create
 from tests.integration.test_invoke_api import NODE_ECHO, finished_job, invoke
@@ -341,13 +341,15 @@ async def test_a_deploy_build_waits_for_a_slot_of_the_worker_cap(
 
 
 async def test_a_sync_call_whose_build_is_missing_here_gets_429_when_no_slot_comes_free(
-    settings_factory: Callable[..., Any],
+    settings_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A replica without a version's build rebuilds it for a call; with FNGATE_MAX_WORKERS=1
     held by a running call, the rebuild waits for the slot only as long as the sync call's
     own timeout: 429 CONCURRENCY_LIMIT (``details.waiting_for: "build"``), not a wait for as
-    long as the other call runs. The build stays queued, runs once the slot is free, and
-    the next call runs on it."""
+    long as the other call runs; a session's warm-up gives up after its own wait (the
+    session is made, as when a warm-up fails). The build stays queued, runs once the slot
+    is free, and the next call runs on it."""
+    monkeypatch.setattr(pool, "WARM_WAIT_S", 0.2)
     settings = settings_factory(max_workers=1, prewarm_per_runtime=0)
     async with running_app(settings) as client:
         pools = _need_go(client)
@@ -368,6 +370,10 @@ async def test_a_sync_call_whose_build_is_missing_here_gets_429_when_no_slot_com
         body = assert_error(r, 429, "CONCURRENCY_LIMIT")
         assert body["error"]["details"] == {"max_workers": 1, "waiting_for": "build"}
         assert r.headers["retry-after"] == "1"
+        r = await asyncio.wait_for(client.post(
+            "/api/v1/initialize", json={}, headers={**auth("execute:all"),
+                                                    "Language-Title": "go-gomissing"}), 30)
+        assert r.status_code == 200 and r.json()["status"] == "initialized", r.text
         assert not holding.done() and pools.compiler.builds_run == compiles
 
         assert (await holding).json()["status"] == "success"
