@@ -302,10 +302,8 @@ class Worker:
             if worker.cgroup is not None:
                 worker._core_tasks = worker.cgroup.task_count()
             worker._runner_host_pid = _host_pid_of(worker._core_pids, frame["pid"])
-            if worker.cgroup is not None and worker._core_tasks > 0:
-                worker._runner_tasks_dir = f"/proc/{worker._runner_host_pid}/task"
-                worker._other_tasks = worker._core_tasks - len(
-                    os.listdir(worker._runner_tasks_dir))
+            if worker.cgroup is not None:
+                worker._count_other_tasks()
             check_limits(worker._runner_host_pid, limits.RLIMITS)
         except SandboxUnavailable as exc:
             worker.kill()
@@ -618,6 +616,20 @@ class Worker:
                     os.kill(pid, signal.SIGKILL)
             logger.info("worker %s: killed %d process(es) left by a call", self.name, len(strays))
             self.retire = True
+
+    def _count_other_tasks(self) -> None:
+        """Count the tasks of the sandbox's processes other than the runner (before any user
+        code ran). A runner starting threads meanwhile (Node.js) makes its thread ids move
+        between the reads: then again; after a few tries, none (then a call whose task
+        count moved takes the full look)."""
+        assert self.cgroup is not None
+        self._runner_tasks_dir = f"/proc/{self._runner_host_pid}/task"
+        for _ in range(5):
+            threads = os.listdir(self._runner_tasks_dir)
+            tasks = self.cgroup.task_count()
+            if tasks > 0 and threads == os.listdir(self._runner_tasks_dir):
+                self._other_tasks = tasks - len(threads)
+                return
 
     def _runner_threads_only(self) -> bool:
         """Whether the cgroup's tasks are the sandbox's other processes as they started and
