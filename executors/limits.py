@@ -29,7 +29,6 @@ __all__ = [
     "RLIMITS",
     "descendants",
     "ensure_worker_user",
-    "has_children",
     "make_workdir",
     "per_user",
     "remove_workdir",
@@ -419,30 +418,6 @@ def _children(pid: int) -> list[int]:
             continue
         out.extend(int(c) for c in text.split())
     return out
-
-
-def has_children(pid: int) -> bool:
-    """Whether ``pid`` has a child process, running or a zombie (True when that cannot
-    be read: the caller then looks closer)."""
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return True
-    for tid in tids:
-        try:
-            fd = os.open(f"/proc/{pid}/task/{tid}/children", os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            # The thread ended; its children went to another of the threads, maybe one
-            # read already: a live one is still in the cgroup, as descendants() sees it.
-            continue
-        except OSError:
-            return True
-        try:
-            if os.read(fd, 64).strip():
-                return True
-        finally:
-            os.close(fd)
-    return False
 
 
 def _rss(pid: int) -> int:

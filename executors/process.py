@@ -206,6 +206,10 @@ class Worker:
         self._core_pids: frozenset[int] = frozenset()
         self._core_tasks = 0  # tasks (threads too) of the pids cgroup with only those
         self._runner_host_pid = 0  # the runner as the host sees it (its pid never changes)
+        # /proc/<runner>/task, and the tasks of the sandbox's other processes (pasta, bwrap,
+        # its init): the count beside the runner's own threads, however many it has.
+        self._runner_tasks_dir = ""
+        self._other_tasks = -1
         # A compiled function's binary the pre-started stub becomes before it specializes.
         self._exec_path: str | None = None
         self._freeze_at: asyncio.TimerHandle | None = None
@@ -298,6 +302,8 @@ class Worker:
             if worker.cgroup is not None:
                 worker._core_tasks = worker.cgroup.task_count()
             worker._runner_host_pid = _host_pid_of(worker._core_pids, frame["pid"])
+            if worker.cgroup is not None:
+                worker._count_other_tasks()
             check_limits(worker._runner_host_pid, limits.RLIMITS)
         except SandboxUnavailable as exc:
             worker.kill()
@@ -591,19 +597,19 @@ class Worker:
         if not self.alive or not self._core_pids:
             return
         if self.cgroup is not None:
-            # pids.current counts zombies too (until reaped); cgroup.procs does not.
+            # pids.current counts zombies too (until reaped); cgroup.procs does not. It
+            # counts the runner's first thread while the runner lives, so it equals the
+            # count taken when the runner was single-threaded only if nothing else is there.
             tasks = self.cgroup.task_count()
             if tasks == self._core_tasks and tasks > 0:
                 return  # the fast path: nothing started, nothing left (one small read)
-            if self._only_core_left():
+            if self._runner_threads_only():
                 return
         # The tree holds zombies as children; the cgroup holds whatever left the tree.
         now = set(limits.descendants(self.pid))
         if self.cgroup is not None:
             now.update(self.cgroup.pids_in())
         strays = [pid for pid in now if pid not in self._core_pids]
-        # _core_tasks never moves: a thread that stays and a process that replaces another
-        # would keep the count. Calls that leave threads take this full look every time.
         if strays:
             for pid in strays:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -611,20 +617,42 @@ class Worker:
             logger.info("worker %s: killed %d process(es) left by a call", self.name, len(strays))
             self.retire = True
 
-    def _only_core_left(self) -> bool:
-        """Whether the sandbox holds its own processes only, though its task count moved
-        (a runner whose threads come and go: Go's runtime starts threads as it needs them).
-
-        Every live process of the worker is in its cgroup, where it cannot leave; a dead
-        one not reaped yet (a zombie) is not listed there, but it is a child of a live
-        process: of one listed (then caught here), of the sandbox's init (which reaps it
-        at once), or of the runner (whose children are looked at). A few small reads,
-        against the full look's walk of every process's threads."""
+    def _count_other_tasks(self) -> None:
+        """Count the tasks of the sandbox's processes other than the runner (before any user
+        code ran). A runner starting threads meanwhile (Node.js) makes its thread ids move
+        between the reads: then again; after a few tries, none (then a call whose task
+        count moved takes the full look)."""
         assert self.cgroup is not None
-        live = self.cgroup.pids_in()
-        return (bool(live) and self._core_pids.issuperset(live)
-                and self._runner_host_pid > 0
-                and not limits.has_children(self._runner_host_pid))
+        self._runner_tasks_dir = f"/proc/{self._runner_host_pid}/task"
+        for _ in range(5):
+            threads = os.listdir(self._runner_tasks_dir)
+            tasks = self.cgroup.task_count()
+            if tasks > 0 and threads == os.listdir(self._runner_tasks_dir):
+                self._other_tasks = tasks - len(threads)
+                return
+
+    def _runner_threads_only(self) -> bool:
+        """Whether the cgroup's tasks are the sandbox's other processes as they started and
+        the runner's threads, however many (Go's runtime starts threads as it needs them,
+        and a call can end one: a count alone can be evened out by a process left behind).
+
+        Exact: the runner's thread ids are read before and after the cgroup's count, and
+        must be the same list. Every one of them then lived while the count was read, so
+        the count holds them, the other processes' tasks (which user code cannot end:
+        they are outside its PID namespace, or its init) and anything else: a process,
+        thread or zombie left by the call (every task of the worker is in its cgroup,
+        where it cannot leave) makes it larger. Three small reads, against the full
+        look's walk of every process's threads."""
+        assert self.cgroup is not None
+        if self._other_tasks < 0:
+            return False
+        try:
+            before = os.listdir(self._runner_tasks_dir)
+            tasks = self.cgroup.task_count()
+            after = os.listdir(self._runner_tasks_dir)
+        except OSError:
+            return False
+        return before == after and tasks == self._other_tasks + len(before)
 
     def pause(self) -> None:
         """Freeze the worker once it has stayed idle for FREEZE_AFTER_S: nothing of it

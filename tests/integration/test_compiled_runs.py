@@ -33,7 +33,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -90,6 +93,36 @@ func Handler(ctx context.Context, event map[string]any) (any, error) {
 		}
 		time.Sleep(200 * time.Millisecond) // it has exited; nobody waits for it
 		return cmd.Process.Pid, nil
+	case "grow":
+		// Goroutines blocked in system calls at once: the runtime starts threads for
+		// the others, and keeps them, idle, afterwards.
+		var wg sync.WaitGroup
+		for i := 0; i < 6; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ts := syscall.Timespec{Nsec: 30 * 1000 * 1000}
+				syscall.Nanosleep(&ts, nil)
+			}()
+		}
+		wg.Wait()
+		return threads(), nil
+	case "unthread":
+		// An exited child stays (a task more) and runtime threads end (a goroutine that
+		// returns locked to its thread ends it) until the task count is what it was.
+		before := threads()
+		cmd := exec.Command("true")
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		time.Sleep(200 * time.Millisecond)
+		for i := 0; i < 200 && threads() != before-1; i++ {
+			done := make(chan struct{})
+			go func() { runtime.LockOSThread(); close(done) }()
+			<-done
+			time.Sleep(time.Millisecond)
+		}
+		return map[string]any{"before": before, "after": threads()}, nil
 	case "ctx":
 		deadline, _ := ctx.Deadline()
 		return map[string]any{"job_id": info.JobID, "function_name": info.FunctionName,
@@ -98,6 +131,17 @@ func Handler(ctx context.Context, event map[string]any) (any, error) {
 			"extra": info.Extra}, nil
 	}
 	return map[string]any{"echo": event, "token": token}, nil
+}
+
+func threads() int {
+	status, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(status), "\\n") {
+		if strings.HasPrefix(line, "Threads:") {
+			count, _ := strconv.Atoi(strings.TrimSpace(line[len("Threads:"):]))
+			return count
+		}
+	}
+	return -1
 }
 """
 
@@ -364,8 +408,25 @@ async def test_a_process_a_call_leaves_is_killed_and_the_worker_replaced(
     mark = f"300.{time.time_ns() % 10**9:09d}"
     r = await run(pools, s, {"op": left, "mark": mark})  # a sleep, or an exited child
     assert r.ok, r.error
-    assert not sleepers(mark)  # killed as the call ended
+    # SIGKILLed as the call ended; it leaves /proc a moment later, not at once.
+    await wait_for(lambda: not sleepers(mark), timeout_s=5)
     after = await run(pools, s)  # a zombie only its parent reaps: a new worker
+    assert after.cold_start is True and after.result["token"] != first.result["token"]
+    await pools.drop_function(s.function_id)
+
+
+async def test_a_zombie_left_as_threads_end_is_found(
+        pools: WorkerPools, sinks: dict[str, CodeSpec]) -> None:
+    # Go's runtime threads come and go, and a call can end some: a count of the worker's
+    # tasks that comes back to an earlier one is no proof that nothing was left.
+    s = sink(pools, sinks, "go")
+    first = await run(pools, s)
+    await run(pools, s, {"op": "grow"})  # idle threads: ending one starts none
+    await run(pools, s)
+    r = await run(pools, s, {"op": "unthread"})
+    assert r.ok, r.error
+    assert r.result["after"] == r.result["before"] - 1  # a thread fewer, a zombie more
+    after = await run(pools, s)  # the zombie was found: a new worker
     assert after.cold_start is True and after.result["token"] != first.result["token"]
     await pools.drop_function(s.function_id)
 
