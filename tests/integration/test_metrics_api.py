@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from gateway.api.route_groups import flat_routes
 from gateway.services.metrics import UNMATCHED_ROUTE
 from tests.conftest import running_app, token, wait_for
 from tests.integration.test_functions_api import WRITER, create
@@ -45,7 +46,8 @@ async def invoke(client: httpx.AsyncClient, name: str, body: Any = None,
 
 
 def templates(client: httpx.AsyncClient) -> set[str]:
-    return {route.path for route in client.app.router.routes}  # type: ignore[attr-defined]
+    return {getattr(route, "path", "")
+            for route in flat_routes(client.app.router.routes)}  # type: ignore[attr-defined]
 
 
 async def test_counters_and_histograms_equal_the_traffic_sent(
