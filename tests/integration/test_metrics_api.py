@@ -267,3 +267,28 @@ async def test_cron_fires_split_into_won_and_lost_across_replicas(
         finally:
             await conn.close()
         assert result is not None and result[0] == claimed
+
+
+async def test_dialect_requests_are_labelled_with_their_routes_whole_templates(
+    client: httpx.AsyncClient,
+) -> None:
+    kube = "/compat/kube-serverless/api/v1/functions"
+    assert (await client.get(kube, headers=WRITER)).status_code == 200
+    assert (await client.patch(kube, headers=WRITER)).status_code == 405
+    workspace = await client.get("/api/v1/workspaces/default/functions", headers=WRITER)
+    assert workspace.status_code == 200, workspace.text
+    assert (await client.get("/compat/function-api/no-such-path",
+                             headers=WRITER)).status_code == 404
+
+    s = await scrape(client)
+    assert value(s, "fngate_http_requests_total", route=kube, method="GET", status="200") == 1
+    assert value(s, "fngate_http_requests_total", route=kube, method="PATCH",
+                 status="405") == 1
+    assert value(s, "fngate_http_requests_total",
+                 route="/api/v1/workspaces/{workspaceId}/functions", method="GET",
+                 status="200") == 1
+    assert value(s, "fngate_http_requests_total", route=UNMATCHED_ROUTE, method="GET",
+                 status="404") == 1
+    routes = {dict(labels)["route"] for _, labels in s if "route" in dict(labels)}
+    assert routes <= templates(client) | {UNMATCHED_ROUTE}
+    assert "/compat/kube-serverless/api/v1" not in routes  # a group's base is no label
