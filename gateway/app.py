@@ -139,7 +139,9 @@ def create_app(
     routes = all_routes()
     served = mounted_dialects(settings.mounted_dialects)
     app = Starlette(
-        routes=[*routes, *(route for dialect in served for route in dialect.routes),
+        # Each dialect's routes behind one check of its base path (a 404 elsewhere is
+        # not matched against each of them).
+        routes=[*routes, *(dialect.route_group() for dialect in served),
                 # Not in all_routes(): static files, outside the API and its document.
                 *console_routes.routes(settings)],
         middleware=[

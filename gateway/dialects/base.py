@@ -30,6 +30,7 @@ from gateway.api.errors import ErrorShape
 from gateway.api.middleware.ratelimit import DialectClasses
 from gateway.api.operations import Endpoint
 from gateway.api.responses import JSONResponse
+from gateway.api.route_groups import RouteGroup
 from gateway.api.routes._methods import methods_route
 from gateway.core.errors import FngateError
 
@@ -54,6 +55,11 @@ class Dialect:
     execute: str = _NOTHING
     #: Paths below ``base`` that are never rate-limited (the document's health probes).
     unlimited: frozenset[str] = field(default_factory=frozenset)
+
+    def route_group(self) -> RouteGroup:
+        """``routes`` behind one check of ``base``: what the app's route table holds, so a
+        request elsewhere (a native one, an unknown path) is not matched against each."""
+        return RouteGroup(BasePath(self.base), self.routes)
 
     def error_shape(self) -> ErrorShape:
         """The renderer of this dialect's errors, for ``app.state.error_shapes``."""

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from gateway.api.route_groups import flat_routes
 from gateway.services.metrics import UNMATCHED_ROUTE
 from tests.conftest import running_app, token, wait_for
 from tests.integration.test_functions_api import WRITER, create
@@ -45,7 +46,8 @@ async def invoke(client: httpx.AsyncClient, name: str, body: Any = None,
 
 
 def templates(client: httpx.AsyncClient) -> set[str]:
-    return {route.path for route in client.app.router.routes}  # type: ignore[attr-defined]
+    return {getattr(route, "path", "")
+            for route in flat_routes(client.app.router.routes)}  # type: ignore[attr-defined]
 
 
 async def test_counters_and_histograms_equal_the_traffic_sent(
@@ -308,3 +310,28 @@ async def test_per_runtime_worker_gauges_show_live_idle_share_and_waiting(
         await asyncio.wait_for(asyncio.gather(holding, waiting), 30)
         s = await scrape(client)
         assert runtime(s, "waiting", "python") == 0 and runtime(s, "live", "python") == 1
+
+
+async def test_dialect_requests_are_labelled_with_their_routes_whole_templates(
+    client: httpx.AsyncClient,
+) -> None:
+    kube = "/compat/kube-serverless/api/v1/functions"
+    assert (await client.get(kube, headers=WRITER)).status_code == 200
+    assert (await client.patch(kube, headers=WRITER)).status_code == 405
+    workspace = await client.get("/api/v1/workspaces/default/functions", headers=WRITER)
+    assert workspace.status_code == 200, workspace.text
+    assert (await client.get("/compat/function-api/no-such-path",
+                             headers=WRITER)).status_code == 404
+
+    s = await scrape(client)
+    assert value(s, "fngate_http_requests_total", route=kube, method="GET", status="200") == 1
+    assert value(s, "fngate_http_requests_total", route=kube, method="PATCH",
+                 status="405") == 1
+    assert value(s, "fngate_http_requests_total",
+                 route="/api/v1/workspaces/{workspaceId}/functions", method="GET",
+                 status="200") == 1
+    assert value(s, "fngate_http_requests_total", route=UNMATCHED_ROUTE, method="GET",
+                 status="404") == 1
+    routes = {dict(labels)["route"] for _, labels in s if "route" in dict(labels)}
+    assert routes <= templates(client) | {UNMATCHED_ROUTE}
+    assert "/compat/kube-serverless/api/v1" not in routes  # a group's base is no label

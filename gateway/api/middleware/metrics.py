@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.api.route_groups import matched_route
 from gateway.services.metrics import UNMATCHED_ROUTE, GatewayMetrics
 
 __all__ = ["MetricsMiddleware", "route_template"]
@@ -16,22 +16,12 @@ __all__ = ["MetricsMiddleware", "route_template"]
 def route_template(scope: Scope) -> str:
     """The template of the route that served (or would serve) this request.
 
-    The router leaves the route it chose in ``scope["route"]``; a request answered
-    before routing (a 429 of the rate limiter, a 413, a CORS preflight) is matched
-    here the same way. A path no route matches gets :data:`UNMATCHED_ROUTE`.
+    The router leaves the route it chose in ``scope["route"]`` (a group's own route, not
+    the group); for a request answered before routing (a 429 of the rate limiter, a 413,
+    a CORS preflight) or by no route, it is :func:`matched_route`'s — the rate limiter's
+    match when it made one. A path no route matches gets :data:`UNMATCHED_ROUTE`.
     """
-    route: Any = scope.get("route")
-    if route is None:
-        router = getattr(scope.get("app"), "router", None)
-        partial = None
-        for candidate in getattr(router, "routes", ()):
-            match, _ = candidate.matches(scope)
-            if match is Match.FULL:
-                route = candidate
-                break
-            if match is Match.PARTIAL and partial is None:
-                partial = candidate
-        route = route or partial
+    route: Any = scope.get("route") or matched_route(scope).route
     path = getattr(route, "path", None)
     return path if isinstance(path, str) and path else UNMATCHED_ROUTE
 

@@ -1,8 +1,9 @@
 """Per-client rate limits by route class, checked after routing and before the endpoint.
 
 The middleware matches the request against ``app.router.routes`` itself, as the
-router will a moment later (``route.matches`` is a pure function of the scope):
-only a request that fully matches a route is limited, so an unknown path still
+router will a moment later (``route.matches`` is a pure function of the scope), once,
+through :func:`~gateway.api.route_groups.matched_route`, which keeps the match for the
+metrics middleware: only a request that fully matches a route is limited, so an unknown path still
 answers 404 and a wrong method 405 without being counted or having its token
 looked at. Wrapping every endpoint instead would reach the same point but tie
 the limiter to how each route module builds its routes.
@@ -21,12 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auth import AuthError
 from gateway.api.base_paths import BasePath
 from gateway.api.errors import render_error
+from gateway.api.route_groups import matched_route
 from gateway.core.errors import RateLimited
 from gateway.services.ratelimit import RateLimiter, rate_headers
 
@@ -124,18 +125,6 @@ def client_ip(scope: Scope, trusted_proxies: tuple[str, ...]) -> str:
     return peer
 
 
-def _matches_a_route(scope: Scope) -> bool:
-    app: Any = scope.get("app")
-    router = getattr(app, "router", None)
-    if router is None:
-        return False
-    for route in router.routes:
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return True
-    return False
-
-
 def _authorization(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"authorization":
@@ -171,7 +160,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         klass = self.route_class(scope["method"], scope["path"])
-        if klass is None or not _matches_a_route(scope):
+        if klass is None or not matched_route(scope).full:
             await self.app(scope, receive, send)
             return
         services = scope["app"].state.services
