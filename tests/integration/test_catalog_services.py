@@ -100,7 +100,7 @@ def _recording_projects(client: httpx.AsyncClient) -> tuple[ProjectService, list
     told: list[Any] = []
     service = ProjectService(store=services.projects, functions=services.functions,
                              builds=services.builds, pools=services.pools,
-                             changed=lambda kind, ident: told.append((kind, ident)))
+                             changed=lambda kind, ident, _sender=None: told.append((kind, ident)))
     return service, told
 
 
@@ -108,13 +108,13 @@ async def test_a_project_change_tells_the_subscriber_at_once(
     client: httpx.AsyncClient,
 ) -> None:
     service, told = _recording_projects(client)
-    project = await service.create(parse(ProjectCreate, {"name": "shop"}))
+    project = await service.create(parse(ProjectCreate, {"name": "shop"}), actor="carol")
     assert told == []  # a new project has no functions or consumers to tell
-    assert (await service.stop("shop")).status == "stopped"
-    assert (await service.start("shop")).status == "running"
-    changed = await service.set_environment("shop", {"A": "1"})
+    assert (await service.stop("shop", actor="carol")).status == "stopped"
+    assert (await service.start("shop", actor="carol")).status == "running"
+    changed = await service.set_environment("shop", {"A": "1"}, actor="carol")
     assert changed.environment == {"A": "1"}
-    assert (await service.set_dependencies("shop", [])).dependencies == []
+    assert (await service.set_dependencies("shop", [], actor="carol")).dependencies == []
     assert told == [("project", project.id)] * 4
     await service.set_system_environment({"S": "1"})
     assert told == [("project", project.id)] * 4  # the system layer is no project's
@@ -126,9 +126,10 @@ async def test_every_project_method_says_an_unknown_project_is_not_found(
     client: httpx.AsyncClient, name: str,
 ) -> None:
     service, told = _recording_projects(client)
-    calls = [service.get(name), service.delete(name), service.start(name),
-             service.stop(name), service.set_environment(name, {}),
-             service.set_dependencies(name, [])]
+    calls = [service.get(name), service.delete(name, actor="carol"),
+             service.start(name, actor="carol"), service.stop(name, actor="carol"),
+             service.set_environment(name, {}, actor="carol"),
+             service.set_dependencies(name, [], actor="carol")]
     for call in calls:
         with pytest.raises(NotFound) as caught:
             await call
