@@ -14,6 +14,7 @@ from starlette.types import Message, Receive, Scope, Send
 from gateway.api.middleware import BodyDrainMiddleware
 
 LIMIT = 100
+LINGER = 50  # read past the limit before a close, so the answer is not lost to a reset
 
 
 def _scope(*headers: tuple[bytes, bytes], method: str = "POST",
@@ -72,7 +73,8 @@ def _refusing(*, reads: int = 0, headers: list[tuple[bytes, bytes]] | None = Non
 
 
 async def _run(app: App, scope: Scope, client: _Client, *, timeout_s: float = 5) -> None:
-    middleware = BodyDrainMiddleware(app, max_body_bytes=LIMIT, timeout_s=timeout_s)
+    middleware = BodyDrainMiddleware(app, max_body_bytes=LIMIT, timeout_s=timeout_s,
+                                     linger_bytes=LINGER)
     await asyncio.wait_for(middleware(scope, client.receive, client.send), timeout=10)
 
 
@@ -98,20 +100,30 @@ async def test_a_body_the_app_read_is_not_read_again() -> None:
     assert client.headers() == []
 
 
-async def test_a_body_declared_over_the_limit_is_left_unread_and_the_answer_says_close(
+async def test_a_body_declared_over_the_limit_and_the_linger_is_left_unread_then_close(
         ) -> None:
-    client = _Client(b"a" * 60, b"b" * 60)
+    client = _Client(b"a" * 80, b"b" * 80)
     app = _refusing(headers=[(b"connection", b"keep-alive"), (b"content-type", b"x")])
-    await _run(app, _scope((b"content-length", b"120")), client)
+    await _run(app, _scope((b"content-length", b"160")), client)
     assert client.log == ["start", "body"]
     assert client.headers() == [(b"content-type", b"x"), (b"connection", b"close")]
 
 
-async def test_a_chunked_body_is_read_no_further_than_past_the_limit_then_close() -> None:
-    client = _Client(*[b"x" * 40] * 5, b"")
+async def test_a_body_declared_over_the_limit_within_the_linger_is_read_then_close() -> None:
+    client = _Client(b"a" * 60, b"b" * 60)
+    app = _refusing(headers=[(b"connection", b"keep-alive"), (b"content-type", b"x")])
+    await _run(app, _scope((b"content-length", b"120")), client)
+    # Read to its end, so closing leaves nothing unread (no reset over the answer).
+    assert client.log == ["recv", "recv", "start", "body"]
+    assert client.headers() == [(b"content-type", b"x"), (b"connection", b"close")]
+
+
+async def test_a_chunked_body_is_read_no_further_than_past_limit_and_linger_then_close(
+        ) -> None:
+    client = _Client(*[b"x" * 40] * 6, b"")
     await _run(_refusing(reads=1), _scope((b"transfer-encoding", b"chunked")), client)
-    # 40 read by the app, 80 by the drain: past 100, the last 80 bytes stay unread.
-    assert client.log == ["recv", "recv", "recv", "start", "body"]
+    # 40 read by the app, 120 by the drain: past 150, the last 80 bytes stay unread.
+    assert client.log == ["recv", "recv", "recv", "recv", "start", "body"]
     assert client.headers() == [(b"connection", b"close")]
 
 

@@ -5,11 +5,14 @@ its end by the time the response ends; otherwise it closes the connection withou
 so (no ``Connection: close``). A 401, 403, 404 or 429 answered before the body arrived
 therefore closed the connection now and then, and a pooled client's next request on it
 failed ("Server disconnected"). So when a response starts while part of the request body
-is still to come, the rest is read here first and dropped — up to ``max_body_bytes`` in
-all, and for at most ``timeout_s`` (a client that stops sending holds no request open
-longer). A body over that (declared, or counted while reading), or not in by then, is
-left unread and the response says ``Connection: close``, so a client opens a new
-connection for its next request instead of losing it. HTTP/2 streams end on their own.
+is still to come, the rest is read here first and dropped — for at most ``timeout_s`` (a
+client that stops sending holds no request open longer). A body over ``max_body_bytes``
+(declared, or counted while reading) is answered with ``Connection: close``, so a client
+opens a new connection for its next request instead of losing it; it is still read and
+dropped up to :data:`LINGER_BYTES` past the limit first, because closing a socket with
+unread bytes in it resets the connection, and the reset can destroy the answer (413)
+before the client has read it. A body larger still, or not in within ``timeout_s``, is
+left unread. HTTP/2 streams end on their own.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ _HTTP1 = frozenset({"1.0", "1.1"})
 _CHUNKED = -1
 _CLOSE = (b"connection", b"close")
 DRAIN_TIMEOUT_S = 10.0
+LINGER_BYTES = 1 << 20  # read past the limit so a refused upload gets its answer, not a reset
 
 
 def _expected_body(headers: list[tuple[bytes, bytes]]) -> int | None:
@@ -47,10 +51,10 @@ def _expected_body(headers: list[tuple[bytes, bytes]]) -> int | None:
 class _Body:
     """One request's body as the app reads it, and the rest read by :meth:`drain`."""
 
-    __slots__ = ("_receive", "_draining", "_readers", "ended", "expected", "limit", "seen",
-                 "timeout_s")
+    __slots__ = ("_receive", "_draining", "_readers", "ended", "expected", "limit", "linger",
+                 "seen", "timeout_s")
 
-    def __init__(self, receive: Receive, *, expected: int, limit: int,
+    def __init__(self, receive: Receive, *, expected: int, limit: int, linger: int,
                  timeout_s: float) -> None:
         self._receive = receive
         self._draining: asyncio.Event | None = None
@@ -58,6 +62,7 @@ class _Body:
         self.ended = False
         self.expected = expected
         self.limit = limit
+        self.linger = linger
         self.seen = 0
         self.timeout_s = timeout_s
 
@@ -82,24 +87,23 @@ class _Body:
         return message
 
     async def drain(self) -> bool:
-        """Read and drop the rest of the body; False (the rest stays unread) when it is over
-        the limit or not in within ``timeout_s``, or when another task of the app is waiting
-        on ``receive`` (a streaming response's disconnect listener), which would take
-        messages from under the drain."""
-        if self.ended:
-            return True
-        if self.expected > self.limit or self._readers:
-            return False
-        self._draining = asyncio.Event()
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                while not self.ended and self.seen <= self.limit:
-                    self._note(await self._receive())
-        except TimeoutError:
-            return False
-        finally:
-            self._draining.set()
-        return self.ended
+        """Read and drop the rest of the body; True when the connection may serve another
+        request: the body was received to its end within the limit. A body over the limit
+        is still read up to ``linger`` bytes past it (False). Nothing is read when
+        another task of the app is waiting on ``receive`` (a streaming response's disconnect
+        listener, which would take messages from under the drain) or past ``timeout_s``."""
+        ceiling = self.limit + self.linger
+        if not self.ended and not self._readers and self.expected <= ceiling:
+            self._draining = asyncio.Event()
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    while not self.ended and self.seen <= ceiling:
+                        self._note(await self._receive())
+            except TimeoutError:
+                pass
+            finally:
+                self._draining.set()
+        return self.ended and self.seen <= self.limit and self.expected <= self.limit
 
 
 class BodyDrainMiddleware:
@@ -108,10 +112,11 @@ class BodyDrainMiddleware:
     not in within ``timeout_s``."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int,
-                 timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+                 timeout_s: float = DRAIN_TIMEOUT_S, linger_bytes: int = LINGER_BYTES) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.timeout_s = timeout_s
+        self.linger_bytes = linger_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("http_version") not in _HTTP1:
@@ -122,7 +127,7 @@ class BodyDrainMiddleware:
             await self.app(scope, receive, send)
             return
         body = _Body(receive, expected=expected, limit=self.max_body_bytes,
-                     timeout_s=self.timeout_s)
+                     linger=self.linger_bytes, timeout_s=self.timeout_s)
         started = False
 
         async def send_after_body(message: Message) -> None:
