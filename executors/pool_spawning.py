@@ -61,7 +61,10 @@ class WorkerSpawning(PoolState):
         self._spawn_failed[runtime] = False
         worker.profile = profile
         if self._closed:
+            # close() is waiting for this task, not for this worker (it is in no list):
+            # reap it here, so nothing is left running when close() returns.
             worker.kill("closed")
+            await worker.wait_closed()
             raise RuntimeError("worker pools are closed")
         self._all.add(worker)  # from here its slot is given back when it is reaped
         return worker
