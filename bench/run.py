@@ -14,7 +14,7 @@ scenario failed to run or lost work, not when a target is missed.
 alternating rounds (bench/scenarios/dialects.py).
 
 ``soak`` (issue 12) runs 30 minutes of mixed sync, async, cron and queue load on a gateway
-of its own with a 5-minute job retention (``--quick``: 10 s; ``FNGATE_SOAK_S`` sets the
+of its own with a 5-minute job retention (``--quick``: 5 s; ``FNGATE_SOAK_S`` sets the
 length): every event handled exactly once, the jobs table and the gateway's RSS flat, live
 workers within the cap (bench/scenarios/soak.py).
 """

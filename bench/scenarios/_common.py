@@ -51,7 +51,7 @@ class Config:
     def small(cls) -> Config:
         return cls(quick=True, duration_s=0.5, warmup_s=0.2, connections=16, latency_s=0.5,
                    cold_functions=3, jobs=200, messages=200, registry_functions=100,
-                   memory_workers=5, ab_rounds=2)
+                   memory_workers=5, ab_rounds=1)
 
 
 class Gateways:

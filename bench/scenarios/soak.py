@@ -17,7 +17,7 @@ jobs table flat after the first retention window plus one maintenance round (the
 the last third of those samples over the first third's), the gateway's RSS growth after
 warm-up (a third of the run, at most 5 minutes), and the most live workers seen vs the cap.
 
-30 minutes; ``--quick`` 10 s (too short for a retention window: no target on the table
+30 minutes; ``--quick`` 5 s (too short for a retention window: no target on the table
 then); ``FNGATE_SOAK_S`` sets another length.
 """
 
@@ -54,7 +54,7 @@ _PY, _NODE = "soak-py", "soak-node"
 
 
 def _duration(cfg: Config) -> float:
-    return float(os.environ.get("FNGATE_SOAK_S") or (10 if cfg.quick else 1800))
+    return float(os.environ.get("FNGATE_SOAK_S") or (5 if cfg.quick else 1800))
 
 
 @contextlib.contextmanager

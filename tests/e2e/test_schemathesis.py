@@ -104,7 +104,7 @@ def test_no_generated_request_gets_a_server_error(
         script, "--config-file", str(config), "run", server.url + "/openapi.json",
         "--header", f"Authorization: {headers['Authorization']}",
         "--checks", CHECKS, "--phases", "examples,fuzzing",
-        "--max-examples", os.environ.get("FNGATE_FUZZ_EXAMPLES", "20"), "--seed", "1",
+        "--max-examples", os.environ.get("FNGATE_FUZZ_EXAMPLES", "12"), "--seed", "1",
         "--workers", "1",
         "--request-timeout", "30", "--no-shrink",
     ]
