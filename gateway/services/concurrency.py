@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import TypeVar
 
 __all__ = ["ConcurrencyGates", "Gate", "GateFull"]
+
+_K = TypeVar("_K", bound=Hashable)
 
 
 class GateFull(Exception):
@@ -108,18 +111,19 @@ class ConcurrencyGates:
             callback()
 
     def gate(self, function_id: int, capacity: int) -> Gate:
-        gate = self._gates.get(function_id)
-        if gate is None:
-            gate = self._gates[function_id] = Gate(capacity, self._freed)
-        elif gate.capacity != capacity:
-            gate.resize(capacity)
-        return gate
+        """The gate of ``function_id``, resized to ``capacity`` (its ``max_concurrency``)."""
+        return self._gate(self._gates, function_id, capacity)
 
     def project_gate(self, project: str, capacity: int) -> Gate:
         """The gate of ``project``'s concurrency quota, resized to ``capacity``."""
-        gate = self._projects.get(project)
+        return self._gate(self._projects, project, capacity)
+
+    def _gate(self, table: dict[_K, Gate], key: _K, capacity: int) -> Gate:
+        """``table``'s gate for ``key``: made on first use, resized when ``capacity``
+        changed (a larger one lets waiters in at once)."""
+        gate = table.get(key)
         if gate is None:
-            gate = self._projects[project] = Gate(capacity, self._freed)
+            gate = table[key] = Gate(capacity, self._freed)
         elif gate.capacity != capacity:
             gate.resize(capacity)
         return gate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -67,16 +68,24 @@ async def test_cancelled_waiter_passes_its_slot_on() -> None:
     assert gate.active == 1 and gate.waiting == 0
 
 
-async def test_resize_wakes_waiters() -> None:
+@pytest.mark.parametrize(("gate_of", "held"), [
+    pytest.param(lambda gates, n: gates.gate(7, n), lambda gates: gates.current(7),
+                 id="function"),
+    pytest.param(lambda gates, n: gates.project_gate("p", n),
+                 lambda gates: gates.project_current("p"), id="project"),
+])
+async def test_resize_wakes_waiters(
+    gate_of: Callable[[ConcurrencyGates, int], Gate], held: Callable[[ConcurrencyGates], int]
+) -> None:
     gates = ConcurrencyGates()
-    gate = gates.gate(7, 1)
+    gate = gate_of(gates, 1)
     await gate.acquire()
     waiter = asyncio.create_task(gate.acquire())
     await asyncio.sleep(0.01)
     assert not waiter.done()
-    assert gates.gate(7, 2) is gate
+    assert gate_of(gates, 2) is gate
     await asyncio.wait_for(waiter, 1)
-    assert gates.current(7) == 2
+    assert held(gates) == 2
 
 
 async def test_in_use_counts_holders_and_waiters_and_a_free_slot_is_announced() -> None:
