@@ -3,7 +3,7 @@ functions')."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import Field
 
@@ -12,21 +12,26 @@ from gateway.schemas.base import ResponseModel, Timestamp
 
 __all__ = ["Event", "FunctionEvents", "ProjectEvent", "ProjectEvents"]
 
-_ACTOR = "The `sub` of the token that made the change; null for the gateway itself."
-_ISSUER = "That token's `iss`, when it had one."
+_T = TypeVar("_T")
 
 
-class Event(ResponseModel):
-    """One audit event: a change to a function, recorded with it."""
+class _AuditEvent(ResponseModel, Generic[_T]):
+    """The fields of every audit event; ``_T`` is the type's enumeration."""
 
     id: int
-    type: EventType
+    type: _T
     description: str = Field(description="The change in a sentence.")
     metadata: dict[str, Any] = Field(description="Details of the change, by `type` (listed "
                                                  "in the operation's description).")
-    actor: str | None = Field(description=_ACTOR)
-    actor_issuer: str | None = Field(default=None, description=_ISSUER)
+    actor: str | None = Field(description="The `sub` of the token that made the change; "
+                                          "null for the gateway itself.")
+    actor_issuer: str | None = Field(default=None,
+                                     description="That token's `iss`, when it had one.")
     created_at: Timestamp
+
+
+class Event(_AuditEvent[EventType]):
+    """One audit event: a change to a function, recorded with it."""
 
 
 class FunctionEvents(ResponseModel):
@@ -35,20 +40,12 @@ class FunctionEvents(ResponseModel):
     events: list[Event] = Field(description="Newest first.")
 
 
-class ProjectEvent(ResponseModel):
+class ProjectEvent(_AuditEvent[AuditEventType]):
     """One audit event of a project: a change to the project itself (`function` null) or
     to one of its functions (the same event as the function's trail holds)."""
 
-    id: int
-    type: AuditEventType
-    description: str = Field(description="The change in a sentence.")
-    metadata: dict[str, Any] = Field(description="Details of the change, by `type` (listed "
-                                                 "in the operation's description).")
-    actor: str | None = Field(description=_ACTOR)
-    actor_issuer: str | None = Field(default=None, description=_ISSUER)
     function: str | None = Field(description="The function's name at the change; null for "
                                              "a change of the project itself.")
-    created_at: Timestamp
 
 
 class ProjectEvents(ResponseModel):

@@ -2428,13 +2428,13 @@ export interface components {
              * @default null
              */
             actor_issuer: string | null;
-            /** @description The function's name at the change; null for a change of the project itself. */
-            function: string | null;
             /**
              * Format: date-time
              * @description RFC 3339 in UTC with a `Z` suffix, millisecond precision.
              */
             created_at: string;
+            /** @description The function's name at the change; null for a change of the project itself. */
+            function: string | null;
         };
         /**
          * ProjectEvents

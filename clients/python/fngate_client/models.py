@@ -214,8 +214,8 @@ class ProjectEvent(BaseModel):
     metadata: dict[str, Any]
     actor: str | None
     actor_issuer: str | None
-    function: str | None
     created_at: AwareDatetime
+    function: str | None
 
 
 class ProjectEvents(BaseModel):

@@ -108,8 +108,9 @@ def _project_event_view(event: EventRecord) -> ProjectEvent:
     """The API's ProjectEvent of a stored one."""
     return ProjectEvent.trusted(id=event.id, type=event.type, description=event.description,
                                 metadata=event.metadata, actor=event.actor,
-                                actor_issuer=event.actor_issuer, function=event.function_name,
-                                created_at=isoformat(event.created_at))
+                                actor_issuer=event.actor_issuer,
+                                created_at=isoformat(event.created_at),
+                                function=event.function_name)
 
 
 routes = routes_of(function_events, project_events)
