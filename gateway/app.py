@@ -20,6 +20,7 @@ from executors import WorkerPools
 from gateway.api.context import Services
 from gateway.api.errors import exception_handlers
 from gateway.api.middleware import (
+    AnswerFenceMiddleware,
     BodyDrainMiddleware,
     BodyLimitMiddleware,
     CORSMiddleware,
@@ -154,6 +155,8 @@ def create_app(
             Middleware(TargetGuardMiddleware),
             Middleware(RateLimitMiddleware, dialects=[d.classes() for d in served]),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
+            # Innermost: a response waits here for the job records it names.
+            Middleware(AnswerFenceMiddleware),
         ],
         exception_handlers=exception_handlers,
         lifespan=lifespan,

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from executors.models import ExecutionResult
+from gateway.core.answer_fence import current_fence
 from gateway.core.errors import ConcurrencyLimit, NotFound
 from gateway.core.models import Job
 from gateway.store.jobs import JobStore, NewJob, Outcome
@@ -84,13 +85,30 @@ class Settlement(ABC):
 
 
 class SyncRecord(Settlement):
-    """A sync call without an idempotency key: one write of the finished job."""
+    """A sync call without an idempotency key: one write of the finished job.
+
+    Inside a request, the write is handed to the request's answer fence: the caller's
+    answer is prepared while it commits, and starts only once it has. Listeners are told
+    of the job once it is committed.
+    """
 
     async def settle(self, job: NewJob, result: ExecutionResult, outcome: Outcome) -> Job:
-        outcome = await _store_unless_unstorable(
-            outcome, lambda o: self._jobs.insert_finished(job, o, result.logs))
+        fence = current_fence()
+        if fence is None or not _surely_storable(outcome):
+            outcome = await _store_unless_unstorable(
+                outcome, lambda o: self._jobs.insert_finished(job, o, result.logs))
+            done = finished_job(job, outcome)
+            self._finished(done)
+            return done
         done = finished_job(job, outcome)
-        self._finished(done)
+        write = self._jobs.submit_finished(job, outcome, result.logs)
+
+        def committed(write: asyncio.Future[None]) -> None:
+            if not write.cancelled() and write.exception() is None:
+                self._finished(done)
+
+        write.add_done_callback(committed)
+        fence.add(write)
         return done
 
 
@@ -243,6 +261,27 @@ async def _store_unless_unstorable(
         outcome = _unstorable(outcome)
         await store(outcome)
     return outcome
+
+
+def _surely_storable(outcome: Outcome, budget: int = 4096) -> bool:
+    """Whether the outcome's result and error hold no NUL character (which PostgreSQL
+    cannot store), told by looking at most ``budget`` values: False when it holds one,
+    or when it is too large to tell cheaply."""
+    pending: list[object] = [outcome.result, outcome.error]
+    while pending:
+        budget -= 1
+        if budget < 0:
+            return False
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return False
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return True
 
 
 def _unstorable(outcome: Outcome) -> Outcome:

@@ -63,13 +63,18 @@ class BatchWriter(Generic[T, R]):
 
     async def write(self, item: T) -> R:
         """Return ``item``'s result once it is committed; raise what writing it alone raised."""
+        # A caller that gives up cancels only its own future: its row stays queued (or in
+        # the batch being written) and is written all the same.
+        return await self.submit(item)
+
+    def submit(self, item: T) -> asyncio.Future[R]:
+        """Queue ``item`` and return the future of its result, without waiting: the caller
+        may do other work while it is written (the write goes on whoever waits)."""
         done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queued.append((item, done))
         if self._writer is None or self._writer.done():
             self._start()
-        # A caller that gives up cancels only its own future: its row stays queued (or in
-        # the batch being written) and is written all the same.
-        return await done
+        return done
 
     def _start(self) -> None:
         self._writer = asyncio.create_task(self._drain(), name="batch-writer")

@@ -7,6 +7,7 @@ lease, hand-back) is :mod:`gateway.store.job_leases`, queue jobs keyed by their 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -56,12 +57,18 @@ class JobStore(JobLeases, KeyedJobs):
 
         Concurrent calls share one statement and one commit (group commit).
         """
+        await self.submit_finished(job, outcome, logs, attempts)
+
+    def submit_finished(
+        self, job: NewJob, outcome: Outcome, logs: Sequence[LogLine], attempts: int = 1
+    ) -> asyncio.Future[None]:
+        """:meth:`insert_finished` without waiting: the future of its commit."""
         args = (job.id, job.function_id, job.function_name, job.version, job.trigger,
                 outcome.status, job.owner, job.subject, job.context, outcome.result,
                 outcome.error, outcome.started_at, outcome.finished_at, outcome.duration,
                 outcome.cold_start, attempts, outcome.cached, outcome.cpu_ms,
                 outcome.max_rss_bytes)
-        await self._finished.write(FinishedRow(args, job.id, job.function_id, logs))
+        return self._finished.submit(FinishedRow(args, job.id, job.function_id, logs))
 
     async def _insert_finished_one(self, row: FinishedRow) -> None:
         if not row.logs:  # one statement: no BEGIN/COMMIT round trips
