@@ -69,10 +69,19 @@ class CodeSpec:
     # Go and Rust: the published build holding the function's binary (``Compiler``).
     binary_path: str | None = None
 
+    # The key, once asked for (a pool asks several times per call).
+    _key: str | None = field(default=None, init=False, repr=False, compare=False)
+
     @property
     def key(self) -> str:
         """Warm workers are shared by invocations with the same key (code, env, deps,
         sandbox profile and limits)."""
+        if self._key is None:
+            object.__setattr__(self, "_key", self._make_key())
+        assert self._key is not None
+        return self._key
+
+    def _make_key(self) -> str:
         key = (
             f"{self.function_id}:{self.version}:{_env_digest(self.environment)}"
             f":{self.network}:{self.ephemeral_storage_mb}:{self.memory_mb}:{self.cpu_millis}"
