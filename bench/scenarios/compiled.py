@@ -16,7 +16,9 @@ serde_json compiled once, then reused). Per language:
   cap a cold start also pays an eviction and a sandbox start, the cap's price;
 - warm throughput of the echo beside the Python echo, same load generator, same gateway;
   the Python echo is measured before and after each compiled one, and its baseline is the
-  mean of the two (the machine is shared: its load drifts within a run);
+  mean of the two (the machine is shared: its load drifts within a run); each measured
+  load follows an unmeasured one against the same function, so every side is measured
+  with its workers started (a first Python run was as slow to ramp as a compiled one);
 - idle worker RSS beside an idle Python worker's.
 """
 
@@ -125,10 +127,19 @@ def _cold(client: httpx.Client, runtime: str, hello: str, count: int) -> dict[st
             "reported_cold": cold}
 
 
-def _load(h: Harness, cfg: Config, path: str) -> dict[str, Any]:
+def _load(h: Harness, cfg: Config, path: str, *, warm: bool = False) -> dict[str, Any]:
     """The load generator's figures against ``path``, with the gateway process's own CPU
     milliseconds per request (``gateway_cpu_ms``): on a machine shared with other work,
-    throughput follows the neighbours' load; the gateway's CPU per request much less."""
+    throughput follows the neighbours' load; the gateway's CPU per request much less.
+
+    With ``warm``, an unmeasured run of the same load first: from one warm worker, the
+    load generator's one-second warm-up holds the cold starts of the ten or so workers
+    16 connections keep busy, but not the sandboxes the pool starts to replace its
+    pre-started ones, which can spill into the measured seconds of a compiled echo (a
+    warm-up second of 280-850 requests, 820-1600 for a Python echo already warm)."""
+    if warm:
+        loadgen(h.base_url + path, cfg, body={"hello": "world"}, headers=[h.auth_header],
+                duration_s=cfg.duration_s / 2)
     cpu = cpu_s(h.gateway_pid)
     result = loadgen(h.base_url + path, cfg, body={"hello": "world"}, headers=[h.auth_header])
     result["gateway_cpu_ms"] = (cpu_s(h.gateway_pid) - cpu) * 1000 / result["requests"]
@@ -183,7 +194,7 @@ def compiled_runtimes(cfg: Config, gateways: Gateways) -> Outcome:
             h.client.post(echo, json={}).raise_for_status()
 
             def python_rps() -> dict[str, Any]:
-                return _load(h, cfg, echo)
+                return _load(h, cfg, echo, warm=True)
 
             python_rss = _python_worker_rss_kb(h)
             before = python_rps()
@@ -209,7 +220,7 @@ def _measure(h: Harness, cfg: Config, runtime: str, work: Path, outcome: Outcome
     hello_ms = statistics.median(cold["hello_exec_ms"])
     url = f"/api/v1/functions/build-{runtime}-1/invoke"
     h.client.post(url, json={}).raise_for_status()
-    rps = _load(h, cfg, url)
+    rps = _load(h, cfg, url, warm=True)
     python_after = python_rps()
     python_mean = (python_before["rps"] + python_after["rps"]) / 2
     python_cpu = (python_before["gateway_cpu_ms"] + python_after["gateway_cpu_ms"]) / 2

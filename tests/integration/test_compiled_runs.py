@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import time
 from typing import Any
 
@@ -123,6 +124,8 @@ func Handler(ctx context.Context, event map[string]any) (any, error) {
 			time.Sleep(time.Millisecond)
 		}
 		return map[string]any{"before": before, "after": threads()}, nil
+	case "procs":
+		return runtime.GOMAXPROCS(0), nil
 	case "ctx":
 		deadline, _ := ctx.Deadline()
 		return map[string]any{"job_id": info.JobID, "function_name": info.FunctionName,
@@ -369,6 +372,21 @@ async def test_prints_go_to_logs_and_env_is_the_functions(
     assert [ln.message for ln in r.logs if ln.stream == "stderr"] == ["to stderr"]
     env = await run(pools, s, {"op": "env"})
     assert env.result == "hi" and env.logs == ()
+
+
+async def test_go_runs_with_as_many_procs_as_its_cpu_quota_or_its_own_gomaxprocs(
+        pools: WorkerPools, sinks: dict[str, CodeSpec]) -> None:
+    own = await run(pools, sink(pools, sinks, "go", environment={"GOMAXPROCS": "3"}),
+                    {"op": "procs"})
+    assert own.ok and own.result == 3, own.error
+    if not pools.sandbox_status()["cpu_quota"]:
+        pytest.skip("no cgroup CPU controller here: no quota to follow")
+    one = await run(pools, sink(pools, sinks, "go", cpu_millis=1000), {"op": "procs"})
+    half = await run(pools, sink(pools, sinks, "go", cpu_millis=500), {"op": "procs"})
+    assert one.result == 1 and half.result == 1, (one.error, half.error)
+    if (os.cpu_count() or 1) >= 2:
+        two = await run(pools, sink(pools, sinks, "go", cpu_millis=1500), {"op": "procs"})
+        assert two.result == 2, two.error
 
 
 @pytest.mark.parametrize("runtime", COMPILED)
