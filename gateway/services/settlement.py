@@ -109,6 +109,9 @@ class SyncRecord(Settlement):
 
         write.add_done_callback(committed)
         fence.add(write)
+        # One turn of the loop: the writer sends the statement now, so its round trip
+        # runs while the answer is prepared (not only once the answer waits for it).
+        await asyncio.sleep(0)
         return done
 
 
