@@ -8,7 +8,7 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,29 @@ def bwrap_installed() -> None:
 needs_bwrap = pytest.mark.usefixtures("bwrap_installed")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _runtimes_detected_once() -> Iterator[None]:
+    """Every in-process gateway's worker pools find the same interpreters and toolchains
+    (the machine does not change in a session), so each worker user's are found once per
+    ``PATH``: it starts a dozen probe processes, ~0.2 s of every app's start-up. A test
+    that patches ``executors.pool.detect_runtimes`` still gets its own; each call gets a
+    dict of its own to change."""
+    import executors.pool
+
+    detect = executors.pool.detect_runtimes
+    found: dict[tuple[Any, str | None], dict[Any, Any]] = {}
+
+    def detect_once(user: Any) -> dict[Any, Any]:
+        key = (user, os.environ.get("PATH"))
+        if key not in found:
+            found[key] = detect(user)
+        return dict(found[key])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(executors.pool, "detect_runtimes", detect_once)
+        yield
+
+
 @pytest.fixture(scope="session")
 async def pg_template() -> AsyncIterator[str]:
     """A migrated template database, created once per test session."""
@@ -129,56 +152,66 @@ async def scratch_database(prefix: str, template: str | None = None) -> AsyncIte
 
 
 class DatabaseStock:
-    """Copies of the template made ahead, one at a time, while the tests before them run.
+    """Copies of the template made ahead, and spent ones dropped, in the background.
 
     A ``CREATE DATABASE … TEMPLATE`` costs ~0.3 s of PostgreSQL's time, most of a small
-    test's; made in the background it costs the test nothing. Each copy is lent once
-    (:meth:`lend`) and dropped when the test is done with it; what is left at the end is
-    dropped by name (``<prefix>_<pid>_…``), a copy whose creation was cancelled included."""
+    test's, and a ``DROP DATABASE`` run beside the next copy waits for it (0.3-0.8 s).
+    One keeper task on one connection does both, one at a time, while the tests run: a
+    copy first whenever fewer than ``depth`` are ready, else a drop of a spent one. Each
+    copy is lent once (:meth:`lend`); what is left at the end is dropped by name
+    (``<prefix>_<pid>_…``), a copy whose creation or drop was cancelled included."""
 
     def __init__(self, template: str, *, depth: int = 2) -> None:
         self._template = template
         self._prefix = f"fngate_t_{os.getpid()}"
         self._ready: asyncio.Queue[str] = asyncio.Queue(maxsize=depth)
-        self._filler: asyncio.Task[None] | None = None
+        self._spent: list[str] = []
+        self._wake = asyncio.Event()  # a copy was taken or given back
+        self._keeper: asyncio.Task[None] | None = None
 
-    async def _fill(self) -> None:
+    async def _keep(self) -> None:
         admin = await asyncpg.connect(PG_ADMIN_DSN)
         try:
             while True:
-                name = f"{self._prefix}_{uuid.uuid4().hex[:12]}"
-                await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
-                await self._ready.put(name)
+                if not self._ready.full():
+                    name = f"{self._prefix}_{uuid.uuid4().hex[:12]}"
+                    await admin.execute(
+                        f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
+                    self._ready.put_nowait(name)
+                elif self._spent:
+                    await _drop_database(admin, self._spent.pop())
+                else:
+                    self._wake.clear()
+                    await self._wake.wait()
         finally:
             await admin.close()
 
     @contextlib.asynccontextmanager
     async def lend(self) -> AsyncIterator[str]:
-        """A fresh, migrated database of the caller's own (its DSN), dropped afterwards."""
+        """A fresh, migrated database of the caller's own (its DSN), dropped afterwards
+        (``WITH (FORCE)``: a connection left open does not keep it)."""
         name = await self._take()
         try:
             yield _dsn(name)
         finally:
-            admin = await asyncpg.connect(PG_ADMIN_DSN)
-            try:
-                await _drop_database(admin, name)
-            finally:
-                await admin.close()
+            self._spent.append(name)
+            self._wake.set()
 
     async def _take(self) -> str:
-        if self._filler is None or self._filler.done():
-            self._filler = asyncio.create_task(self._fill(), name="test-database-stock")
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.create_task(self._keep(), name="test-database-stock")
         getter = asyncio.ensure_future(self._ready.get())
-        done, _ = await asyncio.wait({getter, self._filler}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({getter, self._keeper}, return_when=asyncio.FIRST_COMPLETED)
         if getter not in done:
             getter.cancel()
-            self._filler.result()  # the filler's error (PostgreSQL gone), as the test's
+            self._keeper.result()  # the keeper's error (PostgreSQL gone), as the test's
+        self._wake.set()
         return getter.result()
 
     async def close(self) -> None:
-        if self._filler is not None:
-            self._filler.cancel()
-            await asyncio.gather(self._filler, return_exceptions=True)
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
         admin = await asyncpg.connect(PG_ADMIN_DSN)
         try:
             left = await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1",
