@@ -146,16 +146,27 @@ def _load(h: Harness, cfg: Config, path: str, *, warm: bool = False) -> dict[str
     return result
 
 
-def _worker_rss_kb(h: Harness, binary_suffix: str) -> int:
-    """RSS of the idle worker whose command line is a compiled function's binary."""
+def _binary_workers(h: Harness) -> set[int]:
+    """The gateway's workers whose command line is a compiled function's binary."""
+    pids = set()
     for pid in descendants(h.gateway_pid):
         try:
             argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
         except OSError:
             continue
-        if argv0.endswith(binary_suffix):
-            return rss_kb(pid)
-    raise RuntimeError(f"no worker running a {binary_suffix} binary")
+        if argv0.endswith("/fn"):
+            pids.add(pid)
+    return pids
+
+
+def _worker_rss_kb(h: Harness, runtime: str, others: set[int]) -> int:
+    """RSS of an idle worker of ``runtime`` (a binary worker not among ``others``, those
+    of the runtime measured before), one that served its function's first calls only: as
+    the Python worker it is compared with, not one grown by the throughput runs."""
+    time.sleep(0.5)
+    for pid in sorted(_binary_workers(h) - others):
+        return rss_kb(pid)
+    raise RuntimeError(f"no {runtime} worker running its function's binary")
 
 
 def _python_worker_rss_kb(h: Harness) -> int:
@@ -210,6 +221,7 @@ def _measure(h: Harness, cfg: Config, runtime: str, work: Path, outcome: Outcome
              python_before: dict[str, Any], python_rps: Callable[[], dict[str, Any]],
              python_rss: int) -> dict[str, Any]:
     """The rows of one runtime; returns the Python echo's throughput measured last."""
+    others = _binary_workers(h)
     first = until_ready(h.client, f"build-{runtime}-1", runtime, _echo(runtime, 1), [])
     changed = until_ready(h.client, f"build-{runtime}-2", runtime, _echo(runtime, 2), [])
     cached = until_ready(h.client, f"build-{runtime}-3", runtime, _echo(runtime, 1), [])
@@ -218,14 +230,13 @@ def _measure(h: Harness, cfg: Config, runtime: str, work: Path, outcome: Outcome
     cold_ms = statistics.median(cold["first_ms"]) - statistics.median(
         cold["warm_after_pause_ms"])
     hello_ms = statistics.median(cold["hello_exec_ms"])
+    rss = _worker_rss_kb(h, runtime, others)
     url = f"/api/v1/functions/build-{runtime}-1/invoke"
     h.client.post(url, json={}).raise_for_status()
     rps = _load(h, cfg, url, warm=True)
     python_after = python_rps()
     python_mean = (python_before["rps"] + python_after["rps"]) / 2
     python_cpu = (python_before["gateway_cpu_ms"] + python_after["gateway_cpu_ms"]) / 2
-    time.sleep(0.5)
-    rss = _worker_rss_kb(h, "/fn")
     bound = 3.0 if runtime == "go" else 10.0
     outcome.rows += [
         Row(metric=f"{runtime} first build (create → ready)", unit="s", fngate=first),
