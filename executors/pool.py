@@ -125,6 +125,7 @@ class WorkerPools(PoolStatus, WorkerSpawning):
             swept = await asyncio.to_thread(self._cgroups.sweep_dead)
             if swept:
                 logger.warning("removed %d worker cgroups left by a gateway that died", swept)
+            await asyncio.to_thread(self._cgroups.hold_freezer)
         try:
             self.sandbox, self._uids = await asyncio.to_thread(prepare_sandbox, s)
         except (SandboxUnavailable, OSError) as exc:
@@ -183,6 +184,8 @@ class WorkerPools(PoolStatus, WorkerSpawning):
         # The cgroup root stays: removing it when it looks empty raced with another gateway
         # on this host creating a worker's cgroup inside it (ENOENT, a failed start).
         await asyncio.gather(*(w.wait_closed() for w in workers), return_exceptions=True)
+        if self._cgroups is not None:
+            await asyncio.to_thread(self._cgroups.release_freezer)
 
     # --- running -------------------------------------------------------------
 

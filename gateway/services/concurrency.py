@@ -8,6 +8,7 @@ oldest waiter, so newcomers never overtake (an ``asyncio.Queue`` or
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 from collections.abc import Callable, Hashable
 from typing import TypeVar
@@ -24,7 +25,7 @@ class GateFull(Exception):
 class Gate:
     """At most ``capacity`` holders at once; the rest wait first come, first served."""
 
-    def __init__(self, capacity: int, on_free: Callable[[], None] | None = None) -> None:
+    def __init__(self, capacity: int, on_free: Callable[[Gate], None] | None = None) -> None:
         self.capacity = max(1, capacity)
         self.active = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -90,7 +91,7 @@ class Gate:
                 return
         self.active -= 1
         if self._on_free is not None:
-            self._on_free()
+            self._on_free(self)
 
 
 class ConcurrencyGates:
@@ -100,30 +101,34 @@ class ConcurrencyGates:
     def __init__(self) -> None:
         self._gates: dict[int, Gate] = {}
         self._projects: dict[str, Gate] = {}
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[Callable[[int, Gate], None]] = []
 
-    def on_free(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` whenever a slot of any gate falls free (no one waited for it)."""
+    def on_free(self, callback: Callable[[int, Gate], None]) -> None:
+        """Call ``callback(function_id, gate)`` whenever a slot of a function's gate falls
+        free (no one waited for it). Project quotas tell no one: claims ignore them."""
         self._listeners.append(callback)
-
-    def _freed(self) -> None:
-        for callback in self._listeners:
-            callback()
 
     def gate(self, function_id: int, capacity: int) -> Gate:
         """The gate of ``function_id``, resized to ``capacity`` (its ``max_concurrency``)."""
+        if function_id not in self._gates:  # its frees are told to the listeners
+            self._gates[function_id] = Gate(capacity, functools.partial(self._freed, function_id))
         return self._gate(self._gates, function_id, capacity)
 
     def project_gate(self, project: str, capacity: int) -> Gate:
         """The gate of ``project``'s concurrency quota, resized to ``capacity``."""
         return self._gate(self._projects, project, capacity)
 
-    def _gate(self, table: dict[_K, Gate], key: _K, capacity: int) -> Gate:
+    def _freed(self, function_id: int, gate: Gate) -> None:
+        for callback in self._listeners:
+            callback(function_id, gate)
+
+    @staticmethod
+    def _gate(table: dict[_K, Gate], key: _K, capacity: int) -> Gate:
         """``table``'s gate for ``key``: made on first use, resized when ``capacity``
         changed (a larger one lets waiters in at once)."""
         gate = table.get(key)
         if gate is None:
-            gate = table[key] = Gate(capacity, self._freed)
+            gate = table[key] = Gate(capacity)
         elif gate.capacity != capacity:
             gate.resize(capacity)
         return gate

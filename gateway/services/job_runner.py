@@ -24,6 +24,7 @@ from collections import Counter
 import asyncpg
 
 from gateway.core.models import Job
+from gateway.services.concurrency import Gate
 from gateway.services.dispatcher import Dispatcher, VersionCode
 from gateway.services.job_listener import JobListener
 from gateway.services.leases import LeaseKeeper
@@ -65,7 +66,7 @@ class JobRunner:
         self._accepting = True
         # Per function id, the jobs claimed here that have not reached its gate yet.
         self._unstarted: Counter[int] = Counter()
-        dispatcher.gates.on_free(self.wake)
+        dispatcher.gates.on_free(self._slot_freed)
 
     @property
     def running(self) -> int:
@@ -73,6 +74,15 @@ class JobRunner:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _slot_freed(self, function_id: int, gate: Gate) -> None:
+        """A slot of ``function_id``'s gate fell free. A claim can take a job of it now
+        that it could not before only if every slot was in use here, this one included
+        (in use: held, waited for, or claimed and not at the gate yet). Any other free
+        leaves the runner asleep: waking it would run a claim beside every sync call
+        that ends, on the event loop and in PostgreSQL, while that call answers."""
+        if gate.active + gate.waiting + self._unstarted[function_id] + 1 >= gate.capacity:
+            self._wake.set()
 
     async def run(self) -> None:
         """Claim and run jobs until cancelled."""

@@ -90,8 +90,8 @@ async def test_resize_wakes_waiters(
 
 async def test_in_use_counts_holders_and_waiters_and_a_free_slot_is_announced() -> None:
     gates = ConcurrencyGates()
-    freed: list[int] = []
-    gates.on_free(lambda: freed.append(1))
+    freed: list[tuple[int, Gate]] = []
+    gates.on_free(lambda function_id, gate: freed.append((function_id, gate)))
     gate = gates.gate(3, 1)
     gates.gate(4, 2)  # a gate nobody uses is not listed
     await gate.acquire()
@@ -102,4 +102,8 @@ async def test_in_use_counts_holders_and_waiters_and_a_free_slot_is_announced() 
     await waiter
     assert gates.in_use() == {3: 1} and freed == []
     gate.release()
-    assert gates.in_use() == {} and freed == [1]
+    assert gates.in_use() == {} and freed == [(3, gate)]
+    project = gates.project_gate("p", 1)
+    await project.acquire()
+    project.release()  # claims ignore project quotas: nobody is told
+    assert freed == [(3, gate)]

@@ -102,3 +102,35 @@ async def test_busy_functions_do_not_make_the_runner_spin_and_a_freed_slot_wakes
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+
+
+async def test_a_slot_freed_below_the_limit_leaves_the_runner_asleep() -> None:
+    """A sync call ending on a function with slots to spare unblocks no claim: the runner
+    does not run one beside the call's answer."""
+    jobs = _BusyJobs()
+    dispatcher = _Dispatcher()
+    spare = dispatcher.gates.gate(7, 3)
+    await spare.acquire()
+    await spare.acquire()  # two of three slots taken: a claim was not held back by them
+    project = dispatcher.gates.project_gate("p", 1)
+    await project.acquire()  # project quotas are not claims' business
+    runner = JobRunner(dsn="", jobs=jobs, functions=None,  # type: ignore[arg-type]
+                       dispatcher=dispatcher,  # type: ignore[arg-type]
+                       leases=_Leases(), capacity=4, poll_s=3600.0,  # type: ignore[arg-type]
+                       listener=_Listener())  # type: ignore[arg-type]
+    running = asyncio.create_task(runner.run())
+    try:
+        await wait_for(lambda: jobs.claims == 1, timeout_s=10)
+        spare.release()
+        project.release()
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert jobs.claims == 1
+        await spare.acquire()
+        await spare.acquire()  # all three taken now
+        spare.release()
+        await wait_for(lambda: jobs.claims == 2, timeout_s=10)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
