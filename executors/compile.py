@@ -58,6 +58,7 @@ logger = logging.getLogger("fngate.executors")
 
 BINARY_NAME = "fn"  # the function's binary inside its published build
 _FORMAT = "1"  # bump when the layout of a compiled build changes
+_FOUND_MAX = 4096  # sources whose published build Compiler.cached remembers
 
 
 class Compiler:
@@ -74,6 +75,9 @@ class Compiler:
         self._base: Path | None = None
         self._key: bytes | None = None
         self._versions: dict[Runtime, str | None] = {}
+        # Where :meth:`cached` found a source's published build: a warm call then hashes
+        # nothing, and only looks whether it is still there.
+        self._found: dict[tuple[Runtime, str, str], str] = {}
         self._version_lock = asyncio.Lock()
         self._running: SharedBuilds[BuildResult] = SharedBuilds("compile")
         self._rust_base: asyncio.Task[BuildResult] | None = None
@@ -144,11 +148,20 @@ class Compiler:
 
     def cached(self, runtime: Runtime, code: str, handler: str) -> str | None:
         """The published build of this source, if this replica has one (else None)."""
+        key = (runtime, code, handler)
+        found = self._found.get(key)
+        if found is not None and os.path.isfile(os.path.join(found, BINARY_NAME)):
+            return found
         version = self._versions.get(runtime)
         if version is None or self._base is None:
             return None
         path = self._name(self._digest(runtime, version, code, handler))
-        return str(path) if (path / BINARY_NAME).is_file() else None
+        if not (path / BINARY_NAME).is_file():
+            return None
+        if len(self._found) >= _FOUND_MAX:
+            del self._found[next(iter(self._found))]  # the oldest found
+        self._found[key] = found = str(path)
+        return found
 
     # --- compiling ----------------------------------------------------------------
 

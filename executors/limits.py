@@ -138,6 +138,34 @@ def _own_cgroup(controller: str) -> str:
     return "/"
 
 
+class _KeptFile:
+    """A cgroup file opened once: each read or write is then one system call. A read
+    is at offset 0, where the kernel generates the file afresh."""
+
+    __slots__ = ("_fd", "_flags", "_path")
+
+    def __init__(self, path: Path, flags: int) -> None:
+        self._path = path
+        self._flags = flags | os.O_CLOEXEC
+        self._fd = -1
+
+    def _opened(self) -> int:
+        if self._fd < 0:
+            self._fd = os.open(self._path, self._flags)
+        return self._fd
+
+    def read(self, size: int = 65536) -> bytes:
+        return os.pread(self._opened(), size, 0)
+
+    def write(self, data: bytes) -> None:
+        os.write(self._opened(), data)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
 class WorkerCgroup:
     """One worker's cgroup(s): memory, pids and CPU limits, a freezer, OOM detection."""
 
@@ -149,8 +177,12 @@ class WorkerCgroup:
         self.pids = pids
         self.cpu = cpu
         self.freezer = freezer
-        self._current_fd = -1
-        self._freezer_fd = -1
+        self._current = _KeptFile(pids / "pids.current", os.O_RDONLY)
+        self._threads = _KeptFile(pids / ("tasks" if version == 1 else "cgroup.threads"),
+                                  os.O_RDONLY)
+        self._procs = _KeptFile(pids / "cgroup.procs", os.O_RDONLY)
+        self._freezer = (None if freezer is None else
+                         _KeptFile(freezer / _FREEZER_FILE[version], os.O_WRONLY))
         # The limits last written (only the gateway writes them): an equal one is not
         # written again.
         self._memory_mb: int | None = None
@@ -221,13 +253,10 @@ class WorkerCgroup:
 
     def _freezer_state(self, frozen: bool) -> bool:
         """One write to a file kept open (Python's open() costs more than the write)."""
-        if self.freezer is None:
+        if self._freezer is None:
             return False
         try:
-            if self._freezer_fd < 0:
-                self._freezer_fd = os.open(self.freezer / _FREEZER_FILE[self.version],
-                                           os.O_WRONLY | os.O_CLOEXEC)
-            os.write(self._freezer_fd, _FREEZER_STATE[self.version][frozen])
+            self._freezer.write(_FREEZER_STATE[self.version][frozen])
             return True
         except OSError:
             return False
@@ -256,18 +285,37 @@ class WorkerCgroup:
     def task_count(self) -> int:
         """Tasks (processes and threads) in the cgroup: one pread (-1 if unreadable)."""
         try:
-            if self._current_fd < 0:
-                self._current_fd = os.open(self.pids / "pids.current", os.O_RDONLY | os.O_CLOEXEC)
-            return int(os.pread(self._current_fd, 32, 0))
+            return int(self._current.read(32))
         except (OSError, ValueError):
             return -1
 
+    def holds_only(self, procs: frozenset[int]) -> bool:
+        """Whether the cgroup holds the processes ``procs``, with however many threads,
+        and nothing else: no other process, no zombie. Four reads of files kept open.
+
+        Exact: the thread ids are read before and after the task count and must be the
+        same list, so every one of them lived while the count was read (an id is not
+        used again within microseconds); the count, which holds zombies as well, must
+        then be that list's length. The processes, read in between, must be ``procs``:
+        one that is not, alive at the first read of ids, was either listed (alive) or
+        left the ids list by ending (then the lists differ). ``procs`` cannot be ended
+        and their pids handed to another process meanwhile, as they are the sandbox's
+        own, which user code cannot end."""
+        try:
+            before = self._threads.read()
+            listed = self._procs.read()
+            count = int(self._current.read(32))
+            after = self._threads.read()
+        except (OSError, ValueError):
+            return False
+        return (before == after and count == before.count(b"\n")
+                and {int(pid) for pid in listed.split()} == procs)
+
     def remove(self) -> bool:
         """Remove the cgroup directories; False while processes remain."""
-        for fd in (self._current_fd, self._freezer_fd):
-            if fd >= 0:
-                os.close(fd)
-        self._current_fd = self._freezer_fd = -1
+        for kept in (self._current, self._threads, self._procs, self._freezer):
+            if kept is not None:
+                kept.close()
         ok = True
         for d in self._dirs():
             try:

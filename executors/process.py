@@ -205,11 +205,6 @@ class Worker:
         # any user code ran: anything else alive after a call outlived it.
         self._core_pids: frozenset[int] = frozenset()
         self._core_tasks = 0  # tasks (threads too) of the pids cgroup with only those
-        self._runner_host_pid = 0  # the runner as the host sees it (its pid never changes)
-        # /proc/<runner>/task, and the tasks of the sandbox's other processes (pasta, bwrap,
-        # its init): the count beside the runner's own threads, however many it has.
-        self._runner_tasks_dir = ""
-        self._other_tasks = -1
         # A compiled function's binary the pre-started stub becomes before it specializes.
         self._exec_path: str | None = None
         self._freeze_at: asyncio.TimerHandle | None = None
@@ -301,10 +296,7 @@ class Worker:
             worker._core_pids = frozenset(limits.descendants(worker.pid))
             if worker.cgroup is not None:
                 worker._core_tasks = worker.cgroup.task_count()
-            worker._runner_host_pid = _host_pid_of(worker._core_pids, frame["pid"])
-            if worker.cgroup is not None:
-                worker._count_other_tasks()
-            check_limits(worker._runner_host_pid, limits.RLIMITS)
+            check_limits(_host_pid_of(worker._core_pids, frame["pid"]), limits.RLIMITS)
         except SandboxUnavailable as exc:
             worker.kill()
             await worker.wait_closed()
@@ -603,8 +595,8 @@ class Worker:
             tasks = self.cgroup.task_count()
             if tasks == self._core_tasks and tasks > 0:
                 return  # the fast path: nothing started, nothing left (one small read)
-            if self._runner_threads_only():
-                return
+            if self.cgroup.holds_only(self._core_pids):
+                return  # the runner's threads, however many (Go starts them as it needs)
         # The tree holds zombies as children; the cgroup holds whatever left the tree.
         now = set(limits.descendants(self.pid))
         if self.cgroup is not None:
@@ -616,43 +608,6 @@ class Worker:
                     os.kill(pid, signal.SIGKILL)
             logger.info("worker %s: killed %d process(es) left by a call", self.name, len(strays))
             self.retire = True
-
-    def _count_other_tasks(self) -> None:
-        """Count the tasks of the sandbox's processes other than the runner (before any user
-        code ran). A runner starting threads meanwhile (Node.js) makes its thread ids move
-        between the reads: then again; after a few tries, none (then a call whose task
-        count moved takes the full look)."""
-        assert self.cgroup is not None
-        self._runner_tasks_dir = f"/proc/{self._runner_host_pid}/task"
-        for _ in range(5):
-            threads = os.listdir(self._runner_tasks_dir)
-            tasks = self.cgroup.task_count()
-            if tasks > 0 and threads == os.listdir(self._runner_tasks_dir):
-                self._other_tasks = tasks - len(threads)
-                return
-
-    def _runner_threads_only(self) -> bool:
-        """Whether the cgroup's tasks are the sandbox's other processes as they started and
-        the runner's threads, however many (Go's runtime starts threads as it needs them,
-        and a call can end one: a count alone can be evened out by a process left behind).
-
-        Exact: the runner's thread ids are read before and after the cgroup's count, and
-        must be the same list. Every one of them then lived while the count was read, so
-        the count holds them, the other processes' tasks (which user code cannot end:
-        they are outside its PID namespace, or its init) and anything else: a process,
-        thread or zombie left by the call (every task of the worker is in its cgroup,
-        where it cannot leave) makes it larger. Three small reads, against the full
-        look's walk of every process's threads."""
-        assert self.cgroup is not None
-        if self._other_tasks < 0:
-            return False
-        try:
-            before = os.listdir(self._runner_tasks_dir)
-            tasks = self.cgroup.task_count()
-            after = os.listdir(self._runner_tasks_dir)
-        except OSError:
-            return False
-        return before == after and tasks == self._other_tasks + len(before)
 
     def pause(self) -> None:
         """Freeze the worker once it has stayed idle for FREEZE_AFTER_S: nothing of it
