@@ -63,6 +63,9 @@ class AnswerFence:
         if not writes:
             return
         # Shielded: a cancelled request stops waiting, never a write.
+        if len(writes) == 1:  # the usual case, without gather's extra loop turn
+            await asyncio.shield(writes[0])
+            return
         outcomes = await asyncio.shield(asyncio.gather(*writes, return_exceptions=True))
         for outcome in outcomes:
             if isinstance(outcome, BaseException):

@@ -115,8 +115,15 @@ class ConcurrencyGates:
         return self._gate(self._gates, function_id, capacity)
 
     def project_gate(self, project: str, capacity: int) -> Gate:
-        """The gate of ``project``'s concurrency quota, resized to ``capacity``."""
+        """The gate of ``project``'s concurrency quota, resized to ``capacity``. Dropped
+        whenever its last slot falls free (projects come and go; made again on use)."""
+        if project not in self._projects:
+            self._projects[project] = Gate(capacity, functools.partial(self._idle, project))
         return self._gate(self._projects, project, capacity)
+
+    def _idle(self, project: str, gate: Gate) -> None:
+        if gate.active == 0 and not gate.waiting and self._projects.get(project) is gate:
+            del self._projects[project]
 
     def _freed(self, function_id: int, gate: Gate) -> None:
         for callback in self._listeners:

@@ -123,3 +123,22 @@ async def test_a_cancelled_request_does_not_cancel_its_writes() -> None:
     assert not write.cancelled()
     write.set_exception(RuntimeError("late"))  # retrieved by the fence: no warning
     fence.close()
+
+
+async def test_join_of_one_write_waits_for_it_and_raises_its_failure() -> None:
+    loop = asyncio.get_running_loop()
+    for outcome in (None, RuntimeError("refused")):
+        write: asyncio.Future[None] = loop.create_future()
+        fence = AnswerFence()
+        fence.add(write)
+        join = asyncio.create_task(fence.join())
+        await asyncio.sleep(0)
+        assert not join.done()
+        if outcome is None:
+            write.set_result(None)
+            await join
+        else:
+            write.set_exception(outcome)
+            with pytest.raises(RuntimeError, match="refused"):
+                await join
+        fence.close()

@@ -107,3 +107,17 @@ async def test_in_use_counts_holders_and_waiters_and_a_free_slot_is_announced() 
     await project.acquire()
     project.release()  # claims ignore project quotas: nobody is told
     assert freed == [(3, gate)]
+
+
+async def test_a_project_gate_is_dropped_when_its_last_slot_falls_free() -> None:
+    """Projects come and go: a quota's gate lives only while a slot of it is held."""
+    gates = ConcurrencyGates()
+    gate = gates.project_gate("p", 2)
+    await gate.acquire()
+    await gate.acquire()
+    gate.release()
+    assert gates.project_gate("p", 2) is gate and gates.project_current("p") == 1
+    gate.release()
+    assert gates.project_current("p") == 0 and "p" not in gates._projects
+    again = gates.project_gate("p", 2)
+    assert again is not gate and again.try_acquire()
