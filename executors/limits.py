@@ -140,7 +140,9 @@ def _own_cgroup(controller: str) -> str:
 
 class _KeptFile:
     """A cgroup file opened once: each read or write is then one system call. A read
-    is at offset 0, where the kernel generates the file afresh."""
+    is at offset 0, where the kernel generates a single-value file afresh. (Not for
+    cgroup v1's ``tasks`` or ``cgroup.procs``: an open one keeps answering the pid list
+    it built first, for as long as it is read within a second.)"""
 
     __slots__ = ("_fd", "_flags", "_path")
 
@@ -150,7 +152,7 @@ class _KeptFile:
         self._fd = -1
 
     def _opened(self) -> int:
-        if self._fd < 0:
+        if self._fd < 0:  # opened again after close() while the cgroup is still there
             self._fd = os.open(self._path, self._flags)
         return self._fd
 
@@ -178,9 +180,6 @@ class WorkerCgroup:
         self.cpu = cpu
         self.freezer = freezer
         self._current = _KeptFile(pids / "pids.current", os.O_RDONLY)
-        self._threads = _KeptFile(pids / ("tasks" if version == 1 else "cgroup.threads"),
-                                  os.O_RDONLY)
-        self._procs = _KeptFile(pids / "cgroup.procs", os.O_RDONLY)
         self._freezer = (None if freezer is None else
                          _KeptFile(freezer / _FREEZER_FILE[version], os.O_WRONLY))
         # The limits last written (only the gateway writes them): an equal one is not
@@ -289,31 +288,9 @@ class WorkerCgroup:
         except (OSError, ValueError):
             return -1
 
-    def holds_only(self, procs: frozenset[int]) -> bool:
-        """Whether the cgroup holds the processes ``procs``, with however many threads,
-        and nothing else: no other process, no zombie. Four reads of files kept open.
-
-        Exact: the thread ids are read before and after the task count and must be the
-        same list, so every one of them lived while the count was read (an id is not
-        used again within microseconds); the count, which holds zombies as well, must
-        then be that list's length. The processes, read in between, must be ``procs``:
-        one that is not, alive at the first read of ids, was either listed (alive) or
-        left the ids list by ending (then the lists differ). ``procs`` cannot be ended
-        and their pids handed to another process meanwhile, as they are the sandbox's
-        own, which user code cannot end."""
-        try:
-            before = self._threads.read()
-            listed = self._procs.read()
-            count = int(self._current.read(32))
-            after = self._threads.read()
-        except (OSError, ValueError):
-            return False
-        return (before == after and count == before.count(b"\n")
-                and {int(pid) for pid in listed.split()} == procs)
-
     def remove(self) -> bool:
         """Remove the cgroup directories; False while processes remain."""
-        for kept in (self._current, self._threads, self._procs, self._freezer):
+        for kept in (self._current, self._freezer):
             if kept is not None:
                 kept.close()
         ok = True
@@ -494,6 +471,7 @@ class CgroupRoot:
 def _remove_hold(path: Path) -> None:
     with contextlib.suppress(OSError):
         _write(path / "freezer.state", "THAWED")
+    with contextlib.suppress(OSError):
         path.rmdir()
 
 def _children(pid: int) -> list[int]:

@@ -204,7 +204,11 @@ class Worker:
         # The sandbox's own processes (pasta, bwrap, its init, the runner), seen before
         # any user code ran: anything else alive after a call outlived it.
         self._core_pids: frozenset[int] = frozenset()
-        self._core_tasks = 0  # tasks (threads too) of the pids cgroup with only those
+        self._runner_host_pid = 0  # the runner as the host sees it (its pid never changes)
+        # /proc/<runner>/task, and the tasks of the sandbox's other processes (pasta, bwrap,
+        # its init): the count beside the runner's own threads, however many it has.
+        self._runner_tasks_dir = ""
+        self._other_tasks = -1
         # A compiled function's binary the pre-started stub becomes before it specializes.
         self._exec_path: str | None = None
         self._freeze_at: asyncio.TimerHandle | None = None
@@ -294,9 +298,10 @@ class Worker:
                 # whole tree (pasta, bwrap, its init, the runner) can be moved without a race.
                 worker.cgroup.add_tree(worker.pid)
             worker._core_pids = frozenset(limits.descendants(worker.pid))
+            worker._runner_host_pid = _host_pid_of(worker._core_pids, frame["pid"])
             if worker.cgroup is not None:
-                worker._core_tasks = worker.cgroup.task_count()
-            check_limits(_host_pid_of(worker._core_pids, frame["pid"]), limits.RLIMITS)
+                worker._count_other_tasks()
+            check_limits(worker._runner_host_pid, limits.RLIMITS)
         except SandboxUnavailable as exc:
             worker.kill()
             await worker.wait_closed()
@@ -590,13 +595,16 @@ class Worker:
             return
         if self.cgroup is not None:
             # pids.current counts zombies too (until reaped); cgroup.procs does not. It
-            # counts the runner's first thread while the runner lives, so it equals the
-            # count taken when the runner was single-threaded only if nothing else is there.
+            # counts the sandbox's other processes' tasks, which user code cannot end, and
+            # the runner's first thread while the runner lives: one more than the former
+            # only if the runner has one thread and nothing else is there. (Not a count
+            # taken at start: a runner that had several threads then, as Node.js does, can
+            # end some with native code and even the count out with processes left.)
             tasks = self.cgroup.task_count()
-            if tasks == self._core_tasks and tasks > 0:
+            if self._other_tasks >= 0 and tasks == self._other_tasks + 1:
                 return  # the fast path: nothing started, nothing left (one small read)
-            if self.cgroup.holds_only(self._core_pids):
-                return  # the runner's threads, however many (Go starts them as it needs)
+            if self._runner_threads_only():
+                return
         # The tree holds zombies as children; the cgroup holds whatever left the tree.
         now = set(limits.descendants(self.pid))
         if self.cgroup is not None:
@@ -608,6 +616,43 @@ class Worker:
                     os.kill(pid, signal.SIGKILL)
             logger.info("worker %s: killed %d process(es) left by a call", self.name, len(strays))
             self.retire = True
+
+    def _count_other_tasks(self) -> None:
+        """Count the tasks of the sandbox's processes other than the runner (before any user
+        code ran). A runner starting threads meanwhile (Node.js) makes its thread ids move
+        between the reads: then again; after a few tries, none (then a call whose task
+        count moved takes the full look)."""
+        assert self.cgroup is not None
+        self._runner_tasks_dir = f"/proc/{self._runner_host_pid}/task"
+        for _ in range(5):
+            threads = os.listdir(self._runner_tasks_dir)
+            tasks = self.cgroup.task_count()
+            if tasks > 0 and threads == os.listdir(self._runner_tasks_dir):
+                self._other_tasks = tasks - len(threads)
+                return
+
+    def _runner_threads_only(self) -> bool:
+        """Whether the cgroup's tasks are the sandbox's other processes as they started and
+        the runner's threads, however many (Go's runtime starts threads as it needs them,
+        and a call can end one: a count alone can be evened out by a process left behind).
+
+        Exact: the runner's thread ids are read before and after the cgroup's count, and
+        must be the same list. Every one of them then lived while the count was read, so
+        the count holds them, the other processes' tasks (which user code cannot end:
+        they are outside its PID namespace, or its init) and anything else: a process,
+        thread or zombie left by the call (every task of the worker is in its cgroup,
+        where it cannot leave) makes it larger. Three small reads, against the full
+        look's walk of every process's threads."""
+        assert self.cgroup is not None
+        if self._other_tasks < 0:
+            return False
+        try:
+            before = os.listdir(self._runner_tasks_dir)
+            tasks = self.cgroup.task_count()
+            after = os.listdir(self._runner_tasks_dir)
+        except OSError:
+            return False
+        return before == after and tasks == self._other_tasks + len(before)
 
     def pause(self) -> None:
         """Freeze the worker once it has stayed idle for FREEZE_AFTER_S: nothing of it
