@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import signal
 
 from hypercorn.asyncio import serve
@@ -38,8 +39,22 @@ async def _serve(settings: Settings) -> None:
     await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
 
+def _raise_open_files() -> None:
+    """Lift this process's open-file limit to its hard limit (as Go does at start): each
+    worker holds pipes, a pidfd and cgroup files open here, and a service manager's
+    default soft limit of 1024 is reached long before FNGATE_MAX_WORKERS. Workers get
+    limits of their own (docs/isolation.md)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (OSError, ValueError) as exc:
+            logger.warning("open-file limit stays %d (%s)", soft, exc)
+
+
 def run_server(settings: Settings) -> None:
     """Run until a signal (or a dead background loop) stops the gateway."""
     import uvloop
 
+    _raise_open_files()
     uvloop.run(_serve(settings))
