@@ -45,13 +45,18 @@ class _Jobs:
         return 0
 
 
+def _runner(jobs: Any, dispatcher: _Dispatcher) -> JobRunner:
+    """A runner that polls only once an hour: every claim after the first is a wake's."""
+    return JobRunner(dsn="", jobs=jobs, functions=None,  # type: ignore[arg-type]
+                     dispatcher=dispatcher,  # type: ignore[arg-type]
+                     leases=_Leases(), capacity=4, poll_s=3600.0,  # type: ignore[arg-type]
+                     listener=_Listener())  # type: ignore[arg-type]
+
+
 async def test_a_job_announced_during_a_claim_is_claimed_without_waiting_for_the_poll(
 ) -> None:
     jobs = _Jobs()
-    runner = JobRunner(dsn="", jobs=jobs, functions=None,  # type: ignore[arg-type]
-                       dispatcher=_Dispatcher(),  # type: ignore[arg-type]
-                       leases=_Leases(), capacity=4, poll_s=3600.0,  # type: ignore[arg-type]
-                       listener=_Listener())  # type: ignore[arg-type]
+    runner = _runner(jobs, _Dispatcher())
     jobs.runner = runner
     running = asyncio.create_task(runner.run())
     try:
@@ -84,10 +89,7 @@ async def test_busy_functions_do_not_make_the_runner_spin_and_a_freed_slot_wakes
     dispatcher = _Dispatcher()
     gate = dispatcher.gates.gate(5, 1)
     await gate.acquire()  # function 5's one slot is taken (a sync call, say)
-    runner = JobRunner(dsn="", jobs=jobs, functions=None,  # type: ignore[arg-type]
-                       dispatcher=dispatcher,  # type: ignore[arg-type]
-                       leases=_Leases(), capacity=4, poll_s=3600.0,  # type: ignore[arg-type]
-                       listener=_Listener())  # type: ignore[arg-type]
+    runner = _runner(jobs, dispatcher)
     running = asyncio.create_task(runner.run())
     try:
         await wait_for(lambda: jobs.claims == 1, timeout_s=10)
@@ -114,10 +116,7 @@ async def test_a_slot_freed_below_the_limit_leaves_the_runner_asleep() -> None:
     await spare.acquire()  # two of three slots taken: a claim was not held back by them
     project = dispatcher.gates.project_gate("p", 1)
     await project.acquire()  # project quotas are not claims' business
-    runner = JobRunner(dsn="", jobs=jobs, functions=None,  # type: ignore[arg-type]
-                       dispatcher=dispatcher,  # type: ignore[arg-type]
-                       leases=_Leases(), capacity=4, poll_s=3600.0,  # type: ignore[arg-type]
-                       listener=_Listener())  # type: ignore[arg-type]
+    runner = _runner(jobs, dispatcher)
     running = asyncio.create_task(runner.run())
     try:
         await wait_for(lambda: jobs.claims == 1, timeout_s=10)
