@@ -462,8 +462,8 @@ class CgroupRoot:
         if self.version == 1 and self.freezer is not None and self.freezer.is_dir():
             for entry in list(self.freezer.iterdir()):
                 owner, _, rest = entry.name.partition("-")
-                alive = Path(f"/proc/{owner}").exists()
-                if rest.startswith(f"{_HOLD}-") and owner.isdigit() and not alive:
+                if (rest.startswith(f"{_HOLD}-") and owner.isdigit()
+                        and not Path(f"/proc/{owner}").exists()):
                     _remove_hold(entry)
         return removed
 
@@ -473,6 +473,7 @@ def _remove_hold(path: Path) -> None:
         _write(path / "freezer.state", "THAWED")
     with contextlib.suppress(OSError):
         path.rmdir()
+
 
 def _children(pid: int) -> list[int]:
     out: list[int] = []

@@ -109,17 +109,14 @@ class ConcurrencyGates:
         self._listeners.append(callback)
 
     def gate(self, function_id: int, capacity: int) -> Gate:
-        """The gate of ``function_id``, resized to ``capacity`` (its ``max_concurrency``)."""
-        if function_id not in self._gates:  # its frees are told to the listeners
-            self._gates[function_id] = Gate(capacity, functools.partial(self._freed, function_id))
-        return self._gate(self._gates, function_id, capacity)
+        """The gate of ``function_id``, resized to ``capacity`` (its ``max_concurrency``);
+        its frees are told to the listeners."""
+        return self._gate(self._gates, function_id, capacity, self._freed)
 
     def project_gate(self, project: str, capacity: int) -> Gate:
         """The gate of ``project``'s concurrency quota, resized to ``capacity``. Dropped
         whenever its last slot falls free (projects come and go; made again on use)."""
-        if project not in self._projects:
-            self._projects[project] = Gate(capacity, functools.partial(self._idle, project))
-        return self._gate(self._projects, project, capacity)
+        return self._gate(self._projects, project, capacity, self._idle)
 
     def _idle(self, project: str, gate: Gate) -> None:
         if gate.active == 0 and not gate.waiting and self._projects.get(project) is gate:
@@ -130,12 +127,14 @@ class ConcurrencyGates:
             callback(function_id, gate)
 
     @staticmethod
-    def _gate(table: dict[_K, Gate], key: _K, capacity: int) -> Gate:
-        """``table``'s gate for ``key``: made on first use, resized when ``capacity``
-        changed (a larger one lets waiters in at once)."""
+    def _gate(table: dict[_K, Gate], key: _K, capacity: int,
+              on_free: Callable[[_K, Gate], None]) -> Gate:
+        """``table``'s gate for ``key``: made on first use (``on_free(key, gate)`` told of
+        its frees), resized when ``capacity`` changed (a larger one lets waiters in at
+        once)."""
         gate = table.get(key)
         if gate is None:
-            gate = table[key] = Gate(capacity)
+            gate = table[key] = Gate(capacity, functools.partial(on_free, key))
         elif gate.capacity != capacity:
             gate.resize(capacity)
         return gate
