@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["Harness", "cpu_seconds", "harness", "median_ms", "timed_ms"]
+__all__ = ["Harness", "cpu_seconds", "harness", "median_ms", "side_server", "timed_ms"]
 
 # High enough never to refuse the benchmark, so the limiter's cost is still measured.
 BENCH_RATE_LIMITS = ("execute=10000000/minute|10000000/minute; read=10000000/minute|10000000/"
@@ -123,6 +123,21 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.contextmanager
+def side_server(module: str, *args: str) -> Iterator[str]:
+    """``python -m module PORT *args`` (a baseline server of bench/), its base URL while
+    it runs; stopped on exit."""
+    port = _port()
+    proc = subprocess.Popen([sys.executable, "-m", module, str(port), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait(base + "/", proc)
+        yield base
+    finally:
+        _stop([proc])
 
 
 @contextlib.contextmanager

@@ -6,16 +6,26 @@ interpreter binary the gateway's own workers run (read from /proc) with a trivia
 program, from this process, once beside each invoke: just before it for every other
 function and just after it for the rest, so that what the first thing after the pause
 pays (an idle machine waking up) falls on both alike.
+
+Beside them, after the same pause, alternating: the bare echo, and the floor
+(:mod:`bench.floor_echo`: the bare echo plus one round trip to a Python process over
+pipes and one PostgreSQL commit, the least a sync invoke does before it answers), so the
+table shows how much of the bare interpreter start those steps alone take here.
 """
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import statistics
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 
 import httpx
 
+from bench._harness import side_server
 from bench._report import Outcome, Row, Target
 from bench.scenarios._common import (
     NODE_ECHO,
@@ -67,13 +77,36 @@ def _cold_ms(client: httpx.Client, names: list[str],
 
 def _after_pause_ms(client: httpx.Client, url: str, body: object, calls: int) -> list[float]:
     """One request every GAP_S, as the cold invokes are made: what a pause alone costs."""
-    times = []
+    return _taking_turns_ms(client, [url], body, calls)[0]
+
+
+def _taking_turns_ms(client: httpx.Client, urls: list[str], body: object,
+                     calls: int) -> list[list[float]]:
+    """:func:`_after_pause_ms` of each of ``urls``, taking turns; their times in order."""
+    times: list[list[float]] = [[] for _ in urls]
     for _ in range(calls):
-        time.sleep(GAP_S)
-        start = time.perf_counter()
-        client.post(url, json=body).raise_for_status()
-        times.append((time.perf_counter() - start) * 1000)
+        for n, url in enumerate(urls):
+            time.sleep(GAP_S)
+            start = time.perf_counter()
+            client.post(url, json=body).raise_for_status()
+            times[n].append((time.perf_counter() - start) * 1000)
     return times
+
+
+@contextlib.contextmanager
+def _floor() -> Iterator[str]:
+    """The floor's invoke URL, committing to a private PostgreSQL started as ``fngate
+    serve`` starts its own (never the gateway's database)."""
+    import pgserver  # type: ignore[import-untyped]
+
+    root = tempfile.mkdtemp(prefix="fngate-bench-floor-")
+    server = pgserver.get_server(root, cleanup_mode="delete")
+    try:
+        with side_server("bench.floor_echo", server.get_uri()) as base:
+            yield base + "/invoke"
+    finally:
+        server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def cold_start(cfg: Config, gateways: Gateways) -> Outcome:
@@ -85,9 +118,10 @@ def cold_start(cfg: Config, gateways: Gateways) -> Outcome:
     # an eviction, and the generic pools could not refill (that is the cap's price, not a
     # cold start's; the worker-cap tests cover it).
     room = None if cfg.quick else {"FNGATE_MAX_WORKERS": str(4 * cfg.cold_functions + 32)}
-    with gateways(room) as h:
+    with gateways(room) as h, _floor() as floor_url:
         with httpx.Client() as plain:
-            bare_echo = _after_pause_ms(plain, h.bare_url, {"x": 1}, cfg.cold_functions)
+            bare_echo, floor = _taking_turns_ms(plain, [h.bare_url, floor_url], {"x": 1},
+                                                cfg.cold_functions)
         outcome.rows.append(Row(metric="bare echo after the pause", unit="ms",
                                 fngate=statistics.median(bare_echo)))
         # Read before any function runs: once the first runtime's cold functions fill the
@@ -108,6 +142,11 @@ def cold_start(cfg: Config, gateways: Gateways) -> Outcome:
             outcome.rows.append(Row(
                 metric=f"{runtime} p50 vs warm after the pause", unit="ms",
                 fngate=statistics.median(times), baseline=statistics.median(warm)))
+            if runtime == "python":
+                outcome.rows.append(Row(
+                    metric="floor (echo + worker round trip + commit) after the pause",
+                    unit="ms", fngate=statistics.median(floor),
+                    baseline=statistics.median(bare)))
             outcome.details[runtime] = {
                 "interpreter": [exe, *flags], "functions": len(names),
                 "reported_cold": cold, "fngate_ms": [round(t, 2) for t in times],
@@ -115,4 +154,5 @@ def cold_start(cfg: Config, gateways: Gateways) -> Outcome:
                 "warm_after_pause_ms": [round(t, 2) for t in warm],
             }
         outcome.details["bare_echo_after_pause_ms"] = [round(t, 2) for t in bare_echo]
+        outcome.details["floor_after_pause_ms"] = [round(t, 2) for t in floor]
     return outcome
