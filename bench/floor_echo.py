@@ -94,7 +94,7 @@ async def _app(dsn: str, to_w: int, from_r: int) -> Starlette:
         body = await request.body()
         async with lock:  # one call at a time, as one worker takes them
             replies.waiter = loop.create_future()
-            writer.write(len(body).to_bytes(_HEADER, "big") + body)  # type: ignore[attr-defined]
+            writer.write(len(body).to_bytes(_HEADER, "big") + body)
             result = await replies.waiter
         await pool.execute(f"INSERT INTO {_TABLE} (id, result) VALUES ($1, $2::jsonb)",
                            uuid.uuid4(), result.decode())

@@ -97,10 +97,10 @@ def _taking_turns_ms(client: httpx.Client, urls: list[str], body: object,
 def _floor() -> Iterator[str]:
     """The floor's invoke URL, committing to a private PostgreSQL started as ``fngate
     serve`` starts its own (never the gateway's database)."""
-    import pgserver  # type: ignore[import-untyped]
+    import pgserver
 
     root = tempfile.mkdtemp(prefix="fngate-bench-floor-")
-    server = pgserver.get_server(root, cleanup_mode="delete")
+    server = pgserver.get_server(root, cleanup_mode="delete")  # type: ignore[attr-defined]
     try:
         with side_server("bench.floor_echo", server.get_uri()) as base:
             yield base + "/invoke"
