@@ -586,13 +586,16 @@ class Worker:
     # --- between calls -----------------------------------------------------
 
     def end_call(self) -> None:
-        """After a call: kill whatever it left running (zombies too); retire the worker then.
+        """After a call: kill whatever it left running (zombies too); retire the worker then."""
+        if self._kill_left():
+            self.retire = True
 
-        Seen from outside, so user code cannot hide from it: every process of the
-        worker's cgroup (or tree) that is not the sandbox's own.
-        """
+    def _kill_left(self) -> bool:
+        """Kill every process of the worker's cgroup (or tree) that is not the sandbox's
+        own, zombies too; whether there was one. Seen from outside, so user code cannot
+        hide from it."""
         if not self.alive or not self._core_pids:
-            return
+            return False
         if self.cgroup is not None:
             # pids.current counts zombies too (until reaped); cgroup.procs does not. It
             # counts the sandbox's other processes' tasks, which user code cannot end, and
@@ -602,9 +605,9 @@ class Worker:
             # end some with native code and even the count out with processes left.)
             tasks = self.cgroup.task_count()
             if self._other_tasks >= 0 and tasks == self._other_tasks + 1:
-                return  # the fast path: nothing started, nothing left (one small read)
+                return False  # the fast path: nothing started, nothing left (one small read)
             if self._runner_threads_only():
-                return
+                return False
         # The tree holds zombies as children; the cgroup holds whatever left the tree.
         now = set(limits.descendants(self.pid))
         if self.cgroup is not None:
@@ -615,7 +618,7 @@ class Worker:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
             logger.info("worker %s: killed %d process(es) left by a call", self.name, len(strays))
-            self.retire = True
+        return bool(strays)
 
     def _count_other_tasks(self) -> None:
         """Count the tasks of the sandbox's processes other than the runner (before any user
@@ -667,6 +670,11 @@ class Worker:
         self._freeze_at = None
         if self.alive and not self.busy and self.cgroup is not None:
             self._frozen = self.cgroup.freeze()
+            # A thread the call left may have started a process after the call's check:
+            # frozen with the worker, it would wait there for the next call. The worker
+            # ends instead (a frozen process dies only once thawed, as kill does).
+            if self._kill_left():
+                self.kill("a process was left after the call")
 
     def resume(self) -> None:
         """Before a call: cancel a pending freeze, or thaw the frozen worker."""

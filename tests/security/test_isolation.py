@@ -613,8 +613,41 @@ def test_a_process_left_as_a_thread_ends_is_found_on_a_busy_worker(
     gateway.assert_healthy()
 
 
-PY_ZOMBIES = '''
-import os, time
+PY_FORKS_AFTER = '''
+import os, subprocess, threading, time
+
+TOKEN = os.urandom(8).hex()  # this worker's
+
+def _later(mark):
+    time.sleep(0.01)  # the call has returned, and its check has run, by then
+    subprocess.Popen(["sleep", mark], start_new_session=True)
+
+def handler(event):
+    if event.get("mark"):
+        threading.Thread(target=_later, args=(event["mark"],), daemon=True).start()
+    return {"uid": os.getuid(), "token": TOKEN}
+'''
+
+
+def test_a_process_a_left_thread_starts_after_the_call_does_not_stay(gateway: Gateway) -> None:
+    """A thread the call left starts a process once the call's own check has passed: the
+    worker is frozen 50 ms later with it inside, and would keep it (frozen, then running
+    again with the next call) for as long as the worker lives. It is found then, and the
+    worker ends."""
+    mark = f"300.{uuid.uuid4().int % 10**9:09d}"
+    name = unique("fork-after")
+    gateway.create(name, PY_FORKS_AFTER)
+    first = gateway.call(name, {"mark": mark})
+    time.sleep(0.3)  # the process starts 10 ms after the call, the worker freezes at 50 ms
+    gone = wait_until(lambda: not _sleepers([mark]), timeout_s=3.0)
+    assert gone, f"a process started after the call stayed: {_sleepers([mark])}"
+    assert not [p for p in procs_of_uid(first["uid"]) if p.comm == "sleep"]
+    after = gateway.call(name, {})
+    assert after["token"] != first["token"], "the worker that held it was kept"
+    gateway.assert_healthy()
+
+
+PY_ZOMBIES = '''import os, time
 
 def _state(pid):
     with open(f"/proc/{pid}/stat") as fh:
