@@ -17,8 +17,8 @@ import httpx
 
 from bench._harness import Harness, harness
 
-__all__ = ["Config", "Gateways", "children", "cpu_s", "create_function", "loadgen", "rss_kb",
-           "worker_exe"]
+__all__ = ["Config", "Gateways", "children", "cold_room", "cpu_s", "create_function", "loadgen",
+           "rss_kb", "worker_exe"]
 
 PY_ECHO = "def handler(event):\n    return event\n"
 NODE_ECHO = "function handler(event) { return event }"
@@ -52,6 +52,14 @@ class Config:
         return cls(quick=True, duration_s=0.5, warmup_s=0.2, connections=16, latency_s=0.5,
                    cold_functions=3, jobs=200, messages=200, registry_functions=100,
                    memory_workers=5, ab_rounds=1)
+
+
+def cold_room(cfg: Config) -> dict[str, str]:
+    """Settings that give a gateway room for every cold function's worker (none with
+    ``--quick``): at the worker cap, a cold start would also pay an eviction, and the
+    generic pools could not refill (that is the cap's price, not a cold start's; the
+    worker-cap tests cover it)."""
+    return {} if cfg.quick else {"FNGATE_MAX_WORKERS": str(4 * cfg.cold_functions + 32)}
 
 
 class Gateways:

@@ -32,6 +32,7 @@ from bench.scenarios._common import (
     PY_ECHO,
     Config,
     Gateways,
+    cold_room,
     create_function,
     worker_exe,
 )
@@ -114,11 +115,7 @@ def cold_start(cfg: Config, gateways: Gateways) -> Outcome:
     to tell the cold start's own price from the machine's wake-up after a pause, each over
     a warm invoke and the bare echo made after the same pause."""
     outcome = Outcome(scenario="cold-start")
-    # Room for every cold function's worker: at the worker cap, a cold start would also pay
-    # an eviction, and the generic pools could not refill (that is the cap's price, not a
-    # cold start's; the worker-cap tests cover it).
-    room = None if cfg.quick else {"FNGATE_MAX_WORKERS": str(4 * cfg.cold_functions + 32)}
-    with gateways(room) as h, _floor() as floor_url:
+    with gateways(cold_room(cfg) or None) as h, _floor() as floor_url:
         with httpx.Client() as plain:
             bare_echo, floor = _taking_turns_ms(plain, [h.bare_url, floor_url], {"x": 1},
                                                 cfg.cold_functions)

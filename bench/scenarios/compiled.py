@@ -42,6 +42,7 @@ from bench.scenarios._common import (
     PY_ECHO,
     Config,
     Gateways,
+    cold_room,
     cpu_s,
     create_function,
     descendants,
@@ -191,8 +192,7 @@ def compiled_runtimes(cfg: Config, gateways: Gateways) -> Outcome:
         # --quick (the suite's smoke run): the shared gateway and the machine's own build
         # cache, so the Rust crate is compiled at most once per machine (its "first build"
         # is then not a first build; the figures of a smoke run are not the point).
-        env = None if cfg.quick else {"TMPDIR": str(builds_tmp),
-                                      "FNGATE_MAX_WORKERS": str(4 * cfg.cold_functions + 32)}
+        env = None if cfg.quick else {"TMPDIR": str(builds_tmp), **cold_room(cfg)}
         with gateways(env) as h:
             runtimes = h.client.get("/health").json()["components"]["runtimes"]
             missing = [rt for rt in ("go", "rust") if runtimes.get(rt) != "ok"]

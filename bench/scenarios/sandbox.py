@@ -14,7 +14,14 @@ import time
 from typing import Any
 
 from bench._report import Outcome, Row, Target
-from bench.scenarios._common import PY_ECHO, Config, Gateways, create_function, loadgen
+from bench.scenarios._common import (
+    PY_ECHO,
+    Config,
+    Gateways,
+    cold_room,
+    create_function,
+    loadgen,
+)
 
 __all__ = ["sandbox_overhead"]
 
@@ -47,8 +54,12 @@ def sandbox_overhead(cfg: Config, gateways: Gateways) -> Outcome:
     """Warm throughput with the sandbox ≥ 0.9× the same gateway in process mode."""
     # --quick (the suite's smoke run): the shared gateway, which runs the default
     # sandbox (namespaces, as the check below makes sure), instead of starting another.
-    namespaces = _measure(cfg, gateways, None if cfg.quick else {"FNGATE_SANDBOX": "namespaces"})
-    process = _measure(cfg, gateways, {"FNGATE_SANDBOX": "process"})
+    # Both with room for every cold function's worker (cold_room), as the cold-start
+    # scenario: past the cap, each cold start timed an eviction and a sandbox start.
+    room = cold_room(cfg)
+    namespaces = _measure(cfg, gateways,
+                          None if cfg.quick else {"FNGATE_SANDBOX": "namespaces", **room})
+    process = _measure(cfg, gateways, {"FNGATE_SANDBOX": "process", **room})
     if namespaces["isolation"] != "namespaces" or process["isolation"] != "process":
         raise RuntimeError(f"isolation reported {namespaces['isolation']!r} and"
                            f" {process['isolation']!r}, not namespaces and process")
