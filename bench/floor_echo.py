@@ -2,12 +2,15 @@
 
 A bare Starlette endpoint on Hypercorn + uvloop (as :mod:`bench.bare_echo`) that, per
 request, makes one round trip of the body over pipes to a pre-started Python process (a
-loop that decodes and encodes it as JSON) and commits one row to PostgreSQL (asyncpg, one
-statement) before it answers. No authentication, routing, sandbox or job record: what is
-left is the price of the steps themselves on this machine, which no gateway that answers
-after its record is committed (API.md) can go under.
+loop that decodes and encodes it as JSON, started with the interpreter the gateway's
+workers run) and commits one row to PostgreSQL before it answers: one statement through a
+pool made as the gateway makes the one its sync job records go through
+(:func:`gateway.store.pool.create_pool`, not waiting for the WAL flush, by default). No
+authentication, routing, sandbox or job record: what is left is the price of the steps
+themselves on this machine, which no gateway that answers after its record is committed
+(API.md) can go under.
 
-    python -m bench.floor_echo PORT DSN
+    python -m bench.floor_echo PORT DSN [INTERPRETER]
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ import subprocess
 import sys
 import uuid
 
-import asyncpg
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from gateway.store.pool import create_pool
 
 __all__ = ["main"]
 
@@ -69,11 +73,11 @@ class _Replies(asyncio.Protocol):
             self.waiter.set_result(body)
 
 
-def _start_worker() -> tuple[int, int]:
+def _start_worker(interpreter: str) -> tuple[int, int]:
     """The worker process; the gateway's ends of its pipes (to it, from it)."""
     to_r, to_w = os.pipe()
     from_r, from_w = os.pipe()
-    subprocess.Popen([sys.executable, "-I", "-S", "-c", _WORKER, str(to_r), str(from_w)],
+    subprocess.Popen([interpreter, "-I", "-S", "-c", _WORKER, str(to_r), str(from_w)],
                      pass_fds=(to_r, from_w))
     os.close(to_r)
     os.close(from_w)
@@ -81,7 +85,7 @@ def _start_worker() -> tuple[int, int]:
 
 
 async def _app(dsn: str, to_w: int, from_r: int) -> Starlette:
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    pool = await create_pool(dsn, min_size=1, max_size=4, wait_for_flush=False)
     await pool.execute(f"DROP TABLE IF EXISTS {_TABLE}")
     await pool.execute(f"CREATE TABLE {_TABLE} (id uuid PRIMARY KEY, result jsonb NOT NULL,"
                        " at timestamptz NOT NULL DEFAULT now())")
@@ -113,7 +117,8 @@ async def _serve(port: int, dsn: str, pipes: tuple[int, int]) -> None:
 def main() -> None:
     import uvloop
 
-    uvloop.run(_serve(int(sys.argv[1]), sys.argv[2], _start_worker()))
+    interpreter = sys.argv[3] if len(sys.argv) > 3 else sys.executable
+    uvloop.run(_serve(int(sys.argv[1]), sys.argv[2], _start_worker(interpreter)))
 
 
 if __name__ == "__main__":

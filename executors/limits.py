@@ -250,6 +250,18 @@ class WorkerCgroup:
         """Let the worker's processes run again (before a call, or to be killed)."""
         return self._freezer_state(False)
 
+    def frozen(self) -> bool:
+        """Whether the freeze has taken hold: every process stopped (a v1 freeze goes on
+        after its write returns, ``FREEZING``, and a process forked meanwhile still runs)."""
+        if self.freezer is None:
+            return False
+        try:
+            if self.version == 1:
+                return (self.freezer / "freezer.state").read_bytes().strip() == b"FROZEN"
+            return b"frozen 1" in (self.freezer / "cgroup.events").read_bytes()
+        except OSError:
+            return False
+
     def _freezer_state(self, frozen: bool) -> bool:
         """One write to a file kept open (Python's open() costs more than the write)."""
         if self._freezer is None:

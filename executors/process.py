@@ -54,6 +54,10 @@ logger = logging.getLogger("fngate.executors")
 
 READY_TIMEOUT_S = 20.0
 FREEZE_AFTER_S = 0.05  # an idle worker is frozen after this long
+# How often, and how many times, a freeze is looked at until it has taken hold.
+_FROZEN_POLL_S = 0.005
+_FROZEN_POLLS = 20
+_START_LINES = 5  # lines of a worker's output before ready kept for its start error
 _WATCHDOG_PERIOD_S = 0.05
 
 
@@ -204,6 +208,9 @@ class Worker:
         # The sandbox's own processes (pasta, bwrap, its init, the runner), seen before
         # any user code ran: anything else alive after a call outlived it.
         self._core_pids: frozenset[int] = frozenset()
+        # What the sandbox and the runtime printed before ``ready`` (a start that fails
+        # says why there: bubblewrap, pasta, env's "Permission denied"), a few lines.
+        self._start_lines: list[str] = []
         self._runner_host_pid = 0  # the runner as the host sees it (its pid never changes)
         # /proc/<runner>/task, and the tasks of the sandbox's other processes (pasta, bwrap,
         # its init): the count beside the runner's own threads, however many it has.
@@ -310,7 +317,11 @@ class Worker:
         except (_Died, TimeoutError, OSError) as exc:
             worker.kill()
             await worker.wait_closed()
-            raise WorkerFailed(f"worker {name} ({command.runtime}) did not start: {exc!r}") from exc
+            said = "; ".join(worker._start_lines)
+            if said:
+                logger.warning("worker %s (%s) did not start: %s", name, command.runtime, said)
+            raise WorkerFailed(f"worker {name} ({command.runtime}) did not start: {exc!r}"
+                               + (f" ({said})" if said else "")) from exc
         except BaseException:
             worker.kill()
             raise
@@ -486,6 +497,8 @@ class Worker:
             sink.add(stream, message, time.time())
         else:
             logger.debug("worker %s %s: %s", self.name, stream, message)
+            if not self._core_pids and len(self._start_lines) < _START_LINES:
+                self._start_lines.append(message[:300])
 
     def _fail_waiter(self, exc: BaseException) -> None:
         waiter = self._waiter
@@ -670,11 +683,24 @@ class Worker:
         self._freeze_at = None
         if self.alive and not self.busy and self.cgroup is not None:
             self._frozen = self.cgroup.freeze()
-            # A thread the call left may have started a process after the call's check:
-            # frozen with the worker, it would wait there for the next call. The worker
-            # ends instead (a frozen process dies only once thawed, as kill does).
-            if self._kill_left():
-                self.kill("a process was left after the call")
+            if self._frozen:
+                self._check_frozen(_FROZEN_POLLS)
+
+    def _check_frozen(self, polls_left: int) -> None:
+        """Once the freeze has taken hold (looked at every _FROZEN_POLL_S, at most
+        ``polls_left`` more times): a thread the call left may have started a process
+        after the call's check. Frozen with the worker, it would wait there for the next
+        call; the worker ends instead (a frozen process dies only once thawed, as kill
+        does). A resume before then cancels this (``_freeze_at``)."""
+        self._freeze_at = None
+        if not self.alive or self.busy or not self._frozen or self.cgroup is None:
+            return
+        if polls_left > 0 and not self.cgroup.frozen():
+            self._freeze_at = asyncio.get_running_loop().call_later(
+                _FROZEN_POLL_S, self._check_frozen, polls_left - 1)
+            return
+        if self._kill_left():
+            self.kill("a process was left after the call")
 
     def resume(self) -> None:
         """Before a call: cancel a pending freeze, or thaw the frozen worker."""

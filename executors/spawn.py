@@ -45,18 +45,38 @@ def _system_tool(name: str, package: str) -> str:
     return path
 
 
-def _as_identity(argv: Sequence[str], uid: int | None, gid: int | None) -> list[str]:
+# What glibc's dynamic loader and libc read from the environment of a program they do not
+# treat as privileged (setpriv is not setuid): loaded libraries, module paths, debug
+# output. setpriv and env run with root's capabilities; none of these may reach them.
+_LOADER_VARIABLES = frozenset({
+    "GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH",
+    "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS", "TZDIR",
+})
+
+
+def _as_identity(argv: Sequence[str], uid: int | None, gid: int | None,
+                 env: Mapping[str, str] | None) -> list[str]:
     """``argv`` unchanged, or run as ``uid`` and ``gid`` (default: the uid's own) with no
     supplementary groups: root's (disk, adm, …) never reach a worker's uid.
 
     setpriv keeps root's capabilities up to its exec (it sets the gid after the uid), so
     the program would be found and opened as root: a binary under a directory the uid
     cannot enter would start, then fail on its own files. ``env`` execs it as the uid,
-    with the uid's permissions (126 when it may not)."""
+    with the uid's permissions (126 when it may not). Both read the environment while
+    they hold root's capabilities: one that tells the loader what to load is refused, as
+    is a program that is not an absolute path (env would search PATH, or take a name with
+    ``=`` for a variable)."""
     if uid is None:
         if gid is not None:
             raise ValueError("a gid without a uid")
         return list(argv)
+    program = argv[0] if argv else ""
+    if not os.path.isabs(program) or "=" in program:
+        raise ValueError(f"a program run as a uid needs an absolute path without '=': {program!r}")
+    unsafe = sorted(k for k in (os.environ if env is None else env)
+                    if k.startswith(("LD_", "MALLOC_")) or k in _LOADER_VARIABLES)
+    if unsafe:
+        raise ValueError(f"not passed to a process dropping to a uid: {', '.join(unsafe)}")
     gid = uid if gid is None else gid
     return [_system_tool("setpriv", "util-linux"), f"--reuid={uid}", f"--regid={gid}",
             "--clear-groups", "--", _system_tool("env", "coreutils"), "--", *argv]
@@ -94,7 +114,7 @@ def start(
     the start; :func:`spawn` does it in a thread). Past the drop to ``uid``, a program that
     cannot be executed is an exit status (126, 127: env's), not an OSError."""
     return _Popen(
-        _as_identity(argv, uid, gid),
+        _as_identity(argv, uid, gid, env),
         stdin=DEVNULL,
         stdout=stdout,
         stderr=stderr,
@@ -155,7 +175,7 @@ def run(
     (blocking: call it in a thread from async code). ``env=None`` passes the gateway's
     environment: only for root's own tools, never for what runs as a worker's uid."""
     return subprocess.run(
-        _as_identity(argv, uid, gid),
+        _as_identity(argv, uid, gid, env),
         input=input,
         stdin=None if input is not None else DEVNULL,
         capture_output=True,

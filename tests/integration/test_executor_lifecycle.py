@@ -450,3 +450,32 @@ async def test_a_gateway_keeps_an_empty_freezer_cgroup_frozen_while_it_runs(
     (stale / "freezer.state").write_text("FROZEN")
     root.sweep_dead()
     assert not stale.exists()
+
+
+async def test_a_worker_that_does_not_start_says_what_it_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A start that fails before ``ready`` (an interpreter the uid may not run, a sandbox
+    that cannot be made) fails the run with what the process printed, not an exit status
+    alone."""
+    from executors.runtimes import RuntimeCommand
+
+    real = executors.pool.detect_runtimes
+
+    def broken_node(user: Any) -> Any:
+        found = real(user)
+        found["nodejs"] = RuntimeCommand(
+            runtime="nodejs", interpreter="/bin/sh",
+            argv=("/bin/sh", "-c", "echo the runtime is broken >&2; exit 3"))
+        return found
+
+    monkeypatch.setattr(executors.pool, "detect_runtimes", broken_node)
+    p = WorkerPools(make_settings(tmp_path, prewarm_per_runtime=0))
+    await p.start()
+    try:
+        r = await p.run(spec("nodejs"), {}, ctx(), timeout_ms=5000)
+    finally:
+        await p.close()
+    assert r.failure == "RUNTIME_ERROR" and r.error is not None
+    assert r.error.type == "WorkerStartFailed"
+    assert "did not start" in r.error.message and "the runtime is broken" in r.error.message

@@ -51,6 +51,27 @@ def test_a_program_the_uid_cannot_reach_is_not_run() -> None:
     assert proc.returncode == 126, proc.stderr
 
 
+@pytest.mark.parametrize("env", [
+    {**ENV, "LD_PRELOAD": "/tmp/evil.so"},
+    {**ENV, "LD_LIBRARY_PATH": "/tmp"},
+    {**ENV, "GCONV_PATH": "/tmp"},
+])
+def test_what_the_loader_reads_never_reaches_a_drop_to_a_uid(env: dict[str, str]) -> None:
+    """setpriv and env hold root's capabilities until their exec, and glibc does not treat
+    them as privileged: a library named in their environment would run as root."""
+    with pytest.raises(ValueError, match="not passed to a process dropping to a uid"):
+        spawn.run(["/usr/bin/true"], env=env, uid=NOBODY, timeout=20)
+    with pytest.raises(ValueError, match="not passed"):
+        spawn.start(["/usr/bin/true"], env=env, cwd="/", uid=NOBODY)
+
+
+@pytest.mark.parametrize("program", ["true", "/tmp/a=b/true"])
+def test_a_program_run_as_a_uid_is_an_absolute_path_without_equals(program: str) -> None:
+    """env would look a bare name up in PATH, and take one with '=' for a variable."""
+    with pytest.raises(ValueError, match="absolute path"):
+        spawn.run([program], env=ENV, uid=NOBODY, timeout=20)
+
+
 @as_root
 async def test_spawning_as_a_uid_leaves_the_gateways_memory_unshared() -> None:
     """A start as another uid must not fork the gateway: a fork marks each of its pages
