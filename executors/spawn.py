@@ -33,7 +33,7 @@ PIPE = subprocess.PIPE
 STDOUT = subprocess.STDOUT
 
 
-# Where setpriv is looked for: the system's own directories, never the caller's PATH.
+# Where setpriv and env are looked for: the system's own directories, never the caller's PATH.
 _SYSTEM_DIRS = "/usr/bin:/bin:/usr/sbin:/sbin"
 
 
