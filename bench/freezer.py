@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, pause in (("back to back", 0.0), (f"after {args.pause} s idle", args.pause)):
             cycles = args.cycles if pause == 0 else max(20, args.cycles // 10)
             alone = _cycle_us(state, cycles, pause)
-            root.hold_freezer()
+            root.hold_freezer(f"{os.getpid()}-freezer-bench")
             try:
                 held = _cycle_us(state, cycles, pause)
             finally:

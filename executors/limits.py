@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 import pwd
-import secrets
 import shutil
 import signal
 import tempfile
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from executors import spawn
+from executors.owners import OWNER_LOCK_DIR, forget_dead_owners, owner_alive
 from executors.sandbox import RLimits
 
 __all__ = [
@@ -45,7 +45,7 @@ _CPU_PERIOD_US = 100_000
 # Per cgroup version: the freezer's file, and what it is written to freeze and thaw.
 _FREEZER_FILE = {1: "freezer.state", 2: "cgroup.freeze"}
 _FREEZER_STATE = {1: {True: b"FROZEN", False: b"THAWED"}, 2: {True: b"1", False: b"0"}}
-_HOLD = "hold"  # v1 freezer cgroups gateways keep frozen: "<gateway pid>-hold-<random>"
+_HOLD = "hold"  # v1 freezer cgroups gateways keep frozen: "<owner>-hold"
 NOFILE = 256
 FSIZE = 64 * 1024 * 1024
 # RLIMIT_NPROC counts every process and thread of the worker's uid: with a uid
@@ -332,7 +332,7 @@ class CgroupRoot:
         self.pids = pids
         self.cpu = cpu
         self.freezer = freezer
-        self._hold = freezer / f"{os.getpid()}-{_HOLD}-{secrets.token_hex(3)}" if freezer else None
+        self._hold: Path | None = None  # hold_freezer's
 
     @classmethod
     def detect(cls, name: str = "fngate") -> CgroupRoot | None:
@@ -425,8 +425,9 @@ class CgroupRoot:
             raise
         return cg
 
-    def hold_freezer(self) -> None:
-        """cgroup v1: keep an empty cgroup of this gateway frozen while it runs (blocking).
+    def hold_freezer(self, owner: str) -> None:
+        """cgroup v1: keep an empty cgroup of this gateway (``owner``, as its workers'
+        names begin) frozen while it runs (blocking).
 
         The v1 freezer turns a kernel static key on when a first cgroup freezes and off
         when the last one thaws: code patched on every CPU, 100–400 µs measured here, which
@@ -434,8 +435,9 @@ class CgroupRoot:
         idle worker, or all called again). With this one frozen they take a few µs. The
         key being on costs the rest of the machine next to nothing: it is on whenever any
         worker sleeps frozen anyway."""
-        if self.version != 1 or self._hold is None:
+        if self.version != 1 or self.freezer is None:
             return
+        self._hold = self.freezer / f"{owner}-{_HOLD}"
         try:
             self._hold.mkdir(exist_ok=True)
             _write(self._hold / "freezer.state", "FROZEN")
@@ -447,15 +449,15 @@ class CgroupRoot:
         if self.version == 1 and self._hold is not None:
             _remove_hold(self._hold)
 
-    def sweep_dead(self) -> int:
+    def sweep_dead(self, lock_dir: Path = OWNER_LOCK_DIR) -> int:
         """Kill and remove the worker cgroups of gateways that died without cleaning up
-        (blocking). A worker's cgroup is named ``<gateway pid>-…``; one whose gateway is
-        gone may hold frozen processes that would never die on their own, and whose uids
-        the next gateway would hand out again. Returns how many were removed."""
+        (blocking). A worker's cgroup is named after its gateway (``<pid>-<random>-…``,
+        :mod:`executors.owners`); one whose gateway is gone may hold frozen processes that
+        would never die on their own, and whose uids the next gateway would hand out
+        again. Returns how many were removed."""
         removed = 0
         for entry in list(self.pids.iterdir()) if self.pids.is_dir() else []:
-            owner = entry.name.split("-", 1)[0]
-            if not entry.is_dir() or not owner.isdigit() or Path(f"/proc/{owner}").exists():
+            if not entry.is_dir() or owner_alive(entry.name, lock_dir) is not False:
                 continue
             cg = WorkerCgroup(self.version, self.memory / entry.name, entry,
                               self.cpu / entry.name if self.cpu else None,
@@ -473,10 +475,11 @@ class CgroupRoot:
                 logger.warning("could not remove the stale worker cgroup %s", entry)
         if self.version == 1 and self.freezer is not None and self.freezer.is_dir():
             for entry in list(self.freezer.iterdir()):
-                owner, _, rest = entry.name.partition("-")
-                if (rest.startswith(f"{_HOLD}-") and owner.isdigit()
-                        and not Path(f"/proc/{owner}").exists()):
+                # "<owner>-hold", or "<pid>-hold-<random>" from before the owner locks.
+                if (_HOLD in entry.name.split("-")[1:]
+                        and owner_alive(entry.name, lock_dir) is False):
                     _remove_hold(entry)
+        forget_dead_owners(lock_dir)
         return removed
 
 

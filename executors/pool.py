@@ -46,6 +46,7 @@ from executors.models import (
     Network,
     Runtime,
 )
+from executors.owners import OWNER_LOCK_DIR, OwnerLock
 from executors.pool_spawning import WorkerSpawning
 from executors.pool_state import DEFAULT_STORAGE_MB, Profile, logger
 from executors.pool_status import PoolStatus
@@ -79,6 +80,7 @@ class WorkerPools(PoolStatus, WorkerSpawning):
         self._commands: dict[Runtime, RuntimeCommand | None] = {}
         self._user = WorkerUser(name=None, uid=None, gid=None)
         self._cgroups: CgroupRoot | None = None
+        self._owner: OwnerLock | None = None  # held while this gateway's cgroups may exist
         self.sandbox = Sandbox(mode="process")
         # Why no worker can start here (the sandbox cannot be set up), else None.
         self.sandbox_error: str | None = None
@@ -120,12 +122,17 @@ class WorkerPools(PoolStatus, WorkerSpawning):
         self.budget.limit = await asyncio.to_thread(resolve_max_workers, s.max_workers)
         self._cgroups = await asyncio.to_thread(CgroupRoot.detect)
         if self._cgroups is not None:
+            try:  # before the sweep: other gateways' sweeps keep this one's cgroups
+                self._owner = await asyncio.to_thread(OwnerLock, OWNER_LOCK_DIR, self._prefix)
+            except OSError as exc:
+                logger.warning("no owner lock for this gateway's cgroups (%s): another"
+                               " gateway's sweep goes by its pid alone", exc)
             # Before any uid is handed out: a crashed gateway's workers (frozen ones never
             # die by themselves) still hold theirs.
             swept = await asyncio.to_thread(self._cgroups.sweep_dead)
             if swept:
                 logger.warning("removed %d worker cgroups left by a gateway that died", swept)
-            await asyncio.to_thread(self._cgroups.hold_freezer)
+            await asyncio.to_thread(self._cgroups.hold_freezer, self._prefix)
         try:
             self.sandbox, self._uids = await asyncio.to_thread(prepare_sandbox, s)
         except (SandboxUnavailable, OSError) as exc:
@@ -186,6 +193,8 @@ class WorkerPools(PoolStatus, WorkerSpawning):
         await asyncio.gather(*(w.wait_closed() for w in workers), return_exceptions=True)
         if self._cgroups is not None:
             await asyncio.to_thread(self._cgroups.release_freezer)
+        if self._owner is not None:
+            self._owner.release()
 
     # --- running -------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import executors.pool
 import executors.sandbox
 from executors import CallContext, CodeSpec, RuntimeUnavailable, WorkerPools
 from executors.limits import CgroupRoot
+from executors.owners import OwnerLock
 from tests.conftest import needs_bwrap, sleepers
 
 _ids = itertools.count(5000)
@@ -435,7 +436,7 @@ async def test_a_gateway_keeps_an_empty_freezer_cgroup_frozen_while_it_runs(
     try:
         if root is None or root.version != 1 or root.freezer is None:
             pytest.skip("no cgroup v1 freezer here: the frozen hold is for it alone")
-        holds = [d for d in root.freezer.iterdir() if d.name.startswith(f"{os.getpid()}-hold-")]
+        holds = [d for d in root.freezer.iterdir() if d.name == f"{p._prefix}-hold"]
         assert holds
         assert all((d / "freezer.state").read_text().strip() == "FROZEN" for d in holds)
         assert all(not (d / "cgroup.procs").read_text().split() for d in holds)
@@ -445,11 +446,43 @@ async def test_a_gateway_keeps_an_empty_freezer_cgroup_frozen_while_it_runs(
     assert root._hold is not None and not root._hold.exists()
     gone = await asyncio.create_subprocess_exec("true")
     await gone.wait()
-    stale = root.freezer / f"{gone.pid}-hold-0a0b0c"
+    stale = root.freezer / f"{gone.pid}-hold-0a0b0c"  # named as before the owner locks
     stale.mkdir()
     (stale / "freezer.state").write_text("FROZEN")
     root.sweep_dead()
     assert not stale.exists()
+
+
+def _pid_not_here() -> int:
+    """A pid no process has in this PID namespace (a gateway's in another one)."""
+    return next(pid for pid in range(4_000_000, 4_100_000) if not os.path.exists(f"/proc/{pid}"))
+
+
+async def test_the_sweep_goes_by_the_owner_lock_not_the_pid(tmp_path: Path) -> None:
+    """A live gateway whose pid this PID namespace does not show (another container over
+    the same cgroup tree) keeps its workers' cgroups; a dead one whose pid now names a
+    live process here loses them."""
+    root = CgroupRoot.detect()
+    if root is None:
+        pytest.skip("no writable cgroups here (not root)")
+    locks = tmp_path / "gateways"
+    live = f"{_pid_not_here()}-a1b2c3"
+    dead = f"{os.getpid()}-d4e5f6"  # its pid is this test's: alive here, but not its owner
+    lock = OwnerLock(locks, live)
+    (locks / dead).touch()  # left by the dead gateway, held by no one
+    kept, swept = root.create(f"{live}-1", 64), root.create(f"{dead}-1", 64)
+    try:
+        root.sweep_dead(locks)
+        assert kept.pids.exists(), "a live gateway's worker cgroup was removed"
+        assert not swept.pids.exists(), "a dead gateway's worker cgroup was kept"
+        assert not (locks / dead).exists() and (locks / live).exists()
+        lock.release()
+        root.sweep_dead(locks)
+        assert not kept.pids.exists()
+    finally:
+        lock.release()
+        for cg in (kept, swept):
+            cg.remove()
 
 
 async def test_a_worker_that_does_not_start_says_what_it_printed(
