@@ -27,12 +27,21 @@ class OwnerLock:
     def __init__(self, lock_dir: Path, owner: str) -> None:
         lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = lock_dir / owner
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BaseException:
-            os.close(self._fd)
-            raise
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                # Blocking: another gateway's look (_held) takes it for an instant.
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if os.fstat(fd).st_ino == os.stat(self.path).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            except BaseException:
+                os.close(fd)
+                raise
+            # Taken for a dead gateway's between the open and the lock, and removed: again.
+            os.close(fd)
+        self._fd = fd
 
     def release(self) -> None:
         if self._fd < 0:
