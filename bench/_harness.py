@@ -149,7 +149,7 @@ def harness(env: Mapping[str, str] | None = None) -> Iterator[Harness]:
     """
     root = Path(tempfile.mkdtemp(prefix="fngate-bench-"))
     data = root / "data"
-    gw_port, bare_port = _port(), _port()
+    gw_port = _port()
     gw_env = {k: v for k, v in os.environ.items() if k != "FNGATE_DATA_DIR"}
     gw_env["FNGATE_RATE_LIMITS"] = BENCH_RATE_LIMITS
     gw_env.update(env or {})
@@ -163,17 +163,14 @@ def harness(env: Mapping[str, str] | None = None) -> Iterator[Harness]:
                                     str(gw_port)], env=gw_env, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         procs.append(gateway)
-        bare = subprocess.Popen([sys.executable, "-m", "bench.bare_echo", str(bare_port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(bare)
-        base = f"http://127.0.0.1:{gw_port}"
-        _wait(base + "/ready", gateway)
-        _wait(f"http://127.0.0.1:{bare_port}/", bare)
-        _settle(gateway.pid)
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                          timeout=60) as client:
-            yield Harness(client=client, bare_url=f"http://127.0.0.1:{bare_port}/echo",
-                          base_url=base, token=token, gateway_pid=gateway.pid)
+        with side_server("bench.bare_echo") as bare:
+            base = f"http://127.0.0.1:{gw_port}"
+            _wait(base + "/ready", gateway)
+            _settle(gateway.pid)
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
+                              timeout=60) as client:
+                yield Harness(client=client, bare_url=bare + "/echo", base_url=base,
+                              token=token, gateway_pid=gateway.pid)
     finally:
         _stop(procs)
         # The embedded cluster lives beside the data directory (as root): both go.

@@ -124,7 +124,7 @@ def cold_start(cfg: Config, gateways: Gateways) -> Outcome:
     to tell the cold start's own price from the machine's wake-up after a pause, each over
     a warm invoke and the bare echo made after the same pause."""
     outcome = Outcome(scenario="cold-start")
-    with gateways(cold_room(cfg) or None) as h, httpx.Client() as plain:
+    with gateways(cold_room(cfg)) as h, httpx.Client() as plain:
         bare_echo = _after_pause_ms(plain, h.bare_url, {"x": 1}, cfg.cold_functions)
         outcome.rows.append(Row(metric="bare echo after the pause", unit="ms",
                                 fngate=statistics.median(bare_echo)))
